@@ -1,0 +1,88 @@
+import { Command } from 'commander';
+import type { IndexView } from '../../domain/types.js';
+import { INDEX_KINDS, INDEX_TYPES } from '../../index/registry.js';
+import type { IndexType } from '../../index/types.js';
+import { globals, intArg, modeOf, serviceOf } from '../context.js';
+import { printRecord, progressBar, success } from '../output.js';
+
+/** `leaf_size` → `--leaf-size`, `leafSize` (commander's attribute name). */
+const kebab = (name: string) => name.replace(/_/g, '-');
+const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export function indexCommand(): Command {
+  const index = new Command('index').description('build and inspect a library\'s index');
+
+  const build = index
+    .command('build')
+    .description('build (or rebuild) the index of a library; queries use it from then on')
+    .requiredOption('--lib <lib>', 'library id or name')
+    .option('--type <type>', `index type: ${INDEX_TYPES.join(', ')}`, 'linear');
+  // One flag per option of any index type; each is checked against --type below.
+  const seen = new Set<string>();
+  for (const kind of Object.values(INDEX_KINDS)) {
+    for (const opt of kind.options) {
+      if (seen.has(opt.name)) continue;
+      seen.add(opt.name);
+      const dflt = opt.default === null ? '' : ` (default ${opt.default})`;
+      build.option(`--${kebab(opt.name)} <n>`, `${kind.type}: ${opt.description}${dflt}`, intArg(opt.min, opt.max));
+    }
+  }
+  build
+    .addHelpText(
+      'after',
+      `
+Index types:
+${INDEX_TYPES.map((t) => `  ${t.padEnd(8)}${INDEX_KINDS[t].description}`).join('\n')}
+
+Examples:
+  $ vdb index build --lib docs
+  $ vdb index build --lib docs --type kdtree --leaf-size 32
+  $ vdb --seed 7 index build --lib docs --type lsh --tables 12 --bits 10`,
+    )
+    .action(async (o, cmd: Command) => {
+      const type = o.type as string;
+      if (!(INDEX_TYPES as string[]).includes(type)) cmd.error(`error: unknown index type "${type}" (use one of: ${INDEX_TYPES.join(', ')})`, { exitCode: 2 });
+      const kind = INDEX_KINDS[type as IndexType];
+      const params: Record<string, number> = {};
+      for (const name of seen) {
+        const value = o[camel(name)];
+        if (value === undefined) continue;
+        if (!kind.options.some((opt) => opt.name === name)) {
+          const own = kind.options.map((opt) => `--${kebab(opt.name)}`).join(', ') || 'none';
+          cmd.error(`error: option --${kebab(name)} does not apply to index type ${type} (its options: ${own})`, { exitCode: 2 });
+        }
+        params[name] = value;
+      }
+      const bar = await progressBar(`building ${type}`);
+      const started = performance.now();
+      let view: IndexView;
+      try {
+        view = await (await serviceOf(cmd)).buildIndex(o.lib, { type: type as IndexType, params }, bar?.update);
+      } finally {
+        bar?.stop();
+      }
+      const ms = Math.round(performance.now() - started);
+      if (globals(cmd).json) process.stdout.write(`${JSON.stringify(view)}\n`);
+      else await printRecord(indexRecord(view), modeOf(cmd));
+      await success(`built ${type} index over ${view.indexed} chunks in ${ms} ms`);
+    });
+
+  index
+    .command('show')
+    .description('show what a library\'s index covers')
+    .argument('<lib>', 'library id or name')
+    .addHelpText('after', '\nExamples:\n  $ vdb index show docs\n  $ vdb index show docs --json | jq .index.unindexed')
+    .action(async (ref: string, _o, cmd: Command) => {
+      const info = (await serviceOf(cmd)).indexInfo(ref);
+      const mode = modeOf(cmd);
+      if (mode.json) return printRecord(info, mode);
+      if (!info.index) return printRecord({ lib_id: info.lib_id, chunk_count: info.chunk_count, index: 'none: queries scan every chunk exactly' }, mode);
+      await printRecord({ lib_id: info.lib_id, chunk_count: info.chunk_count, ...indexRecord(info.index) }, mode);
+    });
+
+  return index;
+}
+
+function indexRecord(view: IndexView): Record<string, unknown> {
+  return { ...view, params: Object.entries(view.params).map(([k, v]) => `${k}=${v}`).join(' ') || '-' };
+}

@@ -1,0 +1,59 @@
+import { Command } from 'commander';
+import type { QueryResult } from '../../domain/types.js';
+import { DEFAULT_K, MAX_K } from '../../domain/types.js';
+import { checkKeys } from '../../domain/validate.js';
+import { intArg, jsonFlag, modeOf, ndjsonObject, serviceOf, stdinLines } from '../context.js';
+import { out, printJson, printTable } from '../output.js';
+
+export function queryCommand(): Command {
+  return new Command('query')
+    .description('find the k nearest chunks to a text or an embedding')
+    .requiredOption('--lib <lib>', 'library id or name')
+    .option('--text <text>', 'query text (embedded with the library\'s embedder)')
+    .option('--embedding <json>', 'query embedding, e.g. "[0.1, 0.2]"')
+    .option('-k, --k <n>', `number of hits (1..${MAX_K})`, intArg(1, MAX_K), DEFAULT_K)
+    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?}, one result line each, in order')
+    .addHelpText(
+      'after',
+      `
+Distances: cosine = 1 - cosine similarity, l2 = Euclidean, dot = -(q·x); nearest first.
+
+Examples:
+  $ vdb query --lib docs --text "vector search" -k 3
+  $ vdb query --lib docs --embedding "$(cat q.json)" --json | jq -r '.hits[].id'
+  $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson`,
+    )
+    .action(async (o, cmd: Command) => {
+      const svc = await serviceOf(cmd);
+      const mode = modeOf(cmd);
+      if (o.stdin) {
+        if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
+        const session = await svc.querySession(o.lib);
+        let buf = '';
+        for await (const [n, line] of stdinLines()) {
+          const q = ndjsonObject(line, n, '{"text": "hello", "k": 5}');
+          checkKeys(q, ['text', 'embedding', 'k'], `line ${n}`);
+          const res = await session.query({ text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number) }, `line ${n}`);
+          buf += `${JSON.stringify(res)}\n`;
+          if (buf.length > 1 << 16) {
+            out(buf);
+            buf = '';
+          }
+        }
+        if (buf) out(buf);
+        return;
+      }
+      if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
+      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k });
+      if (mode.json) return printJson(res);
+      await printHits(res, mode);
+    });
+}
+
+async function printHits(res: QueryResult, mode: ReturnType<typeof modeOf>): Promise<void> {
+  await printTable(
+    ['#', 'distance', 'id', 'text', 'metadata'],
+    res.hits.map((h, i) => [String(i + 1), h.distance.toPrecision(6), h.id, h.text, JSON.stringify(h.metadata)]),
+    mode,
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * The vdb program: global options, one subcommand per noun, and the one place
+ * where errors become a `vdb: error: …` line and an exit code.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT_CODES, VdbError } from '../domain/errors.js';
+import { chunkCommand } from './commands/chunk.js';
+import { demoCommand } from './commands/demo.js';
+import { indexCommand } from './commands/index-cmd.js';
+import { libCommand } from './commands/lib.js';
+import { queryCommand } from './commands/query.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export function buildProgram(): Command {
+  const program = new Command('vdb')
+    .description('a vector database you drive from the shell')
+    .version(VERSION, '-V, --version')
+    .option('--db <path>', 'snapshot file (default: $VDB_DB, else ./vdb.json)')
+    .option('--json', 'machine-readable output: JSON (NDJSON for bulk commands)')
+    .option('--seed <seed>', 'seed for ids and index randomness (default: $VDB_SEED); with SOURCE_DATE_EPOCH, snapshots are byte-identical')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ vdb demo
+  $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
+  $ vdb query --lib docs --text "hello" -k 3 --json
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
+6 corrupt snapshot, 7 locked, 8 I/O error. VDB_DEBUG=1 prints stack traces.`,
+    );
+  const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), demoCommand(run)];
+  for (const cmd of subcommands) program.addCommand(cmd);
+  configure(program);
+  return program;
+}
+
+/** Every (sub)command: throw instead of exiting, and print commander's errors our way. */
+function configure(cmd: Command): void {
+  cmd.exitOverride();
+  cmd.showSuggestionAfterError(true);
+  cmd.configureOutput({
+    outputError: (str, write) => write(`vdb: ${str.trim()} (see vdb ${commandPath(cmd)} --help)\n`.replace('vdb vdb', 'vdb')),
+  });
+  for (const sub of cmd.commands) configure(sub);
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Runs vdb with `argv` (without the node and script paths); resolves to the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+function report(err: unknown): number {
+  const debug = process.env.VDB_DEBUG === '1';
+  if (err instanceof CommanderError) {
+    // Help and --version "fail" with exit code 0; real usage errors were already printed.
+    return err.exitCode === 0 ? 0 : EXIT_CODES.usage;
+  }
+  if (err instanceof VdbError) {
+    process.stderr.write(`vdb: error: ${err.display}\n`);
+    if (debug) process.stderr.write(`${err.stack}\n`);
+    return EXIT_CODES[err.code];
+  }
+  const e = err as Error;
+  process.stderr.write(`vdb: error: internal error: ${e?.message ?? String(err)}${debug ? '' : ' (set VDB_DEBUG=1 for details)'}\n`);
+  if (debug) process.stderr.write(`${e?.stack}\n`);
+  return EXIT_CODES.internal;
+}
+
+/** Entry point of bin/vdb. */
+export async function main(): Promise<void> {
+  // `vdb … | head` closes the pipe early: stop quietly, as other CLI tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  process.exitCode = await run(process.argv.slice(2));
+}

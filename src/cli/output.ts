@@ -1,0 +1,125 @@
+/**
+ * Everything the CLI prints goes through here: data to stdout (JSON, NDJSON,
+ * a table on a TTY, tab-separated lines otherwise), messages and progress to
+ * stderr. Colour and tables load only when stdout is a terminal.
+ */
+import type { Progress } from '../service/service.js';
+
+export interface OutputMode {
+  json: boolean;
+  tty: boolean;
+}
+
+export function outputMode(json: boolean): OutputMode {
+  return { json, tty: process.stdout.isTTY === true };
+}
+
+/** NO_COLOR and FORCE_COLOR as https://no-color.org and chalk define them; else only on a TTY. */
+export function colorEnabled(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return stream.isTTY === true && env.TERM !== 'dumb';
+}
+
+async function paint(stream: NodeJS.WriteStream) {
+  if (!colorEnabled(stream)) return null;
+  const { Chalk } = await import('chalk');
+  return new Chalk({ level: 1 });
+}
+
+export function out(text: string): void {
+  process.stdout.write(text);
+}
+
+export function printJson(value: unknown): void {
+  out(`${JSON.stringify(value)}\n`);
+}
+
+/** One JSON document per line, written in batches. */
+export function printNdjson(values: Iterable<unknown>): void {
+  let buf = '';
+  for (const v of values) {
+    buf += `${JSON.stringify(v)}\n`;
+    if (buf.length > 1 << 16) {
+      out(buf);
+      buf = '';
+    }
+  }
+  if (buf) out(buf);
+}
+
+/** A table on a TTY; tab-separated lines without a header otherwise. */
+export async function printTable(head: string[], rows: string[][], mode: OutputMode): Promise<void> {
+  if (!mode.tty) {
+    out(rows.map((r) => r.map(tsvCell).join('\t') + '\n').join(''));
+    return;
+  }
+  const [{ default: Table }, chalk] = await Promise.all([import('cli-table3'), paint(process.stdout)]);
+  const table = new Table({
+    head: head.map((h) => (chalk ? chalk.bold(h) : h)),
+    style: { head: [], border: [] },
+    wordWrap: true,
+  });
+  for (const r of rows) table.push(r.map((c) => truncate(c, 70)));
+  out(`${table.toString()}\n`);
+  if (rows.length === 0) message('(none)');
+}
+
+/** One object: `field<TAB>value` lines, or a two-column table on a TTY. */
+export async function printRecord(record: Record<string, unknown>, mode: OutputMode): Promise<void> {
+  if (mode.json) return printJson(record);
+  const rows = Object.entries(record).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]);
+  if (!mode.tty) {
+    out(rows.map(([k, v]) => `${k}\t${tsvCell(v)}\n`).join(''));
+    return;
+  }
+  const [{ default: Table }, chalk] = await Promise.all([import('cli-table3'), paint(process.stdout)]);
+  const table = new Table({ style: { head: [], border: [] }, wordWrap: true });
+  for (const [k, v] of rows) table.push({ [chalk ? chalk.bold(k) : k]: truncate(v, 90) });
+  out(`${table.toString()}\n`);
+}
+
+/** A message for people, on stderr. */
+export function message(text: string): void {
+  process.stderr.write(`${text}\n`);
+}
+
+export async function success(text: string): Promise<void> {
+  if (!process.stderr.isTTY) return;
+  const chalk = await paint(process.stderr);
+  message(chalk ? chalk.green(`✓ ${text}`) : `✓ ${text}`);
+}
+
+/** A progress bar on stderr when it is a terminal; otherwise undefined (no output). */
+export async function progressBar(label: string): Promise<{ update: Progress; stop: () => void } | undefined> {
+  if (!process.stderr.isTTY) return undefined;
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `${label} [{bar}] {percentage}% {value}/{total}`, hideCursor: true, clearOnComplete: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.setTotal(total);
+      bar.update(done);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function tsvCell(v: string): string {
+  return v.replace(/[\t\n\r]/g, ' ');
+}
+
+function truncate(v: string, max: number): string {
+  const flat = v.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

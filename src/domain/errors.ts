@@ -1,0 +1,107 @@
+/**
+ * The error tree. Every failure a user can cause is a VdbError whose `code`
+ * picks the CLI exit code and the HTTP status from one table below.
+ */
+export type ErrorCode =
+  | 'usage'
+  | 'invalid_input'
+  | 'not_found'
+  | 'conflict'
+  | 'corrupt_snapshot'
+  | 'locked'
+  | 'io'
+  | 'internal';
+
+export interface ErrorOptions {
+  /** How to fix it, shown after the message: `library "x" not found (see vdb lib list)`. */
+  hint?: string;
+  cause?: unknown;
+}
+
+export class VdbError extends Error {
+  readonly code: ErrorCode;
+  readonly hint?: string;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** The one-line form shown to users. */
+  get display(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+/** The command line itself is wrong: unknown option, missing argument, bad flag value. */
+export class UsageError extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('usage', message, options);
+  }
+}
+
+/** Data given to vdb is wrong: malformed JSON, wrong dimension, NaN, empty text. */
+export class InvalidInput extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('invalid_input', message, options);
+  }
+}
+
+export class NotFound extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('not_found', message, options);
+  }
+}
+
+export class Conflict extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('conflict', message, options);
+  }
+}
+
+/** The snapshot cannot be read as a vdb snapshot; vdb never overwrites it. */
+export class CorruptSnapshot extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('corrupt_snapshot', message, options);
+  }
+}
+
+/** Another writer held the lock for longer than the timeout. */
+export class Locked extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('locked', message, options);
+  }
+}
+
+/** The file system refused: permissions, disk full, missing directory. */
+export class StorageError extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('io', message, options);
+  }
+}
+
+/** Exit code per error class; documented in README.md ("Exit codes"). */
+export const EXIT_CODES: Record<ErrorCode, number> = {
+  internal: 1,
+  usage: 2,
+  invalid_input: 3,
+  not_found: 4,
+  conflict: 5,
+  corrupt_snapshot: 6,
+  locked: 7,
+  io: 8,
+};
+
+/** HTTP status per error class, for `vdb serve`. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  usage: 400,
+  invalid_input: 422,
+  not_found: 404,
+  conflict: 409,
+  corrupt_snapshot: 500,
+  locked: 503,
+  io: 500,
+  internal: 500,
+};

@@ -1,0 +1,283 @@
+/**
+ * The in-memory database: libraries of chunks, each library's vectors in one
+ * contiguous row-major Float32Array (row i = chunks[i]), and its built index.
+ * No I/O here; the service loads, mutates and saves a Database as a whole.
+ *
+ * Index coverage: every vector write gives the chunk a fresh per-library `seq`.
+ * An index remembers the seq of each slot (`slotSeqs`) and the last seq it saw
+ * (`coveredSeq`). Rows with seq > coveredSeq are unindexed and scanned exactly;
+ * slots whose seq no longer exists are dead and skipped.
+ */
+import { InvalidInput, NotFound } from './errors.js';
+import type { ChunkView, IndexView, LibraryView, Metadata, Metric } from './types.js';
+import { norm, prepareData } from '../index/kernels.js';
+import { INDEX_KINDS } from '../index/registry.js';
+import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
+
+export interface Chunk {
+  id: string;
+  text: string;
+  metadata: Metadata;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+  /** Per-library sequence number of this chunk's current vector. */
+  seq: number;
+}
+
+export interface IndexState {
+  type: IndexType;
+  built_at: string;
+  coveredSeq: number;
+  /** seq of the chunk each slot was built from (empty for linear). */
+  slotSeqs: Uint32Array;
+  index: VectorIndex;
+}
+
+export interface LibraryInit {
+  id: string;
+  name: string;
+  dim: number;
+  metric: Metric;
+  embedder: string | null;
+  metadata: Metadata;
+  created_at: string;
+  updated_at: string;
+  nextSeq: number;
+}
+
+export class Library implements LibraryInit {
+  id: string;
+  name: string;
+  dim: number;
+  metric: Metric;
+  embedder: string | null;
+  metadata: Metadata;
+  created_at: string;
+  updated_at: string;
+  nextSeq: number;
+  chunks: Chunk[] = [];
+  indexState: IndexState | null = null;
+  private store: Float32Array;
+  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[] } = {};
+
+  constructor(init: LibraryInit, vectors?: Float32Array) {
+    this.id = init.id;
+    this.name = init.name;
+    this.dim = init.dim;
+    this.metric = init.metric;
+    this.embedder = init.embedder;
+    this.metadata = init.metadata;
+    this.created_at = init.created_at;
+    this.updated_at = init.updated_at;
+    this.nextSeq = init.nextSeq;
+    this.store = vectors ?? new Float32Array(0);
+  }
+
+  get size(): number {
+    return this.chunks.length;
+  }
+
+  /** The live rows, row-major; a view, not a copy. */
+  vectors(): Float32Array {
+    return this.store.subarray(0, this.size * this.dim);
+  }
+
+  vectorAt(row: number): Float32Array {
+    return this.store.subarray(row * this.dim, (row + 1) * this.dim);
+  }
+
+  /** Rejects vectors this library's metric cannot rank. */
+  checkVector(v: Float32Array, where?: string): void {
+    if (this.metric === 'cosine' && norm(v, 0, v.length) === 0) {
+      const msg = 'embedding is all zeros; cosine distance needs a non-zero vector';
+      throw new InvalidInput(where ? `${where}: ${msg}` : msg);
+    }
+  }
+
+  /** Appends chunks with their vectors (already validated). */
+  append(chunks: Chunk[], vectors: Float32Array[]): void {
+    const need = (this.size + chunks.length) * this.dim;
+    if (need > this.store.length) {
+      const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
+      grown.set(this.vectors());
+      this.store = grown;
+    }
+    chunks.forEach((c, i) => {
+      this.store.set(vectors[i], (this.size + i) * this.dim);
+    });
+    for (const c of chunks) {
+      c.seq = this.nextSeq++;
+      this.chunks.push(c);
+    }
+    this.changed();
+  }
+
+  replaceVector(row: number, v: Float32Array): void {
+    this.store.set(v, row * this.dim);
+    this.chunks[row].seq = this.nextSeq++;
+    this.changed();
+  }
+
+  /** Removes the given rows, keeping the others in order. */
+  removeRows(rows: Set<number>): void {
+    let w = 0;
+    const dim = this.dim;
+    for (let r = 0; r < this.size; r++) {
+      if (rows.has(r)) continue;
+      if (w !== r) {
+        this.chunks[w] = this.chunks[r];
+        this.store.copyWithin(w * dim, r * dim, (r + 1) * dim);
+      }
+      w++;
+    }
+    // Zero what was removed so deleted vectors do not linger in memory.
+    this.store.fill(0, w * dim, this.size * dim);
+    this.chunks.length = w;
+    this.changed();
+  }
+
+  /** Forget derived data after any change to chunks or vectors. */
+  changed(): void {
+    this.cache = {};
+  }
+
+  setIndex(state: IndexState | null): void {
+    this.indexState = state;
+    this.cache = {};
+  }
+
+  /** Rows as the indexes see them: unit rows for cosine. Cached until the next change. */
+  prepared(): Float32Array {
+    return (this.cache.prepared ??= prepareData(this.metric, this.vectors(), this.dim));
+  }
+
+  /** The search space for the current index, with dead slots mapped to -1. */
+  searchSpace(): SearchSpace {
+    if (this.cache.space) return this.cache.space;
+    const state = this.indexState;
+    let slotToRow: Int32Array | null = null;
+    if (state && state.slotSeqs.length > 0) {
+      const rowBySeq = new Map<number, number>();
+      this.chunks.forEach((c, r) => rowBySeq.set(c.seq, r));
+      slotToRow = new Int32Array(state.slotSeqs.length);
+      let identity = state.slotSeqs.length === this.size;
+      for (let s = 0; s < slotToRow.length; s++) {
+        const row = rowBySeq.get(state.slotSeqs[s]);
+        slotToRow[s] = row ?? -1;
+        if (row !== s) identity = false;
+      }
+      if (identity) slotToRow = null;
+    }
+    const space: SearchSpace = { metric: this.metric, dim: this.dim, data: this.prepared(), rows: this.size, slotToRow };
+    this.cache.space = space;
+    return space;
+  }
+
+  /** Rows the index structure does not answer for: added or re-embedded since the build. */
+  unindexedRows(): number[] {
+    if (this.cache.unindexed) return this.cache.unindexed;
+    const state = this.indexState;
+    const out: number[] = [];
+    if (state && state.type !== 'linear') {
+      this.chunks.forEach((c, r) => {
+        if (c.seq > state.coveredSeq) out.push(r);
+      });
+    }
+    return (this.cache.unindexed = out);
+  }
+
+  indexView(): IndexView | null {
+    const state = this.indexState;
+    if (!state) return null;
+    const kind = INDEX_KINDS[state.type];
+    const unindexed = this.unindexedRows().length;
+    let stale = 0;
+    const space = this.searchSpace();
+    if (space.slotToRow) for (const row of space.slotToRow) if (row < 0) stale++;
+    return {
+      type: state.type,
+      exact: kind.exact,
+      params: state.index.params(),
+      built_at: state.built_at,
+      indexed: state.type === 'linear' ? this.size : state.slotSeqs.length - stale,
+      unindexed,
+      stale,
+    };
+  }
+
+  view(): LibraryView {
+    return {
+      id: this.id,
+      name: this.name,
+      dim: this.dim,
+      metric: this.metric,
+      embedder: this.embedder,
+      metadata: this.metadata,
+      chunk_count: this.size,
+      index: this.indexView(),
+      created_at: this.created_at,
+      updated_at: this.updated_at,
+    };
+  }
+
+  chunkView(row: number, withEmbedding = false): ChunkView {
+    const c = this.chunks[row];
+    const v: ChunkView = {
+      id: c.id,
+      lib_id: this.id,
+      text: c.text,
+      metadata: c.metadata,
+      tags: c.tags,
+      created_at: c.created_at,
+      updated_at: c.updated_at,
+    };
+    if (withEmbedding) v.embedding = Array.from(this.vectorAt(row));
+    return v;
+  }
+}
+
+export class Database {
+  libraries: Library[] = [];
+  /** Counter behind generated ids; persisted so seeded ids never repeat. */
+  nextId = 0;
+  private chunkIndex: Map<string, Library> | null = null;
+
+  /** Finds a library by id or unique name. */
+  library(ref: string): Library {
+    const lib = this.libraries.find((l) => l.id === ref) ?? this.libraries.find((l) => l.name === ref);
+    if (!lib) throw new NotFound(`library "${ref}" not found`, { hint: 'see vdb lib list' });
+    return lib;
+  }
+
+  hasLibraryName(name: string): boolean {
+    return this.libraries.some((l) => l.name === name);
+  }
+
+  /** Finds a chunk by id across all libraries. */
+  chunk(id: string): { lib: Library; row: number } {
+    if (!this.chunkIndex) {
+      this.chunkIndex = new Map();
+      for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
+    }
+    const lib = this.chunkIndex.get(id);
+    const row = lib ? lib.chunks.findIndex((c) => c.id === id) : -1;
+    if (!lib || row < 0) throw new NotFound(`chunk "${id}" not found`, { hint: 'see vdb chunk list --lib LIB' });
+    return { lib, row };
+  }
+
+  hasId(id: string): boolean {
+    if (this.libraries.some((l) => l.id === id)) return true;
+    try {
+      this.chunk(id);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Call after adding or removing chunks or libraries. */
+  changed(): void {
+    this.chunkIndex = null;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Metric } from '../index/kernels.js';
+import type { IndexType } from '../index/types.js';
+
+export type { Metric, IndexType };
+
+/** A JSON object: the only shape metadata may take. */
+export type Metadata = Record<string, unknown>;
+
+/** Wire form of a library (`lib show --json`, REST bodies). */
+export interface LibraryView {
+  id: string;
+  name: string;
+  dim: number;
+  metric: Metric;
+  embedder: string | null;
+  metadata: Metadata;
+  chunk_count: number;
+  index: IndexView | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Wire form of a chunk; `embedding` only when asked for. */
+export interface ChunkView {
+  id: string;
+  lib_id: string;
+  text: string;
+  metadata: Metadata;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+  embedding?: number[];
+}
+
+/** What an index covers (`index show --json`). */
+export interface IndexView {
+  type: IndexType;
+  exact: boolean;
+  params: Record<string, number>;
+  built_at: string;
+  /** Chunks the index structure answers for. */
+  indexed: number;
+  /** Chunks added or re-embedded since the build: scanned exactly on every query. */
+  unindexed: number;
+  /** Index entries whose chunk was deleted or re-embedded since: skipped. */
+  stale: number;
+}
+
+export interface Hit {
+  id: string;
+  text: string;
+  distance: number;
+  metadata: Metadata;
+}
+
+export interface QueryResult {
+  hits: Hit[];
+}
+
+export interface NewLibrary {
+  name: string;
+  dim?: number;
+  metric?: Metric;
+  /** Embedder name, or null for explicit embeddings only. */
+  embedder?: string | null;
+  metadata?: Metadata;
+}
+
+export interface LibraryPatch {
+  name?: string;
+  metadata?: Metadata;
+}
+
+export interface NewChunk {
+  text?: string;
+  embedding?: ArrayLike<number>;
+  metadata?: Metadata;
+  tags?: string[];
+}
+
+export interface ChunkPatch {
+  text?: string;
+  embedding?: ArrayLike<number>;
+  metadata?: Metadata;
+  tags?: string[];
+}
+
+export interface QueryInput {
+  text?: string;
+  embedding?: ArrayLike<number>;
+  k?: number;
+}
+
+export const DEFAULT_K = 10;
+/** Larger k is refused: it would return most of a library and is almost always a mistake. */
+export const MAX_K = 10_000;

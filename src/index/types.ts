@@ -1,0 +1,74 @@
+import type { Metric } from './kernels.js';
+import type { TopK } from './topk.js';
+import type { Random } from '../domain/random.js';
+
+export type IndexType = 'linear' | 'kdtree' | 'lsh';
+
+/**
+ * What an index searches. Slots are the index's own dense ids, fixed at build
+ * time; rows are positions in `data` now. Chunks deleted or re-embedded since
+ * the build map to -1 and are skipped, so an index never returns stale vectors.
+ */
+export interface SearchSpace {
+  metric: Metric;
+  dim: number;
+  /** Rows prepared by `prepareData` (unit rows for cosine), row-major. */
+  data: Float32Array;
+  rows: number;
+  /** slot → row, or -1 for a dead slot; null means slot === row. */
+  slotToRow: Int32Array | null;
+}
+
+export type IndexArray = Float32Array | Uint32Array | Int32Array;
+
+/** An index's persistent form: numbers go to JSON, arrays to base64. */
+export interface SerializedIndex {
+  params: Record<string, number>;
+  arrays: Record<string, IndexArray>;
+}
+
+export interface VectorIndex {
+  readonly type: IndexType;
+  /** Number of slots (rows covered at build time); 0 for linear, which covers every row. */
+  readonly slots: number;
+  params(): Record<string, number>;
+  /**
+   * Offers candidates to `top` as (distance, row). Exact indexes offer every
+   * row that could rank in the top k; approximate ones offer what they find.
+   * @param query prepared with `prepareQuery`
+   */
+  search(query: Float32Array, space: SearchSpace, top: TopK): void;
+  serialize(): SerializedIndex;
+}
+
+export interface BuildContext {
+  random: Random;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One tunable of an index type, as the CLI and the REST API expose it. */
+export interface IndexOption {
+  /** snake_case name, as in JSON; the CLI flag is the kebab-case form. */
+  name: string;
+  description: string;
+  min: number;
+  max: number;
+  /** Default, or null when it is derived from the data at build time. */
+  default: number | null;
+}
+
+export interface IndexKind {
+  type: IndexType;
+  exact: boolean;
+  description: string;
+  options: IndexOption[];
+  /** Builds over rows 0..space.rows-1 (slot i = row i). */
+  build(space: SearchSpace, params: Record<string, number>, ctx: BuildContext): VectorIndex;
+  /** Reopens a serialized index; throws on inconsistent arrays. */
+  from(serialized: SerializedIndex, dim: number): VectorIndex;
+}
+
+/** Maps a slot to its current row, honouring the identity mapping. */
+export function rowOf(space: SearchSpace, slot: number): number {
+  return space.slotToRow === null ? slot : space.slotToRow[slot];
+}

@@ -1,0 +1,370 @@
+/**
+ * The use cases. The CLI and the REST server only parse input, call one of
+ * these methods and format the result; all validation and all data rules are here.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Conflict, InvalidInput } from '../domain/errors.js';
+import { Database, Library } from '../domain/model.js';
+import type { Chunk } from '../domain/model.js';
+import { seededRandom } from '../domain/random.js';
+import type {
+  ChunkPatch,
+  ChunkView,
+  Hit,
+  IndexType,
+  IndexView,
+  LibraryPatch,
+  LibraryView,
+  Metric,
+  NewChunk,
+  NewLibrary,
+  QueryInput,
+  QueryResult,
+} from '../domain/types.js';
+import { DEFAULT_K } from '../domain/types.js';
+import { checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
+import { embedTexts, getEmbedder } from '../embed/registry.js';
+import { distance, METRICS, prepareQuery } from '../index/kernels.js';
+import { LinearIndex } from '../index/linear.js';
+import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
+import { TopK } from '../index/topk.js';
+import { SnapshotStore } from '../store/store.js';
+import type { LockOptions } from '../store/lock.js';
+
+export interface ServiceOptions {
+  /** Snapshot file. */
+  path: string;
+  /** Makes ids and index randomness reproducible (`--seed`, `VDB_SEED`). */
+  seed?: string;
+  /** ISO time for created_at/updated_at; defaults to SOURCE_DATE_EPOCH or the clock. */
+  now?: () => string;
+  lock?: LockOptions;
+}
+
+export interface Progress {
+  (done: number, total: number): void;
+}
+
+export interface AddOptions {
+  /** Names item i in error messages, e.g. `line ${i + 1}`. */
+  where?: (i: number) => string | undefined;
+  onProgress?: Progress;
+}
+
+export interface BuildRequest {
+  type: IndexType;
+  params?: Record<string, number>;
+}
+
+const LINEAR = new LinearIndex();
+
+/** created_at/updated_at source honouring SOURCE_DATE_EPOCH (reproducible builds). */
+export function clockFromEnv(env: NodeJS.ProcessEnv = process.env): () => string {
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && /^\d+$/.test(epoch)) {
+    const fixed = new Date(Number(epoch) * 1000).toISOString();
+    return () => fixed;
+  }
+  return () => new Date().toISOString();
+}
+
+export class VdbService {
+  readonly store: SnapshotStore;
+  private readonly seed?: string;
+  private readonly now: () => string;
+
+  constructor(opts: ServiceOptions) {
+    this.store = new SnapshotStore(opts.path, opts.lock);
+    this.seed = opts.seed;
+    this.now = opts.now ?? clockFromEnv();
+  }
+
+  // ---- libraries -------------------------------------------------------
+
+  listLibraries(): LibraryView[] {
+    return this.store.read().libraries.map((l) => l.view());
+  }
+
+  getLibrary(ref: string): LibraryView {
+    return this.store.read().library(ref).view();
+  }
+
+  async createLibrary(input: NewLibrary): Promise<LibraryView> {
+    const name = checkName(input.name);
+    const metric = input.metric ?? 'cosine';
+    if (!METRICS.includes(metric)) throw new InvalidInput(`unknown metric "${metric}" (use one of: ${METRICS.join(', ')})`);
+    // No dim and no embedder: the seed's letters embedder. A dim alone: explicit embeddings only.
+    const embedderName = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
+    const embedder = embedderName === null ? null : getEmbedder(embedderName);
+    const dim = input.dim ?? embedder?.dim;
+    if (dim === undefined) throw new InvalidInput('a library without an embedder needs --dim N');
+    if (!Number.isInteger(dim) || dim < 1 || dim > 65536) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${dim}`);
+    if (embedder && embedder.dim !== dim) {
+      throw new InvalidInput(`embedder ${embedder.name} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
+    }
+    const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata);
+    return this.store.update((db) => {
+      if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
+      const now = this.now();
+      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder: embedder?.name ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      db.libraries.push(lib);
+      db.changed();
+      return lib.view();
+    });
+  }
+
+  async updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView> {
+    const name = patch.name === undefined ? undefined : checkName(patch.name);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      if (name !== undefined && name !== lib.name) {
+        if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`);
+        lib.name = name;
+      }
+      if (metadata !== undefined) lib.metadata = metadata;
+      lib.updated_at = this.now();
+      return lib.view();
+    });
+  }
+
+  async deleteLibrary(ref: string): Promise<LibraryView> {
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      db.libraries = db.libraries.filter((l) => l !== lib);
+      db.changed();
+      return lib.view();
+    });
+  }
+
+  // ---- chunks ----------------------------------------------------------
+
+  listChunks(ref: string, opts: { offset?: number; limit?: number; withEmbedding?: boolean } = {}): { total: number; chunks: ChunkView[] } {
+    const lib = this.store.read().library(ref);
+    const offset = opts.offset ?? 0;
+    const end = Math.min(lib.size, opts.limit === undefined ? Infinity : offset + opts.limit);
+    const chunks: ChunkView[] = [];
+    for (let r = offset; r < end; r++) chunks.push(lib.chunkView(r, opts.withEmbedding));
+    return { total: lib.size, chunks };
+  }
+
+  getChunk(id: string, withEmbedding = false): ChunkView {
+    const { lib, row } = this.store.read().chunk(id);
+    return lib.chunkView(row, withEmbedding);
+  }
+
+  /**
+   * Adds chunks as one atomic change: every item is validated (and embedded)
+   * first; if any fails, nothing is written.
+   */
+  async addChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<ChunkView[]> {
+    const where = opts.where ?? ((i: number) => (items.length > 1 ? `chunk ${i + 1}` : undefined));
+    // Embed outside the lock: a real embedding provider may be slow.
+    const target = this.store.read().library(ref);
+    const prepared = await this.prepareChunks(target, items, where, opts.onProgress);
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      if (lib.id !== target.id || lib.dim !== target.dim || lib.embedder !== target.embedder) {
+        throw new Conflict(`library "${ref}" changed while adding chunks`, { hint: 'retry' });
+      }
+      const now = this.now();
+      const chunks: Chunk[] = prepared.map((p) => ({
+        id: this.newId(db, 'chk'),
+        text: p.text,
+        metadata: p.metadata,
+        tags: p.tags,
+        created_at: now,
+        updated_at: now,
+        seq: 0,
+      }));
+      lib.append(chunks, prepared.map((p) => p.vector));
+      lib.updated_at = now;
+      db.changed();
+      const first = lib.size - chunks.length;
+      return chunks.map((_, i) => lib.chunkView(first + i));
+    });
+  }
+
+  private async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress) {
+    const out = items.map((item, i) => {
+      const at = where(i);
+      if (item === null || typeof item !== 'object') throw new InvalidInput(prefix(at, 'chunk must be a JSON object'));
+      const text = item.text === undefined ? '' : checkText(item.text, at);
+      const metadata = item.metadata === undefined ? {} : checkMetadata(item.metadata, at);
+      const tags = item.tags === undefined ? [] : checkTags(item.tags, at);
+      let vector: Float32Array | null = null;
+      if (item.embedding !== undefined) vector = checkEmbedding(item.embedding, lib.dim, at);
+      else if (!lib.embedder) {
+        throw new InvalidInput(prefix(at, `library "${lib.name}" has no embedder, so each chunk needs an "embedding" of ${lib.dim} numbers`));
+      }
+      return { text, metadata, tags, vector };
+    });
+    const toEmbed = out.map((p, i) => (p.vector === null ? i : -1)).filter((i) => i >= 0);
+    if (toEmbed.length > 0) {
+      const embedder = getEmbedder(lib.embedder as string);
+      const batch = 512;
+      for (let b = 0; b < toEmbed.length; b += batch) {
+        const idx = toEmbed.slice(b, b + batch);
+        const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]));
+        idx.forEach((i, j) => (out[i].vector = vectors[j]));
+        onProgress?.(Math.min(b + batch, toEmbed.length), toEmbed.length);
+      }
+    }
+    return out.map((p, i) => {
+      const vector = p.vector as Float32Array;
+      lib.checkVector(vector, where(i));
+      return { ...p, vector };
+    });
+  }
+
+  async updateChunk(id: string, patch: ChunkPatch): Promise<ChunkView> {
+    const current = this.store.read().chunk(id);
+    const text = patch.text === undefined ? undefined : checkText(patch.text);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    let vector: Float32Array | undefined;
+    if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
+    else if (text !== undefined && current.lib.embedder) {
+      [vector] = await embedTexts(getEmbedder(current.lib.embedder), [text], () => undefined);
+    }
+    if (vector) current.lib.checkVector(vector);
+    return this.store.update((db) => {
+      const { lib, row } = db.chunk(id);
+      if (vector && lib.dim !== vector.length) throw new Conflict(`library of chunk "${id}" changed`, { hint: 'retry' });
+      const c = lib.chunks[row];
+      if (text !== undefined) c.text = text;
+      if (metadata !== undefined) c.metadata = metadata;
+      if (tags !== undefined) c.tags = tags;
+      if (vector) lib.replaceVector(row, vector);
+      c.updated_at = this.now();
+      lib.updated_at = c.updated_at;
+      return lib.chunkView(row);
+    });
+  }
+
+  /** Deletes all the given chunks or, if any id is unknown, none. */
+  async deleteChunks(ids: string[]): Promise<ChunkView[]> {
+    if (ids.length === 0) throw new InvalidInput('give at least one chunk id');
+    return this.store.update((db) => {
+      const found = [...new Set(ids)].map((id) => db.chunk(id));
+      const views = found.map(({ lib, row }) => lib.chunkView(row));
+      const byLib = new Map<Library, Set<number>>();
+      for (const { lib, row } of found) {
+        if (!byLib.has(lib)) byLib.set(lib, new Set());
+        byLib.get(lib)!.add(row);
+      }
+      const now = this.now();
+      for (const [lib, rows] of byLib) {
+        lib.removeRows(rows);
+        lib.updated_at = now;
+      }
+      db.changed();
+      return views;
+    });
+  }
+
+  // ---- indexes ---------------------------------------------------------
+
+  async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexView> {
+    if (!isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
+    const kind = INDEX_KINDS[req.type];
+    const params: Record<string, number> = {};
+    for (const [name, value] of Object.entries(req.params ?? {})) {
+      const opt = kind.options.find((o) => o.name === name);
+      if (!opt) {
+        const known = kind.options.map((o) => o.name).join(', ') || 'none';
+        throw new InvalidInput(`index type ${req.type} has no option "${name}" (its options: ${known})`);
+      }
+      if (!Number.isInteger(value) || value < opt.min || value > opt.max) {
+        throw new InvalidInput(`${name} must be an integer from ${opt.min} to ${opt.max}, got ${value}`);
+      }
+      params[name] = value;
+    }
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      lib.setIndex(null);
+      const space = lib.searchSpace();
+      const random = seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomBytes(4).readUInt32LE());
+      const index = kind.build(space, params, { random, onProgress });
+      const slotSeqs = req.type === 'linear' ? new Uint32Array(0) : Uint32Array.from(lib.chunks, (c) => c.seq);
+      lib.setIndex({ type: req.type, built_at: this.now(), coveredSeq: lib.nextSeq - 1, slotSeqs, index });
+      return lib.indexView() as IndexView;
+    });
+  }
+
+  /** The library's index coverage; null when no index was built (queries scan exactly). */
+  indexInfo(ref: string): { lib_id: string; chunk_count: number; index: IndexView | null } {
+    const lib = this.store.read().library(ref);
+    return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView() };
+  }
+
+  // ---- queries ---------------------------------------------------------
+
+  async query(ref: string, input: QueryInput): Promise<QueryResult> {
+    return (await this.querySession(ref)).query(input);
+  }
+
+  /** Resolves the library once, for answering many queries (`query --stdin`). */
+  async querySession(ref: string): Promise<QuerySession> {
+    return new QuerySession(this.store.read().library(ref));
+  }
+
+  // ---- helpers ---------------------------------------------------------
+
+  private newId(db: Database, kind: 'lib' | 'chk'): string {
+    for (;;) {
+      const n = db.nextId++;
+      const hex =
+        this.seed !== undefined
+          ? createHash('sha256').update(`${this.seed}:${n}`).digest('hex').slice(0, 16)
+          : randomBytes(8).toString('hex');
+      const id = `${kind}_${hex}`;
+      if (!db.hasId(id)) return id;
+    }
+  }
+}
+
+/** Answers queries against one loaded library. */
+export class QuerySession {
+  constructor(readonly lib: Library) {}
+
+  async query(input: QueryInput, where?: string): Promise<QueryResult> {
+    const lib = this.lib;
+    if (input === null || typeof input !== 'object') throw new InvalidInput(prefix(where, 'query must be a JSON object'));
+    const k = input.k === undefined ? DEFAULT_K : checkK(input.k, where);
+    let vector: Float32Array;
+    if (input.embedding !== undefined) {
+      if (input.text !== undefined) throw new InvalidInput(prefix(where, 'give either text or embedding, not both'));
+      vector = checkEmbedding(input.embedding, lib.dim, where);
+    } else if (input.text !== undefined) {
+      if (!lib.embedder) {
+        throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
+      }
+      [vector] = await embedTexts(getEmbedder(lib.embedder), [checkText(input.text, where)], () => where);
+    } else {
+      throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
+    }
+    lib.checkVector(vector, where);
+    return { hits: nearest(lib, vector, k) };
+  }
+}
+
+/** Exact merge of the index's answer with an exact scan of what it does not cover. */
+export function nearest(lib: Library, vector: Float32Array, k: number): Hit[] {
+  const space = lib.searchSpace();
+  const q = prepareQuery(lib.metric, vector);
+  const top = new TopK(Math.min(k, lib.size));
+  for (const r of lib.unindexedRows()) top.push(distance(lib.metric, q, space.data, r * lib.dim, lib.dim), r);
+  (lib.indexState?.index ?? LINEAR).search(q, space, top);
+  const { keys, dists } = top.drain();
+  return Array.from(keys, (row, i) => {
+    const c = lib.chunks[row];
+    return { id: c.id, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
+  });
+}
+
+/** Cosine distance is 1 - cos in [0, 2]; rounding on unit vectors can stray just outside. */
+function presentDistance(metric: Metric, d: number): number {
+  return metric === 'cosine' ? Math.min(2, Math.max(0, d)) : d;
+}
+
