@@ -1,0 +1,67 @@
+/** Runs the real bin/vdb as a child process on temporary snapshots. */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const VDB = join(ROOT, 'bin', 'vdb');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  db?: string;
+  input?: string;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/** Environment for children: no colour, no inherited VDB_* settings. */
+export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('VDB_') || k === 'SOURCE_DATE_EPOCH' || k === 'FORCE_COLOR') delete env[k];
+  Object.assign(env, { NO_COLOR: '1', VDB_LOCK_STALE_MS: '2000' }, extra);
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return env;
+}
+
+/** Runs `vdb args…` synchronously; `--db` is prepended when opts.db is set. */
+export function vdb(args: string[], opts: RunOptions = {}): RunResult {
+  const argv = opts.db ? ['--db', opts.db, ...args] : args;
+  const r = spawnSync(process.execPath, [VDB, ...argv], {
+    input: opts.input ?? '',
+    env: childEnv(opts.env),
+    cwd: opts.cwd,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Async variant, for running many writers at once. */
+export function vdbAsync(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const argv = opts.db ? ['--db', opts.db, ...args] : args;
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [VDB, ...argv], { env: childEnv(opts.env), cwd: opts.cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', rej);
+    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function tempDir(prefix = 'vdb-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function readBytes(path: string): Buffer | null {
+  return existsSync(path) ? readFileSync(path) : null;
+}
