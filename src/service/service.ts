@@ -2,11 +2,10 @@
  * The use cases. The CLI and the REST server only parse input, call one of
  * these methods and format the result; all validation and all data rules are here.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { Conflict, InvalidInput } from '../domain/errors.js';
 import { Database, Library } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
-import { seededRandom } from '../domain/random.js';
+import { hash32, seededRandom } from '../domain/random.js';
 import type {
   ChunkPatch,
   ChunkView,
@@ -284,7 +283,7 @@ export class VdbService {
       const lib = db.library(ref);
       lib.setIndex(null);
       const space = lib.searchSpace();
-      const random = seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomBytes(4).readUInt32LE());
+      const random = seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32());
       const index = kind.build(space, params, { random, onProgress });
       const slotSeqs = req.type === 'linear' ? new Uint32Array(0) : Uint32Array.from(lib.chunks, (c) => c.seq);
       lib.setIndex({ type: req.type, built_at: this.now(), coveredSeq: lib.nextSeq - 1, slotSeqs, index });
@@ -316,12 +315,21 @@ export class VdbService {
       const n = db.nextId++;
       const hex =
         this.seed !== undefined
-          ? createHash('sha256').update(`${this.seed}:${n}`).digest('hex').slice(0, 16)
-          : randomBytes(8).toString('hex');
+          ? hex32(hash32(`${this.seed}:${n}:a`)) + hex32(hash32(`${this.seed}:${n}:b`))
+          : hex32(randomUint32()) + hex32(randomUint32());
       const id = `${kind}_${hex}`;
       if (!db.hasId(id)) return id;
     }
   }
+}
+
+// Web Crypto is global in Node 20: no node:crypto import on the query path.
+function randomUint32(): number {
+  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0');
 }
 
 /** Answers queries against one loaded library. */
