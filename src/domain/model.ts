@@ -4,8 +4,9 @@
  * No I/O here; the service loads, mutates and saves a Database as a whole.
  *
  * Index coverage: every vector write gives the chunk a fresh per-library `seq`.
- * An index remembers the seq of each slot (`slotSeqs`) and the last seq it saw
- * (`coveredSeq`). Rows with seq > coveredSeq are unindexed and scanned exactly;
+ * An index remembers the seq of each slot (`slotSeqs`) and the library's next
+ * seq at build time (`coveredBelowSeq`). Rows with seq ≥ coveredBelowSeq are
+ * unindexed and scanned exactly;
  * slots whose seq no longer exists are dead and skipped.
  */
 import { InvalidInput, NotFound } from './errors.js';
@@ -28,7 +29,8 @@ export interface Chunk {
 export interface IndexState {
   type: IndexType;
   built_at: string;
-  coveredSeq: number;
+  /** Vectors with seq below this existed at build time. */
+  coveredBelowSeq: number;
   /** seq of the chunk each slot was built from (empty for linear). */
   slotSeqs: Uint32Array;
   index: VectorIndex;
@@ -181,7 +183,7 @@ export class Library implements LibraryInit {
     const out: number[] = [];
     if (state && state.type !== 'linear') {
       this.chunks.forEach((c, r) => {
-        if (c.seq > state.coveredSeq) out.push(r);
+        if (c.seq >= state.coveredBelowSeq) out.push(r);
       });
     }
     return (this.cache.unindexed = out);

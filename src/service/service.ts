@@ -286,7 +286,7 @@ export class VdbService {
       const random = seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32());
       const index = kind.build(space, params, { random, onProgress });
       const slotSeqs = req.type === 'linear' ? new Uint32Array(0) : Uint32Array.from(lib.chunks, (c) => c.seq);
-      lib.setIndex({ type: req.type, built_at: this.now(), coveredSeq: lib.nextSeq - 1, slotSeqs, index });
+      lib.setIndex({ type: req.type, built_at: this.now(), coveredBelowSeq: lib.nextSeq, slotSeqs, index });
       return lib.indexView() as IndexView;
     });
   }

@@ -6,7 +6,7 @@
  *                   "created_at", "updated_at", "next_seq",
  *                   "chunks": [{"id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *                   "vectors": {"dtype": "f32", "base64": ...},   // chunks × dim, row i = chunks[i]
- *                   "index": null | {"type", "built_at", "covered_seq", "params": {...},
+ *                   "index": null | {"type", "built_at", "covered_below_seq", "params": {...},
  *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}}}]}
  *
  * decode() checks every field and cross-reference, so a damaged file is
@@ -61,7 +61,7 @@ function encodeIndex(state: IndexState): object {
   return {
     type: state.type,
     built_at: state.built_at,
-    covered_seq: state.coveredSeq,
+    covered_below_seq: state.coveredBelowSeq,
     params: s.params,
     slot_seqs: encodeArray(state.slotSeqs),
     arrays,
@@ -183,11 +183,12 @@ function decodeIndex(raw: unknown, dim: number, at: string, fail: (what: string)
     return {
       type,
       built_at: str(raw.built_at, `${at}.built_at`, fail),
-      coveredSeq: int(raw.covered_seq, `${at}.covered_seq`, fail),
+      coveredBelowSeq: int(raw.covered_below_seq, `${at}.covered_below_seq`, fail),
       slotSeqs,
       index,
     };
   } catch (err) {
+    if (err instanceof CorruptSnapshot) throw err;
     return fail(`${at}: ${(err as Error).message}`);
   }
 }
