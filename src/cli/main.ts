@@ -42,7 +42,8 @@ function configure(cmd: Command): void {
   cmd.exitOverride();
   cmd.showSuggestionAfterError(true);
   cmd.configureOutput({
-    outputError: (str, write) => write(`vdb: ${str.trim()} (see vdb ${commandPath(cmd)} --help)\n`.replace('vdb vdb', 'vdb')),
+    // One line: commander puts its "Did you mean …?" on a line of its own.
+    outputError: (str, write) => write(`vdb: ${str.trim().replace(/\s*\n\s*/g, ' ')} (see ${commandPath(cmd)} --help)\n`),
   });
   for (const sub of cmd.commands) configure(sub);
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -8,7 +8,7 @@ import { dirname, basename, join } from 'node:path';
  */
 export function atomicWriteFileSync(path: string, data: string | Uint8Array): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
+  const tmp = join(dir, `${tempPrefix(path)}${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -28,6 +28,25 @@ export function atomicWriteFileSync(path: string, data: string | Uint8Array): vo
     throw err;
   }
   fsyncDir(dir);
+}
+
+function tempPrefix(path: string): string {
+  return `.${basename(path)}.tmp-`;
+}
+
+/**
+ * Removes temp files that writers killed mid-write left beside `path`. Call
+ * only while holding the writer lock: then no live writer owns one.
+ */
+export function removeOrphanTemps(path: string): void {
+  const prefix = tempPrefix(path);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) if (name.startsWith(prefix)) unlinkQuietly(join(dirname(path), name));
 }
 
 function fsyncDir(dir: string): void {

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
-import { atomicWriteFileSync } from './atomic-write.js';
+import { atomicWriteFileSync, removeOrphanTemps } from './atomic-write.js';
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
@@ -43,6 +43,7 @@ export class SnapshotStore {
       const text = encodeSnapshot(db);
       assertHeld();
       try {
+        removeOrphanTemps(this.path);
         atomicWriteFileSync(this.path, text);
       } catch (err) {
         throw this.ioError('write', err);

@@ -53,7 +53,12 @@ Examples:
 async function printHits(res: QueryResult, mode: ReturnType<typeof modeOf>): Promise<void> {
   await printTable(
     ['#', 'distance', 'id', 'text', 'metadata'],
-    res.hits.map((h, i) => [String(i + 1), h.distance.toPrecision(6), h.id, h.text, JSON.stringify(h.metadata)]),
+    res.hits.map((h, i) => [String(i + 1), formatDistance(h.distance), h.id, h.text, JSON.stringify(h.metadata)]),
     mode,
   );
+}
+
+/** Six decimals for people; --json keeps every digit (float32 rounding shows up near 0 as ~1e-8). */
+function formatDistance(d: number): string {
+  return Math.abs(d) >= 1e6 ? d.toExponential(4) : d.toFixed(6);
 }

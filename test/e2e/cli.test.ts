@@ -1,0 +1,204 @@
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBytes, tempDir, vdb } from '../helpers/cli.js';
+
+const ONES = JSON.stringify(new Array(26).fill(1));
+let tmp: ReturnType<typeof tempDir>;
+let base: string;
+
+beforeAll(() => {
+  tmp = tempDir();
+  base = join(tmp.dir, 'base.json');
+  const env = { VDB_SEED: 's', SOURCE_DATE_EPOCH: '1700000000' };
+  expect(vdb(['lib', 'create', 'docs'], { db: base, env }).code).toBe(0);
+  expect(vdb(['lib', 'create', 'vecs', '--dim', '3', '--metric', 'l2'], { db: base, env }).code).toBe(0);
+  const add = vdb(['chunk', 'add', '--lib', 'docs', 'hello vector world', 'the quick brown fox', 'lazy dogs sleep'], { db: base, env });
+  expect(add.code).toBe(0);
+  expect(vdb(['index', 'build', '--lib', 'docs', '--type', 'kdtree'], { db: base, env }).code).toBe(0);
+});
+afterAll(() => tmp.cleanup());
+
+/** A private copy of the base snapshot. */
+function fresh(name: string): string {
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir, { recursive: true });
+  const db = join(dir, 'db.json');
+  copyFileSync(base, db);
+  return db;
+}
+
+describe('the seed demo', () => {
+  it('runs each step and finds the chunk', () => {
+    const r = vdb(['demo']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('$ vdb lib create demo');
+    expect(r.stderr).toContain('4. query with the 26-dim all-ones embedding, k=3');
+    expect(r.stdout).toMatch(/hello vector world/);
+  });
+
+  it('prints JSON documents with --json', () => {
+    const r = vdb(['demo', '--json']);
+    expect(r.code).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(last.hits).toHaveLength(1);
+    expect(last.hits[0]).toMatchObject({ text: 'hello vector world', metadata: {} });
+    // 16 letters with squared counts summing to 32, against 26 ones.
+    expect(last.hits[0].distance).toBeCloseTo(1 - 16 / Math.sqrt(26 * 32), 6);
+  });
+});
+
+describe('wire format', () => {
+  it('lib create/show --json print the library object', () => {
+    const db = fresh('wire');
+    const created = JSON.parse(vdb(['lib', 'create', 'w', '--metadata', '{"team":"x"}', '--json'], { db }).stdout);
+    expect(Object.keys(created)).toEqual(['id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'chunk_count', 'index', 'created_at', 'updated_at']);
+    expect(created).toMatchObject({ name: 'w', dim: 26, metric: 'cosine', embedder: 'letters', metadata: { team: 'x' }, chunk_count: 0, index: null });
+    const shown = JSON.parse(vdb(['lib', 'show', created.id, '--json'], { db }).stdout);
+    expect(shown).toEqual(created);
+    expect(JSON.parse(vdb(['lib', 'show', 'w', '--json'], { db }).stdout)).toEqual(created);
+  });
+
+  it('index show reports what the index covers after later changes', () => {
+    const db = fresh('cover');
+    const ids = vdb(['chunk', 'list', '--lib', 'docs', '--json'], { db }).stdout.trim().split('\n').map((l) => JSON.parse(l).id);
+    expect(vdb(['chunk', 'add', '--lib', 'docs', 'brand new chunk'], { db }).code).toBe(0);
+    expect(vdb(['chunk', 'delete', ids[1]], { db }).code).toBe(0);
+    expect(vdb(['chunk', 'update', ids[0], '--text', 'hello again'], { db }).code).toBe(0);
+    const info = JSON.parse(vdb(['index', 'show', 'docs', '--json'], { db }).stdout);
+    expect(info).toMatchObject({ chunk_count: 3, index: { type: 'kdtree', exact: true, indexed: 1, unindexed: 2, stale: 2 } });
+    const hits = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'hello again', '-k', '10', '--json'], { db }).stdout).hits;
+    // The re-embedded chunk is found with its new text; the deleted one is gone.
+    expect(hits.map((h: { text: string }) => h.text).sort()).toEqual(['brand new chunk', 'hello again', 'lazy dogs sleep']);
+    expect(hits[0]).toMatchObject({ id: ids[0], text: 'hello again' });
+    expect(hits[0].distance).toBeCloseTo(0, 6);
+  });
+});
+
+describe('bulk NDJSON in and out', () => {
+  it('adds lines atomically, lists them in order, and re-imports an export', () => {
+    const db = fresh('bulk');
+    const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ text: `chunk number ${i} about ${i % 2 ? 'cats' : 'dogs'}`, metadata: { i }, tags: [`t${i % 3}`] }));
+    const add = vdb(['chunk', 'add', '--lib', 'docs', '--stdin', '--json'], { db, input: `${lines.join('\n')}\n\n` });
+    expect(add.code).toBe(0);
+    const added = add.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(added).toHaveLength(300);
+    expect(added[17]).toMatchObject({ text: 'chunk number 17 about cats', metadata: { i: 17 }, tags: ['t2'] });
+    const listed = vdb(['chunk', 'list', '--lib', 'docs', '--json', '--offset', '3'], { db }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(listed.map((c) => c.id)).toEqual(added.map((c) => c.id));
+
+    expect(vdb(['lib', 'create', 'copy'], { db }).code).toBe(0);
+    const exported = vdb(['chunk', 'list', '--lib', 'docs', '--json', '--with-embedding'], { db }).stdout;
+    const imp = vdb(['chunk', 'add', '--lib', 'copy', '--stdin'], { db, input: exported });
+    expect(imp.code).toBe(0);
+    expect(imp.stdout.trim().split('\n')).toHaveLength(303);
+    const q = ['query', '--text', 'dogs number 4', '-k', '5', '--json'];
+    const a = JSON.parse(vdb([...q, '--lib', 'docs'], { db }).stdout).hits.map((h: { text: string }) => h.text);
+    const b = JSON.parse(vdb([...q, '--lib', 'copy'], { db }).stdout).hits.map((h: { text: string }) => h.text);
+    expect(b).toEqual(a);
+  });
+
+  it('query --stdin answers each line in order, like single queries', () => {
+    const db = fresh('qstdin');
+    const queries = ['hello', 'quick fox', 'sleepy dog'].map((text, i) => JSON.stringify({ text, k: i + 1 }));
+    const r = vdb(['query', '--lib', 'docs', '--stdin'], { db, input: `${queries.join('\n')}\n${JSON.stringify({ embedding: JSON.parse(ONES) })}\n` });
+    expect(r.code).toBe(0);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out.map((o) => o.hits.length)).toEqual([1, 2, 3, 3]);
+    const single = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'quick fox', '-k', '2', '--json'], { db }).stdout);
+    expect(out[1]).toEqual(single);
+  });
+
+  it('prints tab-separated rows, not tables, when stdout is not a terminal', () => {
+    const r = vdb(['query', '--lib', 'docs', '--text', 'hello', '-k', '1'], { db: fresh('plain') });
+    expect(r.stdout).toMatch(/^1\t0\.\d{6}\tchk_[0-9a-f]{16}\thello vector world\t\{\}\n$/);
+    expect(r.stdout).not.toMatch(/\u001b\[/);
+  });
+});
+
+interface BadCase {
+  name: string;
+  args: string[];
+  input?: string;
+  code: number;
+  message: RegExp;
+  setup?: (db: string) => void;
+}
+
+const bad: BadCase[] = [
+  { name: 'unknown library', args: ['query', '--lib', 'nope', '--text', 'x'], code: 4, message: /library "nope" not found \(see vdb lib list\)/ },
+  { name: 'unknown chunk', args: ['chunk', 'get', 'chk_nope'], code: 4, message: /chunk "chk_nope" not found/ },
+  { name: 'delete with one unknown id deletes nothing', args: ['chunk', 'delete', 'FIRST', 'chk_nope'], code: 4, message: /chunk "chk_nope" not found/ },
+  { name: 'malformed JSON embedding', args: ['query', '--lib', 'docs', '--embedding', '[1,2'], code: 3, message: /--embedding is not valid JSON/ },
+  { name: 'wrong dimension', args: ['chunk', 'add', '--lib', 'docs', '--embedding', '[1,2]'], code: 3, message: /embedding has 2 dims, expected 26/ },
+  { name: 'NaN in an embedding', args: ['query', '--lib', 'docs', '--embedding', '[NaN]'], code: 3, message: /not valid JSON/ },
+  { name: 'Infinity in an NDJSON embedding', args: ['chunk', 'add', '--lib', 'vecs', '--stdin'], input: '{"embedding": [1, 2, 3]}\n{"embedding": [1e999, 0, 0]}\n', code: 3, message: /line 2: embedding\[0\] is Infinity/ },
+  { name: 'string in an embedding', args: ['chunk', 'add', '--lib', 'vecs', '--embedding', '[1, "2", 3]'], code: 3, message: /embedding\[1\] is "2"/ },
+  { name: 'empty text with letters', args: ['chunk', 'add', '--lib', 'docs', ''], code: 3, message: /text is empty; the letters embedder needs text/ },
+  { name: 'text with no letters (zero vector, cosine)', args: ['chunk', 'add', '--lib', 'docs', '1234'], code: 3, message: /all zeros; cosine distance needs a non-zero vector/ },
+  { name: 'k = 0', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '0'], code: 2, message: /argument '0' is invalid/ },
+  { name: 'k negative', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '-3'], code: 2, message: /is invalid/ },
+  { name: 'k not an integer', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '1.5'], code: 2, message: /expected an integer, got "1.5"/ },
+  { name: 'huge k', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '100000'], code: 2, message: /must be from 1 to 10000/ },
+  { name: 'k ≤ 0 on a stdin line', args: ['query', '--lib', 'docs', '--stdin'], input: '{"text": "a"}\n{"text": "b", "k": 0}\n', code: 3, message: /line 2: k must be a positive integer, got 0/ },
+  { name: 'malformed NDJSON line', args: ['chunk', 'add', '--lib', 'docs', '--stdin'], input: '{"text": "ok"}\n{"text": "fine"}\n{"text": \n', code: 3, message: /line 3: not valid JSON/ },
+  { name: 'misspelt NDJSON field', args: ['chunk', 'add', '--lib', 'docs', '--stdin'], input: '{"text": "ok", "metdata": {}}\n', code: 3, message: /line 1: unknown field "metdata"/ },
+  { name: 'empty stdin', args: ['chunk', 'add', '--lib', 'docs', '--stdin'], input: '\n\n', code: 3, message: /no chunks on stdin/ },
+  { name: 'metadata not an object', args: ['chunk', 'add', '--lib', 'docs', 'hi', '--metadata', '[1]'], code: 3, message: /--metadata must be a JSON object/ },
+  { name: 'chunk without embedding in a library without embedder', args: ['chunk', 'add', '--lib', 'vecs', 'text only'], code: 3, message: /has no embedder, so each chunk needs an "embedding" of 3 numbers/ },
+  { name: 'unknown index type', args: ['index', 'build', '--lib', 'docs', '--type', 'btree'], code: 2, message: /unknown index type "btree" \(use one of: linear, kdtree, lsh/ },
+  { name: 'option of another index type', args: ['index', 'build', '--lib', 'docs', '--type', 'kdtree', '--tables', '4'], code: 2, message: /--tables does not apply to index type kdtree/ },
+  { name: 'index option out of range', args: ['index', 'build', '--lib', 'docs', '--type', 'lsh', '--bits', '99'], code: 2, message: /must be from 1 to 24/ },
+  { name: 'missing --lib', args: ['query', '--text', 'x'], code: 2, message: /required option '--lib <lib>' not specified/ },
+  { name: 'unknown option', args: ['query', '--lib', 'docs', '--txt', 'x'], code: 2, message: /unknown option '--txt' \(Did you mean --text\?\) \(see vdb query --help\)/ },
+  { name: 'unknown command', args: ['libs'], code: 2, message: /unknown command 'libs' \(Did you mean lib\?\) \(see vdb --help\)/ },
+  { name: 'duplicate library name', args: ['lib', 'create', 'docs'], code: 5, message: /a library named "docs" already exists/ },
+  { name: 'unknown metric', args: ['lib', 'create', 'm', '--metric', 'manhattan'], code: 2, message: /argument 'manhattan' is invalid. Allowed choices are cosine, l2, dot/ },
+  { name: 'embedder with wrong dim', args: ['lib', 'create', 'm', '--dim', '3', '--embedder', 'letters'], code: 3, message: /embedder letters gives 26 dims but --dim is 3/ },
+  { name: 'unknown embedder', args: ['lib', 'create', 'm', '--embedder', 'bert'], code: 3, message: /unknown embedder "bert"/ },
+  {
+    name: 'corrupt (truncated) snapshot is never overwritten',
+    args: ['chunk', 'add', '--lib', 'docs', 'more'],
+    code: 6,
+    message: /snapshot .*db\.json is corrupt: not valid JSON .*truncated.*restore it from a backup/,
+    setup: (db) => writeFileSync(db, readBytes(db)!.subarray(0, 200)),
+  },
+  {
+    name: 'snapshot from a newer vdb',
+    args: ['lib', 'list'],
+    code: 6,
+    message: /format version 7, newer than this vdb reads \(1\) \(upgrade vdb\)/,
+    setup: (db) => writeFileSync(db, JSON.stringify({ ...JSON.parse(readBytes(db)!.toString()), version: 7 })),
+  },
+];
+
+describe('bad input: one-line message, exit code, snapshot byte-identical', () => {
+  it.each(bad)('$name', ({ name, args, input, code, message, setup }) => {
+    const db = fresh(`bad-${name.replace(/\W+/g, '-')}`);
+    setup?.(db);
+    const before = readBytes(db);
+    const firstId = JSON.parse(vdb(['chunk', 'list', '--lib', 'docs', '--json', '--limit', '1'], { db }).stdout || '{"id":"x"}').id;
+    const r = vdb(args.map((a) => (a === 'FIRST' ? firstId : a)), { db, input });
+    expect(r.code, r.stderr).toBe(code);
+    expect(r.stderr).toMatch(/^vdb: error: /);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+    expect(readBytes(db)).toEqual(before);
+    expect(readdirSync(join(db, '..')).sort()).toEqual(['db.json']);
+  });
+
+  it('prints a stack trace only with VDB_DEBUG=1', () => {
+    const db = fresh('debug');
+    const r = vdb(['query', '--lib', 'nope', '--text', 'x'], { db, env: { VDB_DEBUG: '1' } });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('rejects a --db that is a directory', () => {
+    const r = vdb(['lib', 'list'], { db: tmp.dir });
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(/^vdb: error: --db .* is a directory/);
+  });
+});
