@@ -141,26 +141,25 @@ export function decodeSnapshot(text: string, source: string): Database {
       },
       vectors,
     );
-    const seqs = new Set<number>();
+    const seqSeen = new Uint8Array(nextSeq);
+    // Labels such as "libraries[0].chunks[17].id" are built only on failure: this loop runs per chunk.
     lib.chunks = raw.chunks.map((c: unknown, ci: number): Chunk => {
-      const cat = `${at}.chunks[${ci}]`;
-      if (!isObject(c)) return fail(`${cat} is not an object`);
-      const cid = str(c.id, `${cat}.id`, fail);
+      const cat = (field: string) => `${at}.chunks[${ci}]${field}`;
+      if (!isObject(c)) return fail(`${cat('')} is not an object`);
+      const cid = c.id;
+      if (typeof cid !== 'string' || cid === '') return fail(`${cat('.id')} must be a non-empty string`);
       if (ids.has(cid)) fail(`duplicate id ${cid}`);
       ids.add(cid);
-      const seq = int(c.seq, `${cat}.seq`, fail);
-      if (seq >= nextSeq || seqs.has(seq)) fail(`${cat}.seq ${seq} is repeated or not below next_seq`);
-      seqs.add(seq);
-      if (!Array.isArray(c.tags) || c.tags.some((t) => typeof t !== 'string')) fail(`${cat}.tags must be strings`);
-      return {
-        id: cid,
-        text: str(c.text, `${cat}.text`, fail, true),
-        metadata: obj(c.metadata, `${cat}.metadata`, fail),
-        tags: c.tags as string[],
-        created_at: str(c.created_at, `${cat}.created_at`, fail),
-        updated_at: str(c.updated_at, `${cat}.updated_at`, fail),
-        seq,
-      };
+      const seq = c.seq;
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat('.seq')} must be a non-negative integer`);
+      if (seq >= nextSeq || seqSeen[seq]) fail(`${cat('.seq')} ${seq} is repeated or not below next_seq`);
+      seqSeen[seq] = 1;
+      const { text, metadata, tags, created_at, updated_at } = c;
+      if (typeof text !== 'string') return fail(`${cat('.text')} must be a string`);
+      if (!isObject(metadata)) return fail(`${cat('.metadata')} must be an object`);
+      if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) return fail(`${cat('.tags')} must be strings`);
+      if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat('')} timestamps must be strings`);
+      return { id: cid, text, metadata, tags: tags as string[], created_at, updated_at, seq };
     });
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail));
     db.libraries.push(lib);
