@@ -115,6 +115,8 @@ export function decodeSnapshot(text: string, source: string): Database {
     if (typeof metric !== 'string' || !(METRICS as readonly string[]).includes(metric)) return fail(`${at}.metric is unknown`);
     if (raw.embedder !== null && typeof raw.embedder !== 'string') fail(`${at}.embedder must be a string or null`);
     const nextSeq = int(raw.next_seq, `${at}.next_seq`, fail);
+    // Seqs are stored as u32 in index slot tables.
+    if (nextSeq > 0xffffffff) fail(`${at}.next_seq is beyond 2^32`);
     if (!Array.isArray(raw.chunks)) return fail(`${at}.chunks is not an array`);
     let vectors: Float32Array;
     try {

@@ -63,6 +63,7 @@ describe('corrupt snapshots are rejected with a clear message', () => {
     ['vector rows missing', JSON.stringify({ ...doc(), libraries: [{ ...doc().libraries[0], vectors: { dtype: 'f32', base64: 'AACAPw==' } }] }), /holds 0\.\d+ rows for 2 chunks|rows for 2 chunks/],
     ['bad base64', JSON.stringify({ ...doc(), libraries: [{ ...doc().libraries[0], vectors: { dtype: 'f32', base64: '!!!!' } }] }), /not base64/],
     ['duplicate chunk id', JSON.stringify({ ...doc(), libraries: [{ ...doc().libraries[0], chunks: [doc().libraries[0].chunks[0], doc().libraries[0].chunks[0]] }] }), /duplicate id/],
+    ['absurd next_seq', JSON.stringify({ ...doc(), libraries: [{ ...doc().libraries[0], next_seq: 1e15 }] }), /next_seq is beyond 2\^32/],
     ['unknown metric', JSON.stringify({ ...doc(), libraries: [{ ...doc().libraries[0], metric: 'manhattan' }] }), /metric is unknown/],
     ['bad index', JSON.stringify({ ...doc(), libraries: [{ ...doc().libraries[0], index: { type: 'kdtree', params: {}, arrays: {} } }] }), /index/],
   ];
