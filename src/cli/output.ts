@@ -59,6 +59,7 @@ export async function printTable(head: string[], rows: string[][], mode: OutputM
   const table = new Table({
     head: head.map((h) => (chalk ? chalk.bold(h) : h)),
     style: { head: [], border: [] },
+    chars: COMPACT,
     wordWrap: true,
   });
   for (const r of rows) table.push(r.map((c) => truncate(c, 70)));
@@ -75,7 +76,7 @@ export async function printRecord(record: Record<string, unknown>, mode: OutputM
     return;
   }
   const [{ default: Table }, chalk] = await Promise.all([import('cli-table3'), paint(process.stdout)]);
-  const table = new Table({ style: { head: [], border: [] }, wordWrap: true });
+  const table = new Table({ style: { head: [], border: [] }, chars: COMPACT, wordWrap: true });
   for (const [k, v] of rows) table.push({ [chalk ? chalk.bold(k) : k]: truncate(v, 90) });
   out(`${table.toString()}\n`);
 }
@@ -114,6 +115,9 @@ export async function progressBar(label: string): Promise<{ update: Progress; st
     },
   };
 }
+
+/** No rule between body rows: easier to scan. */
+const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
 function tsvCell(v: string): string {
   return v.replace(/[\t\n\r]/g, ' ');

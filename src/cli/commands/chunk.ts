@@ -10,7 +10,9 @@ const CHUNK_FIELDS = ['text', 'embedding', 'metadata', 'tags'] as const;
 const EXPORT_FIELDS = ['id', 'lib_id', 'created_at', 'updated_at'] as const;
 
 export function chunkCommand(): Command {
-  const chunk = new Command('chunk').description('add, list, get, update and delete chunks');
+  const chunk = new Command('chunk')
+    .description('add, list, get, update and delete chunks')
+    .addHelpText('after', '\nExamples:\n  $ vdb chunk add --lib docs "hello vector world"\n  $ vdb chunk add --lib docs --stdin < chunks.ndjson\n  $ vdb chunk list --lib docs --json');
 
   chunk
     .command('add')

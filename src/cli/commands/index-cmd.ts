@@ -10,7 +10,9 @@ const kebab = (name: string) => name.replace(/_/g, '-');
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function indexCommand(): Command {
-  const index = new Command('index').description('build and inspect a library\'s index');
+  const index = new Command('index')
+    .description('build and inspect a library\'s index')
+    .addHelpText('after', '\nExamples:\n  $ vdb index build --lib docs --type kdtree\n  $ vdb index show docs');
 
   const build = index
     .command('build')

@@ -4,7 +4,9 @@ import { globals, intArg, jsonObjectFlag, modeOf, serviceOf } from '../context.j
 import { printJson, printRecord, printTable, success } from '../output.js';
 
 export function libCommand(): Command {
-  const lib = new Command('lib').description('create, list, show, update and delete libraries');
+  const lib = new Command('lib')
+    .description('create, list, show, update and delete libraries')
+    .addHelpText('after', '\nExamples:\n  $ vdb lib create docs\n  $ vdb lib list --json\n  $ vdb lib show docs');
 
   lib
     .command('create')
