@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
@@ -51,6 +51,32 @@ describe('crash safety', () => {
     expect(readdirSync(tmp.dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(texts(db, 'docs')).toContain('after the crashes');
   }, 60_000);
+});
+
+describe('the writer lock', () => {
+  it('a writer gives up after VDB_LOCK_TIMEOUT_MS with exit code 7 and changes nothing', () => {
+    const db = join(tmp.dir, 'held.json');
+    expect(vdb(['lib', 'create', 'docs'], { db }).code).toBe(0);
+    const before = readFileSync(db);
+    mkdirSync(`${db}.lock`);
+    const r = vdb(['chunk', 'add', '--lib', 'docs', 'blocked'], { db, env: { VDB_LOCK_TIMEOUT_MS: '400' } });
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/^vdb: error: .*held\.json is locked by another vdb writer \(waited 400 ms\) \(retry, raise VDB_LOCK_TIMEOUT_MS/);
+    expect(readFileSync(db).equals(before)).toBe(true);
+    // Readers never wait for the lock.
+    expect(vdb(['chunk', 'list', '--lib', 'docs'], { db }).code).toBe(0);
+  });
+
+  it('a lock left by a dead writer is taken over once stale', () => {
+    const db = join(tmp.dir, 'stale.json');
+    expect(vdb(['lib', 'create', 'docs'], { db }).code).toBe(0);
+    mkdirSync(`${db}.lock`);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${db}.lock`, old, old);
+    const r = vdb(['chunk', 'add', '--lib', 'docs', 'after a crash'], { db, env: { VDB_LOCK_TIMEOUT_MS: '5000' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(texts(db, 'docs')).toEqual(['after a crash']);
+  });
 });
 
 describe('concurrency', () => {
