@@ -35,52 +35,27 @@ export class VdbError extends Error {
   }
 }
 
+/** A VdbError subclass with a fixed code, so `instanceof NotFound` works. */
+function errorClass(code: ErrorCode) {
+  return class extends VdbError {
+    constructor(message: string, options?: ErrorOptions) {
+      super(code, message, options);
+    }
+  };
+}
+
 /** The command line itself is wrong: unknown option, missing argument, bad flag value. */
-export class UsageError extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('usage', message, options);
-  }
-}
-
+export class UsageError extends errorClass('usage') {}
 /** Data given to vdb is wrong: malformed JSON, wrong dimension, NaN, empty text. */
-export class InvalidInput extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('invalid_input', message, options);
-  }
-}
-
-export class NotFound extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('not_found', message, options);
-  }
-}
-
-export class Conflict extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('conflict', message, options);
-  }
-}
-
+export class InvalidInput extends errorClass('invalid_input') {}
+export class NotFound extends errorClass('not_found') {}
+export class Conflict extends errorClass('conflict') {}
 /** The snapshot cannot be read as a vdb snapshot; vdb never overwrites it. */
-export class CorruptSnapshot extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('corrupt_snapshot', message, options);
-  }
-}
-
+export class CorruptSnapshot extends errorClass('corrupt_snapshot') {}
 /** Another writer held the lock for longer than the timeout. */
-export class Locked extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('locked', message, options);
-  }
-}
-
+export class Locked extends errorClass('locked') {}
 /** The file system refused: permissions, disk full, missing directory. */
-export class StorageError extends VdbError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('io', message, options);
-  }
-}
+export class StorageError extends errorClass('io') {}
 
 /** Exit code per error class; documented in README.md ("Exit codes"). */
 export const EXIT_CODES: Record<ErrorCode, number> = {

@@ -6,18 +6,22 @@ export type { Metric, IndexType };
 /** A JSON object: the only shape metadata may take. */
 export type Metadata = Record<string, unknown>;
 
-/** Wire form of a library (`lib show --json`, REST bodies). */
-export interface LibraryView {
+/** What a library is, as stored and as shown. */
+export interface LibraryFields {
   id: string;
   name: string;
   dim: number;
   metric: Metric;
   embedder: string | null;
   metadata: Metadata;
-  chunk_count: number;
-  index: IndexView | null;
   created_at: string;
   updated_at: string;
+}
+
+/** Wire form of a library (`lib show --json`, REST bodies). */
+export interface LibraryView extends LibraryFields {
+  chunk_count: number;
+  index: IndexView | null;
 }
 
 /** Wire form of a chunk; `embedding` only when asked for. */
