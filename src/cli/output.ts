@@ -119,6 +119,25 @@ export async function progressBar(label: string): Promise<{ update: Progress; st
 /** No rule between body rows: easier to scan. */
 const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
+/** A running count on stderr when it is a terminal (for input of unknown length). */
+export function progressCounter(label: string): { tick: (n: number) => void; stop: () => void } {
+  if (!process.stderr.isTTY) return { tick: () => undefined, stop: () => undefined };
+  let last = 0;
+  let shown = false;
+  return {
+    tick(n) {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      shown = true;
+      process.stderr.write(`\r${label} ${n}`);
+    },
+    stop() {
+      if (shown) process.stderr.write('\r\u001b[2K');
+    },
+  };
+}
+
 function tsvCell(v: string): string {
   return v.replace(/[\t\n\r]/g, ' ');
 }

@@ -238,24 +238,27 @@ export class Database {
 
   /** Finds a chunk by id across all libraries. */
   chunk(id: string): { lib: Library; row: number } {
-    if (!this.chunkIndex) {
-      this.chunkIndex = new Map();
-      for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
-    }
-    const lib = this.chunkIndex.get(id);
+    const lib = this.chunkLibraries().get(id);
     const row = lib ? lib.chunks.findIndex((c) => c.id === id) : -1;
     if (!lib || row < 0) throw new NotFound(`chunk "${id}" not found`, { hint: 'see vdb chunk list --lib LIB' });
     return { lib, row };
   }
 
   hasId(id: string): boolean {
-    if (this.libraries.some((l) => l.id === id)) return true;
-    try {
-      this.chunk(id);
-      return true;
-    } catch {
-      return false;
+    return this.chunkLibraries().has(id) || this.libraries.some((l) => l.id === id);
+  }
+
+  /** Reserves a new chunk id so later hasId() calls see it before the chunk is stored. */
+  claimChunkId(id: string, lib: Library): void {
+    this.chunkLibraries().set(id, lib);
+  }
+
+  private chunkLibraries(): Map<string, Library> {
+    if (!this.chunkIndex) {
+      this.chunkIndex = new Map();
+      for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
     }
+    return this.chunkIndex;
   }
 
   /** Call after adding or removing chunks or libraries. */

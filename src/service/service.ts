@@ -168,7 +168,7 @@ export class VdbService {
       }
       const now = this.now();
       const chunks: Chunk[] = prepared.map((p) => ({
-        id: this.newId(db, 'chk'),
+        id: this.newChunkId(db, lib),
         text: p.text,
         metadata: p.metadata,
         tags: p.tags,
@@ -185,20 +185,27 @@ export class VdbService {
   }
 
   private async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress) {
+    let validated = 0;
     const out = items.map((item, i) => {
       const at = where(i);
+      if ((i & 1023) === 1023) onProgress?.(validated, items.length);
       if (item === null || typeof item !== 'object') throw new InvalidInput(prefix(at, 'chunk must be a JSON object'));
       const text = item.text === undefined ? '' : checkText(item.text, at);
       const metadata = item.metadata === undefined ? {} : checkMetadata(item.metadata, at);
       const tags = item.tags === undefined ? [] : checkTags(item.tags, at);
       let vector: Float32Array | null = null;
-      if (item.embedding !== undefined) vector = checkEmbedding(item.embedding, lib.dim, at);
-      else if (!lib.embedder) {
+      if (item.embedding !== undefined) {
+        vector = checkEmbedding(item.embedding, lib.dim, at);
+        validated++;
+      } else if (!lib.embedder) {
         throw new InvalidInput(prefix(at, `library "${lib.name}" has no embedder, so each chunk needs an "embedding" of ${lib.dim} numbers`));
       }
       return { text, metadata, tags, vector };
     });
     const toEmbed = out.map((p, i) => (p.vector === null ? i : -1)).filter((i) => i >= 0);
+    // Progress counts items ready: explicit embeddings now, texts as their batches are embedded.
+    const explicit = out.length - toEmbed.length;
+    onProgress?.(explicit, out.length);
     if (toEmbed.length > 0) {
       const embedder = getEmbedder(lib.embedder as string);
       const batch = 512;
@@ -206,7 +213,7 @@ export class VdbService {
         const idx = toEmbed.slice(b, b + batch);
         const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]));
         idx.forEach((i, j) => (out[i].vector = vectors[j]));
-        onProgress?.(Math.min(b + batch, toEmbed.length), toEmbed.length);
+        onProgress?.(explicit + Math.min(b + batch, toEmbed.length), out.length);
       }
     }
     return out.map((p, i) => {
@@ -310,6 +317,12 @@ export class VdbService {
 
   // ---- helpers ---------------------------------------------------------
 
+  private newChunkId(db: Database, lib: Library): string {
+    const id = this.newId(db, 'chk');
+    db.claimChunkId(id, lib);
+    return id;
+  }
+
   private newId(db: Database, kind: 'lib' | 'chk'): string {
     for (;;) {
       const n = db.nextId++;
@@ -324,8 +337,15 @@ export class VdbService {
 }
 
 // Web Crypto is global in Node 20: no node:crypto import on the query path.
+// Drawn 1024 at a time: bulk inserts need two per id.
+const randomPool = new Uint32Array(1024);
+let randomLeft = 0;
 function randomUint32(): number {
-  return globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
+  if (randomLeft === 0) {
+    globalThis.crypto.getRandomValues(randomPool);
+    randomLeft = randomPool.length;
+  }
+  return randomPool[--randomLeft];
 }
 
 function hex32(n: number): string {

@@ -3,7 +3,7 @@ import { InvalidInput } from '../../domain/errors.js';
 import type { ChunkView, NewChunk } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, ndjsonObject, serviceOf, stdinLines } from '../context.js';
-import { printNdjson, printRecord, printTable, progressBar, success } from '../output.js';
+import { printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
 
 const CHUNK_FIELDS = ['text', 'embedding', 'metadata', 'tags'] as const;
 // Lines exported by `chunk list --json` carry these too; accepted and ignored on import.
@@ -42,11 +42,17 @@ Examples:
         }
         const lines: number[] = [];
         items = [];
-        for await (const [n, line] of stdinLines()) {
-          const obj = ndjsonObject(line, n, '{"text": "hello"}');
-          checkKeys(obj, [...CHUNK_FIELDS, ...EXPORT_FIELDS], `line ${n}`);
-          items.push({ text: obj.text, embedding: obj.embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
-          lines.push(n);
+        const reading = progressCounter('reading lines:');
+        try {
+          for await (const [n, line] of stdinLines()) {
+            const obj = ndjsonObject(line, n, '{"text": "hello"}');
+            checkKeys(obj, [...CHUNK_FIELDS, ...EXPORT_FIELDS], `line ${n}`);
+            items.push({ text: obj.text, embedding: obj.embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
+            lines.push(n);
+            reading.tick(items.length);
+          }
+        } finally {
+          reading.stop();
         }
         if (items.length === 0) throw new InvalidInput('no chunks on stdin: expected NDJSON lines such as {"text": "hello"}');
         where = (i) => `line ${lines[i]}`;
@@ -58,7 +64,7 @@ Examples:
         const base = { metadata, tags: o.tag };
         items = texts.length === 0 ? [{ ...base, embedding }] : texts.map((text) => ({ ...base, text, embedding }));
       }
-      const bar = items.length > 1 ? await progressBar('embedding') : undefined;
+      const bar = items.length > 1 ? await progressBar('preparing chunks') : undefined;
       let added: ChunkView[];
       try {
         added = await svc.addChunks(o.lib, items, { where, onProgress: bar?.update });
