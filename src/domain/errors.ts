@@ -10,7 +10,12 @@ export type ErrorCode =
   | 'corrupt_snapshot'
   | 'locked'
   | 'io'
-  | 'internal';
+  | 'internal'
+  // The HTTP request itself is wrong; raised only by `vdb serve` and its client.
+  | 'bad_request'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unsupported_media_type';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message: `library "x" not found (see vdb lib list)`. */
@@ -82,6 +87,32 @@ export class StorageError extends VdbError {
   }
 }
 
+/** The HTTP request is malformed: not JSON, or not the shape its schema requires. */
+export class BadRequest extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('bad_request', message, options);
+  }
+}
+
+/** VDB_API_KEY is set and the request lacks the matching bearer token. */
+export class Unauthorized extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unauthorized', message, options);
+  }
+}
+
+export class PayloadTooLarge extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('payload_too_large', message, options);
+  }
+}
+
+export class UnsupportedMediaType extends VdbError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unsupported_media_type', message, options);
+  }
+}
+
 /** Exit code per error class; documented in README.md ("Exit codes"). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   internal: 1,
@@ -92,6 +123,11 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   corrupt_snapshot: 6,
   locked: 7,
   io: 8,
+  // HTTP-only codes: the closest CLI meaning, for a client that exits on them.
+  bad_request: 2,
+  unauthorized: 2,
+  payload_too_large: 3,
+  unsupported_media_type: 2,
 };
 
 /** HTTP status per error class, for `vdb serve`. */
@@ -104,4 +140,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   locked: 503,
   io: 500,
   internal: 500,
+  bad_request: 400,
+  unauthorized: 401,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
 };
