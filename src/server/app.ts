@@ -50,6 +50,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  // The API speaks JSON only: any other body type gets 415, not a schema error about a string.
+  app.removeContentTypeParser('text/plain');
 
   if (opts.apiKey !== undefined) app.addHook('onRequest', bearerAuth(opts.apiKey));
   app.setErrorHandler(errorHandler);
