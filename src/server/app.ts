@@ -46,13 +46,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
-    // Idle keep-alive sockets close at shutdown; in-flight requests finish.
-    forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: any other body type gets 415, not a schema error about a string.
   app.removeContentTypeParser('text/plain');
 
+  // close() stops accepting, closes idle sockets and waits for in-flight requests. Their answers
+  // close the connection too, or close() would wait for each client to drop its keep-alive socket.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   if (opts.apiKey !== undefined) app.addHook('onRequest', bearerAuth(opts.apiKey));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
