@@ -45,7 +45,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       redact: ['req.headers.authorization'],
     },
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Library names run to 200 characters; percent-encoded, up to three times that in a path.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // Bad percent-encoding and over-long parameters fail before routing: same JSON errors.
+    frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: any other body type gets 415, not a schema error about a string.

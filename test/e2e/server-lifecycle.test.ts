@@ -60,30 +60,6 @@ describe('vdb serve lifecycle', () => {
     expect(onDisk.sort()).toEqual(answers.map((a) => JSON.parse(a.body).id).sort());
   });
 
-  it('with VDB_API_KEY, needs the bearer key on every route but /healthz, and never logs secrets', async () => {
-    const key = 'sk-live-0123456789';
-    const server = await serve({ db: join(dir, 'auth.json'), args: ['--log-level', 'trace'], env: { VDB_API_KEY: key, EMBEDDING_API_KEY: 'embed-secret-xyz' } });
-    try {
-      expect(server.stderr()).toContain('API key required');
-      expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
-      const curl = (...args: string[]) => execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args], { encoding: 'utf8' });
-      expect(curl(`${server.url}/api/v1/libraries/`)).toBe('401');
-      expect(curl(`${server.url}/docs/`)).toBe('401');
-      expect(curl('-H', `Authorization: Bearer ${key}`, `${server.url}/api/v1/libraries/`)).toBe('200');
-
-      await expect(new VdbClient(server.url).listLibraries()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
-      await expect(new VdbClient(server.url, { apiKey: 'wrong' }).listLibraries()).rejects.toBeInstanceOf(ApiError);
-      const client = new VdbClient(server.url, { apiKey: key });
-      const lib = await client.createLibrary({ name: 'a' });
-      expect((await client.listLibraries()).libraries.map((l) => l.id)).toEqual([lib.id]);
-    } finally {
-      expect(await server.stop()).toBe(0);
-    }
-    expect(server.stderr()).toContain('incoming request');
-    expect(server.stderr()).not.toContain(key);
-    expect(server.stderr()).not.toContain('embed-secret-xyz');
-  });
-
   it('refuses an empty VDB_API_KEY instead of serving without auth', () => {
     const r = vdb(['serve', '--port', '0'], { db: join(dir, 'empty.json'), env: { VDB_API_KEY: '' } });
     expect(r.code).toBe(2);
@@ -100,23 +76,41 @@ describe('vdb serve lifecycle', () => {
     expect(vdb(['serve', '--help']).stdout).toContain('--log-level');
   });
 
-  it('runs the Dockerfile CMD and the compose healthcheck as written (on loopback and a free port)', async () => {
+  it('runs the Dockerfile CMD and healthcheck as compose does: bearer key on all but /healthz, no secrets in logs', async () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]) as string[];
-    const dbEnv = /^ENV .*VDB_DB=(\S+)/m.exec(dockerfile)![1];
     expect(cmd.slice(0, 3)).toEqual(['node', 'bin/vdb', 'serve']);
-    expect(dbEnv).toBe('/data/vdb.json');
-    // Same command; only the bind address, port and snapshot path are moved somewhere safe for a test.
-    const server = await serve({ db: '', argv: [...cmd.slice(1), '--host', '127.0.0.1', '--port', '0'], env: { VDB_DB: join(dir, 'docker.json') } });
+    expect(/^ENV .*VDB_DB=(\S+)/m.exec(dockerfile)![1]).toBe('/data/vdb.json');
+    const compose = readFileSync(join(ROOT, 'compose.yaml'), 'utf8');
+    expect(compose).toMatch(/^\s+- VDB_API_KEY$/m);
+    const check = JSON.parse(/test: (\[.*\])$/m.exec(compose)![1]) as string[];
+    expect(check.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+
+    // The same command; only the bind address, port and snapshot path move somewhere safe for a test.
+    const key = 'sk-live-0123456789';
+    const db = join(dir, 'docker.json');
+    const server = await serve({ db, argv: [...cmd.slice(1), '--host', '127.0.0.1', '--port', '0'], env: { VDB_DB: db, VDB_API_KEY: key, EMBEDDING_API_KEY: 'embed-secret-xyz' } });
     try {
-      expect(server.stderr()).toContain(join(dir, 'docker.json'));
-      const compose = readFileSync(join(ROOT, 'compose.yaml'), 'utf8');
-      const check = JSON.parse(/test: (\[.*\])$/m.exec(compose)![1]) as string[];
-      expect(check.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
-      const script = check[3].replace('http://127.0.0.1:8000', server.url);
-      expect(() => execFileSync(process.execPath, ['-e', script], { stdio: 'ignore' })).not.toThrow();
+      expect(server.stderr()).toContain(`serving ${db}`);
+      expect(server.stderr()).toContain('API key required');
+      expect(() => execFileSync(process.execPath, ['-e', check[3].replace('http://127.0.0.1:8000', server.url)], { stdio: 'ignore' })).not.toThrow();
+
+      const curl = (...args: string[]) => execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args], { encoding: 'utf8' });
+      expect(curl(`${server.url}/healthz`)).toBe('200');
+      expect(curl(`${server.url}/api/v1/libraries/`)).toBe('401');
+      expect(curl(`${server.url}/docs/`)).toBe('401');
+      expect(curl('-H', `Authorization: Bearer ${key}`, `${server.url}/api/v1/libraries/`)).toBe('200');
+
+      await expect(new VdbClient(server.url).listLibraries()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
+      await expect(new VdbClient(server.url, { apiKey: 'wrong' }).listLibraries()).rejects.toBeInstanceOf(ApiError);
+      const client = new VdbClient(server.url, { apiKey: key });
+      const lib = await client.createLibrary({ name: 'a' });
+      expect((await client.listLibraries()).libraries.map((l) => l.id)).toEqual([lib.id]);
     } finally {
       expect(await server.stop()).toBe(0);
     }
+    expect(server.stderr()).toContain('incoming request');
+    expect(server.stderr()).not.toContain(key);
+    expect(server.stderr()).not.toContain('embed-secret-xyz');
   });
 });

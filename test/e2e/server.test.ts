@@ -104,6 +104,8 @@ describe('REST API (in-process)', () => {
     ['GET', '/api/v1/libraries?limit=1001', undefined, 400],
     ['GET', '/api/v1/libraries?colour=red', undefined, 400],
     ['GET', '/api/v1/libraries/nope', undefined, 404, 'not_found'],
+    ['GET', '/api/v1/libraries/%E0%A4%A', undefined, 400],
+    ['GET', `/api/v1/libraries/${'y'.repeat(2000)}`, undefined, 400],
     ['PATCH', '/api/v1/libraries/$L', {}, 400],
     ['PATCH', '/api/v1/libraries/$L', { name: null }, 400],
     ['PATCH', '/api/v1/libraries/$L', { name: 'vectors' }, 409],
@@ -188,6 +190,13 @@ describe('REST API (in-process)', () => {
       }),
       { seed: 6, numRuns: 150 },
     );
+  });
+
+  it('finds a library by a long non-ASCII name in the path', async () => {
+    const name = `é/ü ${'x'.repeat(196)}`;
+    expect((await inject('POST', '/api/v1/libraries', { name })).statusCode).toBe(201);
+    const res = await inject('GET', `/api/v1/libraries/${encodeURIComponent(name)}`);
+    expect(JSON.parse(res.body).name).toBe(name);
   });
 
   it('serves the whole CRUD surface in the CLI wire format', async () => {

@@ -36,7 +36,12 @@ Examples:
       // Loaded only here: other commands must not pay for fastify at start-up.
       const { buildApp } = await import('../../server/app.js');
       const app = await buildApp({ service, apiKey, logLevel: o.logLevel, bodyLimit: o.bodyLimit });
-      await app.listen({ host: o.host, port: o.port });
+      try {
+        await app.listen({ host: o.host, port: o.port });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${e.code ?? e.message}`, { hint: e.code === 'EADDRINUSE' ? 'choose another --port' : 'check --host and --port' });
+      }
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : o.port;
       const base = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
