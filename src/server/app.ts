@@ -22,7 +22,6 @@ import { DEFAULT_BODY_LIMIT } from './options.js';
 import type { LogLevel } from './options.js';
 import { ErrorBody } from './schemas.js';
 
-
 export interface AppOptions {
   service: VdbService;
   /** When set, every route but /healthz requires `Authorization: Bearer <apiKey>`. */
@@ -99,7 +98,7 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart })
   const check = Compile(schema);
   return (value: unknown) => {
     const v = httpPart === 'body' ? value : Value.Convert(schema, Value.Default(schema, value));
-    return check.Check(v) ? { value: v } : { error: [...check.Errors(v)] as unknown as Error };
+    return check.Check(v) ? { value: v } : { error: check.Errors(v) };
   };
 };
 
@@ -107,7 +106,7 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart })
 function bearerAuth(apiKey: string) {
   const expected = digest(`Bearer ${apiKey}`);
   return async (req: FastifyRequest) => {
-    if (req.url === '/healthz' || req.url.startsWith('/healthz?') || req.url.startsWith('/healthz/')) return;
+    if (req.routeOptions.url === '/healthz') return;
     const given = req.headers.authorization ?? '';
     if (!timingSafeEqual(digest(given), expected)) {
       throw new Unauthorized(given === '' ? 'missing Authorization: Bearer <VDB_API_KEY> header' : 'wrong API key');

@@ -267,7 +267,8 @@ describe('REST API auth and logs', () => {
 
   it('requires the bearer key everywhere but /healthz', async () => {
     expect((await app.inject('/healthz')).statusCode).toBe(200);
-    for (const url of ['/api/v1/libraries', '/openapi.json', '/docs/', '/nowhere']) {
+    expect((await app.inject('/healthz/')).statusCode).toBe(200);
+    for (const url of ['/api/v1/libraries', '/openapi.json', '/docs/', '/nowhere', '/healthz/x', '/healthz/../api/v1/libraries']) {
       const none = await app.inject(url);
       expectError(none, 401, 'unauthorized');
       expect(none.headers['www-authenticate']).toBe('Bearer');
