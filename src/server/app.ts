@@ -48,6 +48,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     // Bad percent-encoding and over-long parameters fail before routing: same JSON errors.
     frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
+    // A request that reaches a kept-alive socket during shutdown is still answered (then the socket closes).
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: any other body type gets 415, not a schema error about a string.

@@ -48,9 +48,9 @@ describe('vdb serve lifecycle', () => {
     await server.waitUntil((s) => count(s, '"url":"/api/v1/chunks/"') >= 5);
     server.child.kill('SIGTERM');
     await server.waitUntil((s) => s.includes('SIGTERM: finishing in-flight requests'));
-    // Refused once the listener is closed; a 503 if this request raced the close.
+    // Refused once the listener is closed; answered in full if this request raced the close.
     const late = await fetch(`${server.url}/healthz`).then((r) => r.status, () => 'refused');
-    expect(['refused', 503]).toContain(late);
+    expect(['refused', 200]).toContain(late);
 
     const answers = await Promise.all(pending.map((p) => p.finish()));
     expect(answers.map((a) => a.status)).toEqual([201, 201, 201, 201, 201]);
