@@ -9,6 +9,8 @@
  */
 import { Type } from '@fastify/type-provider-typebox';
 import type { Static, TSchema } from '@fastify/type-provider-typebox';
+import { HTTP_STATUS } from '../domain/errors.js';
+import type { ErrorCode } from '../domain/errors.js';
 import type { ChunkView, Hit, IndexView, LibraryView, QueryResult } from '../domain/types.js';
 import { DEFAULT_K, MAX_K } from '../domain/types.js';
 import { METRICS } from '../index/kernels.js';
@@ -28,16 +30,18 @@ const Embedding = Type.Array(Type.Number(), { description: "exactly the library'
 
 // ---- responses ------------------------------------------------------------
 
+/** Every non-2xx answer: `{"error": {"code", "message"}}`. */
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'stable machine-readable code, e.g. not_found, invalid_input' }),
+      code: Type.Enum(Object.keys(HTTP_STATUS) as ErrorCode[], { description: 'stable machine-readable code; it decides the HTTP status' }),
       message: Type.String(),
     }),
   },
   { $id: 'Error' },
 );
 
+/** domain/types.ts IndexView. */
 export const IndexViewSchema = Type.Object(
   {
     type: Type.Enum(INDEX_TYPES),
@@ -51,6 +55,7 @@ export const IndexViewSchema = Type.Object(
   { $id: 'IndexView' },
 );
 
+/** domain/types.ts LibraryView, as `vdb lib show --json`. */
 export const LibraryViewSchema = Type.Object(
   {
     id: Type.String(),
@@ -67,6 +72,7 @@ export const LibraryViewSchema = Type.Object(
   { $id: 'LibraryView' },
 );
 
+/** domain/types.ts ChunkView, as `vdb chunk get --json`. */
 export const ChunkViewSchema = Type.Object(
   {
     id: Type.String(),
@@ -81,10 +87,13 @@ export const ChunkViewSchema = Type.Object(
   { $id: 'ChunkView' },
 );
 
+/** One query hit; `distance` as `vdb query --json` prints it. */
 export const HitSchema = Type.Object({ id: Type.String(), text: Type.String(), distance: Type.Number(), metadata: Metadata }, { $id: 'Hit' });
 
+/** domain/types.ts QueryResult: `{"hits": [...]}`. */
 export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult' });
 
+/** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
   lib_id: Type.String(),
   chunk_count: Type.Integer(),
@@ -92,16 +101,21 @@ export const IndexInfoSchema = Type.Object({
 });
 
 const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
+/** One page of a list: the items, how many there are in all, and the page's bounds. */
 export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page });
 export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page });
+/** Answer of a bulk insert, in input order. */
 export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) });
+/** `GET /healthz`. */
 export const Health = Type.Object({ status: Type.Literal('ok') });
 
 // ---- requests ---------------------------------------------------------------
 
+/** `:lib` in paths: a library id or name. */
 export const LibParams = Type.Object({ lib: Type.String({ description: 'library id or name' }) });
 export const ChunkParams = Type.Object({ id: Type.String({ description: 'chunk id' }) });
 
+/** `?offset&limit`, with defaults, for every list. */
 export const PageQuery = Type.Object(
   {
     offset: Type.Integer({ minimum: 0, default: 0 }),
@@ -111,9 +125,11 @@ export const PageQuery = Type.Object(
 );
 
 const withEmbedding = Type.Boolean({ default: false, description: 'include embeddings' });
+/** `?offset&limit&with_embedding` for chunk lists; `?with_embedding` for one chunk. */
 export const ChunkPageQuery = Type.Object({ ...PageQuery.properties, with_embedding: withEmbedding }, strict);
 export const ChunkGetQuery = Type.Object({ with_embedding: withEmbedding }, strict);
 
+/** `POST /libraries`; defaults and checks as `vdb lib create`. */
 export const NewLibraryBody = Type.Object(
   {
     name: Type.String({ description: 'unique name' }),
@@ -125,6 +141,7 @@ export const NewLibraryBody = Type.Object(
   strict,
 );
 
+/** `PATCH /libraries/:lib`: at least one field. */
 export const LibraryPatchBody = Type.Object({ name: Type.Optional(Type.String()), metadata: Type.Optional(Metadata) }, { ...strict, minProperties: 1 });
 
 const chunkFields = {
@@ -134,21 +151,26 @@ const chunkFields = {
   tags: Type.Optional(Tags),
 };
 
+/** One chunk of a bulk insert. */
 export const NewChunk = Type.Object(chunkFields, strict);
 /** The seed's `POST /api/v1/chunks/`: one chunk, naming its library. */
 export const NewChunkBody = Type.Object({ lib_id: Type.String({ description: 'library id or name' }), ...chunkFields }, strict);
+/** `POST /libraries/:lib/chunks`: all or nothing. */
 export const BulkChunksBody = Type.Object({ chunks: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }) }, strict);
+/** `PATCH /chunks/:id`: at least one field; a new text is re-embedded. */
 export const ChunkPatchBody = Type.Object(chunkFields, { ...strict, minProperties: 1 });
 
-/** Every index type's options as top-level integers; the service checks which apply to `type`. */
+// Every index type's options as top-level integers; the service checks which apply to `type`.
 const indexOptions: Record<string, TSchema> = {};
 for (const kind of Object.values(INDEX_KINDS)) {
   for (const o of kind.options) {
     indexOptions[o.name] ??= Type.Optional(Type.Integer({ minimum: o.min, maximum: o.max, description: `${kind.type}: ${o.description}` }));
   }
 }
+/** `POST /libraries/:lib/index`: `{}` (linear) or `{"type", ...options}`, the seed's form. */
 export const BuildIndexBody = Type.Object({ type: Type.Optional(Type.Enum(INDEX_TYPES, { default: 'linear' })), ...indexOptions }, strict);
 
+/** `POST /libraries/:lib/query`: an embedding or a text; k defaults to 10. */
 export const QueryBody = Type.Object(
   {
     embedding: Type.Optional(Embedding),
@@ -158,6 +180,7 @@ export const QueryBody = Type.Object(
   strict,
 );
 
+/** Request and answer types, for the client. */
 export type NewLibraryRequest = Static<typeof NewLibraryBody>;
 export type LibraryPatchRequest = Static<typeof LibraryPatchBody>;
 export type NewChunkRequest = Static<typeof NewChunk>;

@@ -7,6 +7,7 @@ import { message } from '../output.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** `vdb serve`: the REST API over the snapshot, until SIGINT/SIGTERM. */
 export function serveCommand(): Command {
   return new Command('serve')
     .description('serve the snapshot over HTTP: the REST API at /api/v1, Swagger UI at /docs')
