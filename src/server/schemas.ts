@@ -7,8 +7,8 @@
  * The response schemas mirror the wire types of domain/types.ts; the
  * `Same<…>` checks at the bottom fail to compile if the two ever differ.
  */
-import { Type } from '@fastify/type-provider-typebox';
-import type { Static, TSchema } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { ChunkView, Hit, IndexView, LibraryView, QueryResult } from '../domain/types.js';
