@@ -183,7 +183,8 @@ function decodeIndex(raw: unknown, dim: number, at: string, fail: (what: string)
     return {
       type,
       built_at: str(raw.built_at, `${at}.built_at`, fail),
-      coveredSeq: int(raw.covered_seq, `${at}.covered_seq`, fail),
+      // -1: built while the library was empty, so it covers no chunk yet.
+      coveredSeq: int(raw.covered_seq, `${at}.covered_seq`, fail, -1),
       slotSeqs,
       index,
     };
@@ -201,8 +202,8 @@ function str(v: unknown, at: string, fail: (w: string) => never, allowEmpty = fa
   return v;
 }
 
-function int(v: unknown, at: string, fail: (w: string) => never): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return fail(`${at} must be a non-negative integer`);
+function int(v: unknown, at: string, fail: (w: string) => never, min = 0): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) return fail(`${at} must be ${min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`}`);
   return v;
 }
 
