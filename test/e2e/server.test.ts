@@ -192,6 +192,20 @@ describe('REST API (in-process)', () => {
     );
   });
 
+  it('builds every index type on an empty library, with or without a body, and the snapshot stays readable', async () => {
+    const empty = JSON.parse((await inject('POST', '/api/v1/libraries', { name: 'empty' })).body).id;
+    expect((await app.inject({ method: 'POST', url: `/api/v1/libraries/${empty}/index` })).statusCode).toBe(200);
+    for (const type of ['linear', 'kdtree', 'lsh']) {
+      const res = await inject('POST', `/api/v1/libraries/${empty}/index`, { type });
+      expect(JSON.parse(res.body)).toMatchObject({ type, indexed: 0 });
+    }
+    expect(new VdbService({ path: service.store.path }).indexInfo(empty).index?.type).toBe('lsh');
+    await inject('POST', '/api/v1/chunks', { lib_id: empty, text: 'late arrival' });
+    const { hits } = JSON.parse((await inject('POST', `/api/v1/libraries/${empty}/query`, { text: 'late', k: 3 })).body);
+    expect(hits.map((h: { text: string }) => h.text)).toEqual(['late arrival']);
+    expectError(await inject('POST', `/api/v1/libraries/${empty}/index`, 'null'), 400);
+  });
+
   it('finds a library by a long non-ASCII name in the path', async () => {
     const name = `é/ü ${'x'.repeat(196)}`;
     expect((await inject('POST', '/api/v1/libraries', { name })).statusCode).toBe(201);

@@ -15,6 +15,10 @@ export const indexRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         body: BuildIndexBody,
         response: { 200: IndexViewSchema, ...errorResponses },
       },
+      // A bare `curl -X POST …/index` (no body at all) means the same as `{}`.
+      preValidation: async (req) => {
+        if (req.body === undefined) req.body = {};
+      },
     },
     async (req) => {
       const { type = 'linear', ...params } = req.body;
