@@ -101,12 +101,14 @@ export class Unauthorized extends VdbError {
   }
 }
 
+/** The request body is over the server's limit (`vdb serve --body-limit`). */
 export class PayloadTooLarge extends VdbError {
   constructor(message: string, options?: ErrorOptions) {
     super('payload_too_large', message, options);
   }
 }
 
+/** The request body is not `application/json`. */
 export class UnsupportedMediaType extends VdbError {
   constructor(message: string, options?: ErrorOptions) {
     super('unsupported_media_type', message, options);

@@ -41,6 +41,8 @@ export class SnapshotStore {
   /**
    * Locks, loads a private copy, runs `fn` on it and commits it atomically.
    * If `fn` throws, nothing is written and the file stays byte-identical.
+   * Updates of one path in one process run one at a time, in call order, so
+   * `fn` must not itself call `update` on the same path (it would wait on itself).
    */
   async update<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
     const key = resolve(this.path);
