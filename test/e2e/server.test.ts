@@ -79,6 +79,10 @@ describe('REST API (in-process)', () => {
       expect(app.hasRoute({ method: method as 'GET', url: path.replace(/\{(\w+)\}/g, ':$1') }), op).toBe(true);
       expect(doc.paths[path][method.toLowerCase()].summary, op).toBeTruthy();
     }
+    // Every $ref points into the document's own components, so Swagger UI can resolve it.
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of new Set(refs)) expect(doc.components.schemas[ref.replace('#/components/schemas/', '')], ref).toBeDefined();
     expect((await inject('GET', '/docs/')).statusCode).toBe(200);
   });
 
