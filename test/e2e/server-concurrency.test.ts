@@ -50,6 +50,9 @@ describe('vdb serve under concurrent readers and writers', () => {
     expect(acked).toHaveLength(8 + 10 + 12 + 15);
     expect(new Set(acked).size).toBe(acked.length);
 
+    // The running server sees the CLI's writes made underneath it…
+    expect((await client.listChunks(lib.id, { limit: 1000 })).chunks.map((c) => c.id).sort()).toEqual([...acked].sort());
+    // …and after a restart, so does a fresh one reading the file.
     expect(await server.stop('SIGTERM')).toBe(0);
     server = await serve({ db });
     try {
