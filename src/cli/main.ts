@@ -10,6 +10,7 @@ import { demoCommand } from './commands/demo.js';
 import { indexCommand } from './commands/index-cmd.js';
 import { libCommand } from './commands/lib.js';
 import { queryCommand } from './commands/query.js';
+import { serveCommand } from './commands/serve.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -27,11 +28,12 @@ Examples:
   $ vdb demo
   $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
   $ vdb query --lib docs --text "hello" -k 3 --json
+  $ vdb serve --port 8000
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
 6 corrupt snapshot, 7 locked, 8 I/O error. VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), demoCommand(run)];
+  const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), serveCommand(), demoCommand(run)];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

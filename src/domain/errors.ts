@@ -10,7 +10,12 @@ export type ErrorCode =
   | 'corrupt_snapshot'
   | 'locked'
   | 'io'
-  | 'internal';
+  | 'internal'
+  // The HTTP request itself is wrong; raised only by `vdb serve` and its client.
+  | 'bad_request'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unsupported_media_type';
 
 export interface ErrorOptions {
   /** How to fix it, shown after the message: `library "x" not found (see vdb lib list)`. */
@@ -57,6 +62,15 @@ export class Locked extends errorClass('locked') {}
 /** The file system refused: permissions, disk full, missing directory. */
 export class StorageError extends errorClass('io') {}
 
+/** The HTTP request is malformed: not JSON, or not the shape its schema requires. */
+export class BadRequest extends errorClass('bad_request') {}
+/** VDB_API_KEY is set and the request lacks the matching bearer token. */
+export class Unauthorized extends errorClass('unauthorized') {}
+/** The request body is over the server's limit (`vdb serve --body-limit`). */
+export class PayloadTooLarge extends errorClass('payload_too_large') {}
+/** The request body is not `application/json`. */
+export class UnsupportedMediaType extends errorClass('unsupported_media_type') {}
+
 /** Exit code per error class; documented in README.md ("Exit codes"). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   internal: 1,
@@ -67,6 +81,11 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   corrupt_snapshot: 6,
   locked: 7,
   io: 8,
+  // HTTP-only codes: the closest CLI meaning, for a client that exits on them.
+  bad_request: 2,
+  unauthorized: 2,
+  payload_too_large: 3,
+  unsupported_media_type: 2,
 };
 
 /** HTTP status per error class, for `vdb serve`. */
@@ -79,4 +98,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   locked: 503,
   io: 500,
   internal: 500,
+  bad_request: 400,
+  unauthorized: 401,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
 };

@@ -1,11 +1,19 @@
 import { readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { StorageError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
 import { atomicWriteFileSync, removeOrphanTemps } from './atomic-write.js';
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+
+/**
+ * Tail of the in-process write queue per snapshot path. Writers in one process
+ * (the server's concurrent requests) wait here in order instead of all
+ * polling the lock file with backoff; the lock still orders them against
+ * other processes.
+ */
+const writeQueues = new Map<string, Promise<unknown>>();
 
 /**
  * One snapshot file. Readers take no lock: writes are atomic renames, so a
@@ -33,8 +41,24 @@ export class SnapshotStore {
   /**
    * Locks, loads a private copy, runs `fn` on it and commits it atomically.
    * If `fn` throws, nothing is written and the file stays byte-identical.
+   * Updates of one path in one process run one at a time, in call order, so
+   * `fn` must not itself call `update` on the same path (it would wait on itself).
    */
   async update<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
+    const key = resolve(this.path);
+    const previous = writeQueues.get(key) ?? Promise.resolve();
+    const mine = previous.then(() => this.lockedUpdate(fn));
+    // The queue must go on after a failed write, so its tail never rejects.
+    const tail = mine.catch(() => undefined);
+    writeQueues.set(key, tail);
+    try {
+      return await mine;
+    } finally {
+      if (writeQueues.get(key) === tail) writeQueues.delete(key);
+    }
+  }
+
+  private async lockedUpdate<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
     this.checkDirectory();
     return withLock(this.path, this.lockOptions, async (assertHeld) => {
       this.cached = null;

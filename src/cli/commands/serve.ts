@@ -1,0 +1,73 @@
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { UsageError } from '../../domain/errors.js';
+import { globals, intArg, serviceOf } from '../context.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, LOG_LEVELS } from '../../server/options.js';
+import { message } from '../output.js';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** `vdb serve`: the REST API over the snapshot, until SIGINT/SIGTERM. */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve the snapshot over HTTP: the REST API at /api/v1, Swagger UI at /docs')
+    .option('--host <host>', 'address to bind; anything but loopback exposes the API', DEFAULT_HOST)
+    .option('--port <port>', 'TCP port (0: any free port, printed at start-up)', intArg(0, 65535), DEFAULT_PORT)
+    .addOption(new Option('--log-level <level>', 'request log level (JSON lines on stderr)').choices(LOG_LEVELS).default('info'))
+    .option('--body-limit <bytes>', 'largest request body accepted (413 beyond)', intArg(1024, 1 << 30), DEFAULT_BODY_LIMIT)
+    .addHelpText(
+      'after',
+      `
+Environment:
+  VDB_API_KEY   when set, every request but GET /healthz needs "Authorization: Bearer $VDB_API_KEY"
+
+SIGINT or SIGTERM stops accepting connections, lets in-flight requests finish, then exits.
+
+Examples:
+  $ vdb serve
+  $ VDB_API_KEY=s3cret vdb --db /data/vdb.json serve --host 0.0.0.0 --port 8000 --log-level warn
+  $ curl -X POST http://127.0.0.1:8000/api/v1/libraries/ -d '{"name": "demo"}' -H "Content-Type: application/json"`,
+    )
+    .action(async (o, cmd: Command) => {
+      const apiKey = process.env.VDB_API_KEY;
+      if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('VDB_API_KEY is set but empty; unset it to serve without auth');
+      const service = await serviceOf(cmd);
+      // Fail now on a corrupt or unreadable snapshot rather than on the first request.
+      service.listLibraries();
+      // Loaded only here: other commands must not pay for fastify at start-up.
+      const { buildApp } = await import('../../server/app.js');
+      const app = await buildApp({ service, apiKey, logLevel: o.logLevel, bodyLimit: o.bodyLimit });
+      try {
+        await app.listen({ host: o.host, port: o.port });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${e.code ?? e.message}`, { hint: e.code === 'EADDRINUSE' ? 'choose another --port' : 'check --host and --port' });
+      }
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : o.port;
+      const base = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+      message(`vdb: serving ${resolve(globals(cmd).db)} at ${base}/api/v1 (docs: ${base}/docs)${apiKey ? ', API key required' : ''}`);
+      if (!LOOPBACK.has(o.host) && !apiKey) message(`vdb: warning: listening on ${o.host} without VDB_API_KEY: anyone who can reach it can change the data`);
+      await stopOnSignal(app.close.bind(app));
+    });
+}
+
+/** Resolves once the server has closed after SIGINT/SIGTERM; a second signal exits at once. */
+function stopOnSignal(close: () => Promise<unknown>): Promise<void> {
+  return new Promise((done, fail) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      message(`vdb: ${signal}: finishing in-flight requests, then exiting`);
+      close().then(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        message('vdb: stopped');
+        done();
+      }, fail);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * A small typed client for `vdb serve`, on the global fetch. Bodies and
+ * results are the REST wire types (the same as `vdb … --json`); a non-2xx
+ * answer throws ApiError carrying the server's `{"error": {"code", "message"}}`.
+ *
+ *   const vdb = new VdbClient('http://127.0.0.1:8000', { apiKey: process.env.VDB_API_KEY });
+ *   const lib = await vdb.createLibrary({ name: 'docs' });
+ *   await vdb.addChunk({ lib_id: lib.id, text: 'hello vector world' });
+ *   const { hits } = await vdb.query(lib.id, { text: 'hello', k: 3 });
+ */
+import type { ErrorCode } from '../domain/errors.js';
+import { VdbError } from '../domain/errors.js';
+import type { ChunkView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import type {
+  BuildIndexRequest,
+  ChunkPageView,
+  ChunkPatchRequest,
+  IndexInfo,
+  LibraryPageView,
+  LibraryPatchRequest,
+  NewChunkRequest,
+  NewLibraryRequest,
+  QueryRequest,
+} from '../server/schemas.js';
+
+export interface ClientOptions {
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Per-request timeout in milliseconds; default 30 000. */
+  timeoutMs?: number;
+}
+
+export interface PageOptions {
+  offset?: number;
+  limit?: number;
+}
+
+/** A non-2xx answer: `code` is the server's error code, `status` the HTTP status. */
+export class ApiError extends VdbError {
+  constructor(
+    readonly status: number,
+    code: ErrorCode,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+export class VdbClient {
+  private readonly base: string;
+
+  /** @param baseUrl the server's root, e.g. `http://127.0.0.1:8000` (without /api/v1) */
+  constructor(
+    baseUrl: string,
+    private readonly options: ClientOptions = {},
+  ) {
+    this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  health(): Promise<{ status: 'ok' }> {
+    return this.call('GET', '/healthz');
+  }
+
+  // ---- libraries ---------------------------------------------------------
+
+  createLibrary(body: NewLibraryRequest): Promise<LibraryView> {
+    return this.call('POST', '/api/v1/libraries', body);
+  }
+
+  listLibraries(page: PageOptions = {}): Promise<LibraryPageView> {
+    return this.call('GET', `/api/v1/libraries${query({ ...page })}`);
+  }
+
+  /** @param lib library id or name */
+  getLibrary(lib: string): Promise<LibraryView> {
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}`);
+  }
+
+  updateLibrary(lib: string, patch: LibraryPatchRequest): Promise<LibraryView> {
+    return this.call('PATCH', `/api/v1/libraries/${enc(lib)}`, patch);
+  }
+
+  deleteLibrary(lib: string): Promise<LibraryView> {
+    return this.call('DELETE', `/api/v1/libraries/${enc(lib)}`);
+  }
+
+  // ---- chunks --------------------------------------------------------------
+
+  /** The seed's single-chunk insert, `POST /api/v1/chunks/`. */
+  addChunk(body: NewChunkRequest & { lib_id: string }): Promise<ChunkView> {
+    return this.call('POST', '/api/v1/chunks', body);
+  }
+
+  /** Adds all the chunks or, if any is invalid, none. */
+  async addChunks(lib: string, chunks: NewChunkRequest[]): Promise<ChunkView[]> {
+    return (await this.call<{ chunks: ChunkView[] }>('POST', `/api/v1/libraries/${enc(lib)}/chunks`, { chunks })).chunks;
+  }
+
+  listChunks(lib: string, page: PageOptions & { withEmbedding?: boolean } = {}): Promise<ChunkPageView> {
+    const { withEmbedding, ...rest } = page;
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/chunks${query({ ...rest, with_embedding: withEmbedding })}`);
+  }
+
+  getChunk(id: string, withEmbedding = false): Promise<ChunkView> {
+    return this.call('GET', `/api/v1/chunks/${enc(id)}${query({ with_embedding: withEmbedding || undefined })}`);
+  }
+
+  updateChunk(id: string, patch: ChunkPatchRequest): Promise<ChunkView> {
+    return this.call('PATCH', `/api/v1/chunks/${enc(id)}`, patch);
+  }
+
+  deleteChunk(id: string): Promise<ChunkView> {
+    return this.call('DELETE', `/api/v1/chunks/${enc(id)}`);
+  }
+
+  // ---- index and queries -------------------------------------------------------
+
+  /** `{}` builds a linear index; `{type: 'kdtree', leaf_size: 32}` etc. */
+  buildIndex(lib: string, body: BuildIndexRequest = {}): Promise<IndexView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/index`, body);
+  }
+
+  indexInfo(lib: string): Promise<IndexInfo> {
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/index`);
+  }
+
+  query(lib: string, body: QueryRequest): Promise<QueryResult> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/query`, body);
+  }
+
+  // ---- transport -----------------------------------------------------------------
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const res = await fetch(this.base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, 'internal', `${method} ${path}: HTTP ${res.status} with a body that is not JSON`);
+    }
+    if (!res.ok) {
+      const err = (json as { error?: { code?: ErrorCode; message?: string } } | undefined)?.error;
+      throw new ApiError(res.status, err?.code ?? 'internal', err?.message ?? `${method} ${path}: HTTP ${res.status}`);
+    }
+    return json as T;
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment);
+}
+
+function query(params: { [name: string]: number | boolean | undefined }): string {
+  const entries = Object.entries(params).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]]));
+  return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
+}

@@ -1,0 +1,165 @@
+/**
+ * The REST server: a fastify instance over one VdbService. Routes only parse
+ * (TypeBox schemas), make one service call and map the result to HTTP; every
+ * failure leaves as `{"error": {"code", "message"}}` with the status that
+ * domain/errors.ts assigns to its code.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import Fastify from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { Value } from 'typebox/value';
+import { BadRequest, HTTP_STATUS, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, VdbError } from '../domain/errors.js';
+import type { VdbService } from '../service/service.js';
+import { chunkRoutes } from './routes/chunks.js';
+import { healthRoutes } from './routes/health.js';
+import { indexRoutes } from './routes/indexes.js';
+import { libraryRoutes } from './routes/libraries.js';
+import { DEFAULT_BODY_LIMIT } from './options.js';
+import type { LogLevel } from './options.js';
+import { ErrorBody } from './schemas.js';
+
+export interface AppOptions {
+  service: VdbService;
+  /** When set, every route but /healthz requires `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Bytes; larger bodies get 413. */
+  bodyLimit?: number;
+  /** fastify (pino) log level; default silent, so tests stay quiet. */
+  logLevel?: LogLevel;
+  /** Where log lines go; default stderr (stdout is for data, as in the CLI). */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Builds the server, not listening yet: call `listen()` on the result, or `inject()` in tests. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: opts.logLevel ?? 'silent',
+      stream: opts.logStream ?? process.stderr,
+      // Headers are not logged by default; this keeps it so if a serializer changes.
+      redact: ['req.headers.authorization'],
+    },
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Library names run to 200 characters; percent-encoded, up to three times that in a path.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // Bad percent-encoding and over-long parameters fail before routing: same JSON errors.
+    frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
+    // A request that reaches a kept-alive socket during shutdown is still answered (then the socket closes).
+    return503OnClosing: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  // The API speaks JSON only: any other body type gets 415, not a schema error about a string.
+  app.removeContentTypeParser('text/plain');
+
+  // close() stops accepting, closes idle sockets and waits for in-flight requests. Their answers
+  // close the connection too, or close() would wait for each client to drop its keep-alive socket.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  if (opts.apiKey !== undefined) app.addHook('onRequest', bearerAuth(opts.apiKey));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    sendError(reply, new NotFound(`no route ${req.method} ${req.url.split('?')[0]} (see /docs)`));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'vdb', description: 'REST API of vdb serve: libraries of text chunks and their k-nearest-neighbour queries.', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY, when set' } } },
+      security: opts.apiKey !== undefined ? [{ bearer: [] }] : [],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.addSchema(ErrorBody);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const ctx = { service: opts.service };
+  await app.register(healthRoutes, ctx);
+  await app.register(libraryRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
+  return app;
+}
+
+/**
+ * TypeBox checks. Bodies are JSON and checked as sent (no coercion, defaults
+ * left to the service); query strings and path parameters are text, so they
+ * get their schema defaults and are converted ("20" → 20, "true" → true) first.
+ */
+const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
+  const check = Compile(schema);
+  return (value: unknown) => {
+    const v = httpPart === 'body' ? value : Value.Convert(schema, Value.Default(schema, value));
+    return check.Check(v) ? { value: v } : { error: check.Errors(v) };
+  };
+};
+
+/** Compares SHA-256 digests so the comparison is constant-time whatever the lengths. */
+function bearerAuth(apiKey: string) {
+  const expected = digest(`Bearer ${apiKey}`);
+  return async (req: FastifyRequest) => {
+    if (req.routeOptions.url === '/healthz') return;
+    const given = req.headers.authorization ?? '';
+    if (!timingSafeEqual(digest(given), expected)) {
+      throw new Unauthorized(given === '' ? 'missing Authorization: Bearer <VDB_API_KEY> header' : 'wrong API key');
+    }
+  };
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function errorHandler(err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): void {
+  const mapped = toVdbError(err);
+  if (mapped.code === 'internal' || HTTP_STATUS[mapped.code] >= 500) req.log.error({ err }, 'request failed');
+  sendError(reply, mapped);
+}
+
+function sendError(reply: FastifyReply, err: VdbError): void {
+  if (err.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
+  // Internal errors are logged above; their text may name files or stack frames, so clients get a generic line.
+  const message = err.code === 'internal' ? 'internal error (see the server log)' : err.display;
+  reply.code(HTTP_STATUS[err.code]).send({ error: { code: err.code, message } });
+}
+
+/** Maps fastify's own errors (body parsing, schema validation) onto the VdbError tree. */
+function toVdbError(err: FastifyError | VdbError): VdbError {
+  if (err instanceof VdbError) return err;
+  if (err.validation) return new BadRequest(validationMessage(err));
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new PayloadTooLarge('request body is larger than the limit (see vdb serve --body-limit)');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new UnsupportedMediaType('send JSON with Content-Type: application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new BadRequest('body is not valid JSON');
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new BadRequest(err.message);
+  return new VdbError('internal', err.message, { cause: err });
+}
+
+/** The first schema error as one line: `body.k must be <= 10000`, `body has unknown field "x"`. */
+function validationMessage(err: FastifyError): string {
+  const errors = err.validation ?? [];
+  const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
+  const where = `${err.validationContext ?? 'request'}${(first?.instancePath ?? '').replace(/\//g, '.')}`;
+  if (!first) return `${where} is invalid`;
+  if (first.keyword === 'additionalProperties') {
+    const extra = (first.params as { additionalProperties?: string[] }).additionalProperties ?? [];
+    return `${where} has unknown field${extra.length === 1 ? '' : 's'} ${extra.map((k) => JSON.stringify(k)).join(', ')}`;
+  }
+  return `${where} ${first.message}`;
+}

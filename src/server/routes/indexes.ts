@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { BuildIndexBody, IndexInfoSchema, IndexViewSchema, LibParams, QueryBody, QueryResultSchema } from '../schemas.js';
+import { errorResponses } from './context.js';
+import type { RouteContext } from './context.js';
+
+/** Index build and status, and kNN queries (exact over whatever the index does not cover). */
+export const indexRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { service }) => {
+  app.post(
+    '/libraries/:lib/index',
+    {
+      schema: {
+        tags: ['index'],
+        summary: 'build (or rebuild) the index: {} for linear, or {"type", ...options}',
+        params: LibParams,
+        body: BuildIndexBody,
+        response: { 200: IndexViewSchema, ...errorResponses },
+      },
+      // A bare `curl -X POST …/index` (no body at all) means the same as `{}`.
+      preValidation: async (req) => {
+        if (req.body === undefined) req.body = {};
+      },
+    },
+    async (req) => {
+      const { type = 'linear', ...params } = req.body;
+      return service.buildIndex(req.params.lib, { type, params: params as Record<string, number> });
+    },
+  );
+
+  app.get(
+    '/libraries/:lib/index',
+    { schema: { tags: ['index'], summary: "what the library's index covers", params: LibParams, response: { 200: IndexInfoSchema, ...errorResponses } } },
+    async (req) => service.indexInfo(req.params.lib),
+  );
+
+  app.post(
+    '/libraries/:lib/query',
+    {
+      schema: {
+        tags: ['query'],
+        summary: 'the k nearest chunks to an embedding or a text, nearest first (as vdb query --json)',
+        params: LibParams,
+        body: QueryBody,
+        response: { 200: QueryResultSchema, ...errorResponses },
+      },
+    },
+    async (req) => service.query(req.params.lib, req.body),
+  );
+};

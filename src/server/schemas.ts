@@ -1,0 +1,204 @@
+/**
+ * TypeBox schemas of the REST API. The same objects validate requests,
+ * serialize responses and generate /openapi.json, so the docs cannot drift
+ * from the code. They check shape only (types, known fields, k's range);
+ * the data rules (dimension, names, embedders) stay in the service.
+ *
+ * The response schemas mirror the wire types of domain/types.ts; the
+ * `Same<…>` checks at the bottom fail to compile if the two ever differ.
+ */
+import { Type } from 'typebox';
+import type { Static, TSchema } from 'typebox';
+import { HTTP_STATUS } from '../domain/errors.js';
+import type { ErrorCode } from '../domain/errors.js';
+import type { ChunkView, Hit, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import { DEFAULT_K, MAX_K } from '../domain/types.js';
+import { METRICS } from '../index/kernels.js';
+import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
+
+/** Lists return at most this many items per page. */
+export const MAX_PAGE = 1000;
+export const DEFAULT_PAGE = 100;
+/** One bulk insert takes at most this many chunks (the body limit applies too). */
+export const MAX_BULK = 10_000;
+
+const strict = { additionalProperties: false } as const;
+
+const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'any JSON object' });
+const Tags = Type.Array(Type.String(), { description: 'non-empty strings; duplicates are dropped' });
+const Embedding = Type.Array(Type.Number(), { description: "exactly the library's dim finite numbers" });
+
+// ---- responses ------------------------------------------------------------
+
+/** Every non-2xx answer: `{"error": {"code", "message"}}`. */
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.Enum(Object.keys(HTTP_STATUS) as ErrorCode[], { description: 'stable machine-readable code; it decides the HTTP status' }),
+      message: Type.String(),
+    }),
+  },
+  { $id: 'Error' },
+);
+
+/** domain/types.ts IndexView. */
+export const IndexViewSchema = Type.Object(
+  {
+    type: Type.Enum(INDEX_TYPES),
+    exact: Type.Boolean(),
+    params: Type.Record(Type.String(), Type.Number()),
+    built_at: Type.String(),
+    indexed: Type.Integer({ description: 'chunks the index structure answers for' }),
+    unindexed: Type.Integer({ description: 'chunks added or re-embedded since the build; scanned exactly' }),
+    stale: Type.Integer({ description: 'index entries of chunks deleted or re-embedded since; skipped' }),
+  },
+  { $id: 'IndexView' },
+);
+
+/** domain/types.ts LibraryView, as `vdb lib show --json`. */
+export const LibraryViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    dim: Type.Integer(),
+    metric: Type.Enum(METRICS),
+    embedder: Type.Union([Type.String(), Type.Null()]),
+    metadata: Metadata,
+    chunk_count: Type.Integer(),
+    index: Type.Union([IndexViewSchema, Type.Null()]),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { $id: 'LibraryView' },
+);
+
+/** domain/types.ts ChunkView, as `vdb chunk get --json`. */
+export const ChunkViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    lib_id: Type.String(),
+    text: Type.String(),
+    metadata: Metadata,
+    tags: Type.Array(Type.String()),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+    embedding: Type.Optional(Type.Array(Type.Number(), { description: 'only with ?with_embedding=true' })),
+  },
+  { $id: 'ChunkView' },
+);
+
+/** One query hit; `distance` as `vdb query --json` prints it. */
+export const HitSchema = Type.Object({ id: Type.String(), text: Type.String(), distance: Type.Number(), metadata: Metadata }, { $id: 'Hit' });
+
+/** domain/types.ts QueryResult: `{"hits": [...]}`. */
+export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult' });
+
+/** `GET …/index`, as `vdb index show --json`. */
+export const IndexInfoSchema = Type.Object({
+  lib_id: Type.String(),
+  chunk_count: Type.Integer(),
+  index: Type.Union([IndexViewSchema, Type.Null()], { description: 'null: no index was built; queries scan exactly' }),
+});
+
+const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
+/** One page of a list: the items, how many there are in all, and the page's bounds. */
+export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page });
+export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page });
+/** Answer of a bulk insert, in input order. */
+export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) });
+/** `GET /healthz`. */
+export const Health = Type.Object({ status: Type.Literal('ok') });
+
+// ---- requests ---------------------------------------------------------------
+
+/** `:lib` in paths: a library id or name. */
+export const LibParams = Type.Object({ lib: Type.String({ description: 'library id or name' }) });
+export const ChunkParams = Type.Object({ id: Type.String({ description: 'chunk id' }) });
+
+/** `?offset&limit`, with defaults, for every list. */
+export const PageQuery = Type.Object(
+  {
+    offset: Type.Integer({ minimum: 0, default: 0 }),
+    limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE }),
+  },
+  strict,
+);
+
+const withEmbedding = Type.Boolean({ default: false, description: 'include embeddings' });
+/** `?offset&limit&with_embedding` for chunk lists; `?with_embedding` for one chunk. */
+export const ChunkPageQuery = Type.Object({ ...PageQuery.properties, with_embedding: withEmbedding }, strict);
+export const ChunkGetQuery = Type.Object({ with_embedding: withEmbedding }, strict);
+
+/** `POST /libraries`; defaults and checks as `vdb lib create`. */
+export const NewLibraryBody = Type.Object(
+  {
+    name: Type.String({ description: 'unique name' }),
+    dim: Type.Optional(Type.Integer({ description: 'vector dimension; alone: explicit embeddings only' })),
+    metric: Type.Optional(Type.Enum(METRICS, { default: 'cosine' })),
+    embedder: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'letters (the default without dim), or null' })),
+    metadata: Type.Optional(Metadata),
+  },
+  strict,
+);
+
+/** `PATCH /libraries/:lib`: at least one field. */
+export const LibraryPatchBody = Type.Object({ name: Type.Optional(Type.String()), metadata: Type.Optional(Metadata) }, { ...strict, minProperties: 1 });
+
+const chunkFields = {
+  text: Type.Optional(Type.String({ description: "embedded with the library's embedder unless embedding is given" })),
+  embedding: Type.Optional(Embedding),
+  metadata: Type.Optional(Metadata),
+  tags: Type.Optional(Tags),
+};
+
+/** One chunk of a bulk insert. */
+export const NewChunk = Type.Object(chunkFields, strict);
+/** The seed's `POST /api/v1/chunks/`: one chunk, naming its library. */
+export const NewChunkBody = Type.Object({ lib_id: Type.String({ description: 'library id or name' }), ...chunkFields }, strict);
+/** `POST /libraries/:lib/chunks`: all or nothing. */
+export const BulkChunksBody = Type.Object({ chunks: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }) }, strict);
+/** `PATCH /chunks/:id`: at least one field; a new text is re-embedded. */
+export const ChunkPatchBody = Type.Object(chunkFields, { ...strict, minProperties: 1 });
+
+// Every index type's options as top-level integers; the service checks which apply to `type`.
+const indexOptions: Record<string, TSchema> = {};
+for (const kind of Object.values(INDEX_KINDS)) {
+  for (const o of kind.options) {
+    indexOptions[o.name] ??= Type.Optional(Type.Integer({ minimum: o.min, maximum: o.max, description: `${kind.type}: ${o.description}` }));
+  }
+}
+/** `POST /libraries/:lib/index`: `{}` (linear) or `{"type", ...options}`, the seed's form. */
+export const BuildIndexBody = Type.Object({ type: Type.Optional(Type.Enum(INDEX_TYPES, { default: 'linear' })), ...indexOptions }, strict);
+
+/** `POST /libraries/:lib/query`: an embedding or a text; k defaults to 10. */
+export const QueryBody = Type.Object(
+  {
+    embedding: Type.Optional(Embedding),
+    text: Type.Optional(Type.String({ description: "embedded with the library's embedder" })),
+    k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
+  },
+  strict,
+);
+
+/** Request and answer types, for the client. */
+export type NewLibraryRequest = Static<typeof NewLibraryBody>;
+export type LibraryPatchRequest = Static<typeof LibraryPatchBody>;
+export type NewChunkRequest = Static<typeof NewChunk>;
+export type ChunkPatchRequest = Static<typeof ChunkPatchBody>;
+export type BuildIndexRequest = Static<typeof BuildIndexBody>;
+export type QueryRequest = Static<typeof QueryBody>;
+export type IndexInfo = Static<typeof IndexInfoSchema>;
+export type LibraryPageView = Static<typeof LibraryPage>;
+export type ChunkPageView = Static<typeof ChunkPage>;
+
+// ---- compile-time drift checks ------------------------------------------------
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type SchemasMatchWireTypes = [
+  Assert<Same<Static<typeof LibraryViewSchema>, LibraryView>>,
+  Assert<Same<Static<typeof ChunkViewSchema>, ChunkView>>,
+  Assert<Same<Static<typeof IndexViewSchema>, IndexView>>,
+  Assert<Same<Static<typeof HitSchema>, Hit>>,
+  Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
+];
