@@ -3,8 +3,10 @@ FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
-# --ignore-scripts: the native benchmark peers (devDependencies) need no build here; tsc builds dist/.
-RUN npm ci --ignore-scripts --no-audit --no-fund && npx tsc -p tsconfig.json && npm prune --omit=dev
+COPY scripts/bundle.mjs ./scripts/
+# --ignore-scripts: the native benchmark peers (devDependencies) need no build here;
+# npm run build compiles dist/ and bundles the CLI (dist/bundle, what bin/vdb loads).
+RUN npm ci --ignore-scripts --no-audit --no-fund && npm run build && npm prune --omit=dev
 
 FROM node:20-slim
 WORKDIR /app
