@@ -18,7 +18,7 @@ const opt = (name, dflt) => {
 };
 const M = opt('--m', 16);
 const EFC = opt('--efc', 200);
-const EFS = [10, 20, 40, 80, 160, 320];
+const EFS = [10, 16, 24, 32, 48, 64, 80, 120, 160, 240, 320];
 const K = 10;
 const withHnswlib = !args.includes('--no-hnswlib');
 const delFrac = opt('--del', 0);
@@ -164,6 +164,8 @@ function runLib(ef) {
 runOurs(40);
 if (lib) runLib(40);
 console.log('ef    vdb q/s   recall | hnswlib q/s  recall | vdb/hnswlib');
+const curveA = [];
+const curveB = [];
 for (const ef of EFS) {
   let a = { qps: 0 };
   let b = { qps: 0 };
@@ -176,9 +178,29 @@ for (const ef of EFS) {
     }
   }
   const ra = recallOf(a.out);
+  curveA.push([ra, a.qps]);
+  if (lib) curveB.push([recallOf(b.out), b.qps]);
   const line = [String(ef).padEnd(4), a.qps.toFixed(0).padStart(9), ra.toFixed(4).padStart(8)];
   if (lib) line.push('|', b.qps.toFixed(0).padStart(11), recallOf(b.out).toFixed(4).padStart(7), '|', (a.qps / b.qps).toFixed(2) + 'x');
   console.log(line.join(' '));
+}
+
+/** QPS at a recall, linear between the two measured points around it (curves rise in recall with ef). */
+function qpsAt(curve, target) {
+  for (let i = 1; i < curve.length; i++) {
+    const [r0, q0] = curve[i - 1];
+    const [r1, q1] = curve[i];
+    if (r0 <= target && target <= r1) return r1 === r0 ? Math.min(q0, q1) : q0 + ((q1 - q0) * (target - r0)) / (r1 - r0);
+  }
+  return curve[0][0] >= target ? curve[0][1] : NaN;
+}
+if (lib) {
+  console.log('at equal recall@10:  vdb q/s | hnswlib q/s | ratio');
+  for (const target of [0.9, 0.95, 0.97, 0.98, 0.99]) {
+    const a = qpsAt(curveA, target);
+    const b = qpsAt(curveB, target);
+    console.log(`  ${target.toFixed(2)}            ${a.toFixed(0).padStart(7)} | ${b.toFixed(0).padStart(11)} | ${(a / b).toFixed(2)}x`);
+  }
 }
 
 // Round trip cost.

@@ -4,8 +4,9 @@
  * Memory (one WebAssembly memory, so the SIMD kernels of simd.ts can read both
  * the query and the vectors; 4-byte words, viewed as Int32Array and Float32Array):
  *
- *   word 0 .. Q-1          query scratch, Q = dim rounded up to 4
- *   word Q + e·S ..        element e (slot e), S = L + V:
+ *   word 0 .. Q-1          query scratch, Q = dim rounded up to 4 (pad stays 0)
+ *   word Q .. Q+3          4 distances out of the batch kernel
+ *   word Q + 4 + e·S ..    element e (slot e), S = L + V:
  *     [count | M0 neighbour slots | pad to L]  L = 1 + M0 rounded up to 4
  *     [dim floats of the vector   | pad to V]  V = dim rounded up to 4
  *
@@ -22,7 +23,8 @@
  * gets ef live candidates. Cost: vectors are held twice (library + index).
  *
  * Navigation uses float32-lane SIMD distances (-dot for cosine/dot, squared L2
- * for l2). The final candidates are re-scored with `distance()` of kernels.ts,
+ * for l2), four neighbours per call so their cache misses overlap (the zero
+ * padding to V lets the kernel skip a scalar tail). The final candidates are re-scored with `distance()` of kernels.ts,
  * which is bit-identical to what the oracle and the exact indexes compute on
  * the library's rows, before they are offered to TopK as (distance, row).
  *
@@ -120,6 +122,9 @@ export class HnswIndex implements VectorIndex {
   private readonly linkWords: number;
   private readonly stride: number;
   private readonly base: number;
+  /** Word offset of the 4 batch results. */
+  private readonly out: number;
+  private readonly batch: Int32Array;
   private readonly wasm: WasmF32 | null;
   private readonly f32: Float32Array;
   private readonly i32: Int32Array;
@@ -148,7 +153,8 @@ export class HnswIndex implements VectorIndex {
     this.maxM0 = 2 * m;
     this.linkWords = up4(1 + this.maxM0);
     this.stride = this.linkWords + up4(dim);
-    this.base = up4(dim);
+    this.out = up4(dim);
+    this.base = this.out + 4;
     const words = this.base + slots * this.stride;
     this.wasm = simdAvailable() ? new WasmF32(words) : null;
     const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
@@ -166,6 +172,7 @@ export class HnswIndex implements VectorIndex {
     this.entry = entry;
     this.tags = new Uint16Array(slots);
     this.sel = new Int32Array(this.maxM0 + 1);
+    this.batch = new Int32Array(this.maxM0 + 4);
   }
 
   params(): Record<string, number> {
@@ -251,6 +258,10 @@ export class HnswIndex implements VectorIndex {
     const cand = this.cand;
     const res = this.res;
     const arr = level === 0 ? this.i32 : this.upper;
+    const batch = this.batch;
+    const f32 = this.f32;
+    const out = this.out;
+    const ip = this.ip;
     cand.size = 0;
     res.size = 0;
     const d0 = this.dist(q, this.vec(ep));
@@ -268,21 +279,54 @@ export class HnswIndex implements VectorIndex {
       cand.pop();
       const at = this.links(c, level);
       const count = arr[at];
+      let nb4 = 0;
       for (let j = 1; j <= count; j++) {
         const nb = arr[at + j];
         if (tags[nb] === epoch) continue;
         tags[nb] = epoch;
-        const d = this.dist(q, this.vec(nb));
-        if (res.size < ef || d < bound) {
-          cand.push(d, nb);
-          if (dead === null || dead[nb] >= 0) {
-            res.push(d, nb);
-            if (res.size > ef) res.pop();
-            bound = res.d[0];
+        batch[nb4++] = nb;
+      }
+      for (let i = 0; i < nb4; i += 4) {
+        this.dist4(q, batch, i, nb4);
+        const lim = nb4 - i < 4 ? nb4 - i : 4;
+        for (let t = 0; t < lim; t++) {
+          const nb = batch[i + t];
+          const d = ip ? -f32[out + t] : f32[out + t];
+          if (res.size < ef || d < bound) {
+            cand.push(d, nb);
+            if (dead === null || dead[nb] >= 0) {
+              res.push(d, nb);
+              if (res.size > ef) res.pop();
+              bound = res.d[0];
+            }
           }
         }
       }
     }
+  }
+
+  /**
+   * Raw distances (dot, or squared L2) from word offset q to the slots
+   * batch[i..i+3] (fewer at the end), into f32[out..out+3].
+   */
+  private dist4(q: number, batch: Int32Array, i: number, n: number): void {
+    const w = this.wasm;
+    const dim = this.dim;
+    const v0 = this.vec(batch[i]);
+    const v1 = i + 1 < n ? this.vec(batch[i + 1]) : q;
+    const v2 = i + 2 < n ? this.vec(batch[i + 2]) : q;
+    const v3 = i + 3 < n ? this.vec(batch[i + 3]) : q;
+    if (w !== null) {
+      if (this.ip) w.dot4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(dim), this.out << 2);
+      else w.l2sq4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(dim), this.out << 2);
+      return;
+    }
+    const f = this.f32;
+    const k = this.ip ? dot : l2sq;
+    f[this.out] = k(f, q, f, v0, dim);
+    f[this.out + 1] = k(f, q, f, v1, dim);
+    f[this.out + 2] = k(f, q, f, v2, dim);
+    f[this.out + 3] = k(f, q, f, v3, dim);
   }
 
   search(query: Float32Array, space: SearchSpace, top: TopK): void {

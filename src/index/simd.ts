@@ -118,6 +118,45 @@ function kernelBody(squared: boolean): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
+/**
+ * dot4/l2sq4 (param $q $a $b $c $d $n4 $out): the distances from q to four
+ * vectors at once, written as 4 f32 at $out. One accumulator per vector, so
+ * the four streams of cache misses overlap. $n4 is a multiple of 4: callers
+ * zero-pad their rows to it, so there is no scalar tail.
+ */
+function batchBody(squared: boolean): number[] {
+  const Q = 0;
+  const N4 = 5;
+  const OUT = 6;
+  const END = 7;
+  const acc = [8, 9, 10, 11];
+  const QV = 12;
+  const T = 13;
+  const ptr = [1, 2, 3, 4];
+  const term = (i: number): number[] =>
+    squared
+      ? [...get(acc[i]), ...get(QV), ...get(ptr[i]), ...V128_LOAD(0), ...F32X4_SUB, 0x22, T, ...get(T), ...F32X4_MUL, ...F32X4_ADD, ...set(acc[i])]
+      : [...get(acc[i]), ...get(QV), ...get(ptr[i]), ...V128_LOAD(0), ...F32X4_MUL, ...F32X4_ADD, ...set(acc[i])];
+  const bump = (local: number): number[] => [...get(local), ...i32c(16), I32_ADD, ...set(local)];
+  const hsum = (i: number): number[] => [
+    ...get(acc[i]), ...F32X4_EXTRACT(0), ...get(acc[i]), ...F32X4_EXTRACT(1), F32_ADD,
+    ...get(acc[i]), ...F32X4_EXTRACT(2), ...get(acc[i]), ...F32X4_EXTRACT(3), F32_ADD, F32_ADD,
+  ];
+  const body: number[] = [
+    ...get(Q), ...get(N4), ...i32c(2), I32_SHL, I32_ADD, ...set(END),
+    0x02, 0x40, 0x03, 0x40, ...get(Q), ...get(END), I32_GE_U, 0x0d, 1,
+    ...get(Q), ...V128_LOAD(0), ...set(QV),
+    ...term(0), ...term(1), ...term(2), ...term(3),
+    ...bump(Q), ...bump(1), ...bump(2), ...bump(3), ...bump(4),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  for (let i = 0; i < 4; i++) body.push(...get(OUT), ...hsum(i), 0x38, 2, ...uleb(4 * i));
+  body.push(0x0b);
+  // locals after the 7 params: end i32, acc0..3 v128, qv v128, tmp v128
+  const fn = [2, 1, I32, 6, V128, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
 function section(id: number, payload: number[]): number[] {
   return [id, ...uleb(payload.length), ...payload];
 }
@@ -130,16 +169,17 @@ function name(s: string): number[] {
 export function kernelModuleBytes(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 3, I32, I32, I32, 1, F32]),
+    ...section(1, [2, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0]),
     ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
-    ...section(3, [2, 0, 0]),
-    ...section(7, [2, ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1]),
-    ...section(10, [2, ...kernelBody(false), ...kernelBody(true)]),
+    ...section(3, [4, 0, 0, 1, 1]),
+    ...section(7, [4, ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3]),
+    ...section(10, [4, ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true)]),
   ];
   return new Uint8Array(bytes);
 }
 
 type Kernel = (a: number, b: number, n: number) => number;
+type Kernel4 = (q: number, a: number, b: number, c: number, d: number, n4: number, out: number) => void;
 
 // The project's lib settings (ES2022, node types) do not declare WebAssembly.
 declare namespace WebAssembly {
@@ -179,12 +219,16 @@ export function simdAvailable(): boolean {
 /**
  * A Float32Array of fixed length in its own WebAssembly memory (never grown,
  * so the view never detaches), with the kernels bound to that memory.
- * Offsets passed to `dot`/`l2sq` are float indexes into `f32`.
+ * Offsets passed to `dot`/`l2sq` are float indexes into `f32`; `dot4`/`l2sq4`
+ * take byte offsets.
  */
 export class WasmF32 {
   readonly f32: Float32Array;
   private readonly dotK: Kernel;
   private readonly l2K: Kernel;
+  /** Raw batch kernels over byte offsets; see batchBody. */
+  readonly dot4: Kernel4;
+  readonly l2sq4: Kernel4;
 
   constructor(length: number) {
     const mod = kernelModule();
@@ -195,6 +239,8 @@ export class WasmF32 {
     this.f32 = new Float32Array(memory.buffer, 0, length);
     this.dotK = inst.exports.dot as Kernel;
     this.l2K = inst.exports.l2sq as Kernel;
+    this.dot4 = inst.exports.dot4 as Kernel4;
+    this.l2sq4 = inst.exports.l2sq4 as Kernel4;
   }
 
   /** Dot product of f32[a..a+n) and f32[b..b+n), float32 lanes. */
