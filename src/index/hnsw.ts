@@ -130,6 +130,8 @@ export class HnswIndex implements VectorIndex {
   private readonly i32: Int32Array;
   private readonly upperOff: Int32Array;
   private maxLevel: number;
+  /** Largest vector norm (float64 of float32 rows), for navTolerance. */
+  private maxNorm = 0;
   private entry: number;
   private tags: Uint16Array;
   private epoch = 0;
@@ -195,6 +197,17 @@ export class HnswIndex implements VectorIndex {
         upper: this.upper,
       },
     };
+  }
+
+  private measureMaxNorm(): number {
+    let max = 0;
+    for (let e = 0; e < this.slots; e++) {
+      const v = this.vec(e);
+      const nn = dot(this.f32, v, this.f32, v, this.dim);
+      if (nn > max) max = nn;
+    }
+    // Slightly above: the float64 norm of float32 data may round down.
+    return Math.sqrt(max) * (1 + 1e-12);
   }
 
   /** Word offset of slot e's vector. */
@@ -338,13 +351,39 @@ export class HnswIndex implements VectorIndex {
     const ef = Math.max(this.efSearch, top.k);
     const s2r = space.slotToRow;
     this.searchLayer(0, ep, 0, ef, s2r);
+    // Ascending by navigation distance; only those that may be within float32
+    // rounding of the k-th are re-scored exactly (see navTolerance).
     const res = this.res;
-    const f32 = this.f32;
-    while (res.size > 0) {
-      const slot = res.id[0];
+    const n = res.size;
+    const order = this.scratchOrder(n);
+    const dists = this.scratchDists(n);
+    for (let i = n - 1; i >= 0; i--) {
+      order[i] = res.id[0];
+      dists[i] = res.d[0];
       res.pop();
+    }
+    if (n === 0) return;
+    const kth = dists[Math.min(top.k, n) - 1];
+    const limit = kth + this.navTolerance(query, kth);
+    const f32 = this.f32;
+    for (let i = 0; i < n && dists[i] <= limit; i++) {
+      const slot = order[i];
       top.push(distance(metric, query, f32, this.vec(slot), dim), s2r === null ? slot : s2r[slot]);
     }
+  }
+
+  /**
+   * Bound on |navigation distance - exact distance|. A float32 sum of dim
+   * products errs by at most about dim·2^-24·Σ|q_i x_i| ≤ dim·2^-24·|q|·|x|
+   * (Cauchy-Schwarz; |x| ≤ maxNorm); squared L2 errs relative to itself.
+   * Doubled, plus a floor for sums near zero.
+   */
+  private navTolerance(query: Float32Array, kth: number): number {
+    const u = 2 * (this.dim + 2) * 2 ** -24;
+    if (!this.ip) return u * Math.abs(kth) + 1e-30;
+    let qq = 0;
+    for (let i = 0; i < query.length; i++) qq += query[i] * query[i];
+    return u * Math.sqrt(qq) * this.maxNorm + 1e-30;
   }
 
   /**
@@ -478,6 +517,7 @@ export class HnswIndex implements VectorIndex {
     index.ip = space.metric !== 'l2';
     index.maxLevel = -1;
     for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
+    index.maxNorm = index.measureMaxNorm();
     for (let e = 0; e < n; e++) {
       index.insert(e);
       if ((e & 1023) === 1023 || e === n - 1) ctx.onProgress?.(e + 1, n);
@@ -513,6 +553,7 @@ export class HnswIndex implements VectorIndex {
     const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper);
     if (!(level0 instanceof Int32Array) || level0.length !== slots * index.stride) throw new Error('hnsw level0 has the wrong length');
     index.i32.set(level0, index.base);
+    index.maxNorm = index.measureMaxNorm();
     for (let e = 0; e < slots; e++) {
       for (let l = 0; l <= levels[e]; l++) {
         const arr = l === 0 ? index.i32 : upper;
