@@ -28,6 +28,8 @@
  * which is bit-identical to what the oracle and the exact indexes compute on
  * the library's rows, before they are offered to TopK as (distance, row).
  *
+ * When ef ≥ slots the search is a scan of the live slots, hence exact.
+ *
  * Serialized: params {m, ef_construction, ef_search, slots, entry, dim} and
  * arrays {level0: i32 block of slots·S words (vectors as float bits),
  * levels: i32, upper: i32}. Levels come from ctx.random, so a build is
@@ -346,10 +348,18 @@ export class HnswIndex implements VectorIndex {
     if (this.slots === 0 || top.k === 0) return;
     const { metric, dim } = space;
     this.ip = metric !== 'l2';
-    this.f32.set(query, 0);
-    const ep = this.descend(0, this.entry, 0);
     const ef = Math.max(this.efSearch, top.k);
     const s2r = space.slotToRow;
+    if (ef >= this.slots) {
+      // The beam would hold every slot: a scan is exact and no slower.
+      for (let slot = 0; slot < this.slots; slot++) {
+        const row = s2r === null ? slot : s2r[slot];
+        if (row >= 0) top.push(distance(metric, query, this.f32, this.vec(slot), dim), row);
+      }
+      return;
+    }
+    this.f32.set(query, 0);
+    const ep = this.descend(0, this.entry, 0);
     this.searchLayer(0, ep, 0, ef, s2r);
     // Ascending by navigation distance; only those that may be within float32
     // rounding of the k-th are re-scored exactly (see navTolerance).

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/domain/random.js';
+import { distance, dot, l2sq } from '../../src/index/kernels.js';
+import { WasmF32, simdAvailable } from '../../src/index/simd.js';
+
+/** Float64 reference loops; also Σ|terms| to scale the float32-lane tolerance. */
+function naive(a: Float32Array, aOff: number, b: Float32Array, bOff: number, n: number): { dot: number; l2: number; absDot: number } {
+  let d = 0;
+  let l = 0;
+  let abs = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[aOff + i];
+    const y = b[bOff + i];
+    d += x * y;
+    abs += Math.abs(x * y);
+    l += (x - y) * (x - y);
+  }
+  return { dot: d, l2: l, absDot: abs };
+}
+
+const r = seededRandom('kernels');
+const gauss = (n: number, scale = 1): Float32Array => Float32Array.from({ length: n }, () => scale * r.gaussian());
+
+describe('JS kernels (float64 accumulation)', () => {
+  it('match a naive float64 loop for dims 1..67 at any offsets', () => {
+    for (let dim = 1; dim <= 67; dim++) {
+      for (const scale of [1e-3, 1, 1e3]) {
+        const a = gauss(dim + 5, scale);
+        const b = gauss(dim + 9, scale);
+        const aOff = dim % 5;
+        const bOff = dim % 9;
+        const want = naive(a, aOff, b, bOff, dim);
+        // Exact products, float64 sums in a different order: a few ulps of Σ|terms|.
+        expect(Math.abs(dot(a, aOff, b, bOff, dim) - want.dot)).toBeLessThanOrEqual(want.absDot * 1e-14);
+        expect(Math.abs(l2sq(a, aOff, b, bOff, dim) - want.l2)).toBeLessThanOrEqual(want.l2 * 1e-14);
+      }
+    }
+  });
+
+  it('distance() applies each metric on top of them', () => {
+    const q = gauss(13);
+    const x = gauss(26);
+    expect(distance('l2', q, x, 13, 13)).toBe(Math.sqrt(l2sq(q, 0, x, 13, 13)));
+    expect(distance('cosine', q, x, 13, 13)).toBe(1 - dot(q, 0, x, 13, 13));
+    expect(distance('dot', q, x, 13, 13)).toBe(-dot(q, 0, x, 13, 13));
+    expect(distance('l2', q, q, 0, 13)).toBe(0);
+  });
+
+  it('handle dim 0', () => {
+    expect(dot(new Float32Array(0), 0, new Float32Array(0), 0, 0)).toBe(0);
+    expect(l2sq(new Float32Array(0), 0, new Float32Array(0), 0, 0)).toBe(0);
+  });
+});
+
+describe('WebAssembly SIMD kernels (float32 lanes)', () => {
+  it('are available on this runtime', () => {
+    expect(simdAvailable()).toBe(true);
+  });
+
+  it('dot/l2sq match a naive float64 loop within float32 rounding, dims 1..67, unaligned offsets', () => {
+    const w = new WasmF32(4096);
+    for (let dim = 1; dim <= 67; dim++) {
+      w.f32.set(gauss(4096));
+      const aOff = 3 + (dim % 7);
+      const bOff = 1000 + (dim % 11);
+      const want = naive(w.f32, aOff, w.f32, bOff, dim);
+      const u = 2 * (dim + 2) * 2 ** -24;
+      expect(Math.abs(w.dot(aOff, bOff, dim) - want.dot)).toBeLessThanOrEqual(u * want.absDot + 1e-30);
+      expect(Math.abs(w.l2sq(aOff, bOff, dim) - want.l2)).toBeLessThanOrEqual(u * want.l2 + 1e-30);
+    }
+  });
+
+  it('dot4/l2sq4 give four distances per call over n4 (a multiple of 4) floats', () => {
+    const w = new WasmF32(8192);
+    for (let n4 = 4; n4 <= 68; n4 += 4) {
+      w.f32.set(gauss(8192));
+      const offs = [0, 700, 2001, 4003, 6005];
+      const [q, ...xs] = offs;
+      const out = 8000;
+      const check = (squared: boolean): void => {
+        const got = Array.from(w.f32.subarray(out, out + 4));
+        xs.forEach((x, i) => {
+          const want = naive(w.f32, q, w.f32, x, n4);
+          const u = 2 * (n4 + 2) * 2 ** -24;
+          if (squared) expect(Math.abs(got[i] - want.l2)).toBeLessThanOrEqual(u * want.l2 + 1e-30);
+          else expect(Math.abs(got[i] - want.dot)).toBeLessThanOrEqual(u * want.absDot + 1e-30);
+        });
+      };
+      w.dot4(q * 4, xs[0] * 4, xs[1] * 4, xs[2] * 4, xs[3] * 4, n4, out * 4);
+      check(false);
+      w.l2sq4(q * 4, xs[0] * 4, xs[1] * 4, xs[2] * 4, xs[3] * 4, n4, out * 4);
+      check(true);
+    }
+  });
+
+  it('keep their memory fixed: views never detach', () => {
+    const w = new WasmF32(100);
+    const view = w.f32;
+    for (let i = 0; i < 10; i++) new WasmF32(100_000);
+    expect(view.length).toBe(100);
+    expect(w.f32).toBe(view);
+  });
+});
