@@ -36,15 +36,16 @@ for (let i = 0; i < dim; i++) q[i] = Math.cos(i * 0.37);
 const w = new WasmF32(dim + rows * dim);
 w.f32.set(q, 0);
 w.f32.set(data, dim);
-// Random visiting order, like a graph walk.
+// Random visiting order, like a graph walk; --seq for a scan.
 const order = new Int32Array(rows);
 let s = 12345;
-for (let i = 0; i < rows; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; order[i] = s % rows; }
+for (let i = 0; i < rows; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; order[i] = process.argv.includes('--seq') ? i : s % rows; }
 
 const variants = {
   'js 1-way': () => { let t = 0; for (let r = 0; r < rows; r++) t += dot1(q, 0, data, order[r] * dim, dim); return t; },
   'js 4-way (kernels.dot)': () => { let t = 0; for (let r = 0; r < rows; r++) t += dot(q, 0, data, order[r] * dim, dim); return t; },
   'js 8-way': () => { let t = 0; for (let r = 0; r < rows; r++) t += dot8(q, 0, data, order[r] * dim, dim); return t; },
+  'wasm f64x2 (bit-exact)': () => { let t = 0; for (let r = 0; r < rows; r++) t += w.dotExact(0, dim + order[r] * dim, dim); return t; },
   'wasm simd f32x4': () => { let t = 0; for (let r = 0; r < rows; r++) t += w.dot(0, dim + order[r] * dim, dim); return t; },
 };
 const best = {};
@@ -58,7 +59,7 @@ for (let round = 0; round < 7; round++) {
   }
 }
 const base = best['js 4-way (kernels.dot)'];
-console.log(`dim ${dim}, ${rows} rows in random order; best of 6 rounds (ns per distance, GB/s of rows)`);
+console.log(`dim ${dim}, ${rows} rows in ${process.argv.includes('--seq') ? 'sequential' : 'random'} order; best of 6 rounds (ns per distance, GB/s of rows)`);
 for (const [name, ns] of Object.entries(best)) {
   console.log(`${name.padEnd(24)} ${ns.toFixed(1).padStart(7)} ns  ${((dim * 4) / ns).toFixed(2).padStart(6)} GB/s  ${(base / ns).toFixed(2)}x vs 4-way`);
 }

@@ -32,6 +32,7 @@ const TMP_F = 10;
 const I32 = 0x7f;
 const F32 = 0x7d;
 const V128 = 0x7b;
+const F64 = 0x7c;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -157,6 +158,54 @@ function batchBody(squared: boolean): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
+/**
+ * dotx/l2sqx (param $a $b $n) (result f64): bit-identical to `dot`/`l2sq` of
+ * kernels.ts. Those keep four float64 sums s0..s3 of lanes i mod 4 (products
+ * of float32 are exact in float64), a scalar tail into s0, and return
+ * (s0 + s1) + (s2 + s3). Here s0,s1 and s2,s3 are the two lanes of two
+ * f64x2 accumulators fed by promoted float32 pairs: the same roundings in the
+ * same order, two lanes per instruction.
+ */
+function exactBody(squared: boolean): number[] {
+  const A = 0;
+  const B = 1;
+  const N = 2;
+  const END = 3;
+  const ACC01 = 4;
+  const ACC23 = 5;
+  const T = 6;
+  const S0 = 7;
+  const TS = 8;
+  const pair = (offset: number): number[] => [
+    ...get(A), ...simd(0x5d, 3, ...uleb(offset)), ...simd(0x5f),
+    ...get(B), ...simd(0x5d, 3, ...uleb(offset)), ...simd(0x5f),
+    ...(squared ? [...simd(0xf1), 0x22, T, ...get(T), ...simd(0xf2)] : simd(0xf2)),
+  ];
+  const body: number[] = [
+    ...setEnd(~3),
+    ...loop([...get(ACC01), ...pair(0), ...simd(0xf0), ...set(ACC01), ...get(ACC23), ...pair(8), ...simd(0xf0), ...set(ACC23)], 16),
+    ...get(ACC01), ...simd(0x21, 0), ...set(S0),
+    ...setEnd(3),
+    ...loop(
+      [
+        ...get(S0),
+        ...get(A), ...F32_LOAD, 0xbb, ...get(B), ...F32_LOAD, 0xbb,
+        ...(squared ? [0xa1, 0x22, TS, ...get(TS), 0xa2] : [0xa2]),
+        0xa0, ...set(S0),
+      ],
+      4,
+    ),
+    ...get(S0), ...get(ACC01), ...simd(0x21, 1), 0xa0,
+    ...get(ACC23), ...simd(0x21, 0), ...get(ACC23), ...simd(0x21, 1), 0xa0,
+    0xa0,
+    0x0b,
+  ];
+  void N;
+  // locals after the 3 params: end i32, acc01 acc23 tmp v128, s0 tmp f64
+  const fn = [3, 1, I32, 3, V128, 2, F64, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
 function section(id: number, payload: number[]): number[] {
   return [id, ...uleb(payload.length), ...payload];
 }
@@ -169,11 +218,15 @@ function name(s: string): number[] {
 export function kernelModuleBytes(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [2, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0]),
+    ...section(1, [3, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64]),
     ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
-    ...section(3, [4, 0, 0, 1, 1]),
-    ...section(7, [4, ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3]),
-    ...section(10, [4, ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true)]),
+    ...section(3, [6, 0, 0, 1, 1, 2, 2]),
+    ...section(7, [
+      6,
+      ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3,
+      ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5,
+    ]),
+    ...section(10, [6, ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true)]),
   ];
   return new Uint8Array(bytes);
 }
@@ -229,6 +282,8 @@ export class WasmF32 {
   /** Raw batch kernels over byte offsets; see batchBody. */
   readonly dot4: Kernel4;
   readonly l2sq4: Kernel4;
+  private readonly dotX: Kernel;
+  private readonly l2X: Kernel;
 
   constructor(length: number) {
     const mod = kernelModule();
@@ -241,11 +296,23 @@ export class WasmF32 {
     this.l2K = inst.exports.l2sq as Kernel;
     this.dot4 = inst.exports.dot4 as Kernel4;
     this.l2sq4 = inst.exports.l2sq4 as Kernel4;
+    this.dotX = inst.exports.dotx as Kernel;
+    this.l2X = inst.exports.l2sqx as Kernel;
   }
 
   /** Dot product of f32[a..a+n) and f32[b..b+n), float32 lanes. */
   dot(a: number, b: number, n: number): number {
     return this.dotK(a << 2, b << 2, n);
+  }
+
+  /** Bit-identical to kernels.ts `dot(f32, a, f32, b, n)`, float64 lanes. */
+  dotExact(a: number, b: number, n: number): number {
+    return this.dotX(a << 2, b << 2, n);
+  }
+
+  /** Bit-identical to kernels.ts `l2sq(f32, a, f32, b, n)`. */
+  l2sqExact(a: number, b: number, n: number): number {
+    return this.l2X(a << 2, b << 2, n);
   }
 
   /** Squared Euclidean distance of f32[a..a+n) and f32[b..b+n). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
-import { distance, dot, l2sq } from '../../src/index/kernels.js';
+import { METRICS, allocRows, distance, dot, l2sq, prepareData, scan } from '../../src/index/kernels.js';
+import { TopK } from '../../src/index/topk.js';
 import { WasmF32, simdAvailable } from '../../src/index/simd.js';
 
 /** Float64 reference loops; also Σ|terms| to scale the float32-lane tolerance. */
@@ -99,5 +100,53 @@ describe('WebAssembly SIMD kernels (float32 lanes)', () => {
     for (let i = 0; i < 10; i++) new WasmF32(100_000);
     expect(view.length).toBe(100);
     expect(w.f32).toBe(view);
+  });
+});
+
+describe('scan over allocRows blocks (f64x2 lanes)', () => {
+  it('offers exactly the numbers distance() gives, every metric, dims 1..67', () => {
+    for (let dim = 1; dim <= 67; dim += 3) {
+      const rows = Math.ceil(20000 / dim);
+      const plain = gauss(rows * dim, 0.5);
+      const resident = allocRows(rows * dim, dim);
+      resident.set(plain);
+      expect(resident.byteOffset).toBeGreaterThan(0); // after the query scratch of a wasm memory
+      for (const metric of METRICS) {
+        const q = gauss(dim);
+        const k = 25;
+        const viaScan = new TopK(k);
+        scan(metric, q, resident, dim, 3, rows, viaScan);
+        const oracle = new TopK(k);
+        for (let row = 3; row < rows; row++) oracle.push(distance(metric, q, plain, row * dim, dim), row);
+        expect(viaScan.drain()).toEqual(oracle.drain());
+      }
+    }
+  });
+
+  it('bit-identical to dot/l2sq on every row (not only the top k)', () => {
+    const dim = 61;
+    const rows = 400;
+    const resident = prepareData('cosine', gauss(rows * dim), dim);
+    const q = prepareData('cosine', gauss(dim), dim);
+    const all = new TopK(rows);
+    scan('dot', q, resident, dim, 0, rows, all);
+    const { keys, dists } = all.drain();
+    keys.forEach((row, i) => expect(dists[i]).toBe(-dot(q, 0, resident, row * dim, dim)));
+    const l2 = new TopK(rows);
+    scan('l2', q, resident, dim, 0, rows, l2);
+    const got = l2.drain();
+    got.keys.forEach((row, i) => expect(got.dists[i]).toBe(Math.sqrt(l2sq(q, 0, resident, row * dim, dim))));
+  });
+
+  it('falls back to the JS kernels for plain arrays and small blocks', () => {
+    const dim = 5;
+    const small = allocRows(50, dim);
+    small.set(gauss(50));
+    const q = gauss(dim);
+    const top = new TopK(3);
+    scan('l2', q, small, dim, 0, 10, top);
+    const want = new TopK(3);
+    for (let r = 0; r < 10; r++) want.push(distance('l2', q, small, r * dim, dim), r);
+    expect(top.drain()).toEqual(want.drain());
   });
 });
