@@ -24,9 +24,11 @@
  *
  * Navigation uses float32-lane SIMD distances (-dot for cosine/dot, squared L2
  * for l2), four neighbours per call so their cache misses overlap (the zero
- * padding to V lets the kernel skip a scalar tail). The final candidates are re-scored with `distance()` of kernels.ts,
- * which is bit-identical to what the oracle and the exact indexes compute on
- * the library's rows, before they are offered to TopK as (distance, row).
+ * padding to V lets the kernel skip a scalar tail). The candidates within
+ * float32 rounding of the k-th are re-scored with the f64x2 kernels, which
+ * give bit for bit what `distance()` of kernels.ts (the oracle, the exact
+ * indexes) computes on the library's rows, and offered to TopK as
+ * (distance, row).
  *
  * When ef ≥ slots the search is a scan of the live slots, hence exact.
  *
@@ -350,15 +352,15 @@ export class HnswIndex implements VectorIndex {
     this.ip = metric !== 'l2';
     const ef = Math.max(this.efSearch, top.k);
     const s2r = space.slotToRow;
+    this.f32.set(query, 0);
     if (ef >= this.slots) {
       // The beam would hold every slot: a scan is exact and no slower.
       for (let slot = 0; slot < this.slots; slot++) {
         const row = s2r === null ? slot : s2r[slot];
-        if (row >= 0) top.push(distance(metric, query, this.f32, this.vec(slot), dim), row);
+        if (row >= 0) top.push(this.exact(metric, query, slot), row);
       }
       return;
     }
-    this.f32.set(query, 0);
     const ep = this.descend(0, this.entry, 0);
     this.searchLayer(0, ep, 0, ef, s2r);
     // Ascending by navigation distance; only those that may be within float32
@@ -375,11 +377,23 @@ export class HnswIndex implements VectorIndex {
     if (n === 0) return;
     const kth = dists[Math.min(top.k, n) - 1];
     const limit = kth + this.navTolerance(query, kth);
-    const f32 = this.f32;
     for (let i = 0; i < n && dists[i] <= limit; i++) {
       const slot = order[i];
-      top.push(distance(metric, query, f32, this.vec(slot), dim), s2r === null ? slot : s2r[slot]);
+      top.push(this.exact(metric, query, slot), s2r === null ? slot : s2r[slot]);
     }
+  }
+
+  /**
+   * distance(metric, query, rows, ·) of slot's vector, bit for bit: the f64x2
+   * kernels on the query copy in the scratch, or the JS kernels.
+   */
+  private exact(metric: Metric, query: Float32Array, slot: number): number {
+    const w = this.wasm;
+    const v = this.vec(slot);
+    if (w === null) return distance(metric, query, this.f32, v, this.dim);
+    if (metric === 'l2') return Math.sqrt(w.l2sqExact(0, v, this.dim));
+    const d = w.dotExact(0, v, this.dim);
+    return metric === 'cosine' ? 1 - d : -d;
   }
 
   /**

@@ -134,6 +134,25 @@ export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: n
 }
 
 /**
+ * A scorer for one query over `data`: `score(row)` equals
+ * distance(metric, q, data, row·dim, dim), through the SIMD kernels when
+ * `data` is an `allocRows` block. The query is copied into the block's
+ * scratch, so use one scorer per block at a time.
+ */
+export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, dim: number): (row: number) => number {
+  const res = RESIDENT.get(data.buffer as ArrayBuffer);
+  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) {
+    return (row) => distance(metric, q, data, row * dim, dim);
+  }
+  const w = res.wasm;
+  const base = res.base;
+  w.f32.set(q, 0);
+  if (metric === 'l2') return (row) => Math.sqrt(w.l2sqExact(0, base + row * dim, dim));
+  if (metric === 'cosine') return (row) => 1 - w.dotExact(0, base + row * dim, dim);
+  return (row) => -w.dotExact(0, base + row * dim, dim);
+}
+
+/**
  * The matrix the indexes search: unit rows for cosine (so cosine is a dot
  * product, in an `allocRows` block), the stored rows otherwise. Returns
  * `data` itself when no copy is needed.

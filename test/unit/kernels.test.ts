@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { METRICS, allocRows, distance, dot, l2sq, prepareData, scan } from '../../src/index/kernels.js';
 import { TopK } from '../../src/index/topk.js';
+import { INDEX_KINDS } from '../../src/index/registry.js';
 import { WasmF32, simdAvailable } from '../../src/index/simd.js';
 
 /** Float64 reference loops; also Σ|terms| to scale the float32-lane tolerance. */
@@ -148,5 +149,32 @@ describe('scan over allocRows blocks (f64x2 lanes)', () => {
     const want = new TopK(3);
     for (let r = 0; r < 10; r++) want.push(distance('l2', q, small, r * dim, dim), r);
     expect(top.drain()).toEqual(want.drain());
+  });
+});
+
+describe('exact indexes over allocRows blocks', () => {
+  it('linear and kdtree equal the oracle on plain arrays, bit for bit', () => {
+    for (const [dim, metric] of [[3, 'l2'], [17, 'cosine'], [40, 'dot']] as const) {
+      const rows = Math.ceil(30000 / dim);
+      const raw = gauss(rows * dim);
+      // Duplicates, so ties are broken by row.
+      raw.copyWithin(dim * 5, 0, dim * 5);
+      const data = metric === 'cosine' ? prepareData(metric, raw, dim) : allocRows(rows * dim, dim);
+      if (metric !== 'cosine') data.set(raw);
+      expect(data.byteOffset).toBeGreaterThan(0);
+      const plain = Float32Array.from(data);
+      const space = { metric, dim, data, rows, slotToRow: null };
+      for (const type of ['linear', 'kdtree'] as const) {
+        const index = INDEX_KINDS[type].build(space, {}, { random: { next: () => 0.5, gaussian: () => 0 } });
+        for (let t = 0; t < 5; t++) {
+          const q = t === 0 ? plain.slice(0, dim) : gauss(dim);
+          const got = new TopK(12);
+          index.search(q, space, got);
+          const want = new TopK(12);
+          for (let r = 0; r < rows; r++) want.push(distance(metric, q, plain, r * dim, dim), r);
+          expect(got.drain(), `${type} ${metric}`).toEqual(want.drain());
+        }
+      }
+    }
   });
 });
