@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
-import { METRICS, allocRows, distance, dot, l2sq, prepareData, scan } from '../../src/index/kernels.js';
+import { METRICS, allocRows, distance, dot, l2sq, prepareData, prepareQuery, scan } from '../../src/index/kernels.js';
 import { TopK } from '../../src/index/topk.js';
 import { INDEX_KINDS } from '../../src/index/registry.js';
 import { WasmF32, simdAvailable } from '../../src/index/simd.js';
@@ -167,7 +167,7 @@ describe('exact indexes over allocRows blocks', () => {
       for (const type of ['linear', 'kdtree'] as const) {
         const index = INDEX_KINDS[type].build(space, {}, { random: { next: () => 0.5, gaussian: () => 0 } });
         for (let t = 0; t < 5; t++) {
-          const q = t === 0 ? plain.slice(0, dim) : gauss(dim);
+          const q = prepareQuery(metric, t === 0 ? plain.slice(0, dim) : gauss(dim));
           const got = new TopK(12);
           index.search(q, space, got);
           const want = new TopK(12);
