@@ -162,7 +162,7 @@ export class HnswIndex implements VectorIndex {
     this.out = up4(dim);
     this.base = this.out + 4;
     const words = this.base + slots * this.stride;
-    this.wasm = simdAvailable() ? new WasmF32(words) : null;
+    this.wasm = residentBlock(words);
     const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
     this.f32 = buf;
     this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
@@ -591,6 +591,16 @@ export class HnswIndex implements VectorIndex {
       }
     }
     return index;
+  }
+}
+
+/** A WebAssembly memory for the block, or null (no SIMD, > 4 GiB, or out of address space). */
+function residentBlock(words: number): WasmF32 | null {
+  if (!simdAvailable() || words * 4 > 2 ** 32) return null;
+  try {
+    return new WasmF32(words);
+  } catch {
+    return null;
   }
 }
 

@@ -264,9 +264,20 @@ function kernelModule(): WebAssembly.Module | null {
   return compiled;
 }
 
-/** True when this runtime runs the SIMD module (Node ≥ 16.4 does). */
+let enabled = true;
+
+/**
+ * Turns the SIMD kernels off (or back on) for blocks allocated from now on;
+ * for tests and benchmarks of the JS fallback. Navigation rounding differs,
+ * so an HNSW built without SIMD is valid but not byte-identical.
+ */
+export function useSimd(on: boolean): void {
+  enabled = on;
+}
+
+/** True when this runtime runs the SIMD module (Node ≥ 16.4 does) and it is enabled. */
 export function simdAvailable(): boolean {
-  return kernelModule() !== null;
+  return enabled && kernelModule() !== null;
 }
 
 /**
