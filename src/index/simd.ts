@@ -206,6 +206,53 @@ function exactBody(squared: boolean): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
+/**
+ * idot4 (param $q $a $b $c $d $n16 $out): integer dot products of int8 rows,
+ * q against four at once, written as 4 i32 at $out. Per 16 bytes: widen to
+ * i16 (low and high halves), i32x4.dot_i16x8_s, add. $n16 is a multiple of
+ * 16 bytes (rows are zero-padded). |sum| ≤ n·127², far from i32 overflow.
+ */
+function int8Body(): number[] {
+  const Q = 0;
+  const N16 = 5;
+  const OUT = 6;
+  const END = 7;
+  const acc = [8, 9, 10, 11];
+  const QLO = 12;
+  const QHI = 13;
+  const X = 14;
+  const ptr = [1, 2, 3, 4];
+  const EXT_LO = simd(0x87);
+  const EXT_HI = simd(0x88);
+  const DOT = simd(0xba);
+  const ADD = simd(0xae);
+  const term = (i: number): number[] => [
+    ...get(ptr[i]), ...V128_LOAD(0), ...set(X),
+    ...get(acc[i]),
+    ...get(QLO), ...get(X), ...EXT_LO, ...DOT,
+    ...get(QHI), ...get(X), ...EXT_HI, ...DOT,
+    ...ADD, ...ADD, ...set(acc[i]),
+  ];
+  const bump = (local: number): number[] => [...get(local), ...i32c(16), I32_ADD, ...set(local)];
+  const hsum = (i: number): number[] => [
+    ...get(acc[i]), ...simd(0x1b, 0), ...get(acc[i]), ...simd(0x1b, 1), I32_ADD,
+    ...get(acc[i]), ...simd(0x1b, 2), ...get(acc[i]), ...simd(0x1b, 3), I32_ADD, I32_ADD,
+  ];
+  const body: number[] = [
+    ...get(Q), ...get(N16), I32_ADD, ...set(END),
+    0x02, 0x40, 0x03, 0x40, ...get(Q), ...get(END), I32_GE_U, 0x0d, 1,
+    ...get(Q), ...V128_LOAD(0), 0x22, X, ...EXT_LO, ...set(QLO), ...get(X), ...EXT_HI, ...set(QHI),
+    ...term(0), ...term(1), ...term(2), ...term(3),
+    ...bump(Q), ...bump(1), ...bump(2), ...bump(3), ...bump(4),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  for (let i = 0; i < 4; i++) body.push(...get(OUT), ...hsum(i), 0x36, 2, ...uleb(4 * i));
+  body.push(0x0b);
+  // locals after the 7 params: end i32, acc0..3 qlo qhi x v128
+  const fn = [2, 1, I32, 7, V128, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
 function section(id: number, payload: number[]): number[] {
   return [id, ...uleb(payload.length), ...payload];
 }
@@ -220,13 +267,16 @@ export function kernelModuleBytes(): Uint8Array {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [3, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64]),
     ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
-    ...section(3, [6, 0, 0, 1, 1, 2, 2]),
+    ...section(3, [7, 0, 0, 1, 1, 2, 2, 1]),
     ...section(7, [
-      6,
+      7,
       ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3,
-      ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5,
+      ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5, ...name('idot4'), 0x00, 6,
     ]),
-    ...section(10, [6, ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true)]),
+    ...section(10, [
+      7,
+      ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true), ...int8Body(),
+    ]),
   ];
   return new Uint8Array(bytes);
 }
@@ -283,8 +333,8 @@ export function simdAvailable(): boolean {
 /**
  * A Float32Array of fixed length in its own WebAssembly memory (never grown,
  * so the view never detaches), with the kernels bound to that memory.
- * Offsets passed to `dot`/`l2sq` are float indexes into `f32`; `dot4`/`l2sq4`
- * take byte offsets.
+ * Offsets passed to `dot`/`l2sq` are float indexes into `f32`; `dot4`/`l2sq4`/
+ * `idot4` take byte offsets.
  */
 export class WasmF32 {
   readonly f32: Float32Array;
@@ -293,6 +343,7 @@ export class WasmF32 {
   /** Raw batch kernels over byte offsets; see batchBody. */
   readonly dot4: Kernel4;
   readonly l2sq4: Kernel4;
+  readonly idot4: Kernel4;
   private readonly dotX: Kernel;
   private readonly l2X: Kernel;
 
@@ -307,6 +358,7 @@ export class WasmF32 {
     this.l2K = inst.exports.l2sq as Kernel;
     this.dot4 = inst.exports.dot4 as Kernel4;
     this.l2sq4 = inst.exports.l2sq4 as Kernel4;
+    this.idot4 = inst.exports.idot4 as Kernel4;
     this.dotX = inst.exports.dotx as Kernel;
     this.l2X = inst.exports.l2sqx as Kernel;
   }
