@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { hnswKind } from '../dist/index/hnsw.js';
+import { prepareData } from '../dist/index/kernels.js';
 import { TopK } from '../dist/index/topk.js';
 import { seededRandom } from '../dist/domain/random.js';
 
@@ -120,7 +121,8 @@ function recallOf(results) {
 }
 
 console.log(`dataset ${dataset}: ${n} x ${dim}, ${nq} queries, M=${M}, efConstruction=${EFC}, k=${K}, node ${process.version}`);
-const space = { metric: 'cosine', dim, data: base, rows: n, slotToRow: null };
+// As the service does: cosine rows re-normalised into an allocRows (WebAssembly) block.
+const space = { metric: 'cosine', dim, data: prepareData('cosine', base, dim), rows: n, slotToRow: null };
 
 let t0 = performance.now();
 const ours = hnswKind.build(space, { m: M, ef_construction: EFC, ef_search: 10 }, { random: seededRandom('bench') });

@@ -37,8 +37,7 @@
  * levels: i32, upper: i32}. Levels come from ctx.random, so a build is
  * deterministic and byte-identical for a fixed seed.
  */
-import { distance, dot, l2sq } from './kernels.js';
-import type { Metric } from './kernels.js';
+import { dot, l2sq, rowScorer } from './kernels.js';
 import { WasmF32, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
 import type { BuildContext, IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
@@ -50,6 +49,7 @@ const DEFAULT_EF_SEARCH = 64;
 const MAX_LEVEL = 24;
 
 const up4 = (n: number): number => (n + 3) & ~3;
+const up16 = (n: number): number => (n + 15) & ~15;
 
 /** Float64 keyed binary heap over (dist, slot); `max` selects the ordering. */
 class Heap {
@@ -124,24 +124,35 @@ export class HnswIndex implements VectorIndex {
   readonly maxM: number;
   readonly maxM0: number;
   private readonly linkWords: number;
-  private readonly stride: number;
-  private readonly base: number;
+  /** 'f32' while building, 'i8' once quantized (every built or loaded index). */
+  private format: 'f32' | 'i8' = 'f32';
+  private stride = 0;
+  private base = 0;
   /** Word offset of the 4 batch results. */
-  private readonly out: number;
-  private readonly batch: Int32Array;
-  private readonly wasm: WasmF32 | null;
-  private readonly f32: Float32Array;
-  private readonly i32: Int32Array;
+  private out = 0;
+  /** Bytes of one int8 vector (dim rounded up to 16, zero-padded). */
+  private readonly vecBytes: number;
+  private wasm: WasmF32 | null = null;
+  private f32: Float32Array = new Float32Array(0);
+  private i32: Int32Array = new Int32Array(0);
+  private i8: Int8Array = new Int8Array(0);
+  /** Per-dimension quantization steps: x[i] ≈ scales[i] · int8[i]. */
+  private scales: Float32Array;
+  /** Per-slot squared norms of the float vectors (l2 navigation). */
+  private sqnorms: Float32Array;
+  /** Step of the quantized query: (q[i] · scales[i]) ≈ qStep · int8[i]. */
+  private qStep = 1;
+  private readonly nd = new Float64Array(4);
+  private readonly one = new Int32Array(1);
   private readonly upperOff: Int32Array;
   private maxLevel: number;
-  /** Largest vector norm (float64 of float32 rows), for navTolerance. */
-  private maxNorm = 0;
   private entry: number;
   private tags: Uint16Array;
   private epoch = 0;
   private readonly cand = new Heap(256, false);
   private readonly res = new Heap(256, true);
   private readonly sel: Int32Array;
+  private readonly batch: Int32Array;
   private ip = true;
 
   private constructor(
@@ -153,19 +164,16 @@ export class HnswIndex implements VectorIndex {
     entry: number,
     private readonly levels: Int32Array,
     private readonly upper: Int32Array,
+    format: 'f32' | 'i8',
   ) {
     this.efSearch = efSearch;
     this.maxM = m;
     this.maxM0 = 2 * m;
     this.linkWords = up4(1 + this.maxM0);
-    this.stride = this.linkWords + up4(dim);
-    this.out = up4(dim);
-    this.base = this.out + 4;
-    const words = this.base + slots * this.stride;
-    this.wasm = residentBlock(words);
-    const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
-    this.f32 = buf;
-    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
+    this.vecBytes = up16(dim);
+    this.scales = new Float32Array(dim);
+    this.sqnorms = new Float32Array(slots);
+    this.allocate(format);
     this.upperOff = new Int32Array(slots);
     let off = 0;
     let maxLevel = -1;
@@ -179,6 +187,21 @@ export class HnswIndex implements VectorIndex {
     this.tags = new Uint16Array(slots);
     this.sel = new Int32Array(this.maxM0 + 1);
     this.batch = new Int32Array(this.maxM0 + 4);
+  }
+
+  /** A fresh zeroed block in `format` (see the layout at the top). */
+  private allocate(format: 'f32' | 'i8'): void {
+    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
+    this.format = format;
+    this.stride = this.linkWords + vecWords;
+    this.out = vecWords;
+    this.base = this.out + 4;
+    const words = this.base + this.slots * this.stride;
+    this.wasm = residentBlock(words);
+    const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
+    this.f32 = buf;
+    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
+    this.i8 = new Int8Array(buf.buffer, buf.byteOffset, words * 4);
   }
 
   params(): Record<string, number> {
@@ -199,19 +222,10 @@ export class HnswIndex implements VectorIndex {
         level0: this.i32.subarray(this.base, this.base + this.slots * this.stride),
         levels: this.levels,
         upper: this.upper,
+        scales: this.scales,
+        sqnorms: this.sqnorms,
       },
     };
-  }
-
-  private measureMaxNorm(): number {
-    let max = 0;
-    for (let e = 0; e < this.slots; e++) {
-      const v = this.vec(e);
-      const nn = dot(this.f32, v, this.f32, v, this.dim);
-      if (nn > max) max = nn;
-    }
-    // Slightly above: the float64 norm of float32 data may round down.
-    return Math.sqrt(max) * (1 + 1e-12);
   }
 
   /** Word offset of slot e's vector. */
@@ -224,7 +238,7 @@ export class HnswIndex implements VectorIndex {
     return level === 0 ? this.base + e * this.stride : this.upperOff[e] + (level - 1) * (1 + this.maxM);
   }
 
-  /** Navigation distance between word offsets a and b: -dot, or squared L2. */
+  /** Float32 navigation distance between word offsets a and b (build only): -dot, or squared L2. */
   private dist(a: number, b: number): number {
     const w = this.wasm;
     if (w !== null) return this.ip ? -w.dot(a, b, this.dim) : w.l2sq(a, b, this.dim);
@@ -239,10 +253,19 @@ export class HnswIndex implements VectorIndex {
     return this.epoch;
   }
 
+  /** Navigation distance from the query at word q to one slot. */
+  private distTo(q: number, slot: number): number {
+    this.one[0] = slot;
+    this.dist4(q, this.one, 0, 1);
+    return this.nd[0];
+  }
+
   /** Greedy walk from `ep` down to level `stop` + 1; returns the nearest slot found. */
   private descend(q: number, ep: number, stop: number): number {
     let cur = ep;
-    let curD = this.dist(q, this.vec(cur));
+    let curD = this.distTo(q, cur);
+    const batch = this.batch;
+    const nd = this.nd;
     for (let level = this.maxLevel; level > stop; level--) {
       const arr = level === 0 ? this.i32 : this.upper;
       let changed = true;
@@ -250,13 +273,17 @@ export class HnswIndex implements VectorIndex {
         changed = false;
         const at = this.links(cur, level);
         const count = arr[at];
-        for (let j = 1; j <= count; j++) {
-          const nb = arr[at + j];
-          const d = this.dist(q, this.vec(nb));
-          if (d < curD) {
-            curD = d;
-            cur = nb;
-            changed = true;
+        for (let j = 0; j < count; j++) batch[j] = arr[at + 1 + j];
+        // The first strictly nearer neighbour wins ties, as a one-by-one scan would.
+        for (let i = 0; i < count; i += 4) {
+          this.dist4(q, batch, i, count);
+          const lim = count - i < 4 ? count - i : 4;
+          for (let t = 0; t < lim; t++) {
+            if (nd[t] < curD) {
+              curD = nd[t];
+              cur = batch[i + t];
+              changed = true;
+            }
           }
         }
       }
@@ -276,12 +303,10 @@ export class HnswIndex implements VectorIndex {
     const res = this.res;
     const arr = level === 0 ? this.i32 : this.upper;
     const batch = this.batch;
-    const f32 = this.f32;
-    const out = this.out;
-    const ip = this.ip;
+    const nd = this.nd;
     cand.size = 0;
     res.size = 0;
-    const d0 = this.dist(q, this.vec(ep));
+    const d0 = this.distTo(q, ep);
     tags[ep] = epoch;
     cand.push(d0, ep);
     let bound = Infinity;
@@ -308,7 +333,7 @@ export class HnswIndex implements VectorIndex {
         const lim = nb4 - i < 4 ? nb4 - i : 4;
         for (let t = 0; t < lim; t++) {
           const nb = batch[i + t];
-          const d = ip ? -f32[out + t] : f32[out + t];
+          const d = nd[t];
           if (res.size < ef || d < bound) {
             cand.push(d, nb);
             if (dead === null || dead[nb] >= 0) {
@@ -323,91 +348,105 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Raw distances (dot, or squared L2) from word offset q to the slots
-   * batch[i..i+3] (fewer at the end), into f32[out..out+3].
+   * Navigation distances from the query at word q to the slots batch[i..i+3]
+   * (fewer at the end) into this.nd: -dot or squared L2 (float32 block), or
+   * their int8 estimates (quantized block; the l2 estimate drops |q|²).
    */
   private dist4(q: number, batch: Int32Array, i: number, n: number): void {
     const w = this.wasm;
-    const dim = this.dim;
-    const v0 = this.vec(batch[i]);
-    const v1 = i + 1 < n ? this.vec(batch[i + 1]) : q;
-    const v2 = i + 2 < n ? this.vec(batch[i + 2]) : q;
-    const v3 = i + 3 < n ? this.vec(batch[i + 3]) : q;
-    if (w !== null) {
-      if (this.ip) w.dot4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(dim), this.out << 2);
-      else w.l2sq4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(dim), this.out << 2);
+    const nd = this.nd;
+    const s0 = batch[i];
+    const s1 = i + 1 < n ? batch[i + 1] : s0;
+    const s2 = i + 2 < n ? batch[i + 2] : s0;
+    const s3 = i + 3 < n ? batch[i + 3] : s0;
+    const v0 = this.vec(s0);
+    const v1 = this.vec(s1);
+    const v2 = this.vec(s2);
+    const v3 = this.vec(s3);
+    const out = this.out;
+    if (this.format === 'i8') {
+      const i32 = this.i32;
+      if (w !== null) w.idot4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, this.vecBytes, out << 2);
+      else {
+        i32[out] = idot(this.i8, q << 2, v0 << 2, this.vecBytes);
+        i32[out + 1] = idot(this.i8, q << 2, v1 << 2, this.vecBytes);
+        i32[out + 2] = idot(this.i8, q << 2, v2 << 2, this.vecBytes);
+        i32[out + 3] = idot(this.i8, q << 2, v3 << 2, this.vecBytes);
+      }
+      const step = this.qStep;
+      if (this.ip) {
+        nd[0] = -step * i32[out];
+        nd[1] = -step * i32[out + 1];
+        nd[2] = -step * i32[out + 2];
+        nd[3] = -step * i32[out + 3];
+      } else {
+        const sq = this.sqnorms;
+        nd[0] = sq[s0] - 2 * step * i32[out];
+        nd[1] = sq[s1] - 2 * step * i32[out + 1];
+        nd[2] = sq[s2] - 2 * step * i32[out + 2];
+        nd[3] = sq[s3] - 2 * step * i32[out + 3];
+      }
       return;
     }
     const f = this.f32;
-    const k = this.ip ? dot : l2sq;
-    f[this.out] = k(f, q, f, v0, dim);
-    f[this.out + 1] = k(f, q, f, v1, dim);
-    f[this.out + 2] = k(f, q, f, v2, dim);
-    f[this.out + 3] = k(f, q, f, v3, dim);
+    if (w !== null) {
+      if (this.ip) w.dot4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(this.dim), out << 2);
+      else w.l2sq4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(this.dim), out << 2);
+    } else {
+      const k = this.ip ? dot : l2sq;
+      f[out] = k(f, q, f, v0, this.dim);
+      f[out + 1] = k(f, q, f, v1, this.dim);
+      f[out + 2] = k(f, q, f, v2, this.dim);
+      f[out + 3] = k(f, q, f, v3, this.dim);
+    }
+    const sign = this.ip ? -1 : 1;
+    nd[0] = sign * f[out];
+    nd[1] = sign * f[out + 1];
+    nd[2] = sign * f[out + 2];
+    nd[3] = sign * f[out + 3];
+  }
+
+  /** Quantizes the query into the scratch at word 0: q[i]·scales[i] ≈ qStep · int8. */
+  private loadQuery(query: Float32Array): void {
+    const scales = this.scales;
+    const dim = this.dim;
+    let max = 0;
+    for (let i = 0; i < dim; i++) {
+      const a = Math.abs(query[i] * scales[i]);
+      if (a > max) max = a;
+    }
+    const step = max > 0 ? max / 127 : 1;
+    this.qStep = step;
+    const i8 = this.i8;
+    for (let i = 0; i < dim; i++) i8[i] = Math.round((query[i] * scales[i]) / step);
   }
 
   search(query: Float32Array, space: SearchSpace, top: TopK): void {
     if (this.slots === 0 || top.k === 0) return;
-    const { metric, dim } = space;
-    this.ip = metric !== 'l2';
+    const { metric, data, dim } = space;
     const ef = Math.max(this.efSearch, top.k);
     const s2r = space.slotToRow;
-    this.f32.set(query, 0);
+    // Offered distances come from the library's rows: what the oracle computes.
+    const score = rowScorer(metric, query, data, dim);
     if (ef >= this.slots) {
       // The beam would hold every slot: a scan is exact and no slower.
       for (let slot = 0; slot < this.slots; slot++) {
         const row = s2r === null ? slot : s2r[slot];
-        if (row >= 0) top.push(this.exact(metric, query, slot), row);
+        if (row >= 0) top.push(score(row), row);
       }
       return;
     }
+    this.ip = metric !== 'l2';
+    this.loadQuery(query);
     const ep = this.descend(0, this.entry, 0);
     this.searchLayer(0, ep, 0, ef, s2r);
-    // Ascending by navigation distance; only those that may be within float32
-    // rounding of the k-th are re-scored exactly (see navTolerance).
     const res = this.res;
-    const n = res.size;
-    const order = this.scratchOrder(n);
-    const dists = this.scratchDists(n);
-    for (let i = n - 1; i >= 0; i--) {
-      order[i] = res.id[0];
-      dists[i] = res.d[0];
+    while (res.size > 0) {
+      const slot = res.id[0];
       res.pop();
+      const row = s2r === null ? slot : s2r[slot];
+      top.push(score(row), row);
     }
-    if (n === 0) return;
-    const kth = dists[Math.min(top.k, n) - 1];
-    const limit = kth + this.navTolerance(query, kth);
-    for (let i = 0; i < n && dists[i] <= limit; i++) {
-      const slot = order[i];
-      top.push(this.exact(metric, query, slot), s2r === null ? slot : s2r[slot]);
-    }
-  }
-
-  /**
-   * distance(metric, query, rows, ·) of slot's vector, bit for bit: the f64x2
-   * kernels on the query copy in the scratch, or the JS kernels.
-   */
-  private exact(metric: Metric, query: Float32Array, slot: number): number {
-    const w = this.wasm;
-    const v = this.vec(slot);
-    if (w === null) return distance(metric, query, this.f32, v, this.dim);
-    if (metric === 'l2') return Math.sqrt(w.l2sqExact(0, v, this.dim));
-    const d = w.dotExact(0, v, this.dim);
-    return metric === 'cosine' ? 1 - d : -d;
-  }
-
-  /**
-   * Bound on |navigation distance - exact distance|. A float32 sum of dim
-   * products errs by at most about dim·2^-24·Σ|q_i x_i| ≤ dim·2^-24·|q|·|x|
-   * (Cauchy-Schwarz; |x| ≤ maxNorm); squared L2 errs relative to itself.
-   * Doubled, plus a floor for sums near zero.
-   */
-  private navTolerance(query: Float32Array, kth: number): number {
-    const u = 2 * (this.dim + 2) * 2 ** -24;
-    if (!this.ip) return u * Math.abs(kth) + 1e-30;
-    let qq = 0;
-    for (let i = 0; i < query.length; i++) qq += query[i] * query[i];
-    return u * Math.sqrt(qq) * this.maxNorm + 1e-30;
   }
 
   /**
@@ -420,7 +459,6 @@ export class HnswIndex implements VectorIndex {
     const res = this.res;
     const sel = this.sel;
     const n = res.size;
-    // Pop the max-heap into ascending order in the heap's own arrays' tail.
     const order = this.scratchOrder(n);
     const dists = this.scratchDists(n);
     for (let i = n - 1; i >= 0; i--) {
@@ -490,7 +528,7 @@ export class HnswIndex implements VectorIndex {
     const at = this.links(e, level);
     arr[at] = count;
     for (let j = 1; j <= count; j++) arr[at + j] = sel[j];
-    // sel is reused by the pruning below, so keep e's list (just written) as the source.
+    // sel is reused by the pruning below, so e's list (just written) is the source.
     const ve = this.vec(e);
     for (let j = 1; j <= count; j++) {
       const nb = arr[at + j];
@@ -519,7 +557,40 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Builds over rows 0..space.rows-1 (slot i = row i), inserting in slot order.
+   * Replaces the float32 block by the int8 one: per-dimension steps from the
+   * largest |x[i]| over all slots, links copied, squared norms kept for l2.
+   */
+  private quantize(): void {
+    const { slots, dim } = this;
+    const oldF32 = this.f32;
+    const oldI32 = this.i32;
+    const oldBase = this.base;
+    const oldStride = this.stride;
+    const scales = this.scales;
+    scales.fill(0);
+    for (let e = 0; e < slots; e++) {
+      const v = this.vec(e);
+      for (let i = 0; i < dim; i++) {
+        const a = Math.abs(oldF32[v + i]);
+        if (a > scales[i]) scales[i] = a;
+      }
+      this.sqnorms[e] = dot(oldF32, v, oldF32, v, dim);
+    }
+    for (let i = 0; i < dim; i++) scales[i] = scales[i] > 0 ? scales[i] / 127 : 1;
+    const oldVec = (e: number): number => oldBase + e * oldStride + this.linkWords;
+    this.allocate('i8');
+    for (let e = 0; e < slots; e++) {
+      const from = oldBase + e * oldStride;
+      this.i32.set(oldI32.subarray(from, from + this.linkWords), this.base + e * this.stride);
+      const src = oldVec(e);
+      const dst = this.vec(e) << 2;
+      for (let i = 0; i < dim; i++) this.i8[dst + i] = Math.max(-127, Math.min(127, Math.round(oldF32[src + i] / scales[i])));
+    }
+  }
+
+  /**
+   * Builds over rows 0..space.rows-1 (slot i = row i), inserting in slot order
+   * with float32 distances, then quantizes the vectors for queries.
    * @throws Error when a param is out of range
    */
   static build(space: SearchSpace, params: Record<string, number>, ctx: BuildContext): HnswIndex {
@@ -537,15 +608,15 @@ export class HnswIndex implements VectorIndex {
       levels[e] = Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - ctx.random.next()) * mult));
       upperWords += levels[e] * (1 + m);
     }
-    const index = new HnswIndex(n, dim, m, efc, efs, -1, levels, new Int32Array(upperWords));
+    const index = new HnswIndex(n, dim, m, efc, efs, -1, levels, new Int32Array(upperWords), 'f32');
     index.ip = space.metric !== 'l2';
     index.maxLevel = -1;
     for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
-    index.maxNorm = index.measureMaxNorm();
     for (let e = 0; e < n; e++) {
       index.insert(e);
       if ((e & 1023) === 1023 || e === n - 1) ctx.onProgress?.(e + 1, n);
     }
+    index.quantize();
     return index;
   }
 
@@ -561,7 +632,7 @@ export class HnswIndex implements VectorIndex {
     checkParams(m, efc, efs);
     if (s.params.dim !== dim) throw new Error(`hnsw index has dim ${s.params.dim}, expected ${dim}`);
     if (slots < 0) throw new Error('hnsw slots is negative');
-    const { level0, levels, upper } = s.arrays;
+    const { level0, levels, upper, scales, sqnorms } = s.arrays;
     if (!(levels instanceof Int32Array) || levels.length !== slots) throw new Error('hnsw levels have the wrong length');
     let upperWords = 0;
     let maxLevel = -1;
@@ -574,10 +645,15 @@ export class HnswIndex implements VectorIndex {
     if (slots === 0 ? entry !== -1 : entry < 0 || entry >= slots || levels[entry] !== maxLevel) {
       throw new Error('hnsw entry point is invalid');
     }
-    const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper);
+    if (!(scales instanceof Float32Array) || scales.length !== dim || !scales.every((x) => Number.isFinite(x) && x > 0)) {
+      throw new Error('hnsw scales are invalid');
+    }
+    if (!(sqnorms instanceof Float32Array) || sqnorms.length !== slots) throw new Error('hnsw sqnorms have the wrong length');
+    const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper, 'i8');
     if (!(level0 instanceof Int32Array) || level0.length !== slots * index.stride) throw new Error('hnsw level0 has the wrong length');
     index.i32.set(level0, index.base);
-    index.maxNorm = index.measureMaxNorm();
+    index.scales.set(scales);
+    index.sqnorms.set(sqnorms);
     for (let e = 0; e < slots; e++) {
       for (let l = 0; l <= levels[e]; l++) {
         const arr = l === 0 ? index.i32 : upper;
@@ -594,6 +670,13 @@ export class HnswIndex implements VectorIndex {
   }
 }
 
+/** Integer dot product of int8 bytes [a, a+n) and [b, b+n): the JS fallback of idot4. */
+function idot(i8: Int8Array, a: number, b: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += i8[a + i] * i8[b + i];
+  return s;
+}
+
 /** A WebAssembly memory for the block, or null (no SIMD, > 4 GiB, or out of address space). */
 function residentBlock(words: number): WasmF32 | null {
   if (!simdAvailable() || words * 4 > 2 ** 32) return null;
@@ -608,11 +691,6 @@ function checkParams(m: number, efc: number, efs: number): void {
   if (!Number.isInteger(m) || m < 2 || m > 256) throw new Error('hnsw m must be an integer in 2..256');
   if (!Number.isInteger(efc) || efc < 1 || efc > 10000) throw new Error('hnsw ef_construction must be an integer in 1..10000');
   if (!Number.isInteger(efs) || efs < 1 || efs > 10000) throw new Error('hnsw ef_search must be an integer in 1..10000');
-}
-
-/** Metric of the navigation distance; exported for tests. */
-export function navigatesByDot(metric: Metric): boolean {
-  return metric !== 'l2';
 }
 
 export const hnswKind: IndexKind = {
