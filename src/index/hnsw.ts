@@ -1,41 +1,46 @@
 /**
  * HNSW (Malkov & Yashunin), laid out like hnswlib's `hnswalg.h`.
  *
- * Memory (one WebAssembly memory, so the SIMD kernels of simd.ts can read both
- * the query and the vectors; 4-byte words, viewed as Int32Array and Float32Array):
+ * Memory (one WebAssembly memory, so the SIMD kernels of simd.ts read both the
+ * query and the vectors; 4-byte words, viewed as Int32Array, Float32Array and
+ * Int8Array):
  *
- *   word 0 .. Q-1          query scratch, Q = dim rounded up to 4 (pad stays 0)
- *   word Q .. Q+3          4 distances out of the batch kernel
- *   word Q + 4 + e·S ..    element e (slot e), S = L + V:
+ *   word 0 .. Q-1          query scratch (pad stays 0)
+ *   word Q .. Q+3          4 results of the batch kernel
+ *   word Q + 4 + e·S ..    element e (slot e), S = L + Q:
  *     [count | M0 neighbour slots | pad to L]  L = 1 + M0 rounded up to 4
- *     [dim floats of the vector   | pad to V]  V = dim rounded up to 4
+ *     [the vector, zero-padded to Q words]
+ *   built (and stored): int8 vectors, Q = dim rounded up to 16, / 4
+ *   while building:     float32 vectors, Q = dim rounded up to 4
  *
- * Level 0 therefore sits beside each vector (locality, as in hnswlib's
+ * Level 0 sits beside each vector (locality, as in hnswlib's
  * `data_level0_memory_`). Upper levels live apart in `upper` (Int32Array):
  * element e with level l > 0 owns l lists of [count | M neighbour slots] at
  * `upperOff[e]`, levels 1..l in order. `levels` (Int32Array, one per slot) is
  * stored; `upperOff` is its prefix sum.
  *
- * The index keeps its own copy of the vectors in slot order, so it can still
- * navigate through slots whose chunks were deleted or re-embedded since the
- * build (space.slotToRow[slot] = -1): dead slots are walked through but never
- * enter the result set (hnswlib's deleted-element rule), so a query still
- * gets ef live candidates. Cost: vectors are held twice (library + index).
+ * Build: float32 SIMD distances (-dot for cosine/dot, squared L2 for l2),
+ * hnswlib's insert and neighbour heuristic. Then the vectors are quantized:
+ * x[i] ≈ scales[i] · int8, scales[i] = max |x[i]| / 127 over the slots. A
+ * query is q[i]·scales[i] ≈ qStep · int8, so q·x ≈ qStep · Σ int8·int8
+ * (i32x4.dot_i16x8_s, four neighbours per call so their cache misses
+ * overlap); l2 navigates by |x|² - 2 q·x with |x|² kept per slot (`sqnorms`).
+ * The ef survivors are re-scored from the library's rows (space.data) with
+ * `rowScorer`, which is bit for bit `distance()` of kernels.ts (the oracle's),
+ * and offered to TopK as (distance, row).
  *
- * Navigation uses float32-lane SIMD distances (-dot for cosine/dot, squared L2
- * for l2), four neighbours per call so their cache misses overlap (the zero
- * padding to V lets the kernel skip a scalar tail). The candidates within
- * float32 rounding of the k-th are re-scored with the f64x2 kernels, which
- * give bit for bit what `distance()` of kernels.ts (the oracle, the exact
- * indexes) computes on the library's rows, and offered to TopK as
- * (distance, row).
+ * Dead slots (chunk deleted or re-embedded since the build, slotToRow = -1)
+ * keep their int8 vector and links here, so queries walk through them, but
+ * they never enter the result set (hnswlib's deleted-element rule), so a query
+ * still gets ef live candidates. The index holds ~dim + 4·(2M+1) bytes per
+ * slot (a quarter of the float rows at M=16, dim=384), not a second copy.
  *
- * When ef ≥ slots the search is a scan of the live slots, hence exact.
+ * When ef ≥ slots the search is a scan of the live rows, hence exact.
  *
  * Serialized: params {m, ef_construction, ef_search, slots, entry, dim} and
- * arrays {level0: i32 block of slots·S words (vectors as float bits),
- * levels: i32, upper: i32}. Levels come from ctx.random, so a build is
- * deterministic and byte-identical for a fixed seed.
+ * arrays {level0: i32 block of slots·S words (int8 vectors as bytes),
+ * levels: i32, upper: i32, scales: f32, sqnorms: f32}. Levels come from
+ * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
  */
 import { dot, l2sq, rowScorer } from './kernels.js';
 import { WasmF32, simdAvailable } from './simd.js';
