@@ -33,9 +33,17 @@ const data = new Float32Array(rows * dim);
 for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.7311) * 0.1;
 const q = new Float32Array(dim);
 for (let i = 0; i < dim; i++) q[i] = Math.cos(i * 0.37);
-const w = new WasmF32(dim + rows * dim);
+const w = new WasmF32(dim + rows * dim + 4);
 w.f32.set(q, 0);
 w.f32.set(data, dim);
+const OUT = (dim + rows * dim) * 4;
+// int8 copy (bytes) for idot4: dim rounded to 16, one block per row.
+const b16 = (dim + 15) & ~15;
+const w8 = new WasmF32((b16 * (rows + 1)) / 4 + 4);
+const i8 = new Int8Array(w8.f32.buffer);
+for (let i = 0; i < dim; i++) i8[i] = Math.round(q[i] * 127);
+for (let r = 0; r < rows; r++) for (let i = 0; i < dim; i++) i8[b16 * (r + 1) + i] = Math.round(data[r * dim + i] * 1270);
+const OUT8 = b16 * (rows + 1);
 // Random visiting order, like a graph walk; --seq for a scan.
 const order = new Int32Array(rows);
 let s = 12345;
@@ -46,6 +54,23 @@ const variants = {
   'js 4-way (kernels.dot)': () => { let t = 0; for (let r = 0; r < rows; r++) t += dot(q, 0, data, order[r] * dim, dim); return t; },
   'js 8-way': () => { let t = 0; for (let r = 0; r < rows; r++) t += dot8(q, 0, data, order[r] * dim, dim); return t; },
   'wasm f64x2 (bit-exact)': () => { let t = 0; for (let r = 0; r < rows; r++) t += w.dotExact(0, dim + order[r] * dim, dim); return t; },
+  'wasm f32x4 dot4 (x4 rows)': () => {
+    let t = 0;
+    const f = w.f32;
+    for (let r = 0; r + 3 < rows; r += 4) {
+      w.dot4(0, (dim + order[r] * dim) * 4, (dim + order[r + 1] * dim) * 4, (dim + order[r + 2] * dim) * 4, (dim + order[r + 3] * dim) * 4, dim & ~3, OUT);
+      t += f[OUT / 4];
+    }
+    return t;
+  },
+  'wasm int8 idot4 (x4 rows)': () => {
+    let t = 0;
+    for (let r = 0; r + 3 < rows; r += 4) {
+      w8.idot4(0, b16 * (order[r] + 1), b16 * (order[r + 1] + 1), b16 * (order[r + 2] + 1), b16 * (order[r + 3] + 1), b16, OUT8);
+      t += i8[OUT8];
+    }
+    return t;
+  },
   'wasm simd f32x4': () => { let t = 0; for (let r = 0; r < rows; r++) t += w.dot(0, dim + order[r] * dim, dim); return t; },
 };
 const best = {};
