@@ -1,5 +1,6 @@
 // Kernel micro-benchmark, all variants in one process, interleaved rounds.
-// Usage: npx tsc -p . && node scripts/bench-kernels.mjs [dim=384] [rows=30000]
+// Usage: npx tsc -p . && node scripts/bench-kernels.mjs [dim=384] [rows=30000] [--seq]
+// GB/s counts float32 row bytes (dim·4) for every variant, int8 included (it reads a quarter of that).
 import { dot } from '../dist/index/kernels.js';
 import { WasmF32 } from '../dist/index/simd.js';
 
