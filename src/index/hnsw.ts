@@ -752,7 +752,7 @@ function checkParams(m: number, efc: number, efs: number): void {
 export const hnswKind: IndexKind = {
   type: 'hnsw',
   exact: false,
-  description: 'approximate: HNSW graph (hnswlib layout), WebAssembly SIMD distances, candidates re-scored exactly',
+  description: 'approximate: HNSW graph (hnswlib layout), int8 SIMD navigation, candidates re-scored exactly',
   options: [
     { name: 'm', description: 'links per node on upper levels (2m on level 0)', min: 2, max: 256, default: DEFAULT_M },
     { name: 'ef_construction', description: 'candidate list size while building', min: 1, max: 10000, default: DEFAULT_EF_CONSTRUCTION },
