@@ -9,7 +9,7 @@
  * Boxes rather than split planes give a valid bound for every metric:
  *   l2/cosine: distance from the query to the box; dot: max of q·x over the box.
  */
-import { distance } from './kernels.js';
+import { rowScorer } from './kernels.js';
 import type { Metric } from './kernels.js';
 import type { TopK } from './topk.js';
 import { rowOf } from './types.js';
@@ -53,6 +53,7 @@ export class KdTree implements VectorIndex {
   search(query: Float32Array, space: SearchSpace, top: TopK): void {
     if (this.slots === 0) return;
     const { metric, data, dim } = space;
+    const score = rowScorer(metric, query, data, dim);
     const { nodes, starts, ends, bounds } = this.stack;
     let sp = 0;
     nodes[0] = 0;
@@ -70,7 +71,7 @@ export class KdTree implements VectorIndex {
         for (let j = start; j < end; j++) {
           const row = rowOf(space, this.perm[j]);
           if (row < 0) continue;
-          top.push(distance(metric, query, data, row * dim, dim), row);
+          top.push(score(row), row);
         }
         continue;
       }

@@ -6,7 +6,15 @@
  *   cosine: 1 - cos(q, x), computed as 1 - dot on unit vectors
  *   l2:     Euclidean distance
  *   dot:    -(q · x)
+ *
+ * Rows made by `allocRows` (e.g. the cosine rows of `prepareData`) live in a
+ * WebAssembly memory with a query scratch in front; `scan` reads those with
+ * the f64x2 kernels of simd.ts, which are bit-identical to `dot`/`l2sq`
+ * below, so exact indexes and the oracle still agree to the bit.
  */
+import { WasmF32, simdAvailable } from './simd.js';
+import type { TopK } from './topk.js';
+
 export type Metric = 'cosine' | 'l2' | 'dot';
 export const METRICS: readonly Metric[] = ['cosine', 'l2', 'dot'];
 
@@ -68,13 +76,90 @@ export function norm(data: Float32Array, off: number, dim: number): number {
   return Math.sqrt(dot(data, off, data, off, dim));
 }
 
+/** A WebAssembly-resident row block: its kernels and where the query scratch is. */
+interface Resident {
+  wasm: WasmF32;
+  /** Float offset of the row block in the memory (the scratch is at 0). */
+  base: number;
+  dim: number;
+}
+
+const RESIDENT = new WeakMap<ArrayBuffer, Resident>();
+/** 1 GiB of floats per block at most; larger blocks stay plain arrays. */
+const MAX_RESIDENT_FLOATS = 2 ** 28;
+/** Below 64 KiB a memory and an instance per block cost more than they save. */
+const MIN_RESIDENT_FLOATS = 2 ** 14;
+
+/**
+ * A zeroed Float32Array of `length` floats for rows of `dim`, placed in its own
+ * WebAssembly memory when SIMD is available so `scan` can use the SIMD
+ * kernels on it; a plain Float32Array otherwise.
+ */
+export function allocRows(length: number, dim: number): Float32Array {
+  const scratch = (dim + 3) & ~3;
+  if (dim === 0 || length < MIN_RESIDENT_FLOATS || length + scratch > MAX_RESIDENT_FLOATS || !simdAvailable()) {
+    return new Float32Array(length);
+  }
+  try {
+    const wasm = new WasmF32(scratch + length);
+    const rows = wasm.f32.subarray(scratch, scratch + length);
+    RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: scratch, dim });
+    return rows;
+  } catch {
+    // Out of address space for another memory: fall back to the JS kernels.
+    return new Float32Array(length);
+  }
+}
+
+/**
+ * Offers rows [from, to) of `data` to `top` as (distance(metric, q, data, row·dim, dim), row):
+ * the same numbers as calling `distance` per row, faster on `allocRows` blocks.
+ */
+export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: number, from: number, to: number, top: TopK): void {
+  const res = RESIDENT.get(data.buffer as ArrayBuffer);
+  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) {
+    for (let r = from; r < to; r++) top.push(distance(metric, q, data, r * dim, dim), r);
+    return;
+  }
+  const w = res.wasm;
+  w.f32.set(q, 0);
+  const base = res.base;
+  if (metric === 'l2') {
+    for (let r = from; r < to; r++) top.push(Math.sqrt(w.l2sqExact(0, base + r * dim, dim)), r);
+  } else if (metric === 'cosine') {
+    for (let r = from; r < to; r++) top.push(1 - w.dotExact(0, base + r * dim, dim), r);
+  } else {
+    for (let r = from; r < to; r++) top.push(-w.dotExact(0, base + r * dim, dim), r);
+  }
+}
+
+/**
+ * A scorer for one query over `data`: `score(row)` equals
+ * distance(metric, q, data, row·dim, dim), through the SIMD kernels when
+ * `data` is an `allocRows` block. The query is copied into the block's
+ * scratch, so use one scorer per block at a time.
+ */
+export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, dim: number): (row: number) => number {
+  const res = RESIDENT.get(data.buffer as ArrayBuffer);
+  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) {
+    return (row) => distance(metric, q, data, row * dim, dim);
+  }
+  const w = res.wasm;
+  const base = res.base;
+  w.f32.set(q, 0);
+  if (metric === 'l2') return (row) => Math.sqrt(w.l2sqExact(0, base + row * dim, dim));
+  if (metric === 'cosine') return (row) => 1 - w.dotExact(0, base + row * dim, dim);
+  return (row) => -w.dotExact(0, base + row * dim, dim);
+}
+
 /**
  * The matrix the indexes search: unit rows for cosine (so cosine is a dot
- * product), the stored rows otherwise. Returns `data` itself when no copy is needed.
+ * product, in an `allocRows` block), the stored rows otherwise. Returns
+ * `data` itself when no copy is needed.
  */
 export function prepareData(metric: Metric, data: Float32Array, dim: number): Float32Array {
   if (metric !== 'cosine') return data;
-  const out = new Float32Array(data.length);
+  const out = allocRows(data.length, dim);
   const rows = dim === 0 ? 0 : data.length / dim;
   for (let r = 0; r < rows; r++) {
     const off = r * dim;
@@ -88,5 +173,8 @@ export function prepareData(metric: Metric, data: Float32Array, dim: number): Fl
 
 /** A query in the space of `prepareData`. */
 export function prepareQuery(metric: Metric, query: Float32Array): Float32Array {
-  return metric === 'cosine' ? prepareData('cosine', query, query.length) : query;
+  if (metric !== 'cosine') return query;
+  const n = norm(query, 0, query.length);
+  const inv = n > 0 ? 1 / n : 0;
+  return query.map((x) => x * inv);
 }

@@ -1,4 +1,4 @@
-import { distance } from './kernels.js';
+import { scan } from './kernels.js';
 import type { TopK } from './topk.js';
 import type { IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
@@ -22,8 +22,7 @@ export class LinearIndex implements VectorIndex {
 
 /** Offers rows [from, to) of the space to `top`. */
 export function scanRows(query: Float32Array, space: SearchSpace, from: number, to: number, top: TopK): void {
-  const { metric, data, dim } = space;
-  for (let r = from; r < to; r++) top.push(distance(metric, query, data, r * dim, dim), r);
+  scan(space.metric, query, space.data, space.dim, from, to, top);
 }
 
 export const linearKind: IndexKind = {

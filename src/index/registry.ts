@@ -1,3 +1,4 @@
+import { hnswKind } from './hnsw.js';
 import { kdtreeKind } from './kdtree.js';
 import { linearKind } from './linear.js';
 import { lshKind } from './lsh.js';
@@ -8,6 +9,7 @@ export const INDEX_KINDS: Record<IndexType, IndexKind> = {
   linear: linearKind,
   kdtree: kdtreeKind,
   lsh: lshKind,
+  hnsw: hnswKind,
 };
 
 export const INDEX_TYPES = Object.keys(INDEX_KINDS) as IndexType[];

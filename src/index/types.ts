@@ -2,7 +2,7 @@ import type { Metric } from './kernels.js';
 import type { TopK } from './topk.js';
 import type { Random } from '../domain/random.js';
 
-export type IndexType = 'linear' | 'kdtree' | 'lsh';
+export type IndexType = 'linear' | 'kdtree' | 'lsh' | 'hnsw';
 
 /**
  * What an index searches. Slots are the index's own dense ids, fixed at build

@@ -1,0 +1,763 @@
+/**
+ * HNSW (Malkov & Yashunin), laid out like hnswlib's `hnswalg.h`.
+ *
+ * Memory (one WebAssembly memory, so the SIMD kernels of simd.ts read both the
+ * query and the vectors; 4-byte words, viewed as Int32Array, Float32Array and
+ * Int8Array):
+ *
+ *   word 0 .. Q-1          query scratch (pad stays 0)
+ *   word Q .. Q+3          4 results of the batch kernel
+ *   word Q + 4 + e·S ..    element e (slot e), S = L + Q:
+ *     [count | M0 neighbour slots | pad to L]  L = 1 + M0 rounded up to 4
+ *     [the vector, zero-padded to Q words]
+ *   built (and stored): int8 vectors, Q = dim rounded up to 16, / 4
+ *   while building:     float32 vectors, Q = dim rounded up to 4
+ *
+ * Level 0 sits beside each vector (locality, as in hnswlib's
+ * `data_level0_memory_`). Upper levels live apart in `upper` (Int32Array):
+ * element e with level l > 0 owns l lists of [count | M neighbour slots] at
+ * `upperOff[e]`, levels 1..l in order. `levels` (Int32Array, one per slot) is
+ * stored; `upperOff` is its prefix sum.
+ *
+ * Build: float32 SIMD distances (-dot for cosine/dot, squared L2 for l2),
+ * hnswlib's insert and neighbour heuristic. Then the vectors are quantized:
+ * x[i] ≈ scales[i] · int8, scales[i] = max |x[i]| / 127 over the slots. A
+ * query is q[i]·scales[i] ≈ qStep · int8, so q·x ≈ qStep · Σ int8·int8
+ * (i32x4.dot_i16x8_s, four neighbours per call so their cache misses
+ * overlap); l2 navigates by |x|² - 2 q·x with |x|² kept per slot (`sqnorms`).
+ * The ef survivors are re-scored, nearest estimate first, from the library's
+ * rows (space.data) with `rowScorer`, which is bit for bit `distance()` of
+ * kernels.ts (the oracle's), and offered to TopK as (distance, row); this
+ * stops once an estimate is 6 standard deviations of its rounding error
+ * behind the k-th exact distance.
+ *
+ * Dead slots (chunk deleted or re-embedded since the build, slotToRow = -1)
+ * keep their int8 vector and links here, so queries walk through them, but
+ * they never enter the result set (hnswlib's deleted-element rule), so a query
+ * still gets ef live candidates. The index holds ~dim + 4·(2M+1) bytes per
+ * slot (a quarter of the float rows at M=16, dim=384), not a second copy.
+ *
+ * When ef ≥ slots the search is a scan of the live rows, hence exact.
+ *
+ * Serialized: params {m, ef_construction, ef_search, slots, entry, dim} and
+ * arrays {level0: i32 block of slots·S words (int8 vectors as bytes),
+ * levels: i32, upper: i32, scales: f32, sqnorms: f32}. Levels come from
+ * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
+ */
+import { dot, l2sq, rowScorer } from './kernels.js';
+import { WasmF32, simdAvailable } from './simd.js';
+import type { TopK } from './topk.js';
+import type { BuildContext, IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
+
+const DEFAULT_M = 16;
+const DEFAULT_EF_CONSTRUCTION = 200;
+const DEFAULT_EF_SEARCH = 64;
+/**
+ * Re-scoring stops when an estimate is this many standard deviations of its
+ * rounding error behind the k-th exact distance (a miss below 1e-9 per
+ * candidate if the errors were Gaussian; a miss costs recall, never a wrong distance).
+ */
+const RESCORE_SIGMAS = 6;
+/** Levels above this are clamped; P(level > 24) = M^-24, never at any n we can hold. */
+const MAX_LEVEL = 24;
+
+const up4 = (n: number): number => (n + 3) & ~3;
+const up16 = (n: number): number => (n + 15) & ~15;
+
+/** Float64 keyed binary heap over (dist, slot); `max` selects the ordering. */
+class Heap {
+  d: Float64Array;
+  id: Int32Array;
+  size = 0;
+
+  constructor(
+    capacity: number,
+    private readonly max: boolean,
+  ) {
+    this.d = new Float64Array(Math.max(4, capacity));
+    this.id = new Int32Array(Math.max(4, capacity));
+  }
+
+  /** True when a ranks above b (closer to the root). */
+  private above(a: number, b: number): boolean {
+    return this.max ? a > b : a < b;
+  }
+
+  push(dist: number, slot: number): void {
+    if (this.size === this.d.length) {
+      const d = new Float64Array(this.size * 2);
+      const id = new Int32Array(this.size * 2);
+      d.set(this.d);
+      id.set(this.id);
+      this.d = d;
+      this.id = id;
+    }
+    const d = this.d;
+    const ids = this.id;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.above(dist, d[p])) break;
+      d[i] = d[p];
+      ids[i] = ids[p];
+      i = p;
+    }
+    d[i] = dist;
+    ids[i] = slot;
+  }
+
+  /** Removes the root; read it first from d[0], id[0]. */
+  pop(): void {
+    const n = --this.size;
+    if (n === 0) return;
+    const d = this.d;
+    const ids = this.id;
+    const dist = d[n];
+    const slot = ids[n];
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && this.above(d[r], d[l]) ? r : l;
+      if (!this.above(d[c], dist)) break;
+      d[i] = d[c];
+      ids[i] = ids[c];
+      i = c;
+    }
+    d[i] = dist;
+    ids[i] = slot;
+  }
+}
+
+export class HnswIndex implements VectorIndex {
+  readonly type = 'hnsw' as const;
+  /** Candidate list size at query time (at least k); may be changed between queries. */
+  efSearch: number;
+  readonly maxM: number;
+  readonly maxM0: number;
+  private readonly linkWords: number;
+  /** 'f32' while building, 'i8' once quantized (every built or loaded index). */
+  private format: 'f32' | 'i8' = 'f32';
+  private stride = 0;
+  private base = 0;
+  /** Word offset of the 4 batch results. */
+  private out = 0;
+  /** Bytes of one int8 vector (dim rounded up to 16, zero-padded). */
+  private readonly vecBytes: number;
+  private wasm: WasmF32 | null = null;
+  private f32: Float32Array = new Float32Array(0);
+  private i32: Int32Array = new Int32Array(0);
+  private i8: Int8Array = new Int8Array(0);
+  /** Per-dimension quantization steps: x[i] ≈ scales[i] · int8[i]. */
+  private scales: Float32Array;
+  /** Per-slot squared norms of the float vectors (l2 navigation). */
+  private sqnorms: Float32Array;
+  /** Step of the quantized query: (q[i] · scales[i]) ≈ qStep · int8[i]. */
+  private qStep = 1;
+  /** Standard deviation of the query's dot-product estimates (see loadQuery). */
+  private qSigma = 0;
+  /** Largest Σ int8² over the slots' vectors. */
+  private sqMax = 0;
+  private readonly nd = new Float64Array(4);
+  private readonly one = new Int32Array(1);
+  private readonly upperOff: Int32Array;
+  private maxLevel: number;
+  private entry: number;
+  private tags: Uint16Array;
+  private epoch = 0;
+  private readonly cand = new Heap(256, false);
+  private readonly res = new Heap(256, true);
+  private readonly sel: Int32Array;
+  private readonly batch: Int32Array;
+  private ip = true;
+
+  private constructor(
+    readonly slots: number,
+    readonly dim: number,
+    readonly m: number,
+    readonly efConstruction: number,
+    efSearch: number,
+    entry: number,
+    private readonly levels: Int32Array,
+    private readonly upper: Int32Array,
+    format: 'f32' | 'i8',
+  ) {
+    this.efSearch = efSearch;
+    this.maxM = m;
+    this.maxM0 = 2 * m;
+    this.linkWords = up4(1 + this.maxM0);
+    this.vecBytes = up16(dim);
+    this.scales = new Float32Array(dim);
+    this.sqnorms = new Float32Array(slots);
+    this.allocate(format);
+    this.upperOff = new Int32Array(slots);
+    let off = 0;
+    let maxLevel = -1;
+    for (let e = 0; e < slots; e++) {
+      this.upperOff[e] = off;
+      off += levels[e] * (1 + m);
+      if (levels[e] > maxLevel) maxLevel = levels[e];
+    }
+    this.maxLevel = maxLevel;
+    this.entry = entry;
+    this.tags = new Uint16Array(slots);
+    this.sel = new Int32Array(this.maxM0 + 1);
+    this.batch = new Int32Array(this.maxM0 + 4);
+  }
+
+  /** A fresh zeroed block in `format` (see the layout at the top). */
+  private allocate(format: 'f32' | 'i8'): void {
+    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
+    this.format = format;
+    this.stride = this.linkWords + vecWords;
+    this.out = vecWords;
+    this.base = this.out + 4;
+    const words = this.base + this.slots * this.stride;
+    this.wasm = residentBlock(words);
+    const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
+    this.f32 = buf;
+    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
+    this.i8 = new Int8Array(buf.buffer, buf.byteOffset, words * 4);
+  }
+
+  params(): Record<string, number> {
+    return { m: this.m, ef_construction: this.efConstruction, ef_search: this.efSearch };
+  }
+
+  serialize(): SerializedIndex {
+    return {
+      params: {
+        m: this.m,
+        ef_construction: this.efConstruction,
+        ef_search: this.efSearch,
+        slots: this.slots,
+        entry: this.entry,
+        dim: this.dim,
+      },
+      arrays: {
+        level0: this.i32.subarray(this.base, this.base + this.slots * this.stride),
+        levels: this.levels,
+        upper: this.upper,
+        scales: this.scales,
+        sqnorms: this.sqnorms,
+      },
+    };
+  }
+
+  /** Word offset of slot e's vector. */
+  private vec(e: number): number {
+    return this.base + e * this.stride + this.linkWords;
+  }
+
+  /** Word offset of slot e's [count | ids] list at `level`. */
+  private links(e: number, level: number): number {
+    return level === 0 ? this.base + e * this.stride : this.upperOff[e] + (level - 1) * (1 + this.maxM);
+  }
+
+  /** Float32 navigation distance between word offsets a and b (build only): -dot, or squared L2. */
+  private dist(a: number, b: number): number {
+    const w = this.wasm;
+    if (w !== null) return this.ip ? -w.dot(a, b, this.dim) : w.l2sq(a, b, this.dim);
+    return this.ip ? -dot(this.f32, a, this.f32, b, this.dim) : l2sq(this.f32, a, this.f32, b, this.dim);
+  }
+
+  private nextEpoch(): number {
+    if (++this.epoch === 0x10000) {
+      this.tags.fill(0);
+      this.epoch = 1;
+    }
+    return this.epoch;
+  }
+
+  /** Navigation distance from the query at word q to one slot. */
+  private distTo(q: number, slot: number): number {
+    this.one[0] = slot;
+    this.dist4(q, this.one, 0, 1);
+    return this.nd[0];
+  }
+
+  /** Greedy walk from `ep` down to level `stop` + 1; returns the nearest slot found. */
+  private descend(q: number, ep: number, stop: number): number {
+    let cur = ep;
+    let curD = this.distTo(q, cur);
+    const batch = this.batch;
+    const nd = this.nd;
+    for (let level = this.maxLevel; level > stop; level--) {
+      const arr = level === 0 ? this.i32 : this.upper;
+      let changed = true;
+      while (changed) {
+        changed = false;
+        const at = this.links(cur, level);
+        const count = arr[at];
+        for (let j = 0; j < count; j++) batch[j] = arr[at + 1 + j];
+        // The first strictly nearer neighbour wins ties, as a one-by-one scan would.
+        for (let i = 0; i < count; i += 4) {
+          this.dist4(q, batch, i, count);
+          const lim = count - i < 4 ? count - i : 4;
+          for (let t = 0; t < lim; t++) {
+            if (nd[t] < curD) {
+              curD = nd[t];
+              cur = batch[i + t];
+              changed = true;
+            }
+          }
+        }
+      }
+    }
+    return cur;
+  }
+
+  /**
+   * Beam search at one level from `ep`; leaves up to ef nearest live slots in
+   * this.res (a max-heap). `dead` (slotToRow, or null) marks slots to walk
+   * through but not return.
+   */
+  private searchLayer(q: number, ep: number, level: number, ef: number, dead: Int32Array | null): void {
+    const epoch = this.nextEpoch();
+    const tags = this.tags;
+    const cand = this.cand;
+    const res = this.res;
+    const arr = level === 0 ? this.i32 : this.upper;
+    const batch = this.batch;
+    const nd = this.nd;
+    cand.size = 0;
+    res.size = 0;
+    const d0 = this.distTo(q, ep);
+    tags[ep] = epoch;
+    cand.push(d0, ep);
+    let bound = Infinity;
+    if (dead === null || dead[ep] >= 0) {
+      res.push(d0, ep);
+      bound = d0;
+    }
+    while (cand.size > 0) {
+      const cd = cand.d[0];
+      const c = cand.id[0];
+      if (cd > bound && res.size >= ef) break;
+      cand.pop();
+      const at = this.links(c, level);
+      const count = arr[at];
+      let nb4 = 0;
+      for (let j = 1; j <= count; j++) {
+        const nb = arr[at + j];
+        if (tags[nb] === epoch) continue;
+        tags[nb] = epoch;
+        batch[nb4++] = nb;
+      }
+      for (let i = 0; i < nb4; i += 4) {
+        this.dist4(q, batch, i, nb4);
+        const lim = nb4 - i < 4 ? nb4 - i : 4;
+        for (let t = 0; t < lim; t++) {
+          const nb = batch[i + t];
+          const d = nd[t];
+          if (res.size < ef || d < bound) {
+            cand.push(d, nb);
+            if (dead === null || dead[nb] >= 0) {
+              res.push(d, nb);
+              if (res.size > ef) res.pop();
+              bound = res.d[0];
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Navigation distances from the query at word q to the slots batch[i..i+3]
+   * (fewer at the end) into this.nd: -dot or squared L2 (float32 block), or
+   * their int8 estimates (quantized block; the l2 estimate drops |q|²).
+   */
+  private dist4(q: number, batch: Int32Array, i: number, n: number): void {
+    const w = this.wasm;
+    const nd = this.nd;
+    const s0 = batch[i];
+    const s1 = i + 1 < n ? batch[i + 1] : s0;
+    const s2 = i + 2 < n ? batch[i + 2] : s0;
+    const s3 = i + 3 < n ? batch[i + 3] : s0;
+    const v0 = this.vec(s0);
+    const v1 = this.vec(s1);
+    const v2 = this.vec(s2);
+    const v3 = this.vec(s3);
+    const out = this.out;
+    if (this.format === 'i8') {
+      const i32 = this.i32;
+      if (w !== null) w.idot4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, this.vecBytes, out << 2);
+      else {
+        i32[out] = idot(this.i8, q << 2, v0 << 2, this.vecBytes);
+        i32[out + 1] = idot(this.i8, q << 2, v1 << 2, this.vecBytes);
+        i32[out + 2] = idot(this.i8, q << 2, v2 << 2, this.vecBytes);
+        i32[out + 3] = idot(this.i8, q << 2, v3 << 2, this.vecBytes);
+      }
+      const step = this.qStep;
+      if (this.ip) {
+        nd[0] = -step * i32[out];
+        nd[1] = -step * i32[out + 1];
+        nd[2] = -step * i32[out + 2];
+        nd[3] = -step * i32[out + 3];
+      } else {
+        const sq = this.sqnorms;
+        nd[0] = sq[s0] - 2 * step * i32[out];
+        nd[1] = sq[s1] - 2 * step * i32[out + 1];
+        nd[2] = sq[s2] - 2 * step * i32[out + 2];
+        nd[3] = sq[s3] - 2 * step * i32[out + 3];
+      }
+      return;
+    }
+    const f = this.f32;
+    if (w !== null) {
+      if (this.ip) w.dot4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(this.dim), out << 2);
+      else w.l2sq4(q << 2, v0 << 2, v1 << 2, v2 << 2, v3 << 2, up4(this.dim), out << 2);
+    } else {
+      const k = this.ip ? dot : l2sq;
+      f[out] = k(f, q, f, v0, this.dim);
+      f[out + 1] = k(f, q, f, v1, this.dim);
+      f[out + 2] = k(f, q, f, v2, this.dim);
+      f[out + 3] = k(f, q, f, v3, this.dim);
+    }
+    const sign = this.ip ? -1 : 1;
+    nd[0] = sign * f[out];
+    nd[1] = sign * f[out + 1];
+    nd[2] = sign * f[out + 2];
+    nd[3] = sign * f[out + 3];
+  }
+
+  /** Quantizes the query into the scratch at word 0: q[i]·scales[i] ≈ qStep · int8. */
+  private loadQuery(query: Float32Array): void {
+    const scales = this.scales;
+    const dim = this.dim;
+    let max = 0;
+    let var1 = 0;
+    for (let i = 0; i < dim; i++) {
+      const w = query[i] * scales[i];
+      const a = Math.abs(w);
+      if (a > max) max = a;
+      var1 += w * w;
+    }
+    const step = max > 0 ? max / 127 : 1;
+    this.qStep = step;
+    const i8 = this.i8;
+    for (let i = 0; i < dim; i++) i8[i] = Math.round((query[i] * scales[i]) / step);
+    // Rounding errors as independent uniforms (variance step²/12 each): the
+    // data's, weighted by q[i]·scales[i], and the query's, weighted by the
+    // int8 vector (|x'|² ≤ sqMax).
+    this.qSigma = Math.sqrt((var1 + step * step * this.sqMax) / 12);
+  }
+
+  search(query: Float32Array, space: SearchSpace, top: TopK): void {
+    if (this.slots === 0 || top.k === 0) return;
+    const { metric, data, dim } = space;
+    const ef = Math.max(this.efSearch, top.k);
+    const s2r = space.slotToRow;
+    // Offered distances come from the library's rows: what the oracle computes.
+    const score = rowScorer(metric, query, data, dim);
+    if (ef >= this.slots) {
+      // The beam would hold every slot: a scan is exact and no slower.
+      for (let slot = 0; slot < this.slots; slot++) {
+        const row = s2r === null ? slot : s2r[slot];
+        if (row >= 0) top.push(score(row), row);
+      }
+      return;
+    }
+    this.ip = metric !== 'l2';
+    this.loadQuery(query);
+    const ep = this.descend(0, this.entry, 0);
+    this.searchLayer(0, ep, 0, ef, s2r);
+    // Re-score nearest first; stop once even the estimate minus RESCORE_SIGMAS
+    // standard deviations of its rounding error cannot beat the k-th exact.
+    const res = this.res;
+    const n = res.size;
+    const order = this.scratchOrder(n);
+    const dists = this.scratchDists(n);
+    for (let i = n - 1; i >= 0; i--) {
+      order[i] = res.id[0];
+      dists[i] = res.d[0];
+      res.pop();
+    }
+    const margin = RESCORE_SIGMAS * this.qSigma;
+    let qq = 0;
+    if (metric === 'l2') for (let i = 0; i < dim; i++) qq += query[i] * query[i];
+    for (let i = 0; i < n; i++) {
+      const worst = top.worst();
+      if (worst !== Infinity) {
+        const est = dists[i];
+        const lower = metric === 'l2' ? Math.sqrt(Math.max(0, qq + est - 2 * margin)) : metric === 'cosine' ? 1 + est - margin : est - margin;
+        if (lower > worst) break;
+      }
+      const slot = order[i];
+      const row = s2r === null ? slot : s2r[slot];
+      top.push(score(row), row);
+    }
+  }
+
+  /**
+   * hnswlib's getNeighborsByHeuristic2: from the candidates in this.res
+   * (distances to the element being linked), keeps those nearer to the
+   * element than to every one already kept, up to `max`. Leaves them in
+   * this.sel[1..count], nearest first, with the count in sel[0].
+   */
+  private selectNeighbors(max: number): void {
+    const res = this.res;
+    const sel = this.sel;
+    const n = res.size;
+    const order = this.scratchOrder(n);
+    const dists = this.scratchDists(n);
+    for (let i = n - 1; i >= 0; i--) {
+      order[i] = res.id[0];
+      dists[i] = res.d[0];
+      res.pop();
+    }
+    let count = 0;
+    for (let i = 0; i < n && count < max; i++) {
+      const e = order[i];
+      const de = dists[i];
+      const ve = this.vec(e);
+      let good = true;
+      for (let j = 1; j <= count; j++) {
+        if (this.dist(ve, this.vec(sel[j])) < de) {
+          good = false;
+          break;
+        }
+      }
+      if (good) sel[++count] = e;
+    }
+    sel[0] = count;
+  }
+
+  private orderBuf = new Int32Array(0);
+  private distBuf = new Float64Array(0);
+
+  private scratchOrder(n: number): Int32Array {
+    if (this.orderBuf.length < n) this.orderBuf = new Int32Array(Math.max(n, 2 * this.orderBuf.length));
+    return this.orderBuf;
+  }
+
+  private scratchDists(n: number): Float64Array {
+    if (this.distBuf.length < n) this.distBuf = new Float64Array(Math.max(n, 2 * this.distBuf.length));
+    return this.distBuf;
+  }
+
+  /** Links slot e (vector already in place, level levels[e]) into the graph. */
+  private insert(e: number): void {
+    const level = this.levels[e];
+    const q = this.vec(e);
+    if (this.entry < 0) {
+      this.entry = e;
+      this.maxLevel = level;
+      return;
+    }
+    const top = this.maxLevel;
+    let ep = this.descend(q, this.entry, level);
+    for (let l = Math.min(level, top); l >= 0; l--) {
+      this.searchLayer(q, ep, l, this.efConstruction, null);
+      ep = this.connect(e, l);
+    }
+    if (level > top) {
+      this.entry = e;
+      this.maxLevel = level;
+    }
+  }
+
+  /** Picks e's neighbours at `level` from this.res and links both ways; returns the nearest. */
+  private connect(e: number, level: number): number {
+    const arr = level === 0 ? this.i32 : this.upper;
+    const cap = level === 0 ? this.maxM0 : this.maxM;
+    this.selectNeighbors(this.maxM);
+    const sel = this.sel;
+    const count = sel[0];
+    const nearest = sel[1];
+    const at = this.links(e, level);
+    arr[at] = count;
+    for (let j = 1; j <= count; j++) arr[at + j] = sel[j];
+    // sel is reused by the pruning below, so e's list (just written) is the source.
+    const ve = this.vec(e);
+    for (let j = 1; j <= count; j++) {
+      const nb = arr[at + j];
+      const nat = this.links(nb, level);
+      const ncount = arr[nat];
+      if (ncount < cap) {
+        arr[nat + 1 + ncount] = e;
+        arr[nat] = ncount + 1;
+        continue;
+      }
+      // Full: re-select among the old neighbours plus e, with the same heuristic.
+      const vn = this.vec(nb);
+      const res = this.res;
+      res.size = 0;
+      res.push(this.dist(vn, ve), e);
+      for (let i = 1; i <= ncount; i++) {
+        const o = arr[nat + i];
+        res.push(this.dist(vn, this.vec(o)), o);
+      }
+      this.selectNeighbors(cap);
+      const kept = sel[0];
+      arr[nat] = kept;
+      for (let i = 1; i <= kept; i++) arr[nat + i] = sel[i];
+    }
+    return nearest;
+  }
+
+  /**
+   * Replaces the float32 block by the int8 one: per-dimension steps from the
+   * largest |x[i]| over all slots, links copied, squared norms kept for l2.
+   */
+  private quantize(): void {
+    const { slots, dim } = this;
+    const oldF32 = this.f32;
+    const oldI32 = this.i32;
+    const oldBase = this.base;
+    const oldStride = this.stride;
+    const scales = this.scales;
+    scales.fill(0);
+    for (let e = 0; e < slots; e++) {
+      const v = this.vec(e);
+      for (let i = 0; i < dim; i++) {
+        const a = Math.abs(oldF32[v + i]);
+        if (a > scales[i]) scales[i] = a;
+      }
+      this.sqnorms[e] = dot(oldF32, v, oldF32, v, dim);
+    }
+    for (let i = 0; i < dim; i++) scales[i] = scales[i] > 0 ? scales[i] / 127 : 1;
+    const oldVec = (e: number): number => oldBase + e * oldStride + this.linkWords;
+    this.allocate('i8');
+    for (let e = 0; e < slots; e++) {
+      const from = oldBase + e * oldStride;
+      this.i32.set(oldI32.subarray(from, from + this.linkWords), this.base + e * this.stride);
+      const src = oldVec(e);
+      const dst = this.vec(e) << 2;
+      for (let i = 0; i < dim; i++) this.i8[dst + i] = Math.max(-127, Math.min(127, Math.round(oldF32[src + i] / scales[i])));
+    }
+    this.sqMax = this.measureSqMax();
+  }
+
+  private measureSqMax(): number {
+    let max = 0;
+    const i8 = this.i8;
+    for (let e = 0; e < this.slots; e++) {
+      const v = this.vec(e) << 2;
+      let s = 0;
+      for (let i = 0; i < this.dim; i++) s += i8[v + i] * i8[v + i];
+      if (s > max) max = s;
+    }
+    return max;
+  }
+
+  /**
+   * Builds over rows 0..space.rows-1 (slot i = row i), inserting in slot order
+   * with float32 distances, then quantizes the vectors for queries.
+   * @throws Error when a param is out of range
+   */
+  static build(space: SearchSpace, params: Record<string, number>, ctx: BuildContext): HnswIndex {
+    const n = space.rows;
+    const dim = space.dim;
+    const m = params.m ?? DEFAULT_M;
+    const efc = params.ef_construction ?? DEFAULT_EF_CONSTRUCTION;
+    const efs = params.ef_search ?? DEFAULT_EF_SEARCH;
+    checkParams(m, efc, efs);
+    const levels = new Int32Array(n);
+    const mult = 1 / Math.log(m);
+    let upperWords = 0;
+    for (let e = 0; e < n; e++) {
+      // 1 - next() is in (0, 1], so the log is finite.
+      levels[e] = Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - ctx.random.next()) * mult));
+      upperWords += levels[e] * (1 + m);
+    }
+    const index = new HnswIndex(n, dim, m, efc, efs, -1, levels, new Int32Array(upperWords), 'f32');
+    index.ip = space.metric !== 'l2';
+    index.maxLevel = -1;
+    for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
+    for (let e = 0; e < n; e++) {
+      index.insert(e);
+      if ((e & 1023) === 1023 || e === n - 1) ctx.onProgress?.(e + 1, n);
+    }
+    index.quantize();
+    return index;
+  }
+
+  /**
+   * Reopens a serialized index (copies the block into a fresh memory).
+   * @throws Error when params or arrays are inconsistent
+   */
+  static from(s: SerializedIndex, dim: number): HnswIndex {
+    const { m, ef_construction: efc, ef_search: efs, slots, entry } = s.params;
+    for (const [k, v] of Object.entries({ m, ef_construction: efc, ef_search: efs, slots, entry })) {
+      if (!Number.isInteger(v)) throw new Error(`hnsw param ${k} is invalid`);
+    }
+    checkParams(m, efc, efs);
+    if (s.params.dim !== dim) throw new Error(`hnsw index has dim ${s.params.dim}, expected ${dim}`);
+    if (slots < 0) throw new Error('hnsw slots is negative');
+    const { level0, levels, upper, scales, sqnorms } = s.arrays;
+    if (!(levels instanceof Int32Array) || levels.length !== slots) throw new Error('hnsw levels have the wrong length');
+    let upperWords = 0;
+    let maxLevel = -1;
+    for (let e = 0; e < slots; e++) {
+      if (levels[e] < 0 || levels[e] > MAX_LEVEL) throw new Error('hnsw level out of range');
+      upperWords += levels[e] * (1 + m);
+      if (levels[e] > maxLevel) maxLevel = levels[e];
+    }
+    if (!(upper instanceof Int32Array) || upper.length !== upperWords) throw new Error('hnsw upper links have the wrong length');
+    if (slots === 0 ? entry !== -1 : entry < 0 || entry >= slots || levels[entry] !== maxLevel) {
+      throw new Error('hnsw entry point is invalid');
+    }
+    if (!(scales instanceof Float32Array) || scales.length !== dim || !scales.every((x) => Number.isFinite(x) && x > 0)) {
+      throw new Error('hnsw scales are invalid');
+    }
+    if (!(sqnorms instanceof Float32Array) || sqnorms.length !== slots) throw new Error('hnsw sqnorms have the wrong length');
+    const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper, 'i8');
+    if (!(level0 instanceof Int32Array) || level0.length !== slots * index.stride) throw new Error('hnsw level0 has the wrong length');
+    index.i32.set(level0, index.base);
+    index.scales.set(scales);
+    index.sqnorms.set(sqnorms);
+    index.sqMax = index.measureSqMax();
+    for (let e = 0; e < slots; e++) {
+      for (let l = 0; l <= levels[e]; l++) {
+        const arr = l === 0 ? index.i32 : upper;
+        const at = index.links(e, l);
+        const count = arr[at];
+        if (count < 0 || count > (l === 0 ? index.maxM0 : m)) throw new Error('hnsw link count out of range');
+        for (let j = 1; j <= count; j++) {
+          const nb = arr[at + j];
+          if (nb < 0 || nb >= slots || levels[nb] < l) throw new Error('hnsw link points to a missing node');
+        }
+      }
+    }
+    return index;
+  }
+}
+
+/** Integer dot product of int8 bytes [a, a+n) and [b, b+n): the JS fallback of idot4. */
+function idot(i8: Int8Array, a: number, b: number, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += i8[a + i] * i8[b + i];
+  return s;
+}
+
+/** A WebAssembly memory for the block, or null (no SIMD, > 4 GiB, or out of address space). */
+function residentBlock(words: number): WasmF32 | null {
+  if (!simdAvailable() || words * 4 > 2 ** 32) return null;
+  try {
+    return new WasmF32(words);
+  } catch {
+    return null;
+  }
+}
+
+function checkParams(m: number, efc: number, efs: number): void {
+  if (!Number.isInteger(m) || m < 2 || m > 256) throw new Error('hnsw m must be an integer in 2..256');
+  if (!Number.isInteger(efc) || efc < 1 || efc > 10000) throw new Error('hnsw ef_construction must be an integer in 1..10000');
+  if (!Number.isInteger(efs) || efs < 1 || efs > 10000) throw new Error('hnsw ef_search must be an integer in 1..10000');
+}
+
+export const hnswKind: IndexKind = {
+  type: 'hnsw',
+  exact: false,
+  description: 'approximate: HNSW graph (hnswlib layout), int8 SIMD navigation, candidates re-scored exactly',
+  options: [
+    { name: 'm', description: 'links per node on upper levels (2m on level 0)', min: 2, max: 256, default: DEFAULT_M },
+    { name: 'ef_construction', description: 'candidate list size while building', min: 1, max: 10000, default: DEFAULT_EF_CONSTRUCTION },
+    { name: 'ef_search', description: 'candidate list size per query (at least k)', min: 1, max: 10000, default: DEFAULT_EF_SEARCH },
+  ],
+  build: (space, params, ctx) => HnswIndex.build(space, params, ctx),
+  from: (s, dim) => HnswIndex.from(s, dim),
+};

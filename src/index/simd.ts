@@ -1,0 +1,385 @@
+/**
+ * Hand-assembled WebAssembly SIMD (f32x4) kernels, for indexes that keep their
+ * own vectors in a `WasmF32` block. No toolchain: the module is the bytes
+ * below, assembled when this file loads. Per kernel (dot shown; l2sq is the
+ * same with a f32x4.sub and a square):
+ *
+ *   (func (param $a i32) (param $b i32) (param $n i32) (result f32)
+ *     ;; $a, $b: byte offsets into the imported memory; $n: floats
+ *     end16 = a + (n & ~15) * 4 ; 4 accumulators of 4 lanes
+ *     while a < end16: acc0..3 += load(a + 0/16/32/48) * load(b + ...); a += 64; b += 64
+ *     acc0 = (acc0 + acc1) + (acc2 + acc3)
+ *     end4 = a + (n & 12) * 4 ; while a < end4: acc0 += load(a) * load(b); a += 16; b += 16
+ *     s = (lane0 + lane1) + (lane2 + lane3)
+ *     end = a + (n & 3) * 4  ; while a < end: s += f32(a) * f32(b); a += 4; b += 4
+ *     return s)
+ *
+ * Lanes accumulate in float32, so results differ from the float64-accumulating
+ * JS kernels by rounding (relative ~1e-6). Callers that must agree with
+ * `distance()` to the bit (exact indexes, the oracle, the final ranking) use
+ * the JS kernels; these are for navigation only.
+ */
+
+const LOCAL_A = 0;
+const LOCAL_B = 1;
+const LOCAL_N = 2;
+const LOCAL_END = 3;
+const ACC = [4, 5, 6, 7];
+const LOCAL_S = 8;
+const TMP_V = 9;
+const TMP_F = 10;
+
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+const F64 = 0x7c;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const get = (i: number): number[] => [0x20, i];
+const set = (i: number): number[] => [0x21, i];
+const i32c = (v: number): number[] => [0x41, ...sleb(v)];
+const I32_ADD = 0x6a;
+const I32_AND = 0x71;
+const I32_SHL = 0x74;
+const I32_GE_U = 0x4f;
+const F32_ADD = 0x92;
+const F32_SUB = 0x93;
+const F32_MUL = 0x94;
+const simd = (op: number, ...imm: number[]): number[] => [0xfd, ...uleb(op), ...imm];
+const V128_LOAD = (offset: number): number[] => simd(0x00, 4, ...uleb(offset));
+const F32X4_EXTRACT = (lane: number): number[] => simd(0x1f, lane);
+const F32X4_ADD = simd(0xe4);
+const F32X4_SUB = simd(0xe5);
+const F32X4_MUL = simd(0xe6);
+const F32_LOAD = [0x2a, 2, 0];
+
+/** end = a + (n & mask) * 4 */
+function setEnd(mask: number): number[] {
+  return [...get(LOCAL_A), ...get(LOCAL_N), ...i32c(mask), I32_AND, ...i32c(2), I32_SHL, I32_ADD, ...set(LOCAL_END)];
+}
+
+/** a += step; b += step */
+function advance(step: number): number[] {
+  return [...get(LOCAL_A), ...i32c(step), I32_ADD, ...set(LOCAL_A), ...get(LOCAL_B), ...i32c(step), I32_ADD, ...set(LOCAL_B)];
+}
+
+/** block loop (br_if a >= end) body; advance; br 0 end end */
+function loop(body: number[], step: number): number[] {
+  return [0x02, 0x40, 0x03, 0x40, ...get(LOCAL_A), ...get(LOCAL_END), I32_GE_U, 0x0d, 1, ...body, ...advance(step), 0x0c, 0, 0x0b, 0x0b];
+}
+
+function kernelBody(squared: boolean): number[] {
+  const vecTerm = (offset: number): number[] =>
+    squared
+      ? [...get(LOCAL_A), ...V128_LOAD(offset), ...get(LOCAL_B), ...V128_LOAD(offset), ...F32X4_SUB, 0x22, TMP_V, ...get(TMP_V), ...F32X4_MUL]
+      : [...get(LOCAL_A), ...V128_LOAD(offset), ...get(LOCAL_B), ...V128_LOAD(offset), ...F32X4_MUL];
+  const scalarTerm = squared
+    ? [...get(LOCAL_A), ...F32_LOAD, ...get(LOCAL_B), ...F32_LOAD, F32_SUB, 0x22, TMP_F, ...get(TMP_F), F32_MUL]
+    : [...get(LOCAL_A), ...F32_LOAD, ...get(LOCAL_B), ...F32_LOAD, F32_MUL];
+  const acc = (i: number, offset: number): number[] => [...get(ACC[i]), ...vecTerm(offset), ...F32X4_ADD, ...set(ACC[i])];
+  const body: number[] = [
+    ...setEnd(~15),
+    ...loop([...acc(0, 0), ...acc(1, 16), ...acc(2, 32), ...acc(3, 48)], 64),
+    ...get(ACC[0]), ...get(ACC[1]), ...F32X4_ADD, ...get(ACC[2]), ...get(ACC[3]), ...F32X4_ADD, ...F32X4_ADD, ...set(ACC[0]),
+    ...setEnd(12),
+    ...loop(acc(0, 0), 16),
+    ...get(ACC[0]), ...F32X4_EXTRACT(0), ...get(ACC[0]), ...F32X4_EXTRACT(1), F32_ADD,
+    ...get(ACC[0]), ...F32X4_EXTRACT(2), ...get(ACC[0]), ...F32X4_EXTRACT(3), F32_ADD, F32_ADD, ...set(LOCAL_S),
+    ...setEnd(3),
+    ...loop([...get(LOCAL_S), ...scalarTerm, F32_ADD, ...set(LOCAL_S)], 4),
+    ...get(LOCAL_S),
+    0x0b,
+  ];
+  // locals after the 3 params: end i32, acc0..3 v128, s f32, tmp v128, tmp f32
+  const locals = [5, 1, I32, 4, V128, 1, F32, 1, V128, 1, F32];
+  const fn = [...locals, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
+/**
+ * dot4/l2sq4 (param $q $a $b $c $d $n4 $out): the distances from q to four
+ * vectors at once, written as 4 f32 at $out. One accumulator per vector, so
+ * the four streams of cache misses overlap. $n4 is a multiple of 4: callers
+ * zero-pad their rows to it, so there is no scalar tail.
+ */
+function batchBody(squared: boolean): number[] {
+  const Q = 0;
+  const N4 = 5;
+  const OUT = 6;
+  const END = 7;
+  const acc = [8, 9, 10, 11];
+  const QV = 12;
+  const T = 13;
+  const ptr = [1, 2, 3, 4];
+  const term = (i: number): number[] =>
+    squared
+      ? [...get(acc[i]), ...get(QV), ...get(ptr[i]), ...V128_LOAD(0), ...F32X4_SUB, 0x22, T, ...get(T), ...F32X4_MUL, ...F32X4_ADD, ...set(acc[i])]
+      : [...get(acc[i]), ...get(QV), ...get(ptr[i]), ...V128_LOAD(0), ...F32X4_MUL, ...F32X4_ADD, ...set(acc[i])];
+  const bump = (local: number): number[] => [...get(local), ...i32c(16), I32_ADD, ...set(local)];
+  const hsum = (i: number): number[] => [
+    ...get(acc[i]), ...F32X4_EXTRACT(0), ...get(acc[i]), ...F32X4_EXTRACT(1), F32_ADD,
+    ...get(acc[i]), ...F32X4_EXTRACT(2), ...get(acc[i]), ...F32X4_EXTRACT(3), F32_ADD, F32_ADD,
+  ];
+  const body: number[] = [
+    ...get(Q), ...get(N4), ...i32c(2), I32_SHL, I32_ADD, ...set(END),
+    0x02, 0x40, 0x03, 0x40, ...get(Q), ...get(END), I32_GE_U, 0x0d, 1,
+    ...get(Q), ...V128_LOAD(0), ...set(QV),
+    ...term(0), ...term(1), ...term(2), ...term(3),
+    ...bump(Q), ...bump(1), ...bump(2), ...bump(3), ...bump(4),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  for (let i = 0; i < 4; i++) body.push(...get(OUT), ...hsum(i), 0x38, 2, ...uleb(4 * i));
+  body.push(0x0b);
+  // locals after the 7 params: end i32, acc0..3 v128, qv v128, tmp v128
+  const fn = [2, 1, I32, 6, V128, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
+/**
+ * dotx/l2sqx (param $a $b $n) (result f64): bit-identical to `dot`/`l2sq` of
+ * kernels.ts. Those keep four float64 sums s0..s3 of lanes i mod 4 (products
+ * of float32 are exact in float64), a scalar tail into s0, and return
+ * (s0 + s1) + (s2 + s3). Here s0,s1 and s2,s3 are the two lanes of two
+ * f64x2 accumulators fed by promoted float32 pairs: the same roundings in the
+ * same order, two lanes per instruction.
+ */
+function exactBody(squared: boolean): number[] {
+  const A = 0;
+  const B = 1;
+  const N = 2;
+  const END = 3;
+  const ACC01 = 4;
+  const ACC23 = 5;
+  const T = 6;
+  const S0 = 7;
+  const TS = 8;
+  const pair = (offset: number): number[] => [
+    ...get(A), ...simd(0x5d, 3, ...uleb(offset)), ...simd(0x5f),
+    ...get(B), ...simd(0x5d, 3, ...uleb(offset)), ...simd(0x5f),
+    ...(squared ? [...simd(0xf1), 0x22, T, ...get(T), ...simd(0xf2)] : simd(0xf2)),
+  ];
+  const body: number[] = [
+    ...setEnd(~3),
+    ...loop([...get(ACC01), ...pair(0), ...simd(0xf0), ...set(ACC01), ...get(ACC23), ...pair(8), ...simd(0xf0), ...set(ACC23)], 16),
+    ...get(ACC01), ...simd(0x21, 0), ...set(S0),
+    ...setEnd(3),
+    ...loop(
+      [
+        ...get(S0),
+        ...get(A), ...F32_LOAD, 0xbb, ...get(B), ...F32_LOAD, 0xbb,
+        ...(squared ? [0xa1, 0x22, TS, ...get(TS), 0xa2] : [0xa2]),
+        0xa0, ...set(S0),
+      ],
+      4,
+    ),
+    ...get(S0), ...get(ACC01), ...simd(0x21, 1), 0xa0,
+    ...get(ACC23), ...simd(0x21, 0), ...get(ACC23), ...simd(0x21, 1), 0xa0,
+    0xa0,
+    0x0b,
+  ];
+  void N;
+  // locals after the 3 params: end i32, acc01 acc23 tmp v128, s0 tmp f64
+  const fn = [3, 1, I32, 3, V128, 2, F64, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
+/**
+ * idot4 (param $q $a $b $c $d $n16 $out): integer dot products of int8 rows,
+ * q against four at once, written as 4 i32 at $out. Per 16 bytes: widen to
+ * i16 (low and high halves), i32x4.dot_i16x8_s, add. $n16 is a multiple of
+ * 16 bytes (rows are zero-padded). |sum| ≤ n·127², far from i32 overflow.
+ */
+function int8Body(): number[] {
+  const Q = 0;
+  const N16 = 5;
+  const OUT = 6;
+  const END = 7;
+  const acc = [8, 9, 10, 11];
+  const QLO = 12;
+  const QHI = 13;
+  const X = 14;
+  const ptr = [1, 2, 3, 4];
+  const EXT_LO = simd(0x87);
+  const EXT_HI = simd(0x88);
+  const DOT = simd(0xba);
+  const ADD = simd(0xae);
+  const term = (i: number): number[] => [
+    ...get(ptr[i]), ...V128_LOAD(0), ...set(X),
+    ...get(acc[i]),
+    ...get(QLO), ...get(X), ...EXT_LO, ...DOT,
+    ...get(QHI), ...get(X), ...EXT_HI, ...DOT,
+    ...ADD, ...ADD, ...set(acc[i]),
+  ];
+  const bump = (local: number): number[] => [...get(local), ...i32c(16), I32_ADD, ...set(local)];
+  const hsum = (i: number): number[] => [
+    ...get(acc[i]), ...simd(0x1b, 0), ...get(acc[i]), ...simd(0x1b, 1), I32_ADD,
+    ...get(acc[i]), ...simd(0x1b, 2), ...get(acc[i]), ...simd(0x1b, 3), I32_ADD, I32_ADD,
+  ];
+  const body: number[] = [
+    ...get(Q), ...get(N16), I32_ADD, ...set(END),
+    0x02, 0x40, 0x03, 0x40, ...get(Q), ...get(END), I32_GE_U, 0x0d, 1,
+    ...get(Q), ...V128_LOAD(0), 0x22, X, ...EXT_LO, ...set(QLO), ...get(X), ...EXT_HI, ...set(QHI),
+    ...term(0), ...term(1), ...term(2), ...term(3),
+    ...bump(Q), ...bump(1), ...bump(2), ...bump(3), ...bump(4),
+    0x0c, 0, 0x0b, 0x0b,
+  ];
+  for (let i = 0; i < 4; i++) body.push(...get(OUT), ...hsum(i), 0x36, 2, ...uleb(4 * i));
+  body.push(0x0b);
+  // locals after the 7 params: end i32, acc0..3 qlo qhi x v128
+  const fn = [2, 1, I32, 7, V128, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
+function section(id: number, payload: number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload];
+}
+
+function name(s: string): number[] {
+  return [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+}
+
+/** The module's bytes: imports memory "k"."m", exports dot and l2sq. */
+export function kernelModuleBytes(): Uint8Array {
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [3, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64]),
+    ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
+    ...section(3, [7, 0, 0, 1, 1, 2, 2, 1]),
+    ...section(7, [
+      7,
+      ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3,
+      ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5, ...name('idot4'), 0x00, 6,
+    ]),
+    ...section(10, [
+      7,
+      ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true), ...int8Body(),
+    ]),
+  ];
+  return new Uint8Array(bytes);
+}
+
+type Kernel = (a: number, b: number, n: number) => number;
+type Kernel4 = (q: number, a: number, b: number, c: number, d: number, n4: number, out: number) => void;
+
+// The project's lib settings (ES2022, node types) do not declare WebAssembly.
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Memory {
+    constructor(desc: { initial: number; maximum?: number });
+    readonly buffer: ArrayBuffer;
+  }
+  class Instance {
+    constructor(mod: Module, imports: Record<string, Record<string, unknown>>);
+    readonly exports: Record<string, unknown>;
+  }
+  function validate(bytes: Uint8Array): boolean;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+function kernelModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      const bytes = kernelModuleBytes();
+      compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+let enabled = true;
+
+/**
+ * Turns the SIMD kernels off (or back on) for blocks allocated from now on;
+ * for tests and benchmarks of the JS fallback. Navigation rounding differs,
+ * so an HNSW built without SIMD is valid but not byte-identical.
+ */
+export function useSimd(on: boolean): void {
+  enabled = on;
+}
+
+/** True when this runtime runs the SIMD module (Node ≥ 16.4 does) and it is enabled. */
+export function simdAvailable(): boolean {
+  return enabled && kernelModule() !== null;
+}
+
+/**
+ * A Float32Array of fixed length in its own WebAssembly memory (never grown,
+ * so the view never detaches), with the kernels bound to that memory.
+ * Offsets passed to `dot`/`l2sq` are float indexes into `f32`; `dot4`/`l2sq4`/
+ * `idot4` take byte offsets.
+ */
+export class WasmF32 {
+  readonly f32: Float32Array;
+  private readonly dotK: Kernel;
+  private readonly l2K: Kernel;
+  /** Raw batch kernels over byte offsets; see batchBody. */
+  readonly dot4: Kernel4;
+  readonly l2sq4: Kernel4;
+  readonly idot4: Kernel4;
+  private readonly dotX: Kernel;
+  private readonly l2X: Kernel;
+
+  constructor(length: number) {
+    const mod = kernelModule();
+    if (mod === null) throw new Error('WebAssembly SIMD is not available');
+    const pages = Math.max(1, Math.ceil((length * 4) / 65536));
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const inst = new WebAssembly.Instance(mod, { k: { m: memory } });
+    this.f32 = new Float32Array(memory.buffer, 0, length);
+    this.dotK = inst.exports.dot as Kernel;
+    this.l2K = inst.exports.l2sq as Kernel;
+    this.dot4 = inst.exports.dot4 as Kernel4;
+    this.l2sq4 = inst.exports.l2sq4 as Kernel4;
+    this.idot4 = inst.exports.idot4 as Kernel4;
+    this.dotX = inst.exports.dotx as Kernel;
+    this.l2X = inst.exports.l2sqx as Kernel;
+  }
+
+  /** Dot product of f32[a..a+n) and f32[b..b+n), float32 lanes. */
+  dot(a: number, b: number, n: number): number {
+    return this.dotK(a << 2, b << 2, n);
+  }
+
+  /** Bit-identical to kernels.ts `dot(f32, a, f32, b, n)`, float64 lanes. */
+  dotExact(a: number, b: number, n: number): number {
+    return this.dotX(a << 2, b << 2, n);
+  }
+
+  /** Bit-identical to kernels.ts `l2sq(f32, a, f32, b, n)`. */
+  l2sqExact(a: number, b: number, n: number): number {
+    return this.l2X(a << 2, b << 2, n);
+  }
+
+  /** Squared Euclidean distance of f32[a..a+n) and f32[b..b+n). */
+  l2sq(a: number, b: number, n: number): number {
+    return this.l2K(a << 2, b << 2, n);
+  }
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/domain/random.js';
+import { hnswKind } from '../../src/index/hnsw.js';
+import { METRICS, distance, prepareData, prepareQuery } from '../../src/index/kernels.js';
+import { useSimd } from '../../src/index/simd.js';
+import { TopK } from '../../src/index/topk.js';
+
+// vitest runs each file in its own process (pool: forks), so this switch stays here.
+useSimd(false);
+
+describe('HNSW without WebAssembly SIMD (JS kernels)', () => {
+  it('reaches the same recall bound and offers exact distances', () => {
+    const r = seededRandom('fallback');
+    const dim = 24;
+    const n = 1200;
+    const centres = Array.from({ length: 12 }, () => Float64Array.from({ length: dim }, () => r.gaussian()));
+    const point = (): Float32Array => Float32Array.from(centres[Math.floor(r.next() * 12)], (x) => x + 0.3 * r.gaussian());
+    const raw = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) raw.set(point(), i * dim);
+    for (const metric of METRICS) {
+      const data = prepareData(metric, raw, dim);
+      expect(data.byteOffset).toBe(0);
+      const space = { metric, dim, data, rows: n, slotToRow: null };
+      const index = hnswKind.build(space, { m: 8, ef_construction: 64, ef_search: 32 }, { random: seededRandom(1) });
+      let hits = 0;
+      for (let t = 0; t < 30; t++) {
+        const q = prepareQuery(metric, point());
+        const want = new TopK(10);
+        for (let row = 0; row < n; row++) want.push(distance(metric, q, data, row * dim, dim), row);
+        const kth = want.worst();
+        const got = new TopK(10);
+        index.search(q, space, got);
+        const { keys, dists } = got.drain();
+        keys.forEach((row, i) => expect(dists[i]).toBe(distance(metric, q, data, row * dim, dim)));
+        hits += Array.from(dists).filter((d) => d <= kth).length;
+      }
+      expect(hits / 300).toBeGreaterThanOrEqual(0.9);
+    }
+  });
+});
