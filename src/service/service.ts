@@ -23,7 +23,7 @@ import type {
 import { DEFAULT_K } from '../domain/types.js';
 import { checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, getEmbedder } from '../embed/registry.js';
-import { distance, METRICS, prepareQuery } from '../index/kernels.js';
+import { METRICS, prepareQuery, rowScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
@@ -382,7 +382,12 @@ export function nearest(lib: Library, vector: Float32Array, k: number): Hit[] {
   const space = lib.searchSpace();
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));
-  for (const r of lib.unindexedRows()) top.push(distance(lib.metric, q, space.data, r * lib.dim, lib.dim), r);
+  // Unindexed rows first: a fuller heap lets an exact index prune more.
+  const unindexed = lib.unindexedRows();
+  if (unindexed.length > 0) {
+    const score = rowScorer(lib.metric, q, space.data, lib.dim);
+    for (const r of unindexed) top.push(score(r), r);
+  }
   (lib.indexState?.index ?? LINEAR).search(q, space, top);
   const { keys, dists } = top.drain();
   return Array.from(keys, (row, i) => {
