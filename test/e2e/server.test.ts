@@ -137,7 +137,7 @@ describe('REST API (in-process)', () => {
     ['PATCH', '/api/v1/chunks/$C', { lib_id: '$V' }, 400],
     ['PATCH', '/api/v1/chunks/chk_nope', { text: 'x' }, 404],
     ['DELETE', '/api/v1/chunks/chk_nope', undefined, 404],
-    ['POST', '/api/v1/libraries/$L/index', { type: 'hnsw' }, 400],
+    ['POST', '/api/v1/libraries/$L/index', { type: 'btree' }, 400],
     ['POST', '/api/v1/libraries/$L/index', { type: 'linear', leaf_size: 3 }, 422],
     ['POST', '/api/v1/libraries/$L/index', { type: 'kdtree', leaf_size: 0 }, 400],
     ['POST', '/api/v1/libraries/$L/index', { type: 'lsh', tables: '4' }, 400],
