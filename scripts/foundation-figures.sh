@@ -33,7 +33,7 @@ for kind in letters lsa; do
   if [ $kind = letters ]; then $vdb --db $db lib create docs >/dev/null; q=(--text "a small quantity of something")
   else $vdb --db $db lib create docs --dim 384 >/dev/null; q=(--embedding "$(cat $work/lsa-q1.json)"); fi
   add=$(secs $vdb --db $db chunk add --lib docs --stdin < $work/$kind.ndjson)
-  for type in linear kdtree lsh; do
+  for type in linear kdtree lsh hnsw; do
     build=$(secs $vdb --db $db index build --lib docs --type $type)
     cold=$(hyperfine -N -w 2 -r 10 --export-json $work/h.json "$vdb --db $db query --lib docs ${q[*]@Q}" >/dev/null 2>&1; node -e "console.log((require('$work/h.json').results[0].median*1000).toFixed(0))")
     batch=$(secs $vdb --db $db query --lib docs --stdin < $work/$kind-q.ndjson)
