@@ -36,6 +36,25 @@ export interface IndexState {
   index: VectorIndex;
 }
 
+/**
+ * What happened to a library's chunks since `trackChanges()`, in the one shape
+ * a log record can replay: removals (as rows of the library when tracking
+ * began), then edits in place, then appends at the end. Anything else sets
+ * `complex` and the store writes a whole snapshot instead.
+ */
+export interface ChunkChanges {
+  /** Library size when tracking began. */
+  baseSize: number;
+  /** Rows removed, ascending, as numbered when tracking began; with their ids. */
+  removedRows: number[];
+  removedIds: string[];
+  /** Chunks edited or re-embedded in place → their row after the removals. */
+  edited: Map<Chunk, number>;
+  /** Chunks appended (they are the last `appended` rows). */
+  appended: number;
+  complex: boolean;
+}
+
 export interface LibraryInit {
   id: string;
   name: string;
@@ -62,6 +81,7 @@ export class Library implements LibraryInit {
   indexState: IndexState | null = null;
   private store: Float32Array;
   private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[] } = {};
+  private changes: ChunkChanges | null = null;
 
   constructor(init: LibraryInit, vectors?: Float32Array) {
     this.id = init.id;
@@ -97,6 +117,28 @@ export class Library implements LibraryInit {
     }
   }
 
+  /**
+   * Starts recording chunk changes for the store (see ChunkChanges). Every
+   * change to a chunk must go through append, replaceVector, removeRows or
+   * markEdited while recording, or the store's log would miss it.
+   */
+  trackChanges(): void {
+    this.changes = { baseSize: this.size, removedRows: [], removedIds: [], edited: new Map(), appended: 0, complex: false };
+  }
+
+  /** Stops recording and returns what was recorded (null if not recording). */
+  takeChanges(): ChunkChanges | null {
+    const c = this.changes;
+    this.changes = null;
+    return c;
+  }
+
+  /** Records that the chunk at `row` had its text, metadata, tags or timestamps changed. */
+  markEdited(row: number): void {
+    const j = this.changes;
+    if (j && row < this.size - j.appended) j.edited.set(this.chunks[row], row);
+  }
+
   /** Appends chunks with their vectors (already validated). */
   append(chunks: Chunk[], vectors: Float32Array[]): void {
     const need = (this.size + chunks.length) * this.dim;
@@ -112,17 +154,27 @@ export class Library implements LibraryInit {
       c.seq = this.nextSeq++;
       this.chunks.push(c);
     }
+    if (this.changes) this.changes.appended += chunks.length;
     this.changed();
   }
 
   replaceVector(row: number, v: Float32Array): void {
     this.store.set(v, row * this.dim);
     this.chunks[row].seq = this.nextSeq++;
+    this.markEdited(row);
     this.changed();
   }
 
   /** Removes the given rows, keeping the others in order. */
   removeRows(rows: Set<number>): void {
+    const j = this.changes;
+    if (j) {
+      if (j.removedRows.length > 0 || j.appended > 0 || j.edited.size > 0) j.complex = true;
+      else {
+        j.removedRows = [...rows].filter((r) => r >= 0 && r < this.size).sort((a, b) => a - b);
+        j.removedIds = j.removedRows.map((r) => this.chunks[r].id);
+      }
+    }
     let w = 0;
     const dim = this.dim;
     for (let r = 0; r < this.size; r++) {

@@ -9,6 +9,7 @@ import { hash32, seededRandom } from '../domain/random.js';
 import type {
   ChunkPatch,
   ChunkView,
+  CompactView,
   Hit,
   IndexType,
   IndexView,
@@ -236,6 +237,7 @@ export class VdbService {
       if (tags !== undefined) c.tags = tags;
       if (vector) lib.replaceVector(row, vector);
       c.updated_at = this.now();
+      lib.markEdited(row);
       lib.updated_at = c.updated_at;
       return lib.chunkView(row);
     });
@@ -306,6 +308,13 @@ export class VdbService {
   /** Resolves the library once, for answering many queries (`query --stdin`). */
   async querySession(ref: string): Promise<QuerySession> {
     return new QuerySession(this.store.read().library(ref));
+  }
+
+  // ---- storage ---------------------------------------------------------
+
+  /** Folds recent changes into a fresh snapshot, so loading replays nothing. */
+  async compact(): Promise<CompactView> {
+    return this.store.compact();
   }
 
   // ---- helpers ---------------------------------------------------------

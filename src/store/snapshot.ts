@@ -9,6 +9,10 @@
  *                   "index": null | {"type", "built_at", "covered_below_seq", "params": {...},
  *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}}}]}
  *
+ * Version 2 (a manifest) is the same document with `"generation": G` after
+ * "version", and any array may instead reference a raw little-endian sidecar
+ * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts).
+ *
  * decode() checks every field and cross-reference, so a damaged file is
  * reported as corrupt instead of surfacing later as a wrong answer.
  */
@@ -19,14 +23,47 @@ import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { IndexArray } from '../index/types.js';
 import { decodeArray, decodeBase64, encodeArray } from './codec.js';
+import { SidecarMissing } from './sidecar.js';
 
 export const SNAPSHOT_FORMAT = 'vdb-snapshot';
 export const SNAPSHOT_VERSION = 1;
+/** Manifest with sidecar files and a log. */
+export const MANIFEST_VERSION = 2;
 
+/** Turns an array into its JSON form: inline base64 (v1) or a sidecar reference (v2). */
+export type ArrayEncoder = (a: IndexArray) => object;
+
+/**
+ * Resolves a sidecar reference of a v2 manifest to its array.
+ * @param spareBytes extra capacity to allocate behind the data (vectors grow by appends)
+ * @returns the array, exactly `ref.bytes` long, whose buffer may extend further
+ */
+export type SidecarResolver = (ref: { dtype: string; file: string; bytes: number; crc32: number }, at: string, spareBytes: number) => IndexArray;
+
+export type Fail = (what: string) => never;
+
+export function snapshotFailer(source: string): Fail {
+  return (what: string): never => {
+    throw new CorruptSnapshot(`snapshot ${source} is corrupt: ${what}`, {
+      hint: 'restore it from a backup; vdb will not overwrite it',
+    });
+  };
+}
+
+/** Version 1: everything inline. Small databases are written this way. */
 export function encodeSnapshot(db: Database): string {
+  return encodeDoc(db, null, encodeArray);
+}
+
+/** Version 2: arrays through `put`, which writes sidecars and returns their references. */
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder): string {
+  return encodeDoc(db, generation, put);
+}
+
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder): string {
+  const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
   const doc = {
-    format: SNAPSHOT_FORMAT,
-    version: SNAPSHOT_VERSION,
+    ...head,
     next_id: db.nextId,
     libraries: db.libraries.map((lib) => ({
       id: lib.id,
@@ -47,38 +84,33 @@ export function encodeSnapshot(db: Database): string {
         updated_at: c.updated_at,
         seq: c.seq,
       })),
-      vectors: encodeArray(lib.vectors()),
-      index: lib.indexState && encodeIndex(lib.indexState),
+      vectors: put(lib.vectors()),
+      index: lib.indexState && encodeIndex(lib.indexState, put),
     })),
   };
   return `${JSON.stringify(doc)}\n`;
 }
 
-function encodeIndex(state: IndexState): object {
+function encodeIndex(state: IndexState, put: ArrayEncoder): object {
   const s = state.index.serialize();
   const arrays: Record<string, object> = {};
-  for (const [name, a] of Object.entries(s.arrays)) arrays[name] = encodeArray(a);
+  for (const [name, a] of Object.entries(s.arrays)) arrays[name] = put(a);
   return {
     type: state.type,
     built_at: state.built_at,
     covered_below_seq: state.coveredBelowSeq,
     params: s.params,
-    slot_seqs: encodeArray(state.slotSeqs),
+    slot_seqs: put(state.slotSeqs),
     arrays,
   };
 }
 
 /**
- * Parses and checks a snapshot.
- * @param source the file name, for messages
- * @throws CorruptSnapshot naming what is wrong
+ * Parses a snapshot or manifest and checks its format and version.
+ * @throws CorruptSnapshot when it is not JSON, not a snapshot or of an unknown version
  */
-export function decodeSnapshot(text: string, source: string): Database {
-  const fail = (what: string): never => {
-    throw new CorruptSnapshot(`snapshot ${source} is corrupt: ${what}`, {
-      hint: 'restore it from a backup; vdb will not overwrite it',
-    });
-  };
+export function parseSnapshot(text: string, source: string): Record<string, unknown> {
+  const fail = snapshotFailer(source);
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(text);
@@ -86,15 +118,46 @@ export function decodeSnapshot(text: string, source: string): Database {
     return fail(`not valid JSON (${(err as Error).message}); the file may be truncated`);
   }
   if (!isObject(doc) || doc.format !== SNAPSHOT_FORMAT) return fail('not a vdb snapshot (no "format": "vdb-snapshot")');
-  if (doc.version !== SNAPSHOT_VERSION) {
+  if (doc.version !== SNAPSHOT_VERSION && doc.version !== MANIFEST_VERSION) {
     const v = doc.version;
-    if (typeof v === 'number' && v > SNAPSHOT_VERSION) {
-      throw new CorruptSnapshot(`snapshot ${source} has format version ${v}, newer than this vdb reads (${SNAPSHOT_VERSION})`, {
+    if (typeof v === 'number' && v > MANIFEST_VERSION) {
+      throw new CorruptSnapshot(`snapshot ${source} has format version ${v}, newer than this vdb reads (up to ${MANIFEST_VERSION})`, {
         hint: 'upgrade vdb',
       });
     }
     return fail(`unknown format version ${JSON.stringify(v)}`);
   }
+  if (doc.version === MANIFEST_VERSION) int(doc.generation, 'generation', fail);
+  return doc;
+}
+
+/**
+ * Parses and checks a snapshot.
+ * @param source the file name, for messages
+ * @param resolve reads sidecar files; without it, a v2 manifest that references one is rejected
+ * @throws CorruptSnapshot naming what is wrong
+ */
+export function decodeSnapshot(text: string, source: string, resolve?: SidecarResolver): Database {
+  return decodeDocument(parseSnapshot(text, source), source, resolve);
+}
+
+/**
+ * Builds the database from a document `parseSnapshot` accepted.
+ * @param vectorSpareBytes capacity for appends behind each library's vectors
+ */
+export function decodeDocument(doc: Record<string, unknown>, source: string, resolve?: SidecarResolver, vectorSpareBytes = 0): Database {
+  const fail = snapshotFailer(source);
+  const array = (raw: unknown, at: string, spare = 0): IndexArray => {
+    if (isObject(raw) && typeof raw.file === 'string') {
+      if (doc.version !== MANIFEST_VERSION || !resolve) return fail(`${at} references a sidecar file, which only a version 2 manifest may`);
+      const { dtype, file, bytes, crc32 } = raw;
+      if (typeof dtype !== 'string' || typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0 || typeof crc32 !== 'number') {
+        return fail(`${at} must be {"dtype", "file", "bytes", "crc32"}`);
+      }
+      return resolve({ dtype, file, bytes, crc32 }, at, spare);
+    }
+    return decodeArray(raw);
+  };
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
   if (!Array.isArray(doc.libraries)) return fail('"libraries" is not an array');
@@ -120,10 +183,11 @@ export function decodeSnapshot(text: string, source: string): Database {
     if (!Array.isArray(raw.chunks)) return fail(`${at}.chunks is not an array`);
     let vectors: Float32Array;
     try {
-      const v = decodeArray(raw.vectors);
+      const v = array(raw.vectors, `${at}.vectors`, vectorSpareBytes);
       if (!(v instanceof Float32Array)) throw new Error('vectors must be f32');
       vectors = v;
     } catch (err) {
+      if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
       return fail(`${at}.vectors: ${(err as Error).message}`);
     }
     if (vectors.length !== raw.chunks.length * dim) {
@@ -141,7 +205,8 @@ export function decodeSnapshot(text: string, source: string): Database {
         updated_at: str(raw.updated_at, `${at}.updated_at`, fail),
         nextSeq,
       },
-      vectors,
+      // A sidecar's array may sit at the start of a larger buffer: the spare room takes appends without a copy.
+      vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors,
     );
     const seqSeen = new Uint8Array(nextSeq);
     // Labels such as "libraries[0].chunks[17].id" are built only on failure: this loop runs per chunk.
@@ -163,21 +228,21 @@ export function decodeSnapshot(text: string, source: string): Database {
       if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat('')} timestamps must be strings`);
       return { id: cid, text, metadata, tags: tags as string[], created_at, updated_at, seq };
     });
-    if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail));
+    if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array));
     db.libraries.push(lib);
   });
   return db;
 }
 
-function decodeIndex(raw: unknown, dim: number, at: string, fail: (what: string) => never): IndexState {
+function decodeIndex(raw: unknown, dim: number, at: string, fail: Fail, array: (raw: unknown, at: string) => IndexArray): IndexState {
   if (!isObject(raw)) return fail(`${at} is not an object`);
   const type = raw.type;
   if (typeof type !== 'string' || !isIndexType(type)) return fail(`${at}.type is unknown`);
   if (!isObject(raw.params) || !isObject(raw.arrays)) return fail(`${at} lacks params or arrays`);
   try {
     const arrays: Record<string, IndexArray> = {};
-    for (const [name, a] of Object.entries(raw.arrays)) arrays[name] = decodeArray(a);
-    const slotSeqs = decodeArray(raw.slot_seqs);
+    for (const [name, a] of Object.entries(raw.arrays)) arrays[name] = array(a, `${at}.arrays.${name}`);
+    const slotSeqs = array(raw.slot_seqs, `${at}.slot_seqs`);
     if (!(slotSeqs instanceof Uint32Array)) throw new Error('slot_seqs must be u32');
     const index = INDEX_KINDS[type].from({ params: raw.params as Record<string, number>, arrays }, dim);
     if (index.slots !== slotSeqs.length) throw new Error('slot_seqs does not match the index size');
@@ -189,12 +254,17 @@ function decodeIndex(raw: unknown, dim: number, at: string, fail: (what: string)
       index,
     };
   } catch (err) {
-    if (err instanceof CorruptSnapshot) throw err;
+    if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
     return fail(`${at}: ${(err as Error).message}`);
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** A missing sidecar passes through: the store re-reads the manifest before calling it corrupt. */
+function isVanished(err: unknown): boolean {
+  return err instanceof SidecarMissing;
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 

@@ -1,0 +1,139 @@
+/**
+ * Sidecar files of a version 2 manifest, in the directory `<db>.d/`:
+ *
+ *   g000007-0000.f32   generation 7, array 0: raw little-endian float32, no header
+ *   g000007-0001.u32   generation 7, array 1 (u32 / i32 likewise)
+ *   g000007.log        the append-only log on top of generation 7 (see log.ts)
+ *
+ * A generation's array files are written (temp + fsync + rename) before the
+ * manifest that names them, and never change afterwards. The manifest's rename
+ * is the commit point. The writer of generation G removes every file of
+ * generations below G - 1: a reader that has just read manifest G - 1 can
+ * still open its files, and one that finds a file gone re-reads the manifest.
+ */
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import { crc32 } from 'node:zlib';
+import { dirname, join } from 'node:path';
+import type { IndexArray } from '../index/types.js';
+import { dtypeOf } from './codec.js';
+import type { DType } from './codec.js';
+import { atomicWriteFileSync, fsyncDir, unlinkQuietly } from './atomic-write.js';
+
+export interface SidecarRef {
+  dtype: DType;
+  file: string;
+  bytes: number;
+  crc32: number;
+}
+
+const CTORS = { f32: Float32Array, u32: Uint32Array, i32: Int32Array } as const;
+const NAME = /^\.?g(\d{6,})[-.]/;
+
+/** The sidecar directory of the manifest at `dbPath`. */
+export function sidecarDir(dbPath: string): string {
+  return `${dbPath}.d`;
+}
+
+export function arrayFileName(generation: number, k: number, dtype: DType): string {
+  return `g${pad(generation, 6)}-${pad(k, 4)}.${dtype}`;
+}
+
+export function logFileName(generation: number): string {
+  return `g${pad(generation, 6)}.log`;
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** Creates the sidecar directory (and makes its entry durable) if it is missing. */
+export function ensureSidecarDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+    fsyncDir(dirname(dir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/** Writes one array durably under `name`; returns its manifest reference. */
+export function writeSidecar(dir: string, name: string, a: IndexArray): SidecarRef {
+  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
+  return { dtype: dtypeOf(a), file: name, bytes: a.byteLength, crc32: crc32(bytes) };
+}
+
+/**
+ * Reads a sidecar into a fresh buffer of `ref.bytes + spareBytes` and returns
+ * a typed-array view on its start: one read, no copy.
+ * @throws SidecarMissing (ENOENT) or Error with a plain message when the file is short, long or damaged
+ */
+export function readSidecar(dir: string, ref: { dtype: string; file: string; bytes: number; crc32: number }, spareBytes: number): IndexArray {
+  if (!(ref.dtype in CTORS)) throw new Error(`unknown dtype ${JSON.stringify(ref.dtype)}`);
+  if (!NAME.test(ref.file) || ref.file.includes('/') || ref.file.includes('\\')) throw new Error(`bad sidecar file name ${JSON.stringify(ref.file)}`);
+  const Ctor = CTORS[ref.dtype as DType];
+  if (ref.bytes % Ctor.BYTES_PER_ELEMENT !== 0) throw new Error(`sidecar ${ref.file}: ${ref.bytes} bytes is not a whole number of ${ref.dtype} elements`);
+  const path = join(dir, ref.file);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarMissing(ref.file);
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== ref.bytes) throw new Error(`sidecar ${ref.file} has ${size} bytes, the manifest says ${ref.bytes}${size < ref.bytes ? ' (truncated)' : ''}`);
+    // Rounded up to whole elements so the spare room is addressable by the same view type.
+    const spare = Math.floor(Math.max(0, spareBytes) / 4) * 4;
+    const total = Math.min(ref.bytes + spare, Math.floor(bufferConstants.MAX_LENGTH / 4) * 4);
+    const buf = Buffer.allocUnsafeSlow(total);
+    let off = 0;
+    while (off < ref.bytes) {
+      const n = readSync(fd, buf, off, Math.min(ref.bytes - off, 1 << 30), off);
+      if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${off} of ${ref.bytes} bytes (truncated)`);
+      off += n;
+    }
+    if (crc32(buf.subarray(0, ref.bytes)) !== ref.crc32) throw new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
+    // allocUnsafeSlow gives a buffer of its own: byteOffset 0, so every view is aligned.
+    return new Ctor(buf.buffer, buf.byteOffset, ref.bytes / Ctor.BYTES_PER_ELEMENT);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A referenced sidecar file does not exist (it may have been cleaned up after a newer commit). */
+export class SidecarMissing extends Error {
+  constructor(readonly file: string) {
+    super(`sidecar ${file} is missing`);
+  }
+}
+
+/**
+ * Removes every file in `dir` that belongs to no generation in `keep`, and
+ * temp files of killed writers. Call only while holding the writer lock.
+ */
+export function removeOtherGenerations(dir: string, keep: number[]): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  let removed = false;
+  for (const name of names) {
+    const m = NAME.exec(name);
+    if (name.startsWith('.') || (m && !keep.includes(Number(m[1])))) {
+      unlinkQuietly(join(dir, name));
+      removed = true;
+    }
+  }
+  if (removed) fsyncDir(dir);
+}
+
+/** Generation of a sidecar or log file name, or null. */
+export function generationOf(name: string): number | null {
+  const m = NAME.exec(name);
+  return m ? Number(m[1]) : null;
+}
