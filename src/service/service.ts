@@ -30,6 +30,7 @@ import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
+import type { StoreTuning } from '../store/store.js';
 
 export interface ServiceOptions {
   /** Snapshot file. */
@@ -39,6 +40,8 @@ export interface ServiceOptions {
   /** ISO time for created_at/updated_at; defaults to SOURCE_DATE_EPOCH or the clock. */
   now?: () => string;
   lock?: LockOptions;
+  /** When the snapshot moves to sidecar files and when its log is folded; defaults from the environment. */
+  storage?: StoreTuning;
 }
 
 export interface Progress {
@@ -74,7 +77,7 @@ export class VdbService {
   private readonly now: () => string;
 
   constructor(opts: ServiceOptions) {
-    this.store = new SnapshotStore(opts.path, opts.lock);
+    this.store = new SnapshotStore(opts.path, opts.lock, opts.storage);
     this.seed = opts.seed;
     this.now = opts.now ?? clockFromEnv();
   }

@@ -152,6 +152,8 @@ export class SnapshotStore {
 
   /** Appends one record to the log of the current generation, fsynced before it returns. */
   private append(state: State, frame: Buffer): State {
+    // Files a writer killed before its commit left behind (temps, a next generation's arrays).
+    removeOtherGenerations(this.dir, [state.generation - 1, state.generation]);
     const path = this.logPath(state.generation);
     let fd: number;
     let end = state.logEnd;
