@@ -91,9 +91,12 @@ export class SnapshotStore {
   }
 
   /**
-   * Locks, loads a private copy, runs `fn` on it and commits the change: one
-   * fsynced log record for a chunk change to a v2 database, else a whole new
-   * snapshot. If `fn` throws, nothing is written.
+   * Locks, loads the current database (or takes the one read() cached, if no
+   * file changed since), runs `fn` on it and commits the change: one fsynced
+   * log record for a chunk change to a v2 database, else a whole new snapshot.
+   * If `fn` throws, nothing is written and the next read() loads from disk.
+   * `fn` must validate before it mutates: objects handed out by an earlier
+   * read() may be the ones it changes.
    */
   async update<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
     return this.commit(fn, false);
@@ -117,8 +120,12 @@ export class SnapshotStore {
   private async commit<T>(fn: (db: Database) => T | Promise<T>, compact: boolean, done?: (before: State, after: State) => void): Promise<T> {
     this.checkDirectory();
     return withLock(this.path, this.lockOptions, async (assertHeld) => {
+      // The state read() cached is reused if no file changed since: a CLI write then
+      // loads the database once, not twice. It leaves the cache until the commit
+      // succeeds, so a failed or refused change is never served afterwards.
+      const cached = this.cached;
       this.cached = null;
-      const state = this.load();
+      const state = cached && this.isCurrent(cached) ? cached : this.load();
       const before = captureBefore(state.db);
       let result: T;
       try {
@@ -143,6 +150,10 @@ export class SnapshotStore {
       this.cached = next;
       return result;
     });
+  }
+
+  private isCurrent(state: State): boolean {
+    return state.manifestKey === this.fileKey() && (state.version !== 2 || this.logKey(state.generation) === state.logKey);
   }
 
   private fitsLog(state: State, frameBytes: number): boolean {
