@@ -295,7 +295,8 @@ export class Database {
   libraries: Library[] = [];
   /** Counter behind generated ids; persisted so seeded ids never repeat. */
   nextId = 0;
-  private chunkIndex: Map<string, Library> | null = null;
+  /** id → library of each chunk (library ids may map to null); built on first use. */
+  private chunkIndex: Map<string, Library | null> | null = null;
 
   /** Finds a library by id or unique name. */
   library(ref: string): Library {
@@ -310,11 +311,7 @@ export class Database {
 
   /** Finds a chunk by id across all libraries. */
   chunk(id: string): { lib: Library; row: number } {
-    if (!this.chunkIndex) {
-      this.chunkIndex = new Map();
-      for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
-    }
-    const lib = this.chunkIndex.get(id);
+    const lib = this.idIndex().get(id);
     const row = lib ? lib.chunks.findIndex((c) => c.id === id) : -1;
     if (!lib || row < 0) throw new NotFound(`chunk "${id}" not found`, { hint: 'see vdb chunk list --lib LIB' });
     return { lib, row };
@@ -328,6 +325,31 @@ export class Database {
     } catch {
       return false;
     }
+  }
+
+  /** Takes a map built while decoding (chunk id → library, library id → null), so the first lookup costs nothing. */
+  adoptIdIndex(index: Map<string, Library | null>): void {
+    this.chunkIndex = index;
+  }
+
+  /** Updates the id map for chunks added to or removed from `lib`, instead of dropping it as changed() does. */
+  noteChunks(lib: Library, added: readonly Chunk[], removedIds: readonly string[]): void {
+    if (!this.chunkIndex) return;
+    for (const id of removedIds) this.chunkIndex.delete(id);
+    for (const c of added) this.chunkIndex.set(c.id, lib);
+  }
+
+  /** Whether `id` is the id of a chunk. */
+  hasChunkId(id: string): boolean {
+    return this.idIndex().get(id) != null;
+  }
+
+  private idIndex(): Map<string, Library | null> {
+    if (!this.chunkIndex) {
+      this.chunkIndex = new Map();
+      for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
+    }
+    return this.chunkIndex;
   }
 
   /** Call after adding or removing chunks or libraries. */

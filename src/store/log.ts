@@ -207,6 +207,7 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
       removed.add(row as number);
     });
     if (removed.size > 0) lib.removeRows(removed);
+    db.noteChunks(lib, [], removed_ids as string[]);
     for (const p of put) {
       if (!isObject(p) || !isCount(p.row) || p.row >= lib.size || lib.chunks[p.row].id !== p.id) return fail(`library ${e.id}: an edited chunk does not match its row`);
       const row = p.row;
@@ -214,6 +215,11 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
       lib.vectorAt(row).set(takeRow(lib.dim));
     }
     const chunks = add.map((a: unknown) => chunkFrom(a, next_seq, fail));
+    const fresh = new Set<string>();
+    for (const c of chunks) {
+      if (fresh.has(c.id) || db.hasChunkId(c.id) || db.libraries.some((l) => l.id === c.id)) fail(`duplicate id ${c.id}`);
+      fresh.add(c.id);
+    }
     if (chunks.length > 0) {
       lib.append(
         chunks,
@@ -221,6 +227,7 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
       );
       // append() numbers seqs itself; the record's are the ones to keep.
       chunks.forEach((c: Chunk, i: number) => (c.seq = (add[i] as { seq: number }).seq));
+      db.noteChunks(lib, chunks, []);
     }
     lib.nextSeq = next_seq;
     lib.updated_at = updated_at;
@@ -228,7 +235,6 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
   }
   if (vecOff !== floats.length) fail('it holds more vectors than chunks');
   db.nextId = nextId;
-  db.changed();
 }
 
 function chunkFrom(raw: unknown, nextSeq: number, fail: (what: string) => never): Chunk {

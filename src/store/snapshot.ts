@@ -161,7 +161,8 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, res
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
   if (!Array.isArray(doc.libraries)) return fail('"libraries" is not an array');
-  const ids = new Set<string>();
+  // Every id seen, library ids mapped to null: the database keeps it as its chunk id → library map.
+  const ids = new Map<string, Library | null>();
   const names = new Set<string>();
   doc.libraries.forEach((raw: unknown, li: number) => {
     const at = `libraries[${li}]`;
@@ -170,7 +171,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, res
     const name = str(raw.name, `${at}.name`, fail);
     if (ids.has(id)) fail(`duplicate id ${id}`);
     if (names.has(name)) fail(`duplicate library name ${name}`);
-    ids.add(id);
+    ids.set(id, null);
     names.add(name);
     const dim = int(raw.dim, `${at}.dim`, fail);
     if (dim < 1) fail(`${at}.dim must be at least 1`);
@@ -209,28 +210,31 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, res
       vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors,
     );
     const seqSeen = new Uint8Array(nextSeq);
-    // Labels such as "libraries[0].chunks[17].id" are built only on failure: this loop runs per chunk.
+    // Labels such as "libraries[0].chunks[17].id" are built only on failure, and the parsed
+    // object becomes the chunk itself: this loop runs per chunk, a million times at scale.
+    const cat = (ci: number, field: string) => `${at}.chunks[${ci}]${field}`;
     lib.chunks = raw.chunks.map((c: unknown, ci: number): Chunk => {
-      const cat = (field: string) => `${at}.chunks[${ci}]${field}`;
-      if (!isObject(c)) return fail(`${cat('')} is not an object`);
+      if (!isObject(c)) return fail(`${cat(ci, '')} is not an object`);
       const cid = c.id;
-      if (typeof cid !== 'string' || cid === '') return fail(`${cat('.id')} must be a non-empty string`);
-      if (ids.has(cid)) fail(`duplicate id ${cid}`);
-      ids.add(cid);
+      if (typeof cid !== 'string' || cid === '') return fail(`${cat(ci, '.id')} must be a non-empty string`);
+      const known = ids.size;
+      ids.set(cid, lib);
+      if (ids.size === known) fail(`duplicate id ${cid}`);
       const seq = c.seq;
-      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat('.seq')} must be a non-negative integer`);
-      if (seq >= nextSeq || seqSeen[seq]) fail(`${cat('.seq')} ${seq} is repeated or not below next_seq`);
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat(ci, '.seq')} must be a non-negative integer`);
+      if (seq >= nextSeq || seqSeen[seq]) fail(`${cat(ci, '.seq')} ${seq} is repeated or not below next_seq`);
       seqSeen[seq] = 1;
       const { text, metadata, tags, created_at, updated_at } = c;
-      if (typeof text !== 'string') return fail(`${cat('.text')} must be a string`);
-      if (!isObject(metadata)) return fail(`${cat('.metadata')} must be an object`);
-      if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) return fail(`${cat('.tags')} must be strings`);
-      if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat('')} timestamps must be strings`);
-      return { id: cid, text, metadata, tags: tags as string[], created_at, updated_at, seq };
+      if (typeof text !== 'string') return fail(`${cat(ci, '.text')} must be a string`);
+      if (!isObject(metadata)) return fail(`${cat(ci, '.metadata')} must be an object`);
+      if (!Array.isArray(tags) || tags.some(notString)) return fail(`${cat(ci, '.tags')} must be strings`);
+      if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat(ci, '')} timestamps must be strings`);
+      return c as unknown as Chunk;
     });
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array));
     db.libraries.push(lib);
   });
+  db.adoptIdIndex(ids);
   return db;
 }
 
@@ -262,6 +266,10 @@ function decodeIndex(raw: unknown, dim: number, at: string, fail: Fail, array: (
 /** A missing sidecar passes through: the store re-reads the manifest before calling it corrupt. */
 function isVanished(err: unknown): boolean {
   return err instanceof SidecarMissing;
+}
+
+function notString(v: unknown): boolean {
+  return typeof v !== 'string';
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

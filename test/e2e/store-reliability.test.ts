@@ -33,14 +33,17 @@ describe('crash safety with sidecars and a log', () => {
       const child = spawn('bash', ['-c', script], { env: childEnv(ENV), detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
-      await new Promise((r) => setTimeout(r, 300 + Math.floor(rnd.next() * 700)));
+      // Kill at a random moment after the round's first acknowledged write, however slow the machine is.
+      const started = Date.now();
+      while (!/ack/.test(out) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, Math.floor(rnd.next() * 600)));
       process.kill(-child.pid!, 'SIGKILL');
       await new Promise((r) => child.on('close', r));
       for (const m of out.matchAll(/ack (\d+)/g)) acked.push(`write ${m[1]}`);
       const present = new Set(texts(db));
       for (const t of acked) expect(present.has(t), `${t} was acknowledged but is missing after round ${round}`).toBe(true);
     }
-    expect(acked.length).toBeGreaterThan(3);
+    expect(acked.length).toBeGreaterThanOrEqual(6);
     expect(JSON.parse(readFileSync(db, 'utf8')).generation).toBeGreaterThan(1);
     const last = vdb(['chunk', 'add', '--lib', 'docs', 'after the crashes'], { db, env: ENV });
     expect(last.code, last.stderr).toBe(0);
@@ -50,7 +53,7 @@ describe('crash safety with sidecars and a log', () => {
     const names = readdirSync(`${db}.d`);
     expect(names.filter((f) => f.startsWith('.'))).toEqual([]);
     expect(new Set(names.map((f) => f.slice(0, 7))).size).toBeLessThanOrEqual(2);
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('concurrency with sidecars and a log', () => {
