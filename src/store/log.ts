@@ -67,15 +67,16 @@ export function captureBefore(db: Database): Before {
 
 /**
  * The log frame for what changed since `captureBefore`, 'unchanged' when
- * nothing did, or null when the change is not a chunk change (libraries
- * created, renamed or deleted, an index built, ...) and needs a rewrite.
- * Stops the recording either way.
+ * nothing did, or null when the change needs a rewrite: it is not a chunk
+ * change (libraries created, renamed or deleted, an index built, ...) or its
+ * frame would exceed `maxBytes`. Stops the recording either way.
  */
-export function deltaFrame(before: Before, db: Database): Buffer | 'unchanged' | null {
+export function deltaFrame(before: Before, db: Database, maxBytes: number): Buffer | 'unchanged' | null {
   const changes = db.libraries.map((l) => l.takeChanges());
   if (db.libraries.length !== before.libraries.length) return null;
   const entries: object[] = [];
   const rows: Float32Array[] = [];
+  let vectorBytes = 0;
   for (let i = 0; i < db.libraries.length; i++) {
     const lib = db.libraries[i];
     const b = before.libs[i];
@@ -84,6 +85,9 @@ export function deltaFrame(before: Before, db: Database): Buffer | 'unchanged' |
     if (lib.id !== b.id || lib.name !== b.name || lib.dim !== b.dim || lib.metric !== b.metric || lib.embedder !== b.embedder) return null;
     if (lib.created_at !== b.created_at || lib.indexState !== b.index || JSON.stringify(lib.metadata) !== b.metadata) return null;
     if (lib.size !== c.baseSize - c.removedRows.length + c.appended) return null;
+    // Vectors alone would overflow the budget: do not build the frame only to drop it.
+    vectorBytes += (c.edited.size + c.appended) * lib.dim * 4;
+    if (vectorBytes > maxBytes) return null;
     if (c.removedRows.length === 0 && c.edited.size === 0 && c.appended === 0 && lib.updated_at === b.updated_at && lib.nextSeq === b.nextSeq) continue;
     const put: object[] = [];
     const edited = [...c.edited].sort((x, y) => x[1] - y[1]);
@@ -100,7 +104,8 @@ export function deltaFrame(before: Before, db: Database): Buffer | 'unchanged' |
     entries.push({ id: lib.id, updated_at: lib.updated_at, next_seq: lib.nextSeq, removed_rows: c.removedRows, removed_ids: c.removedIds, put, add });
   }
   if (entries.length === 0 && db.nextId === before.nextId) return 'unchanged';
-  return encodeFrame({ next_id: db.nextId, libraries: entries }, rows);
+  const frame = encodeFrame({ next_id: db.nextId, libraries: entries }, rows);
+  return frame.length > maxBytes ? null : frame;
 }
 
 function chunkRecord(c: Chunk): object {
@@ -110,6 +115,7 @@ function chunkRecord(c: Chunk): object {
 /** One framed record: header, checksum, JSON, f32 rows. */
 export function encodeFrame(header: object, rows: Float32Array[]): Buffer {
   const json = Buffer.from(JSON.stringify(header));
+  if (json.length + rows.reduce((s, r) => s + r.byteLength, 0) > 0xfffffff0) throw new RangeError('a log record must stay under 4 GiB');
   const jsonPadded = (4 + json.length + 3) & ~3;
   const vecBytes = rows.reduce((s, r) => s + r.byteLength, 0);
   const payloadBytes = jsonPadded + vecBytes;

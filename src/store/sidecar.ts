@@ -61,7 +61,7 @@ export function ensureSidecarDir(dir: string): void {
 export function writeSidecar(dir: string, name: string, a: IndexArray): SidecarRef {
   const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
-  return { dtype: dtypeOf(a), file: name, bytes: a.byteLength, crc32: crc32(bytes) };
+  return { dtype: dtypeOf(a), file: name, bytes: a.byteLength, crc32: checksum(bytes) };
 }
 
 /**
@@ -87,20 +87,28 @@ export function readSidecar(dir: string, ref: { dtype: string; file: string; byt
     if (size !== ref.bytes) throw new Error(`sidecar ${ref.file} has ${size} bytes, the manifest says ${ref.bytes}${size < ref.bytes ? ' (truncated)' : ''}`);
     // Rounded up to whole elements so the spare room is addressable by the same view type.
     const spare = Math.floor(Math.max(0, spareBytes) / 4) * 4;
-    const total = Math.min(ref.bytes + spare, Math.floor(bufferConstants.MAX_LENGTH / 4) * 4);
-    const buf = Buffer.allocUnsafeSlow(total);
+    // allocUnsafeSlow gives an unzeroed buffer of its own (byteOffset 0, so every view is
+    // aligned); past Buffer's 4 GiB limit, a plain (zeroed) ArrayBuffer does.
+    const total = ref.bytes + spare;
+    const bytes = total <= bufferConstants.MAX_LENGTH ? Buffer.allocUnsafeSlow(total) : new Uint8Array(new ArrayBuffer(total));
     let off = 0;
     while (off < ref.bytes) {
-      const n = readSync(fd, buf, off, Math.min(ref.bytes - off, 1 << 30), off);
+      const n = readSync(fd, bytes, off, Math.min(ref.bytes - off, 1 << 30), off);
       if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${off} of ${ref.bytes} bytes (truncated)`);
       off += n;
     }
-    if (crc32(buf.subarray(0, ref.bytes)) !== ref.crc32) throw new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
-    // allocUnsafeSlow gives a buffer of its own: byteOffset 0, so every view is aligned.
-    return new Ctor(buf.buffer, buf.byteOffset, ref.bytes / Ctor.BYTES_PER_ELEMENT);
+    if (checksum(bytes.subarray(0, ref.bytes)) !== ref.crc32) throw new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
+    return new Ctor(bytes.buffer, bytes.byteOffset, ref.bytes / Ctor.BYTES_PER_ELEMENT);
   } finally {
     closeSync(fd);
   }
+}
+
+/** crc32 of any length, fed to zlib 1 GiB at a time (its length argument is 32-bit). */
+export function checksum(bytes: Uint8Array): number {
+  let crc = 0;
+  for (let off = 0; off < bytes.byteLength; off += 1 << 30) crc = crc32(bytes.subarray(off, off + (1 << 30)), crc);
+  return crc;
 }
 
 /** A referenced sidecar file does not exist (it may have been cleaned up after a newer commit). */

@@ -134,13 +134,15 @@ export class SnapshotStore {
         for (const lib of state.db.libraries) lib.takeChanges();
         throw err;
       }
-      const delta = compact ? null : deltaFrame(before, state.db);
+      let delta: Buffer | 'unchanged' | null = null;
+      if (!compact && state.version === 2) delta = deltaFrame(before, state.db, this.logRoom(state));
+      else for (const lib of state.db.libraries) lib.takeChanges();
       assertHeld();
       let next: State;
       try {
         removeOrphanTemps(this.path);
         if (state.version === 2 && delta === 'unchanged') next = state;
-        else if (state.version === 2 && delta instanceof Buffer && this.fitsLog(state, delta.length)) next = this.append(state, delta);
+        else if (state.version === 2 && delta instanceof Buffer) next = this.append(state, delta);
         else next = this.rewrite(state);
       } catch (err) {
         if (err instanceof VdbError) throw err;
@@ -156,9 +158,10 @@ export class SnapshotStore {
     return state.manifestKey === this.fileKey() && (state.version !== 2 || this.logKey(state.generation) === state.logKey);
   }
 
-  private fitsLog(state: State, frameBytes: number): boolean {
-    const after = Math.max(state.logEnd, LOG_HEADER_BYTES) + frameBytes;
-    return after <= Math.max(this.tuning.logMinBytes, (state.manifestBytes + state.sidecarBytes) * LOG_FRACTION);
+  /** Bytes the log may still grow by before it must be folded into a new generation. */
+  private logRoom(state: State): number {
+    const budget = Math.max(this.tuning.logMinBytes, (state.manifestBytes + state.sidecarBytes) * LOG_FRACTION);
+    return budget - Math.max(state.logEnd, LOG_HEADER_BYTES);
   }
 
   /** Appends one record to the log of the current generation, fsynced before it returns. */
