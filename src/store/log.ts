@@ -2,7 +2,7 @@
  * The append-only log on top of a v2 generation: `<db>.d/g000007.log`.
  *
  *   header   "VDBLOG1\n" (8 bytes) | u32 generation | u32 0              16 bytes
- *   frame    u32 payload bytes | u32 crc32(payload) | payload             repeated
+ *   frame    u32 payload bytes | u32 ~payload bytes | u32 crc32(payload) | payload   repeated
  *   payload  u32 json bytes | JSON header | 0-3 zero bytes to a multiple of 4 | f32 rows
  *
  * All integers little-endian. Payload lengths are multiples of 4, so every
@@ -18,9 +18,9 @@
  *     "put": [{"row", "id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *     "add": [{"id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}]}]}
  *
- * Replay stops at a torn tail: a last frame cut short, or a last frame whose
- * checksum fails (a crash before its fsync finished). A bad frame followed by
- * more data is corruption.
+ * Replay stops at a torn tail: a last frame cut short, zeros to the end, or a
+ * last frame whose checksum fails (a crash before its fsync finished). A
+ * damaged length, or a bad frame followed by more data, is corruption.
  */
 import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
@@ -29,6 +29,7 @@ import { isObject } from './snapshot.js';
 
 export const LOG_MAGIC = 'VDBLOG1\n';
 export const LOG_HEADER_BYTES = 16;
+const FRAME_HEADER_BYTES = 12;
 
 export function logHeader(generation: number): Buffer {
   const b = Buffer.alloc(LOG_HEADER_BYTES);
@@ -119,16 +120,17 @@ export function encodeFrame(header: object, rows: Float32Array[]): Buffer {
   const jsonPadded = (4 + json.length + 3) & ~3;
   const vecBytes = rows.reduce((s, r) => s + r.byteLength, 0);
   const payloadBytes = jsonPadded + vecBytes;
-  const frame = Buffer.alloc(8 + payloadBytes);
+  const frame = Buffer.alloc(FRAME_HEADER_BYTES + payloadBytes);
   frame.writeUInt32LE(payloadBytes, 0);
-  frame.writeUInt32LE(json.length, 8);
-  json.copy(frame, 12);
-  let off = 8 + jsonPadded;
+  frame.writeUInt32LE(~payloadBytes >>> 0, 4);
+  frame.writeUInt32LE(json.length, FRAME_HEADER_BYTES);
+  json.copy(frame, FRAME_HEADER_BYTES + 4);
+  let off = FRAME_HEADER_BYTES + jsonPadded;
   for (const r of rows) {
     frame.set(new Uint8Array(r.buffer, r.byteOffset, r.byteLength), off);
     off += r.byteLength;
   }
-  frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
+  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER_BYTES)), 8);
   return frame;
 }
 
@@ -156,21 +158,22 @@ export function replayLog(log: Buffer, generation: number, db: Database, source:
   let records = 0;
   while (off < log.length) {
     const rest = log.length - off;
-    if (rest < 8) break;
+    if (rest < FRAME_HEADER_BYTES) break;
     const len = log.readUInt32LE(off);
-    if (len === 0 || len % 4 !== 0) {
+    // The length is stored twice (as is and inverted): a damaged length is reported, not mistaken for a torn tail.
+    if (len === 0 || len % 4 !== 0 || (len ^ log.readUInt32LE(off + 4)) >>> 0 !== 0xffffffff) {
       if (log.subarray(off).every((b) => b === 0)) break;
-      fail(`record ${records + 1} at byte ${off} has a bad length ${len}`);
+      fail(`record ${records + 1} at byte ${off} has a damaged length`);
     }
-    if (len > rest - 8) break;
-    const payload = log.subarray(off + 8, off + 8 + len);
-    if (crc32(payload) !== log.readUInt32LE(off + 4)) {
-      if (off + 8 + len === log.length) break;
+    if (len > rest - FRAME_HEADER_BYTES) break;
+    const payload = log.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + len);
+    if (crc32(payload) !== log.readUInt32LE(off + 8)) {
+      if (off + FRAME_HEADER_BYTES + len === log.length) break;
       fail(`record ${records + 1} at byte ${off} fails its checksum`);
     }
     applyRecord(payload, db, (what) => fail(`record ${records + 1} at byte ${off}: ${what}`));
     records++;
-    off += 8 + len;
+    off += FRAME_HEADER_BYTES + len;
   }
   return { validEnd: off, records };
 }

@@ -141,7 +141,8 @@ export class SnapshotStore {
       let next: State;
       try {
         removeOrphanTemps(this.path);
-        if (state.version === 2 && delta === 'unchanged') next = state;
+        // Compacting a database that does not exist yet creates nothing.
+        if ((state.version === 2 && delta === 'unchanged') || (compact && state.version === 0)) next = state;
         else if (state.version === 2 && delta instanceof Buffer) next = this.append(state, delta);
         else next = this.rewrite(state);
       } catch (err) {

@@ -133,6 +133,7 @@ describe('damaged sidecars and logs are reported, never overwritten', () => {
     ['short sidecar', (dir, files) => truncateSync(join(dir, files.find((f) => f.endsWith('.f32'))!), 12), /has 12 bytes, the manifest says \d+ \(truncated\)/],
     ['missing sidecar', (dir, files) => unlinkSync(join(dir, files.find((f) => f.endsWith('.f32'))!)), /sidecar .*\.f32 is missing/],
     ['corrupt log record', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 40), /log .* is corrupt: record 1 at byte 16 fails its checksum/],
+    ['damaged record length', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 17), /record 1 at byte 16 has a damaged length/],
     ['foreign log', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 8), /belongs to generation/],
   ];
   it.each(cases)('%s', async (_name, damage, pattern) => {
