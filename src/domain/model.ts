@@ -55,6 +55,22 @@ export interface ChunkChanges {
   complex: boolean;
 }
 
+/**
+ * Rows a library has not read yet (a large snapshot's sidecar files): the
+ * first use of its chunks or vectors reads them. Appends and id checks do
+ * not, so adding a chunk to a large library costs O(change), not O(library).
+ */
+export interface LazyRows {
+  /** Rows on disk. */
+  count: number;
+  /** Reads and checks the chunk records. @throws CorruptSnapshot */
+  chunks(): Chunk[];
+  /** Reads the vectors (`count × dim`) into an array with at least `spareBytes` of room behind them. @throws CorruptSnapshot */
+  vectors(spareBytes: number): Float32Array;
+  /** Whether a chunk on disk has this id; null when that takes reading the chunks. */
+  hasId(id: string): boolean | null;
+}
+
 export interface LibraryInit {
   id: string;
   name: string;
@@ -77,8 +93,10 @@ export class Library implements LibraryInit {
   created_at: string;
   updated_at: string;
   nextSeq: number;
-  chunks: Chunk[] = [];
   indexState: IndexState | null = null;
+  /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
+  private rows: Chunk[] = [];
+  private lazy: LazyRows | null = null;
   private store: Float32Array;
   private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[] } = {};
   private changes: ChunkChanges | null = null;
@@ -96,17 +114,78 @@ export class Library implements LibraryInit {
     this.store = vectors ?? new Float32Array(0);
   }
 
+  /** The chunks, row by row (reads them first if they are still on disk). */
+  get chunks(): Chunk[] {
+    this.materialize();
+    return this.rows;
+  }
+
+  set chunks(chunks: Chunk[]) {
+    this.materialize();
+    this.rows = chunks;
+  }
+
   get size(): number {
-    return this.chunks.length;
+    return this.lazy ? this.lazy.count + this.rows.length : this.rows.length;
+  }
+
+  /** Sets the rows and their vectors (row-major; the array may extend past them, as room for appends). */
+  setRows(chunks: Chunk[], vectors: Float32Array): void {
+    this.lazy = null;
+    this.rows = chunks;
+    this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
+    this.cache = {};
+  }
+
+  /** Leaves the rows on disk until first used; the library must hold no rows yet. */
+  setLazy(lazy: LazyRows): void {
+    if (this.rows.length > 0 || this.lazy) throw new Error('setLazy on a library that holds rows');
+    this.lazy = lazy;
+    this.store = new Float32Array(0);
+  }
+
+  private materialize(): void {
+    const lazy = this.lazy;
+    if (!lazy) return;
+    const dim = this.dim;
+    const pending = this.rows;
+    const chunks = lazy.chunks();
+    // Room for what was appended meanwhile and for a few more appends.
+    const store = lazy.vectors(pending.length * dim * 4 + (64 << 10));
+    store.set(this.store.subarray(0, pending.length * dim), lazy.count * dim);
+    for (const c of pending) chunks.push(c);
+    this.lazy = null;
+    this.rows = chunks;
+    this.store = store;
+    this.cache = {};
+  }
+
+  /** The chunk at `row`; rows appended to a library still on disk do not read it. */
+  chunkAt(row: number): Chunk {
+    if (this.lazy && row >= this.lazy.count) return this.rows[row - this.lazy.count];
+    return this.chunks[row];
+  }
+
+  /** Whether a chunk of this library has the id; null when only reading every chunk would tell. */
+  knownChunkId(id: string): boolean | null {
+    if (this.lazy) {
+      for (const c of this.rows) if (c.id === id) return true;
+      return this.lazy.hasId(id);
+    }
+    // A small library is quicker to scan than a map of every id is to build.
+    return this.rows.length <= 4096 ? this.rows.some((c) => c.id === id) : null;
   }
 
   /** The live rows, row-major; a view, not a copy. */
   vectors(): Float32Array {
+    this.materialize();
     return this.store.subarray(0, this.size * this.dim);
   }
 
   vectorAt(row: number): Float32Array {
-    return this.store.subarray(row * this.dim, (row + 1) * this.dim);
+    const base = this.lazy && row >= this.lazy.count ? this.lazy.count : 0;
+    if (base === 0) this.materialize();
+    return this.store.subarray((row - base) * this.dim, (row - base + 1) * this.dim);
   }
 
   /** Rejects vectors this library's metric cannot rank. */
@@ -141,24 +220,27 @@ export class Library implements LibraryInit {
 
   /** Appends chunks with their vectors (already validated). */
   append(chunks: Chunk[], vectors: Float32Array[]): void {
-    const need = (this.size + chunks.length) * this.dim;
+    // While the rows are on disk, `store` holds only the rows appended since.
+    const held = this.rows.length;
+    const need = (held + chunks.length) * this.dim;
     if (need > this.store.length) {
       const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
-      grown.set(this.vectors());
+      grown.set(this.store.subarray(0, held * this.dim));
       this.store = grown;
     }
     chunks.forEach((c, i) => {
-      this.store.set(vectors[i], (this.size + i) * this.dim);
+      this.store.set(vectors[i], (held + i) * this.dim);
     });
     for (const c of chunks) {
       c.seq = this.nextSeq++;
-      this.chunks.push(c);
+      this.rows.push(c);
     }
     if (this.changes) this.changes.appended += chunks.length;
     this.changed();
   }
 
   replaceVector(row: number, v: Float32Array): void {
+    this.materialize();
     this.store.set(v, row * this.dim);
     this.chunks[row].seq = this.nextSeq++;
     this.markEdited(row);
@@ -167,6 +249,7 @@ export class Library implements LibraryInit {
 
   /** Removes the given rows, keeping the others in order. */
   removeRows(rows: Set<number>): void {
+    this.materialize();
     const j = this.changes;
     if (j) {
       if (j.removedRows.length > 0 || j.appended > 0 || j.edited.size > 0) j.complex = true;
@@ -276,7 +359,7 @@ export class Library implements LibraryInit {
   }
 
   chunkView(row: number, withEmbedding = false): ChunkView {
-    const c = this.chunks[row];
+    const c = this.chunkAt(row);
     const v: ChunkView = {
       id: c.id,
       lib_id: this.id,
@@ -318,13 +401,7 @@ export class Database {
   }
 
   hasId(id: string): boolean {
-    if (this.libraries.some((l) => l.id === id)) return true;
-    try {
-      this.chunk(id);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.libraries.some((l) => l.id === id) || this.hasChunkId(id);
   }
 
   /** Takes a map built while decoding (chunk id → library, library id → null), so the first lookup costs nothing. */
@@ -339,8 +416,19 @@ export class Database {
     for (const c of added) this.chunkIndex.set(c.id, lib);
   }
 
-  /** Whether `id` is the id of a chunk. */
+  /** Whether `id` is the id of a chunk. Libraries still on disk answer from their id tables. */
   hasChunkId(id: string): boolean {
+    if (!this.chunkIndex) {
+      let found = false;
+      let known = true;
+      for (const lib of this.libraries) {
+        const has = lib.knownChunkId(id);
+        if (has === null) known = false;
+        else if (has) found = true;
+      }
+      if (found) return true;
+      if (known) return false;
+    }
     return this.idIndex().get(id) != null;
   }
 

@@ -99,7 +99,7 @@ export function deltaFrame(before: Before, db: Database, maxBytes: number): Buff
     }
     const add: object[] = [];
     for (let r = lib.size - c.appended; r < lib.size; r++) {
-      add.push(chunkRecord(lib.chunks[r]));
+      add.push(chunkRecord(lib.chunkAt(r)));
       rows.push(lib.vectorAt(r));
     }
     entries.push({ id: lib.id, updated_at: lib.updated_at, next_seq: lib.nextSeq, removed_rows: c.removedRows, removed_ids: c.removedIds, put, add });

@@ -35,7 +35,7 @@ export function sidecarDir(dbPath: string): string {
   return `${dbPath}.d`;
 }
 
-export function arrayFileName(generation: number, k: number, dtype: DType): string {
+export function arrayFileName(generation: number, k: number, dtype: string): string {
   return `g${pad(generation, 6)}-${pad(k, 4)}.${dtype}`;
 }
 
@@ -64,44 +64,106 @@ export function writeSidecar(dir: string, name: string, a: IndexArray): SidecarR
   return { dtype: dtypeOf(a), file: name, bytes: a.byteLength, crc32: checksum(bytes) };
 }
 
+export interface SidecarFileRef {
+  dtype: string;
+  file: string;
+  bytes: number;
+  crc32: number;
+}
+
+/** A sidecar opened now and read later: the open descriptor keeps it readable even once a writer removes it. */
+export interface OpenSidecar {
+  readonly ref: SidecarFileRef;
+  /**
+   * Reads the whole file into a fresh buffer of `ref.bytes + spareBytes` (4-aligned, no copy
+   * afterwards), checks its crc32 and closes the file. Call once.
+   * @throws Error with a plain message when the file is short or damaged
+   */
+  read(spareBytes: number): Uint8Array;
+  close(): void;
+}
+
+const DTYPES = new Set(['f32', 'u32', 'i32', 'json']);
+
 /**
- * Reads a sidecar into a fresh buffer of `ref.bytes + spareBytes` and returns
- * a typed-array view on its start: one read, no copy.
- * @throws SidecarMissing (ENOENT) or Error with a plain message when the file is short, long or damaged
+ * Opens a sidecar and checks its size.
+ * @throws SidecarMissing (ENOENT), or Error with a plain message when the reference or the size is wrong
  */
-export function readSidecar(dir: string, ref: { dtype: string; file: string; bytes: number; crc32: number }, spareBytes: number): IndexArray {
-  if (!(ref.dtype in CTORS)) throw new Error(`unknown dtype ${JSON.stringify(ref.dtype)}`);
+export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
+  if (!DTYPES.has(ref.dtype)) throw new Error(`unknown dtype ${JSON.stringify(ref.dtype)}`);
   if (!NAME.test(ref.file) || ref.file.includes('/') || ref.file.includes('\\')) throw new Error(`bad sidecar file name ${JSON.stringify(ref.file)}`);
-  const Ctor = CTORS[ref.dtype as DType];
-  if (ref.bytes % Ctor.BYTES_PER_ELEMENT !== 0) throw new Error(`sidecar ${ref.file}: ${ref.bytes} bytes is not a whole number of ${ref.dtype} elements`);
-  const path = join(dir, ref.file);
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(join(dir, ref.file), 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarMissing(ref.file);
     throw err;
   }
+  let open = true;
+  const close = () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
   try {
     const size = fstatSync(fd).size;
     if (size !== ref.bytes) throw new Error(`sidecar ${ref.file} has ${size} bytes, the manifest says ${ref.bytes}${size < ref.bytes ? ' (truncated)' : ''}`);
-    // Rounded up to whole elements so the spare room is addressable by the same view type.
-    const spare = Math.floor(Math.max(0, spareBytes) / 4) * 4;
-    // allocUnsafeSlow gives an unzeroed buffer of its own (byteOffset 0, so every view is
-    // aligned); past Buffer's 4 GiB limit, a plain (zeroed) ArrayBuffer does.
-    const total = ref.bytes + spare;
-    const bytes = total <= bufferConstants.MAX_LENGTH ? Buffer.allocUnsafeSlow(total) : new Uint8Array(new ArrayBuffer(total));
-    let off = 0;
-    while (off < ref.bytes) {
-      const n = readSync(fd, bytes, off, Math.min(ref.bytes - off, 1 << 30), off);
-      if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${off} of ${ref.bytes} bytes (truncated)`);
-      off += n;
-    }
-    if (checksum(bytes.subarray(0, ref.bytes)) !== ref.crc32) throw new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
-    return new Ctor(bytes.buffer, bytes.byteOffset, ref.bytes / Ctor.BYTES_PER_ELEMENT);
-  } finally {
-    closeSync(fd);
+  } catch (err) {
+    close();
+    throw err;
   }
+  const handle: OpenSidecar = {
+    ref,
+    close,
+    read(spareBytes: number): Uint8Array {
+      if (!open) throw new Error(`sidecar ${ref.file} was already read`);
+      try {
+        // Whole 4-byte elements of spare room, so typed views can grow into it.
+        const total = ref.bytes + Math.floor(Math.max(0, spareBytes) / 4) * 4;
+        // allocUnsafeSlow gives an unzeroed buffer of its own (byteOffset 0, so every view is
+        // aligned); past Buffer's 4 GiB limit, a plain (zeroed) ArrayBuffer does.
+        const bytes = total <= bufferConstants.MAX_LENGTH ? Buffer.allocUnsafeSlow(total) : new Uint8Array(new ArrayBuffer(total));
+        let off = 0;
+        while (off < ref.bytes) {
+          const n = readSync(fd, bytes, off, Math.min(ref.bytes - off, 1 << 30), off);
+          if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${off} of ${ref.bytes} bytes (truncated)`);
+          off += n;
+        }
+        if (checksum(bytes.subarray(0, ref.bytes)) !== ref.crc32) throw new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
+        return bytes;
+      } finally {
+        close();
+      }
+    },
+  };
+  // A handle dropped unread (a database never fully loaded) must not keep its descriptor.
+  unread.register(handle, close);
+  return handle;
+}
+
+const unread = new FinalizationRegistry<() => void>((close) => close());
+
+/** Views sidecar bytes as the array type of `dtype`; the view covers `bytes` (the buffer may extend further). */
+export function viewAs(dtype: string, data: Uint8Array, bytes: number): IndexArray {
+  if (!(dtype in CTORS)) throw new Error(`dtype ${JSON.stringify(dtype)} is not an array type`);
+  const Ctor = CTORS[dtype as DType];
+  if (bytes % Ctor.BYTES_PER_ELEMENT !== 0) throw new Error(`${bytes} bytes is not a whole number of ${dtype} elements`);
+  return new Ctor(data.buffer as ArrayBuffer, data.byteOffset, bytes / Ctor.BYTES_PER_ELEMENT);
+}
+
+/**
+ * Reads a sidecar array now into a fresh buffer of `ref.bytes + spareBytes` and
+ * returns a typed-array view on its start: one read, no copy.
+ * @throws SidecarMissing (ENOENT) or Error with a plain message when the file is short, long or damaged
+ */
+export function readSidecar(dir: string, ref: SidecarFileRef, spareBytes: number): IndexArray {
+  if (!(ref.dtype in CTORS)) throw new Error(`unknown dtype ${JSON.stringify(ref.dtype)}`);
+  return viewAs(ref.dtype, openSidecar(dir, ref).read(spareBytes), ref.bytes);
+}
+
+/** Writes bytes (e.g. JSON chunk records) durably under `name`; returns its manifest reference. */
+export function writeSidecarBytes(dir: string, name: string, dtype: string, bytes: Uint8Array): SidecarFileRef {
+  atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
+  return { dtype, file: name, bytes: bytes.byteLength, crc32: checksum(bytes) };
 }
 
 /** crc32 of any length, fed to zlib 1 GiB at a time (its length argument is 32-bit). */

@@ -23,10 +23,11 @@ import { dtypeOf, encodeArray } from './codec.js';
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
-import { arrayFileName, ensureSidecarDir, logFileName, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar } from './sidecar.js';
-import { decodeDocument, encodeManifest, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import { arrayFileName, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar, writeSidecarBytes } from './sidecar.js';
+import { chunkIdTable, decodeDocument, encodeManifest, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import type { IndexArray } from '../index/types.js';
 
-/** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes. */
+/** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes (within logMinBytes..logMaxBytes). */
 export const LOG_FRACTION = 1 / 8;
 
 export interface StoreTuning {
@@ -34,12 +35,15 @@ export interface StoreTuning {
   sidecarMinBytes: number;
   /** A log may always grow to this many bytes before it is folded, however small the database. */
   logMinBytes: number;
+  /** ... and never past this many: every write reads the whole log. */
+  logMaxBytes: number;
 }
 
 export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): StoreTuning {
   return {
     sidecarMinBytes: count(env.VDB_SIDECAR_MIN_BYTES) ?? 1 << 20,
     logMinBytes: count(env.VDB_LOG_MIN_BYTES) ?? 1 << 20,
+    logMaxBytes: count(env.VDB_LOG_MAX_BYTES) ?? 8 << 20,
   };
 }
 
@@ -161,7 +165,7 @@ export class SnapshotStore {
 
   /** Bytes the log may still grow by before it must be folded into a new generation. */
   private logRoom(state: State): number {
-    const budget = Math.max(this.tuning.logMinBytes, (state.manifestBytes + state.sidecarBytes) * LOG_FRACTION);
+    const budget = Math.min(this.tuning.logMaxBytes, Math.max(this.tuning.logMinBytes, (state.manifestBytes + state.sidecarBytes) * LOG_FRACTION));
     return budget - Math.max(state.logEnd, LOG_HEADER_BYTES);
   }
 
@@ -206,10 +210,18 @@ export class SnapshotStore {
     removeOtherGenerations(this.dir, [state.generation - 1, state.generation]);
     let k = 0;
     let sidecarBytes = 0;
-    const text = encodeManifest(db, generation, (a) => {
+    const put = (a: IndexArray): object => {
       if (a.byteLength === 0) return encodeArray(a);
       sidecarBytes += a.byteLength;
       return writeSidecar(this.dir, arrayFileName(generation, k++, dtypeOf(a)), a);
+    };
+    const text = encodeManifest(db, generation, put, (records, chunks) => {
+      if (records.length === 0) return records;
+      const json = Buffer.from(JSON.stringify(records));
+      sidecarBytes += json.length;
+      const ref = writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'json'), 'json', json);
+      const ids = chunkIdTable(chunks);
+      return { ...ref, count: records.length, ids: ids && put(ids) };
     });
     fsyncDir(this.dir);
     atomicWriteFileSync(this.path, text);
@@ -250,20 +262,32 @@ export class SnapshotStore {
       try {
         const log = readOptional(logPath);
         let sidecarBytes = 0;
-        // Room behind each library's vectors for the log's rows and a small append, so neither copies them.
-        const spare = (log?.data.length ?? 0) + (64 << 10);
-        const db = decodeDocument(doc, this.path, (ref, at, spareBytes) => {
-          try {
-            const a = readSidecar(this.dir, ref, spareBytes);
-            sidecarBytes += ref.bytes;
-            return a;
-          } catch (err) {
-            if (err instanceof SidecarMissing) throw err;
-            throw new CorruptSnapshot(`snapshot ${this.path} is corrupt: ${at}: ${(err as Error).message}`, {
-              hint: 'restore it from a backup; vdb will not overwrite it',
-            });
-          }
-        }, spare);
+        const corrupt = (at: string, err: unknown): never => {
+          if (err instanceof SidecarMissing || err instanceof CorruptSnapshot) throw err;
+          throw new CorruptSnapshot(`snapshot ${this.path} is corrupt: ${at}: ${(err as Error).message}`, {
+            hint: 'restore it from a backup; vdb will not overwrite it',
+          });
+        };
+        const db = decodeDocument(doc, this.path, {
+          read: (ref, at) => {
+            try {
+              const a = readSidecar(this.dir, ref, 0);
+              sidecarBytes += ref.bytes;
+              return a;
+            } catch (err) {
+              return corrupt(at, err);
+            }
+          },
+          open: (ref, at) => {
+            try {
+              const f = openSidecar(this.dir, ref);
+              sidecarBytes += ref.bytes;
+              return f;
+            } catch (err) {
+              return corrupt(at, err);
+            }
+          },
+        });
         // No log may mean "no record yet" or "cleaned up after two newer commits": only the manifest can tell.
         if (!log && this.fileKey() !== key && attempt < MAX_RETRIES) continue;
         const replay = log ? replayLog(log.data, generation, db, logPath) : { validEnd: 0, records: 0 };

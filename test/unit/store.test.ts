@@ -15,7 +15,7 @@ afterAll(() => tmp.cleanup());
 let n = 0;
 const fresh = () => join(tmp.dir, `db${n++}.json`);
 const NOW = () => '2023-11-14T22:13:20.000Z';
-const SIDECARS: StoreTuning = { sidecarMinBytes: 0, logMinBytes: 1 << 20 };
+const SIDECARS: StoreTuning = { sidecarMinBytes: 0, logMinBytes: 1 << 20, logMaxBytes: 8 << 20 };
 
 function service(path: string, storage: StoreTuning = SIDECARS): VdbService {
   return new VdbService({ path, seed: 'store-test', now: NOW, storage });
@@ -85,10 +85,10 @@ describe('v2 manifest with sidecars', () => {
   });
 
   it('keeps small databases in v1 (the fixture still loads) and moves to v2 past the threshold', async () => {
-    const fixture = load(join(ROOT, 'fixtures', 'sentences.vdb.json'), { sidecarMinBytes: 1 << 20, logMinBytes: 1 << 20 });
+    const fixture = load(join(ROOT, 'fixtures', 'sentences.vdb.json'), { sidecarMinBytes: 1 << 20, logMinBytes: 1 << 20, logMaxBytes: 8 << 20 });
     expect(fixture.libraries[0].size).toBe(120);
     const path = fresh();
-    const storage = { sidecarMinBytes: 4096, logMinBytes: 1 << 20 };
+    const storage = { sidecarMinBytes: 4096, logMinBytes: 1 << 20, logMaxBytes: 8 << 20 };
     const svc = service(path, storage);
     await svc.createLibrary({ name: 'v', dim: 64, metric: 'l2' });
     const rnd = seededRandom(2);
@@ -97,7 +97,7 @@ describe('v2 manifest with sidecars', () => {
     expect(existsSync(`${path}.d`)).toBe(false);
     await svc.addChunks('v', Array.from({ length: 10 }, () => ({ embedding: randomVector(rnd, 64) })));
     expect(manifest(path)).toMatchObject({ version: 2, generation: 1 });
-    expect(sidecars(path)).toEqual(['g000001-0000.f32']);
+    expect(sidecars(path)).toEqual(['g000001-0000.json', 'g000001-0001.u32', 'g000001-0002.f32']);
     expect(load(path, storage).libraries[0].size).toBe(20);
   });
 
@@ -105,7 +105,7 @@ describe('v2 manifest with sidecars', () => {
     const run = async () => {
       const path = fresh();
       // A small log budget: the run also folds the log on its own.
-      const svc = await seeded(path, { sidecarMinBytes: 0, logMinBytes: 600 });
+      const svc = await seeded(path, { sidecarMinBytes: 0, logMinBytes: 600, logMaxBytes: 8 << 20 });
       await svc.updateChunk((await svc.listChunks('v')).chunks[3].id, { text: 'edited', embedding: [1, 2, 3, 4, 5, 6, 7, 8] });
       await svc.deleteChunks([(await svc.listChunks('v')).chunks[5].id]);
       return allFiles(path);
@@ -114,6 +114,23 @@ describe('v2 manifest with sidecars', () => {
     expect(Object.keys(a)).toEqual(Object.keys(b));
     expect(Object.keys(a).some((f) => f.endsWith('.log'))).toBe(true);
     for (const f of Object.keys(a)) expect(a[f].equals(b[f]), f).toBe(true);
+  });
+
+  it('leaves rows on disk until used: id checks use the id table, appends read no rows', async () => {
+    const path = fresh();
+    const svc = await seeded(path);
+    await svc.compact();
+    const known = svc.listChunks('v').chunks[7].id;
+    // Damage every row file: anything that read rows would fail.
+    const lib = (manifest(path).libraries as { chunks: { file: string }; vectors: { file: string } }[])[0];
+    for (const f of [lib.chunks.file, lib.vectors.file]) flip(join(`${path}.d`, f), 0);
+    const db = load(path);
+    expect(db.libraries[0].size).toBe(42);
+    expect(db.hasId(known)).toBe(true);
+    expect(db.hasId('chk_0000000000000000')).toBe(false);
+    expect(db.hasId('not-a-generated-id')).toBe(false);
+    await service(path).addChunks('v', [{ text: 'appended', embedding: [1, 2, 3, 4, 5, 6, 7, 8] }]);
+    expect(() => load(path).libraries[0].chunks).toThrow(CorruptSnapshot);
   });
 
   it('keeps the previous generation for readers and removes older ones', async () => {
@@ -128,15 +145,18 @@ describe('v2 manifest with sidecars', () => {
 });
 
 describe('damaged sidecars and logs are reported, never overwritten', () => {
-  const cases: [string, (dir: string, files: string[]) => void, RegExp][] = [
-    ['flipped byte in a sidecar', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.f32'))!), 5), /fails its checksum/],
-    ['short sidecar', (dir, files) => truncateSync(join(dir, files.find((f) => f.endsWith('.f32'))!), 12), /has 12 bytes, the manifest says \d+ \(truncated\)/],
-    ['missing sidecar', (dir, files) => unlinkSync(join(dir, files.find((f) => f.endsWith('.f32'))!)), /sidecar .*\.f32 is missing/],
-    ['corrupt log record', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 40), /log .* is corrupt: record 1 at byte 16 fails its checksum/],
-    ['damaged record length', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 17), /record 1 at byte 16 has a damaged length/],
-    ['foreign log', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 8), /belongs to generation/],
+  // [name, damage, message, found before any row is read]
+  const cases: [string, (dir: string, files: string[]) => void, RegExp, boolean][] = [
+    ['flipped byte in the vectors', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.f32'))!), 5), /vectors: sidecar .*\.f32 fails its checksum \(damaged\)/, false],
+    ['flipped byte in the chunk records', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.json'))!), 3), /chunks: sidecar .*\.json fails its checksum/, false],
+    ['flipped byte in the id table', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.u32'))!), 3), /ids: sidecar .*\.u32 fails its checksum/, true],
+    ['short sidecar', (dir, files) => truncateSync(join(dir, files.find((f) => f.endsWith('.f32'))!), 12), /has 12 bytes, the manifest says \d+ \(truncated\)/, true],
+    ['missing sidecar', (dir, files) => unlinkSync(join(dir, files.find((f) => f.endsWith('.f32'))!)), /sidecar .*\.f32 is missing/, true],
+    ['corrupt log record', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 40), /log .* is corrupt: record 1 at byte 16 fails its checksum/, true],
+    ['damaged record length', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 17), /record 1 at byte 16 has a damaged length/, true],
+    ['foreign log', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 8), /belongs to generation/, true],
   ];
-  it.each(cases)('%s', async (_name, damage, pattern) => {
+  it.each(cases)('%s', async (_name, damage, pattern, atLoad) => {
     const path = fresh();
     await seeded(path);
     const dir = `${path}.d`;
@@ -144,20 +164,28 @@ describe('damaged sidecars and logs are reported, never overwritten', () => {
     damage(dir, sidecars(path).filter((f) => f.startsWith(g)));
     const before = allFiles(path);
     let err: unknown;
+    let loaded = false;
     try {
-      load(path);
+      const db = load(path);
+      loaded = true;
+      for (const lib of db.libraries) lib.vectors().length + lib.chunks.length;
     } catch (e) {
       err = e;
     }
+    expect(loaded).toBe(!atLoad);
     expect(err).toBeInstanceOf(CorruptSnapshot);
     expect((err as CorruptSnapshot).display).toMatch(pattern);
     expect((err as CorruptSnapshot).display).not.toMatch(/\n/);
-    // A writer refuses too, and leaves every file as it was.
-    await expect(service(path).addChunks('v', [{ embedding: [1, 1, 1, 1, 1, 1, 1, 1] }])).rejects.toBeInstanceOf(CorruptSnapshot);
+    // Queries and compaction refuse too, and no damaged file is ever rewritten.
+    await expect(service(path).query('v', { embedding: [1, 1, 1, 1, 1, 1, 1, 1] })).rejects.toBeInstanceOf(CorruptSnapshot);
     await expect(service(path).compact()).rejects.toBeInstanceOf(CorruptSnapshot);
+    // A one-chunk add reads no rows: with damage found only when rows are read, it may still log its record.
+    const add = service(path).addChunks('v', [{ embedding: [1, 1, 1, 1, 1, 1, 1, 1] }]);
+    if (atLoad) await expect(add).rejects.toBeInstanceOf(CorruptSnapshot);
+    else await add;
     const after = allFiles(path);
     expect(Object.keys(after)).toEqual(Object.keys(before));
-    for (const f of Object.keys(before)) expect(after[f].equals(before[f]), f).toBe(true);
+    for (const f of Object.keys(before)) if (atLoad || !f.endsWith('.log')) expect(after[f].equals(before[f]), f).toBe(true);
   });
 });
 
@@ -217,12 +245,12 @@ describe('the log', () => {
 
   it('folds itself into a new generation past its budget', async () => {
     const path = fresh();
-    const svc = await seeded(path, { sidecarMinBytes: 0, logMinBytes: 0 });
+    const svc = await seeded(path, { sidecarMinBytes: 0, logMinBytes: 0, logMaxBytes: 8 << 20 });
     // logMinBytes 0: the budget is 1/8 of the data, about two single-chunk records here.
     const g0 = manifest(path).generation as number;
     for (let i = 0; i < 10; i++) await svc.addChunks('v', [{ text: `x${i}`, embedding: [i, 1, 1, 1, 1, 1, 1, 1] }]);
     expect(manifest(path).generation as number).toBeGreaterThan(g0);
-    expect(load(path, { sidecarMinBytes: 0, logMinBytes: 0 }).libraries[0].size).toBe(52);
+    expect(load(path, { sidecarMinBytes: 0, logMinBytes: 0, logMaxBytes: 8 << 20 }).libraries[0].size).toBe(52);
   });
 
   it('rewrites instead of logging library and index changes', async () => {
