@@ -271,6 +271,8 @@ function lazyRows(
     const t = guard(`${at}.chunks.ids`, () => array(raw.ids, `${at}.chunks.ids`));
     if (!(t instanceof Uint32Array) || t.length !== count * 2 || t.byteOffset % 8 !== 0) fail(`${at}.chunks.ids must be ${count} u64 ids`);
     table = new BigUint64Array(t.buffer, t.byteOffset, count);
+    // Sorted and without repeats: then the chunk records need no id map of their own to rule out duplicates.
+    for (let i = 1; i < count; i++) if (table[i] <= table[i - 1]) fail(`${at}.chunks.ids is not strictly ascending (repeated id?)`);
   }
   return {
     count,
@@ -284,7 +286,7 @@ function lazyRows(
           throw new Error(`sidecar ${chunksRef.file} is not valid JSON (${(err as Error).message})`);
         }
         if (!Array.isArray(list) || list.length !== count) throw new Error(`sidecar ${chunksRef.file} does not hold ${count} chunks`);
-        return checkChunks(list, lib, nextSeq, new Map(), at, fail);
+        return checkChunks(list, lib, nextSeq, table ? null : new Map(), at, fail);
       }),
     vectors: (spareBytes) =>
       guard(`${at}.vectors`, () => {
@@ -334,20 +336,23 @@ export function chunkIdTable(chunks: readonly Chunk[]): Uint32Array | null {
 }
 
 /**
- * Checks chunk records and returns them as chunks.
+ * Checks chunk records and returns them as chunks; `ids` (when given) collects
+ * their ids and catches repeats.
  * Labels such as "libraries[0].chunks[17].id" are built only on failure, and the parsed
  * object becomes the chunk itself: this loop runs per chunk, a million times at scale.
  */
-function checkChunks(list: unknown[], lib: Library, nextSeq: number, ids: Map<string, Library | null>, at: string, fail: Fail): Chunk[] {
+function checkChunks(list: unknown[], lib: Library, nextSeq: number, ids: Map<string, Library | null> | null, at: string, fail: Fail): Chunk[] {
   const seqSeen = new Uint8Array(nextSeq);
   const cat = (ci: number, field: string) => `${at}.chunks[${ci}]${field}`;
   return list.map((c: unknown, ci: number): Chunk => {
     if (!isObject(c)) return fail(`${cat(ci, '')} is not an object`);
     const cid = c.id;
     if (typeof cid !== 'string' || cid === '') return fail(`${cat(ci, '.id')} must be a non-empty string`);
-    const known = ids.size;
-    ids.set(cid, lib);
-    if (ids.size === known) fail(`duplicate id ${cid}`);
+    if (ids) {
+      const known = ids.size;
+      ids.set(cid, lib);
+      if (ids.size === known) fail(`duplicate id ${cid}`);
+    }
     const seq = c.seq;
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat(ci, '.seq')} must be a non-negative integer`);
     if (seq >= nextSeq || seqSeen[seq]) fail(`${cat(ci, '.seq')} ${seq} is repeated or not below next_seq`);
