@@ -11,7 +11,9 @@
  *
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
- * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts).
+ * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts), and a
+ * library's "chunks" may be {"dtype": "json", "file", "bytes", "crc32", "count", "ids"}:
+ * its records in a JSON sidecar, read on first use (LazyRows), with a sorted id table.
  *
  * decode() checks every field and cross-reference, so a damaged file is
  * reported as corrupt instead of surfacing later as a wrong answer.
