@@ -27,10 +27,10 @@ export function modeOf(cmd: Command): OutputMode {
 }
 
 /** The service, loaded on demand so `vdb --help` stays cheap. */
-export async function serviceOf(cmd: Command): Promise<VdbService> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean } = {}): Promise<VdbService> {
   const g = globals(cmd);
   const { VdbService } = await import('../service/service.js');
-  return new VdbService({ path: g.db, seed: g.seed });
+  return new VdbService({ path: g.db, seed: g.seed, ...opts });
 }
 
 /** commander parser for an integer flag within [min, max]. */

@@ -10,7 +10,7 @@
  * slots whose seq no longer exists are dead and skipped.
  */
 import { InvalidInput, NotFound } from './errors.js';
-import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from './types.js';
+import type { ChunkView, IndexView, LibraryView, Metadata, Metric } from './types.js';
 import { norm, prepareData } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
@@ -36,37 +36,156 @@ export interface IndexState {
   index: VectorIndex;
 }
 
-export interface LibraryInit extends LibraryFields {
-  /** seq for the next vector written. */
+/**
+ * What happened to a library's chunks since `trackChanges()`, in the one shape
+ * a log record can replay: removals (as rows of the library when tracking
+ * began), then edits in place, then appends at the end. Anything else sets
+ * `complex` and the store writes a whole snapshot instead.
+ */
+export interface ChunkChanges {
+  /** Library size when tracking began. */
+  baseSize: number;
+  /** Rows removed, ascending, as numbered when tracking began; with their ids. */
+  removedRows: number[];
+  removedIds: string[];
+  /** Chunks edited or re-embedded in place → their row after the removals. */
+  edited: Map<Chunk, number>;
+  /** Chunks appended (they are the last `appended` rows). */
+  appended: number;
+  complex: boolean;
+}
+
+/**
+ * Rows a library has not read yet (a large snapshot's sidecar files): the
+ * first use of its chunks or vectors reads them. Appends and id checks do
+ * not, so adding a chunk to a large library costs O(change), not O(library).
+ */
+export interface LazyRows {
+  /** Rows on disk. */
+  count: number;
+  /** Reads and checks the chunk records. @throws CorruptSnapshot */
+  chunks(): Chunk[];
+  /** Reads the vectors (`count × dim`) into an array with at least `spareBytes` of room behind them. @throws CorruptSnapshot */
+  vectors(spareBytes: number): Float32Array;
+  /** Whether a chunk on disk has this id; null when that takes reading the chunks. */
+  hasId(id: string): boolean | null;
+}
+
+export interface LibraryInit {
+  id: string;
+  name: string;
+  dim: number;
+  metric: Metric;
+  embedder: string | null;
+  metadata: Metadata;
+  created_at: string;
+  updated_at: string;
   nextSeq: number;
 }
 
-// The class carries the LibraryInit fields (declaration merging), set in the constructor.
-export interface Library extends LibraryInit {}
-
-export class Library {
-  chunks: Chunk[] = [];
+export class Library implements LibraryInit {
+  id: string;
+  name: string;
+  dim: number;
+  metric: Metric;
+  embedder: string | null;
+  metadata: Metadata;
+  created_at: string;
+  updated_at: string;
+  nextSeq: number;
   indexState: IndexState | null = null;
+  /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
+  private rows: Chunk[] = [];
+  private lazy: LazyRows | null = null;
   private store: Float32Array;
   private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[] } = {};
+  private changes: ChunkChanges | null = null;
 
   constructor(init: LibraryInit, vectors?: Float32Array) {
-    const { id, name, dim, metric, embedder, metadata, created_at, updated_at, nextSeq } = init;
-    Object.assign(this, { id, name, dim, metric, embedder, metadata, created_at, updated_at, nextSeq });
+    this.id = init.id;
+    this.name = init.name;
+    this.dim = init.dim;
+    this.metric = init.metric;
+    this.embedder = init.embedder;
+    this.metadata = init.metadata;
+    this.created_at = init.created_at;
+    this.updated_at = init.updated_at;
+    this.nextSeq = init.nextSeq;
     this.store = vectors ?? new Float32Array(0);
   }
 
+  /** The chunks, row by row (reads them first if they are still on disk). */
+  get chunks(): Chunk[] {
+    this.materialize();
+    return this.rows;
+  }
+
+  set chunks(chunks: Chunk[]) {
+    this.materialize();
+    this.rows = chunks;
+  }
+
   get size(): number {
-    return this.chunks.length;
+    return this.lazy ? this.lazy.count + this.rows.length : this.rows.length;
+  }
+
+  /** Sets the rows and their vectors (row-major; the array may extend past them, as room for appends). */
+  setRows(chunks: Chunk[], vectors: Float32Array): void {
+    this.lazy = null;
+    this.rows = chunks;
+    this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
+    this.cache = {};
+  }
+
+  /** Leaves the rows on disk until first used; the library must hold no rows yet. */
+  setLazy(lazy: LazyRows): void {
+    if (this.rows.length > 0 || this.lazy) throw new Error('setLazy on a library that holds rows');
+    this.lazy = lazy;
+    this.store = new Float32Array(0);
+  }
+
+  private materialize(): void {
+    const lazy = this.lazy;
+    if (!lazy) return;
+    const dim = this.dim;
+    const pending = this.rows;
+    const chunks = lazy.chunks();
+    // Room for what was appended meanwhile and for a few more appends.
+    const store = lazy.vectors(pending.length * dim * 4 + (64 << 10));
+    store.set(this.store.subarray(0, pending.length * dim), lazy.count * dim);
+    for (const c of pending) chunks.push(c);
+    this.lazy = null;
+    this.rows = chunks;
+    this.store = store;
+    this.cache = {};
+  }
+
+  /** The chunk at `row`; rows appended to a library still on disk do not read it. */
+  chunkAt(row: number): Chunk {
+    if (this.lazy && row >= this.lazy.count) return this.rows[row - this.lazy.count];
+    return this.chunks[row];
+  }
+
+  /** Whether a chunk of this library has the id; null when only reading every chunk would tell. */
+  knownChunkId(id: string): boolean | null {
+    if (this.lazy) {
+      for (const c of this.rows) if (c.id === id) return true;
+      return this.lazy.hasId(id);
+    }
+    // A small library is quicker to scan than a map of every id is to build.
+    return this.rows.length <= 4096 ? this.rows.some((c) => c.id === id) : null;
   }
 
   /** The live rows, row-major; a view, not a copy. */
   vectors(): Float32Array {
+    this.materialize();
     return this.store.subarray(0, this.size * this.dim);
   }
 
   vectorAt(row: number): Float32Array {
-    return this.store.subarray(row * this.dim, (row + 1) * this.dim);
+    const base = this.lazy && row >= this.lazy.count ? this.lazy.count : 0;
+    if (base === 0) this.materialize();
+    return this.store.subarray((row - base) * this.dim, (row - base + 1) * this.dim);
   }
 
   /** Rejects vectors this library's metric cannot rank. */
@@ -77,32 +196,68 @@ export class Library {
     }
   }
 
+  /**
+   * Starts recording chunk changes for the store (see ChunkChanges). Every
+   * change to a chunk must go through append, replaceVector, removeRows or
+   * markEdited while recording, or the store's log would miss it.
+   */
+  trackChanges(): void {
+    this.changes = { baseSize: this.size, removedRows: [], removedIds: [], edited: new Map(), appended: 0, complex: false };
+  }
+
+  /** Stops recording and returns what was recorded (null if not recording). */
+  takeChanges(): ChunkChanges | null {
+    const c = this.changes;
+    this.changes = null;
+    return c;
+  }
+
+  /** Records that the chunk at `row` had its text, metadata, tags or timestamps changed. */
+  markEdited(row: number): void {
+    const j = this.changes;
+    if (j && row < this.size - j.appended) j.edited.set(this.chunks[row], row);
+  }
+
   /** Appends chunks with their vectors (already validated). */
   append(chunks: Chunk[], vectors: Float32Array[]): void {
-    const need = (this.size + chunks.length) * this.dim;
+    // While the rows are on disk, `store` holds only the rows appended since.
+    const held = this.rows.length;
+    const need = (held + chunks.length) * this.dim;
     if (need > this.store.length) {
       const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
-      grown.set(this.vectors());
+      grown.set(this.store.subarray(0, held * this.dim));
       this.store = grown;
     }
     chunks.forEach((c, i) => {
-      this.store.set(vectors[i], (this.size + i) * this.dim);
+      this.store.set(vectors[i], (held + i) * this.dim);
     });
     for (const c of chunks) {
       c.seq = this.nextSeq++;
-      this.chunks.push(c);
+      this.rows.push(c);
     }
+    if (this.changes) this.changes.appended += chunks.length;
     this.changed();
   }
 
   replaceVector(row: number, v: Float32Array): void {
+    this.materialize();
     this.store.set(v, row * this.dim);
     this.chunks[row].seq = this.nextSeq++;
+    this.markEdited(row);
     this.changed();
   }
 
   /** Removes the given rows, keeping the others in order. */
   removeRows(rows: Set<number>): void {
+    this.materialize();
+    const j = this.changes;
+    if (j) {
+      if (j.removedRows.length > 0 || j.appended > 0 || j.edited.size > 0) j.complex = true;
+      else {
+        j.removedRows = [...rows].filter((r) => r >= 0 && r < this.size).sort((a, b) => a - b);
+        j.removedIds = j.removedRows.map((r) => this.chunks[r].id);
+      }
+    }
     let w = 0;
     const dim = this.dim;
     for (let r = 0; r < this.size; r++) {
@@ -204,7 +359,7 @@ export class Library {
   }
 
   chunkView(row: number, withEmbedding = false): ChunkView {
-    const c = this.chunks[row];
+    const c = this.chunkAt(row);
     const v: ChunkView = {
       id: c.id,
       lib_id: this.id,
@@ -223,7 +378,10 @@ export class Database {
   libraries: Library[] = [];
   /** Counter behind generated ids; persisted so seeded ids never repeat. */
   nextId = 0;
-  private chunkIndex: Map<string, Library> | null = null;
+  /** id → library of each chunk (library ids may map to null); built on first use. */
+  private chunkIndex: Map<string, Library | null> | null = null;
+  /** Chunk ids handed out for a change not yet applied, so one batch never repeats an id. */
+  private claimed = new Set<string>();
 
   /** Finds a library by id or unique name. */
   library(ref: string): Library {
@@ -238,22 +396,51 @@ export class Database {
 
   /** Finds a chunk by id across all libraries. */
   chunk(id: string): { lib: Library; row: number } {
-    const lib = this.chunkLibraries().get(id);
+    const lib = this.idIndex().get(id);
     const row = lib ? lib.chunks.findIndex((c) => c.id === id) : -1;
     if (!lib || row < 0) throw new NotFound(`chunk "${id}" not found`, { hint: 'see vdb chunk list --lib LIB' });
     return { lib, row };
   }
 
   hasId(id: string): boolean {
-    return this.chunkLibraries().has(id) || this.libraries.some((l) => l.id === id);
+    return this.claimed.has(id) || this.libraries.some((l) => l.id === id) || this.hasChunkId(id);
   }
 
-  /** Reserves a new chunk id so later hasId() calls see it before the chunk is stored. */
-  claimChunkId(id: string, lib: Library): void {
-    this.chunkLibraries().set(id, lib);
+  /** Reserves a new chunk id until the chunk is stored (noteChunks) or the database changes. */
+  claimChunkId(id: string): void {
+    this.claimed.add(id);
   }
 
-  private chunkLibraries(): Map<string, Library> {
+  /** Takes a map built while decoding (chunk id → library, library id → null), so the first lookup costs nothing. */
+  adoptIdIndex(index: Map<string, Library | null>): void {
+    this.chunkIndex = index;
+  }
+
+  /** Updates the id map for chunks added to or removed from `lib`, instead of dropping it as changed() does. */
+  noteChunks(lib: Library, added: readonly Chunk[], removedIds: readonly string[]): void {
+    for (const c of added) this.claimed.delete(c.id);
+    if (!this.chunkIndex) return;
+    for (const id of removedIds) this.chunkIndex.delete(id);
+    for (const c of added) this.chunkIndex.set(c.id, lib);
+  }
+
+  /** Whether `id` is the id of a chunk. Libraries still on disk answer from their id tables. */
+  hasChunkId(id: string): boolean {
+    if (!this.chunkIndex) {
+      let found = false;
+      let known = true;
+      for (const lib of this.libraries) {
+        const has = lib.knownChunkId(id);
+        if (has === null) known = false;
+        else if (has) found = true;
+      }
+      if (found) return true;
+      if (known) return false;
+    }
+    return this.idIndex().get(id) != null;
+  }
+
+  private idIndex(): Map<string, Library | null> {
     if (!this.chunkIndex) {
       this.chunkIndex = new Map();
       for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
@@ -264,5 +451,6 @@ export class Database {
   /** Call after adding or removing chunks or libraries. */
   changed(): void {
     this.chunkIndex = null;
+    this.claimed.clear();
   }
 }

@@ -98,3 +98,16 @@ export interface QueryInput {
 export const DEFAULT_K = 10;
 /** Larger k is refused: it would return most of a library and is almost always a mistake. */
 export const MAX_K = 10_000;
+
+/** What `vdb compact` did. */
+export interface CompactView {
+  /** 1: one JSON file; 2: a manifest with sidecar files and a log. */
+  format_version: number;
+  /** The manifest's generation after compacting (0 for format 1). */
+  generation: number;
+  /** Log records folded into the new generation. */
+  log_records_folded: number;
+  log_bytes_folded: number;
+  /** Bytes of the snapshot now: manifest plus sidecars. */
+  snapshot_bytes: number;
+}

@@ -9,6 +9,7 @@ import { hash32, seededRandom } from '../domain/random.js';
 import type {
   ChunkPatch,
   ChunkView,
+  CompactView,
   Hit,
   IndexType,
   IndexView,
@@ -29,6 +30,7 @@ import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
+import type { StoreTuning } from '../store/store.js';
 
 export interface ServiceOptions {
   /** Snapshot file. */
@@ -38,6 +40,10 @@ export interface ServiceOptions {
   /** ISO time for created_at/updated_at; defaults to SOURCE_DATE_EPOCH or the clock. */
   now?: () => string;
   lock?: LockOptions;
+  /** Queries run while writes are in progress (a server): writes work on a private copy. */
+  concurrentReaders?: boolean;
+  /** When the snapshot moves to sidecar files and when its log is folded; defaults from the environment. */
+  storage?: StoreTuning;
 }
 
 export interface Progress {
@@ -73,7 +79,7 @@ export class VdbService {
   private readonly now: () => string;
 
   constructor(opts: ServiceOptions) {
-    this.store = new SnapshotStore(opts.path, opts.lock);
+    this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
     this.seed = opts.seed;
     this.now = opts.now ?? clockFromEnv();
   }
@@ -168,7 +174,7 @@ export class VdbService {
       }
       const now = this.now();
       const chunks: Chunk[] = prepared.map((p) => ({
-        id: this.newChunkId(db, lib),
+        id: this.newChunkId(db),
         text: p.text,
         metadata: p.metadata,
         tags: p.tags,
@@ -243,6 +249,7 @@ export class VdbService {
       if (tags !== undefined) c.tags = tags;
       if (vector) lib.replaceVector(row, vector);
       c.updated_at = this.now();
+      lib.markEdited(row);
       lib.updated_at = c.updated_at;
       return lib.chunkView(row);
     });
@@ -315,11 +322,18 @@ export class VdbService {
     return new QuerySession(this.store.read().library(ref));
   }
 
+  // ---- storage ---------------------------------------------------------
+
+  /** Folds recent changes into a fresh snapshot, so loading replays nothing. */
+  async compact(): Promise<CompactView> {
+    return this.store.compact();
+  }
+
   // ---- helpers ---------------------------------------------------------
 
-  private newChunkId(db: Database, lib: Library): string {
+  private newChunkId(db: Database): string {
     const id = this.newId(db, 'chk');
-    db.claimChunkId(id, lib);
+    db.claimChunkId(id);
     return id;
   }
 

@@ -6,14 +6,15 @@ import { dirname, basename, join } from 'node:path';
  * never a mix: write a temp file in the same directory, fsync it, rename it
  * over, fsync the directory so the rename itself survives a power cut.
  */
-export function atomicWriteFileSync(path: string, data: string | Uint8Array): void {
+export function atomicWriteFileSync(path: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): void {
   const dir = dirname(path);
   const tmp = join(dir, `${tempPrefix(path)}${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
-    while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
+    // At most 1 GiB per call: writeSync rejects lengths of 2 GiB and more.
+    while (off < buf.byteLength) off += writeSync(fd, buf, off, Math.min(buf.byteLength - off, 1 << 30));
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -27,7 +28,8 @@ export function atomicWriteFileSync(path: string, data: string | Uint8Array): vo
     unlinkQuietly(tmp);
     throw err;
   }
-  fsyncDir(dir);
+  // A caller writing several files may fsync the directory once, after the last.
+  if (opts.syncDir !== false) fsyncDir(dir);
 }
 
 function tempPrefix(path: string): string {
@@ -49,7 +51,8 @@ export function removeOrphanTemps(path: string): void {
   for (const name of names) if (name.startsWith(prefix)) unlinkQuietly(join(dirname(path), name));
 }
 
-function fsyncDir(dir: string): void {
+/** fsync a directory, so that entries created, renamed or removed in it survive a power cut. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
@@ -61,7 +64,7 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function unlinkQuietly(path: string): void {
+export function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {

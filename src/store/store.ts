@@ -1,11 +1,75 @@
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { StorageError } from '../domain/errors.js';
+/**
+ * The database on disk: a snapshot file at `path`, and for large databases its
+ * sidecar directory `path.d/` (generation-numbered arrays and the log).
+ *
+ * - Small databases (arrays under VDB_SIDECAR_MIN_BYTES) stay one version 1
+ *   JSON file, rewritten whole on every change.
+ * - Larger ones are a version 2 manifest naming immutable sidecar files of its
+ *   generation G, plus `g<G>.log`. A chunk change appends one record to the
+ *   log; other changes, and a log past its budget, write generation G + 1.
+ *
+ * Readers take no lock: the manifest's rename is the commit point, sidecars
+ * never change, and a reader that finds a file of its generation gone re-reads
+ * the manifest. Writers serialize on the lock and re-read under it, so no
+ * update is lost to a concurrent writer.
+ */
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { CorruptSnapshot, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
-import { atomicWriteFileSync, removeOrphanTemps } from './atomic-write.js';
+import type { CompactView } from '../domain/types.js';
+import { atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
+import { dtypeOf, encodeArray } from './codec.js';
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
+import { arrayFileName, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar, writeSidecarBytes } from './sidecar.js';
+import { chunkIdTable, decodeDocument, encodeManifest, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import type { IndexArray } from '../index/types.js';
+
+/** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes (within logMinBytes..logMaxBytes). */
+export const LOG_FRACTION = 1 / 8;
+
+export interface StoreTuning {
+  /** Databases whose arrays reach this many bytes are written as a v2 manifest with sidecars. */
+  sidecarMinBytes: number;
+  /** A log may always grow to this many bytes before it is folded, however small the database. */
+  logMinBytes: number;
+  /** ... and never past this many: every write reads the whole log. */
+  logMaxBytes: number;
+}
+
+export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): StoreTuning {
+  return {
+    sidecarMinBytes: count(env.VDB_SIDECAR_MIN_BYTES) ?? 1 << 20,
+    logMinBytes: count(env.VDB_LOG_MIN_BYTES) ?? 1 << 20,
+    logMaxBytes: count(env.VDB_LOG_MAX_BYTES) ?? 8 << 20,
+  };
+}
+
+function count(v: string | undefined): number | undefined {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+
+/** A loaded database and where on disk it came from. */
+interface State {
+  db: Database;
+  /** 0: no file yet. */
+  version: 0 | 1 | 2;
+  generation: number;
+  manifestKey: string | null;
+  manifestBytes: number;
+  sidecarBytes: number;
+  /** Identity of the log file when it was read; null when there was none. */
+  logKey: string | null;
+  /** End of the last whole record; 0 when there is no usable log. */
+  logEnd: number;
+  logRecords: number;
+}
+
+const MAX_RETRIES = 50;
 
 /**
  * Tail of the in-process write queue per snapshot path. Writers in one process
@@ -15,39 +79,67 @@ import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
  */
 const writeQueues = new Map<string, Promise<unknown>>();
 
-/**
- * One snapshot file. Readers take no lock: writes are atomic renames, so a
- * read sees a whole snapshot. Writers serialize on the lock and always re-read
- * under it, so no update is lost to a concurrent writer.
- */
 export class SnapshotStore {
-  private cached: { key: string; db: Database } | null = null;
+  private cached: State | null = null;
+  private readonly dir: string;
 
+  /**
+   * @param concurrentReaders readers run while a write is in progress (a
+   *   server): each write then changes a private copy, never objects that
+   *   read() handed out, so nothing uncommitted is ever served.
+   */
   constructor(
     readonly path: string,
     private readonly lockOptions: LockOptions = lockOptionsFromEnv(),
-  ) {}
+    private readonly tuning: StoreTuning = tuningFromEnv(),
+    private readonly concurrentReaders = false,
+  ) {
+    this.dir = sidecarDir(path);
+  }
 
-  /** The current snapshot; an empty database if the file does not exist yet. */
+  /** The current database; an empty one if the file does not exist yet. */
   read(): Database {
     const key = this.fileKey();
     if (key === null) return new Database();
-    if (this.cached?.key === key) return this.cached.db;
-    const db = this.load();
-    this.cached = { key, db };
-    return db;
+    const c = this.cached;
+    if (c && c.manifestKey === key && (c.version !== 2 || this.logKey(c.generation) === c.logKey)) return c.db;
+    const state = this.load();
+    this.cached = state;
+    return state.db;
   }
 
   /**
-   * Locks, loads a private copy, runs `fn` on it and commits it atomically.
-   * If `fn` throws, nothing is written and the file stays byte-identical.
-   * Updates of one path in one process run one at a time, in call order, so
-   * `fn` must not itself call `update` on the same path (it would wait on itself).
+   * Locks, loads the current database (or takes the one read() cached, if no
+   * file changed since), runs `fn` on it and commits the change: one fsynced
+   * log record for a chunk change to a v2 database, else a whole new snapshot.
+   * If `fn` throws, nothing is written and the next read() loads from disk.
+   * `fn` must validate before it mutates: objects handed out by an earlier
+   * read() may be the ones it changes.
    */
   async update<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
+    return this.commit(fn, false);
+  }
+
+  /** Folds the log into a new generation (or rewrites a v1 file as it is). */
+  async compact(): Promise<CompactView> {
+    let folded: CompactView | null = null;
+    await this.commit(() => undefined, true, (before, after) => {
+      folded = {
+        format_version: after.version,
+        generation: after.generation,
+        log_records_folded: before.logRecords,
+        log_bytes_folded: before.logEnd,
+        snapshot_bytes: after.manifestBytes + after.sidecarBytes,
+      };
+    });
+    return folded as unknown as CompactView;
+  }
+
+  /** Runs one commit at a time per snapshot path in this process, in call order. */
+  private async commit<T>(fn: (db: Database) => T | Promise<T>, compact: boolean, done?: (before: State, after: State) => void): Promise<T> {
     const key = resolve(this.path);
     const previous = writeQueues.get(key) ?? Promise.resolve();
-    const mine = previous.then(() => this.lockedUpdate(fn));
+    const mine = previous.then(() => this.lockedCommit(fn, compact, done));
     // The queue must go on after a failed write, so its tail never rejects.
     const tail = mine.catch(() => undefined);
     writeQueues.set(key, tail);
@@ -58,34 +150,207 @@ export class SnapshotStore {
     }
   }
 
-  private async lockedUpdate<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
+  private async lockedCommit<T>(fn: (db: Database) => T | Promise<T>, compact: boolean, done?: (before: State, after: State) => void): Promise<T> {
     this.checkDirectory();
     return withLock(this.path, this.lockOptions, async (assertHeld) => {
+      // The state read() cached is reused if no file changed since: a CLI write then
+      // loads the database once, not twice. It leaves the cache until the commit
+      // succeeds, so a failed or refused change is never served afterwards.
+      const cached = this.cached;
       this.cached = null;
-      const db = this.fileKey() === null ? new Database() : this.load();
-      const result = await fn(db);
-      const text = encodeSnapshot(db);
+      const state = !this.concurrentReaders && cached && this.isCurrent(cached) ? cached : this.load();
+      const before = captureBefore(state.db);
+      let result: T;
+      try {
+        result = await fn(state.db);
+      } catch (err) {
+        for (const lib of state.db.libraries) lib.takeChanges();
+        throw err;
+      }
+      let delta: Buffer | 'unchanged' | null = null;
+      if (!compact && state.version === 2) delta = deltaFrame(before, state.db, this.logRoom(state));
+      else for (const lib of state.db.libraries) lib.takeChanges();
       assertHeld();
+      let next: State;
       try {
         removeOrphanTemps(this.path);
-        atomicWriteFileSync(this.path, text);
+        // Compacting a database that does not exist yet creates nothing.
+        if ((state.version === 2 && delta === 'unchanged') || (compact && state.version === 0)) next = state;
+        else if (state.version === 2 && delta instanceof Buffer) next = this.append(state, delta);
+        else next = this.rewrite(state);
       } catch (err) {
+        if (err instanceof VdbError) throw err;
         throw this.ioError('write', err);
       }
-      const key = this.fileKey();
-      if (key) this.cached = { key, db };
+      done?.(state, next);
+      this.cached = next;
       return result;
     });
   }
 
-  private load(): Database {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      throw this.ioError('read', err);
+  private isCurrent(state: State): boolean {
+    return state.manifestKey === this.fileKey() && (state.version !== 2 || this.logKey(state.generation) === state.logKey);
+  }
+
+  /** Bytes the log may still grow by before it must be folded into a new generation. */
+  private logRoom(state: State): number {
+    const budget = Math.min(this.tuning.logMaxBytes, Math.max(this.tuning.logMinBytes, (state.manifestBytes + state.sidecarBytes) * LOG_FRACTION));
+    return budget - Math.max(state.logEnd, LOG_HEADER_BYTES);
+  }
+
+  /** Appends one record to the log of the current generation, fsynced before it returns. */
+  private append(state: State, frame: Buffer): State {
+    // Files a writer killed before its commit left behind (temps, a next generation's arrays).
+    removeOtherGenerations(this.dir, [state.generation - 1, state.generation]);
+    const path = this.logPath(state.generation);
+    let fd: number;
+    let end = state.logEnd;
+    const fresh = end < LOG_HEADER_BYTES;
+    if (fresh) {
+      fd = openSync(path, 'w', 0o644);
+      writeAll(fd, logHeader(state.generation), 0);
+      end = LOG_HEADER_BYTES;
+    } else {
+      fd = openSync(path, 'r+');
     }
-    return decodeSnapshot(text, this.path);
+    try {
+      // A torn tail left by a killed writer goes before anything is appended.
+      if (fstatSync(fd).size > end) ftruncateSync(fd, end);
+      writeAll(fd, frame, end);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (fresh) fsyncDir(this.dir);
+    return { ...state, logKey: this.logKey(state.generation), logEnd: end + frame.length, logRecords: state.logRecords + 1 };
+  }
+
+  /** Writes the whole database: v1 while it is small and was never v2, else generation + 1. */
+  private rewrite(state: State): State {
+    const db = state.db;
+    if (state.version !== 2 && arrayBytes(db) < this.tuning.sidecarMinBytes) {
+      const text = encodeSnapshot(db);
+      atomicWriteFileSync(this.path, text);
+      return { ...state, version: 1, generation: 0, manifestKey: this.fileKey(), manifestBytes: Buffer.byteLength(text), logKey: null, logEnd: 0, logRecords: 0 };
+    }
+    const generation = state.generation + 1;
+    ensureSidecarDir(this.dir);
+    // Leftovers of a writer killed before its commit (temps, files of `generation`) go first.
+    removeOtherGenerations(this.dir, [state.generation - 1, state.generation]);
+    let k = 0;
+    let sidecarBytes = 0;
+    const put = (a: IndexArray): object => {
+      if (a.byteLength === 0) return encodeArray(a);
+      sidecarBytes += a.byteLength;
+      return writeSidecar(this.dir, arrayFileName(generation, k++, dtypeOf(a)), a);
+    };
+    const text = encodeManifest(db, generation, put, (records, chunks) => {
+      if (records.length === 0) return records;
+      const json = Buffer.from(JSON.stringify(records));
+      sidecarBytes += json.length;
+      const ref = writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'json'), 'json', json);
+      const ids = chunkIdTable(chunks);
+      return { ...ref, count: records.length, ids: ids && put(ids) };
+    });
+    fsyncDir(this.dir);
+    atomicWriteFileSync(this.path, text);
+    // Readers may still be opening the previous generation: keep it, drop older ones.
+    removeOtherGenerations(this.dir, [state.generation, generation]);
+    return {
+      db,
+      version: 2,
+      generation,
+      manifestKey: this.fileKey(),
+      manifestBytes: Buffer.byteLength(text),
+      sidecarBytes,
+      logKey: null,
+      logEnd: 0,
+      logRecords: 0,
+    };
+  }
+
+  /** Reads manifest, sidecars and log as one consistent state, retrying when a writer moved on meanwhile. */
+  private load(): State {
+    for (let attempt = 0; ; attempt++) {
+      const key = this.fileKey();
+      if (key === null) return emptyState();
+      let text: string;
+      try {
+        text = readFileText(this.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < MAX_RETRIES) continue;
+        throw this.ioError('read', err);
+      }
+      const doc = parseSnapshot(text, this.path);
+      const manifestBytes = Buffer.byteLength(text);
+      if (doc.version !== MANIFEST_VERSION) {
+        return { ...emptyState(), db: decodeDocument(doc, this.path), version: 1, manifestKey: key, manifestBytes };
+      }
+      const generation = doc.generation as number;
+      const logPath = this.logPath(generation);
+      try {
+        const log = readOptional(logPath);
+        let sidecarBytes = 0;
+        const corrupt = (at: string, err: unknown): never => {
+          if (err instanceof SidecarMissing || err instanceof CorruptSnapshot) throw err;
+          throw new CorruptSnapshot(`snapshot ${this.path} is corrupt: ${at}: ${(err as Error).message}`, {
+            hint: 'restore it from a backup; vdb will not overwrite it',
+          });
+        };
+        const db = decodeDocument(doc, this.path, {
+          read: (ref, at) => {
+            try {
+              const a = readSidecar(this.dir, ref, 0);
+              sidecarBytes += ref.bytes;
+              return a;
+            } catch (err) {
+              return corrupt(at, err);
+            }
+          },
+          open: (ref, at) => {
+            try {
+              const f = openSidecar(this.dir, ref);
+              sidecarBytes += ref.bytes;
+              return f;
+            } catch (err) {
+              return corrupt(at, err);
+            }
+          },
+        });
+        // No log may mean "no record yet" or "cleaned up after two newer commits": only the manifest can tell.
+        if (!log && this.fileKey() !== key && attempt < MAX_RETRIES) continue;
+        const replay = log ? replayLog(log.data, generation, db, logPath) : { validEnd: 0, records: 0 };
+        return {
+          db,
+          version: 2,
+          generation,
+          manifestKey: key,
+          manifestBytes,
+          sidecarBytes,
+          logKey: log?.key ?? null,
+          logEnd: replay.validEnd,
+          logRecords: replay.records,
+        };
+      } catch (err) {
+        if (!(err instanceof SidecarMissing)) throw err;
+        if (this.fileKey() !== key && attempt < MAX_RETRIES) continue;
+        throw new CorruptSnapshot(`snapshot ${this.path} is corrupt: its sidecar ${join(this.dir, err.file)} is missing`, {
+          hint: 'restore the snapshot and its .d directory from a backup; vdb will not overwrite it',
+        });
+      }
+    }
+  }
+
+  private logPath(generation: number): string {
+    return join(this.dir, logFileName(generation));
+  }
+
+  private logKey(generation: number): string | null {
+    try {
+      return statKey(statSync(this.logPath(generation), { bigint: true }));
+    } catch {
+      return null;
+    }
   }
 
   /** Identity of the file's current version, or null when it does not exist. */
@@ -93,7 +358,7 @@ export class SnapshotStore {
     try {
       const st = statSync(this.path, { bigint: true });
       if (st.isDirectory()) throw new StorageError(`--db ${this.path} is a directory`, { hint: 'give a file path such as ./vdb.json' });
-      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+      return statKey(st);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       if (err instanceof StorageError) throw err;
@@ -114,4 +379,69 @@ export class SnapshotStore {
     const e = err as NodeJS.ErrnoException;
     return new StorageError(`cannot ${action} ${this.path}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), { cause: err });
   }
+}
+
+function emptyState(): State {
+  return { db: new Database(), version: 0, generation: 0, manifestKey: null, manifestBytes: 0, sidecarBytes: 0, logKey: null, logEnd: 0, logRecords: 0 };
+}
+
+function statKey(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+}
+
+/** Bytes of every array a snapshot would hold (vectors, slot seqs, index arrays). */
+function arrayBytes(db: Database): number {
+  let n = 0;
+  for (const lib of db.libraries) {
+    n += lib.vectors().byteLength;
+    const s = lib.indexState;
+    if (s) {
+      n += s.slotSeqs.byteLength;
+      for (const a of Object.values(s.index.serialize().arrays)) n += a.byteLength;
+    }
+  }
+  return n;
+}
+
+function readFileText(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    return readAll(fd).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The whole file in a buffer of its own (4-aligned), with the identity it had; null if it does not exist. */
+function readOptional(path: string): { data: Buffer; key: string } | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const key = statKey(fstatSync(fd, { bigint: true }));
+    return { data: readAll(fd), key };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readAll(fd: number): Buffer {
+  const size = fstatSync(fd).size;
+  const buf = Buffer.allocUnsafeSlow(size);
+  let off = 0;
+  while (off < size) {
+    const n = readSync(fd, buf, off, Math.min(size - off, 1 << 30), off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off === size ? buf : buf.subarray(0, off);
+}
+
+function writeAll(fd: number, data: Uint8Array, position: number): void {
+  let off = 0;
+  while (off < data.byteLength) off += writeSync(fd, data, off, Math.min(data.byteLength - off, 1 << 30), position + off);
 }

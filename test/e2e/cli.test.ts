@@ -169,7 +169,7 @@ const bad: BadCase[] = [
     name: 'snapshot from a newer vdb',
     args: ['lib', 'list'],
     code: 6,
-    message: /format version 7, newer than this vdb reads \(1\) \(upgrade vdb\)/,
+    message: /format version 7, newer than this vdb reads \(up to 2\) \(upgrade vdb\)/,
     setup: (db) => writeFileSync(db, JSON.stringify({ ...JSON.parse(readBytes(db)!.toString()), version: 7 })),
   },
 ];

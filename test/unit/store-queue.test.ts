@@ -25,4 +25,19 @@ describe('SnapshotStore in-process write queue', () => {
     await a.createLibrary({ name: 'after' });
     expect(fresh.listLibraries()).toHaveLength(25);
   });
+
+  it('with concurrent readers, a write never changes a database that read() handed out', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const path = join(dir, 'db.json');
+    const svc = new VdbService({ path, concurrentReaders: true });
+    await svc.createLibrary({ name: 'docs' });
+    await svc.addChunks('docs', [{ text: 'first' }]);
+    const seen = svc.store.read();
+    await svc.addChunks('docs', [{ text: 'second' }]);
+    expect(seen.library('docs').size).toBe(1);
+    expect(svc.store.read().library('docs').size).toBe(2);
+    await expect(svc.addChunks('docs', [{ text: 'ok' }, { text: '' }])).rejects.toThrow(/text is empty/);
+    expect(svc.store.read().library('docs').size).toBe(2);
+  });
 });

@@ -31,7 +31,7 @@ Examples:
     .action(async (o, cmd: Command) => {
       const apiKey = process.env.VDB_API_KEY;
       if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('VDB_API_KEY is set but empty; unset it to serve without auth');
-      const service = await serviceOf(cmd);
+      const service = await serviceOf(cmd, { concurrentReaders: true });
       // Fail now on a corrupt or unreadable snapshot rather than on the first request.
       service.listLibraries();
       // Loaded only here: other commands must not pay for fastify at start-up.
