@@ -33,6 +33,8 @@ export interface IndexState {
   coveredBelowSeq: number;
   /** seq of the chunk each slot was built from (empty for linear). */
   slotSeqs: Uint32Array;
+  /** The user-facing parameters when known without loading the index (from a snapshot). */
+  params?: Record<string, number>;
   index: VectorIndex;
 }
 
@@ -335,7 +337,7 @@ export class Library implements LibraryInit {
     return {
       type: state.type,
       exact: kind.exact,
-      params: state.index.params(),
+      params: state.params ?? state.index.params(),
       built_at: state.built_at,
       indexed: state.type === 'linear' ? this.size : state.slotSeqs.length - stale,
       unindexed,

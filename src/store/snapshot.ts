@@ -23,9 +23,9 @@ import { Database, Library } from '../domain/model.js';
 import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
-import type { IndexArray } from '../index/types.js';
+import type { IndexArray, VectorIndex } from '../index/types.js';
 import { decodeArray, decodeBase64, encodeArray } from './codec.js';
-import { SidecarMissing } from './sidecar.js';
+import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
 
 export const SNAPSHOT_FORMAT = 'vdb-snapshot';
@@ -173,6 +173,16 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
     const ref = refOf(raw, at);
     return ref ? access!.read(ref, at) : decodeArray(raw);
   };
+  // Opened now (so a writer removing the file later cannot take it away), read on first use.
+  const arrayLater = (raw: unknown, at: string): (() => IndexArray) => {
+    const ref = refOf(raw, at);
+    if (!ref) {
+      const inline = decodeArray(raw);
+      return () => inline;
+    }
+    const file = access!.open(ref, at);
+    return () => viewAs(ref.dtype, file.read(0), ref.bytes);
+  };
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
   if (!Array.isArray(doc.libraries)) return fail('"libraries" is not an array');
@@ -232,7 +242,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       }
       lib.setRows(checkChunks(raw.chunks, lib, nextSeq, ids, at, fail), vectors);
     }
-    if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array));
+    if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
     db.libraries.push(lib);
   });
   if (allRead) db.adoptIdIndex(ids);
@@ -368,29 +378,55 @@ function checkChunks(list: unknown[], lib: Library, nextSeq: number, ids: Map<st
   });
 }
 
-function decodeIndex(raw: unknown, dim: number, at: string, fail: Fail, array: (raw: unknown, at: string) => IndexArray): IndexState {
+/**
+ * The index's own arrays are read and checked on first use of `index`: a write
+ * that only appends chunks to a large library never reads its graph.
+ */
+function decodeIndex(
+  raw: unknown,
+  dim: number,
+  at: string,
+  fail: Fail,
+  array: (raw: unknown, at: string) => IndexArray,
+  arrayLater: (raw: unknown, at: string) => () => IndexArray,
+): IndexState {
   if (!isObject(raw)) return fail(`${at} is not an object`);
   const type = raw.type;
   if (typeof type !== 'string' || !isIndexType(type)) return fail(`${at}.type is unknown`);
   if (!isObject(raw.params) || !isObject(raw.arrays)) return fail(`${at} lacks params or arrays`);
-  try {
-    const arrays: Record<string, IndexArray> = {};
-    for (const [name, a] of Object.entries(raw.arrays)) arrays[name] = array(a, `${at}.arrays.${name}`);
-    const slotSeqs = array(raw.slot_seqs, `${at}.slot_seqs`);
-    if (!(slotSeqs instanceof Uint32Array)) throw new Error('slot_seqs must be u32');
-    const index = INDEX_KINDS[type].from({ params: raw.params as Record<string, number>, arrays }, dim);
-    if (index.slots !== slotSeqs.length) throw new Error('slot_seqs does not match the index size');
-    return {
-      type,
-      built_at: str(raw.built_at, `${at}.built_at`, fail),
-      coveredBelowSeq: int(raw.covered_below_seq, `${at}.covered_below_seq`, fail),
-      slotSeqs,
-      index,
-    };
-  } catch (err) {
-    if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
-    return fail(`${at}: ${(err as Error).message}`);
-  }
+  const guarded = <T>(what: () => T): T => {
+    try {
+      return what();
+    } catch (err) {
+      if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
+      return fail(`${at}: ${(err as Error).message}`);
+    }
+  };
+  const params = raw.params as Record<string, number>;
+  const { slotSeqs, pending } = guarded(() => {
+    const seqs = array(raw.slot_seqs, `${at}.slot_seqs`);
+    if (!(seqs instanceof Uint32Array)) throw new Error('slot_seqs must be u32');
+    const later = Object.entries(raw.arrays as Record<string, unknown>).map(([name, a]) => [name, arrayLater(a, `${at}.arrays.${name}`)] as const);
+    return { slotSeqs: seqs, pending: later };
+  });
+  let index: VectorIndex | null = null;
+  return {
+    type,
+    built_at: str(raw.built_at, `${at}.built_at`, fail),
+    coveredBelowSeq: int(raw.covered_below_seq, `${at}.covered_below_seq`, fail),
+    slotSeqs,
+    // Only the options users set: the view needs no index arrays for them.
+    params: Object.fromEntries(INDEX_KINDS[type].options.filter((o) => o.name in params).map((o) => [o.name, params[o.name]])),
+    get index(): VectorIndex {
+      index ??= guarded(() => {
+        const arrays = Object.fromEntries(pending.map(([name, read]) => [name, read()]));
+        const built = INDEX_KINDS[type].from({ params, arrays }, dim);
+        if (built.slots !== slotSeqs.length) throw new Error('slot_seqs does not match the index size');
+        return built;
+      });
+      return index;
+    },
+  };
 }
 
 /** A missing sidecar passes through: the store re-reads the manifest before calling it corrupt. */

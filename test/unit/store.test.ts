@@ -195,6 +195,21 @@ function flip(file: string, at: number): void {
   writeFileSync(file, b);
 }
 
+describe('index arrays on disk', () => {
+  it('are read on first use: an append and lib show never read them, a query finds their damage', async () => {
+    const path = fresh();
+    const svc = service(path);
+    await svc.createLibrary({ name: 'v', dim: 8, embedder: null });
+    await svc.addChunks('v', Array.from({ length: 64 }, (_, i) => ({ embedding: Array.from({ length: 8 }, (_, d) => Math.sin(i * 8 + d)) })));
+    await svc.buildIndex('v', { type: 'kdtree', params: { leaf_size: 4 } });
+    const perm = (manifest(path).libraries as { index: { arrays: { perm: { file: string } } } }[])[0].index.arrays.perm.file;
+    flip(join(`${path}.d`, perm), 0);
+    await service(path).addChunks('v', [{ embedding: [1, 1, 1, 1, 1, 1, 1, 1] }]);
+    expect(service(path).getLibrary('v')).toMatchObject({ chunk_count: 65, index: { type: 'kdtree', params: { leaf_size: 4 }, indexed: 64, unindexed: 1 } });
+    await expect(service(path).query('v', { embedding: [1, 1, 1, 1, 1, 1, 1, 1] })).rejects.toThrow(/corrupt.*index.*(checksum|damaged)/);
+  });
+});
+
 describe('the log', () => {
   it('chunk writes append records; replaying them equals the compacted state', async () => {
     const path = fresh();
