@@ -59,7 +59,7 @@ export async function withLock<T>(path: string, opts: LockOptions, fn: (assertHe
         });
       }
       await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
-      delay = Math.min(50, delay * 1.5);
+      delay = Math.min(15, delay * 1.5);
     }
   }
   try {
