@@ -37,7 +37,8 @@ for kind in letters lsa; do
     build=$(secs $vdb --db $db index build --lib docs --type $type)
     cold=$(hyperfine -N -w 2 -r 10 --export-json $work/h.json "$vdb --db $db query --lib docs ${q[*]@Q}" >/dev/null 2>&1; node -e "console.log((require('$work/h.json').results[0].median*1000).toFixed(0))")
     batch=$(secs $vdb --db $db query --lib docs --stdin < $work/$kind-q.ndjson)
-    size=$(stat -c %s $db)
+    # The manifest plus every sidecar file it references (a v2 snapshot keeps its arrays in $db.d/).
+    size=$(node -e "const t=require('fs').readFileSync('$db','utf8');let n=t.length;for(const m of t.matchAll(/\"bytes\":(\d+)/g))n+=Number(m[1]);console.log(n)")
     printf '%-8s %-7s add-10k %6.2fs  build %5.2fs  cold-query %4sms  1000q-stdin %6.2fs  snapshot %5.1f MB\n' \
       $kind $type $add $build $cold $batch $(echo "$size/1000000" | bc -l)
   done
