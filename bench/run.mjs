@@ -50,6 +50,8 @@ const HELP = `Usage: npm run bench -- [options]
   --exact-queries N        in-process queries for exact scans: linear, kdtree, brute, sqlite-vec (default 200)
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
   --exact-stdin-queries N  the same for exact indexes (default 1000; 5000 × a 1M scan takes half an hour)
+  --n N                    use only the first N base rows of each dataset (truth recomputed, cached)
+  --repeats N              timed passes over the queries, median QPS reported (default 1, 3 with --full)
   --cold-runs N            repeats of each cold single-query process, median reported (default 3)
   --cli-ingest-max N       largest dataset ingested through vdb chunk add --stdin (default 200000;
                            bigger ones are ingested through the service API in the build worker)
@@ -69,6 +71,8 @@ const { values: opt } = parseArgs({
     'stdin-queries': { type: 'string', default: '5000' },
     'exact-stdin-queries': { type: 'string', default: '1000' },
     'cold-runs': { type: 'string', default: '3' },
+    n: { type: 'string' },
+    repeats: { type: 'string' },
     'cli-ingest-max': { type: 'string', default: '200000' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -97,6 +101,8 @@ const cfg = {
   stdinQueries: int('stdin-queries'),
   exactStdinQueries: int('exact-stdin-queries'),
   coldRuns: int('cold-runs'),
+  limit: opt.n === undefined ? Infinity : int('n'),
+  repeats: opt.repeats === undefined ? (opt.full ? 3 : 1) : int('repeats'),
   cliIngestMax: int('cli-ingest-max'),
   keep: opt.keep,
 };
@@ -128,7 +134,7 @@ const report = {
 };
 
 for (const name of cfg.datasets) {
-  report.datasets[name] = await benchDataset(name);
+  await benchDataset(name);
   writeReport();
 }
 report.finished = new Date().toISOString();
@@ -155,10 +161,12 @@ function which(cmd) {
 
 async function benchDataset(name) {
   log(`\n== ${name}`);
-  const dir = await ensureDataset(name, { dataDir: cfg.dataDir, cacheDir: CACHE, log });
+  const dir = await ensureDataset(name, { dataDir: cfg.dataDir, cacheDir: CACHE, log, limit: cfg.limit });
   const ds = loadDataset(name, dir);
   log(`${name}: ${ds.n} × ${ds.dim}, ${ds.nq} queries (${dir})`);
-  const out = { n: ds.n, dim: ds.dim, nq: ds.nq, dir, rawVectorBytes: ds.base.byteLength, ingest: null, rows: [] };
+  const tag = ds.n < (SYNTH[name] ?? 30000) ? `${name}-first${ds.n}` : name;
+  const out = { dataset: name, n: ds.n, dim: ds.dim, nq: ds.nq, dir, rawVectorBytes: ds.base.byteLength, ingest: null, rows: [] };
+  report.datasets[tag] = out;
   const work = join(WORK, name);
   mkdirSync(work, { recursive: true });
   const dsRef = { name, dir };
@@ -173,7 +181,7 @@ async function benchDataset(name) {
   });
   if (vdbTypes.length > 0) {
     if (ds.n <= cfg.cliIngestMax) {
-      out.ingest = await cliIngest(ds, work);
+      out.ingest = await cliIngest(ds, work, tag);
       if (out.ingest.code === 0) baseSnapshot = out.ingest.snapshot;
       else note(`${name}: vdb chunk add --stdin failed (${out.ingest.error}); the build workers ingest through the API instead`);
     } else {
@@ -239,8 +247,8 @@ function vdbArgs(snapshot, ...args) {
   return [VDB, '--db', snapshot, ...args];
 }
 
-async function cliIngest(ds, work) {
-  const ndjson = await writeChunkNdjson(ds, join(CACHE, `${ds.name}-chunks.ndjson`));
+async function cliIngest(ds, work, tag) {
+  const ndjson = await writeChunkNdjson(ds, join(CACHE, `${tag}-chunks.ndjson`));
   const snapshot = join(work, 'base.json');
   rmSync(snapshot, { force: true });
   const created = await run(process.execPath, vdbArgs(snapshot, 'lib', 'create', 'bench', '--dim', String(DIM), '--metric', 'cosine', '--embedder', 'none'));
@@ -259,7 +267,7 @@ async function cliIngest(ds, work) {
 }
 
 async function worker(task, { echo = true } = {}) {
-  const r = await run(process.execPath, [WORKER, JSON.stringify(task)], { echoStderr: echo });
+  const r = await run(process.execPath, [WORKER, JSON.stringify({ repeats: cfg.repeats, ...task })], { echoStderr: echo });
   const res = workerResult(r);
   res.maxRssKb = r.maxRssKb ?? res.selfMaxRssKb;
   res.wallMs = r.wallMs;
@@ -457,18 +465,18 @@ function best(rows, field, recallOf, threshold) {
 function printRatios(name, d, bruteQps) {
   const vdb = d.rows.filter((r) => r.system === 'vdb' && !r.error);
   const peers = [...new Set(d.rows.filter((r) => r.system !== 'vdb' && !r.error && r.qps).map((r) => r.system))];
-  const t = new Table({ head: ['recall ≥', 'vdb best in process', 'vdb best --stdin', ...peers.map((p) => `${p} best`), ...peers.map((p) => `vdb/${p} (proc | stdin)`)], style: { head: [], border: [] } });
+  const t = new Table({ head: ['recall ≥', 'peer', 'peer best QPS (setting)', 'vdb best in process', 'vdb/peer', 'vdb best --stdin', 'vdb --stdin/peer'], style: { head: [], border: [] } });
   const ratios = [];
+  const cell = (r, f) => (r ? `${f0(r[f])} (${r.index ? `${r.index} ` : ''}${r.setting})` : '—');
+  const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
   for (const th of [0.9, 0.95, 0.99]) {
     const vp = best(vdb, 'qps', (r) => r.recall, th);
     const vs = best(vdb, 'qpsStdin', (r) => r.stdin?.recall, th);
     const pb = peers.map((p) => best(d.rows.filter((r) => r.system === p && !r.error), 'qps', (r) => r.recall, th));
-    const cell = (r, f) => (r ? `${f0(r[f])} (${r.index ? `${r.index} ` : ''}${r.setting})` : '—');
-    const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
-    t.push([th.toFixed(2), cell(vp, 'qps'), cell(vs, 'qpsStdin'), ...pb.map((r) => cell(r, 'qps')), ...pb.map((r) => `${ratio(vp?.qps, r?.qps)} | ${ratio(vs?.qpsStdin, r?.qps)}`)]);
+    peers.forEach((p, i) => t.push([th.toFixed(2), p, cell(pb[i], 'qps'), cell(vp, 'qps'), ratio(vp?.qps, pb[i]?.qps), cell(vs, 'qpsStdin'), ratio(vs?.qpsStdin, pb[i]?.qps)]));
     ratios.push({ recallAtLeast: th, vdbInProcess: vp && { index: vp.index, setting: vp.setting, qps: vp.qps, recall: vp.recall }, vdbStdin: vs && { index: vs.index, setting: vs.setting, qps: vs.qpsStdin, recall: vs.stdin.recall }, peers: Object.fromEntries(pb.map((r, i) => [peers[i], r && { setting: r.setting, qps: r.qps, recall: r.recall }])) });
   }
-  console.log(`\n${name}: vdb vs peers at equal recall (best QPS with recall@10 ≥ threshold; peers in process)`);
+  console.log(`\n${name}: vdb vs peers at equal recall (best QPS with recall@10 ≥ threshold; peers in process, one query per call)`);
   console.log(t.toString());
   d.ratios = ratios;
 
@@ -480,7 +488,7 @@ function printRatios(name, d, bruteQps) {
     e.push(['brute-force JS loop (simple + heap), in process', f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
     e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), `${(lin.qps / bruteQps).toFixed(2)}×`]);
     if (lin.qpsStdin) e.push([`vdb linear, query --stdin (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), `${(lin.qpsStdin / bruteQps).toFixed(2)}×`]);
-    const np = NUMPY_BLAS.qps[name];
+    const np = d.n === SYNTH[d.dataset] || (d.dataset === 'wordnet' && d.n === 30000) ? NUMPY_BLAS.qps[d.dataset] : undefined;
     if (np) e.push(['numpy BLAS batched, 2 threads (constant, see below)', f0(np), gb(np).toFixed(2), `${(np / bruteQps).toFixed(1)}× (other run)`]);
     console.log(`\n${name}: exact search`);
     console.log(e.toString());
