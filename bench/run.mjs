@@ -55,6 +55,7 @@ const HELP = `Usage: npm run bench -- [options]
   --cold-runs N            repeats of each cold single-query process, median reported (default 3)
   --cli-ingest-max N       largest dataset ingested through vdb chunk add --stdin (default 200000;
                            bigger ones are ingested through the service API in the build worker)
+  --profile                run each vdb query --stdin child with node --cpu-prof (profiles in bench/results/profiles)
   --keep                   keep snapshots and peer index files under bench/.cache/work
   -h, --help`;
 
@@ -75,6 +76,7 @@ const { values: opt } = parseArgs({
     repeats: { type: 'string' },
     'cli-ingest-max': { type: 'string', default: '200000' },
     keep: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -105,6 +107,7 @@ const cfg = {
   repeats: opt.repeats === undefined ? (opt.full ? 3 : 1) : int('repeats'),
   cliIngestMax: int('cli-ingest-max'),
   keep: opt.keep,
+  profile: opt.profile,
 };
 if (!GRIDS[cfg.grid]) throw new Error(`--grid must be quick or full, got ${cfg.grid}`);
 for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
@@ -185,7 +188,18 @@ async function benchDataset(name) {
       if (out.ingest.code === 0) baseSnapshot = out.ingest.snapshot;
       else note(`${name}: vdb chunk add --stdin failed (${out.ingest.error}); the build workers ingest through the API instead`);
     } else {
-      note(`${name}: ${ds.n} rows > --cli-ingest-max ${cfg.cliIngestMax}: no chunk add --stdin run; the build workers ingest through the service API`);
+      note(`${name}: ${ds.n} rows > --cli-ingest-max ${cfg.cliIngestMax}: no chunk add --stdin run; ingested through the service API (addChunks) instead`);
+    }
+    if (!baseSnapshot) {
+      const snapshot = join(work, 'base.json');
+      rmSync(snapshot, { force: true });
+      log(`-- vdb API ingest (addChunks, ${ds.n} rows)`);
+      const r = await worker({ task: 'ingest', system: 'vdb', dataset: dsRef, snapshot });
+      out.apiIngest = r;
+      if (r.error) {
+        note(`${name}: vdb API ingest failed, so no vdb index was measured: ${r.error} (peak RSS ${mb(r.maxRssKb * 1024)} MB, ${s(r.wallMs)} s)`);
+        vdbTypes.length = 0;
+      } else baseSnapshot = snapshot;
     }
   }
 
@@ -319,7 +333,8 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   // `vdb query --stdin`: process start, snapshot load and N queries.
   const lines = kind.exact ? Math.min(cfg.stdinQueries, cfg.exactStdinQueries) : cfg.stdinQueries;
   const outFile = join(work, 'stdin-out.ndjson');
-  const r = await run(process.execPath, vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin'), { stdinFile: queryFile(lines), stdoutFile: outFile });
+  const prof = cfg.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles'), '--cpu-prof-name', `${ds.name}-${kind.type}-${setting.replace(/[ =]/g, '_')}-${Date.now()}.cpuprofile`] : [];
+  const r = await run(process.execPath, [...prof, ...vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin')], { stdinFile: queryFile(lines), stdoutFile: outFile });
   if (r.code === 0) {
     const answers = readFileSync(outFile, 'utf8').trimEnd().split('\n');
     const first = answers.slice(0, Math.min(ds.nq, answers.length)).map((a) => JSON.parse(a).hits.map((h) => h.metadata.row));
@@ -465,7 +480,7 @@ function best(rows, field, recallOf, threshold) {
 function printRatios(name, d, bruteQps) {
   const vdb = d.rows.filter((r) => r.system === 'vdb' && !r.error);
   const peers = [...new Set(d.rows.filter((r) => r.system !== 'vdb' && !r.error && r.qps).map((r) => r.system))];
-  const t = new Table({ head: ['recall ≥', 'peer', 'peer best QPS (setting)', 'vdb best in process', 'vdb/peer', 'vdb best --stdin', 'vdb --stdin/peer'], style: { head: [], border: [] } });
+  const t = new Table({ head: ['recall ≥', 'peer', 'peer best QPS (setting)', 'vdb best in process', 'vdb/peer', 'vdb best --stdin', 'vdb --stdin/peer', 'build vdb/peer'], style: { head: [], border: [] } });
   const ratios = [];
   const cell = (r, f) => (r ? `${f0(r[f])} (${r.index ? `${r.index} ` : ''}${r.setting})` : '—');
   const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
@@ -473,7 +488,7 @@ function printRatios(name, d, bruteQps) {
     const vp = best(vdb, 'qps', (r) => r.recall, th);
     const vs = best(vdb, 'qpsStdin', (r) => r.stdin?.recall, th);
     const pb = peers.map((p) => best(d.rows.filter((r) => r.system === p && !r.error), 'qps', (r) => r.recall, th));
-    peers.forEach((p, i) => t.push([th.toFixed(2), p, cell(pb[i], 'qps'), cell(vp, 'qps'), ratio(vp?.qps, pb[i]?.qps), cell(vs, 'qpsStdin'), ratio(vs?.qpsStdin, pb[i]?.qps)]));
+    peers.forEach((p, i) => t.push([th.toFixed(2), p, cell(pb[i], 'qps'), cell(vp, 'qps'), ratio(vp?.qps, pb[i]?.qps), cell(vs, 'qpsStdin'), ratio(vs?.qpsStdin, pb[i]?.qps), ratio(vp?.buildMs, pb[i]?.buildMs)]));
     ratios.push({ recallAtLeast: th, vdbInProcess: vp && { index: vp.index, setting: vp.setting, qps: vp.qps, recall: vp.recall }, vdbStdin: vs && { index: vs.index, setting: vs.setting, qps: vs.qpsStdin, recall: vs.stdin.recall }, peers: Object.fromEntries(pb.map((r, i) => [peers[i], r && { setting: r.setting, qps: r.qps, recall: r.recall }])) });
   }
   console.log(`\n${name}: vdb vs peers at equal recall (best QPS with recall@10 ≥ threshold; peers in process, one query per call)`);
@@ -501,11 +516,21 @@ function printRatios(name, d, bruteQps) {
     const ing = d.ingest;
     g.push([`vdb chunk add --stdin, ${d.n} rows`, ing.code === 0 ? `${s(ing.wallMs)} s wall (${f0(ing.rowsPerSec)} rows/s), peak RSS ${mb(ing.maxRssKb * 1024)} MB, snapshot ${mb(ing.snapshotBytes)} MB` : `FAILED: ${ing.error}`]);
   }
+  if (d.apiIngest) {
+    const a = d.apiIngest;
+    g.push([`vdb addChunks (service API), ${d.n} rows`, a.error ? `FAILED after ${s(a.wallMs)} s, peak RSS ${mb(a.maxRssKb * 1024)} MB: ${String(a.error).slice(0, 120)}` : `${s(a.ingestApiMs)} s, peak RSS ${mb(a.maxRssKb * 1024)} MB, snapshot ${mb(a.fileBytes)} MB`]);
+  }
   g.push(['raw vector bytes (n × dim × 4)', `${mb(d.rawVectorBytes)} MB`]);
   const cli = d.rows.find((r) => r.system === 'sqlite3 CLI');
   if (cli) g.push(['sqlite3 CLI cold KNN (start + .load vec0 + scan)', cli.error ? cli.error : `${f0(cli.coldMs)} ms (select 1 alone: ${f0(cli.startMs)} ms)`]);
   const coldBest = vdb.filter((r) => r.coldMs).sort((a, b) => a.coldMs - b.coldMs)[0];
-  if (coldBest) g.push(['vdb fastest cold query process', `${f0(coldBest.coldMs)} ms (${coldBest.index} ${coldBest.setting})`]);
+  if (coldBest) {
+    const vsCli = cli?.coldMs ? `, ${(coldBest.coldMs / cli.coldMs).toFixed(1)}× the sqlite3 CLI` : '';
+    g.push(['vdb fastest cold query process', `${f0(coldBest.coldMs)} ms (${coldBest.index} ${coldBest.setting})${vsCli}`]);
+  }
+  for (const r of vdb.filter((x) => x.maxRssKb)) {
+    g.push([`vdb query --stdin peak RSS, ${r.index} ${r.setting}`, `${mb(r.maxRssKb * 1024)} MB = ${((r.maxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors`]);
+  }
   console.log(g.toString());
 }
 
