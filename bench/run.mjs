@@ -40,6 +40,7 @@ const PEERS = ['brute', 'hnswlib', 'usearch', 'sqlitevec', 'sqlite3'];
 
 const HELP = `Usage: npm run bench -- [options]
 
+  --quick                  a run under 2 minutes: first 10,000 wordnet rows, 300 exact --stdin queries, 2 cold runs
   --full                   all datasets (wordnet, synth100k, synth1m) and the full grids
   --datasets LIST          comma list: wordnet, ${Object.keys(SYNTH).join(', ')} (default: wordnet)
   --data DIR               wordnet-lsa384 directory (default: ../shared/data/wordnet-lsa384 from the repo root)
@@ -62,6 +63,7 @@ const HELP = `Usage: npm run bench -- [options]
 const { values: opt } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
     datasets: { type: 'string' },
     data: { type: 'string' },
     indexes: { type: 'string' },
@@ -85,6 +87,12 @@ if (opt.help) {
   process.exit(0);
 }
 
+if (opt.quick && opt.full) throw new Error('give --quick or --full, not both');
+if (opt.quick) {
+  opt.n ??= '10000';
+  opt['exact-stdin-queries'] = '300';
+  opt['cold-runs'] = '2';
+}
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const int = (name) => {
   const n = Number(opt[name]);
@@ -175,6 +183,15 @@ async function benchDataset(name) {
   const dsRef = { name, dir };
   const queryFile = (lines) => writeQueryNdjson(ds, join(CACHE, `${name}-queries-${lines}.ndjson`), lines);
 
+  // The brute-force baseline runs first and last; its row averages both (load drifts).
+  const bruteRuns = [];
+  const runBrute = async () => {
+    if (!cfg.peers.includes('brute')) return;
+    log('-- brute');
+    bruteRuns.push(await worker({ task: 'build', system: 'brute', dataset: dsRef, nQueries: Math.min(cfg.exactQueries, ds.nq) }));
+  };
+  await runBrute();
+
   // ---- vdb: bulk ingest through the CLI, the base snapshot for every index.
   let baseSnapshot = null;
   const vdbTypes = cfg.indexes.filter((t) => {
@@ -219,10 +236,27 @@ async function benchDataset(name) {
 
   // ---- peers.
   for (const peer of cfg.peers) {
-    if (peer === 'sqlite3') continue; // measured with sqlitevec's database
+    if (peer === 'sqlite3' || peer === 'brute') continue; // sqlite3: measured on sqlitevec's database
     const rows = await benchPeer(peer, ds, dsRef, work);
     out.rows.push(...rows);
     writeReport();
+  }
+  await runBrute();
+  if (bruteRuns.length) {
+    const ok = bruteRuns.filter((b) => !b.error);
+    const qps = ok.length ? ok.reduce((a, b) => a + b.query.qps, 0) / ok.length : undefined;
+    out.rows.unshift({
+      system: 'brute',
+      setting: 'simple loop + heap',
+      exact: true,
+      runs: bruteRuns,
+      error: ok.length ? undefined : bruteRuns[0].error,
+      recall: ok[0]?.query.recall,
+      qps,
+      qpsRuns: ok.map((b) => b.query.qps),
+      gbps: qps && (qps * ds.n * DIM * 4) / 1e9,
+      maxRssKb: Math.max(...ok.map((b) => b.maxRssKb ?? 0)) || null,
+    });
   }
   return out;
 }
@@ -355,10 +389,6 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
 
 async function benchPeer(peer, ds, dsRef, work) {
   log(`-- ${peer}`);
-  if (peer === 'brute') {
-    const b = await worker({ task: 'build', system: 'brute', dataset: dsRef, nQueries: Math.min(cfg.exactQueries, ds.nq) });
-    return [{ system: 'brute', setting: 'simple loop + heap', exact: true, build: b, error: b.error, recall: b.query?.recall, qps: b.query?.qps, gbps: b.query?.gbps, maxRssKb: b.maxRssKb }];
-  }
   if (peer === 'hnswlib' || peer === 'usearch') {
     const file = join(work, `${peer}.bin`);
     const task =
@@ -500,7 +530,8 @@ function printRatios(name, d, bruteQps) {
   if (lin && bruteQps) {
     const gb = (qps) => (qps * d.n * d.dim * 4) / 1e9;
     const e = new Table({ head: ['exact search', 'QPS', 'GB/s scanned', '×brute loop'], style: { head: [], border: [] } });
-    e.push(['brute-force JS loop (simple + heap), in process', f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
+    const br = d.rows.find((r) => r.system === 'brute');
+    e.push([`brute-force JS loop (simple + heap), in process (runs: ${br.qpsRuns.map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
     e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), `${(lin.qps / bruteQps).toFixed(2)}×`]);
     if (lin.qpsStdin) e.push([`vdb linear, query --stdin (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), `${(lin.qpsStdin / bruteQps).toFixed(2)}×`]);
     const np = d.n === SYNTH[d.dataset] || (d.dataset === 'wordnet' && d.n === 30000) ? NUMPY_BLAS.qps[d.dataset] : undefined;

@@ -149,7 +149,7 @@ async function loadVdb(c) {
 
 async function buildBrute(c) {
   const ds = dataset();
-  const q = await timeQueries(ds, c.nQueries, (q) => bruteTopK(ds.base, ds.n, DIM, ds.queries, q * DIM, K));
+  const q = await timeQueries(ds, c.nQueries, (q) => bruteTopK(ds.base, ds.n, DIM, qView(ds, q), K));
   q.gbps = (q.qps * ds.n * DIM * 4) / 1e9;
   log(`${q.qps.toFixed(1)} q/s, ${q.gbps.toFixed(2)} GB/s, recall@10 ${q.recall.toFixed(4)}`);
   return { query: q };

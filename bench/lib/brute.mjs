@@ -1,14 +1,14 @@
 /** The 1.00× baseline: a plain JS loop over Float32Array rows plus a bounded min-heap. */
 
-/** Top-k rows by dot product; returns rows best first. */
-export function bruteTopK(base, n, dim, query, qOff, k) {
+/** Top-k rows by dot product; `query` is one dim-long row. Returns rows, best first. */
+export function bruteTopK(base, n, dim, query, k) {
   const hs = new Float64Array(k);
   const hi = new Int32Array(k);
   let size = 0;
   for (let r = 0; r < n; r++) {
     const ro = r * dim;
     let s = 0;
-    for (let i = 0; i < dim; i++) s += query[qOff + i] * base[ro + i];
+    for (let i = 0; i < dim; i++) s += query[i] * base[ro + i];
     if (size < k) {
       let j = size++;
       while (j > 0) {
