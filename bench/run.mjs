@@ -72,8 +72,8 @@ const { values: opt } = parseArgs({
     queries: { type: 'string', default: '1000' },
     'exact-queries': { type: 'string', default: '200' },
     'stdin-queries': { type: 'string', default: '5000' },
-    'exact-stdin-queries': { type: 'string', default: '1000' },
-    'cold-runs': { type: 'string', default: '3' },
+    'exact-stdin-queries': { type: 'string' },
+    'cold-runs': { type: 'string' },
     n: { type: 'string' },
     repeats: { type: 'string' },
     'cli-ingest-max': { type: 'string', default: '200000' },
@@ -88,11 +88,9 @@ if (opt.help) {
 }
 
 if (opt.quick && opt.full) throw new Error('give --quick or --full, not both');
-if (opt.quick) {
-  opt.n ??= '10000';
-  opt['exact-stdin-queries'] = '300';
-  opt['cold-runs'] = '2';
-}
+if (opt.quick) opt.n ??= '10000';
+opt['exact-stdin-queries'] ??= opt.quick ? '300' : '1000';
+opt['cold-runs'] ??= opt.quick ? '2' : '3';
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const int = (name) => {
   const n = Number(opt[name]);
