@@ -57,6 +57,8 @@ const HELP = `Usage: npm run bench -- [options]
   --cli-ingest-max N       largest dataset ingested through vdb chunk add --stdin (default 200000;
                            bigger ones are ingested through the service API in the build worker)
   --profile                run each vdb query --stdin child with node --cpu-prof (profiles in bench/results/profiles)
+  --report FILE            print the tables of an earlier results JSON (no measuring)
+  --markdown               print the tables as GitHub markdown instead of boxes
   --keep                   keep snapshots and peer index files under bench/.cache/work
   -h, --help`;
 
@@ -79,6 +81,8 @@ const { values: opt } = parseArgs({
     'cli-ingest-max': { type: 'string', default: '200000' },
     keep: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    report: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -114,6 +118,7 @@ const cfg = {
   cliIngestMax: int('cli-ingest-max'),
   keep: opt.keep,
   profile: opt.profile,
+  markdown: opt.markdown,
 };
 if (!GRIDS[cfg.grid]) throw new Error(`--grid must be quick or full, got ${cfg.grid}`);
 for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
@@ -141,6 +146,12 @@ const report = {
   datasets: {},
   notes,
 };
+
+if (opt.report) {
+  Object.assign(report, JSON.parse(readFileSync(resolve(opt.report), 'utf8')));
+  printSummary();
+  process.exit(0);
+}
 
 for (const name of cfg.datasets) {
   await benchDataset(name);
@@ -464,11 +475,8 @@ async function sqliteCli(ds, file) {
 
 function printSummary() {
   for (const [name, d] of Object.entries(report.datasets)) {
-    console.log(`\n## ${name}: ${d.n} × ${d.dim}, ${d.nq} queries, recall@10 tie-aware (${started.toISOString()}, ${report.machine.cpus} cores, shared)`);
-    const t = new Table({
-      head: ['system', 'index', 'setting', 'build s', 'recall@10', 'QPS', '×brute', 'QPS --stdin', 'file MB', 'load ms', 'cold ms', 'peak RSS MB'],
-      style: { head: [], border: [] },
-    });
+    console.log(`\n## ${name}: ${d.n} × ${d.dim}, ${d.nq} queries, recall@10 tie-aware (${report.started}, ${report.machine.cpus} cores, load avg ${report.machine.loadavgStart.map((x) => x.toFixed(1)).join(' ')})`);
+    const t = makeTable(['system', 'index', 'setting', 'build s', 'recall@10', 'QPS', '×brute', 'QPS --stdin', 'file MB', 'load ms', 'cold ms', 'peak RSS MB']);
     const brute = d.rows.find((r) => r.system === 'brute')?.qps;
     for (const r of d.rows) {
       if (r.error) {
@@ -493,7 +501,7 @@ function printSummary() {
     console.log(t.toString());
     printRatios(name, d, brute);
   }
-  if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}`);
+  if (report.notes.length) console.log(`\nNotes:\n${report.notes.map((n) => `- ${n}`).join('\n')}`);
 }
 
 function best(rows, field, recallOf, threshold) {
@@ -508,7 +516,7 @@ function best(rows, field, recallOf, threshold) {
 function printRatios(name, d, bruteQps) {
   const vdb = d.rows.filter((r) => r.system === 'vdb' && !r.error);
   const peers = [...new Set(d.rows.filter((r) => r.system !== 'vdb' && !r.error && r.qps).map((r) => r.system))];
-  const t = new Table({ head: ['recall ≥', 'peer', 'peer best QPS (setting)', 'vdb best in process', 'vdb/peer', 'vdb best --stdin', 'vdb --stdin/peer', 'build vdb/peer'], style: { head: [], border: [] } });
+  const t = makeTable(['recall ≥', 'peer', 'peer best QPS (setting)', 'vdb best in process', 'vdb/peer', 'vdb best --stdin', 'vdb --stdin/peer', 'build vdb/peer']);
   const ratios = [];
   const cell = (r, f) => (r ? `${f0(r[f])} (${r.index ? `${r.index} ` : ''}${r.setting})` : '—');
   const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
@@ -527,7 +535,7 @@ function printRatios(name, d, bruteQps) {
   const lin = vdb.find((r) => r.index === 'linear');
   if (lin && bruteQps) {
     const gb = (qps) => (qps * d.n * d.dim * 4) / 1e9;
-    const e = new Table({ head: ['exact search', 'QPS', 'GB/s scanned', '×brute loop'], style: { head: [], border: [] } });
+    const e = makeTable(['exact search', 'QPS', 'GB/s scanned', '×brute loop']);
     const br = d.rows.find((r) => r.system === 'brute');
     e.push([`brute-force JS loop (simple + heap), in process (runs: ${br.qpsRuns.map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
     e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), `${(lin.qps / bruteQps).toFixed(2)}×`]);
@@ -540,7 +548,7 @@ function printRatios(name, d, bruteQps) {
     d.exact = { bruteQps, bruteGBps: gb(bruteQps), linearQps: lin.qps, linearGBps: gb(lin.qps), linearVsBrute: lin.qps / bruteQps, linearStdinQps: lin.qpsStdin ?? null, numpyQps: np ?? null };
   }
 
-  const g = new Table({ head: ['other figures', 'value'], style: { head: [], border: [] } });
+  const g = makeTable(['other figures', 'value']);
   if (d.ingest) {
     const ing = d.ingest;
     g.push([`vdb chunk add --stdin, ${d.n} rows`, ing.code === 0 ? `${s(ing.wallMs)} s wall (${f0(ing.rowsPerSec)} rows/s), peak RSS ${mb(ing.maxRssKb * 1024)} MB, snapshot ${mb(ing.snapshotBytes)} MB` : `FAILED: ${ing.error}`]);
@@ -561,6 +569,17 @@ function printRatios(name, d, bruteQps) {
     g.push([`vdb query --stdin peak RSS, ${r.index} ${r.setting}`, `${mb(r.maxRssKb * 1024)} MB = ${((r.maxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors`]);
   }
   console.log(g.toString());
+}
+
+/** cli-table3 box table, or a GitHub markdown table with --markdown. */
+function makeTable(head) {
+  if (!cfg.markdown) return new Table({ head, style: { head: [], border: [] } });
+  const rows = [];
+  const esc = (c) => String(typeof c === 'object' && c !== null ? c.content : c).replace(/\|/g, '\\|');
+  return {
+    push: (...r) => rows.push(...r),
+    toString: () => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.map(esc).join(' | ')} |`).join('\n'),
+  };
 }
 
 function lastLines(text, n = 2) {
