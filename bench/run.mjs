@@ -537,7 +537,7 @@ function printRatios(name, d, bruteQps) {
     const gb = (qps) => (qps * d.n * d.dim * 4) / 1e9;
     const e = makeTable(['exact search', 'QPS', 'GB/s scanned', '×brute loop']);
     const br = d.rows.find((r) => r.system === 'brute');
-    e.push([`brute-force JS loop (simple + heap), in process (runs: ${br.qpsRuns.map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
+    e.push([`brute-force JS loop (simple + heap), in process (runs: ${(br.qpsRuns ?? [br.qps]).map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
     e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), `${(lin.qps / bruteQps).toFixed(2)}×`]);
     if (lin.qpsStdin) e.push([`vdb linear, query --stdin (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), `${(lin.qpsStdin / bruteQps).toFixed(2)}×`]);
     const np = d.n === SYNTH[d.dataset] || (d.dataset === 'wordnet' && d.n === 30000) ? NUMPY_BLAS.qps[d.dataset] : undefined;
