@@ -32,6 +32,7 @@ const NUMPY_BLAS = {
 /** vdb parameter grids per index type; a type missing here runs with its defaults. */
 const HNSW = (efs) => efs.map((ef) => ({ m: 16, ef_construction: 200, ef_search: ef }));
 const GRIDS = {
+  tiny: { linear: [{}], kdtree: [{}], lsh: [{}], hnsw: HNSW([40, 160]) },
   quick: { linear: [{}], kdtree: [{}], lsh: [{}], hnsw: HNSW([40, 80, 160]) },
   full: { linear: [{}], kdtree: [{}, { leaf_size: 64 }], lsh: [{ tables: 8 }, { tables: 16 }, { tables: 32 }], hnsw: HNSW([10, 20, 40, 80, 160, 320]) },
 };
@@ -40,13 +41,13 @@ const PEERS = ['brute', 'hnswlib', 'usearch', 'sqlitevec', 'sqlite3'];
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --quick                  a run under 2 minutes: first 10,000 wordnet rows, 300 exact --stdin queries, 2 cold runs
+  --quick                  a run of about 1-2 minutes: first 10,000 wordnet rows, tiny grids, 300 exact --stdin queries, 2 cold runs
   --full                   all datasets (wordnet, synth100k, synth1m) and the full grids
   --datasets LIST          comma list: wordnet, ${Object.keys(SYNTH).join(', ')} (default: wordnet)
   --data DIR               wordnet-lsa384 directory (default: ../shared/data/wordnet-lsa384 from the repo root)
   --indexes LIST           vdb index types (default: every type in the registry)
   --peers LIST             ${PEERS.join(', ')} (default: all); "none" for vdb only
-  --grid quick|full        parameter grids (default: quick, or full with --full)
+  --grid tiny|quick|full   parameter grids (default: quick; tiny with --quick, full with --full)
   --queries N              in-process queries for approximate indexes and HNSW peers (default 1000)
   --exact-queries N        in-process queries for exact scans: linear, kdtree, brute, sqlite-vec (default 200)
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
@@ -107,7 +108,7 @@ const cfg = {
   dataDir: resolve(ROOT, opt.data ?? '../shared/data/wordnet-lsa384'),
   indexes: opt.indexes ? list(opt.indexes) : Object.keys(INDEX_KINDS),
   peers: opt.peers === 'none' ? [] : list(opt.peers ?? PEERS.join(',')),
-  grid: opt.grid ?? (opt.full ? 'full' : 'quick'),
+  grid: opt.grid ?? (opt.full ? 'full' : opt.quick ? 'tiny' : 'quick'),
   queries: int('queries'),
   exactQueries: int('exact-queries'),
   stdinQueries: int('stdin-queries'),
@@ -120,7 +121,7 @@ const cfg = {
   profile: opt.profile,
   markdown: opt.markdown,
 };
-if (!GRIDS[cfg.grid]) throw new Error(`--grid must be quick or full, got ${cfg.grid}`);
+if (!GRIDS[cfg.grid]) throw new Error(`--grid must be one of ${Object.keys(GRIDS).join(', ')}, got ${cfg.grid}`);
 for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
 
 const CACHE = join(ROOT, 'bench', '.cache');
