@@ -549,6 +549,7 @@ function printRatios(name, d, bruteQps) {
     d.exact = { bruteQps, bruteGBps: gb(bruteQps), linearQps: lin.qps, linearGBps: gb(lin.qps), linearVsBrute: lin.qps / bruteQps, linearStdinQps: lin.qpsStdin ?? null, numpyQps: np ?? null };
   }
 
+  console.log('');
   const g = makeTable(['other figures', 'value']);
   if (d.ingest) {
     const ing = d.ingest;
