@@ -163,7 +163,11 @@ async function buildHnswlib(c) {
   const index = new HierarchicalNSW('ip', DIM);
   index.initIndex(ds.n, c.m, c.efConstruction, 100);
   let t = now();
-  for (let r = 0; r < ds.n; r++) index.addPoint(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)), r);
+  const step = Math.max(1, Math.ceil(ds.n / 10));
+  for (let r = 0; r < ds.n; r++) {
+    index.addPoint(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)), r);
+    if ((r + 1) % step === 0 && r + 1 < ds.n) log(`${r + 1} rows added, ${((now() - t) / 1000).toFixed(0)} s`);
+  }
   const buildMs = now() - t;
   log(`built ${ds.n} in ${(buildMs / 1000).toFixed(1)} s`);
   t = now();
