@@ -1,0 +1,608 @@
+/**
+ * `npm run bench`: vdb against hnswlib-node, usearch, sqlite-vec (better-sqlite3
+ * and the sqlite3 CLI) and a plain JS brute-force loop, on the same data in the
+ * same run. Each build/query measurement runs in its own child process
+ * (bench/worker.mjs) so its peak RSS and load times belong to one system.
+ * See bench/README.md for the columns.
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import { cosFromBase, DIM, ensureDataset, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
+import { GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const VDB = join(ROOT, 'bin', 'vdb');
+const WORKER = join(ROOT, 'bench', 'worker.mjs');
+const K = 10;
+
+/**
+ * numpy reference from /work/shared/PEERS.md §9 (OpenBLAS Haswell kernel, 2 threads,
+ * 1000 queries as one float32 matmul + argpartition): batched exact search.
+ */
+const NUMPY_BLAS = {
+  source: 'PEERS.md §9, numpy 2.4.6 + OpenBLAS 0.3.31 (Haswell), 2 threads, 1000 queries batched',
+  qps: { synth100k: 1869, wordnet: 6390 },
+};
+
+/** vdb parameter grids per index type; a type missing here runs with its defaults. */
+const HNSW = (efs) => efs.map((ef) => ({ m: 16, ef_construction: 200, ef_search: ef }));
+const GRIDS = {
+  tiny: { linear: [{}], kdtree: [{}], lsh: [{}], hnsw: HNSW([40, 160]) },
+  quick: { linear: [{}], kdtree: [{}], lsh: [{}], hnsw: HNSW([40, 80, 160]) },
+  full: { linear: [{}], kdtree: [{}, { leaf_size: 64 }], lsh: [{ tables: 8 }, { tables: 16 }, { tables: 32 }], hnsw: HNSW([10, 20, 40, 80, 160, 320]) },
+};
+const PEER_EF = [10, 20, 40, 80, 160, 320];
+const PEERS = ['brute', 'hnswlib', 'usearch', 'sqlitevec', 'sqlite3'];
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --quick                  a run of about 1-2 minutes: first 10,000 wordnet rows, tiny grids, 300 exact --stdin queries, 2 cold runs
+  --full                   all datasets (wordnet, synth100k, synth1m) and the full grids
+  --datasets LIST          comma list: wordnet, ${Object.keys(SYNTH).join(', ')} (default: wordnet)
+  --data DIR               wordnet-lsa384 directory (default: ../shared/data/wordnet-lsa384 from the repo root)
+  --indexes LIST           vdb index types (default: every type in the registry)
+  --peers LIST             ${PEERS.join(', ')} (default: all); "none" for vdb only
+  --grid tiny|quick|full   parameter grids (default: quick; tiny with --quick, full with --full)
+  --queries N              in-process queries for approximate indexes and HNSW peers (default 1000)
+  --exact-queries N        in-process queries for exact scans: linear, kdtree, brute, sqlite-vec (default 200)
+  --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
+  --exact-stdin-queries N  the same for exact indexes (default 1000; 5000 × a 1M scan takes half an hour)
+  --n N                    use only the first N base rows of each dataset (truth recomputed, cached)
+  --repeats N              timed passes over the queries, median QPS reported (default 1, 3 with --full)
+  --cold-runs N            repeats of each cold single-query process, median reported (default 3)
+  --cli-ingest-max N       largest dataset ingested through vdb chunk add --stdin (default 200000;
+                           bigger ones are ingested through the service API in the build worker)
+  --profile                run each vdb query --stdin child with node --cpu-prof (profiles in bench/results/profiles)
+  --report FILE            print the tables of an earlier results JSON (no measuring)
+  --markdown               print the tables as GitHub markdown instead of boxes
+  --keep                   keep snapshots and peer index files under bench/.cache/work
+  -h, --help`;
+
+const { values: opt } = parseArgs({
+  options: {
+    full: { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    datasets: { type: 'string' },
+    data: { type: 'string' },
+    indexes: { type: 'string' },
+    peers: { type: 'string' },
+    grid: { type: 'string' },
+    queries: { type: 'string', default: '1000' },
+    'exact-queries': { type: 'string', default: '200' },
+    'stdin-queries': { type: 'string', default: '5000' },
+    'exact-stdin-queries': { type: 'string' },
+    'cold-runs': { type: 'string' },
+    n: { type: 'string' },
+    repeats: { type: 'string' },
+    'cli-ingest-max': { type: 'string', default: '200000' },
+    keep: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    report: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+if (opt.quick && opt.full) throw new Error('give --quick or --full, not both');
+if (opt.quick) opt.n ??= '10000';
+opt['exact-stdin-queries'] ??= opt.quick ? '300' : '1000';
+opt['cold-runs'] ??= opt.quick ? '2' : '3';
+const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const int = (name) => {
+  const n = Number(opt[name]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${opt[name]}`);
+  return n;
+};
+const { INDEX_KINDS } = await import(`${ROOT}/dist/index/registry.js`);
+const cfg = {
+  datasets: list(opt.datasets ?? (opt.full ? `wordnet,${Object.keys(SYNTH).join(',')}` : 'wordnet')),
+  dataDir: resolve(ROOT, opt.data ?? '../shared/data/wordnet-lsa384'),
+  indexes: opt.indexes ? list(opt.indexes) : Object.keys(INDEX_KINDS),
+  peers: opt.peers === 'none' ? [] : list(opt.peers ?? PEERS.join(',')),
+  grid: opt.grid ?? (opt.full ? 'full' : opt.quick ? 'tiny' : 'quick'),
+  queries: int('queries'),
+  exactQueries: int('exact-queries'),
+  stdinQueries: int('stdin-queries'),
+  exactStdinQueries: int('exact-stdin-queries'),
+  coldRuns: int('cold-runs'),
+  limit: opt.n === undefined ? Infinity : int('n'),
+  repeats: opt.repeats === undefined ? (opt.full ? 3 : 1) : int('repeats'),
+  cliIngestMax: int('cli-ingest-max'),
+  keep: opt.keep,
+  profile: opt.profile,
+  markdown: opt.markdown,
+};
+if (!GRIDS[cfg.grid]) throw new Error(`--grid must be one of ${Object.keys(GRIDS).join(', ')}, got ${cfg.grid}`);
+for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
+
+const CACHE = join(ROOT, 'bench', '.cache');
+const WORK = join(CACHE, 'work');
+const RESULTS = join(ROOT, 'bench', 'results');
+mkdirSync(WORK, { recursive: true });
+mkdirSync(RESULTS, { recursive: true });
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
+const started = new Date();
+const sqlite3 = which('sqlite3');
+const notes = [];
+const note = (msg) => {
+  notes.push(msg);
+  log(`note: ${msg}`);
+};
+
+const report = {
+  started: started.toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, loadavgStart: loadavg(), gnuTime: GNU_TIME !== null, sqlite3Cli: sqlite3 },
+  config: cfg,
+  numpyReference: NUMPY_BLAS,
+  datasets: {},
+  notes,
+};
+
+if (opt.report) {
+  Object.assign(report, JSON.parse(readFileSync(resolve(opt.report), 'utf8')));
+  printSummary();
+  process.exit(0);
+}
+
+for (const name of cfg.datasets) {
+  await benchDataset(name);
+  writeReport();
+}
+report.finished = new Date().toISOString();
+report.machine.loadavgEnd = loadavg();
+const file = writeReport();
+printSummary();
+log(`\nresults: ${file} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+
+// ---------------------------------------------------------------------------
+
+function writeReport() {
+  const file = join(RESULTS, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+function which(cmd) {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function benchDataset(name) {
+  log(`\n== ${name}`);
+  const dir = await ensureDataset(name, { dataDir: cfg.dataDir, cacheDir: CACHE, log, limit: cfg.limit });
+  const ds = loadDataset(name, dir);
+  log(`${name}: ${ds.n} × ${ds.dim}, ${ds.nq} queries (${dir})`);
+  const tag = ds.n < (SYNTH[name] ?? 30000) ? `${name}-first${ds.n}` : name;
+  const out = { dataset: name, n: ds.n, dim: ds.dim, nq: ds.nq, dir, rawVectorBytes: ds.base.byteLength, ingest: null, rows: [] };
+  report.datasets[tag] = out;
+  const work = join(WORK, name);
+  mkdirSync(work, { recursive: true });
+  const dsRef = { name, dir };
+  const queryFile = (lines) => writeQueryNdjson(ds, join(CACHE, `${name}-queries-${lines}.ndjson`), lines);
+
+  // The brute-force baseline runs first and last; its row averages both (load drifts).
+  const bruteRuns = [];
+  const runBrute = async () => {
+    if (!cfg.peers.includes('brute')) return;
+    log('-- brute');
+    bruteRuns.push(await worker({ task: 'build', system: 'brute', dataset: dsRef, nQueries: Math.min(cfg.exactQueries, ds.nq) }));
+  };
+  await runBrute();
+  bruteRow();
+
+  // ---- vdb: bulk ingest through the CLI, the base snapshot for every index.
+  let baseSnapshot = null;
+  const vdbTypes = cfg.indexes.filter((t) => {
+    if (INDEX_KINDS[t]) return true;
+    note(`${name}: vdb index type "${t}" is not in src/index/registry.ts; skipped`);
+    return false;
+  });
+  if (vdbTypes.length > 0) {
+    if (ds.n <= cfg.cliIngestMax) {
+      out.ingest = await cliIngest(ds, work, tag);
+      if (out.ingest.code === 0) baseSnapshot = out.ingest.snapshot;
+      else note(`${name}: vdb chunk add --stdin failed (${out.ingest.error}); the build workers ingest through the API instead`);
+    } else {
+      note(`${name}: ${ds.n} rows > --cli-ingest-max ${cfg.cliIngestMax}: no chunk add --stdin run; ingested through the service API (addChunks) instead`);
+    }
+    if (!baseSnapshot) {
+      const snapshot = join(work, 'base.json');
+      rmSync(snapshot, { force: true });
+      log(`-- vdb API ingest (addChunks, ${ds.n} rows)`);
+      const r = await worker({ task: 'ingest', system: 'vdb', dataset: dsRef, snapshot });
+      out.apiIngest = r;
+      if (r.error) {
+        note(`${name}: vdb API ingest failed, so no vdb index was measured: ${r.error} (peak RSS ${mb(r.maxRssKb * 1024)} MB, ${s(r.wallMs)} s)`);
+        vdbTypes.length = 0;
+      } else baseSnapshot = snapshot;
+    }
+  }
+
+  // ---- vdb: every index type and grid point.
+  for (const type of vdbTypes) {
+    const kind = INDEX_KINDS[type];
+    const names = new Set(kind.options.map((o) => o.name));
+    for (const raw of GRIDS[cfg.grid][type] ?? [{}]) {
+      const params = Object.fromEntries(Object.entries(raw).filter(([k]) => names.has(k)));
+      const dropped = Object.keys(raw).filter((k) => !names.has(k));
+      if (dropped.length) note(`${type}: grid option(s) ${dropped.join(', ')} not in the registry's options (${[...names].join(', ')}); dropped`);
+      out.rows.push(await benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile));
+      writeReport();
+    }
+  }
+  if (baseSnapshot && !cfg.keep) rmSync(baseSnapshot, { force: true });
+
+  // ---- peers.
+  for (const peer of cfg.peers) {
+    if (peer === 'sqlite3' || peer === 'brute') continue; // sqlite3: measured on sqlitevec's database
+    const rows = await benchPeer(peer, ds, dsRef, work);
+    out.rows.push(...rows);
+    writeReport();
+  }
+  await runBrute();
+  bruteRow();
+  return out;
+
+  /** The brute row from the runs so far (first only, until the last one is in). */
+  function bruteRow() {
+    if (!bruteRuns.length) return;
+    const ok = bruteRuns.filter((b) => !b.error);
+    const qps = ok.length ? ok.reduce((a, b) => a + b.query.qps, 0) / ok.length : undefined;
+    if (out.rows[0]?.system === 'brute') out.rows.shift();
+    out.rows.unshift({
+      system: 'brute',
+      setting: 'simple loop + heap',
+      exact: true,
+      runs: bruteRuns,
+      error: ok.length ? undefined : bruteRuns[0].error,
+      recall: ok[0]?.query.recall,
+      qps,
+      qpsRuns: ok.map((b) => b.query.qps),
+      gbps: qps && (qps * ds.n * DIM * 4) / 1e9,
+      maxRssKb: Math.max(...ok.map((b) => b.maxRssKb ?? 0)) || null,
+    });
+    writeReport();
+  }
+}
+
+/** `{"embedding": [...], "k": 10}` lines, cycling through the dataset's queries. */
+function writeQueryNdjson(ds, path, lines) {
+  if (existsSync(path)) return path;
+  const parts = [];
+  for (let i = 0; i < lines; i++) {
+    const q = i % ds.nq;
+    parts.push(`{"embedding":${JSON.stringify(Array.from(ds.queries.subarray(q * DIM, (q + 1) * DIM)))},"k":${K}}\n`);
+  }
+  writeFileSync(`${path}.tmp`, parts.join(''));
+  execFileSync('mv', [`${path}.tmp`, path]);
+  return path;
+}
+
+/** Chunks NDJSON for `chunk add --stdin`: the base rows in order, metadata {row}. */
+async function writeChunkNdjson(ds, path) {
+  if (existsSync(path)) return path;
+  const ws = createWriteStream(`${path}.tmp`);
+  let buf = '';
+  for (let r = 0; r < ds.n; r++) {
+    buf += `{"embedding":${JSON.stringify(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)))},"metadata":{"row":${r}}}\n`;
+    if (buf.length > 1 << 22 || r === ds.n - 1) {
+      if (!ws.write(buf)) await new Promise((res) => ws.once('drain', res));
+      buf = '';
+    }
+  }
+  await new Promise((res, rej) => ws.end((err) => (err ? rej(err) : res())));
+  execFileSync('mv', [`${path}.tmp`, path]);
+  return path;
+}
+
+function vdbArgs(snapshot, ...args) {
+  return [VDB, '--db', snapshot, ...args];
+}
+
+async function cliIngest(ds, work, tag) {
+  const ndjson = await writeChunkNdjson(ds, join(CACHE, `${tag}-chunks.ndjson`));
+  const snapshot = join(work, 'base.json');
+  rmSync(snapshot, { force: true });
+  const created = await run(process.execPath, vdbArgs(snapshot, 'lib', 'create', 'bench', '--dim', String(DIM), '--metric', 'cosine', '--embedder', 'none'));
+  if (created.code !== 0) return { code: created.code, error: created.stderr.trim() };
+  log(`vdb chunk add --stdin: ${ds.n} lines (${(statSync(ndjson).size / 1e6).toFixed(0)} MB NDJSON) ...`);
+  const r = await run(process.execPath, vdbArgs(snapshot, 'chunk', 'add', '--lib', 'bench', '--stdin'), { stdinFile: ndjson, stdoutFile: '/dev/null' });
+  const res = { code: r.code, wallMs: r.wallMs, maxRssKb: r.maxRssKb, ndjsonBytes: statSync(ndjson).size, snapshot };
+  if (r.code === 0) {
+    res.snapshotBytes = statSync(snapshot).size;
+    res.rowsPerSec = (ds.n * 1000) / r.wallMs;
+    log(`  ingest: ${(r.wallMs / 1000).toFixed(1)} s, ${res.rowsPerSec.toFixed(0)} rows/s, peak RSS ${mb(r.maxRssKb * 1024)} MB, snapshot ${mb(res.snapshotBytes)} MB`);
+  } else {
+    res.error = lastLines(r.stderr);
+  }
+  return res;
+}
+
+async function worker(task, { echo = true } = {}) {
+  const r = await run(process.execPath, [WORKER, JSON.stringify({ repeats: cfg.repeats, ...task })], { echoStderr: echo });
+  const res = workerResult(r);
+  res.maxRssKb = r.maxRssKb ?? res.selfMaxRssKb;
+  res.wallMs = r.wallMs;
+  if (r.code !== 0 && !res.error) res.error = `exit ${r.code}: ${lastLines(r.stderr)}`;
+  return res;
+}
+
+async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) {
+  const setting = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
+  log(`-- vdb ${kind.type} ${setting}`);
+  const snapshot = join(work, `vdb-${kind.type}.json`);
+  rmSync(snapshot, { force: true });
+  const row = { system: 'vdb', index: kind.type, exact: kind.exact, setting, params };
+  const nQueries = kind.exact ? Math.min(cfg.exactQueries, ds.nq) : Math.min(cfg.queries, ds.nq);
+  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries });
+  row.build = b;
+  if (b.error || !existsSync(snapshot)) {
+    row.error = b.error ?? 'no snapshot written';
+    log(`  failed: ${row.error}`);
+    rmSync(snapshot, { force: true });
+    return row;
+  }
+  row.buildMs = b.buildMs;
+  row.recall = b.query?.recall;
+  row.qps = b.query?.qps;
+  row.fileBytes = b.fileBytes;
+
+  const l = await worker({ task: 'load', system: 'vdb', dataset: dsRef, snapshot });
+  row.load = l;
+  row.loadMs = l.loadMs;
+
+  // One cold `vdb query` process, as a user runs it.
+  const emb = JSON.stringify(Array.from(ds.queries.subarray(0, DIM)));
+  const cold = [];
+  for (let i = 0; i < cfg.coldRuns; i++) {
+    const r = await run(process.execPath, vdbArgs(snapshot, 'query', '--lib', 'bench', '--embedding', emb, '-k', String(K), '--json'));
+    if (r.code !== 0) {
+      row.coldError = lastLines(r.stderr);
+      break;
+    }
+    cold.push(r);
+  }
+  if (cold.length) {
+    row.coldMs = median(cold.map((r) => r.wallMs));
+    row.coldRuns = cold.map((r) => r.wallMs);
+    row.coldMaxRssKb = Math.max(...cold.map((r) => r.maxRssKb ?? 0)) || null;
+  }
+
+  // `vdb query --stdin`: process start, snapshot load and N queries.
+  const lines = kind.exact ? Math.min(cfg.stdinQueries, cfg.exactStdinQueries) : cfg.stdinQueries;
+  const outFile = join(work, 'stdin-out.ndjson');
+  const prof = cfg.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles'), '--cpu-prof-name', `${ds.name}-${kind.type}-${setting.replace(/[ =]/g, '_')}-${Date.now()}.cpuprofile`] : [];
+  const r = await run(process.execPath, [...prof, ...vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin')], { stdinFile: queryFile(lines), stdoutFile: outFile });
+  if (r.code === 0) {
+    const answers = readFileSync(outFile, 'utf8').trimEnd().split('\n');
+    const first = answers.slice(0, Math.min(ds.nq, answers.length)).map((a) => JSON.parse(a).hits.map((h) => h.metadata.row));
+    row.stdin = { lines, answered: answers.length, wallMs: r.wallMs, qps: (lines * 1000) / r.wallMs, maxRssKb: r.maxRssKb, recall: recallAtK(ds, first, K, cosFromBase(ds)) };
+    row.qpsStdin = row.stdin.qps;
+    row.maxRssKb = r.maxRssKb;
+  } else {
+    row.stdin = { lines, error: lastLines(r.stderr), wallMs: r.wallMs, maxRssKb: r.maxRssKb };
+  }
+  rmSync(outFile, { force: true });
+  log(
+    `  build ${s(row.buildMs)} s, recall ${f4(row.recall)}, ${f0(row.qps)} q/s in process, ${f0(row.qpsStdin)} q/s via --stdin (${lines} lines), ` +
+      `load ${f0(row.loadMs)} ms, cold query ${f0(row.coldMs)} ms, snapshot ${mb(row.fileBytes)} MB, --stdin peak RSS ${mb(row.maxRssKb * 1024)} MB`,
+  );
+  if (!cfg.keep) rmSync(snapshot, { force: true });
+  return row;
+}
+
+async function benchPeer(peer, ds, dsRef, work) {
+  log(`-- ${peer}`);
+  if (peer === 'hnswlib' || peer === 'usearch') {
+    const file = join(work, `${peer}.bin`);
+    const task =
+      peer === 'hnswlib'
+        ? { task: 'build', system: peer, dataset: dsRef, file, nQueries: Math.min(cfg.queries, ds.nq), m: 16, efConstruction: 200, efSearch: PEER_EF }
+        : { task: 'build', system: peer, dataset: dsRef, file, nQueries: Math.min(cfg.queries, ds.nq), expansionSearch: PEER_EF };
+    const b = await worker(task);
+    if (b.error) return [{ system: peer, setting: 'build', error: b.error, build: b }];
+    const l = await worker({ task: 'load', system: peer, dataset: dsRef, file });
+    if (!cfg.keep) rmSync(file, { force: true });
+    const label = peer === 'hnswlib' ? 'M=16 efC=200' : 'conn=16 exp_add=128';
+    return b.grid.map((g) => ({
+      system: peer,
+      setting: `${label} ${Object.entries(g.setting).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+      buildMs: b.buildMs,
+      saveMs: b.saveMs,
+      recall: g.recall,
+      qps: g.qps,
+      fileBytes: b.fileBytes,
+      loadMs: l.loadMs,
+      viewMs: l.viewMs,
+      maxRssKb: l.maxRssKb,
+      buildMaxRssKb: b.maxRssKb,
+    }));
+  }
+  if (peer === 'sqlitevec') {
+    const file = join(work, 'sqlitevec.db');
+    rmSync(file, { force: true });
+    const b = await worker({ task: 'build', system: 'sqlitevec', dataset: dsRef, file, nQueries: Math.min(cfg.exactQueries, ds.nq) });
+    if (b.error) return [{ system: 'sqlite-vec', setting: 'vec0', error: b.error, build: b }];
+    const l = await worker({ task: 'load', system: 'sqlitevec', dataset: dsRef, file });
+    const rows = [{ system: 'sqlite-vec', setting: 'vec0 (better-sqlite3)', exact: true, buildMs: b.buildMs, recall: b.query.recall, qps: b.query.qps, fileBytes: b.fileBytes, coldMs: l.wallMs, maxRssKb: l.maxRssKb, coldNote: 'fresh node process: open + KNN' }];
+    if (cfg.peers.includes('sqlite3')) rows.push(await sqliteCli(ds, file));
+    if (!cfg.keep) rmSync(file, { force: true });
+    return rows;
+  }
+  throw new Error(`unknown peer ${peer}`);
+}
+
+/** Cold query through the Debian sqlite3 CLI: start, `.load vec0`, one KNN. */
+async function sqliteCli(ds, file) {
+  const row = { system: 'sqlite3 CLI', setting: '.load vec0 + KNN', exact: true };
+  if (!sqlite3) {
+    row.error = 'sqlite3 CLI not installed (apt-get install sqlite3); row skipped';
+    note(row.error);
+    return row;
+  }
+  const { getLoadablePath } = await import('sqlite-vec');
+  const ext = getLoadablePath().replace(/\.so$/, '');
+  const q = JSON.stringify(Array.from(ds.queries.subarray(0, DIM)));
+  const sql = `select rowid, distance from vec_items where embedding match '${q}' and k = ${K};`;
+  const base = [];
+  const cold = [];
+  for (let i = 0; i < cfg.coldRuns; i++) {
+    base.push((await run(sqlite3, [':memory:', 'select 1;'])).wallMs);
+    const r = await run(sqlite3, [file, `.load ${ext}`, sql]);
+    if (r.code !== 0) {
+      row.error = `sqlite3 CLI: ${lastLines(r.stderr)}`;
+      note(row.error);
+      return row;
+    }
+    cold.push(r);
+    row.answer = r.stdout.trim().split('\n').map((l) => Number(l.split('|')[0]));
+  }
+  row.coldMs = median(cold.map((r) => r.wallMs));
+  row.coldRuns = cold.map((r) => r.wallMs);
+  row.startMs = median(base);
+  row.maxRssKb = Math.max(...cold.map((r) => r.maxRssKb ?? 0)) || null;
+  row.recall = recallAtK(ds, [row.answer], K, cosFromBase(ds));
+  log(`  sqlite3 CLI cold KNN ${f0(row.coldMs)} ms (select 1: ${f0(row.startMs)} ms)`);
+  return row;
+}
+
+// ---- output ---------------------------------------------------------------
+
+function printSummary() {
+  for (const [name, d] of Object.entries(report.datasets)) {
+    console.log(`\n## ${name}: ${d.n} × ${d.dim}, ${d.nq} queries, recall@10 tie-aware (${report.started}, ${report.machine.cpus} cores, load avg ${report.machine.loadavgStart.map((x) => x.toFixed(1)).join(' ')})`);
+    const t = makeTable(['system', 'index', 'setting', 'build s', 'recall@10', 'QPS', '×brute', 'QPS --stdin', 'file MB', 'load ms', 'cold ms', 'peak RSS MB']);
+    const brute = d.rows.find((r) => r.system === 'brute')?.qps;
+    for (const r of d.rows) {
+      if (r.error) {
+        t.push([r.system, r.index ?? '', r.setting, { colSpan: 9, content: `FAILED: ${String(r.error).slice(0, 110)}` }]);
+        continue;
+      }
+      t.push([
+        r.system,
+        r.index ?? '',
+        r.setting,
+        s(r.buildMs),
+        f4(r.recall),
+        f0(r.qps),
+        brute && r.qps ? `${(r.qps / brute).toFixed(1)}×` : '',
+        r.stdin?.error ? 'FAILED' : r.qpsStdin ? `${f0(r.qpsStdin)} (r ${f4(r.stdin.recall)})` : '',
+        mb(r.fileBytes),
+        f0(r.loadMs),
+        f0(r.coldMs),
+        mb(r.maxRssKb * 1024),
+      ]);
+    }
+    console.log(t.toString());
+    printRatios(name, d, brute);
+  }
+  if (report.notes.length) console.log(`\nNotes:\n${report.notes.map((n) => `- ${n}`).join('\n')}`);
+}
+
+function best(rows, field, recallOf, threshold) {
+  let top = null;
+  for (const r of rows) {
+    const rec = recallOf(r);
+    if (r[field] && rec !== undefined && rec !== null && rec >= threshold && (!top || r[field] > top[field])) top = r;
+  }
+  return top;
+}
+
+function printRatios(name, d, bruteQps) {
+  const vdb = d.rows.filter((r) => r.system === 'vdb' && !r.error);
+  const peers = [...new Set(d.rows.filter((r) => r.system !== 'vdb' && !r.error && r.qps).map((r) => r.system))];
+  const t = makeTable(['recall ≥', 'peer', 'peer best QPS (setting)', 'vdb best in process', 'vdb/peer', 'vdb best --stdin', 'vdb --stdin/peer', 'build vdb/peer']);
+  const ratios = [];
+  const cell = (r, f) => (r ? `${f0(r[f])} (${r.index ? `${r.index} ` : ''}${r.setting})` : '—');
+  const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '—');
+  for (const th of [0.9, 0.95, 0.99]) {
+    const vp = best(vdb, 'qps', (r) => r.recall, th);
+    const vs = best(vdb, 'qpsStdin', (r) => r.stdin?.recall, th);
+    const pb = peers.map((p) => best(d.rows.filter((r) => r.system === p && !r.error), 'qps', (r) => r.recall, th));
+    peers.forEach((p, i) => t.push([th.toFixed(2), p, cell(pb[i], 'qps'), cell(vp, 'qps'), ratio(vp?.qps, pb[i]?.qps), cell(vs, 'qpsStdin'), ratio(vs?.qpsStdin, pb[i]?.qps), ratio(vp?.buildMs, pb[i]?.buildMs)]));
+    ratios.push({ recallAtLeast: th, vdbInProcess: vp && { index: vp.index, setting: vp.setting, qps: vp.qps, recall: vp.recall }, vdbStdin: vs && { index: vs.index, setting: vs.setting, qps: vs.qpsStdin, recall: vs.stdin.recall }, peers: Object.fromEntries(pb.map((r, i) => [peers[i], r && { setting: r.setting, qps: r.qps, recall: r.recall }])) });
+  }
+  console.log(`\n${name}: vdb vs peers at equal recall (best QPS with recall@10 ≥ threshold; peers in process, one query per call)`);
+  console.log(t.toString());
+  d.ratios = ratios;
+
+  // Exact search: vdb linear vs the plain loop, and batched (--stdin) vs numpy BLAS.
+  const lin = vdb.find((r) => r.index === 'linear');
+  if (lin && bruteQps) {
+    const gb = (qps) => (qps * d.n * d.dim * 4) / 1e9;
+    const e = makeTable(['exact search', 'QPS', 'GB/s scanned', '×brute loop']);
+    const br = d.rows.find((r) => r.system === 'brute');
+    e.push([`brute-force JS loop (simple + heap), in process (runs: ${(br.qpsRuns ?? [br.qps]).map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
+    e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), `${(lin.qps / bruteQps).toFixed(2)}×`]);
+    if (lin.qpsStdin) e.push([`vdb linear, query --stdin (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), `${(lin.qpsStdin / bruteQps).toFixed(2)}×`]);
+    const np = d.n === SYNTH[d.dataset] || (d.dataset === 'wordnet' && d.n === 30000) ? NUMPY_BLAS.qps[d.dataset] : undefined;
+    if (np) e.push(['numpy BLAS batched, 2 threads (constant, see below)', f0(np), gb(np).toFixed(2), `${(np / bruteQps).toFixed(1)}× (other run)`]);
+    console.log(`\n${name}: exact search`);
+    console.log(e.toString());
+    if (np) console.log(`numpy constant: ${NUMPY_BLAS.source}; not re-measured here (no Python in the bench).`);
+    d.exact = { bruteQps, bruteGBps: gb(bruteQps), linearQps: lin.qps, linearGBps: gb(lin.qps), linearVsBrute: lin.qps / bruteQps, linearStdinQps: lin.qpsStdin ?? null, numpyQps: np ?? null };
+  }
+
+  console.log('');
+  const g = makeTable(['other figures', 'value']);
+  if (d.ingest) {
+    const ing = d.ingest;
+    g.push([`vdb chunk add --stdin, ${d.n} rows`, ing.code === 0 ? `${s(ing.wallMs)} s wall (${f0(ing.rowsPerSec)} rows/s), peak RSS ${mb(ing.maxRssKb * 1024)} MB, snapshot ${mb(ing.snapshotBytes)} MB` : `FAILED: ${ing.error}`]);
+  }
+  if (d.apiIngest) {
+    const a = d.apiIngest;
+    g.push([`vdb addChunks (service API), ${d.n} rows`, a.error ? `FAILED after ${s(a.wallMs)} s, peak RSS ${mb(a.maxRssKb * 1024)} MB: ${String(a.error).slice(0, 120)}` : `${s(a.ingestApiMs)} s, peak RSS ${mb(a.maxRssKb * 1024)} MB, snapshot ${mb(a.fileBytes)} MB`]);
+  }
+  g.push(['raw vector bytes (n × dim × 4)', `${mb(d.rawVectorBytes)} MB`]);
+  const cli = d.rows.find((r) => r.system === 'sqlite3 CLI');
+  if (cli) g.push(['sqlite3 CLI cold KNN (start + .load vec0 + scan)', cli.error ? cli.error : `${f0(cli.coldMs)} ms (select 1 alone: ${f0(cli.startMs)} ms)`]);
+  const coldBest = vdb.filter((r) => r.coldMs).sort((a, b) => a.coldMs - b.coldMs)[0];
+  if (coldBest) {
+    const vsCli = cli?.coldMs ? `, ${(coldBest.coldMs / cli.coldMs).toFixed(1)}× the sqlite3 CLI` : '';
+    g.push(['vdb fastest cold query process', `${f0(coldBest.coldMs)} ms (${coldBest.index} ${coldBest.setting})${vsCli}`]);
+  }
+  for (const r of vdb.filter((x) => x.maxRssKb)) {
+    g.push([`vdb query --stdin peak RSS, ${r.index} ${r.setting}`, `${mb(r.maxRssKb * 1024)} MB = ${((r.maxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors`]);
+  }
+  console.log(g.toString());
+}
+
+/** cli-table3 box table, or a GitHub markdown table with --markdown. */
+function makeTable(head) {
+  if (!cfg.markdown) return new Table({ head, style: { head: [], border: [] } });
+  const rows = [];
+  const esc = (c) => String(typeof c === 'object' && c !== null ? c.content : c).replace(/\|/g, '\\|');
+  return {
+    push: (...r) => rows.push(...r),
+    toString: () => [head, head.map(() => '---'), ...rows].map((r) => `| ${r.map(esc).join(' | ')} |`).join('\n'),
+  };
+}
+
+function lastLines(text, n = 2) {
+  return text.trim().split('\n').filter(Boolean).slice(-n).join(' | ').slice(0, 300) || 'no output';
+}
+function s(ms) {
+  return ms === undefined || ms === null || Number.isNaN(ms) ? '' : (ms / 1000).toFixed(2);
+}
+function f0(x) {
+  return x === undefined || x === null || Number.isNaN(x) ? '' : Math.round(x).toLocaleString('en-US');
+}
+function f4(x) {
+  return x === undefined || x === null || Number.isNaN(x) ? '' : x.toFixed(4);
+}
+function mb(bytes) {
+  return bytes === undefined || bytes === null || Number.isNaN(bytes) || bytes === 0 ? '' : (bytes / 1e6).toFixed(1);
+}

@@ -1,0 +1,282 @@
+/**
+ * One measurement in a fresh process, so peak RSS and load times belong to one
+ * system only. Usage: node bench/worker.mjs '<json task>'; the last stdout line
+ * is the JSON result, progress goes to stderr.
+ *
+ * Tasks: {task: 'build', system, ...} builds, saves and queries in process;
+ *        {task: 'load', system, ...} times opening a saved index in this fresh process.
+ */
+import { copyFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bruteTopK } from './lib/brute.mjs';
+import { cosFromBase, DIM, loadDataset, recallAtK } from './lib/data.mjs';
+
+const require = createRequire(import.meta.url);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const K = 10;
+const cfg = JSON.parse(process.argv[2]);
+function log(msg) {
+  process.stderr.write(`  [${cfg.system}] ${msg}\n`);
+}
+
+function now() {
+  return performance.now();
+}
+
+const tasks = {
+  ingest: { vdb: ingestVdb },
+  build: { vdb: buildVdb, brute: buildBrute, hnswlib: buildHnswlib, usearch: buildUsearch, sqlitevec: buildSqliteVec },
+  load: { vdb: loadVdb, hnswlib: loadHnswlib, usearch: loadUsearch, sqlitevec: loadSqliteVec },
+};
+
+const fn = tasks[cfg.task]?.[cfg.system];
+if (!fn) throw new Error(`no task ${cfg.task} for ${cfg.system}`);
+let result;
+try {
+  result = await fn(cfg);
+} catch (err) {
+  result = { error: `${err.name}: ${err.message}` };
+  log(err.stack);
+}
+result.selfMaxRssKb = process.resourceUsage().maxRSS;
+process.stdout.write(`\n${JSON.stringify(result)}\n`);
+
+// ---- helpers -------------------------------------------------------------
+
+function dataset(withBase = true) {
+  return loadDataset(cfg.dataset.name, cfg.dataset.dir, { withBase });
+}
+
+/**
+ * Runs `search(q)` → rows for nq queries after a warm-up of nq/10 (at most 50); QPS counts only the timed
+ * loop, and is the median of `cfg.repeats` passes (lower median for an even count).
+ * Async searches are awaited one at a time.
+ */
+async function timeQueries(ds, nq, search, isAsync = false) {
+  const warm = Math.min(50, Math.ceil(nq / 10)); // untimed; exact scans over 1M rows cost ~0.5 s each
+  for (let q = 0; q < warm; q++) (isAsync ? await search(q) : search(q));
+  const results = new Array(nq);
+  const runs = [];
+  for (let rep = 0; rep < (cfg.repeats ?? 1); rep++) {
+    const t0 = now();
+    if (isAsync) for (let q = 0; q < nq; q++) results[q] = await search(q);
+    else for (let q = 0; q < nq; q++) results[q] = search(q);
+    runs.push((nq * 1000) / (now() - t0));
+  }
+  const qps = [...runs].sort((a, b) => a - b)[(runs.length - 1) >> 1];
+  const recall = ds.base ? recallAtK(ds, results, K, cosFromBase(ds)) : null;
+  return { nq, qps, qpsRuns: runs, msPerQuery: 1000 / qps, recall };
+}
+
+function qView(ds, q) {
+  return ds.queries.subarray(q * DIM, (q + 1) * DIM);
+}
+
+function fileBytes(p) {
+  return statSync(p).size;
+}
+
+// ---- vdb ----------------------------------------------------------------
+
+async function vdbService(path) {
+  const { VdbService } = await import(`${ROOT}/dist/service/service.js`);
+  return new VdbService({ path, seed: 'bench' });
+}
+
+/** Adds every base row as a chunk with metadata {row}, in one addChunks call. */
+export async function ingestApi(svc, ds) {
+  await svc.createLibrary({ name: 'bench', dim: DIM, metric: 'cosine', embedder: null });
+  const items = new Array(ds.n);
+  for (let r = 0; r < ds.n; r++) items[r] = { text: '', embedding: ds.base.subarray(r * DIM, (r + 1) * DIM), metadata: { row: r } };
+  await svc.addChunks('bench', items);
+}
+
+/** API ingest into a fresh snapshot, for datasets too big for the NDJSON run. */
+async function ingestVdb(c) {
+  const ds = dataset();
+  const svc = await vdbService(c.snapshot);
+  const t = now();
+  await ingestApi(svc, ds);
+  const ingestApiMs = now() - t;
+  log(`API ingest of ${ds.n} rows: ${(ingestApiMs / 1000).toFixed(1)} s`);
+  return { ingestApiMs, fileBytes: fileBytes(c.snapshot) };
+}
+
+async function buildVdb(c) {
+  const ds = dataset();
+  const out = { type: c.type, params: c.params };
+  if (c.baseSnapshot) copyFileSync(c.baseSnapshot, c.snapshot);
+  let svc = await vdbService(c.snapshot);
+  if (!c.baseSnapshot) {
+    const t = now();
+    await ingestApi(svc, ds);
+    out.ingestApiMs = now() - t;
+    log(`API ingest of ${ds.n} rows: ${(out.ingestApiMs / 1000).toFixed(1)} s`);
+  }
+  // A no-op update costs what buildIndex costs around the index: load, encode, write.
+  svc = await vdbService(c.snapshot);
+  let t = now();
+  await svc.store.update(() => undefined);
+  out.rewriteMs = now() - t;
+  t = now();
+  await svc.buildIndex('bench', { type: c.type, params: c.params });
+  out.buildMs = now() - t;
+  out.indexBuildMs = Math.max(0, out.buildMs - out.rewriteMs);
+  out.indexParams = svc.indexInfo('bench').index?.params ?? null;
+  out.fileBytes = fileBytes(c.snapshot);
+  log(`${c.type} ${JSON.stringify(c.params)}: buildIndex ${(out.buildMs / 1000).toFixed(1)} s (snapshot rewrite ${(out.rewriteMs / 1000).toFixed(1)} s)`);
+  const session = await svc.querySession('bench');
+  out.query = await timeQueries(ds, c.nQueries, async (q) => (await session.query({ embedding: qView(ds, q), k: K })).hits.map((h) => h.metadata.row), true);
+  log(`${c.type}: ${out.query.qps.toFixed(1)} q/s, recall@10 ${out.query.recall.toFixed(4)}`);
+  return out;
+}
+
+async function loadVdb(c) {
+  const t0 = now();
+  const svc = await vdbService(c.snapshot);
+  const t1 = now();
+  const session = await svc.querySession('bench');
+  const t2 = now();
+  const ds = dataset(false);
+  const t3 = now();
+  await session.query({ embedding: qView(ds, 0), k: K });
+  return { importMs: t1 - t0, loadMs: t2 - t1, firstQueryMs: now() - t3 };
+}
+
+// ---- brute force ----------------------------------------------------------
+
+async function buildBrute(c) {
+  const ds = dataset();
+  const q = await timeQueries(ds, c.nQueries, (q) => bruteTopK(ds.base, ds.n, DIM, qView(ds, q), K));
+  q.gbps = (q.qps * ds.n * DIM * 4) / 1e9;
+  log(`${q.qps.toFixed(1)} q/s, ${q.gbps.toFixed(2)} GB/s, recall@10 ${q.recall.toFixed(4)}`);
+  return { query: q };
+}
+
+// ---- hnswlib-node ---------------------------------------------------------
+
+async function buildHnswlib(c) {
+  const { HierarchicalNSW } = require('hnswlib-node');
+  const ds = dataset();
+  const index = new HierarchicalNSW('ip', DIM);
+  index.initIndex(ds.n, c.m, c.efConstruction, 100);
+  let t = now();
+  const step = Math.max(1, Math.ceil(ds.n / 10));
+  for (let r = 0; r < ds.n; r++) {
+    index.addPoint(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)), r);
+    if ((r + 1) % step === 0 && r + 1 < ds.n) log(`${r + 1} rows added, ${((now() - t) / 1000).toFixed(0)} s`);
+  }
+  const buildMs = now() - t;
+  log(`built ${ds.n} in ${(buildMs / 1000).toFixed(1)} s`);
+  t = now();
+  index.writeIndexSync(c.file);
+  const saveMs = now() - t;
+  const qs = Array.from({ length: ds.nq }, (_, q) => Array.from(qView(ds, q)));
+  const grid = [];
+  for (const ef of c.efSearch) {
+    index.setEf(ef);
+    const r = await timeQueries(ds, c.nQueries, (q) => index.searchKnn(qs[q], K).neighbors);
+    log(`ef ${ef}: ${r.qps.toFixed(0)} q/s, recall@10 ${r.recall.toFixed(4)}`);
+    grid.push({ setting: { ef }, ...r });
+  }
+  return { buildMs, saveMs, fileBytes: fileBytes(c.file), grid };
+}
+
+async function loadHnswlib(c) {
+  const { HierarchicalNSW } = require('hnswlib-node');
+  const index = new HierarchicalNSW('ip', DIM);
+  const t = now();
+  index.readIndexSync(c.file);
+  const loadMs = now() - t;
+  const ds = dataset(false);
+  const t1 = now();
+  index.searchKnn(Array.from(qView(ds, 0)), K);
+  return { loadMs, firstQueryMs: now() - t1 };
+}
+
+// ---- usearch ----------------------------------------------------------------
+
+function usearchIndex(expansionSearch) {
+  const { Index } = require('usearch');
+  return new Index({ dimensions: DIM, metric: 'ip', quantization: 'f32', connectivity: 16, expansion_add: 128, expansion_search: expansionSearch, multi: false });
+}
+
+async function buildUsearch(c) {
+  const ds = dataset();
+  const index = usearchIndex(64);
+  const keys = new BigUint64Array(ds.n);
+  for (let r = 0; r < ds.n; r++) keys[r] = BigInt(r);
+  let t = now();
+  index.add(keys, ds.base, 1);
+  const buildMs = now() - t;
+  log(`built ${ds.n} in ${(buildMs / 1000).toFixed(1)} s (1 thread)`);
+  t = now();
+  index.save(c.file);
+  const saveMs = now() - t;
+  const grid = [];
+  for (const es of c.expansionSearch) {
+    const idx = usearchIndex(es);
+    t = now();
+    idx.load(c.file);
+    const loadMs = now() - t;
+    const r = await timeQueries(ds, c.nQueries, (q) => Array.from(idx.search(qView(ds, q), K, 1).keys, Number));
+    log(`expansion_search ${es}: ${r.qps.toFixed(0)} q/s, recall@10 ${r.recall.toFixed(4)}`);
+    grid.push({ setting: { expansion_search: es }, loadMs, ...r });
+  }
+  return { buildMs, saveMs, fileBytes: fileBytes(c.file), grid };
+}
+
+async function loadUsearch(c) {
+  const idx = usearchIndex(64);
+  let t = now();
+  idx.load(c.file);
+  const loadMs = now() - t;
+  const viewed = usearchIndex(64);
+  t = now();
+  viewed.view(c.file);
+  const viewMs = now() - t;
+  const ds = dataset(false);
+  t = now();
+  idx.search(qView(ds, 0), K, 1);
+  return { loadMs, viewMs, firstQueryMs: now() - t };
+}
+
+// ---- sqlite-vec through better-sqlite3 ---------------------------------------
+
+function openSqlite(file) {
+  const Database = require('better-sqlite3');
+  const db = new Database(file);
+  require('sqlite-vec').load(db);
+  return db;
+}
+
+async function buildSqliteVec(c) {
+  const ds = dataset();
+  const db = openSqlite(c.file);
+  db.exec(`create virtual table vec_items using vec0(embedding float[${DIM}])`);
+  const ins = db.prepare('insert into vec_items(rowid, embedding) values (?, ?)');
+  const buf = Buffer.from(ds.base.buffer, ds.base.byteOffset, ds.base.byteLength);
+  const t = now();
+  db.transaction(() => {
+    for (let r = 0; r < ds.n; r++) ins.run(BigInt(r), buf.subarray(r * DIM * 4, (r + 1) * DIM * 4));
+  })();
+  const buildMs = now() - t;
+  log(`inserted ${ds.n} in ${(buildMs / 1000).toFixed(1)} s`);
+  const knn = db.prepare(`select rowid, distance from vec_items where embedding match ? and k = ${K}`);
+  const qbuf = Buffer.from(ds.queries.buffer, ds.queries.byteOffset, ds.queries.byteLength);
+  const r = await timeQueries(ds, c.nQueries, (q) => knn.all(qbuf.subarray(q * DIM * 4, (q + 1) * DIM * 4)).map((x) => Number(x.rowid)));
+  log(`${r.qps.toFixed(1)} q/s, recall@10 ${r.recall.toFixed(4)}`);
+  db.close();
+  return { buildMs, fileBytes: fileBytes(c.file), query: r };
+}
+
+async function loadSqliteVec(c) {
+  const t = now();
+  const db = openSqlite(c.file);
+  const ds = dataset(false);
+  const knn = db.prepare(`select rowid from vec_items where embedding match ? and k = ${K}`);
+  knn.all(Buffer.from(qView(ds, 0).slice().buffer));
+  return { loadMs: null, firstQueryMs: now() - t };
+}
