@@ -7,6 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { snapshotBytes } from './lib/snapshot-files.mjs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -322,7 +323,7 @@ async function cliIngest(ds, work, tag) {
   const r = await run(process.execPath, vdbArgs(snapshot, 'chunk', 'add', '--lib', 'bench', '--stdin'), { stdinFile: ndjson, stdoutFile: '/dev/null' });
   const res = { code: r.code, wallMs: r.wallMs, maxRssKb: r.maxRssKb, ndjsonBytes: statSync(ndjson).size, snapshot };
   if (r.code === 0) {
-    res.snapshotBytes = statSync(snapshot).size;
+    res.snapshotBytes = snapshotBytes(snapshot);
     res.rowsPerSec = (ds.n * 1000) / r.wallMs;
     log(`  ingest: ${(r.wallMs / 1000).toFixed(1)} s, ${res.rowsPerSec.toFixed(0)} rows/s, peak RSS ${mb(r.maxRssKb * 1024)} MB, snapshot ${mb(res.snapshotBytes)} MB`);
   } else {

@@ -6,7 +6,8 @@
  * Tasks: {task: 'build', system, ...} builds, saves and queries in process;
  *        {task: 'load', system, ...} times opening a saved index in this fresh process.
  */
-import { copyFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { copySnapshot, snapshotBytes } from './lib/snapshot-files.mjs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,7 +76,7 @@ function qView(ds, q) {
 }
 
 function fileBytes(p) {
-  return statSync(p).size;
+  return snapshotBytes(p);
 }
 
 // ---- vdb ----------------------------------------------------------------
@@ -107,7 +108,7 @@ async function ingestVdb(c) {
 async function buildVdb(c) {
   const ds = dataset();
   const out = { type: c.type, params: c.params };
-  if (c.baseSnapshot) copyFileSync(c.baseSnapshot, c.snapshot);
+  if (c.baseSnapshot) copySnapshot(c.baseSnapshot, c.snapshot);
   let svc = await vdbService(c.snapshot);
   if (!c.baseSnapshot) {
     const t = now();
