@@ -10,7 +10,7 @@
  * slots whose seq no longer exists are dead and skipped.
  */
 import { InvalidInput, NotFound } from './errors.js';
-import type { ChunkView, IndexView, LibraryView, Metadata, Metric } from './types.js';
+import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from './types.js';
 import { norm, prepareData } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
@@ -73,28 +73,15 @@ export interface LazyRows {
   hasId(id: string): boolean | null;
 }
 
-export interface LibraryInit {
-  id: string;
-  name: string;
-  dim: number;
-  metric: Metric;
-  embedder: string | null;
-  metadata: Metadata;
-  created_at: string;
-  updated_at: string;
+export interface LibraryInit extends LibraryFields {
+  /** seq for the next vector written. */
   nextSeq: number;
 }
 
-export class Library implements LibraryInit {
-  id: string;
-  name: string;
-  dim: number;
-  metric: Metric;
-  embedder: string | null;
-  metadata: Metadata;
-  created_at: string;
-  updated_at: string;
-  nextSeq: number;
+// The class carries the LibraryInit fields (declaration merging), set in the constructor.
+export interface Library extends LibraryInit {}
+
+export class Library {
   indexState: IndexState | null = null;
   /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
   private rows: Chunk[] = [];
@@ -104,15 +91,8 @@ export class Library implements LibraryInit {
   private changes: ChunkChanges | null = null;
 
   constructor(init: LibraryInit, vectors?: Float32Array) {
-    this.id = init.id;
-    this.name = init.name;
-    this.dim = init.dim;
-    this.metric = init.metric;
-    this.embedder = init.embedder;
-    this.metadata = init.metadata;
-    this.created_at = init.created_at;
-    this.updated_at = init.updated_at;
-    this.nextSeq = init.nextSeq;
+    const { id, name, dim, metric, embedder, metadata, created_at, updated_at, nextSeq } = init;
+    Object.assign(this, { id, name, dim, metric, embedder, metadata, created_at, updated_at, nextSeq });
     this.store = vectors ?? new Float32Array(0);
   }
 
