@@ -466,15 +466,7 @@ export class HnswIndex implements VectorIndex {
     this.searchLayer(0, ep, 0, ef, s2r);
     // Re-score nearest first; stop once even the estimate minus RESCORE_SIGMAS
     // standard deviations of its rounding error cannot beat the k-th exact.
-    const res = this.res;
-    const n = res.size;
-    const order = this.scratchOrder(n);
-    const dists = this.scratchDists(n);
-    for (let i = n - 1; i >= 0; i--) {
-      order[i] = res.id[0];
-      dists[i] = res.d[0];
-      res.pop();
-    }
+    const { n, order, dists } = this.drainNearestFirst();
     const margin = RESCORE_SIGMAS * this.qSigma;
     let qq = 0;
     if (metric === 'l2') for (let i = 0; i < dim; i++) qq += query[i] * query[i];
@@ -491,15 +483,9 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  /**
-   * hnswlib's getNeighborsByHeuristic2: from the candidates in this.res
-   * (distances to the element being linked), keeps those nearer to the
-   * element than to every one already kept, up to `max`. Leaves them in
-   * this.sel[1..count], nearest first, with the count in sel[0].
-   */
-  private selectNeighbors(max: number): void {
+  /** Empties the result heap into the scratch arrays, nearest first. */
+  private drainNearestFirst() {
     const res = this.res;
-    const sel = this.sel;
     const n = res.size;
     const order = this.scratchOrder(n);
     const dists = this.scratchDists(n);
@@ -508,6 +494,18 @@ export class HnswIndex implements VectorIndex {
       dists[i] = res.d[0];
       res.pop();
     }
+    return { n, order, dists };
+  }
+
+  /**
+   * hnswlib's getNeighborsByHeuristic2: from the candidates in this.res
+   * (distances to the element being linked), keeps those nearer to the
+   * element than to every one already kept, up to `max`. Leaves them in
+   * this.sel[1..count], nearest first, with the count in sel[0].
+   */
+  private selectNeighbors(max: number): void {
+    const sel = this.sel;
+    const { n, order, dists } = this.drainNearestFirst();
     let count = 0;
     for (let i = 0; i < n && count < max; i++) {
       const e = order[i];
