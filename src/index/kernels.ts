@@ -112,18 +112,27 @@ export function allocRows(length: number, dim: number): Float32Array {
 }
 
 /**
+ * The `allocRows` block `data` starts, with `q` copied into its query scratch;
+ * undefined when the SIMD kernels cannot serve this (q, data, dim).
+ */
+function residentBlock(q: Float32Array, data: Float32Array, dim: number) {
+  const res = RESIDENT.get(data.buffer as ArrayBuffer);
+  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) return undefined;
+  res.wasm.f32.set(q, 0);
+  return res;
+}
+
+/**
  * Offers rows [from, to) of `data` to `top` as (distance(metric, q, data, row·dim, dim), row):
  * the same numbers as calling `distance` per row, faster on `allocRows` blocks.
  */
 export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: number, from: number, to: number, top: TopK): void {
-  const res = RESIDENT.get(data.buffer as ArrayBuffer);
-  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) {
+  const res = residentBlock(q, data, dim);
+  if (res === undefined) {
     for (let r = from; r < to; r++) top.push(distance(metric, q, data, r * dim, dim), r);
     return;
   }
-  const w = res.wasm;
-  w.f32.set(q, 0);
-  const base = res.base;
+  const { wasm: w, base } = res;
   if (metric === 'l2') {
     for (let r = from; r < to; r++) top.push(Math.sqrt(w.l2sqExact(0, base + r * dim, dim)), r);
   } else if (metric === 'cosine') {
@@ -140,13 +149,9 @@ export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: n
  * scratch, so use one scorer per block at a time.
  */
 export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, dim: number): (row: number) => number {
-  const res = RESIDENT.get(data.buffer as ArrayBuffer);
-  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) {
-    return (row) => distance(metric, q, data, row * dim, dim);
-  }
-  const w = res.wasm;
-  const base = res.base;
-  w.f32.set(q, 0);
+  const res = residentBlock(q, data, dim);
+  if (res === undefined) return (row) => distance(metric, q, data, row * dim, dim);
+  const { wasm: w, base } = res;
   if (metric === 'l2') return (row) => Math.sqrt(w.l2sqExact(0, base + row * dim, dim));
   if (metric === 'cosine') return (row) => 1 - w.dotExact(0, base + row * dim, dim);
   return (row) => -w.dotExact(0, base + row * dim, dim);

@@ -12,17 +12,12 @@ export class LinearIndex implements VectorIndex {
   }
 
   search(query: Float32Array, space: SearchSpace, top: TopK): void {
-    scanRows(query, space, 0, space.rows, top);
+    scan(space.metric, query, space.data, space.dim, 0, space.rows, top);
   }
 
   serialize(): SerializedIndex {
     return { params: {}, arrays: {} };
   }
-}
-
-/** Offers rows [from, to) of the space to `top`. */
-export function scanRows(query: Float32Array, space: SearchSpace, from: number, to: number, top: TopK): void {
-  scan(space.metric, query, space.data, space.dim, from, to, top);
 }
 
 export const linearKind: IndexKind = {

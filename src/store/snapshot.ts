@@ -24,7 +24,7 @@ import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { IndexArray, VectorIndex } from '../index/types.js';
-import { decodeArray, decodeBase64, encodeArray } from './codec.js';
+import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
 
@@ -457,5 +457,3 @@ function obj(v: unknown, at: string, fail: (w: string) => never): Record<string,
   return v;
 }
 
-// Re-exported for tests that build arrays by hand.
-export { decodeBase64 };
