@@ -44,10 +44,10 @@
  * levels: i32, upper: i32, scales: f32, sqnorms: f32}. Levels come from
  * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
  */
-import { dot, l2sq, rowScorer } from './kernels.js';
+import { dot, l2sq, rowPairDistance, rowScorer } from './kernels.js';
 import { WasmF32, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
-import type { BuildContext, IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
+import type { BuildContext, IndexKind, IndexUpdate, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_M = 16;
 const DEFAULT_EF_CONSTRUCTION = 200;
@@ -60,6 +60,12 @@ const DEFAULT_EF_SEARCH = 64;
 const RESCORE_SIGMAS = 6;
 /** Levels above this are clamped; P(level > 24) = M^-24, never at any n we can hold. */
 const MAX_LEVEL = 24;
+/**
+ * An update rebuilds instead when more of the slots than this are dead: local
+ * repair re-links around a few holes, but a graph that lost this much is
+ * better built again (and a full build costs at most ~1/share times more).
+ */
+const MAX_DEAD_SHARE = 0.25;
 
 const up4 = (n: number): number => (n + 3) & ~3;
 const up16 = (n: number): number => (n + 15) & ~15;
@@ -166,6 +172,8 @@ export class HnswIndex implements VectorIndex {
   private entry: number;
   private tags: Uint16Array;
   private epoch = 0;
+  /** While an update links slots of a quantized index: distance between two rows (slot = row). */
+  private pair: ((a: number, b: number) => number) | null = null;
   private readonly cand = new Heap(256, false);
   private readonly res = new Heap(256, true);
   private readonly sel: Int32Array;
@@ -255,7 +263,7 @@ export class HnswIndex implements VectorIndex {
     return level === 0 ? this.base + e * this.stride : this.upperOff[e] + (level - 1) * (1 + this.maxM);
   }
 
-  /** Float32 navigation distance between word offsets a and b (build only): -dot, or squared L2. */
+  /** Float32 navigation distance between word offsets a and b (float32 block only): -dot, or squared L2. */
   private dist(a: number, b: number): number {
     const w = this.wasm;
     if (w !== null) return this.ip ? -w.dot(a, b, this.dim) : w.l2sq(a, b, this.dim);
@@ -445,14 +453,14 @@ export class HnswIndex implements VectorIndex {
     this.qSigma = Math.sqrt((var1 + step * step * this.sqMax) / 12);
   }
 
-  search(query: Float32Array, space: SearchSpace, top: TopK): void {
+  search(query: Float32Array, space: SearchSpace, top: TopK, ef = this.efSearch): void {
     if (this.slots === 0 || top.k === 0) return;
     const { metric, data, dim } = space;
-    const ef = Math.max(this.efSearch, top.k);
+    const beam = Math.max(ef, top.k);
     const s2r = space.slotToRow;
     // Offered distances come from the library's rows: what the oracle computes.
     const score = rowScorer(metric, query, data, dim);
-    if (ef >= this.slots) {
+    if (beam >= this.slots) {
       // The beam would hold every slot: a scan is exact and no slower.
       for (let slot = 0; slot < this.slots; slot++) {
         const row = s2r === null ? slot : s2r[slot];
@@ -463,7 +471,7 @@ export class HnswIndex implements VectorIndex {
     this.ip = metric !== 'l2';
     this.loadQuery(query);
     const ep = this.descend(0, this.entry, 0);
-    this.searchLayer(0, ep, 0, ef, s2r);
+    this.searchLayer(0, ep, 0, beam, s2r);
     // Re-score nearest first; stop once even the estimate minus RESCORE_SIGMAS
     // standard deviations of its rounding error cannot beat the k-th exact.
     const { n, order, dists } = this.drainNearestFirst();
@@ -510,10 +518,9 @@ export class HnswIndex implements VectorIndex {
     for (let i = 0; i < n && count < max; i++) {
       const e = order[i];
       const de = dists[i];
-      const ve = this.vec(e);
       let good = true;
       for (let j = 1; j <= count; j++) {
-        if (this.dist(ve, this.vec(sel[j])) < de) {
+        if (this.pairDist(e, sel[j]) < de) {
           good = false;
           break;
         }
@@ -521,6 +528,11 @@ export class HnswIndex implements VectorIndex {
       if (good) sel[++count] = e;
     }
     sel[0] = count;
+  }
+
+  /** Distance between slots a and b for linking: the float32 block while building, the library's rows while updating. */
+  private pairDist(a: number, b: number): number {
+    return this.pair !== null ? this.pair(a, b) : this.dist(this.vec(a), this.vec(b));
   }
 
   private orderBuf = new Int32Array(0);
@@ -536,10 +548,13 @@ export class HnswIndex implements VectorIndex {
     return this.distBuf;
   }
 
-  /** Links slot e (vector already in place, level levels[e]) into the graph. */
-  private insert(e: number): void {
+  /**
+   * Links slot e (vector already in place, level levels[e]) into the graph,
+   * navigating from the query at word q: e's own float32 vector while
+   * building; e's row loaded with loadQuery into a quantized index.
+   */
+  private insert(e: number, q: number): void {
     const level = this.levels[e];
-    const q = this.vec(e);
     if (this.entry < 0) {
       this.entry = e;
       this.maxLevel = level;
@@ -549,12 +564,20 @@ export class HnswIndex implements VectorIndex {
     let ep = this.descend(q, this.entry, level);
     for (let l = Math.min(level, top); l >= 0; l--) {
       this.searchLayer(q, ep, l, this.efConstruction, null);
+      // int8 estimates found the candidates; the heuristic compares like with like.
+      if (this.pair !== null) this.rescoreFrom(e);
       ep = this.connect(e, l);
     }
     if (level > top) {
       this.entry = e;
       this.maxLevel = level;
     }
+  }
+
+  /** Replaces the distances in this.res by linking distances from slot e. */
+  private rescoreFrom(e: number): void {
+    const { n, order } = this.drainNearestFirst();
+    for (let i = 0; i < n; i++) this.res.push(this.pairDist(e, order[i]), order[i]);
   }
 
   /** Picks e's neighbours at `level` from this.res and links both ways; returns the nearest. */
@@ -569,7 +592,6 @@ export class HnswIndex implements VectorIndex {
     arr[at] = count;
     for (let j = 1; j <= count; j++) arr[at + j] = sel[j];
     // sel is reused by the pruning below, so e's list (just written) is the source.
-    const ve = this.vec(e);
     for (let j = 1; j <= count; j++) {
       const nb = arr[at + j];
       const nat = this.links(nb, level);
@@ -580,13 +602,12 @@ export class HnswIndex implements VectorIndex {
         continue;
       }
       // Full: re-select among the old neighbours plus e, with the same heuristic.
-      const vn = this.vec(nb);
       const res = this.res;
       res.size = 0;
-      res.push(this.dist(vn, ve), e);
+      res.push(this.pairDist(nb, e), e);
       for (let i = 1; i <= ncount; i++) {
         const o = arr[nat + i];
-        res.push(this.dist(vn, this.vec(o)), o);
+        res.push(this.pairDist(nb, o), o);
       }
       this.selectNeighbors(cap);
       const kept = sel[0];
@@ -624,7 +645,7 @@ export class HnswIndex implements VectorIndex {
       this.i32.set(oldI32.subarray(from, from + this.linkWords), this.base + e * this.stride);
       const src = oldVec(e);
       const dst = this.vec(e) << 2;
-      for (let i = 0; i < dim; i++) this.i8[dst + i] = Math.max(-127, Math.min(127, Math.round(oldF32[src + i] / scales[i])));
+      for (let i = 0; i < dim; i++) this.i8[dst + i] = toInt8(oldF32[src + i] / scales[i]);
     }
     this.sqMax = this.measureSqMax();
   }
@@ -654,11 +675,9 @@ export class HnswIndex implements VectorIndex {
     const efs = params.ef_search ?? DEFAULT_EF_SEARCH;
     checkParams(m, efc, efs);
     const levels = new Int32Array(n);
-    const mult = 1 / Math.log(m);
     let upperWords = 0;
     for (let e = 0; e < n; e++) {
-      // 1 - next() is in (0, 1], so the log is finite.
-      levels[e] = Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - ctx.random.next()) * mult));
+      levels[e] = drawLevel(ctx, m);
       upperWords += levels[e] * (1 + m);
     }
     const index = new HnswIndex(n, dim, m, efc, efs, -1, levels, new Int32Array(upperWords), 'f32');
@@ -666,11 +685,142 @@ export class HnswIndex implements VectorIndex {
     index.maxLevel = -1;
     for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
     for (let e = 0; e < n; e++) {
-      index.insert(e);
+      index.insert(e, index.vec(e));
       if ((e & 1023) === 1023 || e === n - 1) ctx.onProgress?.(e + 1, n);
     }
     index.quantize();
     return index;
+  }
+
+  /**
+   * A new index that answers for the library now (see IndexKind.update):
+   * `old`'s live slots move to their rows with their vectors and links, dead
+   * slots go, and every list that linked to a dead slot is chosen again with
+   * the heuristic from its live links and the dead ones' live links
+   * (hnswlib's repair). Then each added row gets a level from ctx.random, its
+   * int8 vector on the existing steps (clamped: estimates only steer), and is
+   * inserted: navigation on int8 estimates as a query, links chosen on
+   * distances between the library's rows. `old` is not changed.
+   * @throws Error when a param is out of range or the rows do not match the slots
+   */
+  static update(old: HnswIndex, space: SearchSpace, added: readonly number[], params: Record<string, number>, ctx: BuildContext): IndexUpdate {
+    const m = params.m ?? old.m;
+    const efc = params.ef_construction ?? old.efConstruction;
+    const efs = params.ef_search ?? old.efSearch;
+    checkParams(m, efc, efs);
+    if (m !== old.m || efc !== old.efConstruction) return { rebuild: 'm or ef_construction changed' };
+    const s2r = space.slotToRow;
+    const rowOf = (slot: number): number => (s2r === null ? slot : s2r[slot]);
+    let live = 0;
+    for (let s = 0; s < old.slots; s++) if (rowOf(s) >= 0) live++;
+    const dead = old.slots - live;
+    if (dead > MAX_DEAD_SHARE * old.slots) {
+      return { rebuild: `${Math.round((100 * dead) / old.slots)}% of the entries are stale (more than ${100 * MAX_DEAD_SHARE}%)` };
+    }
+    // Fresh quantization steps then, for no more than twice the work.
+    if (added.length > live) return { rebuild: 'more new chunks than indexed ones' };
+    const n = space.rows;
+    if (live + added.length !== n || space.dim !== old.dim) throw new Error('hnsw update: the rows do not match the slots');
+    const levels = new Int32Array(n);
+    for (let s = 0; s < old.slots; s++) if (rowOf(s) >= 0) levels[rowOf(s)] = old.levels[s];
+    for (const row of added) levels[row] = drawLevel(ctx, m);
+    let upperWords = 0;
+    for (let e = 0; e < n; e++) upperWords += levels[e] * (1 + m);
+    const index = new HnswIndex(n, old.dim, m, efc, efs, -1, levels, new Int32Array(upperWords), 'i8');
+    index.ip = space.metric !== 'l2';
+    index.scales.set(old.scales);
+    index.pair = rowPairDistance(space.metric, space.data, space.dim);
+    index.adopt(old, rowOf);
+    const dim = space.dim;
+    added.forEach((row, i) => {
+      const x = space.data.subarray(row * dim, (row + 1) * dim);
+      index.setQuantized(row, x);
+      index.loadQuery(x);
+      index.insert(row, 0);
+      if ((i & 1023) === 1023 || i === added.length - 1) ctx.onProgress?.(i + 1, added.length);
+    });
+    index.pair = null;
+    index.sqMax = index.measureSqMax();
+    return { index, inserted: added.length, unlinked: dead };
+  }
+
+  /**
+   * Copies `old`'s live slots to their rows (rowOf(slot), -1 if dead), links
+   * renumbered, and re-links every list that pointed at a dead slot. Sets the
+   * entry: old's if it lives, else the highest live slot (lowest row on ties).
+   */
+  private adopt(old: HnswIndex, rowOf: (slot: number) => number): void {
+    const vecWords = this.vecBytes / 4;
+    let entry = old.entry >= 0 ? rowOf(old.entry) : -1;
+    const pickEntry = entry < 0;
+    for (let s = 0; s < old.slots; s++) {
+      const e = rowOf(s);
+      if (e < 0) continue;
+      const v = old.vec(s);
+      this.i32.set(old.i32.subarray(v, v + vecWords), this.vec(e));
+      this.sqnorms[e] = old.sqnorms[s];
+      for (let level = 0; level <= old.levels[s]; level++) {
+        const src = level === 0 ? old.i32 : old.upper;
+        const at = old.links(s, level);
+        const dst = level === 0 ? this.i32 : this.upper;
+        const to = this.links(e, level);
+        let count = 0;
+        for (let j = 1; j <= src[at]; j++) {
+          const nb = rowOf(src[at + j]);
+          // A dead neighbour: the whole list is chosen again below.
+          if (nb < 0) break;
+          dst[to + 1 + count++] = nb;
+        }
+        if (count < src[at]) this.relink(old, s, e, level, rowOf);
+        else dst[to] = count;
+      }
+      if (pickEntry && (entry < 0 || this.levels[e] > this.levels[entry] || (this.levels[e] === this.levels[entry] && e < entry))) entry = e;
+    }
+    this.entry = entry;
+    this.maxLevel = entry < 0 ? -1 : this.levels[entry];
+  }
+
+  /**
+   * Chooses e's list at `level` again (old slot s lost a neighbour): the
+   * heuristic over its live neighbours and the live neighbours of its dead ones.
+   */
+  private relink(old: HnswIndex, s: number, e: number, level: number, rowOf: (slot: number) => number): void {
+    const epoch = this.nextEpoch();
+    const tags = this.tags;
+    const res = this.res;
+    const src = level === 0 ? old.i32 : old.upper;
+    const at = old.links(s, level);
+    tags[e] = epoch;
+    res.size = 0;
+    const offer = (slot: number): void => {
+      const c = rowOf(slot);
+      if (c < 0 || tags[c] === epoch) return;
+      tags[c] = epoch;
+      res.push(this.pairDist(e, c), c);
+    };
+    for (let j = 1; j <= src[at]; j++) {
+      const nb = src[at + j];
+      if (rowOf(nb) >= 0) offer(nb);
+      else {
+        // A slot linked at `level` has that level, so the dead one has a list here.
+        const dat = old.links(nb, level);
+        for (let i = 1; i <= src[dat]; i++) offer(src[dat + i]);
+      }
+    }
+    this.selectNeighbors(level === 0 ? this.maxM0 : this.maxM);
+    const dst = level === 0 ? this.i32 : this.upper;
+    const to = this.links(e, level);
+    const sel = this.sel;
+    dst[to] = sel[0];
+    for (let j = 1; j <= sel[0]; j++) dst[to + j] = sel[j];
+  }
+
+  /** Writes slot e's int8 vector on the current steps and its squared norm. */
+  private setQuantized(e: number, x: Float32Array): void {
+    const scales = this.scales;
+    const at = this.vec(e) << 2;
+    for (let i = 0; i < this.dim; i++) this.i8[at + i] = toInt8(x[i] / scales[i]);
+    this.sqnorms[e] = dot(x, 0, x, 0, this.dim);
   }
 
   /**
@@ -724,6 +874,16 @@ export class HnswIndex implements VectorIndex {
   }
 }
 
+/** A level for a new element: floor(-ln(U) / ln(m)), U uniform in (0, 1]. */
+function drawLevel(ctx: BuildContext, m: number): number {
+  // 1 - next() is in (0, 1], so the log is finite.
+  return Math.min(MAX_LEVEL, Math.floor(-Math.log(1 - ctx.random.next()) * (1 / Math.log(m))));
+}
+
+function toInt8(x: number): number {
+  return Math.max(-127, Math.min(127, Math.round(x)));
+}
+
 /** Integer dot product of int8 bytes [a, a+n) and [b, b+n): the JS fallback of idot4. */
 function idot(i8: Int8Array, a: number, b: number, n: number): number {
   let s = 0;
@@ -758,4 +918,8 @@ export const hnswKind: IndexKind = {
   ],
   build: (space, params, ctx) => HnswIndex.build(space, params, ctx),
   from: (s, dim) => HnswIndex.from(s, dim),
+  update: (index, space, added, params, ctx) => {
+    if (!(index instanceof HnswIndex)) throw new Error('hnsw update of another index type');
+    return HnswIndex.update(index, space, added, params, ctx);
+  },
 };

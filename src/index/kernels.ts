@@ -158,6 +158,25 @@ export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, d
 }
 
 /**
+ * `pair(a, b)`: the distance between rows a and b of `data` (prepared with
+ * `prepareData`), as `distance` gives it with row a as the query, but summed
+ * in float32 lanes (WasmF32.dot/l2sq) on an `allocRows` block: for linking
+ * graph nodes, not for ranking.
+ */
+export function rowPairDistance(metric: Metric, data: Float32Array, dim: number): (a: number, b: number) => number {
+  const res = RESIDENT.get(data.buffer as ArrayBuffer);
+  if (res !== undefined && res.dim === dim && data.byteOffset === res.base * 4) {
+    const { wasm: w, base } = res;
+    if (metric === 'l2') return (a, b) => Math.sqrt(w.l2sq(base + a * dim, base + b * dim, dim));
+    if (metric === 'cosine') return (a, b) => 1 - w.dot(base + a * dim, base + b * dim, dim);
+    return (a, b) => -w.dot(base + a * dim, base + b * dim, dim);
+  }
+  if (metric === 'l2') return (a, b) => Math.sqrt(l2sq(data, a * dim, data, b * dim, dim));
+  if (metric === 'cosine') return (a, b) => 1 - dot(data, a * dim, data, b * dim, dim);
+  return (a, b) => -dot(data, a * dim, data, b * dim, dim);
+}
+
+/**
  * The matrix the indexes search: unit rows for cosine (so cosine is a dot
  * product, in an `allocRows` block), the stored rows otherwise. Returns
  * `data` itself when no copy is needed.

@@ -36,8 +36,10 @@ export interface VectorIndex {
    * Offers candidates to `top` as (distance, row). Exact indexes offer every
    * row that could rank in the top k; approximate ones offer what they find.
    * @param query prepared with `prepareQuery`
+   * @param ef candidate list size for this query, overriding the index's
+   *   `ef_search` option (indexes without that option ignore it)
    */
-  search(query: Float32Array, space: SearchSpace, top: TopK): void;
+  search(query: Float32Array, space: SearchSpace, top: TopK, ef?: number): void;
   serialize(): SerializedIndex;
 }
 
@@ -66,7 +68,19 @@ export interface IndexKind {
   build(space: SearchSpace, params: Record<string, number>, ctx: BuildContext): VectorIndex;
   /** Reopens a serialized index; throws on inconsistent arrays. */
   from(serialized: SerializedIndex, dim: number): VectorIndex;
+  /**
+   * Brings `index` up to date without a rebuild, for kinds that can: slots
+   * mapped to -1 by `space.slotToRow` are dropped, the rows in `added` are
+   * inserted, and the result again has slot i = row i. `index` itself is not
+   * changed. Returns why a full build is needed instead when it is.
+   * @param added rows no slot maps to, ascending
+   * @param params the options to update with (query-time ones may differ from the index's)
+   */
+  update?(index: VectorIndex, space: SearchSpace, added: readonly number[], params: Record<string, number>, ctx: BuildContext): IndexUpdate;
 }
+
+/** What `IndexKind.update` did, or why it did nothing. */
+export type IndexUpdate = { index: VectorIndex; inserted: number; unlinked: number } | { rebuild: string };
 
 /** Maps a slot to its current row, honouring the identity mapping. */
 export function rowOf(space: SearchSpace, slot: number): number {
