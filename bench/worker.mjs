@@ -122,7 +122,7 @@ async function buildVdb(c) {
   await svc.store.update(() => undefined);
   out.rewriteMs = now() - t;
   t = now();
-  await svc.buildIndex('bench', { type: c.type, params: c.params });
+  await svc.buildIndex('bench', { type: c.type, params: c.params, full: true });
   out.buildMs = now() - t;
   out.indexBuildMs = Math.max(0, out.buildMs - out.rewriteMs);
   out.indexParams = svc.indexInfo('bench').index?.params ?? null;

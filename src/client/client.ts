@@ -10,7 +10,7 @@
  */
 import type { ErrorCode } from '../domain/errors.js';
 import { VdbError } from '../domain/errors.js';
-import type { ChunkView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import type { ChunkView, IndexBuildView, LibraryView, QueryResult } from '../domain/types.js';
 import type {
   BuildIndexRequest,
   ChunkPageView,
@@ -115,8 +115,8 @@ export class VdbClient {
 
   // ---- index and queries -------------------------------------------------------
 
-  /** `{}` builds a linear index; `{type: 'kdtree', leaf_size: 32}` etc. */
-  buildIndex(lib: string, body: BuildIndexRequest = {}): Promise<IndexView> {
+  /** `{}` updates the current index (or builds a linear one); `{type: 'kdtree', leaf_size: 32}`, `{full: true}` etc. */
+  buildIndex(lib: string, body: BuildIndexRequest = {}): Promise<IndexBuildView> {
     return this.call('POST', `/api/v1/libraries/${enc(lib)}/index`, body);
   }
 

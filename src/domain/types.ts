@@ -50,6 +50,25 @@ export interface IndexView {
   stale: number;
 }
 
+/** What `index build` did, with the index it left (`index build --json`, `POST …/index`). */
+export interface IndexBuildView extends IndexView {
+  build: BuildReport;
+}
+
+export interface BuildReport {
+  /**
+   * full: built from scratch; incremental: chunks added or re-embedded since
+   * were inserted into the index and stale entries removed; none: it was up to date.
+   */
+  mode: 'full' | 'incremental' | 'none';
+  /** Why a full build (e.g. "no index yet", "full build requested"); null otherwise. */
+  reason: string | null;
+  /** Chunks inserted into the index (every chunk for a full build). */
+  inserted: number;
+  /** Entries of deleted or re-embedded chunks removed from the index. */
+  removed: number;
+}
+
 export interface Hit {
   id: string;
   text: string;
@@ -93,11 +112,15 @@ export interface QueryInput {
   text?: string;
   embedding?: ArrayLike<number>;
   k?: number;
+  /** Candidate list size for this query; only for an index with an `ef_search` option (hnsw). */
+  ef?: number;
 }
 
 export const DEFAULT_K = 10;
 /** Larger k is refused: it would return most of a library and is almost always a mistake. */
 export const MAX_K = 10_000;
+/** Range of a query's `ef`, as of the hnsw `ef_search` option. */
+export const MAX_EF = 10_000;
 
 /** What `vdb compact` did. */
 export interface CompactView {

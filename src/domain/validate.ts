@@ -4,7 +4,7 @@
  */
 import { InvalidInput } from './errors.js';
 import type { Metadata } from './types.js';
-import { MAX_K } from './types.js';
+import { MAX_EF, MAX_K } from './types.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -59,6 +59,13 @@ export function checkK(value: unknown, where?: string): number {
     throw new InvalidInput(prefix(where, `k must be a positive integer, got ${describe(value)}`));
   }
   if (value > MAX_K) throw new InvalidInput(prefix(where, `k is ${value}, the most vdb returns is ${MAX_K}`));
+  return value;
+}
+
+export function checkEf(value: unknown, where?: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_EF) {
+    throw new InvalidInput(prefix(where, `ef must be an integer from 1 to ${MAX_EF}, got ${describe(value)}`));
+  }
   return value;
 }
 

@@ -741,7 +741,7 @@ export class HnswIndex implements VectorIndex {
     });
     index.pair = null;
     index.sqMax = index.measureSqMax();
-    return { index, inserted: added.length, unlinked: dead };
+    return { index, inserted: added.length, removed: dead };
   }
 
   /**

@@ -80,7 +80,7 @@ export interface IndexKind {
 }
 
 /** What `IndexKind.update` did, or why it did nothing. */
-export type IndexUpdate = { index: VectorIndex; inserted: number; unlinked: number } | { rebuild: string };
+export type IndexUpdate = { index: VectorIndex; inserted: number; removed: number } | { rebuild: string };
 
 /** Maps a slot to its current row, honouring the identity mapping. */
 export function rowOf(space: SearchSpace, slot: number): number {

@@ -11,8 +11,8 @@ import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
-import type { ChunkView, Hit, IndexView, LibraryView, QueryResult } from '../domain/types.js';
-import { DEFAULT_K, MAX_K } from '../domain/types.js';
+import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
 
@@ -53,6 +53,22 @@ export const IndexViewSchema = Type.Object(
     stale: Type.Integer({ description: 'index entries of chunks deleted or re-embedded since; skipped' }),
   },
   { $id: 'IndexView' },
+);
+
+/** domain/types.ts IndexBuildView: the index after a build, and what the build did. */
+export const IndexBuildViewSchema = Type.Object(
+  {
+    ...IndexViewSchema.properties,
+    build: Type.Object({
+      mode: Type.Enum(['full', 'incremental', 'none'], {
+        description: 'full: built from scratch; incremental: new and re-embedded chunks inserted, stale entries removed; none: it was up to date',
+      }),
+      reason: Type.Union([Type.String(), Type.Null()], { description: 'why a full build; null otherwise' }),
+      inserted: Type.Integer({ description: 'chunks inserted into the index' }),
+      removed: Type.Integer({ description: 'entries of deleted or re-embedded chunks removed' }),
+    }),
+  },
+  { $id: 'IndexBuildView' },
 );
 
 /** domain/types.ts LibraryView, as `vdb lib show --json`. */
@@ -167,8 +183,18 @@ for (const kind of Object.values(INDEX_KINDS)) {
     indexOptions[o.name] ??= Type.Optional(Type.Integer({ minimum: o.min, maximum: o.max, description: `${kind.type}: ${o.description}` }));
   }
 }
-/** `POST /libraries/:lib/index`: `{}` (linear) or `{"type", ...options}`, the seed's form. */
-export const BuildIndexBody = Type.Object({ type: Type.Optional(Type.Enum(INDEX_TYPES, { default: 'linear' })), ...indexOptions }, strict);
+/**
+ * `POST /libraries/:lib/index`: `{}` or `{"type", ...options}`, the seed's form, plus
+ * `full`. Without a type: the current index's, else linear (so no schema default).
+ */
+export const BuildIndexBody = Type.Object(
+  {
+    type: Type.Optional(Type.Enum(INDEX_TYPES, { description: "default: the library's current index type, else linear" })),
+    full: Type.Optional(Type.Boolean({ default: false, description: 'build from scratch even when the current hnsw index could be updated in place' })),
+    ...indexOptions,
+  },
+  strict,
+);
 
 /** `POST /libraries/:lib/query`: an embedding or a text; k defaults to 10. */
 export const QueryBody = Type.Object(
@@ -176,6 +202,7 @@ export const QueryBody = Type.Object(
     embedding: Type.Optional(Embedding),
     text: Type.Optional(Type.String({ description: "embedded with the library's embedder" })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
+    ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
   },
   strict,
 );
@@ -199,6 +226,7 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof LibraryViewSchema>, LibraryView>>,
   Assert<Same<Static<typeof ChunkViewSchema>, ChunkView>>,
   Assert<Same<Static<typeof IndexViewSchema>, IndexView>>,
+  Assert<Same<Static<typeof IndexBuildViewSchema>, IndexBuildView>>,
   Assert<Same<Static<typeof HitSchema>, Hit>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
 ];

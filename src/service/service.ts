@@ -6,11 +6,14 @@ import { Conflict, InvalidInput } from '../domain/errors.js';
 import { Database, Library } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
 import { hash32, seededRandom } from '../domain/random.js';
+import type { Random } from '../domain/random.js';
 import type {
+  BuildReport,
   ChunkPatch,
   ChunkView,
   CompactView,
   Hit,
+  IndexBuildView,
   IndexType,
   IndexView,
   LibraryPatch,
@@ -22,12 +25,13 @@ import type {
   QueryResult,
 } from '../domain/types.js';
 import { DEFAULT_K } from '../domain/types.js';
-import { checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
+import { checkEf, checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, getEmbedder } from '../embed/registry.js';
 import { METRICS, prepareQuery, rowScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
+import type { VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -57,8 +61,21 @@ export interface AddOptions {
 }
 
 export interface BuildRequest {
-  type: IndexType;
+  /** Default: the library's current index type, else linear. */
+  type?: IndexType;
+  /** Options not given keep the current index's values when the type stays (see refreshIndex). */
   params?: Record<string, number>;
+  /** Build from scratch even when the current index could be updated in place. */
+  full?: boolean;
+}
+
+export interface RefreshOptions {
+  full?: boolean;
+  /** built_at of the result. */
+  builtAt: string;
+  /** The seeded stream for the build; called once, and only if something is built. */
+  random: () => Random;
+  onProgress?: Progress;
 }
 
 const LINEAR = new LinearIndex();
@@ -278,30 +295,22 @@ export class VdbService {
 
   // ---- indexes ---------------------------------------------------------
 
-  async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexView> {
-    if (!isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
-    const kind = INDEX_KINDS[req.type];
-    const params: Record<string, number> = {};
-    for (const [name, value] of Object.entries(req.params ?? {})) {
-      const opt = kind.options.find((o) => o.name === name);
-      if (!opt) {
-        const known = kind.options.map((o) => o.name).join(', ') || 'none';
-        throw new InvalidInput(`index type ${req.type} has no option "${name}" (its options: ${known})`);
-      }
-      if (!Number.isInteger(value) || value < opt.min || value > opt.max) {
-        throw new InvalidInput(`${name} must be an integer from ${opt.min} to ${opt.max}, got ${value}`);
-      }
-      params[name] = value;
-    }
+  /**
+   * Builds the library's index, or updates the current one in place when it
+   * can (see refreshIndex). Nothing is written when it was up to date.
+   */
+  async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView> {
+    if (req.type !== undefined && !isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
     return this.store.update((db) => {
       const lib = db.library(ref);
-      lib.setIndex(null);
-      const space = lib.searchSpace();
-      const random = seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32());
-      const index = kind.build(space, params, { random, onProgress });
-      const slotSeqs = req.type === 'linear' ? new Uint32Array(0) : Uint32Array.from(lib.chunks, (c) => c.seq);
-      lib.setIndex({ type: req.type, built_at: this.now(), coveredBelowSeq: lib.nextSeq, slotSeqs, index });
-      return lib.indexView() as IndexView;
+      const type = req.type ?? lib.indexState?.type ?? 'linear';
+      const build = refreshIndex(lib, type, checkIndexParams(type, req.params ?? {}), {
+        full: req.full,
+        builtAt: this.now(),
+        random: () => seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
+        onProgress,
+      });
+      return { ...(lib.indexView() as IndexView), build };
     });
   }
 
@@ -366,6 +375,66 @@ function hex32(n: number): string {
   return n.toString(16).padStart(8, '0');
 }
 
+function checkIndexParams(type: IndexType, given: Record<string, number>): Record<string, number> {
+  const kind = INDEX_KINDS[type];
+  const params: Record<string, number> = {};
+  for (const [name, value] of Object.entries(given)) {
+    const opt = kind.options.find((o) => o.name === name);
+    if (!opt) {
+      const known = kind.options.map((o) => o.name).join(', ') || 'none';
+      throw new InvalidInput(`index type ${type} has no option "${name}" (its options: ${known})`);
+    }
+    if (!Number.isInteger(value) || value < opt.min || value > opt.max) {
+      throw new InvalidInput(`${name} must be an integer from ${opt.min} to ${opt.max}, got ${value}`);
+    }
+    params[name] = value;
+  }
+  return params;
+}
+
+/**
+ * Gives `lib` an index of `type`. When it has one of that type, `full` is not
+ * set and the kind can update (hnsw), the index is updated in place instead:
+ * chunks added or re-embedded since are inserted and stale entries removed,
+ * unless the kind asks for a full build (too many stale entries, ...).
+ * Options not in `params` keep the current index's values when the type
+ * stays, except those derived from the data (default null), derived again.
+ */
+export function refreshIndex(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildReport {
+  const kind = INDEX_KINDS[type];
+  const current = lib.indexState;
+  const currentParams = current?.type === type ? (current.params ?? current.index.params()) : {};
+  const kept = Object.entries(currentParams).filter(([name]) => kind.options.some((o) => o.name === name && o.default !== null));
+  const wanted = { ...Object.fromEntries(kept), ...params };
+  let reason: string | null = null;
+  if (!current) reason = 'no index yet';
+  else if (current.type !== type) reason = `replaces the ${current.type} index`;
+  else if (opts.full) reason = 'full build requested';
+  else if (!kind.update) reason = `${type} has no incremental update`;
+  const added = reason === null ? lib.unindexedRows() : [];
+  if (reason === null && added.length === 0 && (lib.indexView() as IndexView).stale === 0 && Object.entries(wanted).every(([name, v]) => currentParams[name] === v)) {
+    return { mode: 'none', reason: null, inserted: 0, removed: 0 };
+  }
+  const ctx = { random: opts.random(), onProgress: opts.onProgress };
+  if (reason === null) {
+    const update = kind.update!(current!.index, lib.searchSpace(), added, wanted, ctx);
+    if ('index' in update) {
+      setBuiltIndex(lib, type, update.index, opts.builtAt);
+      return { mode: 'incremental', reason: null, inserted: update.inserted, removed: update.removed };
+    }
+    reason = update.rebuild;
+  }
+  lib.setIndex(null);
+  setBuiltIndex(lib, type, kind.build(lib.searchSpace(), wanted, ctx), opts.builtAt);
+  return { mode: 'full', reason, inserted: lib.size, removed: 0 };
+}
+
+/** Makes `index`, which answers for every row now, the library's index. */
+function setBuiltIndex(lib: Library, type: IndexType, index: VectorIndex, builtAt: string): void {
+  const slotSeqs = type === 'linear' ? new Uint32Array(0) : Uint32Array.from(lib.chunks, (c) => c.seq);
+  lib.setIndex({ type, built_at: builtAt, coveredBelowSeq: lib.nextSeq, slotSeqs, index });
+}
+
 /** Answers queries against one loaded library. */
 export class QuerySession {
   constructor(readonly lib: Library) {}
@@ -387,12 +456,27 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
-    return { hits: nearest(lib, vector, k) };
+    return { hits: nearest(lib, vector, k, this.efFor(input.ef, where)) };
+  }
+
+  /** A query's ef, checked; only an index with an ef_search option takes one. */
+  private efFor(value: unknown, where?: string): number | undefined {
+    if (value === undefined) return undefined;
+    const ef = checkEf(value, where);
+    const state = this.lib.indexState;
+    if (!state || !INDEX_KINDS[state.type].options.some((o) => o.name === 'ef_search')) {
+      const has = state ? `a ${state.type} index` : 'no index (queries scan exactly)';
+      throw new InvalidInput(prefix(where, `ef applies to an hnsw index; library "${this.lib.name}" has ${has}`), { hint: 'drop ef, or build one with vdb index build --type hnsw' });
+    }
+    return ef;
   }
 }
 
-/** Exact merge of the index's answer with an exact scan of what it does not cover. */
-export function nearest(lib: Library, vector: Float32Array, k: number): Hit[] {
+/**
+ * Exact merge of the index's answer with an exact scan of what it does not cover.
+ * @param ef the index's candidate list size for this query (hnsw), instead of its ef_search
+ */
+export function nearest(lib: Library, vector: Float32Array, k: number, ef?: number): Hit[] {
   const space = lib.searchSpace();
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));
@@ -402,7 +486,7 @@ export function nearest(lib: Library, vector: Float32Array, k: number): Hit[] {
     const score = rowScorer(lib.metric, q, space.data, lib.dim);
     for (const r of unindexed) top.push(score(r), r);
   }
-  (lib.indexState?.index ?? LINEAR).search(q, space, top);
+  (lib.indexState?.index ?? LINEAR).search(q, space, top, ef);
   const { keys, dists } = top.drain();
   return Array.from(keys, (row, i) => {
     const c = lib.chunks[row];

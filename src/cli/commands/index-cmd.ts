@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { IndexView } from '../../domain/types.js';
+import type { BuildReport, IndexBuildView, IndexView } from '../../domain/types.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../../index/registry.js';
 import type { IndexType } from '../../index/types.js';
 import { globals, intArg, modeOf, serviceOf } from '../context.js';
@@ -12,13 +12,14 @@ const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.to
 export function indexCommand(): Command {
   const index = new Command('index')
     .description('build and inspect a library\'s index')
-    .addHelpText('after', '\nExamples:\n  $ vdb index build --lib docs --type kdtree\n  $ vdb index show docs');
+    .addHelpText('after', '\nExamples:\n  $ vdb index build --lib docs --type hnsw\n  $ vdb index show docs');
 
   const build = index
     .command('build')
-    .description('build (or rebuild) the index of a library; queries use it from then on')
+    .description('build the index of a library, or bring its hnsw index up to date in place; queries use it from then on')
     .requiredOption('--lib <lib>', 'library id or name')
-    .option('--type <type>', `index type: ${INDEX_TYPES.join(', ')}`, 'linear');
+    .option('--type <type>', `index type: ${INDEX_TYPES.join(', ')} (default: the current index's type, else linear)`)
+    .option('--full', 'build from scratch even when the current hnsw index could be updated in place');
   // One flag per option of any index type; each is checked against --type below.
   const seen = new Set<string>();
   for (const kind of Object.values(INDEX_KINDS)) {
@@ -36,13 +37,23 @@ export function indexCommand(): Command {
 Index types:
 ${INDEX_TYPES.map((t) => `  ${t.padEnd(8)}${INDEX_KINDS[t].description}`).join('\n')}
 
+Options not given keep the current index's values when the type stays (lsh's
+derived --bits and --probes are derived again). An hnsw index is updated in place:
+chunks added or re-embedded since are inserted, entries of deleted ones removed and
+their neighbours re-linked; it is rebuilt instead with --full, when m or
+ef_construction change, when over 25% of its entries are stale, or when more
+chunks are new than indexed. Other types are always rebuilt.
+
 Examples:
   $ vdb index build --lib docs
   $ vdb index build --lib docs --type kdtree --leaf-size 32
-  $ vdb --seed 7 index build --lib docs --type lsh --tables 12 --bits 10`,
+  $ vdb --seed 7 index build --lib docs --type lsh --tables 12 --bits 10
+  $ vdb index build --lib docs --type hnsw --m 16 --ef-construction 200
+  $ vdb index build --lib docs --full`,
     )
     .action(async (o, cmd: Command) => {
-      const type = o.type as string;
+      const svc = await serviceOf(cmd);
+      const type = (o.type as string | undefined) ?? svc.indexInfo(o.lib).index?.type ?? 'linear';
       if (!(INDEX_TYPES as string[]).includes(type)) cmd.error(`error: unknown index type "${type}" (use one of: ${INDEX_TYPES.join(', ')})`, { exitCode: 2 });
       const kind = INDEX_KINDS[type as IndexType];
       const params: Record<string, number> = {};
@@ -55,18 +66,19 @@ Examples:
         }
         params[name] = value;
       }
-      const bar = await progressBar(`building ${type}`);
+      const bar = await progressBar(`indexing (${type})`);
       const started = performance.now();
-      let view: IndexView;
+      let view: IndexBuildView;
       try {
-        view = await (await serviceOf(cmd)).buildIndex(o.lib, { type: type as IndexType, params }, bar?.update);
+        view = await svc.buildIndex(o.lib, { type: type as IndexType, params, full: o.full === true }, bar?.update);
       } finally {
         bar?.stop();
       }
       const ms = Math.round(performance.now() - started);
+      const { build, ...index } = view;
       if (globals(cmd).json) process.stdout.write(`${JSON.stringify(view)}\n`);
-      else await printRecord(indexRecord(view), modeOf(cmd));
-      await success(`built ${type} index over ${view.indexed} chunks in ${ms} ms`);
+      else await printRecord({ ...indexRecord(index), build: describeBuild(build) }, modeOf(cmd));
+      await success(`${type} index: ${describeBuild(build)} (${ms} ms)`);
     });
 
   index
@@ -83,6 +95,12 @@ Examples:
     });
 
   return index;
+}
+
+function describeBuild(build: BuildReport): string {
+  if (build.mode === 'none') return 'up to date, nothing to do';
+  if (build.mode === 'incremental') return `updated in place: inserted ${build.inserted} chunks, removed ${build.removed} stale entries`;
+  return `built from scratch over ${build.inserted} chunks (${build.reason})`;
 }
 
 function indexRecord(view: IndexView): Record<string, unknown> {

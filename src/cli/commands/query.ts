@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { QueryResult } from '../../domain/types.js';
-import { DEFAULT_K, MAX_K } from '../../domain/types.js';
+import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
 import { intArg, jsonFlag, modeOf, ndjsonObject, serviceOf, stdinLines } from '../context.js';
 import { out, printJson, printTable } from '../output.js';
@@ -12,14 +12,18 @@ export function queryCommand(): Command {
     .option('--text <text>', 'query text (embedded with the library\'s embedder)')
     .option('--embedding <json>', 'query embedding, e.g. "[0.1, 0.2]"')
     .option('-k, --k <n>', `number of hits (1..${MAX_K})`, intArg(1, MAX_K), DEFAULT_K)
-    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?}, one result line each, in order')
+    .option('--ef <n>', `hnsw only: candidate list size for these queries, instead of the index's ef_search (1..${MAX_EF})`, intArg(1, MAX_EF))
+    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?}, one result line each, in order')
     .addHelpText(
       'after',
       `
 Distances: cosine = 1 - cosine similarity, l2 = Euclidean, dot = -(q·x); nearest first.
+A larger --ef finds more of the true nearest chunks on an hnsw index, more slowly;
+other index types refuse it (linear and kdtree are exact; lsh has --probes).
 
 Examples:
   $ vdb query --lib docs --text "vector search" -k 3
+  $ vdb query --lib docs --text "vector search" --ef 200
   $ vdb query --lib docs --embedding "$(cat q.json)" --json | jq -r '.hits[].id'
   $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson`,
     )
@@ -32,8 +36,11 @@ Examples:
         let buf = '';
         for await (const [n, line] of stdinLines()) {
           const q = ndjsonObject(line, n, '{"text": "hello", "k": 5}');
-          checkKeys(q, ['text', 'embedding', 'k'], `line ${n}`);
-          const res = await session.query({ text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number) }, `line ${n}`);
+          checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
+          const res = await session.query(
+            { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) },
+            `line ${n}`,
+          );
           buf += `${JSON.stringify(res)}\n`;
           if (buf.length > 1 << 16) {
             out(buf);
@@ -44,7 +51,7 @@ Examples:
         return;
       }
       if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
-      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k });
+      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef });
       if (mode.json) return printJson(res);
       await printHits(res, mode);
     });

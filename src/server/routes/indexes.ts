@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { BuildIndexBody, IndexInfoSchema, IndexViewSchema, LibParams, QueryBody, QueryResultSchema } from '../schemas.js';
+import { BuildIndexBody, IndexBuildViewSchema, IndexInfoSchema, LibParams, QueryBody, QueryResultSchema } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -10,10 +10,10 @@ export const indexRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     {
       schema: {
         tags: ['index'],
-        summary: 'build (or rebuild) the index: {} for linear, or {"type", ...options}',
+        summary: 'build the index, or update the current hnsw index in place: {} or {"type", "full"?, ...options}',
         params: LibParams,
         body: BuildIndexBody,
-        response: { 200: IndexViewSchema, ...errorResponses },
+        response: { 200: IndexBuildViewSchema, ...errorResponses },
       },
       // A bare `curl -X POST …/index` (no body at all) means the same as `{}`.
       preValidation: async (req) => {
@@ -21,8 +21,8 @@ export const indexRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
       },
     },
     async (req) => {
-      const { type = 'linear', ...params } = req.body;
-      return service.buildIndex(req.params.lib, { type, params: params as Record<string, number> });
+      const { type, full, ...params } = req.body;
+      return service.buildIndex(req.params.lib, { type, full, params: params as Record<string, number> });
     },
   );
 
