@@ -695,12 +695,11 @@ export class HnswIndex implements VectorIndex {
   /**
    * A new index that answers for the library now (see IndexKind.update):
    * `old`'s live slots move to their rows with their vectors and links, dead
-   * slots go, and every list that linked to a dead slot is chosen again with
-   * the heuristic from its live links and the dead ones' live links
-   * (hnswlib's repair). Then each added row gets a level from ctx.random, its
-   * int8 vector on the existing steps (clamped: estimates only steer), and is
-   * inserted: navigation on int8 estimates as a query, links chosen on
-   * distances between the library's rows. `old` is not changed.
+   * slots go, and every list that linked to a dead slot is mended from the
+   * dead ones' live links (see carryLinks). Then each added row gets a level
+   * from ctx.random, its int8 vector on the existing steps (clamped: estimates
+   * only steer), and is inserted: navigation on int8 estimates as a query,
+   * links chosen on distances between the library's rows. `old` is not changed.
    * @throws Error when a param is out of range or the rows do not match the slots
    */
   static update(old: HnswIndex, space: SearchSpace, added: readonly number[], params: Record<string, number>, ctx: BuildContext): IndexUpdate {
@@ -745,9 +744,9 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Copies `old`'s live slots to their rows (rowOf(slot), -1 if dead), links
-   * renumbered, and re-links every list that pointed at a dead slot. Sets the
-   * entry: old's if it lives, else the highest live slot (lowest row on ties).
+   * Copies `old`'s live slots to their rows (rowOf(slot), -1 if dead) with
+   * their links. Sets the entry: old's if it lives, else the highest live
+   * slot (lowest row on ties).
    */
   private adopt(old: HnswIndex, rowOf: (slot: number) => number): void {
     const vecWords = this.vecBytes / 4;
@@ -759,21 +758,7 @@ export class HnswIndex implements VectorIndex {
       const v = old.vec(s);
       this.i32.set(old.i32.subarray(v, v + vecWords), this.vec(e));
       this.sqnorms[e] = old.sqnorms[s];
-      for (let level = 0; level <= old.levels[s]; level++) {
-        const src = level === 0 ? old.i32 : old.upper;
-        const at = old.links(s, level);
-        const dst = level === 0 ? this.i32 : this.upper;
-        const to = this.links(e, level);
-        let count = 0;
-        for (let j = 1; j <= src[at]; j++) {
-          const nb = rowOf(src[at + j]);
-          // A dead neighbour: the whole list is chosen again below.
-          if (nb < 0) break;
-          dst[to + 1 + count++] = nb;
-        }
-        if (count < src[at]) this.relink(old, s, e, level, rowOf);
-        else dst[to] = count;
-      }
+      for (let level = 0; level <= old.levels[s]; level++) this.carryLinks(old, s, e, level, rowOf);
       if (pickEntry && (entry < 0 || this.levels[e] > this.levels[entry] || (this.levels[e] === this.levels[entry] && e < entry))) entry = e;
     }
     this.entry = entry;
@@ -781,38 +766,45 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Chooses e's list at `level` again (old slot s lost a neighbour): the
-   * heuristic over its live neighbours and the live neighbours of its dead ones.
+   * Writes e's list at `level` from old slot s's: the live links, renumbered;
+   * if some were dead, the free places up to the list's capacity go to the
+   * live neighbours of the dead ones, nearest first, so what was reached
+   * through a dead slot stays reachable. (Re-selecting the whole list with
+   * the heuristic, as hnswlib's repair does, thinned lists and cost recall.)
    */
-  private relink(old: HnswIndex, s: number, e: number, level: number, rowOf: (slot: number) => number): void {
+  private carryLinks(old: HnswIndex, s: number, e: number, level: number, rowOf: (slot: number) => number): void {
     const epoch = this.nextEpoch();
     const tags = this.tags;
     const res = this.res;
     const src = level === 0 ? old.i32 : old.upper;
     const at = old.links(s, level);
-    tags[e] = epoch;
-    res.size = 0;
-    const offer = (slot: number): void => {
-      const c = rowOf(slot);
-      if (c < 0 || tags[c] === epoch) return;
-      tags[c] = epoch;
-      res.push(this.pairDist(e, c), c);
-    };
-    for (let j = 1; j <= src[at]; j++) {
-      const nb = src[at + j];
-      if (rowOf(nb) >= 0) offer(nb);
-      else {
-        // A slot linked at `level` has that level, so the dead one has a list here.
-        const dat = old.links(nb, level);
-        for (let i = 1; i <= src[dat]; i++) offer(src[dat + i]);
-      }
-    }
-    this.selectNeighbors(level === 0 ? this.maxM0 : this.maxM);
     const dst = level === 0 ? this.i32 : this.upper;
     const to = this.links(e, level);
-    const sel = this.sel;
-    dst[to] = sel[0];
-    for (let j = 1; j <= sel[0]; j++) dst[to + j] = sel[j];
+    tags[e] = epoch;
+    let count = 0;
+    for (let j = 1; j <= src[at]; j++) {
+      const nb = rowOf(src[at + j]);
+      if (nb < 0) continue;
+      tags[nb] = epoch;
+      dst[to + 1 + count++] = nb;
+    }
+    res.size = 0;
+    for (let j = 1; j <= src[at]; j++) {
+      const dead = src[at + j];
+      if (rowOf(dead) >= 0) continue;
+      // A slot linked at `level` has that level, so the dead one has a list here.
+      const dat = old.links(dead, level);
+      for (let i = 1; i <= src[dat]; i++) {
+        const c = rowOf(src[dat + i]);
+        if (c < 0 || tags[c] === epoch) continue;
+        tags[c] = epoch;
+        res.push(this.pairDist(e, c), c);
+      }
+    }
+    const { n, order } = this.drainNearestFirst();
+    const cap = level === 0 ? this.maxM0 : this.maxM;
+    for (let i = 0; i < n && count < cap; i++) dst[to + 1 + count++] = order[i];
+    dst[to] = count;
   }
 
   /** Writes slot e's int8 vector on the current steps and its squared norm. */
