@@ -142,6 +142,7 @@ describe('REST API (in-process)', () => {
     ['POST', '/api/v1/libraries/$L/index', { type: 'kdtree', leaf_size: 0 }, 400],
     ['POST', '/api/v1/libraries/$L/index', { type: 'lsh', tables: '4' }, 400],
     ['POST', '/api/v1/libraries/$L/index', { params: {} }, 400],
+    ['POST', '/api/v1/libraries/$L/index', { full: 'yes' }, 400],
     ['POST', '/api/v1/libraries/nope/index', {}, 404],
     ['GET', '/api/v1/libraries/nope/index', undefined, 404],
     ['POST', '/api/v1/libraries/$L/query', { k: 3 }, 422],
@@ -153,6 +154,10 @@ describe('REST API (in-process)', () => {
     ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, k: '3' }, 400],
     ['POST', '/api/v1/libraries/$L/query', `{"embedding": ${JSON.stringify(ONES)}, "k": 1e999}`, 400],
     ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, kk: 3 }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, ef: 0 }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, ef: 10_001 }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, ef: 2.5 }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, ef: 8 }, 422, 'invalid_input'],
     ['POST', '/api/v1/libraries/$V/query', { text: 'no embedder' }, 422],
     ['POST', '/api/v1/libraries/nope/query', { text: 'x' }, 404],
     ['POST', '/api/v1/libraries/$L/query', `{"embedding": [${new Array(1_200_000).fill('0.123456').join(',')}]}`, 413, 'payload_too_large'],
@@ -208,6 +213,22 @@ describe('REST API (in-process)', () => {
     const { hits } = JSON.parse((await inject('POST', `/api/v1/libraries/${empty}/query`, { text: 'late', k: 3 })).body);
     expect(hits.map((h: { text: string }) => h.text)).toEqual(['late arrival']);
     expectError(await inject('POST', `/api/v1/libraries/${empty}/index`, 'null'), 400);
+  });
+
+  it('updates an hnsw index in place, rebuilds it on request, and takes a per-query ef', async () => {
+    const lib = JSON.parse((await inject('POST', '/api/v1/libraries', { name: 'graph', dim: 4, metric: 'l2' })).body).id;
+    const points = (from: number, count: number) => ({ chunks: Array.from({ length: count }, (_, i) => ({ embedding: [0, 1, 2, 3].map((d) => Math.sin((from + i) * (d + 1))) })) });
+    expect((await inject('POST', `/api/v1/libraries/${lib}/chunks`, points(0, 60))).statusCode).toBe(201);
+    const built = JSON.parse((await inject('POST', `/api/v1/libraries/${lib}/index`, { type: 'hnsw', m: 4, ef_construction: 16, ef_search: 4 })).body);
+    expect(built).toMatchObject({ type: 'hnsw', indexed: 60, build: { mode: 'full', reason: 'no index yet', inserted: 60, removed: 0 } });
+    await inject('POST', `/api/v1/libraries/${lib}/chunks`, points(60, 20));
+    const updated = JSON.parse((await inject('POST', `/api/v1/libraries/${lib}/index`, {})).body);
+    expect(updated).toMatchObject({ type: 'hnsw', params: { m: 4, ef_construction: 16, ef_search: 4 }, indexed: 80, unindexed: 0, build: { mode: 'incremental', inserted: 20, removed: 0 } });
+    expect(JSON.parse((await inject('POST', `/api/v1/libraries/${lib}/index`, { full: true })).body).build).toEqual({ mode: 'full', reason: 'full build requested', inserted: 80, removed: 0 });
+    const q = { embedding: [0.5, 0.5, 0.5, 0.5], k: 5, ef: 100 };
+    const answer = JSON.parse((await inject('POST', `/api/v1/libraries/${lib}/query`, q)).body);
+    expect(answer.hits).toHaveLength(5);
+    expect(answer).toEqual(await service.query(lib, q));
   });
 
   it('finds a library by a long non-ASCII name in the path', async () => {
