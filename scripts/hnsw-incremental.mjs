@@ -8,7 +8,7 @@
 //   ../shared/data/wordnet-lsa384, or an exact scan when rows were deleted.
 import fs from 'node:fs';
 import { hnswKind } from '../dist/index/hnsw.js';
-import { distance, prepareData } from '../dist/index/kernels.js';
+import { distance, prepareData, rowScorer } from '../dist/index/kernels.js';
 import { TopK } from '../dist/index/topk.js';
 import { seededRandom } from '../dist/domain/random.js';
 
@@ -74,7 +74,11 @@ function run(index, ef, searchSpace = space, scanned = []) {
   const t = performance.now();
   for (let q = 0; q < nq; q++) {
     const top = new TopK(K);
-    for (const r of scanned) top.push(distance('cosine', query(q), data, r * dim, dim), r);
+    // As the service's nearest(): the rows no index covers, scanned with the SIMD scorer.
+    if (scanned.length > 0) {
+      const score = rowScorer('cosine', query(q), data, dim);
+      for (const r of scanned) top.push(score(r), r);
+    }
     index.search(query(q), searchSpace, top, ef);
     out[q] = top.drain().keys;
   }

@@ -36,6 +36,9 @@
  * they never enter the result set (hnswlib's deleted-element rule), so a query
  * still gets ef live candidates. The index holds ~dim + 4·(2M+1) bytes per
  * slot (a quarter of the float rows at M=16, dim=384), not a second copy.
+ * `update` (an index build over an existing index) drops the dead slots,
+ * mends the lists around them and inserts the rows added since into the
+ * quantized graph, leaving slot i = row i again.
  *
  * When ef ≥ slots the search is a scan of the live rows, hence exact.
  *
