@@ -24,7 +24,7 @@ import type {
 import { DEFAULT_K } from '../domain/types.js';
 import { checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, getEmbedder } from '../embed/registry.js';
-import { METRICS, prepareQuery, rowScorer } from '../index/kernels.js';
+import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
@@ -399,13 +399,13 @@ export function nearest(lib: Library, vector: Float32Array, k: number): Hit[] {
   // Unindexed rows first: a fuller heap lets an exact index prune more.
   const unindexed = lib.unindexedRows();
   if (unindexed.length > 0) {
-    const score = rowScorer(lib.metric, q, space.data, lib.dim);
+    const score = spaceScorer(space, q);
     for (const r of unindexed) top.push(score(r), r);
   }
   (lib.indexState?.index ?? LINEAR).search(q, space, top);
   const { keys, dists } = top.drain();
   return Array.from(keys, (row, i) => {
-    const c = lib.chunks[row];
+    const c = lib.chunkAt(row);
     return { id: c.id, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
   });
 }
