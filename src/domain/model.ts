@@ -96,8 +96,12 @@ export class Library {
   private lazy: LazyRows | null = null;
   private store: Float32Array;
   private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows } = {};
-  /** Records read one at a time while the rows are on disk (frozen: changes go through `chunks`). */
+  /**
+   * Records read one at a time while the rows are on disk (frozen: changes go
+   * through `chunks`); past a sixteenth of the rows, all of them at once.
+   */
   private loose = new Map<number, Chunk>();
+  private looseAll: Chunk[] | null = null;
   private changes: ChunkChanges | null = null;
 
   constructor(init: LibraryInit, vectors?: Float32Array) {
@@ -126,6 +130,7 @@ export class Library {
     this.lazy?.close();
     this.lazy = null;
     this.loose.clear();
+    this.looseAll = null;
     this.rows = chunks;
     this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
     this.cache = {};
@@ -151,6 +156,7 @@ export class Library {
     lazy.close();
     this.lazy = null;
     this.loose.clear();
+    this.looseAll = null;
     this.rows = chunks;
     this.store = store;
     this.cache = {};
@@ -161,8 +167,13 @@ export class Library {
     const lazy = this.lazy;
     if (lazy) {
       if (row >= lazy.count) return this.rows[row - lazy.count];
+      if (this.looseAll) return this.looseAll[row];
       const known = this.loose.get(row);
       if (known) return known;
+      if (this.loose.size > lazy.count / 16) {
+        this.looseAll = lazy.chunks().map((c) => Object.freeze(c));
+        return this.looseAll[row];
+      }
       const c = lazy.chunkAt(row);
       if (c) {
         this.loose.set(row, Object.freeze(c));
@@ -344,6 +355,12 @@ export class Library {
     }
     this.cache.space = space;
     return space;
+  }
+
+  /** Reads into memory, in sequential passes, what queries would otherwise read piece by piece. */
+  preload(): void {
+    this.prepared();
+    this.indexState?.index.preload?.();
   }
 
   /** Prepared rows of a library still on disk, read as they are touched; appended rows are in place. */

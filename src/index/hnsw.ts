@@ -762,6 +762,10 @@ export class HnswIndex implements VectorIndex {
     p.loaded[e] = 1;
   }
 
+  preload(): void {
+    this.loadAll();
+  }
+
   /** Brings every slot into memory (one sequential read) and stops paging. */
   private loadAll(): void {
     const p = this.paging;

@@ -60,6 +60,8 @@ export interface VectorIndex {
    */
   search(query: Float32Array, space: SearchSpace, top: TopK): void;
   serialize(): SerializedIndex;
+  /** Reads whatever the index still keeps on disk (many queries are coming). */
+  preload?(): void;
 }
 
 export interface BuildContext {
