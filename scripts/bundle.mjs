@@ -8,7 +8,8 @@ import { build } from 'esbuild';
 rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
-  entryPoints: ['src/cli/main.ts'],
+  // The NDJSON parser runs as a worker thread: its own entry, loaded by file name.
+  entryPoints: ['src/cli/main.ts', 'src/cli/ndjson-worker.ts'],
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

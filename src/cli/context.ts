@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { InvalidInput } from '../domain/errors.js';
 import { parseJson, parseJsonObject } from '../domain/validate.js';
 import type { VdbService } from '../service/service.js';
 import { outputMode } from './output.js';
@@ -54,30 +53,4 @@ export function jsonFlag(value: string | undefined, flag: string): unknown {
 
 export function jsonObjectFlag(value: string | undefined, flag: string): Record<string, unknown> | undefined {
   return value === undefined ? undefined : parseJsonObject(value, flag);
-}
-
-/** Reads stdin line by line; yields [lineNumber, text] for non-blank lines. */
-export async function* stdinLines(): AsyncGenerator<[number, string]> {
-  if (process.stdin.isTTY) throw new InvalidInput('--stdin reads NDJSON from a pipe, e.g. vdb chunk add --lib docs --stdin < chunks.ndjson');
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of rl) {
-    n++;
-    if (line.trim() !== '') yield [n, line];
-  }
-}
-
-/** Parses one NDJSON line as an object, naming the line in errors. */
-export function ndjsonObject(line: string, n: number, example: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    throw new InvalidInput(`line ${n}: not valid JSON (${(err as Error).message})`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidInput(`line ${n}: expected a JSON object such as ${example}`);
-  }
-  return value as Record<string, unknown>;
 }

@@ -11,7 +11,7 @@
  */
 import { InvalidInput, NotFound } from './errors.js';
 import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from './types.js';
-import { norm, prepareData } from '../index/kernels.js';
+import { allocRows, norm, prepareData, prepareRows } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
 
@@ -71,6 +71,14 @@ export interface LazyRows {
   vectors(spareBytes: number): Float32Array;
   /** Whether a chunk on disk has this id; null when that takes reading the chunks. */
   hasId(id: string): boolean | null;
+  /** Each row's seq, known without reading the records; null when the snapshot does not store them. */
+  readonly seqs: Uint32Array | null;
+  /** Reads and checks one row's record; null when the snapshot cannot read records one at a time. @throws CorruptSnapshot */
+  chunkAt(row: number): Chunk | null;
+  /** Reads the vectors of rows [from, to) into `out` from float `at` on, checked against the file's checksums. @throws CorruptSnapshot */
+  readVectors(out: Float32Array, at: number, from: number, to: number): void;
+  /** Releases the files (once everything is in memory). */
+  close(): void;
 }
 
 export interface LibraryInit extends LibraryFields {
@@ -87,7 +95,13 @@ export class Library {
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
   private store: Float32Array;
-  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[] } = {};
+  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows } = {};
+  /**
+   * Records read one at a time while the rows are on disk (frozen: changes go
+   * through `chunks`); past a sixteenth of the rows, all of them at once.
+   */
+  private loose = new Map<number, Chunk>();
+  private looseAll: Chunk[] | null = null;
   private changes: ChunkChanges | null = null;
 
   constructor(init: LibraryInit, vectors?: Float32Array) {
@@ -113,7 +127,10 @@ export class Library {
 
   /** Sets the rows and their vectors (row-major; the array may extend past them, as room for appends). */
   setRows(chunks: Chunk[], vectors: Float32Array): void {
+    this.lazy?.close();
     this.lazy = null;
+    this.loose.clear();
+    this.looseAll = null;
     this.rows = chunks;
     this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
     this.cache = {};
@@ -136,7 +153,10 @@ export class Library {
     const store = lazy.vectors(pending.length * dim * 4 + (64 << 10));
     store.set(this.store.subarray(0, pending.length * dim), lazy.count * dim);
     for (const c of pending) chunks.push(c);
+    lazy.close();
     this.lazy = null;
+    this.loose.clear();
+    this.looseAll = null;
     this.rows = chunks;
     this.store = store;
     this.cache = {};
@@ -144,8 +164,38 @@ export class Library {
 
   /** The chunk at `row`; rows appended to a library still on disk do not read it. */
   chunkAt(row: number): Chunk {
-    if (this.lazy && row >= this.lazy.count) return this.rows[row - this.lazy.count];
+    const lazy = this.lazy;
+    if (lazy) {
+      if (row >= lazy.count) return this.rows[row - lazy.count];
+      if (this.looseAll) return this.looseAll[row];
+      const known = this.loose.get(row);
+      if (known) return known;
+      if (this.loose.size > lazy.count / 16) {
+        this.looseAll = lazy.chunks().map((c) => Object.freeze(c));
+        return this.looseAll[row];
+      }
+      const c = lazy.chunkAt(row);
+      if (c) {
+        this.loose.set(row, Object.freeze(c));
+        return c;
+      }
+    }
     return this.chunks[row];
+  }
+
+  /** Each row's seq; reads no records when the snapshot stores them apart. Cached until the next change. */
+  rowSeqs(): Uint32Array {
+    if (this.cache.seqs) return this.cache.seqs;
+    const lazy = this.lazy;
+    let seqs: Uint32Array;
+    if (lazy && lazy.seqs) {
+      seqs = new Uint32Array(this.size);
+      seqs.set(lazy.seqs);
+      this.rows.forEach((c, i) => (seqs[lazy.count + i] = c.seq));
+    } else {
+      seqs = Uint32Array.from(this.chunks, (c) => c.seq);
+    }
+    return (this.cache.seqs = seqs);
   }
 
   /** Whether a chunk of this library has the id; null when only reading every chunk would tell. */
@@ -268,7 +318,11 @@ export class Library {
 
   /** Rows as the indexes see them: unit rows for cosine. Cached until the next change. */
   prepared(): Float32Array {
-    return (this.cache.prepared ??= prepareData(this.metric, this.vectors(), this.dim));
+    if (this.cache.prepared) return this.cache.prepared;
+    if (!this.lazy) return (this.cache.prepared = prepareData(this.metric, this.vectors(), this.dim));
+    const paged = this.pagedRows();
+    paged.fillAll();
+    return (this.cache.prepared = paged.data);
   }
 
   /** The search space for the current index, with dead slots mapped to -1. */
@@ -277,20 +331,47 @@ export class Library {
     const state = this.indexState;
     let slotToRow: Int32Array | null = null;
     if (state && state.slotSeqs.length > 0) {
-      const rowBySeq = new Map<number, number>();
-      this.chunks.forEach((c, r) => rowBySeq.set(c.seq, r));
+      const seqs = this.rowSeqs();
+      const rowBySeq = new Int32Array(this.nextSeq).fill(-1);
+      seqs.forEach((seq, r) => (rowBySeq[seq] = r));
       slotToRow = new Int32Array(state.slotSeqs.length);
       let identity = state.slotSeqs.length === this.size;
       for (let s = 0; s < slotToRow.length; s++) {
-        const row = rowBySeq.get(state.slotSeqs[s]);
-        slotToRow[s] = row ?? -1;
+        const seq = state.slotSeqs[s];
+        const row = seq < rowBySeq.length ? rowBySeq[seq] : -1;
+        slotToRow[s] = row;
         if (row !== s) identity = false;
       }
       if (identity) slotToRow = null;
     }
-    const space: SearchSpace = { metric: this.metric, dim: this.dim, data: this.prepared(), rows: this.size, slotToRow };
+    const space: SearchSpace = { metric: this.metric, dim: this.dim, data: new Float32Array(0), rows: this.size, slotToRow, fill: null };
+    // HNSW reads a few hundred rows per query: a library still on disk serves them one by one.
+    if (this.lazy && this.lazy.seqs && state?.type === 'hnsw' && !this.cache.prepared) {
+      const paged = this.pagedRows();
+      space.data = paged.data;
+      space.fill = paged.fill;
+    } else {
+      space.data = this.prepared();
+    }
     this.cache.space = space;
     return space;
+  }
+
+  /** Reads into memory, in sequential passes, what queries would otherwise read piece by piece. */
+  preload(): void {
+    this.prepared();
+    this.indexState?.index.preload?.();
+  }
+
+  /** Prepared rows of a library still on disk, read as they are touched; appended rows are in place. */
+  private pagedRows(): PagedRows {
+    if (this.cache.paged) return this.cache.paged;
+    const lazy = this.lazy as LazyRows;
+    const dim = this.dim;
+    const data = allocRows(this.size * dim, dim);
+    data.set(this.store.subarray(0, this.rows.length * dim), lazy.count * dim);
+    prepareRows(this.metric, data, dim, lazy.count, this.size);
+    return (this.cache.paged = new PagedRows(lazy, this.metric, dim, data));
   }
 
   /** Rows the index structure does not answer for: added or re-embedded since the build. */
@@ -299,8 +380,9 @@ export class Library {
     const state = this.indexState;
     const out: number[] = [];
     if (state && state.type !== 'linear') {
-      this.chunks.forEach((c, r) => {
-        if (c.seq >= state.coveredBelowSeq) out.push(r);
+      const covered = state.coveredBelowSeq;
+      this.rowSeqs().forEach((seq, r) => {
+        if (seq >= covered) out.push(r);
       });
     }
     return (this.cache.unindexed = out);
@@ -353,6 +435,42 @@ export class Library {
     };
     if (withEmbedding) v.embedding = Array.from(this.vectorAt(row));
     return v;
+  }
+}
+
+/**
+ * Rows read from disk into a prepared block as a search touches them. Once a
+ * sixteenth of them were read one by one, the rest come in one sequential read.
+ */
+class PagedRows {
+  private readonly done: Uint8Array;
+  private reads = 0;
+  private whole = false;
+
+  constructor(
+    private readonly lazy: LazyRows,
+    private readonly metric: Library['metric'],
+    private readonly dim: number,
+    readonly data: Float32Array,
+  ) {
+    this.done = new Uint8Array(lazy.count);
+  }
+
+  /** Makes `row` readable in `data`. */
+  readonly fill = (row: number): void => {
+    if (this.whole || row >= this.lazy.count || this.done[row] === 1) return;
+    if (++this.reads > this.lazy.count / 16) return this.fillAll();
+    this.lazy.readVectors(this.data, row * this.dim, row, row + 1);
+    prepareRows(this.metric, this.data, this.dim, row, row + 1);
+    this.done[row] = 1;
+  };
+
+  fillAll(): void {
+    if (this.whole) return;
+    // Rows read singly are read again: every row then goes through the same preparation once.
+    this.lazy.readVectors(this.data, 0, 0, this.lazy.count);
+    prepareRows(this.metric, this.data, this.dim, 0, this.lazy.count);
+    this.whole = true;
   }
 }
 

@@ -14,7 +14,7 @@ export function prefix(where: string | undefined, message: string): string {
 
 /** A finite float32 vector of exactly `dim` numbers. */
 export function checkEmbedding(value: unknown, dim: number, where?: string): Float32Array {
-  if (!Array.isArray(value) && !(value instanceof Float32Array)) {
+  if (!Array.isArray(value) && !(value instanceof Float32Array) && !(value instanceof Float64Array)) {
     throw new InvalidInput(prefix(where, 'embedding must be an array of numbers, e.g. [0.1, 0.2]'));
   }
   const arr = value as ArrayLike<unknown>;

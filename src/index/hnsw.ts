@@ -47,10 +47,10 @@
  * levels: i32, upper: i32, scales: f32, sqnorms: f32}. Levels come from
  * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
  */
-import { dot, l2sq, rowPairDistance, rowScorer } from './kernels.js';
+import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { WasmF32, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
-import type { BuildContext, IndexKind, IndexUpdate, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
+import type { ArraySource, BuildContext, IndexKind, IndexUpdate, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_M = 16;
 const DEFAULT_EF_CONSTRUCTION = 200;
@@ -182,6 +182,12 @@ export class HnswIndex implements VectorIndex {
   private readonly sel: Int32Array;
   private readonly batch: Int32Array;
   private ip = true;
+  /**
+   * Loaded from a snapshot in part: level 0 is read slot by slot as searches
+   * touch it (a cold query reads a few thousand slots, not the block); null
+   * once every slot is in memory.
+   */
+  private paging: { source: ArraySource; loaded: Uint8Array; reads: number } | null = null;
 
   private constructor(
     readonly slots: number,
@@ -237,6 +243,7 @@ export class HnswIndex implements VectorIndex {
   }
 
   serialize(): SerializedIndex {
+    this.loadAll();
     return {
       params: {
         m: this.m,
@@ -245,6 +252,7 @@ export class HnswIndex implements VectorIndex {
         slots: this.slots,
         entry: this.entry,
         dim: this.dim,
+        sq_max: this.sqMax,
       },
       arrays: {
         level0: this.i32.subarray(this.base, this.base + this.slots * this.stride),
@@ -387,6 +395,12 @@ export class HnswIndex implements VectorIndex {
     const s1 = i + 1 < n ? batch[i + 1] : s0;
     const s2 = i + 2 < n ? batch[i + 2] : s0;
     const s3 = i + 3 < n ? batch[i + 3] : s0;
+    if (this.paging !== null) {
+      this.load(s0);
+      this.load(s1);
+      this.load(s2);
+      this.load(s3);
+    }
     const v0 = this.vec(s0);
     const v1 = this.vec(s1);
     const v2 = this.vec(s2);
@@ -458,11 +472,11 @@ export class HnswIndex implements VectorIndex {
 
   search(query: Float32Array, space: SearchSpace, top: TopK, ef = this.efSearch): void {
     if (this.slots === 0 || top.k === 0) return;
-    const { metric, data, dim } = space;
+    const { metric, dim } = space;
     const beam = Math.max(ef, top.k);
     const s2r = space.slotToRow;
     // Offered distances come from the library's rows: what the oracle computes.
-    const score = rowScorer(metric, query, data, dim);
+    const score = spaceScorer(space, query);
     if (beam >= this.slots) {
       // The beam would hold every slot: a scan is exact and no slower.
       for (let slot = 0; slot < this.slots; slot++) {
@@ -703,6 +717,7 @@ export class HnswIndex implements VectorIndex {
    * from ctx.random, its int8 vector on the existing steps (clamped: estimates
    * only steer), and is inserted: navigation on int8 estimates as a query,
    * links chosen on distances between the library's rows. `old` is not changed.
+   * @param space every row in memory (no paging)
    * @throws Error when a param is out of range or the rows do not match the slots
    */
   static update(old: HnswIndex, space: SearchSpace, added: readonly number[], params: Record<string, number>, ctx: BuildContext): IndexUpdate {
@@ -723,6 +738,7 @@ export class HnswIndex implements VectorIndex {
     if (added.length > live) return { rebuild: 'more new chunks than indexed ones' };
     const n = space.rows;
     if (live + added.length !== n || space.dim !== old.dim) throw new Error('hnsw update: the rows do not match the slots');
+    old.loadAll();
     const levels = new Int32Array(n);
     for (let s = 0; s < old.slots; s++) if (rowOf(s) >= 0) levels[rowOf(s)] = old.levels[s];
     for (const row of added) levels[row] = drawLevel(ctx, m);
@@ -830,7 +846,7 @@ export class HnswIndex implements VectorIndex {
     checkParams(m, efc, efs);
     if (s.params.dim !== dim) throw new Error(`hnsw index has dim ${s.params.dim}, expected ${dim}`);
     if (slots < 0) throw new Error('hnsw slots is negative');
-    const { level0, levels, upper, scales, sqnorms } = s.arrays;
+    const { levels, upper, scales, sqnorms } = s.arrays;
     if (!(levels instanceof Int32Array) || levels.length !== slots) throw new Error('hnsw levels have the wrong length');
     let upperWords = 0;
     let maxLevel = -1;
@@ -848,24 +864,70 @@ export class HnswIndex implements VectorIndex {
     }
     if (!(sqnorms instanceof Float32Array) || sqnorms.length !== slots) throw new Error('hnsw sqnorms have the wrong length');
     const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper, 'i8');
-    if (!(level0 instanceof Int32Array) || level0.length !== slots * index.stride) throw new Error('hnsw level0 has the wrong length');
-    index.i32.set(level0, index.base);
+    const level0Bytes = slots * index.stride * 4;
+    const source = s.sources?.level0;
+    if (source) {
+      if (source.bytes !== level0Bytes) throw new Error('hnsw level0 has the wrong length');
+      index.paging = { source, loaded: new Uint8Array(slots), reads: 0 };
+    } else {
+      const level0 = s.arrays.level0;
+      if (!(level0 instanceof Int32Array) || level0.length !== slots * index.stride) throw new Error('hnsw level0 has the wrong length');
+      index.i32.set(level0, index.base);
+    }
     index.scales.set(scales);
     index.sqnorms.set(sqnorms);
-    index.sqMax = index.measureSqMax();
+    // Stored since it costs a pass over every vector; it only tunes when re-scoring stops.
+    const sqMax = s.params.sq_max;
+    index.sqMax = Number.isInteger(sqMax) && sqMax >= 0 && sqMax <= 127 * 127 * dim ? sqMax : index.measureSqMax();
     for (let e = 0; e < slots; e++) {
-      for (let l = 0; l <= levels[e]; l++) {
-        const arr = l === 0 ? index.i32 : upper;
-        const at = index.links(e, l);
-        const count = arr[at];
-        if (count < 0 || count > (l === 0 ? index.maxM0 : m)) throw new Error('hnsw link count out of range');
-        for (let j = 1; j <= count; j++) {
-          const nb = arr[at + j];
-          if (nb < 0 || nb >= slots || levels[nb] < l) throw new Error('hnsw link points to a missing node');
-        }
-      }
+      for (let l = index.paging === null ? 0 : 1; l <= levels[e]; l++) index.checkLinks(e, l);
     }
     return index;
+  }
+
+  /** Throws unless slot e's list at `level` has a count in range and only existing neighbours. */
+  private checkLinks(e: number, level: number): void {
+    const arr = level === 0 ? this.i32 : this.upper;
+    const at = this.links(e, level);
+    const count = arr[at];
+    if (count < 0 || count > (level === 0 ? this.maxM0 : this.maxM)) throw new Error('hnsw link count out of range');
+    for (let j = 1; j <= count; j++) {
+      const nb = arr[at + j];
+      if (nb < 0 || nb >= this.slots || this.levels[nb] < level) throw new Error('hnsw link points to a missing node');
+    }
+  }
+
+  /** Reads slot e's level-0 links and vector from disk if not yet in memory; past slots/16 single reads, reads the rest at once. */
+  private load(e: number): void {
+    const p = this.paging;
+    if (p === null || p.loaded[e] === 1) return;
+    if (++p.reads > this.slots / 16) return this.loadAll();
+    const words = this.stride;
+    const at = this.base + e * words;
+    p.source.readRange(new Uint8Array(this.i32.buffer, this.i32.byteOffset + at * 4, words * 4), e * words * 4);
+    this.checkLoaded(p.source, e, e + 1);
+    p.loaded[e] = 1;
+  }
+
+  preload(): void {
+    this.loadAll();
+  }
+
+  /** Brings every slot into memory (one sequential read) and stops paging. */
+  private loadAll(): void {
+    const p = this.paging;
+    if (p === null) return;
+    p.source.readInto(new Uint8Array(this.i32.buffer, this.i32.byteOffset + this.base * 4, this.slots * this.stride * 4));
+    this.checkLoaded(p.source, 0, this.slots);
+    this.paging = null;
+  }
+
+  private checkLoaded(source: ArraySource, from: number, to: number): void {
+    try {
+      for (let e = from; e < to; e++) this.checkLinks(e, 0);
+    } catch (err) {
+      source.damaged((err as Error).message);
+    }
   }
 }
 

@@ -14,6 +14,7 @@
  */
 import { WasmF32, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
+import type { SearchSpace } from './types.js';
 
 export type Metric = 'cosine' | 'l2' | 'dot';
 export const METRICS: readonly Metric[] = ['cosine', 'l2', 'dot'];
@@ -184,15 +185,28 @@ export function rowPairDistance(metric: Metric, data: Float32Array, dim: number)
 export function prepareData(metric: Metric, data: Float32Array, dim: number): Float32Array {
   if (metric !== 'cosine') return data;
   const out = allocRows(data.length, dim);
-  const rows = dim === 0 ? 0 : data.length / dim;
-  for (let r = 0; r < rows; r++) {
+  out.set(data);
+  prepareRows(metric, out, dim, 0, dim === 0 ? 0 : data.length / dim);
+  return out;
+}
+
+/** Prepares rows [from, to) of `data` in place, as `prepareData` would (unit rows for cosine). */
+export function prepareRows(metric: Metric, data: Float32Array, dim: number, from: number, to: number): void {
+  if (metric !== 'cosine') return;
+  for (let r = from; r < to; r++) {
     const off = r * dim;
     const n = norm(data, off, dim);
     // Zero rows are rejected on insert; guard anyway so a NaN never escapes.
     const inv = n > 0 ? 1 / n : 0;
-    for (let i = 0; i < dim; i++) out[off + i] = data[off + i] * inv;
+    for (let i = 0; i < dim; i++) data[off + i] *= inv;
   }
-  return out;
+}
+
+/** `rowScorer` for a search space: rows a paged space has not read yet are read first. */
+export function spaceScorer(space: SearchSpace, q: Float32Array): (row: number) => number {
+  const score = rowScorer(space.metric, q, space.data, space.dim);
+  const fill = space.fill;
+  return fill ? (row) => (fill(row), score(row)) : score;
 }
 
 /** A query in the space of `prepareData`. */

@@ -17,6 +17,12 @@ export interface SearchSpace {
   rows: number;
   /** slot → row, or -1 for a dead slot; null means slot === row. */
   slotToRow: Int32Array | null;
+  /**
+   * Null when every row is in `data`. Otherwise rows are read from disk as
+   * they are needed: call fill(row) before reading a row (`spaceScorer` does).
+   * Only indexes that touch few rows (HNSW) get such a space.
+   */
+  fill?: ((row: number) => void) | null;
 }
 
 export type IndexArray = Float32Array | Uint32Array | Int32Array;
@@ -25,6 +31,21 @@ export type IndexArray = Float32Array | Uint32Array | Int32Array;
 export interface SerializedIndex {
   params: Record<string, number>;
   arrays: Record<string, IndexArray>;
+  /**
+   * Arrays still on disk (a loaded snapshot's sidecars): an index may read one
+   * straight into memory of its own instead of taking `arrays[name]`, a copy.
+   */
+  sources?: Record<string, ArraySource>;
+}
+
+export interface ArraySource {
+  bytes: number;
+  /** Reads the whole array into `dst` (exactly `bytes` long) and checks it. */
+  readInto(dst: Uint8Array): void;
+  /** Reads bytes [offset, offset + dst.length) and checks them. */
+  readRange(dst: Uint8Array, offset: number): void;
+  /** Reports the array as damaged (what the index found wrong in what it read). */
+  damaged(what: string): never;
 }
 
 export interface VectorIndex {
@@ -41,6 +62,8 @@ export interface VectorIndex {
    */
   search(query: Float32Array, space: SearchSpace, top: TopK, ef?: number): void;
   serialize(): SerializedIndex;
+  /** Reads whatever the index still keeps on disk (many queries are coming). */
+  preload?(): void;
 }
 
 export interface BuildContext {
@@ -73,6 +96,7 @@ export interface IndexKind {
    * mapped to -1 by `space.slotToRow` are dropped, the rows in `added` are
    * inserted, and the result again has slot i = row i. `index` itself is not
    * changed. Returns why a full build is needed instead when it is.
+   * @param space every row in memory (`fill` null, or every row filled)
    * @param added rows no slot maps to, ascending
    * @param params the options to update with (query-time ones may differ from the index's)
    */

@@ -27,7 +27,7 @@ import type {
 import { DEFAULT_K } from '../domain/types.js';
 import { checkEf, checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, getEmbedder } from '../embed/registry.js';
-import { METRICS, prepareQuery, rowScorer } from '../index/kernels.js';
+import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
@@ -417,6 +417,8 @@ export function refreshIndex(lib: Library, type: IndexType, params: Record<strin
   }
   const ctx = { random: opts.random(), onProgress: opts.onProgress };
   if (reason === null) {
+    // An update reads every row and the whole graph: in sequential passes, not page by page.
+    lib.preload();
     const update = kind.update!(current!.index, lib.searchSpace(), added, wanted, ctx);
     if ('index' in update) {
       setBuiltIndex(lib, type, update.index, opts.builtAt);
@@ -431,16 +433,20 @@ export function refreshIndex(lib: Library, type: IndexType, params: Record<strin
 
 /** Makes `index`, which answers for every row now, the library's index. */
 function setBuiltIndex(lib: Library, type: IndexType, index: VectorIndex, builtAt: string): void {
-  const slotSeqs = type === 'linear' ? new Uint32Array(0) : Uint32Array.from(lib.chunks, (c) => c.seq);
+  const slotSeqs = type === 'linear' ? new Uint32Array(0) : lib.rowSeqs().slice();
   lib.setIndex({ type, built_at: builtAt, coveredBelowSeq: lib.nextSeq, slotSeqs, index });
 }
 
 /** Answers queries against one loaded library. */
 export class QuerySession {
+  private answered = 0;
+
   constructor(readonly lib: Library) {}
 
   async query(input: QueryInput, where?: string): Promise<QueryResult> {
     const lib = this.lib;
+    // One query reads only what it touches; from the second on, sequential reads of everything pay off.
+    if (++this.answered === 2) lib.preload();
     if (input === null || typeof input !== 'object') throw new InvalidInput(prefix(where, 'query must be a JSON object'));
     const k = input.k === undefined ? DEFAULT_K : checkK(input.k, where);
     let vector: Float32Array;
@@ -483,13 +489,13 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
   // Unindexed rows first: a fuller heap lets an exact index prune more.
   const unindexed = lib.unindexedRows();
   if (unindexed.length > 0) {
-    const score = rowScorer(lib.metric, q, space.data, lib.dim);
+    const score = spaceScorer(space, q);
     for (const r of unindexed) top.push(score(r), r);
   }
   (lib.indexState?.index ?? LINEAR).search(q, space, top, ef);
   const { keys, dists } = top.drain();
   return Array.from(keys, (row, i) => {
-    const c = lib.chunks[row];
+    const c = lib.chunkAt(row);
     return { id: c.id, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
   });
 }

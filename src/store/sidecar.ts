@@ -60,27 +60,46 @@ export function ensureSidecarDir(dir: string): void {
 
 /** Writes one array durably under `name`; returns its manifest reference. */
 export function writeSidecar(dir: string, name: string, a: IndexArray): SidecarRef {
-  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
-  return { dtype: dtypeOf(a), file: name, bytes: a.byteLength, crc32: checksum(bytes) };
+  return writeSidecarBytes(dir, name, dtypeOf(a), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) as SidecarRef;
 }
+
+/**
+ * Files of at least this many pages also get a table of per-page crc32s
+ * (`<file>.pages`), so a read of a few rows can be checked without reading
+ * the whole file.
+ */
+export const PAGE_BYTES = 4096;
+const MIN_PAGED_PAGES = 16;
 
 export interface SidecarFileRef {
   dtype: string;
   file: string;
   bytes: number;
   crc32: number;
+  /** The crc32 of each PAGE_BYTES page (the last one may be short), as a u32 sidecar. */
+  page_crc32?: SidecarFileRef;
 }
 
-/** A sidecar opened now and read later: the open descriptor keeps it readable even once a writer removes it. */
+/**
+ * A sidecar opened now and read later: the open descriptor keeps it readable
+ * even once a writer removes it. It stays open until `close()` (or until the
+ * handle is garbage), so rows can be read from it as they are needed.
+ */
 export interface OpenSidecar {
   readonly ref: SidecarFileRef;
   /**
-   * Reads the whole file into a fresh buffer of `ref.bytes + spareBytes` (4-aligned, no copy
-   * afterwards), checks its crc32 and closes the file. Call once.
+   * Reads the whole file into a fresh buffer of `ref.bytes + spareBytes`
+   * (4-aligned, no copy afterwards) and checks its crc32.
    * @throws Error with a plain message when the file is short or damaged
    */
   read(spareBytes: number): Uint8Array;
+  /** Reads the whole file into `into` (at least `ref.bytes` long) and checks its crc32. */
+  readInto(into: Uint8Array): void;
+  /**
+   * Reads bytes [offset, offset + into.length) into `into`. A part cannot be
+   * checked against the file's crc32: callers check what they read.
+   */
+  readRange(into: Uint8Array, offset: number): void;
   close(): void;
 }
 
@@ -100,10 +119,12 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarMissing(ref.file);
     throw err;
   }
-  let open = true;
+  const state = { open: true };
+  let tableFile: OpenSidecar | null = null;
   const close = () => {
-    if (open) closeSync(fd);
-    open = false;
+    if (state.open) closeSync(fd);
+    state.open = false;
+    tableFile?.close();
   };
   try {
     const size = fstatSync(fd).size;
@@ -112,33 +133,94 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     close();
     throw err;
   }
+  const readRaw = (into: Uint8Array, offset: number): void => {
+    if (!state.open) throw new Error(`sidecar ${ref.file} was closed`);
+    if (offset < 0 || offset + into.byteLength > ref.bytes) throw new Error(`sidecar ${ref.file}: bytes ${offset}..${offset + into.byteLength} are past its end`);
+    let off = 0;
+    while (off < into.byteLength) {
+      const n = readSync(fd, into, off, Math.min(into.byteLength - off, 1 << 30), offset + off);
+      if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${offset + off} of ${ref.bytes} bytes (truncated)`);
+      off += n;
+    }
+  };
+  const damaged = () => new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
+  const readInto = (into: Uint8Array): void => {
+    const whole = into.subarray(0, ref.bytes);
+    readRaw(whole, 0);
+    if (checksum(whole) !== ref.crc32) throw damaged();
+  };
+  // Parts are checked page by page against the page table, or (without one) by one pass over the whole file first.
+  // The table is opened now, like the file, so a writer's clean-up cannot take it away meanwhile.
+  try {
+    tableFile = ref.page_crc32 ? openPageTable(dir, ref) : null;
+  } catch (err) {
+    close();
+    throw err;
+  }
+  let pageTable: Uint32Array | null = null;
+  let scratch = new Uint8Array(0);
+  const readRange = (into: Uint8Array, offset: number): void => {
+    if (!ref.page_crc32) {
+      if (pageTable === null) {
+        verifyWhole(readRaw, ref.bytes, ref.crc32, damaged);
+        pageTable = new Uint32Array(0);
+      }
+      return readRaw(into, offset);
+    }
+    if (pageTable === null) {
+      pageTable = viewAs('u32', tableFile!.read(0), ref.page_crc32.bytes) as Uint32Array;
+      tableFile!.close();
+    }
+    const first = Math.floor(offset / PAGE_BYTES);
+    const end = Math.min(ref.bytes, Math.ceil((offset + into.byteLength) / PAGE_BYTES) * PAGE_BYTES);
+    const span = end - first * PAGE_BYTES;
+    if (scratch.byteLength < span) scratch = new Uint8Array(Math.max(span, 2 * PAGE_BYTES));
+    const pages = scratch.subarray(0, span);
+    readRaw(pages, first * PAGE_BYTES);
+    for (let p = 0; p * PAGE_BYTES < span; p++) {
+      if (crc32(pages.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES)) !== pageTable[first + p]) throw damaged();
+    }
+    const from = offset - first * PAGE_BYTES;
+    into.set(pages.subarray(from, from + into.byteLength));
+  };
   const handle: OpenSidecar = {
     ref,
     close,
+    readRange,
+    readInto,
     read(spareBytes: number): Uint8Array {
-      if (!open) throw new Error(`sidecar ${ref.file} was already read`);
-      try {
-        // Whole 4-byte elements of spare room, so typed views can grow into it.
-        const total = ref.bytes + Math.floor(Math.max(0, spareBytes) / 4) * 4;
-        // allocUnsafeSlow gives an unzeroed buffer of its own (byteOffset 0, so every view is
-        // aligned); past Buffer's 4 GiB limit, a plain (zeroed) ArrayBuffer does.
-        const bytes = total <= bufferConstants.MAX_LENGTH ? Buffer.allocUnsafeSlow(total) : new Uint8Array(new ArrayBuffer(total));
-        let off = 0;
-        while (off < ref.bytes) {
-          const n = readSync(fd, bytes, off, Math.min(ref.bytes - off, 1 << 30), off);
-          if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${off} of ${ref.bytes} bytes (truncated)`);
-          off += n;
-        }
-        if (checksum(bytes.subarray(0, ref.bytes)) !== ref.crc32) throw new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
-        return bytes;
-      } finally {
-        close();
-      }
+      // Whole 4-byte elements of spare room, so typed views can grow into it.
+      const total = ref.bytes + Math.floor(Math.max(0, spareBytes) / 4) * 4;
+      // allocUnsafeSlow gives an unzeroed buffer of its own (byteOffset 0, so every view is
+      // aligned); past Buffer's 4 GiB limit, a plain (zeroed) ArrayBuffer does.
+      const bytes = total <= bufferConstants.MAX_LENGTH ? Buffer.allocUnsafeSlow(total) : new Uint8Array(new ArrayBuffer(total));
+      readInto(bytes);
+      return bytes;
     },
   };
-  // A handle dropped unread (a database never fully loaded) must not keep its descriptor.
+  // A handle dropped without close() (a database never fully loaded) must not keep its descriptor.
   unread.register(handle, close);
   return handle;
+}
+
+/** Opens the page table of `ref`; it must have one entry per page. */
+function openPageTable(dir: string, ref: SidecarFileRef): OpenSidecar {
+  const tableRef = ref.page_crc32!;
+  if (tableRef.dtype !== 'u32' || tableRef.bytes !== Math.ceil(ref.bytes / PAGE_BYTES) * 4) throw new Error(`page table of sidecar ${ref.file} has the wrong size`);
+  return openSidecar(dir, tableRef);
+}
+
+/** Checks a whole file's crc32 in 16 MiB reads (no buffer of its size). */
+function verifyWhole(readRaw: (into: Uint8Array, offset: number) => void, bytes: number, expected: number, damaged: () => Error): void {
+  const step = 16 << 20;
+  const buf = new Uint8Array(Math.min(step, bytes));
+  let crc = 0;
+  for (let off = 0; off < bytes; off += step) {
+    const part = buf.subarray(0, Math.min(step, bytes - off));
+    readRaw(part, off);
+    crc = crc32(part, crc);
+  }
+  if (crc !== expected) throw damaged();
 }
 
 const unread = new FinalizationRegistry<() => void>((close) => close());
@@ -158,13 +240,26 @@ export function viewAs(dtype: string, data: Uint8Array, bytes: number): IndexArr
  */
 export function readSidecar(dir: string, ref: SidecarFileRef, spareBytes: number): IndexArray {
   if (!(ref.dtype in CTORS)) throw new Error(`unknown dtype ${JSON.stringify(ref.dtype)}`);
-  return viewAs(ref.dtype, openSidecar(dir, ref).read(spareBytes), ref.bytes);
+  const file = openSidecar(dir, ref);
+  try {
+    return viewAs(ref.dtype, file.read(spareBytes), ref.bytes);
+  } finally {
+    file.close();
+  }
 }
 
-/** Writes bytes (e.g. JSON chunk records) durably under `name`; returns its manifest reference. */
-export function writeSidecarBytes(dir: string, name: string, dtype: string, bytes: Uint8Array): SidecarFileRef {
+/** Writes bytes (e.g. JSON chunk records) durably under `name`, with a page table when large; returns its manifest reference. */
+export function writeSidecarBytes(dir: string, name: string, dtype: string, bytes: Uint8Array, pageTable = true): SidecarFileRef {
   atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
-  return { dtype, file: name, bytes: bytes.byteLength, crc32: checksum(bytes) };
+  const ref: SidecarFileRef = { dtype, file: name, bytes: bytes.byteLength, crc32: checksum(bytes) };
+  const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
+  if (pageTable && pages >= MIN_PAGED_PAGES) {
+    const table = new Uint32Array(pages);
+    for (let p = 0; p < pages; p++) table[p] = crc32(bytes.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES));
+    // A page table is always read whole, so it has no table of its own.
+    ref.page_crc32 = writeSidecarBytes(dir, `${name}.pages`, 'u32', new Uint8Array(table.buffer), false);
+  }
+  return ref;
 }
 
 /** crc32 of any length, fed to zlib 1 GiB at a time (its length argument is 32-bit). */

@@ -12,8 +12,11 @@
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
  * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts), and a
- * library's "chunks" may be {"dtype": "json", "file", "bytes", "crc32", "count", "ids"}:
- * its records in a JSON sidecar, read on first use (LazyRows), with a sorted id table.
+ * library's "chunks" may be {"dtype": "json", "file", "bytes", "crc32", "count", "ids",
+ * "offsets", "seqs"}: its records in a JSON sidecar, read on first use (LazyRows), with
+ * a sorted id table, each record's byte offset (u32, count + 1 of them, so one
+ * record can be read alone) and each row's seq (u32, so index coverage needs no
+ * records). "offsets" and "seqs" may be absent (older manifests, records ≥ 4 GiB).
  *
  * decode() checks every field and cross-reference, so a damaged file is
  * reported as corrupt instead of surfacing later as a wrong answer.
@@ -23,7 +26,7 @@ import { Database, Library } from '../domain/model.js';
 import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
-import type { IndexArray, VectorIndex } from '../index/types.js';
+import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -103,6 +106,24 @@ function chunksOf(lib: Library, putChunks?: ChunkEncoder): object {
   return putChunks ? putChunks(records, lib.chunks) : records;
 }
 
+/**
+ * A JSON array of the records, and each record's byte offset in it (plus the
+ * array's length as the last entry) when the bytes fit u32 offsets.
+ */
+export function encodeRecords(records: object[]): { json: Buffer; offsets: Uint32Array | null } {
+  const parts = records.map((r) => JSON.stringify(r));
+  const json = Buffer.from(`[${parts.join(',')}]`);
+  if (json.length > 0xffffffff) return { json, offsets: null };
+  const offsets = new Uint32Array(parts.length + 1);
+  let at = 1;
+  for (let i = 0; i < parts.length; i++) {
+    offsets[i] = at;
+    at += Buffer.byteLength(parts[i]) + 1;
+  }
+  offsets[parts.length] = json.length;
+  return { json, offsets };
+}
+
 function encodeIndex(state: IndexState, put: ArrayEncoder): object {
   const s = state.index.serialize();
   const arrays: Record<string, object> = {};
@@ -163,25 +184,43 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
   const refOf = (raw: unknown, at: string): SidecarFileRef | null => {
     if (!isObject(raw) || typeof raw.file !== 'string') return null;
     if (doc.version !== MANIFEST_VERSION || !access) return fail(`${at} references a sidecar file, which only a version 2 manifest may`);
-    const { dtype, file, bytes, crc32 } = raw;
+    const { dtype, file, bytes, crc32, page_crc32: pages } = raw;
     if (typeof dtype !== 'string' || typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0 || typeof crc32 !== 'number') {
       return fail(`${at} must be {"dtype", "file", "bytes", "crc32"}`);
     }
-    return { dtype, file, bytes, crc32 };
+    if (pages === undefined) return { dtype, file, bytes, crc32 };
+    const pageRef = refOf(pages, `${at}.page_crc32`);
+    if (!pageRef) return fail(`${at}.page_crc32 must reference a sidecar`);
+    return { dtype, file, bytes, crc32, page_crc32: pageRef };
   };
   const array = (raw: unknown, at: string): IndexArray => {
     const ref = refOf(raw, at);
     return ref ? access!.read(ref, at) : decodeArray(raw);
   };
   // Opened now (so a writer removing the file later cannot take it away), read on first use.
-  const arrayLater = (raw: unknown, at: string): (() => IndexArray) => {
+  const arrayLater = (raw: unknown, at: string): LaterArray => {
     const ref = refOf(raw, at);
     if (!ref) {
       const inline = decodeArray(raw);
-      return () => inline;
+      return { read: () => inline, source: null };
     }
     const file = access!.open(ref, at);
-    return () => viewAs(ref.dtype, file.read(0), ref.bytes);
+    const once = <T>(f: () => T): T => {
+      try {
+        return f();
+      } finally {
+        file.close();
+      }
+    };
+    return {
+      read: () => once(() => viewAs(ref.dtype, file.read(0), ref.bytes)),
+      source: {
+        bytes: ref.bytes,
+        readInto: (dst) => guardedBy(fail, at, () => once(() => file.readInto(dst))),
+        readRange: (dst, offset) => guardedBy(fail, at, () => file.readRange(dst, offset)),
+        damaged: (what) => fail(`${at}: ${what}`),
+      },
+    };
   };
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
@@ -218,14 +257,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       updated_at: str(raw.updated_at, `${at}.updated_at`, fail),
       nextSeq,
     });
-    const guard = <T>(where: string, f: () => T): T => {
-      try {
-        return f();
-      } catch (err) {
-        if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
-        return fail(`${where}: ${(err as Error).message}`);
-      }
-    };
+    const guard = <T>(where: string, f: () => T): T => guardedBy(fail, where, f);
     const chunksRef = refOf(raw.chunks, `${at}.chunks`);
     if (chunksRef) {
       allRead = false;
@@ -286,8 +318,34 @@ function lazyRows(
     // Sorted and without repeats: then the chunk records need no id map of their own to rule out duplicates.
     for (let i = 1; i < count; i++) if (table[i] <= table[i - 1]) fail(`${at}.chunks.ids is not strictly ascending (repeated id?)`);
   }
+  const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`);
+  if (seqs) {
+    const seen = new Uint8Array(nextSeq);
+    for (let i = 0; i < count; i++) {
+      const seq = seqs[i];
+      if (seq >= nextSeq || seen[seq] === 1) fail(`${at}.chunks.seqs: ${seq} is repeated or not below next_seq`);
+      seen[seq] = 1;
+    }
+  }
+  const offsets = optionalU32(raw.offsets, count + 1, `${at}.chunks.offsets`);
+  if (offsets) {
+    if (offsets[count] !== chunksRef.bytes) fail(`${at}.chunks.offsets does not end at the end of its records`);
+    for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.chunks.offsets is not ascending`);
+  }
+  function optionalU32(rawArray: unknown, length: number, where: string): Uint32Array | null {
+    if (rawArray === null || rawArray === undefined) return null;
+    const a = guard(where, () => array(rawArray, where));
+    if (!(a instanceof Uint32Array) || a.length !== length) return fail(`${where} must be ${length} u32 values`);
+    return a;
+  }
+  const checkRecord = (c: unknown, row: number): Chunk => {
+    const chunk = checkChunk(c, row, nextSeq, at, fail);
+    if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
+    return chunk;
+  };
   return {
     count,
+    seqs,
     chunks: () =>
       guard(`${at}.chunks`, () => {
         const bytes = chunkFile.read(0);
@@ -298,8 +356,26 @@ function lazyRows(
           throw new Error(`sidecar ${chunksRef.file} is not valid JSON (${(err as Error).message})`);
         }
         if (!Array.isArray(list) || list.length !== count) throw new Error(`sidecar ${chunksRef.file} does not hold ${count} chunks`);
-        return checkChunks(list, lib, nextSeq, table ? null : new Map(), at, fail);
+        const chunks = checkChunks(list, lib, nextSeq, table ? null : new Map(), at, fail);
+        if (seqs) chunks.forEach((c, row) => c.seq !== seqs[row] && fail(`${at}.chunks[${row}].seq ${c.seq} differs from chunks.seqs (${seqs[row]})`));
+        return chunks;
       }),
+    chunkAt: (row) => {
+      if (!offsets) return null;
+      return guard(`${at}.chunks[${row}]`, () => {
+        const bytes = Buffer.allocUnsafe(offsets[row + 1] - 1 - offsets[row]);
+        chunkFile.readRange(bytes, offsets[row]);
+        let record: unknown;
+        try {
+          record = JSON.parse(bytes.toString('utf8'));
+        } catch (err) {
+          throw new Error(`sidecar ${chunksRef.file} is damaged (${(err as Error).message})`);
+        }
+        const chunk = checkRecord(record, row);
+        if (table && !hasKey(table, idKey(chunk.id))) throw new Error(`id ${chunk.id} is not in the id table`);
+        return chunk;
+      });
+    },
     vectors: (spareBytes) =>
       guard(`${at}.vectors`, () => {
         if (!vectorFile) {
@@ -310,22 +386,35 @@ function lazyRows(
         const bytes = vectorFile.read(spareBytes);
         return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
       }),
-    hasId: (id) => {
-      if (!table) return null;
-      const key = idKey(id);
-      if (key === null) return false;
-      let lo = 0;
-      let hi = table.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        const v = table[mid];
-        if (v === key) return true;
-        if (v < key) lo = mid + 1;
-        else hi = mid - 1;
-      }
-      return false;
+    readVectors: (out, at0, from, to) =>
+      guard(`${at}.vectors`, () => {
+        const floats = out.subarray(at0, at0 + (to - from) * dim);
+        if (!vectorFile) return floats.set(inline!.subarray(from * dim, to * dim));
+        const bytes = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+        if (from === 0 && to === count) return vectorFile.readInto(bytes);
+        vectorFile.readRange(bytes, from * dim * 4);
+      }),
+    hasId: (id) => (table ? hasKey(table, idKey(id)) : null),
+    close: () => {
+      chunkFile.close();
+      vectorFile?.close();
     },
   };
+}
+
+/** Binary search of a sorted id table. */
+function hasKey(table: BigUint64Array, key: bigint | null): boolean {
+  if (key === null) return false;
+  let lo = 0;
+  let hi = table.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = table[mid];
+    if (v === key) return true;
+    if (v < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 const ID_FORMAT = /^chk_[0-9a-f]{16}$/;
@@ -355,27 +444,34 @@ export function chunkIdTable(chunks: readonly Chunk[]): Uint32Array | null {
  */
 function checkChunks(list: unknown[], lib: Library, nextSeq: number, ids: Map<string, Library | null> | null, at: string, fail: Fail): Chunk[] {
   const seqSeen = new Uint8Array(nextSeq);
-  const cat = (ci: number, field: string) => `${at}.chunks[${ci}]${field}`;
   return list.map((c: unknown, ci: number): Chunk => {
-    if (!isObject(c)) return fail(`${cat(ci, '')} is not an object`);
-    const cid = c.id;
-    if (typeof cid !== 'string' || cid === '') return fail(`${cat(ci, '.id')} must be a non-empty string`);
+    const chunk = checkChunk(c, ci, nextSeq, at, fail);
     if (ids) {
       const known = ids.size;
-      ids.set(cid, lib);
-      if (ids.size === known) fail(`duplicate id ${cid}`);
+      ids.set(chunk.id, lib);
+      if (ids.size === known) fail(`duplicate id ${chunk.id}`);
     }
-    const seq = c.seq;
-    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat(ci, '.seq')} must be a non-negative integer`);
-    if (seq >= nextSeq || seqSeen[seq]) fail(`${cat(ci, '.seq')} ${seq} is repeated or not below next_seq`);
-    seqSeen[seq] = 1;
-    const { text, metadata, tags, created_at, updated_at } = c;
-    if (typeof text !== 'string') return fail(`${cat(ci, '.text')} must be a string`);
-    if (!isObject(metadata)) return fail(`${cat(ci, '.metadata')} must be an object`);
-    if (!Array.isArray(tags) || tags.some(notString)) return fail(`${cat(ci, '.tags')} must be strings`);
-    if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat(ci, '')} timestamps must be strings`);
-    return c as unknown as Chunk;
+    if (seqSeen[chunk.seq]) fail(`${at}.chunks[${ci}].seq ${chunk.seq} is repeated or not below next_seq`);
+    seqSeen[chunk.seq] = 1;
+    return chunk;
   });
+}
+
+/** Checks one chunk record (row `ci`) and returns it as the chunk itself. */
+function checkChunk(c: unknown, ci: number, nextSeq: number, at: string, fail: Fail): Chunk {
+  const cat = (field: string) => `${at}.chunks[${ci}]${field}`;
+  if (!isObject(c)) return fail(`${cat('')} is not an object`);
+  const cid = c.id;
+  if (typeof cid !== 'string' || cid === '') return fail(`${cat('.id')} must be a non-empty string`);
+  const seq = c.seq;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat('.seq')} must be a non-negative integer`);
+  if (seq >= nextSeq) fail(`${cat('.seq')} ${seq} is repeated or not below next_seq`);
+  const { text, metadata, tags, created_at, updated_at } = c;
+  if (typeof text !== 'string') return fail(`${cat('.text')} must be a string`);
+  if (!isObject(metadata)) return fail(`${cat('.metadata')} must be an object`);
+  if (!Array.isArray(tags) || tags.some(notString)) return fail(`${cat('.tags')} must be strings`);
+  if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat('')} timestamps must be strings`);
+  return c as unknown as Chunk;
 }
 
 /**
@@ -388,20 +484,13 @@ function decodeIndex(
   at: string,
   fail: Fail,
   array: (raw: unknown, at: string) => IndexArray,
-  arrayLater: (raw: unknown, at: string) => () => IndexArray,
+  arrayLater: (raw: unknown, at: string) => LaterArray,
 ): IndexState {
   if (!isObject(raw)) return fail(`${at} is not an object`);
   const type = raw.type;
   if (typeof type !== 'string' || !isIndexType(type)) return fail(`${at}.type is unknown`);
   if (!isObject(raw.params) || !isObject(raw.arrays)) return fail(`${at} lacks params or arrays`);
-  const guarded = <T>(what: () => T): T => {
-    try {
-      return what();
-    } catch (err) {
-      if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
-      return fail(`${at}: ${(err as Error).message}`);
-    }
-  };
+  const guarded = <T>(what: () => T): T => guardedBy(fail, at, what);
   const params = raw.params as Record<string, number>;
   const { slotSeqs, pending } = guarded(() => {
     const seqs = array(raw.slot_seqs, `${at}.slot_seqs`);
@@ -419,14 +508,37 @@ function decodeIndex(
     params: Object.fromEntries(INDEX_KINDS[type].options.filter((o) => o.name in params).map((o) => [o.name, params[o.name]])),
     get index(): VectorIndex {
       index ??= guarded(() => {
-        const arrays = Object.fromEntries(pending.map(([name, read]) => [name, read()]));
-        const built = INDEX_KINDS[type].from({ params, arrays }, dim);
+        // Each array is read when the index asks for it, or read by the index itself through its source.
+        const arrays: Record<string, IndexArray> = {};
+        const sources: Record<string, ArraySource> = {};
+        for (const [name, later] of pending) {
+          let value: IndexArray | undefined;
+          Object.defineProperty(arrays, name, { enumerable: true, get: () => (value ??= later.read()) });
+          if (later.source) sources[name] = later.source;
+        }
+        const built = INDEX_KINDS[type].from({ params, arrays, sources }, dim);
         if (built.slots !== slotSeqs.length) throw new Error('slot_seqs does not match the index size');
         return built;
       });
       return index;
     },
   };
+}
+
+/** An index array not read yet: `read` returns it, or `source` reads it into memory the index owns. Use one, once. */
+interface LaterArray {
+  read: () => IndexArray;
+  source: ArraySource | null;
+}
+
+/** Runs `f`, reporting a plain error as corruption at `where`. */
+function guardedBy<T>(fail: Fail, where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof CorruptSnapshot || isVanished(err)) throw err;
+    return fail(`${where}: ${(err as Error).message}`);
+  }
 }
 
 /** A missing sidecar passes through: the store re-reads the manifest before calling it corrupt. */

@@ -24,7 +24,7 @@ import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
 import { arrayFileName, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar, writeSidecarBytes } from './sidecar.js';
-import { chunkIdTable, decodeDocument, encodeManifest, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import { chunkIdTable, decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
 import type { IndexArray } from '../index/types.js';
 
 /** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes (within logMinBytes..logMaxBytes). */
@@ -246,11 +246,12 @@ export class SnapshotStore {
     };
     const text = encodeManifest(db, generation, put, (records, chunks) => {
       if (records.length === 0) return records;
-      const json = Buffer.from(JSON.stringify(records));
+      const { json, offsets } = encodeRecords(records);
       sidecarBytes += json.length;
       const ref = writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'json'), 'json', json);
       const ids = chunkIdTable(chunks);
-      return { ...ref, count: records.length, ids: ids && put(ids) };
+      const seqs = Uint32Array.from(chunks, (c) => c.seq);
+      return { ...ref, count: records.length, ids: ids && put(ids), offsets: offsets && put(offsets), seqs: put(seqs) };
     });
     fsyncDir(this.dir);
     atomicWriteFileSync(this.path, text);

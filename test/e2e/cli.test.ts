@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { seededRandom } from '../../src/domain/random.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBytes, tempDir, vdb } from '../helpers/cli.js';
 
@@ -111,6 +112,34 @@ describe('bulk NDJSON in and out', () => {
     expect(out[1]).toEqual(single);
   });
 
+  it('splits NDJSON lines like readline (\\n, \\r\\n, lone \\r, blank lines) and numbers them in errors', () => {
+    const db = fresh('lines');
+    const q = (text: string) => JSON.stringify({ text, k: 1 });
+    const ok = vdb(['query', '--lib', 'docs', '--stdin'], { db, input: `${q('hello')}\r\n\r\n${q('fox')}\r${q('dog')}\n   \n${q('hi')}` });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split('\n')).toHaveLength(4);
+    const bad = vdb(['query', '--lib', 'docs', '--stdin'], { db, input: `${q('hello')}\r\n\r\n${q('fox')}\r[1]\n${q('x')}\n` });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/line 4: expected a JSON object/);
+    // The lines before the bad one were answered.
+    expect(bad.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('answers thousands of embedding lines in order, across many parser batches', () => {
+    const db = fresh('many');
+    const rnd = seededRandom(3);
+    const rows = Array.from({ length: 3000 }, () => Array.from({ length: 26 }, () => Math.round(rnd.next() * 100) / 10));
+    const input = rows.map((embedding, i) => JSON.stringify(i % 7 === 0 ? { k: 2, embedding } : { embedding, k: 1 })).join('\n');
+    const r = vdb(['query', '--lib', 'docs', '--stdin', '--json'], { db, input });
+    expect(r.code).toBe(0);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out.map((o) => o.hits.length)).toEqual(rows.map((_, i) => (i % 7 === 0 ? 2 : 1)));
+    for (const i of [0, 1, 1499, 2999]) {
+      const single = JSON.parse(vdb(['query', '--lib', 'docs', '--embedding', JSON.stringify(rows[i]), '-k', String(i % 7 === 0 ? 2 : 1), '--json'], { db }).stdout);
+      expect(out[i]).toEqual(single);
+    }
+  });
+
   it('prints tab-separated rows, not tables, when stdout is not a terminal', () => {
     const r = vdb(['query', '--lib', 'docs', '--text', 'hello', '-k', '1'], { db: fresh('plain') });
     expect(r.stdout).toMatch(/^1\t0\.\d{6}\tchk_[0-9a-f]{16}\thello vector world\t\{\}\n$/);
@@ -125,6 +154,8 @@ interface BadCase {
   code: number;
   message: RegExp;
   setup?: (db: string) => void;
+  /** stdout lines before the failure (query --stdin answers the lines before a bad one). */
+  answered?: number;
 }
 
 const bad: BadCase[] = [
@@ -142,7 +173,7 @@ const bad: BadCase[] = [
   { name: 'k negative', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '-3'], code: 2, message: /is invalid/ },
   { name: 'k not an integer', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '1.5'], code: 2, message: /expected an integer, got "1.5"/ },
   { name: 'huge k', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '100000'], code: 2, message: /must be from 1 to 10000/ },
-  { name: 'k ≤ 0 on a stdin line', args: ['query', '--lib', 'docs', '--stdin'], input: '{"text": "a"}\n{"text": "b", "k": 0}\n', code: 3, message: /line 2: k must be a positive integer, got 0/ },
+  { name: 'k ≤ 0 on a stdin line', args: ['query', '--lib', 'docs', '--stdin'], input: '{"text": "a"}\n{"text": "b", "k": 0}\n', code: 3, message: /line 2: k must be a positive integer, got 0/, answered: 1 },
   { name: 'malformed NDJSON line', args: ['chunk', 'add', '--lib', 'docs', '--stdin'], input: '{"text": "ok"}\n{"text": "fine"}\n{"text": \n', code: 3, message: /line 3: not valid JSON/ },
   { name: 'misspelt NDJSON field', args: ['chunk', 'add', '--lib', 'docs', '--stdin'], input: '{"text": "ok", "metdata": {}}\n', code: 3, message: /line 1: unknown field "metdata"/ },
   { name: 'empty stdin', args: ['chunk', 'add', '--lib', 'docs', '--stdin'], input: '\n\n', code: 3, message: /no chunks on stdin/ },
@@ -175,7 +206,7 @@ const bad: BadCase[] = [
 ];
 
 describe('bad input: one-line message, exit code, snapshot byte-identical', () => {
-  it.each(bad)('$name', ({ name, args, input, code, message, setup }) => {
+  it.each(bad)('$name', ({ name, args, input, code, message, setup, answered = 0 }) => {
     const db = fresh(`bad-${name.replace(/\W+/g, '-')}`);
     setup?.(db);
     const before = readBytes(db);
@@ -185,7 +216,7 @@ describe('bad input: one-line message, exit code, snapshot byte-identical', () =
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(r.stdout).toBe('');
+    expect(r.stdout === '' ? 0 : r.stdout.trimEnd().split('\n').length).toBe(answered);
     expect(readBytes(db)).toEqual(before);
     expect(readdirSync(join(db, '..')).sort()).toEqual(['db.json']);
   });

@@ -64,6 +64,14 @@ describe('vdb index build on an hnsw index', () => {
     expect(info()).toMatchObject({ indexed: 395, unindexed: 0, stale: 0 });
     // ef >= n: the graph is scanned, so the answers are exact before and after.
     expect(queries.map((q) => ok(['query', '--lib', 'v', '--embedding', q, '-k', '5', '--ef', '400', '--json'], db, { env }))).toEqual(before);
+    // A small beam walks the updated graph (read from disk in a new process) and still finds most of them.
+    const ids = (out: string) => (JSON.parse(out).hits as { id: string }[]).map((h) => h.id);
+    let found = 0;
+    queries.forEach((q, i) => {
+      const want = new Set(ids(before[i]));
+      found += ids(ok(['query', '--lib', 'v', '--embedding', q, '-k', '5', '--ef', '40', '--json'], db, { env })).filter((id) => want.has(id)).length;
+    });
+    expect(found / (5 * queries.length)).toBeGreaterThanOrEqual(0.8);
 
     const bytes = readBytes(db);
     expect(JSON.parse(ok(['index', 'build', '--lib', 'v', '--json'], db, { env })).build).toEqual({ mode: 'none', reason: null, inserted: 0, removed: 0 });

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { InvalidInput } from '../../domain/errors.js';
 import type { ChunkView, NewChunk } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
-import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, ndjsonObject, serviceOf, stdinLines } from '../context.js';
+import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
+import { stdinObjects } from '../ndjson.js';
 import { printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
 
 const CHUNK_FIELDS = ['text', 'embedding', 'metadata', 'tags'] as const;
@@ -44,8 +45,7 @@ Examples:
         items = [];
         const reading = progressCounter('reading lines:');
         try {
-          for await (const [n, line] of stdinLines()) {
-            const obj = ndjsonObject(line, n, '{"text": "hello"}');
+          for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
             checkKeys(obj, [...CHUNK_FIELDS, ...EXPORT_FIELDS], `line ${n}`);
             items.push({ text: obj.text, embedding: obj.embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
             lines.push(n);

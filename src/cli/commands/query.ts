@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import type { QueryResult } from '../../domain/types.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
-import { intArg, jsonFlag, modeOf, ndjsonObject, serviceOf, stdinLines } from '../context.js';
+import { intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
+import { stdinObjects } from '../ndjson.js';
 import { out, printJson, printTable } from '../output.js';
 
 export function queryCommand(): Command {
@@ -34,20 +35,23 @@ Examples:
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
         const session = await svc.querySession(o.lib);
         let buf = '';
-        for await (const [n, line] of stdinLines()) {
-          const q = ndjsonObject(line, n, '{"text": "hello", "k": 5}');
-          checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
-          const res = await session.query(
-            { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) },
-            `line ${n}`,
-          );
-          buf += `${JSON.stringify(res)}\n`;
-          if (buf.length > 1 << 16) {
-            out(buf);
-            buf = '';
+        try {
+          for await (const [n, q] of stdinObjects('{"text": "hello", "k": 5}')) {
+            checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
+            const res = await session.query(
+              { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) },
+              `line ${n}`,
+            );
+            buf += `${JSON.stringify(res)}\n`;
+            if (buf.length > 1 << 16) {
+              out(buf);
+              buf = '';
+            }
           }
+        } finally {
+          // Answers to the lines before a bad one still go out.
+          if (buf) out(buf);
         }
-        if (buf) out(buf);
         return;
       }
       if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });

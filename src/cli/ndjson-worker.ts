@@ -1,0 +1,105 @@
+/**
+ * Reads NDJSON from stdin (fd 0) and parses it on a thread of its own, so the
+ * main thread only answers: `vdb query --stdin` and `vdb chunk add --stdin`
+ * spend as long parsing 384 numbers a line as searching with them.
+ *
+ * Lines go out in order, in batches (after each chunk read from the pipe, so a
+ * slow interactive writer still gets each answer at once). An "embedding" made
+ * only of numbers travels as a slice of one Float64Array per batch (transferred,
+ * exact doubles); anything else stays as parsed, so the main thread's checks
+ * and messages do not change. Blank lines are counted and skipped, lines end
+ * at \n, \r\n or a lone \r (as node:readline does).
+ */
+import { createReadStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { parentPort } from 'node:worker_threads';
+import type { NdjsonBatch, NdjsonLine } from './ndjson.js';
+
+/** Batches in flight before reading pauses: bounds memory when the main thread is slower. */
+const MAX_IN_FLIGHT = 4;
+const MAX_BATCH_LINES = 512;
+
+const port = parentPort!;
+const input = createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1 << 20 });
+const decoder = new StringDecoder('utf8');
+let carry = '';
+let lineNo = 0;
+let inFlight = 0;
+let lines: NdjsonLine[] = [];
+let floats = new Float64Array(1 << 16);
+let used = 0;
+
+port.on('message', () => {
+  if (--inFlight < MAX_IN_FLIGHT && input.isPaused()) input.resume();
+});
+
+input.on('data', (data) => {
+  take(carry + decoder.write(data as Buffer), false);
+  flush();
+});
+input.on('end', () => {
+  take(carry + decoder.end(), true);
+  flush();
+  port.postMessage({ lines: [], floats: null, done: true } satisfies NdjsonBatch);
+});
+input.on('error', (err) => port.postMessage({ lines: [], floats: null, done: true, error: err.message } satisfies NdjsonBatch));
+
+/** Parses every whole line of `text`; keeps the unfinished tail (all of it at the end). */
+function take(text: string, atEnd: boolean): void {
+  let start = 0;
+  for (;;) {
+    let i = start;
+    const n = text.length;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 13) break;
+      i++;
+    }
+    if (i === n) break;
+    // A \r at the very end may be the first half of \r\n: decide with the next chunk.
+    if (text.charCodeAt(i) === 13 && i + 1 === n && !atEnd) break;
+    line(text.slice(start, i));
+    start = text.charCodeAt(i) === 13 && text.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+    if (lines.length >= MAX_BATCH_LINES) flush();
+  }
+  carry = text.slice(start);
+  if (atEnd && carry !== '') {
+    line(carry);
+    carry = '';
+  }
+}
+
+function line(text: string): void {
+  lineNo++;
+  if (text.trim() === '') return;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    lines.push({ n: lineNo, error: (err as Error).message });
+    return;
+  }
+  const emb = (value as { embedding?: unknown } | null)?.embedding;
+  if (Array.isArray(emb) && emb.every((x) => typeof x === 'number')) {
+    (value as { embedding?: unknown }).embedding = undefined;
+    lines.push({ n: lineNo, value, embedding: [used, emb.length] });
+    if (used + emb.length > floats.length) {
+      const grown = new Float64Array(Math.max(2 * floats.length, used + emb.length));
+      grown.set(floats.subarray(0, used));
+      floats = grown;
+    }
+    floats.set(emb, used);
+    used += emb.length;
+    return;
+  }
+  lines.push({ n: lineNo, value });
+}
+
+function flush(): void {
+  if (lines.length === 0) return;
+  const packed = floats.slice(0, used);
+  port.postMessage({ lines, floats: packed, done: false } satisfies NdjsonBatch, [packed.buffer]);
+  lines = [];
+  used = 0;
+  if (++inFlight >= MAX_IN_FLIGHT) input.pause();
+}
