@@ -234,6 +234,25 @@ describe('HNSW updated in place', () => {
   });
 });
 
+describe('index build options', () => {
+  it('keeps the options not given when the type stays, derives the derived ones again, and always rebuilds other types', () => {
+    const dim = 6;
+    const lib = library('l2', dim);
+    addRows(lib, rowsOf(clustered(300, dim, 4, 0.3, 8), dim));
+    const build = (type: 'lsh' | 'kdtree', params: Record<string, number>) =>
+      refreshIndex(lib, type, params, { builtAt: 't', random: () => seededRandom('o') });
+    build('lsh', { tables: 3, bits: 9, probes: 2 });
+    addRows(lib, rowsOf(clustered(300, dim, 4, 0.3, 9), dim));
+    expect(build('lsh', {})).toMatchObject({ mode: 'full', reason: 'lsh has no incremental update', inserted: 600 });
+    // bits default log2(n/16) = 5 at 600 rows; probes default bits.
+    expect(lib.indexView()!.params).toEqual({ tables: 3, bits: 5, probes: 5 });
+    expect(build('kdtree', {})).toMatchObject({ mode: 'full', reason: 'replaces the lsh index' });
+    expect(build('kdtree', { leaf_size: 7 }).mode).toBe('full');
+    expect(build('kdtree', {}).mode).toBe('full');
+    expect(lib.indexView()!.params).toEqual({ leaf_size: 7 });
+  });
+});
+
 describe('HNSW update persistence and determinism', () => {
   /** A library built on 600 rows, then 200 added, 30 deleted, 10 re-embedded and updated in place. */
   function updatedLibrary(metric: Metric, seed: string): Library {
