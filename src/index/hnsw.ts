@@ -64,9 +64,8 @@ const RESCORE_SIGMAS = 6;
 /** Levels above this are clamped; P(level > 24) = M^-24, never at any n we can hold. */
 const MAX_LEVEL = 24;
 /**
- * An update rebuilds instead when more of the slots than this are dead: local
- * repair re-links around a few holes, but a graph that lost this much is
- * better built again (and a full build costs at most ~1/share times more).
+ * An update rebuilds instead when more of the slots than this are dead: the
+ * local repair mends a graph around holes, not around a quarter of it.
  */
 const MAX_DEAD_SHARE = 0.25;
 

@@ -112,13 +112,19 @@ export function allocRows(length: number, dim: number): Float32Array {
   }
 }
 
+/** The `allocRows` block `data` starts; undefined when the SIMD kernels cannot serve rows of `dim` in it. */
+function residentRows(data: Float32Array, dim: number): Resident | undefined {
+  const res = RESIDENT.get(data.buffer as ArrayBuffer);
+  return res === undefined || res.dim !== dim || data.byteOffset !== res.base * 4 ? undefined : res;
+}
+
 /**
  * The `allocRows` block `data` starts, with `q` copied into its query scratch;
  * undefined when the SIMD kernels cannot serve this (q, data, dim).
  */
 function residentBlock(q: Float32Array, data: Float32Array, dim: number) {
-  const res = RESIDENT.get(data.buffer as ArrayBuffer);
-  if (res === undefined || res.dim !== dim || q.length !== dim || data.byteOffset !== res.base * 4) return undefined;
+  const res = residentRows(data, dim);
+  if (res === undefined || q.length !== dim) return undefined;
   res.wasm.f32.set(q, 0);
   return res;
 }
@@ -165,8 +171,8 @@ export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, d
  * graph nodes, not for ranking.
  */
 export function rowPairDistance(metric: Metric, data: Float32Array, dim: number): (a: number, b: number) => number {
-  const res = RESIDENT.get(data.buffer as ArrayBuffer);
-  if (res !== undefined && res.dim === dim && data.byteOffset === res.base * 4) {
+  const res = residentRows(data, dim);
+  if (res !== undefined) {
     const { wasm: w, base } = res;
     if (metric === 'l2') return (a, b) => Math.sqrt(w.l2sq(base + a * dim, base + b * dim, dim));
     if (metric === 'cosine') return (a, b) => 1 - w.dot(base + a * dim, base + b * dim, dim);
