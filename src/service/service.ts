@@ -31,7 +31,7 @@ import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
-import type { VectorIndex } from '../index/types.js';
+import type { BuildContext, VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -406,28 +406,26 @@ export function refreshIndex(lib: Library, type: IndexType, params: Record<strin
   const currentParams = current?.type === type ? (current.params ?? current.index.params()) : {};
   const kept = Object.entries(currentParams).filter(([name]) => kind.options.some((o) => o.name === name && o.default !== null));
   const wanted = { ...Object.fromEntries(kept), ...params };
-  let reason: string | null = null;
-  if (!current) reason = 'no index yet';
-  else if (current.type !== type) reason = `replaces the ${current.type} index`;
-  else if (opts.full) reason = 'full build requested';
-  else if (!kind.update) reason = `${type} has no incremental update`;
-  const added = reason === null ? lib.unindexedRows() : [];
-  if (reason === null && added.length === 0 && (lib.indexView() as IndexView).stale === 0 && Object.entries(wanted).every(([name, v]) => currentParams[name] === v)) {
-    return { mode: 'none', reason: null, inserted: 0, removed: 0 };
-  }
-  const ctx = { random: opts.random(), onProgress: opts.onProgress };
-  if (reason === null) {
+  const update = current?.type === type && !opts.full ? kind.update : undefined;
+  if (current && update) {
+    const added = lib.unindexedRows();
+    const unchanged = Object.entries(wanted).every(([name, v]) => currentParams[name] === v);
+    if (added.length === 0 && (lib.indexView() as IndexView).stale === 0 && unchanged) return { mode: 'none', reason: null, inserted: 0, removed: 0 };
+    const ctx = { random: opts.random(), onProgress: opts.onProgress };
     // An update reads every row and the whole graph: in sequential passes, not page by page.
     lib.preload();
-    const update = kind.update!(current!.index, lib.searchSpace(), added, wanted, ctx);
-    if ('index' in update) {
-      setBuiltIndex(lib, type, update.index, opts.builtAt);
-      return { mode: 'incremental', reason: null, inserted: update.inserted, removed: update.removed };
-    }
-    reason = update.rebuild;
+    const result = update(current.index, lib.searchSpace(), added, wanted, ctx);
+    if ('rebuild' in result) return buildAfresh(lib, type, wanted, ctx, result.rebuild, opts.builtAt);
+    setBuiltIndex(lib, type, result.index, opts.builtAt);
+    return { mode: 'incremental', reason: null, inserted: result.inserted, removed: result.removed };
   }
+  const reason = !current ? 'no index yet' : current.type !== type ? `replaces the ${current.type} index` : opts.full ? 'full build requested' : `${type} has no incremental update`;
+  return buildAfresh(lib, type, wanted, { random: opts.random(), onProgress: opts.onProgress }, reason, opts.builtAt);
+}
+
+function buildAfresh(lib: Library, type: IndexType, params: Record<string, number>, ctx: BuildContext, reason: string, builtAt: string): BuildReport {
   lib.setIndex(null);
-  setBuiltIndex(lib, type, kind.build(lib.searchSpace(), wanted, ctx), opts.builtAt);
+  setBuiltIndex(lib, type, INDEX_KINDS[type].build(lib.searchSpace(), params, ctx), builtAt);
   return { mode: 'full', reason, inserted: lib.size, removed: 0 };
 }
 
