@@ -47,19 +47,17 @@ input.on('error', (err) => port.postMessage({ lines: [], floats: null, done: tru
 /** Parses every whole line of `text`; keeps the unfinished tail (all of it at the end). */
 function take(text: string, atEnd: boolean): void {
   let start = 0;
+  // indexOf is native; a \r is rare, so its next position is looked up once and reused.
+  let cr = text.indexOf('\r');
   for (;;) {
-    let i = start;
-    const n = text.length;
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c === 10 || c === 13) break;
-      i++;
-    }
-    if (i === n) break;
+    const lf = text.indexOf('\n', start);
+    if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
+    const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
+    if (end === -1) break;
     // A \r at the very end may be the first half of \r\n: decide with the next chunk.
-    if (text.charCodeAt(i) === 13 && i + 1 === n && !atEnd) break;
-    line(text.slice(start, i));
-    start = text.charCodeAt(i) === 13 && text.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+    if (end === cr && cr + 1 === text.length && !atEnd) break;
+    line(text.slice(start, end));
+    start = end === cr && text.charCodeAt(cr + 1) === 10 ? cr + 2 : end + 1;
     if (lines.length >= MAX_BATCH_LINES) flush();
   }
   carry = text.slice(start);

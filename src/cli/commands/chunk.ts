@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { InvalidInput } from '../../domain/errors.js';
 import type { ChunkView, NewChunk } from '../../domain/types.js';
-import { checkKeys } from '../../domain/validate.js';
+import { checkEmbedding, checkKeys } from '../../domain/validate.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
@@ -43,11 +43,14 @@ Examples:
         }
         const lines: number[] = [];
         items = [];
+        // Embeddings are checked while the parser thread reads on (as float32: half the memory of the parsed doubles).
+        const { dim } = svc.getLibrary(o.lib);
         const reading = progressCounter('reading lines:');
         try {
           for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
             checkKeys(obj, [...CHUNK_FIELDS, ...EXPORT_FIELDS], `line ${n}`);
-            items.push({ text: obj.text, embedding: obj.embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
+            const embedding = obj.embedding === undefined ? undefined : checkEmbedding(obj.embedding, dim, `line ${n}`);
+            items.push({ text: obj.text, embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
             lines.push(n);
             reading.tick(items.length);
           }
