@@ -8,7 +8,8 @@ import { build } from 'esbuild';
 rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
-  entryPoints: ['src/cli/main.ts'],
+  // The batch search's worker thread loads batch-worker.js from beside the chunk that starts it.
+  entryPoints: { main: 'src/cli/main.ts', 'batch-worker': 'src/index/batch-worker.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
