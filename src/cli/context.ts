@@ -68,6 +68,53 @@ export async function* stdinLines(): AsyncGenerator<[number, string]> {
   }
 }
 
+/** Batches end when stdin has had nothing for this long: a person typing, or a producer that is slower than vdb. */
+const STDIN_PAUSE_MS = 2;
+const IDLE = Symbol('idle');
+
+/** `p`'s value if it settles within `ms`, else IDLE. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof IDLE> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<typeof IDLE>((resolve) => (timer = setTimeout(resolve, ms, IDLE)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `stdinLines` in batches of up to `max` lines. A batch also ends when stdin
+ * pauses, so lines typed one by one are answered one by one; `onWait` runs
+ * each time the reader is about to wait for input (a place to flush output).
+ */
+export async function* stdinBatches(max: number, onWait: () => void): AsyncGenerator<[number, string][]> {
+  const lines = stdinLines();
+  let next = lines.next();
+  for (;;) {
+    let r = await within(next, STDIN_PAUSE_MS);
+    if (r === IDLE) {
+      onWait();
+      r = await next;
+    }
+    if (r.done) return;
+    const batch = [r.value];
+    next = lines.next();
+    while (batch.length < max) {
+      r = await within(next, STDIN_PAUSE_MS);
+      if (r === IDLE || r.done) break;
+      batch.push(r.value);
+      next = lines.next();
+    }
+    yield batch;
+  }
+}
+
+/** A positive integer from the environment; unset or anything else gives undefined (the default applies). */
+export function envPositiveInt(name: string): number | undefined {
+  const n = Number(process.env[name]);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
 /** Parses one NDJSON line as an object, naming the line in errors. */
 export function ndjsonObject(line: string, n: number, example: string): Record<string, unknown> {
   let value: unknown;

@@ -2,8 +2,12 @@ import { Command } from 'commander';
 import type { QueryResult } from '../../domain/types.js';
 import { DEFAULT_K, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
-import { intArg, jsonFlag, modeOf, ndjsonObject, serviceOf, stdinLines } from '../context.js';
+import type { PreparedQuery } from '../../service/service.js';
+import { envPositiveInt, intArg, jsonFlag, modeOf, ndjsonObject, serviceOf, stdinBatches } from '../context.js';
 import { out, printJson, printTable } from '../output.js';
+
+/** Lines per batch of `query --stdin` (VDB_STDIN_BATCH): 16 groups of the block kernels' 6 queries. */
+const STDIN_BATCH = 96;
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -28,19 +32,33 @@ Examples:
       const mode = modeOf(cmd);
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
-        const session = await svc.querySession(o.lib);
+        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS') });
         let buf = '';
-        for await (const [n, line] of stdinLines()) {
-          const q = ndjsonObject(line, n, '{"text": "hello", "k": 5}');
-          checkKeys(q, ['text', 'embedding', 'k'], `line ${n}`);
-          const res = await session.query({ text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number) }, `line ${n}`);
-          buf += `${JSON.stringify(res)}\n`;
-          if (buf.length > 1 << 16) {
-            out(buf);
-            buf = '';
+        const flush = () => {
+          if (buf) out(buf);
+          buf = '';
+        };
+        for await (const batch of stdinBatches(envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
+          const queries: PreparedQuery[] = [];
+          let failure: { error: unknown } | undefined;
+          for (const [n, line] of batch) {
+            try {
+              const q = ndjsonObject(line, n, '{"text": "hello", "k": 5}');
+              checkKeys(q, ['text', 'embedding', 'k'], `line ${n}`);
+              queries.push(await session.prepare({ text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number) }, `line ${n}`));
+            } catch (error) {
+              failure = { error };
+              break;
+            }
           }
+          // The lines before a bad one are answered first, as one at a time.
+          for (const res of await session.queryBatch(queries)) {
+            buf += `${JSON.stringify(res)}\n`;
+            if (buf.length > 1 << 16) flush();
+          }
+          if (failure) throw failure.error;
         }
-        if (buf) out(buf);
+        flush();
         return;
       }
       if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
