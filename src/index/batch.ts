@@ -154,14 +154,7 @@ export function searchPart(part: Part, queries: Float32Array[], ks: number[]): R
         f32.set(groups[g], layout.group);
         kernel(layout.group * 4, (base + r0 * dim) * 4, n, dim * 4, dim, layout.out * 4);
         const members = Math.min(BLOCK_QUERIES, fast.length - g * BLOCK_QUERIES);
-        for (let j = 0; j < members; j++) {
-          const filter = filters[fast[g * BLOCK_QUERIES + j]] as Filter;
-          let cut = filter.cut;
-          for (let r = 0, o = layout.out + j; r < n; r++, o += BLOCK_QUERIES) {
-            const key = sign * f32[o];
-            if (key <= cut) cut = filter.add(key, r0 + r);
-          }
-        }
+        for (let j = 0; j < members; j++) (filters[fast[g * BLOCK_QUERIES + j]] as Filter).offer(f32, layout.out + j, n, sign, r0);
       }
     }
   }
@@ -207,8 +200,17 @@ class Filter {
     return cutOf === null ? null : new Filter(k, cutOf);
   }
 
+  /** Offers rows firstRow.. firstRow+n-1, whose scores are every BLOCK_QUERIES-th float of `scores` from `at`; key = sign·score. */
+  offer(scores: Float32Array, at: number, n: number, sign: number, firstRow: number): void {
+    let cut = this.cut;
+    for (let r = 0, o = at; r < n; r++, o += BLOCK_QUERIES) {
+      const key = sign * scores[o];
+      if (key <= cut) cut = this.add(key, firstRow + r);
+    }
+  }
+
   /** Records a row whose key is at most the cut; returns the new cut. */
-  add(key: number, row: number): number {
+  private add(key: number, row: number): number {
     if (this.n === this.rows.length) this.compact();
     this.rows[this.n] = row;
     this.keys[this.n++] = key;
