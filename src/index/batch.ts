@@ -296,7 +296,13 @@ class PartWorker {
   private readonly waiting: { resolve: (r: Ranked[]) => void; reject: (e: unknown) => void }[] = [];
   private failure: unknown = null;
 
-  constructor(url: URL, metric: Metric, dim: number, rows: Float32Array, firstRow: number) {
+  constructor(
+    url: URL,
+    metric: Metric,
+    private readonly dim: number,
+    rows: Float32Array,
+    firstRow: number,
+  ) {
     this.worker = new Worker(url);
     this.worker.unref();
     this.worker.on('message', (ranked: Ranked[]) => {
@@ -316,9 +322,12 @@ class PartWorker {
     if (this.failure !== null) return Promise.reject(this.failure);
     // A pending answer must keep the process alive; an idle worker must not.
     this.worker.ref();
+    // One buffer for all the queries: a query may be a view on a larger one, which a message would copy whole.
+    const packed = new Float32Array(queries.length * this.dim);
+    queries.forEach((q, i) => packed.set(q, i * this.dim));
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      this.worker.postMessage({ queries, ks });
+      this.worker.postMessage({ queries: packed, ks }, [packed.buffer]);
     });
   }
 
