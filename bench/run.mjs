@@ -360,7 +360,8 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   rmSync(snapshot, { force: true });
   const row = { system: 'vdb', index: kind.type, exact: kind.exact, setting, params };
   const nQueries = kind.exact ? Math.min(cfg.exactQueries, ds.nq) : Math.min(cfg.queries, ds.nq);
-  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries });
+  const batched = kind.type === 'linear' ? cfg.stdinBatches.flatMap((batch) => cfg.stdinThreads.map((threads) => ({ batch, threads }))) : undefined;
+  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries, batched });
   row.build = b;
   if (b.error || !existsSync(snapshot)) {
     row.error = b.error ?? 'no snapshot written';
@@ -599,6 +600,9 @@ function printRatios(name, d, bruteQps) {
     const br = d.rows.find((r) => r.system === 'brute');
     if (bruteQps) e.push([`brute-force JS loop (simple + heap), in process (runs: ${(br.qpsRuns ?? [br.qps]).map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), gflops(bruteQps), '1.00×']);
     e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), gflops(lin.qps), vsBrute(lin.qps)]);
+    for (const v of lin.build?.batched ?? []) {
+      e.push([`vdb linear, in process (session.queryBatch), batches of ${v.batch}, ${v.threads} thread${v.threads > 1 ? 's' : ''}, recall ${f4(v.recall)}`, f0(v.qps), gb(v.qps).toFixed(2), gflops(v.qps), vsBrute(v.qps)]);
+    }
     if (lin.qpsStdin) e.push([`vdb linear, query --stdin, defaults (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), gflops(lin.qpsStdin), vsBrute(lin.qpsStdin)]);
     for (const v of lin.stdinBatched?.variants ?? []) {
       const label = `vdb linear, query --stdin, ${v.label}`;
@@ -618,6 +622,7 @@ function printRatios(name, d, bruteQps) {
       linearGBps: gb(lin.qps),
       linearVsBrute: bruteQps ? lin.qps / bruteQps : null,
       linearStdinQps: lin.qpsStdin ?? null,
+      linearBatched: lin.build?.batched ?? null,
       linearStdinBatched: lin.stdinBatched ?? null,
       numpyQps: np ?? null,
     };
