@@ -21,6 +21,8 @@ export function queryCommand(): Command {
       'after',
       `
 Distances: cosine = 1 - cosine similarity, l2 = Euclidean, dot = -(q·x); nearest first.
+With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
+(VDB_STDIN_BATCH=N lines per batch, 1 for one at a time; VDB_THREADS=N threads).
 
 Examples:
   $ vdb query --lib docs --text "vector search" -k 3
