@@ -8,13 +8,13 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { snapshotBytes } from './lib/snapshot-files.mjs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { cosFromBase, DIM, ensureDataset, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
-import { GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
+import { benchEnv, GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VDB = join(ROOT, 'bin', 'vdb');
@@ -53,6 +53,8 @@ const HELP = `Usage: npm run bench -- [options]
   --exact-queries N        in-process queries for exact scans: linear, kdtree, brute, sqlite-vec (default 200)
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
   --exact-stdin-queries N  the same for exact indexes (default 1000; 5000 × a 1M scan takes half an hour)
+  --stdin-batches LIST     VDB_STDIN_BATCH values for the batched exact --stdin runs of linear (default 96)
+  --stdin-threads LIST     VDB_THREADS values for those runs (default: 1 and this machine's cores)
   --n N                    use only the first N base rows of each dataset (truth recomputed, cached)
   --repeats N              timed passes over the queries, median QPS reported (default 1, 3 with --full)
   --cold-runs N            repeats of each cold single-query process, median reported (default 3)
@@ -77,6 +79,8 @@ const { values: opt } = parseArgs({
     'exact-queries': { type: 'string', default: '200' },
     'stdin-queries': { type: 'string', default: '5000' },
     'exact-stdin-queries': { type: 'string' },
+    'stdin-batches': { type: 'string', default: '96' },
+    'stdin-threads': { type: 'string' },
     'cold-runs': { type: 'string' },
     n: { type: 'string' },
     repeats: { type: 'string' },
@@ -103,6 +107,12 @@ const int = (name) => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${opt[name]}`);
   return n;
 };
+const ints = (s, flag) =>
+  list(s).map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes positive integers, got ${x}`);
+    return n;
+  });
 const { INDEX_KINDS } = await import(`${ROOT}/dist/index/registry.js`);
 const cfg = {
   datasets: list(opt.datasets ?? (opt.full ? `wordnet,${Object.keys(SYNTH).join(',')}` : 'wordnet')),
@@ -114,6 +124,8 @@ const cfg = {
   exactQueries: int('exact-queries'),
   stdinQueries: int('stdin-queries'),
   exactStdinQueries: int('exact-stdin-queries'),
+  stdinBatches: ints(opt['stdin-batches'], '--stdin-batches'),
+  stdinThreads: ints(opt['stdin-threads'] ?? [...new Set([1, availableParallelism()])].join(','), '--stdin-threads'),
   coldRuns: int('cold-runs'),
   limit: opt.n === undefined ? Infinity : int('n'),
   repeats: opt.repeats === undefined ? (opt.full ? 3 : 1) : int('repeats'),
@@ -348,7 +360,8 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   rmSync(snapshot, { force: true });
   const row = { system: 'vdb', index: kind.type, exact: kind.exact, setting, params };
   const nQueries = kind.exact ? Math.min(cfg.exactQueries, ds.nq) : Math.min(cfg.queries, ds.nq);
-  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries });
+  const batched = kind.type === 'linear' ? cfg.stdinBatches.flatMap((batch) => cfg.stdinThreads.map((threads) => ({ batch, threads }))) : undefined;
+  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries, batched });
   row.build = b;
   if (b.error || !existsSync(snapshot)) {
     row.error = b.error ?? 'no snapshot written';
@@ -397,12 +410,49 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
     row.stdin = { lines, error: lastLines(r.stderr), wallMs: r.wallMs, maxRssKb: r.maxRssKb };
   }
   rmSync(outFile, { force: true });
+  if (kind.type === 'linear') row.stdinBatched = await stdinBatched(ds, snapshot, queryFile(lines), lines, work);
   log(
     `  build ${s(row.buildMs)} s, recall ${f4(row.recall)}, ${f0(row.qps)} q/s in process, ${f0(row.qpsStdin)} q/s via --stdin (${lines} lines), ` +
       `load ${f0(row.loadMs)} ms, cold query ${f0(row.coldMs)} ms, snapshot ${mb(row.fileBytes)} MB, --stdin peak RSS ${mb(row.maxRssKb * 1024)} MB`,
   );
   if (!cfg.keep) rmSync(snapshot, { force: true });
   return row;
+}
+
+/**
+ * Batched exact search through `vdb query --stdin` on the linear snapshot: one
+ * line at a time (VDB_STDIN_BATCH=1), then each batch size on each thread
+ * count. q/s is over the whole process, and `steady` discounts start-up:
+ * (lines − 1) / (wall − the wall of a one-line run). Every variant's output
+ * must equal the one-at-a-time output byte for byte.
+ */
+async function stdinBatched(ds, snapshot, file, lines, work) {
+  const args = vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin');
+  const oneLine = join(work, 'one-line.ndjson');
+  writeFileSync(oneLine, readFileSync(file, 'utf8').split('\n')[0] + '\n');
+  const startup = await run(process.execPath, args, { stdinFile: oneLine, stdoutFile: '/dev/null' });
+  rmSync(oneLine, { force: true });
+  const variants = [{ label: 'one at a time', env: { VDB_STDIN_BATCH: '1' } }];
+  for (const batch of cfg.stdinBatches) {
+    for (const threads of cfg.stdinThreads) variants.push({ label: `batches of ${batch}, ${threads} thread${threads > 1 ? 's' : ''}`, batch, threads, env: { VDB_STDIN_BATCH: String(batch), VDB_THREADS: String(threads) } });
+  }
+  const outFile = (i) => join(work, `stdin-batched-${i}.ndjson`);
+  const results = [];
+  for (const [i, v] of variants.entries()) {
+    const r = await run(process.execPath, args, { stdinFile: file, stdoutFile: outFile(i), env: benchEnv(v.env) });
+    const res = { label: v.label, batch: v.batch ?? 1, threads: v.threads ?? 1, wallMs: r.wallMs, maxRssKb: r.maxRssKb };
+    if (r.code !== 0) res.error = lastLines(r.stderr);
+    else {
+      res.qps = (lines * 1000) / r.wallMs;
+      res.steadyQps = ((lines - 1) * 1000) / (r.wallMs - startup.wallMs);
+      res.gflops = (res.steadyQps * 2 * ds.n * ds.dim) / 1e9;
+      if (i > 0) res.sameAsOneAtATime = readFileSync(outFile(i)).equals(readFileSync(outFile(0)));
+    }
+    log(`  --stdin ${v.label}: ${f0(res.qps)} q/s, ${f0(res.steadyQps)} q/s after start-up (${res.gflops?.toFixed(1)} GFLOP/s)${res.sameAsOneAtATime === false ? ', OUTPUT DIFFERS' : ''}`);
+    results.push(res);
+  }
+  variants.forEach((_, i) => rmSync(outFile(i), { force: true }));
+  return { lines, startupMs: startup.wallMs, variants: results };
 }
 
 async function benchPeer(peer, ds, dsRef, work) {
@@ -542,19 +592,40 @@ function printRatios(name, d, bruteQps) {
 
   // Exact search: vdb linear vs the plain loop, and batched (--stdin) vs numpy BLAS.
   const lin = vdb.find((r) => r.index === 'linear');
-  if (lin && bruteQps) {
+  if (lin) {
     const gb = (qps) => (qps * d.n * d.dim * 4) / 1e9;
-    const e = makeTable(['exact search', 'QPS', 'GB/s scanned', '×brute loop']);
+    const gflops = (qps) => ((qps * 2 * d.n * d.dim) / 1e9).toFixed(1);
+    const vsBrute = (qps, digits = 2) => (bruteQps ? `${(qps / bruteQps).toFixed(digits)}×` : '');
+    const e = makeTable(['exact search', 'QPS', 'GB/s scanned', 'GFLOP/s', '×brute loop']);
     const br = d.rows.find((r) => r.system === 'brute');
-    e.push([`brute-force JS loop (simple + heap), in process (runs: ${(br.qpsRuns ?? [br.qps]).map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), '1.00×']);
-    e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), `${(lin.qps / bruteQps).toFixed(2)}×`]);
-    if (lin.qpsStdin) e.push([`vdb linear, query --stdin (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), `${(lin.qpsStdin / bruteQps).toFixed(2)}×`]);
+    if (bruteQps) e.push([`brute-force JS loop (simple + heap), in process (runs: ${(br.qpsRuns ?? [br.qps]).map(f0).join(', ')})`, f0(bruteQps), gb(bruteQps).toFixed(2), gflops(bruteQps), '1.00×']);
+    e.push(['vdb linear, in process (session.query)', f0(lin.qps), gb(lin.qps).toFixed(2), gflops(lin.qps), vsBrute(lin.qps)]);
+    for (const v of lin.build?.batched ?? []) {
+      e.push([`vdb linear, in process (session.queryBatch), batches of ${v.batch}, ${v.threads} thread${v.threads > 1 ? 's' : ''}, recall ${f4(v.recall)}`, f0(v.qps), gb(v.qps).toFixed(2), gflops(v.qps), vsBrute(v.qps)]);
+    }
+    if (lin.qpsStdin) e.push([`vdb linear, query --stdin, defaults (${lin.stdin.lines} q, start+load incl.)`, f0(lin.qpsStdin), gb(lin.qpsStdin).toFixed(2), gflops(lin.qpsStdin), vsBrute(lin.qpsStdin)]);
+    for (const v of lin.stdinBatched?.variants ?? []) {
+      const label = `vdb linear, query --stdin, ${v.label}`;
+      if (v.error) e.push([label, { colSpan: 4, content: `FAILED: ${String(v.error).slice(0, 100)}` }]);
+      else e.push([`${label}${v.sameAsOneAtATime === false ? ' (OUTPUT DIFFERS)' : ''}`, `${f0(v.qps)} (${f0(v.steadyQps)} after start-up)`, gb(v.steadyQps).toFixed(2), gflops(v.steadyQps), vsBrute(v.steadyQps)]);
+    }
     const np = d.n === SYNTH[d.dataset] || (d.dataset === 'wordnet' && d.n === 30000) ? NUMPY_BLAS.qps[d.dataset] : undefined;
-    if (np) e.push(['numpy BLAS batched, 2 threads (constant, see below)', f0(np), gb(np).toFixed(2), `${(np / bruteQps).toFixed(1)}× (other run)`]);
+    if (np) e.push(['numpy BLAS batched, 2 threads (constant, see below)', f0(np), gb(np).toFixed(2), gflops(np), bruteQps ? `${(np / bruteQps).toFixed(1)}× (other run)` : '']);
     console.log(`\n${name}: exact search`);
     console.log(e.toString());
+    if (lin.stdinBatched) console.log(`--stdin variants: ${lin.stdinBatched.lines} lines; "after start-up" subtracts a one-line run (${f0(lin.stdinBatched.startupMs)} ms: node start, snapshot load, one query). GFLOP/s = 2·n·dim per query.`);
     if (np) console.log(`numpy constant: ${NUMPY_BLAS.source}; not re-measured here (no Python in the bench).`);
-    d.exact = { bruteQps, bruteGBps: gb(bruteQps), linearQps: lin.qps, linearGBps: gb(lin.qps), linearVsBrute: lin.qps / bruteQps, linearStdinQps: lin.qpsStdin ?? null, numpyQps: np ?? null };
+    d.exact = {
+      bruteQps: bruteQps ?? null,
+      bruteGBps: bruteQps ? gb(bruteQps) : null,
+      linearQps: lin.qps,
+      linearGBps: gb(lin.qps),
+      linearVsBrute: bruteQps ? lin.qps / bruteQps : null,
+      linearStdinQps: lin.qpsStdin ?? null,
+      linearBatched: lin.build?.batched ?? null,
+      linearStdinBatched: lin.stdinBatched ?? null,
+      numpyQps: np ?? null,
+    };
   }
 
   console.log('');

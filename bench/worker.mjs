@@ -131,6 +131,30 @@ async function buildVdb(c) {
   const session = await svc.querySession('bench');
   out.query = await timeQueries(ds, c.nQueries, async (q) => (await session.query({ embedding: qView(ds, q), k: K })).hits.map((h) => h.metadata.row), true);
   log(`${c.type}: ${out.query.qps.toFixed(1)} q/s, recall@10 ${out.query.recall.toFixed(4)}`);
+  if (c.batched) out.batched = await timeBatched(svc, ds, c.batched);
+  return out;
+}
+
+/**
+ * Every query through `queryBatch` in batches of `batch` on `threads` threads: the in-process
+ * counterpart of numpy's figure (queries already parsed and validated; one untimed batch first
+ * starts the workers).
+ */
+async function timeBatched(svc, ds, settings) {
+  const out = [];
+  for (const { batch, threads } of settings) {
+    const session = await svc.querySession('bench', { threads });
+    const prepared = [];
+    for (let q = 0; q < ds.nq; q++) prepared.push(await session.prepare({ embedding: qView(ds, q), k: K }));
+    await session.queryBatch(prepared.slice(0, batch));
+    const results = [];
+    const t = now();
+    for (let i = 0; i < prepared.length; i += batch) for (const r of await session.queryBatch(prepared.slice(i, i + batch))) results.push(r.hits.map((h) => h.metadata.row));
+    const qps = (prepared.length * 1000) / (now() - t);
+    await session.close();
+    out.push({ batch, threads, qps, recall: recallAtK(ds, results, K, cosFromBase(ds)) });
+    log(`queryBatch, batches of ${batch}, ${threads} thread(s): ${qps.toFixed(0)} q/s`);
+  }
   return out;
 }
 

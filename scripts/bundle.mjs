@@ -8,8 +8,8 @@ import { build } from 'esbuild';
 rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
-  // The NDJSON parser runs as a worker thread: its own entry, loaded by file name.
-  entryPoints: ['src/cli/main.ts', 'src/cli/ndjson-worker.ts'],
+  // Worker threads load their entry files from beside the chunk that starts them.
+  entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

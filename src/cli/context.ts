@@ -54,3 +54,9 @@ export function jsonFlag(value: string | undefined, flag: string): unknown {
 export function jsonObjectFlag(value: string | undefined, flag: string): Record<string, unknown> | undefined {
   return value === undefined ? undefined : parseJsonObject(value, flag);
 }
+
+/** A positive integer from the environment; unset or anything else gives undefined (the default applies). */
+export function envPositiveInt(name: string): number | undefined {
+  const n = Number(process.env[name]);
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}

@@ -10,7 +10,7 @@
  * and messages do not change. Blank lines are counted and skipped, lines end
  * at \n, \r\n or a lone \r (as node:readline does).
  */
-import { createReadStream } from 'node:fs';
+import { read } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort } from 'node:worker_threads';
 import type { NdjsonBatch, NdjsonLine } from './ndjson.js';
@@ -20,29 +20,48 @@ const MAX_IN_FLIGHT = 4;
 const MAX_BATCH_LINES = 512;
 
 const port = parentPort!;
-const input = createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1 << 20 });
 const decoder = new StringDecoder('utf8');
+const chunk = Buffer.allocUnsafe(1 << 20);
 let carry = '';
 let lineNo = 0;
 let inFlight = 0;
+let waiting = false;
 let lines: NdjsonLine[] = [];
 let floats = new Float64Array(1 << 16);
 let used = 0;
 
 port.on('message', () => {
-  if (--inFlight < MAX_IN_FLIGHT && input.isPaused()) input.resume();
+  if (--inFlight < MAX_IN_FLIGHT && waiting) {
+    waiting = false;
+    pump();
+  }
 });
+pump();
 
-input.on('data', (data) => {
-  take(carry + decoder.write(data as Buffer), false);
-  flush();
-});
-input.on('end', () => {
-  take(carry + decoder.end(), true);
-  flush();
-  port.postMessage({ lines: [], floats: null, done: true } satisfies NdjsonBatch);
-});
-input.on('error', (err) => port.postMessage({ lines: [], floats: null, done: true, error: err.message } satisfies NdjsonBatch));
+/** Reads the next chunk of fd 0, unless enough batches are in flight. */
+function pump(): void {
+  if (inFlight >= MAX_IN_FLIGHT) {
+    waiting = true;
+    return;
+  }
+  read(0, chunk, 0, chunk.length, null, (err, n) => {
+    if (err) {
+      // A non-blocking stdin (inherited so) has no data yet: try again shortly.
+      if (err.code === 'EAGAIN') return void setTimeout(pump, 2);
+      port.postMessage({ lines: [], floats: null, done: true, error: err.message } satisfies NdjsonBatch);
+      return;
+    }
+    if (n === 0) {
+      take(carry + decoder.end(), true);
+      flush();
+      port.postMessage({ lines: [], floats: null, done: true } satisfies NdjsonBatch);
+      return;
+    }
+    take(carry + decoder.write(chunk.subarray(0, n)), false);
+    flush();
+    pump();
+  });
+}
 
 /** Parses every whole line of `text`; keeps the unfinished tail (all of it at the end). */
 function take(text: string, atEnd: boolean): void {
@@ -99,5 +118,5 @@ function flush(): void {
   port.postMessage({ lines, floats: packed, done: false } satisfies NdjsonBatch, [packed.buffer]);
   lines = [];
   used = 0;
-  if (++inFlight >= MAX_IN_FLIGHT) input.pause();
+  inFlight++;
 }

@@ -2,6 +2,7 @@
  * NDJSON on stdin, parsed on a worker thread (ndjson-worker.ts) while the
  * main thread works on the lines already parsed.
  */
+import { isatty } from 'node:tty';
 import { Worker } from 'node:worker_threads';
 import { InvalidInput } from '../domain/errors.js';
 
@@ -21,49 +22,125 @@ export interface NdjsonBatch {
   error?: string;
 }
 
+/** Parsed stdin lines as the worker delivers them. */
+class StdinParser {
+  private readonly worker = new Worker(new URL('./ndjson-worker.js', import.meta.url));
+  private readonly queue: NdjsonBatch[] = [];
+  private at = 0;
+  private done = false;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly example: string) {
+    this.worker.on('message', (batch: NdjsonBatch) => {
+      this.queue.push(batch);
+      this.notify();
+    });
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    this.wake?.();
+    this.wake = null;
+  }
+
+  /** Whether next() can answer without waiting for input. */
+  ready(): boolean {
+    return this.done || this.failure !== null || this.queue.length > 0;
+  }
+
+  /**
+   * The next line, or null at the end of input.
+   * @throws InvalidInput naming the line when it is not a JSON object like `example`
+   */
+  async next(): Promise<[number, Record<string, unknown>] | null> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.done) return null;
+      const batch = this.queue[0];
+      if (batch === undefined) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      if (batch.error) throw new InvalidInput(`cannot read stdin: ${batch.error}`);
+      if (batch.done) {
+        this.done = true;
+        return null;
+      }
+      const line = batch.lines[this.at++];
+      if (this.at === batch.lines.length) {
+        // Consumed (so the queue's head always has a line left): the worker may read on.
+        this.queue.shift();
+        this.at = 0;
+        this.worker.postMessage(0);
+      }
+      if (line.error !== undefined) throw new InvalidInput(`line ${line.n}: not valid JSON (${line.error})`);
+      const value = line.value;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw new InvalidInput(`line ${line.n}: expected a JSON object such as ${this.example}`);
+      }
+      const obj = value as Record<string, unknown>;
+      if (line.embedding) obj.embedding = batch.floats!.subarray(line.embedding[0], line.embedding[0] + line.embedding[1]);
+      return [line.n, obj];
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+function openStdin(example: string): StdinParser {
+  // isatty, not process.stdin: opening stdin here would make fd 0 non-blocking under the worker's reads.
+  if (isatty(0)) throw new InvalidInput('--stdin reads NDJSON from a pipe, e.g. vdb chunk add --lib docs --stdin < chunks.ndjson');
+  return new StdinParser(example);
+}
+
 /**
  * Yields [lineNumber, object] for every non-blank stdin line, in order.
  * An "embedding" of numbers arrives as a Float64Array (the same doubles JSON.parse gives).
  * @throws InvalidInput naming the line when a line is not a JSON object like `example`
  */
 export async function* stdinObjects(example: string): AsyncGenerator<[number, Record<string, unknown>]> {
-  if (process.stdin.isTTY) throw new InvalidInput('--stdin reads NDJSON from a pipe, e.g. vdb chunk add --lib docs --stdin < chunks.ndjson');
-  const worker = new Worker(new URL('./ndjson-worker.js', import.meta.url));
-  const queue: NdjsonBatch[] = [];
-  let wake: (() => void) | null = null;
-  let failure: Error | null = null;
-  const notify = () => {
-    wake?.();
-    wake = null;
-  };
-  worker.on('message', (batch: NdjsonBatch) => {
-    queue.push(batch);
-    notify();
-  });
-  worker.on('error', (err) => {
-    failure = err;
-    notify();
-  });
+  const parser = openStdin(example);
+  try {
+    for (let line = await parser.next(); line !== null; line = await parser.next()) yield line;
+  } finally {
+    await parser.close();
+  }
+}
+
+/**
+ * `stdinObjects` in batches of up to `max` lines: a batch ends when no more
+ * lines are parsed yet, so lines typed one by one are answered one by one;
+ * `onWait` runs each time the reader is about to wait for input (a place to
+ * flush output). A bad line ends the batch before it, then throws.
+ */
+export async function* stdinBatches(example: string, max: number, onWait: () => void): AsyncGenerator<[number, Record<string, unknown>][]> {
+  const parser = openStdin(example);
   try {
     for (;;) {
-      while (queue.length === 0 && failure === null) await new Promise<void>((resolve) => (wake = resolve));
-      if (failure) throw failure;
-      const batch = queue.shift()!;
-      if (batch.error) throw new InvalidInput(`cannot read stdin: ${batch.error}`);
-      if (batch.done) return;
-      worker.postMessage(0);
-      for (const line of batch.lines) {
-        if (line.error !== undefined) throw new InvalidInput(`line ${line.n}: not valid JSON (${line.error})`);
-        const value = line.value;
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-          throw new InvalidInput(`line ${line.n}: expected a JSON object such as ${example}`);
+      if (!parser.ready()) onWait();
+      const first = await parser.next();
+      if (first === null) return;
+      const batch = [first];
+      while (batch.length < max && parser.ready()) {
+        let line: [number, Record<string, unknown>] | null;
+        try {
+          line = await parser.next();
+        } catch (err) {
+          yield batch;
+          throw err;
         }
-        const obj = value as Record<string, unknown>;
-        if (line.embedding) obj.embedding = batch.floats!.subarray(line.embedding[0], line.embedding[0] + line.embedding[1]);
-        yield [line.n, obj];
+        if (line === null) break;
+        batch.push(line);
       }
+      yield batch;
     }
   } finally {
-    await worker.terminate();
+    await parser.close();
   }
 }

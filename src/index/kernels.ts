@@ -12,7 +12,7 @@
  * the f64x2 kernels of simd.ts, which are bit-identical to `dot`/`l2sq`
  * below, so exact indexes and the oracle still agree to the bit.
  */
-import { WasmF32, simdAvailable } from './simd.js';
+import { WasmF32, blockScratch, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
 import type { SearchSpace } from './types.js';
 
@@ -78,9 +78,9 @@ export function norm(data: Float32Array, off: number, dim: number): number {
 }
 
 /** A WebAssembly-resident row block: its kernels and where the query scratch is. */
-interface Resident {
+export interface Resident {
   wasm: WasmF32;
-  /** Float offset of the row block in the memory (the scratch is at 0). */
+  /** Float offset of the row block in the memory (the scratch, `blockScratch(dim)`, is in front). */
   base: number;
   dim: number;
 }
@@ -97,10 +97,16 @@ const MIN_RESIDENT_FLOATS = 2 ** 14;
  * kernels on it; a plain Float32Array otherwise.
  */
 export function allocRows(length: number, dim: number): Float32Array {
-  const scratch = (dim + 3) & ~3;
-  if (dim === 0 || length < MIN_RESIDENT_FLOATS || length + scratch > MAX_RESIDENT_FLOATS || !simdAvailable()) {
-    return new Float32Array(length);
-  }
+  return (length >= MIN_RESIDENT_FLOATS ? allocResident(length, dim) : undefined) ?? new Float32Array(length);
+}
+
+/**
+ * Like `allocRows` whatever the size (for the batch search's own copies);
+ * undefined when SIMD is unavailable or there is no address space for it.
+ */
+export function allocResident(length: number, dim: number): Float32Array | undefined {
+  if (dim === 0 || length > MAX_RESIDENT_FLOATS || !simdAvailable()) return undefined;
+  const scratch = blockScratch(dim).floats;
   try {
     const wasm = new WasmF32(scratch + length);
     const rows = wasm.f32.subarray(scratch, scratch + length);
@@ -108,12 +114,12 @@ export function allocRows(length: number, dim: number): Float32Array {
     return rows;
   } catch {
     // Out of address space for another memory: fall back to the JS kernels.
-    return new Float32Array(length);
+    return undefined;
   }
 }
 
-/** The `allocRows` block `data` starts; undefined when the SIMD kernels cannot serve rows of `dim` in it. */
-function residentRows(data: Float32Array, dim: number): Resident | undefined {
+/** The `allocRows` block of rows of `dim` that `data` starts; undefined if it is not one. */
+export function residency(data: Float32Array, dim: number): Resident | undefined {
   const res = RESIDENT.get(data.buffer as ArrayBuffer);
   return res === undefined || res.dim !== dim || data.byteOffset !== res.base * 4 ? undefined : res;
 }
@@ -123,7 +129,7 @@ function residentRows(data: Float32Array, dim: number): Resident | undefined {
  * undefined when the SIMD kernels cannot serve this (q, data, dim).
  */
 function residentBlock(q: Float32Array, data: Float32Array, dim: number) {
-  const res = residentRows(data, dim);
+  const res = residency(data, dim);
   if (res === undefined || q.length !== dim) return undefined;
   res.wasm.f32.set(q, 0);
   return res;
@@ -171,7 +177,7 @@ export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, d
  * graph nodes, not for ranking.
  */
 export function rowPairDistance(metric: Metric, data: Float32Array, dim: number): (a: number, b: number) => number {
-  const res = residentRows(data, dim);
+  const res = residency(data, dim);
   if (res !== undefined) {
     const { wasm: w, base } = res;
     if (metric === 'l2') return (a, b) => Math.sqrt(w.l2sq(base + a * dim, base + b * dim, dim));

@@ -17,7 +17,9 @@
  * Lanes accumulate in float32, so results differ from the float64-accumulating
  * JS kernels by rounding (relative ~1e-6). Callers that must agree with
  * `distance()` to the bit (exact indexes, the oracle, the final ranking) use
- * the JS kernels; these are for navigation only.
+ * the JS kernels or their float64 twins dotx/l2sqx; these are for navigation,
+ * and (dotq/l2sqq, many queries per row) for batch.ts's filter, whose error
+ * bound leaves the final ranking to the exact kernels.
  */
 
 const LOCAL_A = 0;
@@ -253,6 +255,97 @@ function int8Body(): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
+/** Queries per call of the block kernels: 6 accumulators, 6 query vectors and a row fill 13 of the 16 SIMD registers V8 uses on x64; 8 spill. */
+export const BLOCK_QUERIES = 6;
+
+/**
+ * dotq/l2sqq (param $qb $x $rows $stride $n $out): `$rows` rows of `$n`
+ * floats, `$stride` bytes apart from $x, each against BLOCK_QUERIES queries
+ * at once, so a row loaded once serves them all. The queries are interleaved
+ * at $qb (`interleaveQueries`): for each 4-float step, query j's four floats at
+ * $qb + step·96 + j·16; then for each of the n mod 4 tail floats, 16 bytes
+ * per query, the float in lane 0 and zeros after it. Per (row, query) one
+ * float32 result at $out, row-major; rows need no padding.
+ *
+ * Four float32 lanes accumulate i mod 4, the tail goes into lane 0, then
+ * (l0 + l1) + (l2 + l3): each product (and, for l2sqq, difference) meets at
+ * most ⌊n/4⌋ + (n mod 4) + 2 additions, which is what batch.ts's error bound counts.
+ */
+function blockBody(squared: boolean): number[] {
+  const Q = BLOCK_QUERIES;
+  const [QB, X, ROWS, STRIDE, N, OUT, XP, QP, END] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const acc = Array.from({ length: Q }, (_, i) => 9 + i);
+  const XV = 9 + Q;
+  const T = XV + 1;
+  // acc += (row - query)² or row·query, the query vector at qp + offset
+  const term = (a: number, offset: number): number[] => [
+    ...get(a),
+    ...get(XV), ...get(QP), ...V128_LOAD(offset),
+    ...(squared ? [...F32X4_SUB, 0x22, T, ...get(T), ...F32X4_MUL] : F32X4_MUL),
+    ...F32X4_ADD, ...set(a),
+  ];
+  const terms = acc.flatMap((a, j) => term(a, 16 * j));
+  const bump = (local: number, by: number[]): number[] => [...get(local), ...by, I32_ADD, ...set(local)];
+  const whileBelowEnd = (body: number[]): number[] => [0x02, 0x40, 0x03, 0x40, ...get(XP), ...get(END), I32_GE_U, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
+  const endAfter = (mask: number): number[] => [...get(XP), ...get(N), ...i32c(mask), I32_AND, ...i32c(2), I32_SHL, I32_ADD, ...set(END)];
+  const lane = (a: number, i: number): number[] => [...get(a), ...F32X4_EXTRACT(i)];
+  const store = (j: number): number[] => [
+    ...get(OUT), ...lane(acc[j], 0), ...lane(acc[j], 1), F32_ADD, ...lane(acc[j], 2), ...lane(acc[j], 3), F32_ADD, F32_ADD, 0x38, 2, ...uleb(4 * j),
+  ];
+  const V128_ZERO = simd(0x0c, ...new Array(16).fill(0));
+  const V128_LOAD32_ZERO = simd(0x5c, 2, 0);
+
+  const body: number[] = [
+    // while rows != 0
+    0x02, 0x40, 0x03, 0x40, ...get(ROWS), 0x45, 0x0d, 1,
+    ...acc.flatMap((a) => [...V128_ZERO, ...set(a)]),
+    ...get(X), ...set(XP), ...get(QB), ...set(QP),
+    ...endAfter(~3),
+    ...whileBelowEnd([...get(XP), ...V128_LOAD(0), ...set(XV), ...terms, ...bump(XP, i32c(16)), ...bump(QP, i32c(16 * Q))]),
+    ...endAfter(3),
+    ...whileBelowEnd([...get(XP), ...V128_LOAD32_ZERO, ...set(XV), ...terms, ...bump(XP, i32c(4)), ...bump(QP, i32c(16 * Q))]),
+    ...acc.flatMap((_, j) => store(j)),
+    ...bump(OUT, i32c(4 * Q)), ...bump(X, get(STRIDE)), ...get(ROWS), ...i32c(1), 0x6b, ...set(ROWS),
+    0x0c, 0, 0x0b, 0x0b,
+    0x0b,
+  ];
+  // locals after the 6 params: xp qp end i32; the accumulators, the row vector and a temporary v128
+  const fn = [2, 3, I32, Q + 2, V128, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
+/**
+ * Queries in the block kernels' layout (see `blockBody`): per 4-float
+ * step, BLOCK_QUERIES vectors of 4; then per tail float, one vector per query
+ * with the float in lane 0. Missing queries (a short last group) stay zero.
+ */
+export function interleaveQueries(queries: Float32Array[], dim: number): Float32Array {
+  const Q = BLOCK_QUERIES;
+  const n4 = dim & ~3;
+  const out = new Float32Array(Q * (n4 + 4 * (dim & 3)));
+  queries.forEach((q, j) => {
+    for (let i = 0; i < n4; i++) out[(i >> 2) * 4 * Q + 4 * j + (i & 3)] = q[i];
+    for (let t = 0; t < (dim & 3); t++) out[Q * n4 + 4 * (t * Q + j)] = q[n4 + t];
+  });
+  return out;
+}
+
+/** Rows per block-kernel call: a tile of about 512 KiB stays in L2 while every query group passes over it. */
+export function blockTileRows(dim: number): number {
+  return Math.max(1, Math.min(256, Math.floor(2 ** 17 / dim)));
+}
+
+/**
+ * Float offsets of the scratch in front of an `allocRows` block: the single
+ * query of `dotExact`/`l2sqExact` at 0, then one interleaved query group for
+ * the block kernels, then their results for a tile of rows.
+ */
+export function blockScratch(dim: number): { group: number; out: number; floats: number } {
+  const group = (dim + 3) & ~3;
+  const out = group + BLOCK_QUERIES * ((dim & ~3) + 4 * (dim & 3));
+  return { group, out, floats: out + blockTileRows(dim) * BLOCK_QUERIES };
+}
+
 function section(id: number, payload: number[]): number[] {
   return [id, ...uleb(payload.length), ...payload];
 }
@@ -265,17 +358,19 @@ function name(s: string): number[] {
 export function kernelModuleBytes(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [3, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64]),
+    ...section(1, [4, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]),
     ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
-    ...section(3, [7, 0, 0, 1, 1, 2, 2, 1]),
+    ...section(3, [9, 0, 0, 1, 1, 2, 2, 1, 3, 3]),
     ...section(7, [
-      7,
+      9,
       ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3,
       ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5, ...name('idot4'), 0x00, 6,
+      ...name('dotq'), 0x00, 7, ...name('l2sqq'), 0x00, 8,
     ]),
     ...section(10, [
-      7,
+      9,
       ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true), ...int8Body(),
+      ...blockBody(false), ...blockBody(true),
     ]),
   ];
   return new Uint8Array(bytes);
@@ -283,6 +378,8 @@ export function kernelModuleBytes(): Uint8Array {
 
 type Kernel = (a: number, b: number, n: number) => number;
 type Kernel4 = (q: number, a: number, b: number, c: number, d: number, n4: number, out: number) => void;
+/** (qb, x, rows, stride, n, out), byte offsets but rows and n; see blockBody. */
+export type BlockKernel = (qb: number, x: number, rows: number, stride: number, n: number, out: number) => void;
 
 // The project's lib settings (ES2022, node types) do not declare WebAssembly.
 declare namespace WebAssembly {
@@ -346,6 +443,9 @@ export class WasmF32 {
   readonly idot4: Kernel4;
   private readonly dotX: Kernel;
   private readonly l2X: Kernel;
+  /** Block kernels over byte offsets; see blockBody. */
+  readonly dotBlock: BlockKernel;
+  readonly l2sqBlock: BlockKernel;
 
   constructor(length: number) {
     const mod = kernelModule();
@@ -361,6 +461,8 @@ export class WasmF32 {
     this.idot4 = inst.exports.idot4 as Kernel4;
     this.dotX = inst.exports.dotx as Kernel;
     this.l2X = inst.exports.l2sqx as Kernel;
+    this.dotBlock = inst.exports.dotq as BlockKernel;
+    this.l2sqBlock = inst.exports.l2sqq as BlockKernel;
   }
 
   /** Dot product of f32[a..a+n) and f32[b..b+n), float32 lanes. */

@@ -27,6 +27,7 @@ import type {
 import { DEFAULT_K } from '../domain/types.js';
 import { checkEf, checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, getEmbedder } from '../embed/registry.js';
+import { BatchSearch } from '../index/batch.js';
 import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
@@ -327,8 +328,8 @@ export class VdbService {
   }
 
   /** Resolves the library once, for answering many queries (`query --stdin`). */
-  async querySession(ref: string): Promise<QuerySession> {
-    return new QuerySession(this.store.read().library(ref));
+  async querySession(ref: string, opts: SessionOptions = {}): Promise<QuerySession> {
+    return new QuerySession(this.store.read().library(ref), opts);
   }
 
   // ---- storage ---------------------------------------------------------
@@ -435,13 +436,36 @@ function setBuiltIndex(lib: Library, type: IndexType, index: VectorIndex, builtA
   lib.setIndex({ type, built_at: builtAt, coveredBelowSeq: lib.nextSeq, slotSeqs, index });
 }
 
+/** A query that passed validation: its embedding (checked or embedded from its text) and k. */
+export interface PreparedQuery {
+  vector: Float32Array;
+  k: number;
+  /** Candidate list size for an hnsw index; undefined: the index's own. */
+  ef?: number;
+}
+
+export interface SessionOptions {
+  /** Threads for batched exact search (`queryBatch`); default: the machine's. */
+  threads?: number;
+}
+
 /** Answers queries against one loaded library. */
 export class QuerySession {
   private answered = 0;
+  private batch: BatchSearch | null = null;
 
-  constructor(readonly lib: Library) {}
+  constructor(
+    readonly lib: Library,
+    private readonly opts: SessionOptions = {},
+  ) {}
 
   async query(input: QueryInput, where?: string): Promise<QueryResult> {
+    const [result] = await this.queryBatch([await this.prepare(input, where)]);
+    return result;
+  }
+
+  /** Validates one query (embedding its text); `where` names it in errors, e.g. `line 3`. */
+  async prepare(input: QueryInput, where?: string): Promise<PreparedQuery> {
     const lib = this.lib;
     // One query reads only what it touches; from the second on, sequential reads of everything pay off.
     if (++this.answered === 2) lib.preload();
@@ -460,7 +484,7 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
-    return { hits: nearest(lib, vector, k, this.efFor(input.ef, where)) };
+    return { vector, k, ef: this.efFor(input.ef, where) };
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */
@@ -473,6 +497,33 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, `ef applies to an hnsw index; library "${this.lib.name}" has ${has}`), { hint: 'drop ef, or build one with vdb index build --type hnsw' });
     }
     return ef;
+  }
+
+  /**
+   * Answers prepared queries, in order, with the same hits as one `query`
+   * each. On a library scanned exactly (no index, or linear) several queries
+   * share each pass over the vectors, on up to `threads` threads.
+   */
+  async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
+    const lib = this.lib;
+    const type = lib.indexState?.type ?? 'linear';
+    if (queries.length < 2 || type !== 'linear' || lib.size === 0) return queries.map((q) => ({ hits: nearest(lib, q.vector, q.k, q.ef) }));
+    const space = lib.searchSpace();
+    if (this.batch?.rows.data !== space.data) {
+      void this.batch?.close();
+      this.batch = new BatchSearch(space, { threads: this.opts.threads });
+    }
+    const ranked = await this.batch.search(
+      queries.map((q) => prepareQuery(lib.metric, q.vector)),
+      queries.map((q) => q.k),
+    );
+    return ranked.map(({ keys, dists }) => ({ hits: toHits(lib, keys, dists) }));
+  }
+
+  /** Stops the threads of batched search, if any were started. */
+  async close(): Promise<void> {
+    await this.batch?.close();
+    this.batch = null;
   }
 }
 
@@ -492,7 +543,11 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
   }
   (lib.indexState?.index ?? LINEAR).search(q, space, top, ef);
   const { keys, dists } = top.drain();
-  return Array.from(keys, (row, i) => {
+  return toHits(lib, keys, dists);
+}
+
+function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {
+  return Array.from(rows, (row, i) => {
     const c = lib.chunkAt(row);
     return { id: c.id, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
   });

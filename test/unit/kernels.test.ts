@@ -3,7 +3,7 @@ import { seededRandom } from '../../src/domain/random.js';
 import { METRICS, allocRows, distance, dot, l2sq, prepareData, prepareQuery, scan } from '../../src/index/kernels.js';
 import { TopK } from '../../src/index/topk.js';
 import { INDEX_KINDS } from '../../src/index/registry.js';
-import { WasmF32, simdAvailable } from '../../src/index/simd.js';
+import { BLOCK_QUERIES, WasmF32, blockScratch, interleaveQueries, simdAvailable } from '../../src/index/simd.js';
 
 /** Float64 reference loops; also Σ|terms| to scale the float32-lane tolerance. */
 function naive(a: Float32Array, aOff: number, b: Float32Array, bOff: number, n: number): { dot: number; l2: number; absDot: number } {
@@ -92,6 +92,34 @@ describe('WebAssembly SIMD kernels (float32 lanes)', () => {
       check(false);
       w.l2sq4(q * 4, xs[0] * 4, xs[1] * 4, xs[2] * 4, xs[3] * 4, n4, out * 4);
       check(true);
+    }
+  });
+
+  it('dotBlock/l2sqBlock score every row against BLOCK_QUERIES interleaved queries, within the bound batch.ts assumes', () => {
+    for (let dim = 1; dim <= 67; dim++) {
+      const rows = 7;
+      const layout = blockScratch(dim);
+      const w = new WasmF32(layout.floats + rows * dim);
+      const scale = [1e-3, 1, 1e3][dim % 3];
+      w.f32.set(gauss(rows * dim, scale), layout.floats);
+      // One query short of a full group: the missing one must not disturb the others.
+      const qs = Array.from({ length: BLOCK_QUERIES - 1 }, () => gauss(dim, scale));
+      w.f32.set(interleaveQueries(qs, dim), layout.group);
+      const m = (dim >> 2) + (dim & 3) + 4;
+      const gamma = (m * 2 ** -24) / (1 - m * 2 ** -24);
+      const queryBlock = new Float32Array(qs.length * dim);
+      qs.forEach((q, j) => queryBlock.set(q, j * dim));
+      for (const squared of [false, true]) {
+        (squared ? w.l2sqBlock : w.dotBlock)(layout.group * 4, layout.floats * 4, rows, dim * 4, dim, layout.out * 4);
+        for (let r = 0; r < rows; r++) {
+          qs.forEach((_, j) => {
+            const got = w.f32[layout.out + r * BLOCK_QUERIES + j];
+            const want = naive(queryBlock, j * dim, w.f32, layout.floats + r * dim, dim);
+            if (squared) expect(Math.abs(got - want.l2)).toBeLessThanOrEqual(gamma * want.l2 + 2 ** -120);
+            else expect(Math.abs(got - want.dot)).toBeLessThanOrEqual(gamma * want.absDot + 2 ** -120);
+          });
+        }
+      }
     }
   });
 

@@ -2,9 +2,13 @@ import { Command } from 'commander';
 import type { QueryResult } from '../../domain/types.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
-import { intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
-import { stdinObjects } from '../ndjson.js';
+import type { PreparedQuery } from '../../service/service.js';
+import { envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
+import { stdinBatches } from '../ndjson.js';
 import { out, printJson, printTable } from '../output.js';
+
+/** Lines per batch of `query --stdin` (VDB_STDIN_BATCH): 16 groups of the block kernels' 6 queries. */
+const STDIN_BATCH = 96;
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -21,6 +25,8 @@ export function queryCommand(): Command {
 Distances: cosine = 1 - cosine similarity, l2 = Euclidean, dot = -(q·x); nearest first.
 A larger --ef finds more of the true nearest chunks on an hnsw index, more slowly;
 other index types refuse it (linear and kdtree are exact; lsh has --probes).
+With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
+(VDB_STDIN_BATCH=N lines per batch, 1 for one at a time; VDB_THREADS=N threads).
 
 Examples:
   $ vdb query --lib docs --text "vector search" -k 3
@@ -33,24 +39,37 @@ Examples:
       const mode = modeOf(cmd);
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
-        const session = await svc.querySession(o.lib);
+        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS') });
         let buf = '';
+        const flush = () => {
+          if (buf) out(buf);
+          buf = '';
+        };
         try {
-          for await (const [n, q] of stdinObjects('{"text": "hello", "k": 5}')) {
-            checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
-            const res = await session.query(
-              { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) },
-              `line ${n}`,
-            );
-            buf += `${JSON.stringify(res)}\n`;
-            if (buf.length > 1 << 16) {
-              out(buf);
-              buf = '';
+          for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
+            const queries: PreparedQuery[] = [];
+            let failure: { error: unknown } | undefined;
+            for (const [n, q] of batch) {
+              try {
+                checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
+                const input = { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) };
+                queries.push(await session.prepare(input, `line ${n}`));
+              } catch (error) {
+                failure = { error };
+                break;
+              }
             }
+            // The lines before a bad one are answered first, as one at a time.
+            for (const res of await session.queryBatch(queries)) {
+              buf += `${JSON.stringify(res)}\n`;
+              if (buf.length > 1 << 16) flush();
+            }
+            if (failure) throw failure.error;
           }
         } finally {
           // Answers to the lines before a bad one still go out.
-          if (buf) out(buf);
+          flush();
+          await session.close();
         }
         return;
       }
