@@ -357,9 +357,13 @@ export class Library {
     return space;
   }
 
-  /** Reads into memory, in sequential passes, what queries would otherwise read piece by piece. */
+  /**
+   * Reads into memory, in one sequential pass, the index's arrays that queries
+   * would otherwise read piece by piece. Float rows stay paged: an HNSW query
+   * re-scores a few candidates, and reading those one by one beat reading all
+   * 100k rows of synth100k over 5,000 queries (and held 100 MB less).
+   */
   preload(): void {
-    this.prepared();
     this.indexState?.index.preload?.();
   }
 
@@ -438,13 +442,9 @@ export class Library {
   }
 }
 
-/**
- * Rows read from disk into a prepared block as a search touches them. Once a
- * sixteenth of them were read one by one, the rest come in one sequential read.
- */
+/** Rows read from disk into a prepared block as a search touches them, or all at once for a scan. */
 class PagedRows {
   private readonly done: Uint8Array;
-  private reads = 0;
   private whole = false;
 
   constructor(
@@ -459,7 +459,6 @@ class PagedRows {
   /** Makes `row` readable in `data`. */
   readonly fill = (row: number): void => {
     if (this.whole || row >= this.lazy.count || this.done[row] === 1) return;
-    if (++this.reads > this.lazy.count / 16) return this.fillAll();
     this.lazy.readVectors(this.data, row * this.dim, row, row + 1);
     prepareRows(this.metric, this.data, this.dim, row, row + 1);
     this.done[row] = 1;

@@ -56,13 +56,13 @@ describe('reading a large database in part', () => {
     });
   }
 
-  it('reads every row at once after many single reads, with the same answers', async () => {
+  it('answers large-k queries (the graph read whole midway, many rows one by one) as with every row in memory', async () => {
     const path = fresh();
     const queries = await build(path, 'l2');
     const lib = open(path);
     const reference = open(path);
     reference.vectors();
-    // Large k re-scores many rows: the sixteenth-of-the-rows switch to one whole read happens midway.
+    // Large k widens the beam past a sixteenth of the slots: the graph is read whole midway.
     for (const q of queries) expect(nearest(lib, Float32Array.from(q), 200)).toEqual(nearest(reference, Float32Array.from(q), 200));
   });
 
