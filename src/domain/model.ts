@@ -358,13 +358,15 @@ export class Library {
   }
 
   /**
-   * Reads into memory, in one sequential pass, the index's arrays that queries
-   * would otherwise read piece by piece. Float rows stay paged: an HNSW query
-   * re-scores a few candidates, and reading those one by one beat reading all
-   * 100k rows of synth100k over 5,000 queries (and held 100 MB less).
+   * Reads into memory, in sequential passes, the index's arrays that queries
+   * would otherwise read piece by piece, and with `rows` every prepared row
+   * (an index update reads them all). Without it float rows stay paged: an
+   * HNSW query re-scores a few candidates, and reading those one by one beat
+   * reading all 100k rows of synth100k over 5,000 queries (and held 100 MB less).
    */
-  preload(): void {
+  preload(rows = false): void {
     this.indexState?.index.preload?.();
+    if (rows) this.prepared();
   }
 
   /** Prepared rows of a library still on disk, read as they are touched; appended rows are in place. */

@@ -414,7 +414,7 @@ export function refreshIndex(lib: Library, type: IndexType, params: Record<strin
     if (added.length === 0 && (lib.indexView() as IndexView).stale === 0 && unchanged) return { mode: 'none', reason: null, inserted: 0, removed: 0 };
     const ctx = { random: opts.random(), onProgress: opts.onProgress };
     // An update reads every row and the whole graph: in sequential passes, not page by page.
-    lib.preload();
+    lib.preload(true);
     const result = update(current.index, lib.searchSpace(), added, wanted, ctx);
     if ('rebuild' in result) return buildAfresh(lib, type, wanted, ctx, result.rebuild, opts.builtAt);
     setBuiltIndex(lib, type, result.index, opts.builtAt);

@@ -3,7 +3,7 @@
  * by one, single chunk records, per-page checksums. It must answer exactly as a
  * fully loaded database does, and still refuse damaged files.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptSnapshot } from '../../src/domain/errors.js';
@@ -104,6 +104,28 @@ describe('reading a large database in part', () => {
     const text = readFileSync(file, 'utf8');
     writeFileSync(file, text.replace(`"text":"${top.text}"`, `"text":"${top.text.replace('row', 'wor')}"`));
     expect(() => nearest(open(path), Float32Array.from(queries[0]), 1)).toThrow(/fails its checksum/);
+  });
+
+  it('updates an HNSW index in place on a database read in part exactly as on one read whole', async () => {
+    const path = fresh();
+    await build(path, 'cosine');
+    const copy = (to: string, edit: (doc: string) => string) => {
+      cpSync(`${path}.d`, `${to}.d`, { recursive: true });
+      writeFileSync(to, edit(readFileSync(path, 'utf8')));
+    };
+    const whole = fresh();
+    // Without row seqs a library cannot be searched page by page: every row is read.
+    copy(whole, (doc) => doc.replace(/,"seqs":\{[^{}]*(\{[^{}]*\})?[^{}]*\}/g, ''));
+    const paged = fresh();
+    copy(paged, (doc) => doc);
+    expect(readFileSync(whole, 'utf8')).not.toContain('"seqs"');
+    const arrays = async (at: string) => {
+      const svc = new VdbService({ path: at, seed: 'paged', now: () => '2024-01-01T00:00:00.000Z', storage: SIDECARS });
+      expect((await svc.buildIndex('v', { type: 'hnsw' })).build).toMatchObject({ mode: 'incremental', inserted: 20 });
+      return open(at).indexState!.index.serialize().arrays;
+    };
+    const [a, b] = [await arrays(paged), await arrays(whole)];
+    for (const name of Object.keys(b)) expect(Buffer.from(a[name].buffer, a[name].byteOffset, a[name].byteLength).equals(Buffer.from(b[name].buffer, b[name].byteOffset, b[name].byteLength)), name).toBe(true);
   });
 
   it('still reads manifests without page tables, row seqs or record offsets (older vdb)', async () => {
