@@ -86,8 +86,12 @@ export interface Resident {
 }
 
 const RESIDENT = new WeakMap<ArrayBuffer, Resident>();
-/** 1 GiB of floats per block at most; larger blocks stay plain arrays. */
-const MAX_RESIDENT_FLOATS = 2 ** 28;
+/**
+ * Floats per block at most: the memory stays under 2 GiB, so every byte
+ * offset the kernels take is a positive i32 (1M × 384 rows fit). Larger
+ * blocks stay plain arrays and use the JS kernels.
+ */
+const MAX_RESIDENT_FLOATS = 2 ** 29;
 /** Below 64 KiB a memory and an instance per block cost more than they save. */
 const MIN_RESIDENT_FLOATS = 2 ** 14;
 
@@ -105,8 +109,9 @@ export function allocRows(length: number, dim: number): Float32Array {
  * undefined when SIMD is unavailable or there is no address space for it.
  */
 export function allocResident(length: number, dim: number): Float32Array | undefined {
-  if (dim === 0 || length > MAX_RESIDENT_FLOATS || !simdAvailable()) return undefined;
+  if (dim === 0 || !simdAvailable()) return undefined;
   const scratch = blockScratch(dim).floats;
+  if (scratch + length > MAX_RESIDENT_FLOATS) return undefined;
   try {
     const wasm = new WasmF32(scratch + length);
     const rows = wasm.f32.subarray(scratch, scratch + length);
