@@ -233,7 +233,7 @@ async function benchDataset(name) {
     }
     if (!baseSnapshot) {
       const snapshot = join(work, 'base.json');
-      rmSync(snapshot, { force: true });
+      removeSnapshot(snapshot);
       log(`-- vdb API ingest (addChunks, ${ds.n} rows)`);
       const r = await worker({ task: 'ingest', system: 'vdb', dataset: dsRef, snapshot });
       out.apiIngest = r;
@@ -256,7 +256,7 @@ async function benchDataset(name) {
       writeReport();
     }
   }
-  if (baseSnapshot && !cfg.keep) rmSync(baseSnapshot, { force: true });
+  if (baseSnapshot && !cfg.keep) removeSnapshot(baseSnapshot);
 
   // ---- peers.
   for (const peer of cfg.peers) {
@@ -328,7 +328,7 @@ function vdbArgs(snapshot, ...args) {
 async function cliIngest(ds, work, tag) {
   const ndjson = await writeChunkNdjson(ds, join(CACHE, `${tag}-chunks.ndjson`));
   const snapshot = join(work, 'base.json');
-  rmSync(snapshot, { force: true });
+  removeSnapshot(snapshot);
   const created = await run(process.execPath, vdbArgs(snapshot, 'lib', 'create', 'bench', '--dim', String(DIM), '--metric', 'cosine', '--embedder', 'none'));
   if (created.code !== 0) return { code: created.code, error: created.stderr.trim() };
   log(`vdb chunk add --stdin: ${ds.n} lines (${(statSync(ndjson).size / 1e6).toFixed(0)} MB NDJSON) ...`);
@@ -353,11 +353,17 @@ async function worker(task, { echo = true } = {}) {
   return res;
 }
 
+/** Removes a snapshot and its sidecar directory (a large snapshot is a manifest plus `PATH.d/`). */
+function removeSnapshot(path) {
+  rmSync(path, { force: true });
+  rmSync(`${path}.d`, { recursive: true, force: true });
+}
+
 async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) {
   const setting = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
   log(`-- vdb ${kind.type} ${setting}`);
   const snapshot = join(work, `vdb-${kind.type}.json`);
-  rmSync(snapshot, { force: true });
+  removeSnapshot(snapshot);
   const row = { system: 'vdb', index: kind.type, exact: kind.exact, setting, params };
   const nQueries = kind.exact ? Math.min(cfg.exactQueries, ds.nq) : Math.min(cfg.queries, ds.nq);
   const batched = kind.type === 'linear' ? cfg.stdinBatches.flatMap((batch) => cfg.stdinThreads.map((threads) => ({ batch, threads }))) : undefined;
@@ -366,7 +372,7 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   if (b.error || !existsSync(snapshot)) {
     row.error = b.error ?? 'no snapshot written';
     log(`  failed: ${row.error}`);
-    rmSync(snapshot, { force: true });
+    removeSnapshot(snapshot);
     return row;
   }
   row.buildMs = b.buildMs;
@@ -415,7 +421,7 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
     `  build ${s(row.buildMs)} s, recall ${f4(row.recall)}, ${f0(row.qps)} q/s in process, ${f0(row.qpsStdin)} q/s via --stdin (${lines} lines), ` +
       `load ${f0(row.loadMs)} ms, cold query ${f0(row.coldMs)} ms, snapshot ${mb(row.fileBytes)} MB, --stdin peak RSS ${mb(row.maxRssKb * 1024)} MB`,
   );
-  if (!cfg.keep) rmSync(snapshot, { force: true });
+  if (!cfg.keep) removeSnapshot(snapshot);
   return row;
 }
 
