@@ -344,17 +344,10 @@ export class Library {
       }
       if (identity) slotToRow = null;
     }
-    const space: SearchSpace = { metric: this.metric, dim: this.dim, data: new Float32Array(0), rows: this.size, slotToRow, fill: null };
     // HNSW reads a few hundred rows per query: a library still on disk serves them one by one.
-    if (this.lazy && this.lazy.seqs && state?.type === 'hnsw' && !this.cache.prepared) {
-      const paged = this.pagedRows();
-      space.data = paged.data;
-      space.fill = paged.fill;
-    } else {
-      space.data = this.prepared();
-    }
-    this.cache.space = space;
-    return space;
+    const paged = this.lazy && this.lazy.seqs && state?.type === 'hnsw' && !this.cache.prepared ? this.pagedRows() : null;
+    const data = paged ? paged.data : this.prepared();
+    return (this.cache.space = { metric: this.metric, dim: this.dim, data, rows: this.size, slotToRow, fill: paged?.fill ?? null });
   }
 
   /**

@@ -119,11 +119,11 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarMissing(ref.file);
     throw err;
   }
-  const state = { open: true };
+  let open = true;
   let tableFile: OpenSidecar | null = null;
   const close = () => {
-    if (state.open) closeSync(fd);
-    state.open = false;
+    if (open) closeSync(fd);
+    open = false;
     tableFile?.close();
   };
   try {
@@ -134,7 +134,7 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     throw err;
   }
   const readRaw = (into: Uint8Array, offset: number): void => {
-    if (!state.open) throw new Error(`sidecar ${ref.file} was closed`);
+    if (!open) throw new Error(`sidecar ${ref.file} was closed`);
     if (offset < 0 || offset + into.byteLength > ref.bytes) throw new Error(`sidecar ${ref.file}: bytes ${offset}..${offset + into.byteLength} are past its end`);
     let off = 0;
     while (off < into.byteLength) {

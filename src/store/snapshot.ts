@@ -338,10 +338,8 @@ function lazyRows(
     if (!(a instanceof Uint32Array) || a.length !== length) return fail(`${where} must be ${length} u32 values`);
     return a;
   }
-  const checkRecord = (c: unknown, row: number): Chunk => {
-    const chunk = checkChunk(c, row, nextSeq, at, fail);
+  const checkSeq = (chunk: Chunk, row: number): void => {
     if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
-    return chunk;
   };
   return {
     count,
@@ -357,7 +355,7 @@ function lazyRows(
         }
         if (!Array.isArray(list) || list.length !== count) throw new Error(`sidecar ${chunksRef.file} does not hold ${count} chunks`);
         const chunks = checkChunks(list, lib, nextSeq, table ? null : new Map(), at, fail);
-        if (seqs) chunks.forEach((c, row) => c.seq !== seqs[row] && fail(`${at}.chunks[${row}].seq ${c.seq} differs from chunks.seqs (${seqs[row]})`));
+        chunks.forEach(checkSeq);
         return chunks;
       }),
     chunkAt: (row) => {
@@ -371,7 +369,8 @@ function lazyRows(
         } catch (err) {
           throw new Error(`sidecar ${chunksRef.file} is damaged (${(err as Error).message})`);
         }
-        const chunk = checkRecord(record, row);
+        const chunk = checkChunk(record, row, nextSeq, at, fail);
+        checkSeq(chunk, row);
         if (table && !hasKey(table, idKey(chunk.id))) throw new Error(`id ${chunk.id} is not in the id table`);
         return chunk;
       });
