@@ -13,7 +13,12 @@ import { VdbError } from '../domain/errors.js';
 import type { ChunkView, IndexBuildView, LibraryView, QueryResult } from '../domain/types.js';
 import type {
   BuildIndexRequest,
+  ChunkListRequest,
   ChunkPageView,
+  CountRequest,
+  CountView,
+  DeletedView,
+  DeleteWhereRequest,
   ChunkPatchRequest,
   IndexInfo,
   LibraryPageView,
@@ -111,6 +116,21 @@ export class VdbClient {
 
   deleteChunk(id: string): Promise<ChunkView> {
     return this.call('DELETE', `/api/v1/chunks/${enc(id)}`);
+  }
+
+  /** A page of the chunks matching `{filter?, where?}` (README "Filters"); `total` counts the matches. */
+  listMatching(lib: string, body: ChunkListRequest): Promise<ChunkPageView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks/list`, body);
+  }
+
+  /** How many chunks match `{filter?, where?}` (all of them for `{}`). */
+  count(lib: string, body: CountRequest = {}): Promise<CountView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/count`, body);
+  }
+
+  /** Deletes every chunk matching the filter, atomically; `{"filter": {}}` deletes them all. */
+  deleteMatching(lib: string, body: DeleteWhereRequest): Promise<DeletedView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks/delete`, body);
   }
 
   // ---- index and queries -------------------------------------------------------

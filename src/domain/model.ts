@@ -103,7 +103,7 @@ export class Library {
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
   private store: Float32Array;
-  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<Filter, RowBitmap> } = {};
+  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap> } = {};
   /**
    * Records read one at a time while the rows are on disk (frozen: changes go
    * through `chunks`); past a sixteenth of the rows, all of them at once.
@@ -334,15 +334,16 @@ export class Library {
   /**
    * The rows a filter matches, from the filter columns (no chunk record is
    * read, but those of rows changed since the columns were built or loaded).
-   * Cached per filter object until the next change.
+   * Cached per filter until the next change (`query --stdin` lines often share one).
    */
   filterRows(filter: Filter): RowBitmap {
     const memo = (this.cache.filtered ??= new Map());
-    let bits = memo.get(filter);
+    const key = JSON.stringify(filter);
+    let bits = memo.get(key);
     if (!bits) {
       bits = evaluate(filter, this.columns.source(this.size, (row) => subjectOf(this.chunkAt(row))));
       if (memo.size >= 16) memo.clear();
-      memo.set(filter, bits);
+      memo.set(key, bits);
     }
     return bits;
   }

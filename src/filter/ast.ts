@@ -117,8 +117,13 @@ export function render(f: Filter): string {
       return `(${f.of.map(render).join(' AND ')})`;
     case 'or':
       return `(${f.of.map(render).join(' OR ')})`;
-    case 'not':
-      return `NOT ${render(f.of)}`;
+    case 'not': {
+      const g = f.of;
+      if (g.kind === 'eq') return `${g.path.label} != ${v(g.value)}`;
+      if (g.kind === 'in') return `${g.path.label} NOT IN [${g.values.map(v).join(', ')}]`;
+      if (g.kind === 'exists') return `NOT HAS ${g.path.label}`;
+      return `NOT ${render(g)}`;
+    }
     case 'atLeast':
       return `AT LEAST ${f.min} OF (${f.of.map(render).join(', ')})`;
     case 'eq':

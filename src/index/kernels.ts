@@ -161,6 +161,24 @@ export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: n
 }
 
 /**
+ * Offers the rows [0, rows) whose bit is set in `bits` (see RowFilter) to
+ * `top`, with the distances `scan` would give them.
+ */
+export function scanAllowed(score: (row: number) => number, bits: Uint32Array, rows: number, top: TopK): void {
+  const words = Math.min(bits.length, (rows + 31) >>> 5);
+  for (let i = 0; i < words; i++) {
+    let x = bits[i];
+    while (x !== 0) {
+      const t = x & -x;
+      const row = (i << 5) + 31 - Math.clz32(t);
+      x ^= t;
+      if (row >= rows) return;
+      top.push(score(row), row);
+    }
+  }
+}
+
+/**
  * A scorer for one query over `data`: `score(row)` equals
  * distance(metric, q, data, row·dim, dim), through the SIMD kernels when
  * `data` is an `allocRows` block. The query is copied into the block's

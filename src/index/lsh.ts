@@ -15,8 +15,8 @@
  */
 import { distance, dot } from './kernels.js';
 import type { TopK } from './topk.js';
-import { rowOf } from './types.js';
-import type { BuildContext, IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
+import { allows, rowOf } from './types.js';
+import type { BuildContext, IndexKind, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_TABLES = 8;
 
@@ -69,7 +69,7 @@ export class LshIndex implements VectorIndex {
     return code >>> 0;
   }
 
-  search(query: Float32Array, space: SearchSpace, top: TopK): void {
+  search(query: Float32Array, space: SearchSpace, top: TopK, _ef?: number, filter?: RowFilter): void {
     if (this.slots === 0) return;
     const { metric, data, dim } = space;
     if (++this.epoch === 0xffffffff) {
@@ -81,7 +81,7 @@ export class LshIndex implements VectorIndex {
       if (this.tags[slot] === epoch) return;
       this.tags[slot] = epoch;
       const row = rowOf(space, slot);
-      if (row >= 0) top.push(distance(metric, query, data, row * dim, dim), row);
+      if (row >= 0 && (!filter || allows(filter, row))) top.push(distance(metric, query, data, row * dim, dim), row);
     };
     for (let t = 0; t < this.tables; t++) {
       const code = this.hash(query, 0, t);

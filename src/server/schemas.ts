@@ -11,7 +11,7 @@ import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
-import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryExplain, QueryResult } from '../domain/types.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
@@ -106,8 +106,32 @@ export const ChunkViewSchema = Type.Object(
 /** One query hit; `distance` as `vdb query --json` prints it. */
 export const HitSchema = Type.Object({ id: Type.String(), text: Type.String(), distance: Type.Number(), metadata: Metadata }, { $id: 'Hit' });
 
-/** domain/types.ts QueryResult: `{"hits": [...]}`. */
-export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult' });
+/** domain/types.ts QueryExplain: how a query was answered. */
+export const QueryExplainSchema = Type.Object(
+  {
+    plan: Type.Enum(['index', 'exact-scan', 'none'], { description: 'index: the index searched (among the matches); exact-scan: every (matching) chunk scored; none: nothing matches' }),
+    index: Type.Union([Type.Enum(INDEX_TYPES), Type.Null()]),
+    filter: Type.Union([Type.String(), Type.Null()], { description: 'the filter as vdb read it' }),
+    chunks: Type.Integer(),
+    matches: Type.Union([Type.Integer(), Type.Null()], { description: 'chunks the filter matches; null without a filter' }),
+    reason: Type.String({ description: 'why this plan' }),
+    search: Type.Union([Type.String(), Type.Null()], { description: 'what the index did, when it says' }),
+    unindexed: Type.Integer({ description: 'chunks added or re-embedded since the build, scanned exactly beside the index' }),
+  },
+  { $id: 'QueryExplain' },
+);
+
+/** domain/types.ts QueryResult: `{"hits": [...]}`, with `explain` when asked for. */
+export const QueryResultSchema = Type.Object(
+  { hits: Type.Array(HitSchema, { description: 'nearest first' }), explain: Type.Optional(QueryExplainSchema) },
+  { $id: 'QueryResult' },
+);
+
+/** `…/count`: how many chunks (match). */
+export const CountSchema = Type.Object({ lib_id: Type.String(), count: Type.Integer() });
+
+/** `POST …/chunks/delete`: what a delete by filter removed (or would, with dry_run). */
+export const DeletedSchema = Type.Object({ deleted: Type.Integer(), ids: Type.Array(Type.String(), { description: 'in insertion order' }) });
 
 /** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
@@ -141,8 +165,30 @@ export const PageQuery = Type.Object(
 );
 
 const withEmbedding = Type.Boolean({ default: false, description: 'include embeddings' });
-/** `?offset&limit&with_embedding` for chunk lists; `?with_embedding` for one chunk. */
-export const ChunkPageQuery = Type.Object({ ...PageQuery.properties, with_embedding: withEmbedding }, strict);
+
+/** The filter of a request: JSON and shorthand, ANDed; the service parses and checks them (400 when bad). */
+const filterFields = {
+  filter: Type.Optional(Type.Unknown({ description: 'JSON filter, e.g. {"lang": "en", "year": {"$gte": 2020}} (README "Filters")' })),
+  where: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'shorthand filters such as "lang=en", "year>=2020"; all must hold' })),
+};
+/** In a query string the JSON filter is text. */
+const filterQuery = {
+  filter: Type.Optional(Type.String({ description: 'JSON filter (URL-encoded), e.g. {"lang":"en"}' })),
+  where: filterFields.where,
+};
+
+/** `?offset&limit&with_embedding&filter&where` for chunk lists; `?with_embedding` for one chunk. */
+export const ChunkPageQuery = Type.Object({ ...PageQuery.properties, with_embedding: withEmbedding, ...filterQuery }, strict);
+/** `POST …/chunks/list`: a page of the chunks matching a filter, the filter in the body. */
+export const ChunkListBody = Type.Object(
+  { offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })), with_embedding: Type.Optional(withEmbedding), ...filterFields },
+  strict,
+);
+/** `…/count`: in the body (POST) or the query string (GET). */
+export const CountBody = Type.Object(filterFields, strict);
+export const CountQuery = Type.Object(filterQuery, strict);
+/** `POST …/chunks/delete`: a filter is required ({} matches every chunk). */
+export const DeleteWhereBody = Type.Object({ ...filterFields, dry_run: Type.Optional(Type.Boolean({ default: false, description: 'say what would be deleted, delete nothing' })) }, { ...strict, minProperties: 1 });
 export const ChunkGetQuery = Type.Object({ with_embedding: withEmbedding }, strict);
 
 /** `POST /libraries`; defaults and checks as `vdb lib create`. */
@@ -203,6 +249,8 @@ export const QueryBody = Type.Object(
     text: Type.Optional(Type.String({ description: "embedded with the library's embedder" })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
     ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
+    ...filterFields,
+    explain: Type.Optional(Type.Boolean({ description: 'add "explain": which plan answered and why' })),
   },
   strict,
 );
@@ -215,6 +263,11 @@ export type ChunkPatchRequest = Static<typeof ChunkPatchBody>;
 export type BuildIndexRequest = Static<typeof BuildIndexBody>;
 export type QueryRequest = Static<typeof QueryBody>;
 export type IndexInfo = Static<typeof IndexInfoSchema>;
+export type ChunkListRequest = Static<typeof ChunkListBody>;
+export type CountRequest = Static<typeof CountBody>;
+export type DeleteWhereRequest = Static<typeof DeleteWhereBody>;
+export type CountView = Static<typeof CountSchema>;
+export type DeletedView = Static<typeof DeletedSchema>;
 export type LibraryPageView = Static<typeof LibraryPage>;
 export type ChunkPageView = Static<typeof ChunkPage>;
 
@@ -229,4 +282,5 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof IndexBuildViewSchema>, IndexBuildView>>,
   Assert<Same<Static<typeof HitSchema>, Hit>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
+  Assert<Same<Static<typeof QueryExplainSchema>, QueryExplain>>,
 ];
