@@ -26,6 +26,9 @@ const FOLD_ROWS = 1024;
 
 export class LiveColumns {
   private base: ColumnSet | null = null;
+  /** Opens the base on first use (adoptLater). */
+  private pending: (() => ColumnSet) | null = null;
+  private baseRows = 0;
   private rows = 0;
   private rowOrigin: Int32Array | null = null;
   private readonly dirty = new Set<number>();
@@ -35,6 +38,8 @@ export class LiveColumns {
   /** Forgets everything: the next use builds the columns from every record. */
   reset(): void {
     this.base = null;
+    this.pending = null;
+    this.baseRows = 0;
     this.rows = 0;
     this.rowOrigin = null;
     this.dirty.clear();
@@ -46,11 +51,20 @@ export class LiveColumns {
     this.reset();
     this.base = base;
     this.rows = base.rows;
+    this.baseRows = base.rows;
+  }
+
+  /** As adopt, with columns opened on first use (a snapshot's sidecar: unfiltered work never reads it). */
+  adoptLater(rows: number, open: () => ColumnSet): void {
+    this.reset();
+    this.pending = open;
+    this.rows = rows;
+    this.baseRows = rows;
   }
 
   /** `count` rows were appended. */
   appended(count: number): void {
-    if (this.base === null) return;
+    if (!this.known()) return;
     for (let i = 0; i < count; i++) this.dirty.add(this.rows + i);
     if (this.rowOrigin) this.rowOrigin = grow(this.rowOrigin, this.rows + count);
     this.rows += count;
@@ -59,7 +73,7 @@ export class LiveColumns {
 
   /** The record at `row` changed (metadata, tags, timestamps or document). */
   edited(row: number): void {
-    if (this.base === null || row >= this.rows) return;
+    if (!this.known() || row >= this.rows) return;
     if (!this.dirty.has(row)) {
       this.origins()[row] = -1;
       this.dirty.add(row);
@@ -69,7 +83,7 @@ export class LiveColumns {
 
   /** The rows in `removed` (ascending, distinct) were removed; the others keep their order. */
   removed(removed: readonly number[]): void {
-    if (this.base === null || removed.length === 0) return;
+    if (!this.known() || removed.length === 0) return;
     const origin = this.origins();
     const kept = new Int32Array(this.rows - removed.length);
     let w = 0;
@@ -99,9 +113,9 @@ export class LiveColumns {
    */
   source(rows: number, subjectAt: (row: number) => object): FilterSource {
     // A library whose rows changed without telling (or never built) is built from its records.
-    if (this.base === null || this.rows !== rows) this.build(rows, subjectAt);
+    if (!this.known() || this.rows !== rows) this.build(rows, subjectAt);
     if (this.dirty.size > FOLD_ROWS && this.dirty.size > rows / 16) this.fold(subjectAt);
-    const base = this.base as ColumnSet;
+    const base = this.opened();
     const extra = this.extraColumns(subjectAt);
     const map = this.baseMap();
     return {
@@ -118,9 +132,9 @@ export class LiveColumns {
 
   /** One column set for every row now (folding what changed), e.g. to store it with a snapshot. */
   current(rows: number, subjectAt: (row: number) => object): ColumnSet {
-    if (this.base === null || this.rows !== rows) this.build(rows, subjectAt);
+    if (!this.known() || this.rows !== rows) this.build(rows, subjectAt);
     else if (this.dirty.size > 0 || this.rowOrigin !== null) this.fold(subjectAt);
-    return this.base as ColumnSet;
+    return this.opened();
   }
 
   private build(rows: number, subjectAt: (row: number) => object): void {
@@ -131,7 +145,7 @@ export class LiveColumns {
 
   /** A new base from the old one's entries, moved to their rows, and the dirty rows' records. */
   private fold(subjectAt: (row: number) => object): void {
-    const base = this.base as ColumnSet;
+    const base = this.opened();
     const map = this.baseMap();
     const b = new ColumnSetBuilder();
     for (const c of base.columns) {
@@ -159,19 +173,33 @@ export class LiveColumns {
     if (this.baseToRow !== undefined) return this.baseToRow;
     const origin = this.rowOrigin;
     if (origin === null) return (this.baseToRow = null);
-    const map = new Int32Array((this.base as ColumnSet).rows).fill(-1);
+    const map = new Int32Array(this.baseRows).fill(-1);
     for (let r = 0; r < this.rows; r++) if (origin[r] >= 0) map[origin[r]] = r;
     return (this.baseToRow = map);
   }
 
   private origins(): Int32Array {
     if (this.rowOrigin === null) {
-      const baseRows = (this.base as ColumnSet).rows;
+      const baseRows = this.baseRows;
       const o = new Int32Array(this.rows);
       for (let r = 0; r < this.rows; r++) o[r] = r < baseRows ? r : -1;
       this.rowOrigin = o;
     }
     return this.rowOrigin;
+  }
+
+  private known(): boolean {
+    return this.base !== null || this.pending !== null;
+  }
+
+  /** The base, opened if it was adopted for later. */
+  private opened(): ColumnSet {
+    if (this.base === null) {
+      const base = (this.pending as () => ColumnSet)();
+      this.pending = null;
+      this.base = base;
+    }
+    return this.base;
   }
 
   private changed(): void {

@@ -62,28 +62,31 @@ const DEFAULT_EF_SEARCH = 64;
  * candidate if the errors were Gaussian; a miss costs recall, never a wrong distance).
  */
 const RESCORE_SIGMAS = 6;
-/**
- * Filtered search (see searchFiltered): below this share of matching slots
- * the walk expands two hops through non-matching neighbours (ACORN-1);
- * above it, it walks through them, scoring them as navigation only.
- */
-const TWO_HOP_BELOW = 0.4;
-/**
- * A filter matching up to this many entries per unit of ef is answered by a
- * scan of their int8 vectors (~120 ns an entry at 384 dims, against ~250 µs
- * for an unfiltered walk at ef 64): it costs no more than a filtered walk,
- * which at a few percent of matches also loses recall.
- */
-const SCAN_PER_EF = 64;
-/**
- * The graph near the query (two hops around the level-0 entry) matching
- * less than this share of the overall share means the filter is correlated
- * with the vectors and the query lies away from its matches, where a walk
- * misses them; up to CORRELATED_SCAN_PER_EF entries per unit of ef are
- * scanned then.
- */
-const CORRELATED = 0.25;
-const CORRELATED_SCAN_PER_EF = 256;
+/** How a filtered search chooses its walk (see search); tests lower the scan limits to exercise the walks. */
+export const FILTERED = {
+  /**
+   * A filter matching up to this many entries per unit of ef is answered by a
+   * scan of their int8 vectors (~120 ns an entry at 384 dims, against ~250 µs
+   * for an unfiltered walk at ef 64): it costs no more than a filtered walk,
+   * which at a few percent of matches also loses recall.
+   */
+  scanPerEf: 64,
+  /**
+   * The graph near the query (two hops around the level-0 entry) matching
+   * less than this share of the overall share means the filter is correlated
+   * with the vectors and the query lies away from its matches, where a walk
+   * misses them; up to correlatedScanPerEf entries per unit of ef are
+   * scanned then.
+   */
+  correlated: 0.25,
+  correlatedScanPerEf: 256,
+  /**
+   * Below this share of matching slots the walk expands two hops through
+   * non-matching neighbours (ACORN-1); above it, it walks through them,
+   * scoring them as navigation only (searchFiltered).
+   */
+  twoHopBelow: 0.4,
+};
 /** Matching slots spread over the filter, scored as extra entry points: a filter correlated with the vectors may match nothing near the query. */
 const FILTER_SEEDS = 16;
 /** Levels above this are clamped; P(level > 24) = M^-24, never at any n we can hold. */
@@ -512,15 +515,15 @@ export class HnswIndex implements VectorIndex {
     if (filter) {
       const sb = this.slotBits(space, filter);
       const share = filter.count / this.slots;
-      const few = filter.count <= SCAN_PER_EF * beam;
+      const few = filter.count <= FILTERED.scanPerEf * beam;
       const ep = few ? -1 : this.descend(0, this.entry, 0);
       const local = few ? share : this.localShare(ep, sb);
-      if (few || (local < share * CORRELATED && filter.count <= CORRELATED_SCAN_PER_EF * beam)) {
+      if (few || (local < share * FILTERED.correlated && filter.count <= FILTERED.correlatedScanPerEf * beam)) {
         this.scanFiltered(0, beam, sb);
         const why = few ? `${count(filter.count)} matching entries` : `${count(filter.count)} matching entries, but only ${pct(local)} of the graph near the query matches (${pct(share)} overall): a walk from there would miss them`;
         note = `${why}: scan of their int8 vectors, the ${beam} nearest re-scored exactly`;
       } else {
-        const twoHop = share < TWO_HOP_BELOW;
+        const twoHop = share < FILTERED.twoHopBelow;
         this.searchFiltered(0, ep, beam, sb, space, filter, twoHop);
         note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${pct(share)} of the entries match`;
       }

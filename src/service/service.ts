@@ -572,7 +572,7 @@ export class QuerySession {
   async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
     const lib = this.lib;
     const type = lib.indexState?.type ?? 'linear';
-    const one = (q: PreparedQuery) => nearest(lib, q.vector, q.k, q.ef, q.filter ?? null, q.explain === true);
+    const one = (q: PreparedQuery) => answer(lib, q.vector, q.k, q.ef, q.filter ?? null, q.explain === true);
     // Filtered scans touch only their matches, and explained queries report their own plan: one at a time.
     const batched = queries.filter((q) => !q.filter && !q.explain);
     if (batched.length < 2 || type !== 'linear' || lib.size === 0) return queries.map(one);
@@ -601,12 +601,18 @@ export class QuerySession {
 }
 
 /**
- * Exact merge of the index's answer with an exact scan of what it does not
- * cover; with a filter, among the matching chunks only, by the plan of
- * src/filter/planner.ts.
+ * Exact merge of the index's answer with an exact scan of what it does not cover.
  * @param ef the index's candidate list size for this query (hnsw), instead of its ef_search
  */
-export function nearest(lib: Library, vector: Float32Array, k: number, ef?: number, filter: Filter | null = null, explain = false): QueryResult {
+export function nearest(lib: Library, vector: Float32Array, k: number, ef?: number): Hit[] {
+  return answer(lib, vector, k, ef).hits;
+}
+
+/**
+ * `nearest`, with a filter: the k nearest among the matching chunks, by the
+ * plan of src/filter/planner.ts; with `explain`, the result says how.
+ */
+export function answer(lib: Library, vector: Float32Array, k: number, ef?: number, filter: Filter | null = null, explain = false): QueryResult {
   const space = lib.searchSpace();
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));

@@ -17,6 +17,9 @@
  * a sorted id table, each record's byte offset (u32, count + 1 of them, so one
  * record can be read alone) and each row's seq (u32, so index coverage needs no
  * records). "offsets" and "seqs" may be absent (older manifests, records ≥ 4 GiB).
+ * A version 2 library also has "filter_columns": {"dtype": "u32", "file", ..., "rows"}, its
+ * filter columns (src/filter/columns.ts), or null when it has no chunks; libraries of
+ * older manifests lack it and build their columns from their records on first use.
  *
  * decode() checks every field and cross-reference, so a damaged file is
  * reported as corrupt instead of surfacing later as a wrong answer.
@@ -27,6 +30,7 @@ import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
+import { ColumnSet } from '../filter/columns.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -50,6 +54,9 @@ export interface SidecarAccess {
 /** Writes a library's chunk records (JSON) and their id table as sidecars; returns the manifest's "chunks" value. */
 export type ChunkEncoder = (records: object[], chunks: readonly Chunk[]) => object;
 
+/** Writes bytes (4-aligned) as a u32 sidecar; returns its reference. */
+export type BytesEncoder = (bytes: Uint8Array) => object;
+
 export type Fail = (what: string) => never;
 
 export function snapshotFailer(source: string): Fail {
@@ -65,12 +72,15 @@ export function encodeSnapshot(db: Database): string {
   return encodeDoc(db, null, encodeArray);
 }
 
-/** Version 2: arrays through `put` and chunk records through `putChunks`, which write sidecars and return their references. */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder): string {
-  return encodeDoc(db, generation, put, putChunks);
+/**
+ * Version 2: arrays through `put`, chunk records through `putChunks` and
+ * filter columns through `putBytes`, which write sidecars and return their references.
+ */
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putBytes: BytesEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putBytes);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putBytes?: BytesEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
   const doc = {
     ...head,
@@ -88,6 +98,7 @@ function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, p
       chunks: chunksOf(lib, putChunks),
       vectors: put(lib.vectors()),
       index: lib.indexState && encodeIndex(lib.indexState, put),
+      ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
     })),
   };
   return `${JSON.stringify(doc)}\n`;
@@ -275,6 +286,15 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       lib.setRows(checkChunks(raw.chunks, lib, nextSeq, ids, at, fail), vectors);
     }
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
+    if (isObject(raw.filter_columns)) {
+      const where = `${at}.filter_columns`;
+      const ref = refOf(raw.filter_columns, where);
+      if (!ref || ref.dtype !== 'u32' || raw.filter_columns.rows !== lib.size) fail(`${where} must reference a u32 sidecar of the library's ${lib.size} rows`);
+      const { source } = arrayLater(raw.filter_columns, where);
+      const rows = lib.size;
+      // Opened now, read when a filter first needs it.
+      lib.columns.adoptLater(rows, () => ColumnSet.open(source as ArraySource, rows));
+    } else if (raw.filter_columns !== null && raw.filter_columns !== undefined) fail(`${at}.filter_columns must be a sidecar reference or null`);
     db.libraries.push(lib);
   });
   if (allRead) db.adoptIdIndex(ids);

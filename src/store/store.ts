@@ -252,6 +252,9 @@ export class SnapshotStore {
       const ids = chunkIdTable(chunks);
       const seqs = Uint32Array.from(chunks, (c) => c.seq);
       return { ...ref, count: records.length, ids: ids && put(ids), offsets: offsets && put(offsets), seqs: put(seqs) };
+    }, (bytes) => {
+      sidecarBytes += bytes.byteLength;
+      return writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'u32'), 'u32', bytes);
     });
     fsyncDir(this.dir);
     atomicWriteFileSync(this.path, text);

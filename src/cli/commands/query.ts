@@ -105,7 +105,7 @@ function printExplain(e: QueryExplain): void {
     e.matches !== null && `matches: ${e.matches.toLocaleString('en-US')} of ${e.chunks.toLocaleString('en-US')} chunks`,
     `why: ${e.reason}`,
     e.search !== null && `search: ${e.search}`,
-    e.unindexed > 0 && `unindexed: ${e.unindexed} chunks added or re-embedded since the build, scanned exactly`,
+    e.unindexed > 0 && `unindexed: ${e.unindexed} chunk${e.unindexed === 1 ? "" : "s"} added or re-embedded since the build, scanned exactly`,
   ];
   message(lines.filter(Boolean).join('\n'));
 }
