@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { cosFromBase, DIM, ensureDataset, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
 import { benchEnv, GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
+import { ensurePeers } from './peers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VDB = join(ROOT, 'bin', 'vdb');
@@ -136,6 +137,9 @@ const cfg = {
 };
 if (!GRIDS[cfg.grid]) throw new Error(`--grid must be one of ${Object.keys(GRIDS).join(', ')}, got ${cfg.grid}`);
 for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
+// The peers' packages (bench/package.json) are installed on first use.
+const PEER_PACKAGES = { hnswlib: ['hnswlib-node'], usearch: ['usearch'], sqlitevec: ['better-sqlite3', 'sqlite-vec'], sqlite3: ['sqlite-vec'] };
+ensurePeers([...new Set(cfg.peers.flatMap((p) => PEER_PACKAGES[p] ?? []))]);
 
 const CACHE = join(ROOT, 'bench', '.cache');
 const WORK = join(CACHE, 'work');
