@@ -12,6 +12,7 @@ import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import type * as Wire from '../domain/wire.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
@@ -207,16 +208,18 @@ export const QueryBody = Type.Object(
   strict,
 );
 
-/** Request and answer types, for the client. */
-export type NewLibraryRequest = Static<typeof NewLibraryBody>;
-export type LibraryPatchRequest = Static<typeof LibraryPatchBody>;
-export type NewChunkRequest = Static<typeof NewChunk>;
-export type ChunkPatchRequest = Static<typeof ChunkPatchBody>;
-export type BuildIndexRequest = Static<typeof BuildIndexBody>;
-export type QueryRequest = Static<typeof QueryBody>;
-export type IndexInfo = Static<typeof IndexInfoSchema>;
-export type LibraryPageView = Static<typeof LibraryPage>;
-export type ChunkPageView = Static<typeof ChunkPage>;
+/** Request and answer types, for the client: plain interfaces in domain/wire.ts, checked against the schemas below. */
+export type {
+  BuildIndexRequest,
+  ChunkPageView,
+  ChunkPatchRequest,
+  IndexInfo,
+  LibraryPageView,
+  LibraryPatchRequest,
+  NewChunkRequest,
+  NewLibraryRequest,
+  QueryRequest,
+} from '../domain/wire.js';
 
 // ---- compile-time drift checks ------------------------------------------------
 
@@ -229,4 +232,14 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof IndexBuildViewSchema>, IndexBuildView>>,
   Assert<Same<Static<typeof HitSchema>, Hit>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
+  Assert<Same<Static<typeof NewLibraryBody>, Wire.NewLibraryRequest>>,
+  Assert<Same<Static<typeof LibraryPatchBody>, Wire.LibraryPatchRequest>>,
+  Assert<Same<Static<typeof NewChunk>, Wire.NewChunkRequest>>,
+  Assert<Same<Static<typeof ChunkPatchBody>, Wire.ChunkPatchRequest>>,
+  Assert<Same<Static<typeof QueryBody>, Wire.QueryRequest>>,
+  Assert<Same<Static<typeof IndexInfoSchema>, Wire.IndexInfo>>,
+  Assert<Same<Static<typeof LibraryPage>, Wire.LibraryPageView>>,
+  Assert<Same<Static<typeof ChunkPage>, Wire.ChunkPageView>>,
+  // Index options are declared per type at run time: every body the schema accepts is a BuildIndexRequest.
+  Assert<Static<typeof BuildIndexBody> extends Wire.BuildIndexRequest ? true : false>,
 ];
