@@ -104,8 +104,17 @@ export const ChunkViewSchema = Type.Object(
   { $id: 'ChunkView' },
 );
 
-/** One query hit; `distance` as `vdb query --json` prints it. */
-export const HitSchema = Type.Object({ id: Type.String(), text: Type.String(), distance: Type.Number(), metadata: Metadata }, { $id: 'Hit' });
+/** One query hit, as `vdb query --json` prints it. */
+export const HitSchema = Type.Object(
+  {
+    id: Type.String(),
+    text: Type.String(),
+    score: Type.Number({ description: 'as Qdrant reports it: cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer)' }),
+    distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
+    metadata: Metadata,
+  },
+  { $id: 'Hit' },
+);
 
 /** domain/types.ts QueryResult: `{"hits": [...]}`. */
 export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult' });

@@ -549,8 +549,14 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
 function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {
   return Array.from(rows, (row, i) => {
     const c = lib.chunkAt(row);
-    return { id: c.id, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
+    const distance = presentDistance(lib.metric, dists[i]);
+    return { id: c.id, text: c.text, score: scoreOf(lib.metric, distance), distance, metadata: c.metadata };
   });
+}
+
+/** A hit's score as Qdrant reports it: cosine similarity, the dot product, the Euclidean distance. */
+export function scoreOf(metric: Metric, distance: number): number {
+  return metric === 'l2' ? distance : metric === 'cosine' ? 1 - distance : -distance;
 }
 
 /** Cosine distance is 1 - cos in [0, 2]; rounding on unit vectors can stray just outside. */
