@@ -23,6 +23,7 @@ import { DEFAULT_BODY_LIMIT } from './options.js';
 import type { LogLevel } from './options.js';
 import { ErrorBody } from './schemas.js';
 import { prettyStream } from './log-pretty.js';
+import { transformOpenapi } from './openapi.js';
 
 export interface AppOptions {
   service: VdbService;
@@ -87,9 +88,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'vdb', description: 'REST API of vdb serve: libraries of text chunks and their k-nearest-neighbour queries.', version: '1' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY, when set' } } },
-      security: opts.apiKey !== undefined ? [{ bearer: [] }] : [],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY: every route but /healthz needs it when the server has one' } } },
+      // This server's rule: the key is required when it has one, optional (ignored) when it has none.
+      security: opts.apiKey !== undefined ? [{ bearer: [] }] : [{}, { bearer: [] }],
     },
+    transformObject: transformOpenapi,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

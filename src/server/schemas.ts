@@ -69,7 +69,7 @@ export const IndexBuildViewSchema = Type.Object(
       removed: Type.Integer({ description: 'entries of deleted or re-embedded chunks removed' }),
     }),
   },
-  { $id: 'IndexBuildView' },
+  { $id: 'IndexBuildView', description: 'the index after the build, and what the build did' },
 );
 
 /** domain/types.ts LibraryView, as `vdb lib show --json`. */
@@ -86,7 +86,7 @@ export const LibraryViewSchema = Type.Object(
     created_at: Type.String(),
     updated_at: Type.String(),
   },
-  { $id: 'LibraryView' },
+  { $id: 'LibraryView', description: 'a library' },
 );
 
 /** domain/types.ts ChunkView, as `vdb chunk get --json`. */
@@ -101,7 +101,7 @@ export const ChunkViewSchema = Type.Object(
     updated_at: Type.String(),
     embedding: Type.Optional(Type.Array(Type.Number(), { description: 'only with ?with_embedding=true' })),
   },
-  { $id: 'ChunkView' },
+  { $id: 'ChunkView', description: 'a chunk' },
 );
 
 /** One query hit, as `vdb query --json` prints it. */
@@ -113,27 +113,27 @@ export const HitSchema = Type.Object(
     distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
     metadata: Metadata,
   },
-  { $id: 'Hit' },
+  { $id: 'Hit', description: 'one hit of a query' },
 );
 
 /** domain/types.ts QueryResult: `{"hits": [...]}`. */
-export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult' });
+export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' });
 
 /** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
   lib_id: Type.String(),
   chunk_count: Type.Integer(),
   index: Type.Union([IndexViewSchema, Type.Null()], { description: 'null: no index was built; queries scan exactly' }),
-});
+}, { description: "what the library's index covers" });
 
 const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
 /** One page of a list: the items, how many there are in all, and the page's bounds. */
-export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page });
-export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page });
+export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page }, { description: 'one page of libraries, oldest first' });
+export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page }, { description: 'one page of chunks, in insertion order' });
 /** Answer of a bulk insert, in input order. */
-export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) });
+export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) }, { description: 'the chunks added, in input order' });
 /** `GET /healthz`. */
-export const Health = Type.Object({ status: Type.Literal('ok') });
+export const Health = Type.Object({ status: Type.Literal('ok') }, { description: 'the server is up' });
 
 // ---- requests ---------------------------------------------------------------
 
@@ -214,7 +214,11 @@ export const QueryBody = Type.Object(
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
     ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
   },
-  strict,
+  {
+    ...strict,
+    description: 'exactly one of text and embedding',
+    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }],
+  },
 );
 
 /** Request and answer types, for the client: plain interfaces in domain/wire.ts, checked against the schemas below. */
