@@ -2,22 +2,23 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/domain/random.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBytes, tempDir, vdb } from '../helpers/cli.js';
+import { readBytes, tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
 
 const ONES = JSON.stringify(new Array(26).fill(1));
 let tmp: ReturnType<typeof tempDir>;
 let base: string;
 let firstChunkId: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = tempDir();
   base = join(tmp.dir, 'base.json');
   const env = { VDB_SEED: 's', SOURCE_DATE_EPOCH: '1700000000' };
-  expect(vdb(['lib', 'create', 'docs'], { db: base, env }).code).toBe(0);
-  expect(vdb(['lib', 'create', 'vecs', '--dim', '3', '--metric', 'l2'], { db: base, env }).code).toBe(0);
-  const add = vdb(['chunk', 'add', '--lib', 'docs', 'hello vector world', 'the quick brown fox', 'lazy dogs sleep'], { db: base, env });
+  // In process: these tests are about what comes after.
+  expect((await vdbInProcess(['lib', 'create', 'docs'], { db: base, env })).code).toBe(0);
+  expect((await vdbInProcess(['lib', 'create', 'vecs', '--dim', '3', '--metric', 'l2'], { db: base, env })).code).toBe(0);
+  const add = await vdbInProcess(['chunk', 'add', '--lib', 'docs', 'hello vector world', 'the quick brown fox', 'lazy dogs sleep'], { db: base, env });
   expect(add.code).toBe(0);
-  expect(vdb(['index', 'build', '--lib', 'docs', '--type', 'kdtree'], { db: base, env }).code).toBe(0);
+  expect((await vdbInProcess(['index', 'build', '--lib', 'docs', '--type', 'kdtree'], { db: base, env })).code).toBe(0);
   firstChunkId = add.stdout.split('\n')[0];
 });
 afterAll(() => tmp.cleanup());
@@ -32,22 +33,21 @@ function fresh(name: string): string {
 }
 
 describe('the seed demo', () => {
-  it('runs each step and finds the chunk', () => {
-    const r = vdb(['demo']);
-    expect(r.code).toBe(0);
+  it('runs each step, finds the chunk, then ranks a text query; --json prints JSON documents', () => {
+    const r = vdb(['demo', '--json']);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('$ vdb lib create demo');
     expect(r.stderr).toContain('4. query with the 26-dim all-ones embedding, k=3');
-    expect(r.stdout).toMatch(/hello vector world/);
-  });
-
-  it('prints JSON documents with --json', () => {
-    const r = vdb(['demo', '--json']);
-    expect(r.code).toBe(0);
-    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    expect(last.hits).toHaveLength(1);
-    expect(last.hits[0]).toMatchObject({ text: 'hello vector world', metadata: {} });
+    expect(r.stderr).toContain("$ vdb query --lib demo --text 'which database finds nearest vectors?' -k 3");
+    const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const seedQuery = docs.find((d) => d.hits?.length === 1);
+    expect(seedQuery.hits[0]).toMatchObject({ text: 'hello vector world', metadata: {} });
     // 16 letters with squared counts summing to 32, against 26 ones.
-    expect(last.hits[0].distance).toBeCloseTo(1 - 16 / Math.sqrt(26 * 32), 6);
+    expect(seedQuery.hits[0].distance).toBeCloseTo(1 - 16 / Math.sqrt(26 * 32), 6);
+    expect(seedQuery.hits[0].score).toBeCloseTo(16 / Math.sqrt(26 * 32), 6);
+    const ranked = docs.at(-1).hits;
+    expect(ranked.map((h: { text: string }) => h.text)[0]).toBe('vector databases find the nearest embeddings');
+    expect(ranked.map((h: { score: number }) => h.score)).toEqual([...ranked.map((h: { score: number }) => h.score)].sort((a, b) => b - a));
   });
 });
 
@@ -156,6 +156,8 @@ interface BadCase {
   setup?: (db: string) => void;
   /** stdout lines before the failure (query --stdin answers the lines before a bad one). */
   answered?: number;
+  /** Through bin/vdb even without input (a sample of the table; the rest runs in process). */
+  spawn?: boolean;
 }
 
 const bad: BadCase[] = [
@@ -168,7 +170,10 @@ const bad: BadCase[] = [
   { name: 'Infinity in an NDJSON embedding', args: ['chunk', 'add', '--lib', 'vecs', '--stdin'], input: '{"embedding": [1, 2, 3]}\n{"embedding": [1e999, 0, 0]}\n', code: 3, message: /line 2: embedding\[0\] is Infinity/ },
   { name: 'string in an embedding', args: ['chunk', 'add', '--lib', 'vecs', '--embedding', '[1, "2", 3]'], code: 3, message: /embedding\[1\] is "2"/ },
   { name: 'empty text with letters', args: ['chunk', 'add', '--lib', 'docs', ''], code: 3, message: /text is empty; the letters embedder needs text/ },
-  { name: 'text with no letters (zero vector, cosine)', args: ['chunk', 'add', '--lib', 'docs', '1234'], code: 3, message: /all zeros; cosine distance needs a non-zero vector/ },
+  { name: 'text with no letters (zero vector, cosine)', args: ['chunk', 'add', '--lib', 'docs', '1234'], code: 3, message: /cannot embed text "1234": it has no letters the letters embedder counts \(a-z\), and cosine needs a direction/ },
+  { name: 'no TEXT, --embedding or --stdin: one hint', args: ['chunk', 'add', '--lib', 'docs'], code: 2, message: /^vdb: error: give TEXT, --embedding or --stdin \(see vdb chunk add --help\)\n$/, spawn: true },
+  { name: 'a read command on a --db where nothing is', args: ['lib', 'list', '--db', 'TYPO'], code: 4, message: /no database at .*typo\.json \(check --db; vdb lib create NAME starts one\)/ },
+  { name: '--tag with --no-tags', args: ['chunk', 'update', 'FIRST', '--tag', 'a', '--no-tags'], code: 2, message: /give --tag or --no-tags, not both/ },
   { name: 'k = 0', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '0'], code: 2, message: /argument '0' is invalid/ },
   { name: 'k negative', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '-3'], code: 2, message: /is invalid/ },
   { name: 'k not an integer', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '1.5'], code: 2, message: /expected an integer, got "1.5"/ },
@@ -183,7 +188,7 @@ const bad: BadCase[] = [
   { name: 'option of another index type', args: ['index', 'build', '--lib', 'docs', '--type', 'kdtree', '--tables', '4'], code: 2, message: /--tables does not apply to index type kdtree/ },
   { name: 'index option out of range', args: ['index', 'build', '--lib', 'docs', '--type', 'lsh', '--bits', '99'], code: 2, message: /must be from 1 to 24/ },
   { name: 'missing --lib', args: ['query', '--text', 'x'], code: 2, message: /required option '--lib <lib>' not specified/ },
-  { name: 'unknown option', args: ['query', '--lib', 'docs', '--txt', 'x'], code: 2, message: /unknown option '--txt' \(Did you mean --text\?\) \(see vdb query --help\)/ },
+  { name: 'unknown option', args: ['query', '--lib', 'docs', '--txt', 'x'], code: 2, message: /unknown option '--txt' \(Did you mean --text\?\) \(see vdb query --help\)/, spawn: true },
   { name: 'unknown command', args: ['libs'], code: 2, message: /unknown command 'libs' \(Did you mean lib\?\) \(see vdb --help\)/ },
   { name: 'duplicate library name', args: ['lib', 'create', 'docs'], code: 5, message: /a library named "docs" already exists/ },
   { name: 'unknown metric', args: ['lib', 'create', 'm', '--metric', 'manhattan'], code: 2, message: /argument 'manhattan' is invalid. Allowed choices are cosine, l2, dot/ },
@@ -195,6 +200,7 @@ const bad: BadCase[] = [
     code: 6,
     message: /snapshot .*db\.json is corrupt: not valid JSON .*truncated.*restore it from a backup/,
     setup: (db) => writeFileSync(db, readBytes(db)!.subarray(0, 200)),
+    spawn: true,
   },
   {
     name: 'snapshot from a newer vdb',
@@ -206,11 +212,12 @@ const bad: BadCase[] = [
 ];
 
 describe('bad input: one-line message, exit code, snapshot byte-identical', () => {
-  it.each(bad)('$name', ({ name, args, input, code, message, setup, answered = 0 }) => {
+  it.each(bad)('$name', async ({ name, args, input, code, message, setup, answered = 0, spawn }) => {
     const db = fresh(`bad-${name.replace(/\W+/g, '-')}`);
     setup?.(db);
     const before = readBytes(db);
-    const r = vdb(args.map((a) => (a === 'FIRST' ? firstChunkId : a)), { db, input });
+    const argv = args.map((a) => (a === 'FIRST' ? firstChunkId : a === 'TYPO' ? join(db, '..', 'typo.json') : a));
+    const r = input !== undefined || spawn ? vdb(argv, { db, input }) : await vdbInProcess(argv, { db });
     expect(r.code, r.stderr).toBe(code);
     expect(r.stderr).toMatch(/^vdb: error: /);
     expect(r.stderr).toMatch(message);
