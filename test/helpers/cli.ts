@@ -71,10 +71,12 @@ export function readBytes(path: string): Buffer | null {
  * real entry point is not the point: no process start, no snapshot load from
  * a cold cache. Captures stdout and stderr; stdin is not available (use vdb()).
  */
-export async function vdbInProcess(args: string[], opts: Omit<RunOptions, 'input' | 'cwd'> = {}): Promise<RunResult> {
+export async function vdbInProcess(args: string[], opts: Omit<RunOptions, 'input' | 'cwd'> & { ttyColumns?: number } = {}): Promise<RunResult> {
   const { run } = await import('../../src/cli/main.js');
   const argv = opts.db ? ['--db', opts.db, ...args] : args;
-  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write, exitCode: process.exitCode };
+  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write, exitCode: process.exitCode, isTTY: process.stdout.isTTY, columns: process.stdout.columns };
+  // A terminal of this width for stdout (stderr stays a pipe: no progress bars).
+  if (opts.ttyColumns !== undefined) Object.assign(process.stdout, { isTTY: true, columns: opts.ttyColumns });
   let stdout = '';
   let stderr = '';
   process.env = childEnv(opts.env);
@@ -88,5 +90,6 @@ export async function vdbInProcess(args: string[], opts: Omit<RunOptions, 'input
     process.stdout.write = saved.out;
     process.stderr.write = saved.err;
     process.exitCode = saved.exitCode;
+    Object.assign(process.stdout, { isTTY: saved.isTTY, columns: saved.columns });
   }
 }
