@@ -52,25 +52,25 @@ describe('the seed demo', () => {
 });
 
 describe('wire format', () => {
-  it('lib create/show --json print the library object', () => {
+  it('lib create/show --json print the library object', async () => {
     const db = fresh('wire');
-    const created = JSON.parse(vdb(['lib', 'create', 'w', '--metadata', '{"team":"x"}', '--json'], { db }).stdout);
+    const created = JSON.parse((await vdbInProcess(['lib', 'create', 'w', '--metadata', '{"team":"x"}', '--json'], { db })).stdout);
     expect(Object.keys(created)).toEqual(['id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'chunk_count', 'index', 'created_at', 'updated_at']);
     expect(created).toMatchObject({ name: 'w', dim: 26, metric: 'cosine', embedder: 'letters', metadata: { team: 'x' }, chunk_count: 0, index: null });
-    const shown = JSON.parse(vdb(['lib', 'show', created.id, '--json'], { db }).stdout);
+    const shown = JSON.parse((await vdbInProcess(['lib', 'show', created.id, '--json'], { db })).stdout);
     expect(shown).toEqual(created);
-    expect(JSON.parse(vdb(['lib', 'show', 'w', '--json'], { db }).stdout)).toEqual(created);
+    expect(JSON.parse((await vdbInProcess(['lib', 'show', 'w', '--json'], { db })).stdout)).toEqual(created);
   });
 
-  it('index show reports what the index covers after later changes', () => {
+  it('index show reports what the index covers after later changes', async () => {
     const db = fresh('cover');
-    const ids = vdb(['chunk', 'list', '--lib', 'docs', '--json'], { db }).stdout.trim().split('\n').map((l) => JSON.parse(l).id);
-    expect(vdb(['chunk', 'add', '--lib', 'docs', 'brand new chunk'], { db }).code).toBe(0);
-    expect(vdb(['chunk', 'delete', ids[1]], { db }).code).toBe(0);
-    expect(vdb(['chunk', 'update', ids[0], '--text', 'hello again'], { db }).code).toBe(0);
-    const info = JSON.parse(vdb(['index', 'show', 'docs', '--json'], { db }).stdout);
+    const ids = (await vdbInProcess(['chunk', 'list', '--lib', 'docs', '--json'], { db })).stdout.trim().split('\n').map((l) => JSON.parse(l).id);
+    expect((await vdbInProcess(['chunk', 'add', '--lib', 'docs', 'brand new chunk'], { db })).code).toBe(0);
+    expect((await vdbInProcess(['chunk', 'delete', ids[1]], { db })).code).toBe(0);
+    expect((await vdbInProcess(['chunk', 'update', ids[0], '--text', 'hello again'], { db })).code).toBe(0);
+    const info = JSON.parse((await vdbInProcess(['index', 'show', 'docs', '--json'], { db })).stdout);
     expect(info).toMatchObject({ chunk_count: 3, index: { type: 'kdtree', exact: true, indexed: 1, unindexed: 2, stale: 2 } });
-    const hits = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'hello again', '-k', '10', '--json'], { db }).stdout).hits;
+    const hits = JSON.parse((await vdbInProcess(['query', '--lib', 'docs', '--text', 'hello again', '-k', '10', '--json'], { db })).stdout).hits;
     // The re-embedded chunk is found with its new text; the deleted one is gone.
     expect(hits.map((h: { text: string }) => h.text).sort()).toEqual(['brand new chunk', 'hello again', 'lazy dogs sleep']);
     expect(hits[0]).toMatchObject({ id: ids[0], text: 'hello again' });
@@ -79,7 +79,7 @@ describe('wire format', () => {
 });
 
 describe('bulk NDJSON in and out', () => {
-  it('adds lines atomically, lists them in order, and re-imports an export', () => {
+  it('adds lines atomically, lists them in order, and re-imports an export', async () => {
     const db = fresh('bulk');
     const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ text: `chunk number ${i} about ${i % 2 ? 'cats' : 'dogs'}`, metadata: { i }, tags: [`t${i % 3}`] }));
     const add = vdb(['chunk', 'add', '--lib', 'docs', '--stdin', '--json'], { db, input: `${lines.join('\n')}\n\n` });
@@ -87,28 +87,28 @@ describe('bulk NDJSON in and out', () => {
     const added = add.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(added).toHaveLength(300);
     expect(added[17]).toMatchObject({ text: 'chunk number 17 about cats', metadata: { i: 17 }, tags: ['t2'] });
-    const listed = vdb(['chunk', 'list', '--lib', 'docs', '--json', '--offset', '3'], { db }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const listed = (await vdbInProcess(['chunk', 'list', '--lib', 'docs', '--json', '--offset', '3'], { db })).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(listed.map((c) => c.id)).toEqual(added.map((c) => c.id));
 
-    expect(vdb(['lib', 'create', 'copy'], { db }).code).toBe(0);
-    const exported = vdb(['chunk', 'list', '--lib', 'docs', '--json', '--with-embedding'], { db }).stdout;
+    expect((await vdbInProcess(['lib', 'create', 'copy'], { db })).code).toBe(0);
+    const exported = (await vdbInProcess(['chunk', 'list', '--lib', 'docs', '--json', '--with-embedding'], { db })).stdout;
     const imp = vdb(['chunk', 'add', '--lib', 'copy', '--stdin'], { db, input: exported });
     expect(imp.code).toBe(0);
     expect(imp.stdout.trim().split('\n')).toHaveLength(303);
     const q = ['query', '--text', 'dogs number 4', '-k', '5', '--json'];
-    const a = JSON.parse(vdb([...q, '--lib', 'docs'], { db }).stdout).hits.map((h: { text: string }) => h.text);
-    const b = JSON.parse(vdb([...q, '--lib', 'copy'], { db }).stdout).hits.map((h: { text: string }) => h.text);
+    const a = JSON.parse((await vdbInProcess([...q, '--lib', 'docs'], { db })).stdout).hits.map((h: { text: string }) => h.text);
+    const b = JSON.parse((await vdbInProcess([...q, '--lib', 'copy'], { db })).stdout).hits.map((h: { text: string }) => h.text);
     expect(b).toEqual(a);
   });
 
-  it('query --stdin answers each line in order, like single queries', () => {
+  it('query --stdin answers each line in order, like single queries', async () => {
     const db = fresh('qstdin');
     const queries = ['hello', 'quick fox', 'sleepy dog'].map((text, i) => JSON.stringify({ text, k: i + 1 }));
     const r = vdb(['query', '--lib', 'docs', '--stdin'], { db, input: `${queries.join('\n')}\n${JSON.stringify({ embedding: JSON.parse(ONES) })}\n` });
     expect(r.code).toBe(0);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => o.hits.length)).toEqual([1, 2, 3, 3]);
-    const single = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'quick fox', '-k', '2', '--json'], { db }).stdout);
+    const single = JSON.parse((await vdbInProcess(['query', '--lib', 'docs', '--text', 'quick fox', '-k', '2', '--json'], { db })).stdout);
     expect(out[1]).toEqual(single);
   });
 
@@ -125,7 +125,7 @@ describe('bulk NDJSON in and out', () => {
     expect(bad.stdout.trim().split('\n')).toHaveLength(2);
   });
 
-  it('answers thousands of embedding lines in order, across many parser batches', () => {
+  it('answers thousands of embedding lines in order, across many parser batches', async () => {
     const db = fresh('many');
     const rnd = seededRandom(3);
     const rows = Array.from({ length: 3000 }, () => Array.from({ length: 26 }, () => Math.round(rnd.next() * 100) / 10));
@@ -135,7 +135,7 @@ describe('bulk NDJSON in and out', () => {
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => o.hits.length)).toEqual(rows.map((_, i) => (i % 7 === 0 ? 2 : 1)));
     for (const i of [0, 1, 1499, 2999]) {
-      const single = JSON.parse(vdb(['query', '--lib', 'docs', '--embedding', JSON.stringify(rows[i]), '-k', String(i % 7 === 0 ? 2 : 1), '--json'], { db }).stdout);
+      const single = JSON.parse((await vdbInProcess(['query', '--lib', 'docs', '--embedding', JSON.stringify(rows[i]), '-k', String(i % 7 === 0 ? 2 : 1), '--json'], { db })).stdout);
       expect(out[i]).toEqual(single);
     }
   });
