@@ -52,7 +52,8 @@ describe('fusion', () => {
     // Being in both lists beats topping one: 2 (ranks 2, 2) and 3 (3, 1) before 1 (1, -).
     expect(fuse(vector, text, 10, { method: 'rrf', alpha: 0.5 }).map((h) => h.key)).toEqual([3, 2, 1, 4]);
     expect(fuse(vector, text, 10, { method: 'score', alpha: 1 }).map((h) => h.key)).toEqual([1, 2, 3, 4]);
-    expect(fuse(vector, text, 10, { method: 'score', alpha: 0 }).map((h) => h.key)).toEqual([3, 2, 4, 1]);
+    // Text only: 4 scales to 0 (its list's minimum) and ties with 1, which has the better best rank.
+    expect(fuse(vector, text, 10, { method: 'score', alpha: 0 }).map((h) => h.key)).toEqual([3, 2, 1, 4]);
     const [top] = fuse(vector, text, 1, { method: 'rrf', alpha: 0.5 });
     expect(top).toEqual({ key: 3, score: 1 / (RRF_K + 3) + 1 / (RRF_K + 1), vector: { rank: 3, score: -0.9 }, text: { rank: 1, score: 9 } });
     // Equal fused scores: the better best rank wins, then the smaller key.
