@@ -167,6 +167,15 @@ export class Bm25Index {
     return { docs: this.liveDocs, removed: this.removedCount, terms };
   }
 
+  /** The keys of the live documents, ascending. */
+  liveKeys(): Uint32Array {
+    const out = new Uint32Array(this.liveDocs);
+    let n = 0;
+    const slots = this.baseKeys.length + this.addedKeys.length;
+    for (let s = 0; s < slots; s++) if (this.dead[s] === 0) out[n++] = this.keyOf(s);
+    return out.sort();
+  }
+
   /** Whether a live document has this key. */
   has(key: number): boolean {
     return this.slotOf(key) >= 0;
