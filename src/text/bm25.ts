@@ -361,35 +361,16 @@ export class Bm25Index {
   }
 
   private decode(t: number, out: PostingList): void {
-    const p = this.postings;
-    const end = this.postingsOffsets[t + 1];
     const docs = this.baseKeys.length;
-    let at = this.postingsOffsets[t];
+    const reader = new VarintReader(this.postings, this.postingsOffsets[t], this.postingsOffsets[t + 1], t);
     let slot = -1;
     let n = 0;
-    while (at < end) {
-      let gap = 0;
-      let tf = 0;
-      let shift = 0;
-      let byte: number;
-      // Values stay below 2^32, so at most 5 bytes each; reject longer as damage.
-      do {
-        if (at >= end || shift > 28) corruptPostings(t);
-        byte = p[at++];
-        gap += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte & 0x80);
-      shift = 0;
-      do {
-        if (at >= end || shift > 28) corruptPostings(t);
-        byte = p[at++];
-        tf += (byte & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (byte & 0x80);
-      slot += gap + 1;
+    while (reader.more()) {
+      slot += reader.next() + 1;
+      const tf = reader.next() + 1;
       n++;
       if (slot >= docs || n > this.baseDf[t]) corruptPostings(t);
-      if (this.dead[slot] === 0) out.push(slot, tf + 1);
+      if (this.dead[slot] === 0) out.push(slot, tf);
     }
     if (n !== this.baseDf[t]) corruptPostings(t);
   }
@@ -474,6 +455,34 @@ class PostingList {
     }
     this.slots[this.length] = slot;
     this.tfs[this.length++] = tf;
+  }
+}
+
+/** Unsigned LEB128 varints from bytes [at, end) of one term's postings. */
+class VarintReader {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private at: number,
+    private readonly end: number,
+    private readonly term: number,
+  ) {}
+
+  more(): boolean {
+    return this.at < this.end;
+  }
+
+  next(): number {
+    let value = 0;
+    let shift = 0;
+    let byte: number;
+    // Values stay below 2^32, so at most 5 bytes each; longer is damage.
+    do {
+      if (this.at >= this.end || shift > 28) corruptPostings(this.term);
+      byte = this.bytes[this.at++];
+      value += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    return value;
   }
 }
 
