@@ -184,7 +184,8 @@ export class Bm25Index {
   /**
    * Adds a document.
    * @param key unique among live documents, 0 … 2^31 − 1
-   * @param terms its terms (`analyze(text)`), repeats kept
+   * @param terms its terms (`analyze(text)`), repeats kept; well-formed
+   *   strings (no lone surrogates, which UTF-8 cannot keep apart)
    * @throws Error on a bad or taken key
    */
   add(key: number, terms: readonly string[]): void {
