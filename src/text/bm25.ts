@@ -37,9 +37,12 @@
  *   postings_offsets  u32 × (T+1)  term t's list is postings bytes [off[t], off[t+1])
  *
  * A term's postings can be read alone (binary search in the vocabulary, then
- * one byte range), so a reader can page them in from disk.
+ * one byte range): given a `sources.postings` (a snapshot's sidecar), `from`
+ * reads only the lists that queries look up, until an eighth of the bytes has
+ * been read that way, and then the rest at once.
  */
 import { TopK } from '../index/topk.js';
+import type { ArraySource } from '../index/types.js';
 
 export interface Bm25Params {
   k1: number;
@@ -51,6 +54,8 @@ export const BM25_DEFAULTS: Readonly<Bm25Params> = { k1: 1.2, b: 0.75 };
 export interface SerializedBm25 {
   params: Record<string, number>;
   arrays: Record<string, Uint32Array>;
+  /** Arrays still on disk; with `postings` here, `arrays.postings` is never read. */
+  sources?: Record<string, ArraySource>;
 }
 
 export interface TextHit {
@@ -80,8 +85,9 @@ export class Bm25Index {
   private readonly vocab: Uint8Array;
   private readonly vocabOffsets: Uint32Array;
   private readonly baseDf: Uint32Array;
-  private readonly postings: Uint8Array;
+  private postings: Uint8Array | null;
   private readonly postingsOffsets: Uint32Array;
+  private readonly paging: Paging | null;
 
   // Documents added since: slot baseDocs + i.
   private readonly addedKeys: number[] = [];
@@ -106,6 +112,7 @@ export class Bm25Index {
     this.baseDf = base.df;
     this.postings = base.postings;
     this.postingsOffsets = base.postingsOffsets;
+    this.paging = base.postingsSource ? { source: base.postingsSource, lists: new Map(), bytesRead: 0 } : null;
     this.dead = new Uint8Array(base.keys.length);
     this.liveDocs = base.keys.length;
     let total = 0;
@@ -138,7 +145,9 @@ export class Bm25Index {
     const df = array(s, 'df', terms);
     const postingsOffsets = array(s, 'postings_offsets', terms + 1);
     const vocab = bytesOf(array(s, 'vocab', Math.ceil(vocabBytes / 4)), vocabBytes);
-    const postings = bytesOf(array(s, 'postings', Math.ceil(postingsBytes / 4)), postingsBytes);
+    const source = s.sources?.postings ?? null;
+    if (source !== null && source.bytes !== Math.ceil(postingsBytes / 4) * 4) throw new Error(`full-text index: postings have ${source.bytes} bytes, expected ${postingsBytes} padded to whole words`);
+    const postings = source !== null ? null : bytesOf(array(s, 'postings', Math.ceil(postingsBytes / 4)), postingsBytes);
     for (let i = 0; i < docs; i++) {
       if (keys[i] > MAX_KEY || (i > 0 && keys[i] <= keys[i - 1])) throw new Error('full-text index: keys are not strictly ascending int32');
     }
@@ -153,7 +162,7 @@ export class Bm25Index {
       // A list holds df pairs of at least one byte each.
       if (postingsOffsets[t + 1] - postingsOffsets[t] < 2 * df[t]) throw new Error(`full-text index: term ${t}'s postings are short`);
     }
-    return new Bm25Index(params, { keys, lengths, vocab, vocabOffsets, df, postings, postingsOffsets });
+    return new Bm25Index(params, { keys, lengths, vocab, vocabOffsets, df, postings, postingsOffsets, postingsSource: source });
   }
 
   /** Live documents. */
@@ -363,7 +372,8 @@ export class Bm25Index {
 
   private decode(t: number, out: PostingList): void {
     const docs = this.baseKeys.length;
-    const reader = new VarintReader(this.postings, this.postingsOffsets[t], this.postingsOffsets[t + 1], t);
+    const [bytes, from, to] = this.postingsOf(t);
+    const reader = new VarintReader(bytes, from, to, t);
     let slot = -1;
     let n = 0;
     while (reader.more()) {
@@ -374,6 +384,29 @@ export class Bm25Index {
       if (this.dead[slot] === 0) out.push(slot, tf);
     }
     if (n !== this.baseDf[t]) corruptPostings(t);
+  }
+
+  /** Term t's postings as bytes [from, to) of the returned array, read from disk if they are still there. */
+  private postingsOf(t: number): [Uint8Array, number, number] {
+    const from = this.postingsOffsets[t];
+    const to = this.postingsOffsets[t + 1];
+    if (this.postings !== null) return [this.postings, from, to];
+    const paging = this.paging as Paging;
+    const total = this.postingsOffsets[this.postingsOffsets.length - 1];
+    let list = paging.lists.get(t);
+    if (list !== undefined) return [list, 0, list.length];
+    if (paging.bytesRead + (to - from) > total / 8) {
+      const all = new Uint8Array(paging.source.bytes);
+      paging.source.readInto(all);
+      this.postings = all;
+      paging.lists.clear();
+      return [all, from, to];
+    }
+    list = new Uint8Array(to - from);
+    paging.source.readRange(list, from);
+    paging.lists.set(t, list);
+    paging.bytesRead += list.length;
+    return [list, 0, list.length];
   }
 
   /** The base term id of these UTF-8 bytes, or −1. */
@@ -425,8 +458,17 @@ interface Base {
   vocab: Uint8Array;
   vocabOffsets: Uint32Array;
   df: Uint32Array;
-  postings: Uint8Array;
+  /** Null while they are read through `postingsSource`. */
+  postings: Uint8Array | null;
   postingsOffsets: Uint32Array;
+  postingsSource?: ArraySource | null;
+}
+
+/** Postings lists read one at a time from disk, by term id. */
+interface Paging {
+  source: ArraySource;
+  lists: Map<number, Uint8Array>;
+  bytesRead: number;
 }
 
 const EMPTY_BASE: Base = {

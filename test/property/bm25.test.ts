@@ -120,6 +120,39 @@ describe('BM25 index', () => {
     expect(index.search(analyze('dog'), 2).map((h) => h.key)).toEqual([1, 2]);
   });
 
+  it('reads only the postings a query needs from disk, then all of them past an eighth', () => {
+    const index = Bm25Index.create();
+    for (let i = 0; i < 200; i++) index.add(i, [`t${i % 40}`, `u${i % 7}`, 'common']);
+    const s = index.serialize();
+    const words = new Uint8Array(s.arrays.postings.buffer);
+    const reads: string[] = [];
+    const source = {
+      bytes: words.length,
+      readInto(dst: Uint8Array) {
+        reads.push('all');
+        dst.set(words);
+      },
+      readRange(dst: Uint8Array, offset: number) {
+        reads.push(`${offset}+${dst.length}`);
+        dst.set(words.subarray(offset, offset + dst.length));
+      },
+      damaged(what: string): never {
+        throw new Error(what);
+      },
+    };
+    const { postings, ...rest } = s.arrays;
+    const arrays = Object.defineProperty(rest, 'postings', { get: () => expect.unreachable('postings read whole') }) as SerializedBm25['arrays'];
+    const paged = Bm25Index.from({ params: s.params, arrays, sources: { postings: source } });
+    expect(paged.search(['t3'], 10)).toEqual(index.search(['t3'], 10));
+    expect(paged.search(['t3', 'missing'], 10)).toEqual(index.search(['t3'], 10));
+    expect(reads).toHaveLength(1);
+    // 'common' is in every document: its list alone is over an eighth of the bytes.
+    expect(paged.search(['common', 'u2'], 300)).toEqual(index.search(['common', 'u2'], 300));
+    expect(reads.slice(1)).toEqual(['all']);
+    expect(paged.serialize()).toEqual({ ...s, arrays: { ...s.arrays, postings } });
+    expect(() => Bm25Index.from({ params: s.params, arrays, sources: { postings: { ...source, bytes: 4 } } })).toThrow(/postings have 4 bytes/);
+  });
+
   it('refuses damaged arrays with a message', () => {
     const index = Bm25Index.create();
     index.add(1, ['a', 'b']);
