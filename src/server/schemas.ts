@@ -12,6 +12,7 @@ import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryExplain, QueryResult } from '../domain/types.js';
+import type * as Wire from '../domain/wire.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
@@ -68,7 +69,7 @@ export const IndexBuildViewSchema = Type.Object(
       removed: Type.Integer({ description: 'entries of deleted or re-embedded chunks removed' }),
     }),
   },
-  { $id: 'IndexBuildView' },
+  { $id: 'IndexBuildView', description: 'the index after the build, and what the build did' },
 );
 
 /** domain/types.ts LibraryView, as `vdb lib show --json`. */
@@ -85,7 +86,7 @@ export const LibraryViewSchema = Type.Object(
     created_at: Type.String(),
     updated_at: Type.String(),
   },
-  { $id: 'LibraryView' },
+  { $id: 'LibraryView', description: 'a library' },
 );
 
 /** domain/types.ts ChunkView, as `vdb chunk get --json`. */
@@ -100,11 +101,20 @@ export const ChunkViewSchema = Type.Object(
     updated_at: Type.String(),
     embedding: Type.Optional(Type.Array(Type.Number(), { description: 'only with ?with_embedding=true' })),
   },
-  { $id: 'ChunkView' },
+  { $id: 'ChunkView', description: 'a chunk' },
 );
 
-/** One query hit; `distance` as `vdb query --json` prints it. */
-export const HitSchema = Type.Object({ id: Type.String(), text: Type.String(), distance: Type.Number(), metadata: Metadata }, { $id: 'Hit' });
+/** One query hit, as `vdb query --json` prints it. */
+export const HitSchema = Type.Object(
+  {
+    id: Type.String(),
+    text: Type.String(),
+    score: Type.Number({ description: 'as Qdrant reports it: cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer)' }),
+    distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
+    metadata: Metadata,
+  },
+  { $id: 'Hit', description: 'one hit of a query' },
+);
 
 /** domain/types.ts QueryExplain: how a query was answered. */
 export const QueryExplainSchema = Type.Object(
@@ -124,7 +134,7 @@ export const QueryExplainSchema = Type.Object(
 /** domain/types.ts QueryResult: `{"hits": [...]}`, with `explain` when asked for. */
 export const QueryResultSchema = Type.Object(
   { hits: Type.Array(HitSchema, { description: 'nearest first' }), explain: Type.Optional(QueryExplainSchema) },
-  { $id: 'QueryResult' },
+  { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' },
 );
 
 /** `…/count`: how many chunks (match). */
@@ -138,16 +148,16 @@ export const IndexInfoSchema = Type.Object({
   lib_id: Type.String(),
   chunk_count: Type.Integer(),
   index: Type.Union([IndexViewSchema, Type.Null()], { description: 'null: no index was built; queries scan exactly' }),
-});
+}, { description: "what the library's index covers" });
 
 const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
 /** One page of a list: the items, how many there are in all, and the page's bounds. */
-export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page });
-export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page });
+export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page }, { description: 'one page of libraries, oldest first' });
+export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page }, { description: 'one page of chunks, in insertion order' });
 /** Answer of a bulk insert, in input order. */
-export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) });
+export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) }, { description: 'the chunks added, in input order' });
 /** `GET /healthz`. */
-export const Health = Type.Object({ status: Type.Literal('ok') });
+export const Health = Type.Object({ status: Type.Literal('ok') }, { description: 'the server is up' });
 
 // ---- requests ---------------------------------------------------------------
 
@@ -252,24 +262,30 @@ export const QueryBody = Type.Object(
     ...filterFields,
     explain: Type.Optional(Type.Boolean({ description: 'add "explain": which plan answered and why' })),
   },
-  strict,
+  {
+    ...strict,
+    description: 'exactly one of text and embedding',
+    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }],
+  },
 );
 
-/** Request and answer types, for the client. */
-export type NewLibraryRequest = Static<typeof NewLibraryBody>;
-export type LibraryPatchRequest = Static<typeof LibraryPatchBody>;
-export type NewChunkRequest = Static<typeof NewChunk>;
-export type ChunkPatchRequest = Static<typeof ChunkPatchBody>;
-export type BuildIndexRequest = Static<typeof BuildIndexBody>;
-export type QueryRequest = Static<typeof QueryBody>;
-export type IndexInfo = Static<typeof IndexInfoSchema>;
-export type ChunkListRequest = Static<typeof ChunkListBody>;
-export type CountRequest = Static<typeof CountBody>;
-export type DeleteWhereRequest = Static<typeof DeleteWhereBody>;
-export type CountView = Static<typeof CountSchema>;
-export type DeletedView = Static<typeof DeletedSchema>;
-export type LibraryPageView = Static<typeof LibraryPage>;
-export type ChunkPageView = Static<typeof ChunkPage>;
+/** Request and answer types, for the client: plain interfaces in domain/wire.ts, checked against the schemas below. */
+export type {
+  BuildIndexRequest,
+  ChunkListRequest,
+  ChunkPageView,
+  ChunkPatchRequest,
+  CountRequest,
+  CountView,
+  DeletedView,
+  DeleteWhereRequest,
+  IndexInfo,
+  LibraryPageView,
+  LibraryPatchRequest,
+  NewChunkRequest,
+  NewLibraryRequest,
+  QueryRequest,
+} from '../domain/wire.js';
 
 // ---- compile-time drift checks ------------------------------------------------
 
@@ -283,4 +299,19 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof HitSchema>, Hit>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
   Assert<Same<Static<typeof QueryExplainSchema>, QueryExplain>>,
+  Assert<Same<Static<typeof NewLibraryBody>, Wire.NewLibraryRequest>>,
+  Assert<Same<Static<typeof LibraryPatchBody>, Wire.LibraryPatchRequest>>,
+  Assert<Same<Static<typeof NewChunk>, Wire.NewChunkRequest>>,
+  Assert<Same<Static<typeof ChunkPatchBody>, Wire.ChunkPatchRequest>>,
+  Assert<Same<Static<typeof QueryBody>, Wire.QueryRequest>>,
+  Assert<Same<Static<typeof IndexInfoSchema>, Wire.IndexInfo>>,
+  Assert<Same<Static<typeof LibraryPage>, Wire.LibraryPageView>>,
+  Assert<Same<Static<typeof ChunkPage>, Wire.ChunkPageView>>,
+  // Index options are declared per type at run time: every body the schema accepts is a BuildIndexRequest.
+  Assert<Static<typeof BuildIndexBody> extends Wire.BuildIndexRequest ? true : false>,
+  Assert<Same<Static<typeof ChunkListBody>, Wire.ChunkListRequest>>,
+  Assert<Same<Static<typeof CountBody>, Wire.CountRequest>>,
+  Assert<Same<Static<typeof DeleteWhereBody>, Wire.DeleteWhereRequest>>,
+  Assert<Same<Static<typeof CountSchema>, Wire.CountView>>,
+  Assert<Same<Static<typeof DeletedSchema>, Wire.DeletedView>>,
 ];

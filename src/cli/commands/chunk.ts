@@ -4,10 +4,12 @@ import type { ChunkView, NewChunk } from '../../domain/types.js';
 import { checkEmbedding, checkKeys } from '../../domain/validate.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
-import { printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
+import { message, printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
 import { FILTER_HELP, filterOptions } from './filter-options.js';
 
 const CHUNK_FIELDS = ['text', 'embedding', 'metadata', 'tags'] as const;
+/** Rows `chunk list` shows on a terminal without --limit. */
+const TTY_PAGE = 20;
 // Lines exported by `chunk list --json` carry these too; accepted and ignored on import.
 const EXPORT_FIELDS = ['id', 'lib_id', 'created_at', 'updated_at'] as const;
 
@@ -64,7 +66,7 @@ Examples:
         const embedding = jsonFlag(o.embedding, '--embedding') as number[] | undefined;
         const metadata = jsonObjectFlag(o.metadata, '--metadata');
         if (embedding !== undefined && texts.length > 1) cmd.error('error: --embedding applies to one chunk; give at most one TEXT with it', { exitCode: 2 });
-        if (texts.length === 0 && embedding === undefined) cmd.error('error: give TEXT, --embedding or --stdin (see vdb chunk add --help)', { exitCode: 2 });
+        if (texts.length === 0 && embedding === undefined) cmd.error('error: give TEXT, --embedding or --stdin', { exitCode: 2 });
         const base = { metadata, tags: o.tag };
         items = texts.length === 0 ? [{ ...base, embedding }] : texts.map((text) => ({ ...base, text, embedding }));
       }
@@ -86,16 +88,31 @@ Examples:
     .requiredOption('--lib <lib>', 'library id or name')
     .option('--offset <n>', 'skip this many chunks', intArg(0), 0)
     .option('--limit <n>', 'list at most this many', intArg(0))
-    .option('--with-embedding', 'include each chunk\'s embedding (with --json)')
+    .option('--with-embedding', 'include each chunk\'s embedding')
     .option('--where <expr>', 'only chunks matching this shorthand filter, e.g. tag=draft (repeatable: all must hold)', collect)
     .option('--filter <json>', 'only chunks matching this JSON filter')
-    .addHelpText('after', `${FILTER_HELP}\nExamples:\n  $ vdb chunk list --lib docs --limit 20\n  $ vdb chunk list --lib docs --where tag=draft --where 'year<2000'\n  $ vdb chunk list --lib docs --json | jq -r .text`)
+    .addHelpText(
+      'after',
+      `
+On a terminal, without --limit, the first ${TTY_PAGE} chunks are shown, with how many more there are.
+${FILTER_HELP}
+Examples:
+  $ vdb chunk list --lib docs --limit 20
+  $ vdb chunk list --lib docs --offset 20 --limit 20 --wide
+  $ vdb chunk list --lib docs --where tag=draft --where 'year<2000'
+  $ vdb chunk list --lib docs --json | jq -r .text`,
+    )
     .action(async (o, cmd: Command) => {
       const filter = o.where !== undefined || o.filter !== undefined ? filterOptions(o) : undefined;
-      const { chunks } = (await serviceOf(cmd)).listChunks(o.lib, { offset: o.offset, limit: o.limit, withEmbedding: o.withEmbedding === true, filter });
       const mode = modeOf(cmd);
+      const paged = mode.tty && !mode.json && o.limit === undefined;
+      const withEmbedding = o.withEmbedding === true;
+      const { total, chunks } = (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding, filter });
       if (mode.json) return printNdjson(chunks);
-      await printTable(['id', 'text', 'metadata', 'tags'], chunks.map(chunkRow), mode);
+      const head = ['id', 'text', 'metadata', 'tags', ...(withEmbedding ? ['embedding'] : [])];
+      await printTable(head, chunks.map((c) => chunkRow(c, withEmbedding)), mode, withEmbedding ? [1, 4, 2] : [1, 2]);
+      const more = total - o.offset - chunks.length;
+      if (paged && more > 0) message(`… ${more} more (use --limit and --offset, or pipe the output to see them all)`);
     });
 
   chunk
@@ -105,7 +122,7 @@ Examples:
     .option('--with-embedding', 'include the embedding')
     .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding')
     .action(async (id: string, o, cmd: Command) => {
-      const view = (await serviceOf(cmd)).getChunk(id, o.withEmbedding === true);
+      const view = (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true);
       await printRecord({ ...view }, modeOf(cmd));
     });
 
@@ -117,16 +134,23 @@ Examples:
     .option('--embedding <json>', 'new embedding')
     .option('--metadata <json>', 'new metadata (replaces the old object)')
     .option('--tag <tag>', 'new tags (repeatable; replaces the old ones)', collect)
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk update chk_0123456789abcdef --text "fixed typo"\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{"reviewed": true}\'')
+    .option('--no-tags', 'remove every tag')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ vdb chunk update chk_0123456789abcdef --text "fixed typo"\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{"reviewed": true}\'\n  $ vdb chunk update chk_0123456789abcdef --no-tags\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{}\'      # clears the metadata',
+    )
     .action(async (id: string, o, cmd: Command) => {
-      if ([o.text, o.embedding, o.metadata, o.tag].every((v) => v === undefined)) {
-        cmd.error('error: nothing to update: give --text, --embedding, --metadata or --tag', { exitCode: 2 });
+      // commander sets tags to false for --no-tags (and to true by default).
+      const clearTags = o.tags === false;
+      if (clearTags && o.tag !== undefined) cmd.error('error: give --tag or --no-tags, not both', { exitCode: 2 });
+      if ([o.text, o.embedding, o.metadata, o.tag].every((v) => v === undefined) && !clearTags) {
+        cmd.error('error: nothing to update: give --text, --embedding, --metadata, --tag or --no-tags', { exitCode: 2 });
       }
       const view = await (await serviceOf(cmd)).updateChunk(id, {
         text: o.text,
         embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined,
         metadata: jsonObjectFlag(o.metadata, '--metadata'),
-        tags: o.tag,
+        tags: clearTags ? [] : o.tag,
       });
       await printRecord({ ...view }, modeOf(cmd));
     });
@@ -168,7 +192,8 @@ Examples:
   return chunk;
 }
 
-function chunkRow(c: ChunkView): string[] {
-  return [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(',')];
+function chunkRow(c: ChunkView, withEmbedding: boolean): string[] {
+  const row = [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(',')];
+  return withEmbedding ? [...row, JSON.stringify(c.embedding ?? [])] : row;
 }
 

@@ -1,0 +1,54 @@
+/**
+ * `vdb/client`: the typed REST client with the error classes and wire types,
+ * and nothing that touches the file system.
+ */
+export { ApiError, VdbClient } from './client.js';
+export type { ClientOptions, PageOptions } from './client.js';
+export {
+  BadRequest,
+  Conflict,
+  CorruptSnapshot,
+  EXIT_CODES,
+  HTTP_STATUS,
+  InvalidInput,
+  Locked,
+  NotFound,
+  PayloadTooLarge,
+  StorageError,
+  Unauthorized,
+  UnsupportedMediaType,
+  UsageError,
+  VdbError,
+} from '../domain/errors.js';
+export type { ErrorCode, ErrorOptions } from '../domain/errors.js';
+export { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
+export type {
+  BuildReport,
+  ChunkPatch,
+  ChunkView,
+  CompactView,
+  Hit,
+  IndexBuildView,
+  IndexType,
+  IndexView,
+  LibraryFields,
+  LibraryPatch,
+  LibraryView,
+  Metadata,
+  Metric,
+  NewChunk,
+  NewLibrary,
+  QueryInput,
+  QueryResult,
+} from '../domain/types.js';
+export type {
+  BuildIndexRequest,
+  ChunkPageView,
+  ChunkPatchRequest,
+  IndexInfo,
+  LibraryPageView,
+  LibraryPatchRequest,
+  NewChunkRequest,
+  NewLibraryRequest,
+  QueryRequest,
+} from '../domain/wire.js';

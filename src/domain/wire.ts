@@ -1,0 +1,108 @@
+/**
+ * REST request bodies and list pages as plain types, for the client and the
+ * library API (`import type { … } from 'vdb'`): their .d.ts need no TypeBox.
+ * server/schemas.ts checks at compile time that its schemas accept exactly these.
+ */
+import type { ChunkView, IndexType, IndexView, LibraryView, Metadata, Metric } from './types.js';
+
+/** `POST /api/v1/libraries`. */
+export interface NewLibraryRequest {
+  name: string;
+  dim?: number;
+  metric?: Metric;
+  /** `letters` (the default without dim), or null for explicit embeddings only. */
+  embedder?: string | null;
+  metadata?: Metadata;
+}
+
+/** `PATCH /api/v1/libraries/{lib}`: at least one field. */
+export interface LibraryPatchRequest {
+  name?: string;
+  metadata?: Metadata;
+}
+
+/** One chunk of `POST /api/v1/libraries/{lib}/chunks`; with `lib_id`, the body of `POST /api/v1/chunks`. */
+export interface NewChunkRequest {
+  text?: string;
+  embedding?: number[];
+  metadata?: Metadata;
+  tags?: string[];
+}
+
+/** `PATCH /api/v1/chunks/{id}`: at least one field; a new text is re-embedded. */
+export type ChunkPatchRequest = NewChunkRequest;
+
+/** `POST /api/v1/libraries/{lib}/index`: `{}`, or a type with its options (`leaf_size`, `m`, …) as numbers. */
+export interface BuildIndexRequest {
+  type?: IndexType;
+  full?: boolean;
+  [option: string]: number | boolean | string | undefined;
+}
+
+/** The filter of a request (docs/filters.md): JSON and shorthand, all of it must hold. */
+export interface FilterFields {
+  /** A JSON filter, e.g. `{"lang": "en", "year": {"$gte": 2020}}`. */
+  filter?: unknown;
+  /** Shorthand expressions, e.g. `"lang=en"`, `["tag=faq", "year>=2020"]`. */
+  where?: string | string[];
+}
+
+/** `POST /api/v1/libraries/{lib}/query`: an embedding or a text, not both. */
+export interface QueryRequest extends FilterFields {
+  embedding?: number[];
+  text?: string;
+  k?: number;
+  ef?: number;
+  /** Add `explain` to the answer: which plan ran and why. */
+  explain?: boolean;
+}
+
+/** `POST /api/v1/libraries/{lib}/chunks/list`: a page of the matching chunks. */
+export interface ChunkListRequest extends FilterFields {
+  offset?: number;
+  limit?: number;
+  with_embedding?: boolean;
+}
+
+/** `POST /api/v1/libraries/{lib}/count`. */
+export type CountRequest = FilterFields;
+
+/** `POST /api/v1/libraries/{lib}/chunks/delete`: a filter is required (`{"filter": {}}` matches every chunk). */
+export interface DeleteWhereRequest extends FilterFields {
+  dry_run?: boolean;
+}
+
+/** `…/count`. */
+export interface CountView {
+  lib_id: string;
+  count: number;
+}
+
+/** `POST …/chunks/delete`: the chunks deleted (or, with dry_run, that would be). */
+export interface DeletedView {
+  deleted: number;
+  ids: string[];
+}
+
+/** `GET /api/v1/libraries/{lib}/index`, as `vdb index show --json`. */
+export interface IndexInfo {
+  lib_id: string;
+  chunk_count: number;
+  index: IndexView | null;
+}
+
+interface Page {
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+/** `GET /api/v1/libraries`. */
+export interface LibraryPageView extends Page {
+  libraries: LibraryView[];
+}
+
+/** `GET /api/v1/libraries/{lib}/chunks`. */
+export interface ChunkPageView extends Page {
+  chunks: ChunkView[];
+}
