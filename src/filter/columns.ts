@@ -470,10 +470,12 @@ export class ColumnSet {
 /** Collects entries, then freezes them into a ColumnSet. */
 export class ColumnSetBuilder {
   private readonly columns = new Map<string, ColumnBuilder>();
+  // Subjects are walked along a trie of their keys, so no key string is built or hashed per entry.
+  private readonly root = new KeyNode('', this.columns);
 
   /** Adds the entries of one subject (any JSON object) as row `row`. */
   addSubject(row: number, subject: object): void {
-    this.walk(row, subject, '');
+    this.walk(row, subject, this.root);
   }
 
   /** Adds one entry. */
@@ -483,23 +485,23 @@ export class ColumnSetBuilder {
     c.add(row, value);
   }
 
-  private walk(row: number, v: unknown, key: string): void {
+  private walk(row: number, v: unknown, node: KeyNode): void {
     if (v === undefined) return;
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') this.add(key, row, v);
-    else if (typeof v === 'number') this.add(key, row, Number.isFinite(v) ? v : null);
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') node.column().add(row, v);
+    else if (typeof v === 'number') node.column().add(row, Number.isFinite(v) ? v : null);
     else if (Array.isArray(v)) {
-      if (v.length === 0) this.add(key, row, EMPTY_ARRAY);
-      const k = `${key}[]`;
-      for (const e of v) this.walk(row, e === undefined ? null : e, k);
+      if (v.length === 0) node.column().add(row, EMPTY_ARRAY);
+      const each = node.element();
+      for (const e of v) this.walk(row, e === undefined ? null : e, each);
     } else if (typeof v === 'object') {
       let empty = true;
       for (const name of Object.keys(v)) {
         const x = (v as Record<string, unknown>)[name];
         if (x === undefined) continue;
         empty = false;
-        this.walk(row, x, key + tokenOf(name));
+        this.walk(row, x, node.child(name));
       }
-      if (empty && key !== '') this.add(key, row, EMPTY_OBJECT);
+      if (empty && node !== this.root) node.column().add(row, EMPTY_OBJECT);
     }
   }
 
@@ -509,6 +511,38 @@ export class ColumnSetBuilder {
       rows,
       keys.map((k) => new Column(k, (this.columns.get(k) as ColumnBuilder).finish())),
     );
+  }
+}
+
+/** A key of the builder's trie: its column and the keys below it. */
+class KeyNode {
+  private col: ColumnBuilder | null = null;
+  private children: Map<string, KeyNode> | null = null;
+  private each: KeyNode | null = null;
+
+  constructor(
+    readonly key: string,
+    private readonly columns: Map<string, ColumnBuilder>,
+  ) {}
+
+  column(): ColumnBuilder {
+    if (this.col === null) {
+      let c = this.columns.get(this.key);
+      if (!c) this.columns.set(this.key, (c = new ColumnBuilder()));
+      this.col = c;
+    }
+    return this.col;
+  }
+
+  child(name: string): KeyNode {
+    const children = (this.children ??= new Map());
+    let c = children.get(name);
+    if (!c) children.set(name, (c = new KeyNode(this.key + tokenOf(name), this.columns)));
+    return c;
+  }
+
+  element(): KeyNode {
+    return (this.each ??= new KeyNode(`${this.key}[]`, this.columns));
   }
 }
 
@@ -575,31 +609,36 @@ class ColumnBuilder {
 
   finish(): ColumnData {
     const strings = [...this.strs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const encoded = strings.map((s) => encoder.encode(s));
     const strOff = new Uint32Array(strings.length + 1);
     const strStart = new Uint32Array(strings.length + 1);
+    let chars = 0;
+    for (const s of strings) chars += s.length;
+    // One buffer for every string's UTF-8 (3 bytes per UTF-16 unit at most), filled in place.
+    const utf8 = new Uint8Array(3 * chars);
     let bytes = 0;
     let entries = 0;
     strings.forEach((s, i) => {
       strOff[i] = bytes;
       strStart[i] = entries;
-      bytes += encoded[i].byteLength;
+      bytes += encoder.encodeInto(s, utf8.subarray(bytes)).written;
       entries += (this.strs.get(s) as number[]).length;
     });
     strOff[strings.length] = bytes;
     strStart[strings.length] = entries;
-    const strBytes = new Uint8Array(bytes);
-    encoded.forEach((e, i) => strBytes.set(e, strOff[i]));
     const strRows = new Uint32Array(entries);
     strings.forEach((s, i) => strRows.set(sortedRows(this.strs.get(s) as number[]), strStart[i]));
-    const order = this.numVals.map((_, i) => i).sort((a, b) => this.numVals[a] - this.numVals[b] || this.numRows[a] - this.numRows[b]);
+    const vals = Float64Array.from(this.numVals);
+    const rows = Uint32Array.from(this.numRows);
+    const order = new Uint32Array(vals.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    order.sort((a, b) => vals[a] - vals[b] || rows[a] - rows[b]);
     return {
       strOff,
-      strBytes,
+      strBytes: utf8.slice(0, bytes),
       strStart,
       strRows,
-      numVals: Float64Array.from(order, (i) => this.numVals[i]),
-      numRows: Uint32Array.from(order, (i) => this.numRows[i]),
+      numVals: Float64Array.from(order, (i) => vals[i]),
+      numRows: Uint32Array.from(order, (i) => rows[i]),
       trueRows: sortedRows(this.lists.t),
       falseRows: sortedRows(this.lists.f),
       nullRows: sortedRows(this.lists.n),
