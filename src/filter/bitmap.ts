@@ -1,3 +1,5 @@
+import { forEachSet } from '../index/types.js';
+
 /**
  * A set of rows as a bitmap: bit r of `words[r >> 5]` is row r. Bits at or
  * past `rows` are always zero, so counts and complements need no masking.
@@ -88,15 +90,7 @@ export class RowBitmap {
   toArray(): Uint32Array {
     const out = new Uint32Array(this.count());
     let n = 0;
-    const w = this.words;
-    for (let i = 0; i < w.length; i++) {
-      let x = w[i];
-      while (x !== 0) {
-        const t = x & -x;
-        out[n++] = (i << 5) + 31 - Math.clz32(t);
-        x ^= t;
-      }
-    }
+    forEachSet(this.words, this.rows, (r) => (out[n++] = r));
     return out;
   }
 

@@ -50,7 +50,7 @@
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { WasmF32, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
-import { allows } from './types.js';
+import { allows, forEachSet } from './types.js';
 import type { ArraySource, BuildContext, IndexKind, IndexUpdate, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_M = 16;
@@ -562,21 +562,8 @@ export class HnswIndex implements VectorIndex {
   /** Calls `visit(row)` for every live slot the filter allows (every live slot without one). */
   private scanSlots(space: SearchSpace, filter: RowFilter | undefined, visit: (row: number) => void): void {
     const s2r = space.slotToRow;
-    if (filter && s2r === null) {
-      // Slot = row: walk the filter's set bits below the slot count.
-      const bits = filter.bits;
-      const words = Math.min(bits.length, (this.slots + 31) >>> 5);
-      for (let i = 0; i < words; i++) {
-        let x = bits[i];
-        while (x !== 0) {
-          const t = x & -x;
-          const row = (i << 5) + 31 - Math.clz32(t);
-          x ^= t;
-          if (row < this.slots) visit(row);
-        }
-      }
-      return;
-    }
+    // Slot = row: the filter's set bits below the slot count.
+    if (filter && s2r === null) return forEachSet(filter.bits, this.slots, visit);
     for (let slot = 0; slot < this.slots; slot++) {
       const row = s2r === null ? slot : s2r[slot];
       if (row >= 0 && (!filter || allows(filter, row))) visit(row);
@@ -707,18 +694,10 @@ export class HnswIndex implements VectorIndex {
       }
       nb4 = 0;
     };
-    const words = Math.min(sb.length, (this.slots + 31) >>> 5);
-    for (let w = 0; w < words; w++) {
-      let x = sb[w];
-      while (x !== 0) {
-        const t = x & -x;
-        const slot = (w << 5) + 31 - Math.clz32(t);
-        x ^= t;
-        if (slot >= this.slots) break;
-        batch[nb4++] = slot;
-        if (nb4 === 32) flush();
-      }
-    }
+    forEachSet(sb, this.slots, (slot) => {
+      batch[nb4++] = slot;
+      if (nb4 === 32) flush();
+    });
     flush();
   }
 

@@ -14,6 +14,7 @@
  */
 import { WasmF32, blockScratch, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
+import { forEachSet } from './types.js';
 import type { SearchSpace } from './types.js';
 
 export type Metric = 'cosine' | 'l2' | 'dot';
@@ -165,17 +166,7 @@ export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: n
  * `top`, with the distances `scan` would give them.
  */
 export function scanAllowed(score: (row: number) => number, bits: Uint32Array, rows: number, top: TopK): void {
-  const words = Math.min(bits.length, (rows + 31) >>> 5);
-  for (let i = 0; i < words; i++) {
-    let x = bits[i];
-    while (x !== 0) {
-      const t = x & -x;
-      const row = (i << 5) + 31 - Math.clz32(t);
-      x ^= t;
-      if (row >= rows) return;
-      top.push(score(row), row);
-    }
-  }
+  forEachSet(bits, rows, (row) => top.push(score(row), row));
 }
 
 /**

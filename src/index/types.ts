@@ -64,6 +64,21 @@ export function allows(filter: RowFilter, row: number): boolean {
   return ((filter.bits[row >>> 5] >>> (row & 31)) & 1) === 1;
 }
 
+/** Calls `visit(i)` for every set bit i below `below` of a bitmap laid out as RowFilter's, ascending. */
+export function forEachSet(bits: Uint32Array, below: number, visit: (i: number) => void): void {
+  const words = Math.min(bits.length, (below + 31) >>> 5);
+  for (let w = 0; w < words; w++) {
+    let x = bits[w];
+    while (x !== 0) {
+      const t = x & -x;
+      const i = (w << 5) + 31 - Math.clz32(t);
+      x ^= t;
+      if (i >= below) return;
+      visit(i);
+    }
+  }
+}
+
 export interface VectorIndex {
   readonly type: IndexType;
   /** Number of slots (rows covered at build time); 0 for linear, which covers every row. */
