@@ -113,7 +113,7 @@ describe('filter evaluator against the reference', () => {
           expect(Array.from(evaluate(f, setSource(reopened, subjects)).toArray())).toEqual(want);
         }
       }),
-      { seed: 1111, numRuns: 400 },
+      { seed: 1111, numRuns: 250 },
     );
   });
 
@@ -161,7 +161,7 @@ describe('filter evaluator against the reference', () => {
         const now = live.current(rows.length, (r) => rows[r]);
         for (const f of filters) expect(Array.from(evaluate(f, setSource(now, rows)).toArray())).toEqual(expected(f, rows));
       }),
-      { seed: 3333, numRuns: 200 },
+      { seed: 3333, numRuns: 120 },
     );
   });
 
