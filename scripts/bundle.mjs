@@ -16,9 +16,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // The server stack is loaded from node_modules only by `vdb serve`.
-  external: ['fastify', '@fastify/*', 'typebox'],
-  // Bundled CommonJS packages (commander, proper-lockfile) call require().
+  // The server stack is loaded from node_modules only by `vdb serve`; the lock addon is a native file found there.
+  external: ['fastify', '@fastify/*', 'typebox', 'fs-native-extensions', 'fs-native-extensions/*'],
+  // Bundled CommonJS packages (commander) call require().
   banner: { js: "import { createRequire as __vdbRequire } from 'node:module'; const require = __vdbRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -12,7 +12,7 @@
  * generations below G - 1: a reader that has just read manifest G - 1 can
  * still open its files, and one that finds a file gone re-reads the manifest.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readdirSync, readSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
@@ -20,6 +20,7 @@ import type { IndexArray } from '../index/types.js';
 import { dtypeOf } from './codec.js';
 import type { DType } from './codec.js';
 import { atomicWriteFileSync, fsyncDir, unlinkQuietly } from './atomic-write.js';
+import { NotRegularFile, openRegularForRead } from './io.js';
 
 export interface SidecarRef {
   dtype: DType;
@@ -114,9 +115,10 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
   if (!NAME.test(ref.file) || ref.file.includes('/') || ref.file.includes('\\')) throw new Error(`bad sidecar file name ${JSON.stringify(ref.file)}`);
   let fd: number;
   try {
-    fd = openSync(join(dir, ref.file), 'r');
+    fd = openRegularForRead(join(dir, ref.file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarMissing(ref.file);
+    if (err instanceof NotRegularFile) throw new Error(`sidecar ${ref.file} is ${err.kind}, not a regular file`);
     throw err;
   }
   let open = true;
@@ -144,11 +146,6 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     }
   };
   const damaged = () => new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
-  const readInto = (into: Uint8Array): void => {
-    const whole = into.subarray(0, ref.bytes);
-    readRaw(whole, 0);
-    if (checksum(whole) !== ref.crc32) throw damaged();
-  };
   // Parts are checked page by page against the page table, or (without one) by one pass over the whole file first.
   // The table is opened now, like the file, so a writer's clean-up cannot take it away meanwhile.
   try {
@@ -158,6 +155,17 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     throw err;
   }
   let pageTable: Uint32Array | null = null;
+  const readInto = (into: Uint8Array): void => {
+    const whole = into.subarray(0, ref.bytes);
+    readRaw(whole, 0);
+    if (checksum(whole) !== ref.crc32) throw damaged();
+    // The file's own crc32 vouches for the data; its page table is checked too (against its own crc32),
+    // or damage there would go unreported until some later partial read.
+    if (tableFile && pageTable === null) {
+      pageTable = viewAs('u32', tableFile.read(0), ref.page_crc32!.bytes) as Uint32Array;
+      tableFile.close();
+    }
+  };
   let scratch = new Uint8Array(0);
   const readRange = (into: Uint8Array, offset: number): void => {
     if (!ref.page_crc32) {
