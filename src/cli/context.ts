@@ -26,7 +26,7 @@ export function modeOf(cmd: Command): OutputMode {
 }
 
 /** The service, loaded on demand so `vdb --help` stays cheap. */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean } = {}): Promise<VdbService> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean } = {}): Promise<VdbService> {
   const g = globals(cmd);
   const { VdbService } = await import('../service/service.js');
   return new VdbService({ path: g.db, seed: g.seed, ...opts });

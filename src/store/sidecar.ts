@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import type { IndexArray } from '../index/types.js';
 import { dtypeOf } from './codec.js';
 import type { DType } from './codec.js';
-import { atomicWriteFileSync, fsyncDir, unlinkQuietly } from './atomic-write.js';
+import { fsyncDir, unlinkQuietly } from './atomic-write.js';
 import { NotRegularFile, openRegularForRead } from './io.js';
 
 export interface SidecarRef {
@@ -57,11 +57,6 @@ export function ensureSidecarDir(dir: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-}
-
-/** Writes one array durably under `name`; returns its manifest reference. */
-export function writeSidecar(dir: string, name: string, a: IndexArray): SidecarRef {
-  return writeSidecarBytes(dir, name, dtypeOf(a), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) as SidecarRef;
 }
 
 /**
@@ -256,18 +251,35 @@ export function readSidecar(dir: string, ref: SidecarFileRef, spareBytes: number
   }
 }
 
-/** Writes bytes (e.g. JSON chunk records) durably under `name`, with a page table when large; returns its manifest reference. */
-export function writeSidecarBytes(dir: string, name: string, dtype: string, bytes: Uint8Array, pageTable = true): SidecarFileRef {
-  atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
+/** A file of a generation still to be written: its name in the sidecar directory and its bytes. */
+export interface SidecarFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * The manifest reference of `bytes` stored as `name` (with a page table when
+ * large), and the files to write for it: the caller writes them (temp file,
+ * fsync, rename) before the manifest that names them.
+ */
+export function sidecarFiles(name: string, dtype: string, bytes: Uint8Array, pageTable = true): { ref: SidecarFileRef; files: SidecarFile[] } {
   const ref: SidecarFileRef = { dtype, file: name, bytes: bytes.byteLength, crc32: checksum(bytes) };
+  const files: SidecarFile[] = [{ name, bytes }];
   const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
   if (pageTable && pages >= MIN_PAGED_PAGES) {
     const table = new Uint32Array(pages);
     for (let p = 0; p < pages; p++) table[p] = crc32(bytes.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES));
     // A page table is always read whole, so it has no table of its own.
-    ref.page_crc32 = writeSidecarBytes(dir, `${name}.pages`, 'u32', new Uint8Array(table.buffer), false);
+    const tableFiles = sidecarFiles(`${name}.pages`, 'u32', new Uint8Array(table.buffer), false);
+    ref.page_crc32 = tableFiles.ref;
+    files.push(...tableFiles.files);
   }
-  return ref;
+  return { ref, files };
+}
+
+/** An array's bytes as a sidecar (see sidecarFiles). */
+export function arraySidecarFiles(name: string, a: IndexArray): { ref: SidecarFileRef; files: SidecarFile[] } {
+  return sidecarFiles(name, dtypeOf(a), new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }
 
 /** crc32 of any length, fed to zlib 1 GiB at a time (its length argument is 32-bit). */

@@ -18,14 +18,15 @@ import { dirname, join, resolve } from 'node:path';
 import { CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
 import type { CompactView } from '../domain/types.js';
-import { atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
+import { atomicWriteFile, atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
 import { dtypeOf, encodeArray } from './codec.js';
 import { failpoint } from './failpoint.js';
 import { describeIoError, fileKind, NotRegularFile, openRegularForRead } from './io.js';
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
-import { arrayFileName, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar, writeSidecarBytes } from './sidecar.js';
+import { arrayFileName, arraySidecarFiles, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, sidecarFiles, SidecarMissing } from './sidecar.js';
+import type { SidecarFile } from './sidecar.js';
 import { chunkIdTable, decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, hasManifestChecksum, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
 import type { IndexArray } from '../index/types.js';
 
@@ -187,7 +188,7 @@ export class SnapshotStore {
         // Compacting a database that does not exist yet creates nothing.
         if ((state.version === 2 && delta === 'unchanged') || (compact && state.version === 0)) next = state;
         else if (state.version === 2 && delta instanceof Buffer) next = this.append(state, delta);
-        else next = this.rewrite(state);
+        else next = await this.rewrite(state);
       } catch (err) {
         if (err instanceof VdbError) throw err;
         throw this.ioError('write', err);
@@ -264,7 +265,7 @@ export class SnapshotStore {
   }
 
   /** Writes the whole database: v1 while it is small and was never v2, else generation + 1. */
-  private rewrite(state: State): State {
+  private async rewrite(state: State): Promise<State> {
     const db = state.db;
     if (state.version !== 2 && arrayBytes(db) < this.tuning.sidecarMinBytes) {
       const text = encodeSnapshot(db);
@@ -278,20 +279,28 @@ export class SnapshotStore {
     removeOtherGenerations(this.dir, [state.generation - 1, state.generation]);
     let k = 0;
     let sidecarBytes = 0;
+    const files: SidecarFile[] = [];
     const put = (a: IndexArray): object => {
       if (a.byteLength === 0) return encodeArray(a);
       sidecarBytes += a.byteLength;
-      return writeSidecar(this.dir, arrayFileName(generation, k++, dtypeOf(a)), a);
+      const { ref, files: more } = arraySidecarFiles(arrayFileName(generation, k++, dtypeOf(a)), a);
+      files.push(...more);
+      return ref;
     };
     const text = encodeManifest(db, generation, put, (records, chunks) => {
       if (records.length === 0) return records;
       const { json, offsets } = encodeRecords(records);
       sidecarBytes += json.length;
-      const ref = writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'json'), 'json', json);
+      const { ref, files: more } = sidecarFiles(arrayFileName(generation, k++, 'json'), 'json', json);
+      files.push(...more);
       const ids = chunkIdTable(chunks);
       const seqs = Uint32Array.from(chunks, (c) => c.seq);
       return { ...ref, count: records.length, ids: ids && put(ids), offsets: offsets && put(offsets), seqs: put(seqs) };
     });
+    // The arrays are the database's own and nothing changes them meanwhile (this process
+    // commits one write at a time); written off this thread, so a server goes on answering.
+    // The directory is fsynced once, with the log below.
+    for (const f of files) await atomicWriteFile(join(this.dir, f.name), f.bytes, { syncDir: false });
     failpoint('sidecars');
     // The generation's log, header only, made before the manifest that commits it: from then
     // on a missing log is damage. O_EXCL: a writer that finds it made already is not alone.
@@ -311,7 +320,7 @@ export class SnapshotStore {
     }
     fsyncDir(this.dir);
     failpoint('manifest');
-    atomicWriteFileSync(this.path, text);
+    await atomicWriteFile(this.path, text);
     failpoint('committed');
     // Readers may still be opening the previous generation: keep it, drop older ones.
     removeOtherGenerations(this.dir, [state.generation, generation]);
