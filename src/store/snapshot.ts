@@ -29,7 +29,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
-import { metadataProblem } from '../domain/validate.js';
+import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
 import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
 import { METRICS } from '../index/kernels.js';
@@ -188,7 +188,14 @@ export function parseSnapshot(text: string, source: string): Record<string, unkn
     if (hasManifestChecksum(doc)) {
       const { [CHECKSUM_KEY]: stored, ...rest } = doc;
       // The same JSON.stringify that wrote it gives the same text back from what it parsed to.
-      if (stored !== crc32(JSON.stringify(rest))) fail('the manifest fails its checksum (it was edited or damaged)');
+      let text: string;
+      try {
+        text = JSON.stringify(rest);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        return fail(`it is nested deeper than a vdb manifest can be (metadata may nest ${LIMITS.metadataDepth} levels)`);
+      }
+      if (stored !== crc32(text)) fail('the manifest fails its checksum (it was edited or damaged)');
     }
   }
   return doc;
