@@ -141,3 +141,32 @@ describe('reading a large database in part', () => {
     queries.forEach((q, i) => expect(nearest(open(path), Float32Array.from(q), 5)).toEqual(expected[i]));
   });
 });
+
+describe('damage found when a file is read whole', () => {
+  const flipAt = (file: string, at: number) => {
+    const b = readFileSync(file);
+    b[at] ^= 0x01;
+    writeFileSync(file, b);
+  };
+
+  it('a bit flip in a page table (.pages) is reported by a whole read, which otherwise never needs the table', async () => {
+    const path = fresh();
+    await build(path, 'cosine');
+    const vectors = JSON.parse(readFileSync(path, 'utf8')).libraries[0].vectors;
+    expect(vectors.page_crc32).toBeDefined();
+    flipAt(join(`${path}.d`, vectors.page_crc32.file), 5);
+    expect(() => open(path).vectors()).toThrow(/vectors: sidecar .*\.f32\.pages fails its checksum \(damaged\)/);
+  });
+
+  it('damaged level-0 arrays are reported as damage on every read after the first, not as a closed file', async () => {
+    const path = fresh();
+    const [q] = await build(path, 'l2');
+    const level0 = JSON.parse(readFileSync(path, 'utf8')).libraries[0].index.arrays.level0;
+    flipAt(join(`${path}.d`, level0.file), 4096 * 3 + 7);
+    const lib = open(path);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect(() => lib.preload(), `attempt ${attempt}`).toThrow(/index\.arrays\.level0: sidecar .* fails its checksum \(damaged\)/);
+      expect(() => nearest(lib, Float32Array.from(q), 10), `attempt ${attempt}`).toThrow(/fails its checksum \(damaged\)/);
+    }
+  });
+});
