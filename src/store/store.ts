@@ -67,12 +67,6 @@ interface State {
   sidecarBytes: number;
   /** Identity of the log file when it was read; null when there was none. */
   logKey: string | null;
-  /**
-   * The generation's log exists from its commit on (manifests with a
-   * checksum): then a missing log is damage, and an append never creates one.
-   * False for manifests of older vdb, whose first append creates it.
-   */
-  logCreatedAtCommit: boolean;
   /** End of the last whole record; 0 when there is no usable log. */
   logEnd: number;
   logRecords: number;
@@ -236,8 +230,9 @@ export class SnapshotStore {
     const path = this.logPath(state.generation);
     let fd: number;
     let end = state.logEnd;
-    // Only a manifest of an older vdb lacks its log; then it is created here, exclusively.
-    const fresh = !state.logCreatedAtCommit && state.logKey === null;
+    // Only a manifest of an older vdb may lack its log (created here, exclusively) or its log's header.
+    const fresh = state.logKey === null;
+    const needsHeader = end < LOG_HEADER_BYTES;
     try {
       fd = openSync(path, fresh ? 'wx' : 'r+', 0o644);
     } catch (err) {
@@ -247,7 +242,7 @@ export class SnapshotStore {
       throw err;
     }
     try {
-      if (fresh) {
+      if (needsHeader) {
         writeAll(fd, logHeader(state.generation), 0);
         end = LOG_HEADER_BYTES;
       }
@@ -271,7 +266,7 @@ export class SnapshotStore {
       const text = encodeSnapshot(db);
       failpoint('manifest');
       atomicWriteFileSync(this.path, text);
-      return { ...state, version: 1, generation: 0, manifestKey: this.fileKey(), manifestBytes: Buffer.byteLength(text), logKey: null, logEnd: 0, logRecords: 0, logCreatedAtCommit: false };
+      return { ...state, version: 1, generation: 0, manifestKey: this.fileKey(), manifestBytes: Buffer.byteLength(text), logKey: null, logEnd: 0, logRecords: 0 };
     }
     const generation = state.generation + 1;
     ensureSidecarDir(this.dir);
@@ -334,7 +329,6 @@ export class SnapshotStore {
       logKey: this.logKey(generation),
       logEnd: LOG_HEADER_BYTES,
       logRecords: 0,
-      logCreatedAtCommit: true,
     };
   }
 
@@ -356,6 +350,7 @@ export class SnapshotStore {
         return { ...emptyState(), db: decodeDocument(doc, this.path), version: 1, manifestKey: key, manifestBytes };
       }
       const generation = doc.generation as number;
+      // Manifests with a checksum have had their log since their commit: for them a missing log is damage.
       const logCreatedAtCommit = hasManifestChecksum(doc);
       const logPath = this.logPath(generation);
       try {
@@ -406,7 +401,6 @@ export class SnapshotStore {
           logKey: log?.key ?? null,
           logEnd: replay.validEnd,
           logRecords: replay.records,
-          logCreatedAtCommit,
         };
       } catch (err) {
         if (!(err instanceof SidecarMissing)) throw err;
@@ -470,7 +464,7 @@ export class SnapshotStore {
 }
 
 function emptyState(): State {
-  return { db: new Database(), version: 0, generation: 0, manifestKey: null, manifestBytes: 0, sidecarBytes: 0, logKey: null, logEnd: 0, logRecords: 0, logCreatedAtCommit: false };
+  return { db: new Database(), version: 0, generation: 0, manifestKey: null, manifestBytes: 0, sidecarBytes: 0, logKey: null, logEnd: 0, logRecords: 0 };
 }
 
 function statKey(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }): string {
