@@ -88,6 +88,7 @@ function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, p
 }
 
 const CHECKSUM_KEY = 'manifest_crc32';
+const OLDER_MANIFEST_KEYS = new Set(['format', 'version', 'generation', 'next_id', 'libraries']);
 
 /** True when a parsed version 2 manifest has its checksum (written by a vdb that also creates each generation's log). */
 export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
@@ -185,7 +186,12 @@ export function parseSnapshot(text: string, source: string): Record<string, unkn
   }
   if (doc.version === MANIFEST_VERSION) {
     int(doc.generation, 'generation', fail);
-    if (hasManifestChecksum(doc)) {
+    if (!hasManifestChecksum(doc)) {
+      // An older vdb's manifest has these members only; any other one (say, the checksum's name
+      // with a flipped bit) is damage, not a reason to skip the check.
+      const extra = Object.keys(doc).find((k) => !OLDER_MANIFEST_KEYS.has(k));
+      if (extra !== undefined) fail(`it has an unknown member ${JSON.stringify(extra)} and no ${CHECKSUM_KEY} (damaged?)`);
+    } else {
       const { [CHECKSUM_KEY]: stored, ...rest } = doc;
       // The same JSON.stringify that wrote it gives the same text back from what it parsed to.
       let text: string;
