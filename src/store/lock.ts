@@ -11,7 +11,7 @@
  * `<db>.lock` is an empty file (the holder's pid, for messages) that stays in
  * place: removing it would let two writers lock two different files.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readFileSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Locked, StorageError } from '../domain/errors.js';
 import { describeIoError } from './io.js';
@@ -112,8 +112,8 @@ async function acquire(path: string, opts: LockOptions): Promise<number> {
 /** Opens (creating) the lock file; null while an older vdb's lock directory is in the way and still in use. */
 function openLockFile(file: string): number | null {
   try {
-    // 'a': write access (an exclusive kernel lock needs it) without truncating another holder's pid.
-    const fd = openSync(file, 'a', 0o644);
+    // Read-write (an exclusive kernel lock needs write access), created if missing, never truncated.
+    const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644);
     if (!fstatSync(fd).isFile()) {
       closeSync(fd);
       throw new StorageError(`cannot lock: ${file} is not a regular file`, { hint: 'remove it; vdb recreates it' });
@@ -151,19 +151,24 @@ function tryLock(fd: number, file: string): boolean {
   }
 }
 
-/** Writes our pid into the lock file, for the message of a writer that waits in vain. */
+/**
+ * Writes our pid into the lock file, for the message of a writer that waits in
+ * vain: in place, at a fixed width. (Truncating first would make ext4 flush the
+ * file on close, auto_da_alloc, a disk wait on every write.)
+ */
 function recordHolder(fd: number): void {
   try {
-    ftruncateSync(fd, 0);
-    writeSync(fd, `${process.pid}\n`);
+    writeSync(fd, `${String(process.pid).padEnd(PID_WIDTH - 1)}\n`, 0);
   } catch {
     // Only messages use it.
   }
 }
 
+const PID_WIDTH = 16;
+
 function holderOf(file: string): number | null {
   try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
+    const pid = Number(readFileSync(file, 'utf8').slice(0, PID_WIDTH).trim());
     return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
