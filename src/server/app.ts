@@ -128,10 +128,11 @@ function digest(s: string): Buffer {
 const SECRET_PARAM = /key|token|secret|passw|auth|sig|session|cred/i;
 
 /** The request as logged: fastify's fields, with credential-like query values redacted. */
-function requestForLog(req: FastifyRequest | { method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } }) {
-  return { method: req.method, url: redactQuery(req.url ?? ''), host: (req as FastifyRequest).host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+function requestForLog(req: FastifyRequest) {
+  return { method: req.method, url: redactQuery(req.url ?? ''), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
+/** `url` with the value of every query parameter named like a credential replaced by [REDACTED]. */
 export function redactQuery(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;

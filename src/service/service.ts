@@ -409,16 +409,18 @@ function checkIndexParams(type: IndexType, given: Record<string, number>): Recor
  */
 export function refreshIndex(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildReport {
   const job = planRefresh(lib, type, params, opts);
-  return job === null ? NOTHING_TO_BUILD : finishRefresh(lib, job, runBuildJob(job, opts.onProgress), opts.builtAt);
+  return job === null ? nothingToBuild() : finishRefresh(lib, job, runBuildJob(job, opts.onProgress), opts.builtAt);
 }
 
 /** refreshIndex with the build on a worker thread: the same index, byte for byte, while this thread goes on. */
 export async function refreshIndexOffThread(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): Promise<BuildReport> {
   const job = planRefresh(lib, type, params, opts);
-  return job === null ? NOTHING_TO_BUILD : finishRefresh(lib, job, await runBuildJobOffThread(job, opts.onProgress), opts.builtAt);
+  return job === null ? nothingToBuild() : finishRefresh(lib, job, await runBuildJobOffThread(job, opts.onProgress), opts.builtAt);
 }
 
-const NOTHING_TO_BUILD: BuildReport = { mode: 'none', reason: null, inserted: 0, removed: 0 };
+function nothingToBuild(): BuildReport {
+  return { mode: 'none', reason: null, inserted: 0, removed: 0 };
+}
 
 /** What refreshIndex will build, over which rows; null when the index is up to date. */
 function planRefresh(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildJob | null {
