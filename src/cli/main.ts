@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { EXIT_CODES, VdbError } from '../domain/errors.js';
+import { EXIT_CODES, oneLine, VdbError } from '../domain/errors.js';
 import { chunkCommand } from './commands/chunk.js';
 import { compactCommand } from './commands/compact.js';
 import { demoCommand } from './commands/demo.js';

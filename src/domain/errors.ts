@@ -34,11 +34,18 @@ export class VdbError extends Error {
     this.hint = options.hint;
   }
 
-  /** The one-line form shown to users. */
+  /** The one-line form shown to users: control characters (say, in an id given on the command line) are escaped. */
   get display(): string {
-    return this.hint ? `${this.message} (${this.hint})` : this.message;
+    return oneLine(this.hint ? `${this.message} (${this.hint})` : this.message);
   }
 }
+
+/** `text` with line breaks and other control characters written as JSON escapes (\n, \u001b), so it stays one line. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** A VdbError subclass with a fixed code, so `instanceof NotFound` works. */
 // The declared return type keeps Node's Error statics (captureStackTrace, …) out of the published .d.ts.

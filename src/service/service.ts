@@ -5,8 +5,7 @@
 import { Conflict, InvalidInput } from '../domain/errors.js';
 import { Database, Library } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
-import { hash32, seededRandom } from '../domain/random.js';
-import type { Random } from '../domain/random.js';
+import { hash32 } from '../domain/random.js';
 import type {
   BuildReport,
   ChunkPatch,
@@ -32,7 +31,9 @@ import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
-import type { BuildContext, VectorIndex } from '../index/types.js';
+import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
+import type { BuildJob, BuildOutcome } from '../index/build-job.js';
+import type { VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -49,6 +50,8 @@ export interface ServiceOptions {
   concurrentReaders?: boolean;
   /** When the snapshot moves to sidecar files and when its log is folded; defaults from the environment. */
   storage?: StoreTuning;
+  /** Index builds run on a worker thread, so this thread goes on answering (a server). */
+  buildsOffThread?: boolean;
 }
 
 export interface Progress {
@@ -74,8 +77,8 @@ export interface RefreshOptions {
   full?: boolean;
   /** built_at of the result. */
   builtAt: string;
-  /** The seeded stream for the build; called once, and only if something is built. */
-  random: () => Random;
+  /** Key of the seeded stream for the build (see seededRandom); called once, and only if something is built. */
+  randomKey: () => string | number;
   onProgress?: Progress;
 }
 
@@ -95,11 +98,13 @@ export class VdbService {
   readonly store: SnapshotStore;
   private readonly seed?: string;
   private readonly now: () => string;
+  private readonly buildsOffThread: boolean;
 
   constructor(opts: ServiceOptions) {
     this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
     this.seed = opts.seed;
     this.now = opts.now ?? clockFromEnv();
+    this.buildsOffThread = opts.buildsOffThread ?? false;
   }
 
   // ---- libraries -------------------------------------------------------
@@ -302,13 +307,14 @@ export class VdbService {
    */
   async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView> {
     if (req.type !== undefined && !isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
-    return this.store.update((db) => {
+    const refresh = this.buildsOffThread ? refreshIndexOffThread : refreshIndex;
+    return this.store.update(async (db) => {
       const lib = db.library(ref);
       const type = req.type ?? lib.indexState?.type ?? 'linear';
-      const build = refreshIndex(lib, type, checkIndexParams(type, req.params ?? {}), {
+      const build = await refresh(lib, type, checkIndexParams(type, req.params ?? {}), {
         full: req.full,
         builtAt: this.now(),
-        random: () => seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
+        randomKey: () => (this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
         onProgress,
       });
       return { ...(lib.indexView() as IndexView), build };
@@ -402,32 +408,44 @@ function checkIndexParams(type: IndexType, given: Record<string, number>): Recor
  * stays, except those derived from the data (default null), derived again.
  */
 export function refreshIndex(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildReport {
+  const job = planRefresh(lib, type, params, opts);
+  return job === null ? nothingToBuild() : finishRefresh(lib, job, runBuildJob(job, opts.onProgress), opts.builtAt);
+}
+
+/** refreshIndex with the build on a worker thread: the same index, byte for byte, while this thread goes on. */
+export async function refreshIndexOffThread(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): Promise<BuildReport> {
+  const job = planRefresh(lib, type, params, opts);
+  return job === null ? nothingToBuild() : finishRefresh(lib, job, await runBuildJobOffThread(job, opts.onProgress), opts.builtAt);
+}
+
+function nothingToBuild(): BuildReport {
+  return { mode: 'none', reason: null, inserted: 0, removed: 0 };
+}
+
+/** What refreshIndex will build, over which rows; null when the index is up to date. */
+function planRefresh(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildJob | null {
   const kind = INDEX_KINDS[type];
   const current = lib.indexState;
   const currentParams = current?.type === type ? (current.params ?? current.index.params()) : {};
   const kept = Object.entries(currentParams).filter(([name]) => kind.options.some((o) => o.name === name && o.default !== null));
   const wanted = { ...Object.fromEntries(kept), ...params };
-  const update = current?.type === type && !opts.full ? kind.update : undefined;
-  if (current && update) {
+  if (current?.type === type && !opts.full && kind.update) {
     const added = lib.unindexedRows();
     const unchanged = Object.entries(wanted).every(([name, v]) => currentParams[name] === v);
-    if (added.length === 0 && (lib.indexView() as IndexView).stale === 0 && unchanged) return { mode: 'none', reason: null, inserted: 0, removed: 0 };
-    const ctx = { random: opts.random(), onProgress: opts.onProgress };
+    if (added.length === 0 && (lib.indexView() as IndexView).stale === 0 && unchanged) return null;
     // An update reads every row and the whole graph: in sequential passes, not page by page.
     lib.preload(true);
-    const result = update(current.index, lib.searchSpace(), added, wanted, ctx);
-    if ('rebuild' in result) return buildAfresh(lib, type, wanted, ctx, result.rebuild, opts.builtAt);
-    setBuiltIndex(lib, type, result.index, opts.builtAt);
-    return { mode: 'incremental', reason: null, inserted: result.inserted, removed: result.removed };
+    return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), update: { index: current.index, added }, reason: '' };
   }
   const reason = !current ? 'no index yet' : current.type !== type ? `replaces the ${current.type} index` : opts.full ? 'full build requested' : `${type} has no incremental update`;
-  return buildAfresh(lib, type, wanted, { random: opts.random(), onProgress: opts.onProgress }, reason, opts.builtAt);
+  // Without an index every row is read and slot i is row i.
+  lib.setIndex(null);
+  return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), reason };
 }
 
-function buildAfresh(lib: Library, type: IndexType, params: Record<string, number>, ctx: BuildContext, reason: string, builtAt: string): BuildReport {
-  lib.setIndex(null);
-  setBuiltIndex(lib, type, INDEX_KINDS[type].build(lib.searchSpace(), params, ctx), builtAt);
-  return { mode: 'full', reason, inserted: lib.size, removed: 0 };
+function finishRefresh(lib: Library, job: BuildJob, outcome: BuildOutcome, builtAt: string): BuildReport {
+  setBuiltIndex(lib, job.type, outcome.index, builtAt);
+  return { mode: outcome.mode, reason: outcome.reason, inserted: outcome.inserted, removed: outcome.removed };
 }
 
 /** Makes `index`, which answers for every row now, the library's index. */
