@@ -17,7 +17,8 @@ await build({
   platform: 'node',
   target: 'node20',
   // The server stack is loaded from node_modules only by `vdb serve`.
-  external: ['fastify', '@fastify/*', 'typebox'],
+  // The ONNX runtime is the user's optional install (vdb model pull local): never bundled.
+  external: ['fastify', '@fastify/*', 'typebox', '@huggingface/transformers'],
   // Bundled CommonJS packages (commander, proper-lockfile) call require().
   banner: { js: "import { createRequire as __vdbRequire } from 'node:module'; const require = __vdbRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -26,7 +26,7 @@ import type {
 } from '../domain/types.js';
 import { DEFAULT_K } from '../domain/types.js';
 import { checkEf, checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
-import { embedTexts, getEmbedder } from '../embed/registry.js';
+import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
 import { BatchSearch } from '../index/batch.js';
 import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
@@ -117,19 +117,19 @@ export class VdbService {
     const metric = input.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw new InvalidInput(`unknown metric "${metric}" (use one of: ${METRICS.join(', ')})`);
     // No dim and no embedder: the seed's letters embedder. A dim alone: explicit embeddings only.
-    const embedderName = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
-    const embedder = embedderName === null ? null : getEmbedder(embedderName);
+    const embedderSpec = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
+    if (input.dim !== undefined && (!Number.isInteger(input.dim) || input.dim < 1 || input.dim > 65536)) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${input.dim}`);
+    const embedder = embedderSpec === null ? null : await resolveSpec(embedderSpec, input.dim);
     const dim = input.dim ?? embedder?.dim;
     if (dim === undefined) throw new InvalidInput('a library without an embedder needs --dim N');
-    if (!Number.isInteger(dim) || dim < 1 || dim > 65536) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${dim}`);
     if (embedder && embedder.dim !== dim) {
-      throw new InvalidInput(`embedder ${embedder.name} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
+      throw new InvalidInput(`embedder ${embedder.spec} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
     }
     const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata);
     return this.store.update((db) => {
       if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
       const now = this.now();
-      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder: embedder?.name ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder: embedder?.spec ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
       db.libraries.push(lib);
       db.changed();
       return lib.view();
@@ -231,14 +231,13 @@ export class VdbService {
     const explicit = out.length - toEmbed.length;
     onProgress?.(explicit, out.length);
     if (toEmbed.length > 0) {
-      const embedder = getEmbedder(lib.embedder as string);
-      const batch = 512;
-      for (let b = 0; b < toEmbed.length; b += batch) {
-        const idx = toEmbed.slice(b, b + batch);
-        const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]));
-        idx.forEach((i, j) => (out[i].vector = vectors[j]));
-        onProgress?.(explicit + Math.min(b + batch, toEmbed.length), out.length);
-      }
+      const embedder = await openEmbedder(lib.embedder as string, lib.dim);
+      const vectors = await embedTexts(embedder, toEmbed.map((i) => out[i].text), {
+        inputType: 'document',
+        where: (j) => where(toEmbed[j]),
+        onProgress: (done) => onProgress?.(explicit + done, out.length),
+      });
+      toEmbed.forEach((i, j) => (out[i].vector = vectors[j]));
     }
     return out.map((p, i) => {
       const vector = p.vector as Float32Array;
@@ -255,7 +254,7 @@ export class VdbService {
     let vector: Float32Array | undefined;
     if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
     else if (text !== undefined && current.lib.embedder) {
-      [vector] = await embedTexts(getEmbedder(current.lib.embedder), [text], () => undefined);
+      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document' });
     }
     if (vector) current.lib.checkVector(vector);
     return this.store.update((db) => {
@@ -479,7 +478,7 @@ export class QuerySession {
       if (!lib.embedder) {
         throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
       }
-      [vector] = await embedTexts(getEmbedder(lib.embedder), [checkText(input.text, where)], () => where);
+      [vector] = await embedTexts(await openEmbedder(lib.embedder, lib.dim), [checkText(input.text, where)], { inputType: 'query', where: () => where });
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
