@@ -117,7 +117,16 @@ async function describeFailure(p: HttpProvider, url: string, key: string, settin
     return new EmbedderError(`${p.name}: no answer from ${url} within ${settings.timeoutMs} ms (${settings.retries} retries)`, { hint: 'raise VDB_EMBED_TIMEOUT_MS, or check the network' });
   }
   if (err instanceof Error && err.name === 'AbortError') return new EmbedderError(`${p.name}: request cancelled`);
-  const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as Error)?.message ?? String(err);
+  let cause: string = (err as Error)?.message ?? String(err);
+  // fetch reports "fetch failed"; the system's reason (ECONNREFUSED, ENOTFOUND) is further down the causes.
+  for (let c: unknown = err, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      cause = code;
+      break;
+    }
+    if (c !== err && c instanceof Error) cause = c.message;
+  }
   return new EmbedderError(`${p.name}: cannot reach ${url} (${scrub(String(cause), key)})`, { hint: `check the network or ${p.baseVar}` });
 }
 
