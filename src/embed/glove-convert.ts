@@ -134,15 +134,24 @@ function commonComponent(rows: Float64Array, words: Buffer[], zipfNorm: number, 
     }
   }
   let u = new Float64Array(dim).fill(1 / Math.sqrt(dim));
-  for (let it = 0; it < 500; it++) {
+  // Power iteration until the direction stops moving (a fixed sequence of operations: deterministic).
+  for (let it = 0; it < 1000; it++) {
     const next = new Float64Array(dim);
+    let norm = 0;
     for (let a = 0; a < dim; a++) {
       let s = 0;
       for (let b = 0; b < dim; b++) s += m[a * dim + b] * u[b];
       next[a] = s;
+      norm += s * s;
     }
-    const norm = Math.hypot(...next);
-    u = next.map((v) => v / norm);
+    norm = Math.sqrt(norm);
+    let moved = 0;
+    for (let a = 0; a < dim; a++) {
+      next[a] /= norm;
+      moved = Math.max(moved, Math.abs(next[a] - u[a]));
+    }
+    u = next;
+    if (moved < 1e-13) break;
   }
   let big = 0;
   for (let a = 1; a < dim; a++) if (Math.abs(u[a]) > Math.abs(u[big])) big = a;
