@@ -4,8 +4,8 @@
  * search_document for chunks and search_query for queries; at most 96 texts
  * a request. Key: CO_API_KEY, else EMBEDDING_API_KEY.
  */
-import { EmbedderError, InvalidInput } from '../domain/errors.js';
-import { apiKey, baseUrl, checkVectors, httpSettings, postJson } from './http.js';
+import { EmbedderError } from '../domain/errors.js';
+import { apiKey, baseUrl, checkVectors, httpSettings, postJson, resolveHttpSpec } from './http.js';
 import type { HttpProvider } from './http.js';
 import type { ParsedSpec, ResolvedSpec } from './registry.js';
 import type { Embedder } from './types.js';
@@ -46,13 +46,7 @@ export function cohereEmbedder(spec: ParsedSpec, dim: number | undefined): Embed
   };
 }
 
-export async function resolve(spec: ParsedSpec, dim?: number): Promise<ResolvedSpec> {
-  const e = cohereEmbedder(spec, undefined);
-  if (spec.dims !== undefined && dim !== undefined && spec.dims !== dim) {
-    throw new InvalidInput(`embedder ${e.spec} gives ${spec.dims} dims but --dim is ${dim}`, { hint: 'drop --dim or change @DIMS' });
-  }
-  const known = spec.dims ?? KNOWN_DIMS[spec.model] ?? dim;
-  if (known !== undefined) return { spec: e.spec, dim: known };
-  const [v] = await e.embed(['dimension probe'], 'document');
-  return { spec: e.spec, dim: v.length };
+/** The normalised SPEC and dimension of a new library; unknown models without a dimension are probed. */
+export function resolve(spec: ParsedSpec, dim?: number): Promise<ResolvedSpec> {
+  return resolveHttpSpec(cohereEmbedder(spec, undefined), spec, KNOWN_DIMS[spec.model], dim);
 }

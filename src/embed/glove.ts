@@ -47,6 +47,7 @@ export class GloveTable {
   readonly component: Float64Array;
   private fd: number | null;
   private whole: Buffer | null = null;
+  private wholeInt8: Int8Array | null = null;
   private readonly memo = new Map<string, number>();
 
   private constructor(
@@ -81,6 +82,7 @@ export class GloveTable {
   preload(): void {
     if (this.whole) return;
     this.whole = readFileSync(this.path);
+    this.wholeInt8 = new Int8Array(this.whole.buffer, this.whole.byteOffset, this.whole.length);
     this.close();
   }
 
@@ -137,7 +139,14 @@ export class GloveTable {
   /** Adds weight × row `rank` to `into`. */
   addRow(rank: number, weight: number, into: Float64Array): void {
     const dim = this.header.dim;
-    const row = this.read(this.header.rowsOff + rank * rowBytes(dim), rowBytes(dim));
+    const at = this.header.rowsOff + rank * rowBytes(dim);
+    if (this.whole && this.wholeInt8) {
+      const s = this.whole.readFloatLE(at) * weight;
+      const q = this.wholeInt8;
+      for (let j = 0; j < dim; j++) into[j] += s * q[at + 4 + j];
+      return;
+    }
+    const row = this.read(at, rowBytes(dim));
     const s = row.readFloatLE(0) * weight;
     for (let j = 0; j < dim; j++) into[j] += s * row.readInt8(4 + j);
   }

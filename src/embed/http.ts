@@ -6,6 +6,8 @@
  */
 import ky, { HTTPError, TimeoutError } from 'ky';
 import { EmbedderError, InvalidInput } from '../domain/errors.js';
+import type { ParsedSpec, ResolvedSpec } from './registry.js';
+import type { Embedder } from './types.js';
 
 export interface HttpProvider {
   /** For messages: "openai", "cohere". */
@@ -172,4 +174,18 @@ export function checkVectors(p: HttpProvider, value: unknown, count: number, dim
     }
     return out;
   });
+}
+
+/**
+ * A new library's SPEC and dimension: `@DIMS`, else the model's known
+ * dimension, else `--dim`, else one probe request.
+ */
+export async function resolveHttpSpec(e: Embedder, spec: ParsedSpec, knownDim: number | undefined, dim?: number): Promise<ResolvedSpec> {
+  if (spec.dims !== undefined && dim !== undefined && spec.dims !== dim) {
+    throw new InvalidInput(`embedder ${e.spec} gives ${spec.dims} dims but --dim is ${dim}`, { hint: 'drop --dim or change @DIMS' });
+  }
+  const known = spec.dims ?? knownDim ?? dim;
+  if (known !== undefined) return { spec: e.spec, dim: known };
+  const [v] = await e.embed(['dimension probe'], 'document');
+  return { spec: e.spec, dim: v.length };
 }

@@ -5,8 +5,8 @@
  * input order by their `index`. Key: OPENAI_API_KEY, else EMBEDDING_API_KEY.
  * Any OpenAI-compatible server works through OPENAI_BASE_URL.
  */
-import { EmbedderError, InvalidInput } from '../domain/errors.js';
-import { apiKey, baseUrl, checkVectors, httpSettings, postJson } from './http.js';
+import { EmbedderError } from '../domain/errors.js';
+import { apiKey, baseUrl, checkVectors, httpSettings, postJson, resolveHttpSpec } from './http.js';
 import type { HttpProvider } from './http.js';
 import type { ParsedSpec, ResolvedSpec } from './registry.js';
 import type { Embedder } from './types.js';
@@ -48,13 +48,6 @@ export function openaiEmbedder(spec: ParsedSpec, dim: number | undefined): Embed
 }
 
 /** The normalised SPEC and dimension of a new library; unknown models without a dimension are probed. */
-export async function resolve(spec: ParsedSpec, dim?: number): Promise<ResolvedSpec> {
-  const e = openaiEmbedder(spec, undefined);
-  if (spec.dims !== undefined && dim !== undefined && spec.dims !== dim) {
-    throw new InvalidInput(`embedder ${e.spec} gives ${spec.dims} dims but --dim is ${dim}`, { hint: 'drop --dim or change @DIMS' });
-  }
-  const known = spec.dims ?? KNOWN_DIMS[spec.model] ?? dim;
-  if (known !== undefined) return { spec: e.spec, dim: known };
-  const [v] = await e.embed(['dimension probe'], 'document');
-  return { spec: e.spec, dim: v.length };
+export function resolve(spec: ParsedSpec, dim?: number): Promise<ResolvedSpec> {
+  return resolveHttpSpec(openaiEmbedder(spec, undefined), spec, KNOWN_DIMS[spec.model], dim);
 }
