@@ -14,7 +14,6 @@
  */
 import { EmbedderError, InvalidInput } from '../domain/errors.js';
 import { prefix } from '../domain/validate.js';
-import { EmbeddingCache } from './cache.js';
 import { embedLetters, LETTERS_DIM } from './letters.js';
 import { embedCacheDir } from './paths.js';
 import { TextRejected } from './types.js';
@@ -159,8 +158,10 @@ export async function embedTexts(embedder: Embedder, texts: string[], opts: Embe
   });
   const out: (Float32Array | undefined)[] = new Array(texts.length);
   const cacheDir = embedder.cacheScope !== undefined && opts.cache !== false ? embedCacheDir() : null;
-  const cache = cacheDir ? EmbeddingCache.fromEnv(cacheDir) : null;
-  const keys = cache ? texts.map((t) => EmbeddingCache.key(embedder.spec, embedder.cacheScope as string, opts.inputType, t)) : [];
+  // Loaded only for cached embedders: letters and glove queries never import node:crypto.
+  const { EmbeddingCache } = cacheDir ? await import('./cache.js') : { EmbeddingCache: null };
+  const cache = cacheDir && EmbeddingCache ? EmbeddingCache.fromEnv(cacheDir) : null;
+  const keys = cache && EmbeddingCache ? texts.map((t) => EmbeddingCache.key(embedder.spec, embedder.cacheScope as string, opts.inputType, t)) : [];
   // Identical texts are embedded once.
   const pending = new Map<string, number[]>();
   let done = 0;
