@@ -26,6 +26,8 @@ const env = () => ({
   COHERE_BASE_URL: mock.url,
   OPENAI_API_KEY: TEST_KEY,
   CO_API_KEY: TEST_KEY,
+  // Whatever the caller's shell holds must not stand in for a missing key.
+  EMBEDDING_API_KEY: undefined,
   VDB_EMBED_RETRY_BASE_MS: '1',
 });
 
@@ -67,14 +69,18 @@ describe('openai and cohere through bin/vdb', () => {
   it('REST: chunk create and query with text use the library\'s embedder', async () => {
     const db = join(tmp.dir, 'rest.json');
     expect((await vdbAsync(['lib', 'create', 'kb', '--embedder', 'openai:text-embedding-3-small@8'], { db, env: env() })).code).toBe(0);
-    const s = await serve({ db, env: env() });
+    expect((await vdbAsync(['lib', 'create', 'co', '--embedder', 'cohere:embed-english-v3.0@8'], { db, env: env() })).code).toBe(0);
+    const s = await serve({ db, env: { ...env(), CO_API_KEY: undefined } });
     try {
       const post = (path: string, body: unknown) => fetch(`${s.url}/api/v1${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       expect((await post('/chunks', { lib_id: 'kb', text: 'rest apples' })).status).toBe(201);
       const r = await post('/libraries/kb/query', { text: 'rest apples', k: 1 });
       expect(((await r.json()) as { hits: { text: string }[] }).hits[0].text).toBe('rest apples');
-      const unknown = await post('/libraries/kb/query', { text: '   ', k: 1 });
-      expect(unknown.status).toBe(422);
+      const empty = await post('/libraries/kb/query', { text: '   ', k: 1 });
+      expect(empty.status).toBe(422);
+      const noKey = await post('/libraries/co/query', { text: 'apples', k: 1 });
+      expect(noKey.status).toBe(502);
+      expect(await noKey.json()).toEqual({ error: { code: 'embedder', message: 'cohere: no API key (set CO_API_KEY or EMBEDDING_API_KEY)' } });
     } finally {
       await s.stop();
     }
