@@ -78,7 +78,7 @@ describe('openai and cohere through bin/vdb', () => {
       expect(((await r.json()) as { hits: { text: string }[] }).hits[0].text).toBe('rest apples');
       const empty = await post('/libraries/kb/query', { text: '   ', k: 1 });
       expect(empty.status).toBe(422);
-      const noKey = await post('/libraries/co/query', { text: 'apples', k: 1 });
+      const noKey = await post('/libraries/co/query', { text: 'pears never cached', k: 1 });
       expect(noKey.status).toBe(502);
       expect(await noKey.json()).toEqual({ error: { code: 'embedder', message: 'cohere: no API key (set CO_API_KEY or EMBEDDING_API_KEY)' } });
     } finally {
