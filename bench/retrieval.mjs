@@ -7,7 +7,8 @@
  * (texts/s through VdbService.addChunks, embedding included) and the cold
  * `vdb query --text` time of each embedder's library.
  *
- * Retrievers are rows of RETRIEVERS: BM25 and hybrid (src/text) add theirs there.
+ * Retrievers are rows of RETRIEVERS; BM25 and hybrid use src/text directly until
+ * `vdb query --mode text|hybrid` exists, when they should go through it.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -33,6 +34,8 @@ const { values: opt } = parseArgs({
     queries: { type: 'string', default: '1000' },
     local: { type: 'string', default: shared('models', 'tiny-random-bert') },
     'cold-runs': { type: 'string', default: '7' },
+    // The local smoke row embeds 30k texts with ONNX: minutes on 2 cores.
+    'skip-local': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'retrieval.json') },
   },
   allowPositionals: false,
@@ -65,12 +68,15 @@ function loadTask(dir, nQueries) {
   return { docs, queries };
 }
 
-/** recall@K and MRR@K of ranked row lists against each query's answer row. */
+/** Candidates each retriever keeps per query: what hybrid fusion draws on. */
+const DEPTH = 100;
+
+/** recall@K and MRR@K of ranked lists ({key: doc row, score}, best first) against each query's answer row. */
 function score(ranked, queries) {
   let hits = 0;
   let rr = 0;
-  ranked.forEach((rows, i) => {
-    const at = rows.indexOf(queries[i].answer);
+  ranked.forEach((list, i) => {
+    const at = list.findIndex((h) => h.key === queries[i].answer);
     if (at >= 0 && at < K) {
       hits++;
       rr += 1 / (at + 1);
@@ -109,12 +115,12 @@ async function embedderRetriever(name, spec, env = {}) {
       const row = new Map(added.map((c, j) => [c.id, kept[j]]));
       const session = await svc.querySession('r');
       const prepared = [];
-      for (const q of queries) prepared.push(await session.prepare({ text: q.text, k: K }).catch(() => null));
+      for (const q of queries) prepared.push(await session.prepare({ text: q.text, k: DEPTH }).catch(() => null));
       const answered = await session.queryBatch(prepared.filter((p) => p !== null));
       await session.close();
       let at = 0;
-      const ranked = prepared.map((p) => (p === null ? [] : answered[at++].hits.map((h) => row.get(h.id))));
-      return { ...score(ranked, queries), ingest_texts_per_s: Math.round(kept.length / ingestS), left_out: { docs: docs.length - kept.length, queries: prepared.filter((p) => p === null).length }, db, env };
+      const ranked = prepared.map((p) => (p === null ? [] : answered[at++].hits.map((h) => ({ key: row.get(h.id), score: -h.distance }))));
+      return { ranked, ingest_texts_per_s: Math.round(kept.length / ingestS), left_out: { docs: docs.length - kept.length, queries: prepared.filter((p) => p === null).length }, db, env };
     },
   };
 }
@@ -131,12 +137,46 @@ function coldQuery(db, env, runs) {
   return Math.round(times[times.length >> 1]);
 }
 
+/** BM25 over the same definitions (src/text: its analyzer, k1 1.2, b 0.75). */
+function bm25Retriever() {
+  return {
+    name: 'BM25',
+    spec: null,
+    async run(docs, queries) {
+      const { Bm25Index } = await import(join(ROOT, 'dist', 'text', 'bm25.js'));
+      const { analyze } = await import(join(ROOT, 'dist', 'text', 'tokenizer.js'));
+      const t0 = performance.now();
+      const index = Bm25Index.create();
+      docs.forEach((d, i) => index.add(i, analyze(d.text)));
+      const ingestS = (performance.now() - t0) / 1000;
+      const ranked = queries.map((q) => index.search(analyze(q.text), DEPTH));
+      return { ranked, ingest_texts_per_s: Math.round(docs.length / ingestS) };
+    },
+  };
+}
+
+/** Reciprocal rank fusion of two earlier rows' candidate lists (src/text/fusion.ts). */
+function hybridRetriever(vectorName, textName) {
+  return {
+    name: `hybrid ${vectorName} + ${textName} (RRF)`,
+    spec: null,
+    async run(docs, queries, workDir, done) {
+      const v = done.get(vectorName);
+      const t = done.get(textName);
+      if (!v || !t) throw new Error(`needs the ${vectorName} and ${textName} rows`);
+      const { fuse } = await import(join(ROOT, 'dist', 'text', 'fusion.js'));
+      return { ranked: queries.map((_, i) => fuse(v[i], t[i], K, { method: 'rrf', alpha: 0.5 })), ingest_texts_per_s: null };
+    },
+  };
+}
+
 export const RETRIEVERS = [
   () => embedderRetriever('letters', 'letters'),
   () => embedderRetriever('glove', 'glove'),
   // Random weights: a smoke row for the local path and its ingest rate, not a quality figure.
-  () => embedderRetriever('local tiny-random-bert (smoke)', `local:${opt.local}`),
-  // BM25 and hybrid (src/text) go here: { name, run(docs, queries) → { recall, mrr } }.
+  ...(opt['skip-local'] ? [] : [() => embedderRetriever('local tiny-random-bert (smoke)', `local:${opt.local}`)]),
+  () => bm25Retriever(),
+  () => hybridRetriever('glove', 'BM25'),
 ];
 
 async function main() {
@@ -144,18 +184,21 @@ async function main() {
   process.stderr.write(`retrieval: ${queries.length} usage examples against ${docs.length} definitions, recall@${K} and MRR@${K}\n`);
   const work = mkdtempSync(join(tmpdir(), 'vdb-retrieval-'));
   const rows = [];
+  const done = new Map();
   try {
     for (const make of RETRIEVERS) {
       const r = await make();
       let result;
       try {
-        result = await r.run(docs, queries, work);
+        result = await r.run(docs, queries, work, done);
         result.cold_query_ms = result.db ? coldQuery(result.db, result.env, Number(opt['cold-runs'])) : null;
       } catch (err) {
         process.stderr.write(`retrieval: ${r.name}: skipped: ${err.message}\n`);
         continue;
       }
-      const { db, env, ...shown } = result;
+      done.set(r.name, result.ranked);
+      const { db, env, ranked, ...rest } = result;
+      const shown = { ...score(ranked, queries), ...rest };
       rows.push({ retriever: r.name, spec: r.spec, ...shown });
       process.stderr.write(`${r.name}: ${JSON.stringify(shown)}\n`);
     }
@@ -166,7 +209,7 @@ async function main() {
   writeFileSync(opt.out, `${JSON.stringify({ date: new Date().toISOString(), queries: queries.length, docs: docs.length, k: K, rows }, null, 2)}\n`);
   console.log('| retriever | recall@10 | MRR@10 | ingest texts/s | cold vdb query --text (ms) |');
   console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.retriever} | ${r.recall.toFixed(3)} | ${r.mrr.toFixed(3)} | ${r.ingest_texts_per_s.toLocaleString('en-US')} | ${r.cold_query_ms ?? '-'} |`);
+  for (const r of rows) console.log(`| ${r.retriever} | ${r.recall.toFixed(3)} | ${r.mrr.toFixed(3)} | ${r.ingest_texts_per_s?.toLocaleString('en-US') ?? '-'} | ${r.cold_query_ms ?? '-'} |`);
 }
 
 await main();
