@@ -30,6 +30,7 @@ export function cohereEmbedder(spec: ParsedSpec, dim: number | undefined): Embed
     maxBatch: 96,
     concurrency: settings.concurrency,
     cacheScope: base,
+    distinguishesInputType: true,
     async embed(texts, inputType, signal) {
       const body: Record<string, unknown> = {
         model: spec.model,

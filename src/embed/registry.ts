@@ -161,7 +161,8 @@ export async function embedTexts(embedder: Embedder, texts: string[], opts: Embe
   // Loaded only for cached embedders: letters and glove queries never import node:crypto.
   const { EmbeddingCache } = cacheDir ? await import('./cache.js') : { EmbeddingCache: null };
   const cache = cacheDir && EmbeddingCache ? EmbeddingCache.fromEnv(cacheDir) : null;
-  const keys = cache && EmbeddingCache ? texts.map((t) => EmbeddingCache.key(embedder.spec, embedder.cacheScope as string, opts.inputType, t)) : [];
+  const keyType = embedder.distinguishesInputType ? opts.inputType : 'document';
+  const keys = cache && EmbeddingCache ? texts.map((t) => EmbeddingCache.key(embedder.spec, embedder.cacheScope as string, keyType, t)) : [];
   // Identical texts are embedded once.
   const pending = new Map<string, number[]>();
   let done = 0;

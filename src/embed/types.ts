@@ -20,6 +20,8 @@ export interface Embedder {
    * SPEC, decides the vectors (e.g. the API's base URL). Never a secret.
    */
   readonly cacheScope?: string;
+  /** Documents and queries get different vectors (Cohere); otherwise the cache shares them. */
+  readonly distinguishesInputType?: boolean;
   /**
    * Embeds one batch, in order. A text it cannot embed throws TextRejected
    * with the text's index; anything else fails the whole batch.

@@ -452,6 +452,8 @@ export interface SessionOptions {
 export class QuerySession {
   private answered = 0;
   private batch: BatchSearch | null = null;
+  /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
+  private ahead = new Map<string, Float32Array>();
 
   constructor(
     readonly lib: Library,
@@ -478,12 +480,31 @@ export class QuerySession {
       if (!lib.embedder) {
         throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
       }
-      [vector] = await embedTexts(await openEmbedder(lib.embedder, lib.dim), [checkText(input.text, where)], { inputType: 'query', where: () => where });
+      const text = checkText(input.text, where);
+      const early = this.ahead.get(text);
+      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [text], { inputType: 'query', where: () => where });
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
     return { vector, k, ef: this.efFor(input.ef, where) };
+  }
+
+  /**
+   * Embeds the texts of several queries in one go (an HTTP provider gets one
+   * request, not one per line) for the prepare calls that follow. Errors are
+   * left to prepare: it reports them for the line that has them, as without this.
+   */
+  async embedAhead(texts: string[]): Promise<void> {
+    this.ahead.clear();
+    const lib = this.lib;
+    if (!lib.embedder || texts.length < 2) return;
+    try {
+      const vectors = await embedTexts(await openEmbedder(lib.embedder, lib.dim), texts, { inputType: 'query' });
+      texts.forEach((t, i) => this.ahead.set(t, vectors[i]));
+    } catch {
+      // prepare embeds line by line and names the line that fails.
+    }
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */

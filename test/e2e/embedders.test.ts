@@ -41,6 +41,11 @@ describe('openai and cohere through bin/vdb', () => {
     expect(mock.seen.filter((s) => s.path === '/v1/embeddings')).toHaveLength(1);
     const q = await vdbAsync(['query', '--lib', 'kb', '--text', 'green pears', '-k', '1', '--json'], { db, env: env() });
     expect(JSON.parse(q.stdout).hits[0].text).toBe('green pears');
+    // query --stdin: answers in order; texts the cache has (openai's vectors do not depend on the input type) are not sent.
+    const asked = mock.seen.length;
+    const many = await vdbAsync(['query', '--lib', 'kb', '--stdin', '-k', '1'], { db, env: env(), input: ['blue sky', 'red apples', 'q three', 'q four'].map((text) => JSON.stringify({ text })).join('\n') });
+    expect(many.stdout.trim().split('\n').map((l) => JSON.parse(l).hits[0].text).slice(0, 2)).toEqual(['blue sky', 'red apples']);
+    expect(mock.seen.slice(asked).flatMap((r) => r.body.input as string[])).toEqual(['q three', 'q four']);
     const before = mock.seen.length;
     const again = await vdbAsync(['chunk', 'add', '--lib', 'kb', '--stdin'], { db, env: env(), input: lines });
     expect(again.code).toBe(0);
@@ -58,7 +63,7 @@ describe('openai and cohere through bin/vdb', () => {
     expect(bad.code).toBe(9);
     expect(bad.stderr).toBe('vdb: error: openai rejected the API key (HTTP 401) (check OPENAI_API_KEY or EMBEDDING_API_KEY)\n');
 
-    const everything = [add, q, again, show, c, ca, cq, bad].map((r) => r.stdout + r.stderr).join('') + readFileSync(db, 'latin1');
+    const everything = [add, q, many, again, show, c, ca, cq, bad].map((r) => r.stdout + r.stderr).join('') + readFileSync(db, 'latin1');
     const cacheFiles = readdirSync(join(tmp.dir, 'cache'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
     expect(cacheFiles.length).toBeGreaterThan(0);
     const cached = cacheFiles.map((f) => readFileSync(join(f.parentPath, f.name), 'latin1')).join('');

@@ -160,6 +160,23 @@ describe('cohere', () => {
   });
 });
 
+describe('query sessions', () => {
+  it('embedAhead sends the texts of many queries in one request; prepare then sends none', async () => {
+    const svc = new VdbService({ path: join(tmp.dir, 'q.json') });
+    await svc.createLibrary({ name: 'kb', embedder: 'cohere:embed-english-v3.0@8' });
+    await svc.addChunks('kb', [{ text: 'alpha' }, { text: 'beta' }]);
+    mock.seen.length = 0;
+    const session = await svc.querySession('kb');
+    await session.embedAhead(['beta?', 'alpha?', 'gamma?']);
+    const prepared = [];
+    for (const text of ['beta?', 'alpha?', 'gamma?']) prepared.push(await session.prepare({ text, k: 1 }));
+    expect(mock.seen.map((s) => s.body.texts)).toEqual([['beta?', 'alpha?', 'gamma?']]);
+    expect(mock.seen[0].body.input_type).toBe('search_query');
+    expect(Array.from(prepared[2].vector)).toEqual(Array.from(Float32Array.from(fakeVector('gamma?', 8, 'search_query'))));
+    await session.close();
+  });
+});
+
 describe('a failed batch writes nothing', () => {
   it('addChunks with one batch failing leaves the library as it was', async () => {
     const svc = new VdbService({ path: join(tmp.dir, 'db.json') });
