@@ -31,7 +31,7 @@ export function hubDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(modelsDir(env), 'hf');
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// The runtime is not a dependency, so its types are not there to import.
 type Transformers = any;
 
 /** The runtime, or null when it is installed nowhere vdb looks. */

