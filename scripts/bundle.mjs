@@ -37,8 +37,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js.
-  external: Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}),
+  // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js;
+  // so does the ONNX runtime, the user's optional install (vdb model pull local).
+  external: [...Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}), '@huggingface/transformers'],
   plugins: [swaggerUiDir],
   // Bundled CommonJS packages (commander, fastify, …) call require(); swagger-ui reads files by __dirname.
   banner: {

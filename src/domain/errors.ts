@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'locked'
   | 'io'
   | 'internal'
+  // An embedding provider failed or is not set up here (key, network, model not installed).
+  | 'embedder'
   // The HTTP request itself is wrong; raised only by `vdb serve` and its client.
   | 'bad_request'
   | 'unauthorized'
@@ -70,6 +72,12 @@ export class Locked extends errorClass('locked') {}
 /** The file system refused: permissions, disk full, missing directory. */
 export class StorageError extends errorClass('io') {}
 
+/**
+ * The library's embedder cannot embed here and now: a missing or rejected API
+ * key, no network, a provider that kept failing, a model that is not installed.
+ */
+export class EmbedderError extends errorClass('embedder') {}
+
 /** The HTTP request is malformed: not JSON, or not the shape its schema requires. */
 export class BadRequest extends errorClass('bad_request') {}
 /** VDB_API_KEY is set and the request lacks the matching bearer token. */
@@ -89,6 +97,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   corrupt_snapshot: 6,
   locked: 7,
   io: 8,
+  embedder: 9,
   // HTTP-only codes: the closest CLI meaning, for a client that exits on them.
   bad_request: 2,
   unauthorized: 2,
@@ -106,6 +115,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   locked: 503,
   io: 500,
   internal: 500,
+  // The upstream provider failed (or is missing here), not vdb and not the request.
+  embedder: 502,
   bad_request: 400,
   unauthorized: 401,
   payload_too_large: 413,

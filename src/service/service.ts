@@ -25,7 +25,7 @@ import type {
 } from '../domain/types.js';
 import { DEFAULT_K } from '../domain/types.js';
 import { checkEf, checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
-import { embedTexts, getEmbedder } from '../embed/registry.js';
+import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
 import { BatchSearch } from '../index/batch.js';
 import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
@@ -122,19 +122,19 @@ export class VdbService {
     const metric = input.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw new InvalidInput(`unknown metric "${metric}" (use one of: ${METRICS.join(', ')})`);
     // No dim and no embedder: the seed's letters embedder. A dim alone: explicit embeddings only.
-    const embedderName = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
-    const embedder = embedderName === null ? null : getEmbedder(embedderName);
+    const embedderSpec = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
+    if (input.dim !== undefined && (!Number.isInteger(input.dim) || input.dim < 1 || input.dim > 65536)) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${input.dim}`);
+    const embedder = embedderSpec === null ? null : await resolveSpec(embedderSpec, input.dim);
     const dim = input.dim ?? embedder?.dim;
     if (dim === undefined) throw new InvalidInput('a library without an embedder needs --dim N');
-    if (!Number.isInteger(dim) || dim < 1 || dim > 65536) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${dim}`);
     if (embedder && embedder.dim !== dim) {
-      throw new InvalidInput(`embedder ${embedder.name} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
+      throw new InvalidInput(`embedder ${embedder.spec} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
     }
     const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata);
     return this.store.update((db) => {
       if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
       const now = this.now();
-      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder: embedder?.name ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder: embedder?.spec ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
       db.libraries.push(lib);
       db.changed();
       return lib.view();
@@ -236,14 +236,14 @@ export class VdbService {
     const explicit = out.length - toEmbed.length;
     onProgress?.(explicit, out.length);
     if (toEmbed.length > 0) {
-      const embedder = getEmbedder(lib.embedder as string);
-      const batch = 512;
-      for (let b = 0; b < toEmbed.length; b += batch) {
-        const idx = toEmbed.slice(b, b + batch);
-        const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]), lib.metric);
-        idx.forEach((i, j) => (out[i].vector = vectors[j]));
-        onProgress?.(explicit + Math.min(b + batch, toEmbed.length), out.length);
-      }
+      const embedder = await openEmbedder(lib.embedder as string, lib.dim);
+      const vectors = await embedTexts(embedder, toEmbed.map((i) => out[i].text), {
+        inputType: 'document',
+        metric: lib.metric,
+        where: (j) => where(toEmbed[j]),
+        onProgress: (done) => onProgress?.(explicit + done, out.length),
+      });
+      toEmbed.forEach((i, j) => (out[i].vector = vectors[j]));
     }
     return out.map((p, i) => {
       const vector = p.vector as Float32Array;
@@ -260,7 +260,7 @@ export class VdbService {
     let vector: Float32Array | undefined;
     if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
     else if (text !== undefined && current.lib.embedder) {
-      [vector] = await embedTexts(getEmbedder(current.lib.embedder), [text], () => undefined, current.lib.metric);
+      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
     }
     if (vector) current.lib.checkVector(vector);
     return this.store.update((db) => {
@@ -471,6 +471,8 @@ export interface SessionOptions {
 export class QuerySession {
   private answered = 0;
   private batch: BatchSearch | null = null;
+  /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
+  private ahead = new Map<string, Float32Array>();
 
   constructor(
     readonly lib: Library,
@@ -497,12 +499,31 @@ export class QuerySession {
       if (!lib.embedder) {
         throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
       }
-      [vector] = await embedTexts(getEmbedder(lib.embedder), [checkText(input.text, where)], () => where, lib.metric);
+      const text = checkText(input.text, where);
+      const early = this.ahead.get(text);
+      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [text], { inputType: 'query', metric: lib.metric, where: () => where });
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
     return { vector, k, ef: this.efFor(input.ef, where) };
+  }
+
+  /**
+   * Embeds the texts of several queries in one go (an HTTP provider gets one
+   * request, not one per line) for the prepare calls that follow. Errors are
+   * left to prepare: it reports them for the line that has them, as without this.
+   */
+  async embedAhead(texts: string[]): Promise<void> {
+    this.ahead.clear();
+    const lib = this.lib;
+    if (!lib.embedder || texts.length < 2) return;
+    try {
+      const vectors = await embedTexts(await openEmbedder(lib.embedder, lib.dim), texts, { inputType: 'query', metric: lib.metric });
+      texts.forEach((t, i) => this.ahead.set(t, vectors[i]));
+    } catch {
+      // prepare embeds line by line and names the line that fails.
+    }
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */
