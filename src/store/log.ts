@@ -25,7 +25,7 @@
 import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
 import type { Chunk, Database, Library } from '../domain/model.js';
-import { isObject } from './snapshot.js';
+import { isObject, storedMetadata } from './snapshot.js';
 
 export const LOG_MAGIC = 'VDBLOG1\n';
 export const LOG_HEADER_BYTES = 16;
@@ -251,6 +251,7 @@ function chunkFrom(raw: unknown, nextSeq: number, fail: (what: string) => never)
   if (!isObject(raw)) return fail('a chunk is not an object');
   const { id, text, metadata, tags, created_at, updated_at, seq } = raw;
   if (typeof id !== 'string' || id === '' || typeof text !== 'string' || !isObject(metadata)) return fail('a chunk lacks id, text or metadata');
+  storedMetadata(metadata, `chunk ${id}: metadata`, fail);
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) return fail(`chunk ${id}: tags must be strings`);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`chunk ${id}: timestamps must be strings`);
   if (!isCount(seq) || seq >= nextSeq) return fail(`chunk ${id}: seq must be below next_seq`);

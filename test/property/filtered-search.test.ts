@@ -209,7 +209,7 @@ describe('answer(): the planner and the unindexed rows', () => {
       lib.append(chunks, chunks.map(vec));
     };
     add(400);
-    refreshIndex(lib, type, {}, { builtAt: '', random: () => seededRandom(1) });
+    refreshIndex(lib, type, {}, { builtAt: '', randomKey: () => 1 });
     // Unindexed rows (appended, re-embedded), an edited one and removed ones.
     add(40);
     lib.replaceVector(3, vec());
