@@ -85,7 +85,14 @@ export const FILTERED = {
    * non-matching neighbours (ACORN-1); above it, it walks through them,
    * scoring them as navigation only (searchFiltered).
    */
-  twoHopBelow: 0.4,
+  twoHopBelow: 0.6,
+  /**
+   * From this share of matching slots on, a two-hop expansion takes up to M
+   * matching slots (not 2M): on wordnet-lsa384 at 20 % of matches, recall@10
+   * 0.973 at 0.54× the unfiltered q/s, against 0.990 at 0.36× with 2M; on
+   * synth100k at 20 % and 50 %, 1.000 at 0.75× and 0.82×.
+   */
+  narrowAbove: 0.15,
 };
 /** Matching slots spread over the filter, scored as extra entry points: a filter correlated with the vectors may match nothing near the query. */
 const FILTER_SEEDS = 16;
@@ -602,7 +609,8 @@ export class HnswIndex implements VectorIndex {
     const i32 = this.i32;
     const batch = this.batch;
     const nd = this.nd;
-    const cap = this.maxM0;
+    // Enough matching neighbours come from M per expansion once matches are common; rarer ones need the wider 2M.
+    const cap = filter.count >= FILTERED.narrowAbove * this.slots ? this.maxM : this.maxM0;
     const hop = this.hops;
     cand.size = 0;
     res.size = 0;
