@@ -138,10 +138,13 @@ export const QueryResultSchema = Type.Object(
 );
 
 /** `…/count`: how many chunks (match). */
-export const CountSchema = Type.Object({ lib_id: Type.String(), count: Type.Integer() });
+export const CountSchema = Type.Object({ lib_id: Type.String(), count: Type.Integer() }, { description: 'how many chunks hold, or match the filter' });
 
 /** `POST …/chunks/delete`: what a delete by filter removed (or would, with dry_run). */
-export const DeletedSchema = Type.Object({ deleted: Type.Integer(), ids: Type.Array(Type.String(), { description: 'in insertion order' }) });
+export const DeletedSchema = Type.Object(
+  { deleted: Type.Integer(), ids: Type.Array(Type.String(), { description: 'in insertion order' }) },
+  { description: 'the chunks deleted (with dry_run: that would be)' },
+);
 
 /** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
