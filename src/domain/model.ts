@@ -19,6 +19,8 @@ import type { RowBitmap } from '../filter/bitmap.js';
 import type { ColumnSet } from '../filter/columns.js';
 import { evaluate } from '../filter/evaluate.js';
 import { subjectOf } from '../filter/fields.js';
+import { DocumentColumns } from '../filter/documents.js';
+import type { DocumentSource } from '../filter/documents.js';
 import { LiveColumns } from '../filter/live.js';
 
 export interface Chunk {
@@ -99,6 +101,7 @@ export class Library {
   indexState: IndexState | null = null;
   /** What filters read (src/filter), kept in step with the rows by the methods below. */
   readonly columns = new LiveColumns();
+  private readonly docColumns = new DocumentColumns();
   /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
@@ -341,11 +344,16 @@ export class Library {
     const key = JSON.stringify(filter);
     let bits = memo.get(key);
     if (!bits) {
-      bits = evaluate(filter, this.columns.source(this.size, (row) => subjectOf(this.chunkAt(row))));
+      bits = evaluate(filter, this.docColumns.source(this.columns.source(this.size, (row) => subjectOf(this.chunkAt(row))), this.documentSource()));
       if (memo.size >= 16) memo.clear();
       memo.set(key, bits);
     }
     return bits;
+  }
+
+  /** What `doc.KEY` filters read: null while chunks have no documents. */
+  private documentSource(): DocumentSource | null {
+    return null;
   }
 
   /** The filter columns of every row now, for a snapshot to store. */

@@ -3,10 +3,11 @@
  * (parse.ts, shorthand.ts), and what a Qdrant filter compiles to as well. One
  * evaluator (evaluate.ts) answers every node from the filter columns.
  *
- * A filter tests a chunk's *subject* (subject.ts): one JSON object holding the
+ * A filter tests a chunk's *subject* (fields.ts): one JSON object holding the
  * built-in fields at its top (`id`, `doc_id`, `tags`, `created_at`,
  * `updated_at`), the chunk's metadata under `m` and its document's metadata
- * under `d`. Every field is a Path into it.
+ * under `d` (answered through the documents: documents.ts). Every field is a
+ * Path into it.
  *
  * Values at a path. Walking the steps from the root, an object step takes that
  * key. Arrays are walked element by element: anywhere (`arrays: 'any'`, vdb's

@@ -30,8 +30,6 @@ export interface Subject {
   created_at: string;
   updated_at: string;
   m: Metadata;
-  /** The document's metadata; absent when the chunk has no document. */
-  d?: Metadata;
 }
 
 /** The fields of a chunk that filters read. */
@@ -44,10 +42,9 @@ export interface ChunkFields {
   doc_id?: string | null;
 }
 
-export function subjectOf(c: ChunkFields, docMetadata?: Metadata | null): Subject {
-  const s: Subject = { id: c.id, doc_id: c.doc_id ?? null, tags: c.tags, created_at: c.created_at, updated_at: c.updated_at, m: c.metadata };
-  if (docMetadata) s.d = docMetadata;
-  return s;
+/** What the chunk columns hold of a chunk; its document's metadata is read through the documents (documents.ts). */
+export function subjectOf(c: ChunkFields): Subject {
+  return { id: c.id, doc_id: c.doc_id ?? null, tags: c.tags, created_at: c.created_at, updated_at: c.updated_at, m: c.metadata };
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Bounds, Filter, Path, Scalar, Step } from '../../src/filter/ast.js
 import { EACH } from '../../src/filter/ast.js';
 import { ColumnSet, ColumnSetBuilder } from '../../src/filter/columns.js';
 import { evaluate, setSource } from '../../src/filter/evaluate.js';
+import { DocumentColumns } from '../../src/filter/documents.js';
 import { LiveColumns } from '../../src/filter/live.js';
 import { parseInstant } from '../../src/filter/values.js';
 import { matches } from '../helpers/filter-reference.js';
@@ -162,6 +163,32 @@ describe('filter evaluator against the reference', () => {
         for (const f of filters) expect(Array.from(evaluate(f, setSource(now, rows)).toArray())).toEqual(expected(f, rows));
       }),
       { seed: 3333, numRuns: 120 },
+    );
+  });
+
+  it("answers doc.KEY conditions through the documents, as if each chunk held its document's metadata", () => {
+    const docPath = fc.array(fc.constantFrom(...KEYS), { minLength: 1, maxLength: 2 }).map((ks) => pathOf(['d', ...ks], 'any'));
+    const docLeaf: fc.Arbitrary<Filter> = fc.oneof(
+      fc.record({ kind: fc.constant('eq' as const), path: docPath, value: scalar }),
+      fc.record({ kind: fc.constant('exists' as const), path: docPath }),
+      fc.record({ kind: fc.constant('range' as const), path: docPath, domain: fc.constant('number' as const), bounds }),
+      fc.record({ kind: fc.constant('isEmpty' as const), path: docPath }),
+      fc.record({ kind: fc.constant('count' as const), path: docPath, bounds: fc.constant<Bounds>({ lt: 1 }) }),
+    ) as fc.Arbitrary<Filter>;
+    const mixed = fc.oneof(docLeaf, leaf, fc.record({ kind: fc.constant('not' as const), of: docLeaf }), fc.record({ kind: fc.constant('and' as const), of: fc.array(fc.oneof(docLeaf, leaf), { minLength: 1, maxLength: 3 }) })) as fc.Arbitrary<Filter>;
+    fc.assert(
+      fc.property(fc.array(metadata, { minLength: 0, maxLength: 4 }), fc.array(fc.tuple(subject, fc.integer({ min: -1, max: 3 })), { maxLength: 12 }), fc.array(mixed, { minLength: 1, maxLength: 4 }), (docMeta, chunks, filters) => {
+        const docs = docMeta.map((m, i) => ({ id: `d${i}`, metadata: m }));
+        const subjects = chunks.map(([s, d]) => ({ ...s, doc_id: d >= 0 && d < docs.length ? docs[d].id : null }));
+        // The reference sees each chunk's document metadata under d.
+        const merged = subjects.map((s) => {
+          const doc = docs.find((d) => d.id === s.doc_id);
+          return doc ? { ...s, d: doc.metadata } : s;
+        });
+        const src = new DocumentColumns().source(setSource(build(subjects), subjects), { all: () => docs, version: 1 });
+        for (const f of filters) expect(Array.from(evaluate(f, src).toArray()), JSON.stringify(f)).toEqual(expected(f, merged));
+      }),
+      { seed: 4444, numRuns: 150 },
     );
   });
 
