@@ -62,7 +62,24 @@ export function parseFilter(input: FilterInput, at?: string): Filter | null {
  */
 export function parseJsonFilter(value: unknown, where: string): Filter {
   if (!isPlainObject(value)) throw new InvalidFilter(`${where} must be a JSON object such as {"lang": "en"}, got ${quote(value)}`);
+  // The parser and the evaluator recurse along the filter: bound it before either does.
+  if (deeperThan(value, MAX_DEPTH)) throw new InvalidFilter(`${where} is nested deeper than ${MAX_DEPTH} levels`);
   return node(value, where);
+}
+
+/** Deepest nesting of objects and arrays a filter may have. */
+const MAX_DEPTH = 64;
+
+/** Whether objects and arrays nest in `v` deeper than `limit` (iteratively, so any depth is measured safely). */
+function deeperThan(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop() as [unknown, number];
+    if (x === null || typeof x !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(x) ? x : Object.values(x)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function node(obj: Record<string, unknown>, where: string): Filter {

@@ -149,6 +149,7 @@ describe('JSON filters', () => {
     [{ lang: { $eq: 'en', x: 1 } }, 'mixes operators and keys'],
     [{ tags: { x: 1 } }, 'tags has no fields below it'],
     [{ '': 1 }, 'is empty'],
+    [JSON.parse(`${'{"$not":'.repeat(65)}{}${'}'.repeat(65)}`), 'nested deeper than 64 levels'],
   ])('refuses %j', (filter, message) => {
     expect(() => parseFilter({ filter })).toThrow(InvalidFilter);
     try {
