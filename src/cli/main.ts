@@ -8,10 +8,12 @@ import { EXIT_CODES, VdbError } from '../domain/errors.js';
 import { chunkCommand } from './commands/chunk.js';
 import { compactCommand } from './commands/compact.js';
 import { demoCommand } from './commands/demo.js';
+import { docCommand } from './commands/doc.js';
 import { indexCommand } from './commands/index-cmd.js';
 import { libCommand } from './commands/lib.js';
 import { queryCommand } from './commands/query.js';
 import { serveCommand } from './commands/serve.js';
+import { exportCommand, importCommand } from './commands/transfer.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,12 +32,13 @@ Examples:
   $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
   $ vdb query --lib docs --text "hello" -k 3 --json
   $ vdb serve --port 8000
+  $ vdb export > backup.ndjson && vdb --db restored.json import < backup.ndjson
   $ vdb compact
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
 6 corrupt snapshot, 7 locked, 8 I/O error. VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), compactCommand(), serveCommand(), demoCommand(run)];
+  const subcommands = [libCommand(), docCommand(), chunkCommand(), indexCommand(), queryCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

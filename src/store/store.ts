@@ -24,7 +24,8 @@ import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
 import { arrayFileName, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar, writeSidecarBytes } from './sidecar.js';
-import { chunkIdTable, decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import { buildIdTable } from './id-table.js';
+import { decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
 import type { IndexArray } from '../index/types.js';
 
 /** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes (within logMinBytes..logMaxBytes). */
@@ -244,15 +245,21 @@ export class SnapshotStore {
       sidecarBytes += a.byteLength;
       return writeSidecar(this.dir, arrayFileName(generation, k++, dtypeOf(a)), a);
     };
-    const text = encodeManifest(db, generation, put, (records, chunks) => {
-      if (records.length === 0) return records;
+    // Records as a JSON sidecar with their id table and offsets, so one record can be found and read alone.
+    const putRecords = (records: object[], ids: readonly { id: string }[]) => {
       const { json, offsets } = encodeRecords(records);
       sidecarBytes += json.length;
       const ref = writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'json'), 'json', json);
-      const ids = chunkIdTable(chunks);
-      const seqs = Uint32Array.from(chunks, (c) => c.seq);
-      return { ...ref, count: records.length, ids: ids && put(ids), offsets: offsets && put(offsets), seqs: put(seqs) };
-    });
+      const table = buildIdTable(ids.length, (r) => ids[r].id);
+      return { ...ref, count: records.length, id_hashes: put(table), offsets: offsets && put(offsets) };
+    };
+    const text = encodeManifest(
+      db,
+      generation,
+      put,
+      (records, chunks) => (records.length === 0 ? records : { ...putRecords(records, chunks), seqs: put(Uint32Array.from(chunks, (c) => c.seq)) }),
+      (records, docs) => putRecords(records, docs),
+    );
     fsyncDir(this.dir);
     atomicWriteFileSync(this.path, text);
     // Readers may still be opening the previous generation: keep it, drop older ones.

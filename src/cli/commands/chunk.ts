@@ -1,14 +1,34 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { InvalidInput } from '../../domain/errors.js';
 import type { ChunkView, NewChunk } from '../../domain/types.js';
+import { ON_CONFLICT, outcomeCounts } from '../../domain/types.js';
 import { checkEmbedding, checkKeys } from '../../domain/validate.js';
+import type { PutResult } from '../../service/service.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
 
-const CHUNK_FIELDS = ['text', 'embedding', 'metadata', 'tags'] as const;
-// Lines exported by `chunk list --json` carry these too; accepted and ignored on import.
-const EXPORT_FIELDS = ['id', 'lib_id', 'created_at', 'updated_at'] as const;
+const CHUNK_FIELDS = ['id', 'doc_id', 'text', 'embedding', 'metadata', 'tags'] as const;
+// Lines printed by `chunk list --json` carry these too; accepted and ignored.
+const VIEW_FIELDS = ['lib_id', 'created_at', 'updated_at'] as const;
+
+/** `--on-conflict`, shared by chunk add, doc add and import. */
+export function onConflictOption(what: string): Option {
+  return new Option('--on-conflict <what>', `when ${what} id exists: fail (exit 5, nothing written), skip it, or replace it`).choices(ON_CONFLICT).default('fail');
+}
+
+/** `--lib` where it only picks among libraries holding the same id. */
+export function libOption(what: string): Option {
+  return new Option('--lib <lib>', `library id or name: needed when several libraries hold the ${what} id`);
+}
+
+/** "added 2 chunks, replaced 1, skipped 3": only the outcomes that occurred, added always. */
+export function outcomeSummary(outcomes: PutResult['outcomes'], noun: string): string {
+  const c = outcomeCounts(outcomes);
+  const parts = [`added ${c.added} ${noun}${c.added === 1 ? '' : 's'}`];
+  for (const k of ['replaced', 'unchanged', 'skipped'] as const) if (c[k] > 0) parts.push(`${k} ${c[k]}`);
+  return parts.join(', ');
+}
 
 export function chunkCommand(): Command {
   const chunk = new Command('chunk')
@@ -20,17 +40,25 @@ export function chunkCommand(): Command {
     .description('add chunks: one per TEXT argument, or NDJSON lines from --stdin (all or nothing)')
     .requiredOption('--lib <lib>', 'library id or name')
     .argument('[text...]', 'chunk texts')
+    .option('--id <id>', "the chunk's own id (one chunk), unique in the library; default: a generated chk_… id")
+    .option('--doc <id>', 'the document of the library the chunks belong to (see vdb doc add)')
     .option('--embedding <json>', 'explicit embedding for a single chunk, e.g. "[0.1, 0.2]"')
     .option('--metadata <json>', 'JSON object stored with each chunk')
     .option('--tag <tag>', 'tag (repeatable)', collect)
-    .option('--stdin', 'read NDJSON lines {"text"?, "embedding"?, "metadata"?, "tags"?}')
+    .addOption(onConflictOption('a chunk'))
+    .option('--stdin', 'read NDJSON lines {"id"?, "doc_id"?, "text"?, "embedding"?, "metadata"?, "tags"?}')
     .addHelpText(
       'after',
       `
+Ids: any printable string up to 256 bytes (a path, a URL, a UUID, "42"), unique in the library.
+--on-conflict replace is an upsert: text, embedding, metadata, tags and doc_id are replaced
+(identical content changes nothing, so re-running an ingest is idempotent).
+
 Examples:
   $ vdb chunk add --lib docs "hello vector world" "another chunk"
   $ vdb chunk add --lib papers --embedding "[0.1, 0.2, 0.3]" --metadata '{"year": 2024}'
-  $ vdb chunk add --lib docs --stdin < chunks.ndjson
+  $ vdb chunk add --lib docs --id faq-1 --doc handbook.md "how do I reset my password?"
+  $ vdb chunk add --lib docs --stdin --on-conflict replace < chunks.ndjson
   $ vdb chunk list --lib old --json --with-embedding | vdb chunk add --lib new --stdin`,
     )
     .action(async (texts: string[], o, cmd: Command) => {
@@ -38,8 +66,8 @@ Examples:
       let items: NewChunk[];
       let where: ((i: number) => string | undefined) | undefined;
       if (o.stdin) {
-        if (texts.length > 0 || o.embedding !== undefined || o.metadata !== undefined || o.tag !== undefined) {
-          cmd.error('error: --stdin takes every field from its lines; drop TEXT, --embedding, --metadata and --tag', { exitCode: 2 });
+        if (texts.length > 0 || [o.embedding, o.metadata, o.tag, o.id, o.doc].some((v) => v !== undefined)) {
+          cmd.error('error: --stdin takes every field from its lines; drop TEXT, --id, --doc, --embedding, --metadata and --tag', { exitCode: 2 });
         }
         const lines: number[] = [];
         items = [];
@@ -48,9 +76,9 @@ Examples:
         const reading = progressCounter('reading lines:');
         try {
           for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
-            checkKeys(obj, [...CHUNK_FIELDS, ...EXPORT_FIELDS], `line ${n}`);
+            checkKeys(obj, [...CHUNK_FIELDS, ...VIEW_FIELDS], `line ${n}`);
             const embedding = obj.embedding === undefined ? undefined : checkEmbedding(obj.embedding, dim, `line ${n}`);
-            items.push({ text: obj.text, embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
+            items.push({ id: obj.id, doc_id: obj.doc_id, text: obj.text, embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
             lines.push(n);
             reading.tick(items.length);
           }
@@ -63,20 +91,21 @@ Examples:
         const embedding = jsonFlag(o.embedding, '--embedding') as number[] | undefined;
         const metadata = jsonObjectFlag(o.metadata, '--metadata');
         if (embedding !== undefined && texts.length > 1) cmd.error('error: --embedding applies to one chunk; give at most one TEXT with it', { exitCode: 2 });
+        if (o.id !== undefined && texts.length > 1) cmd.error('error: --id names one chunk; give at most one TEXT with it (or use --stdin)', { exitCode: 2 });
         if (texts.length === 0 && embedding === undefined) cmd.error('error: give TEXT, --embedding or --stdin (see vdb chunk add --help)', { exitCode: 2 });
-        const base = { metadata, tags: o.tag };
+        const base = { id: o.id, doc_id: o.doc, metadata, tags: o.tag };
         items = texts.length === 0 ? [{ ...base, embedding }] : texts.map((text) => ({ ...base, text, embedding }));
       }
       const bar = items.length > 1 ? await progressBar('preparing chunks') : undefined;
-      let added: ChunkView[];
+      let put: PutResult;
       try {
-        added = await svc.addChunks(o.lib, items, { where, onProgress: bar?.update });
+        put = await svc.putChunks(o.lib, items, { where, onProgress: bar?.update, onConflict: o.onConflict });
       } finally {
         bar?.stop();
       }
-      if (globals(cmd).json) printNdjson(added);
-      else process.stdout.write(added.map((c) => `${c.id}\n`).join(''));
-      await success(`added ${added.length} chunk${added.length === 1 ? '' : 's'}`);
+      if (globals(cmd).json) printNdjson(put.chunks);
+      else process.stdout.write(put.chunks.map((c) => `${c.id}\n`).join(''));
+      await success(outcomeSummary(put.outcomes, 'chunk'));
     });
 
   chunk
@@ -91,39 +120,47 @@ Examples:
       const { chunks } = (await serviceOf(cmd)).listChunks(o.lib, { offset: o.offset, limit: o.limit, withEmbedding: o.withEmbedding === true });
       const mode = modeOf(cmd);
       if (mode.json) return printNdjson(chunks);
-      await printTable(['id', 'text', 'metadata', 'tags'], chunks.map(chunkRow), mode);
+      await printTable(['id', 'text', 'metadata', 'tags', 'doc'], chunks.map(chunkRow), mode);
     });
 
   chunk
     .command('get')
     .description('show one chunk')
     .argument('<id>', 'chunk id')
+    .addOption(libOption('chunk'))
     .option('--with-embedding', 'include the embedding')
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding')
+    .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding\n  $ vdb chunk get faq-1 --lib docs')
     .action(async (id: string, o, cmd: Command) => {
-      const view = (await serviceOf(cmd)).getChunk(id, o.withEmbedding === true);
+      const view = (await serviceOf(cmd)).getChunk(id, o.withEmbedding === true, o.lib);
       await printRecord({ ...view }, modeOf(cmd));
     });
 
   chunk
     .command('update')
-    .description('change a chunk\'s text, embedding, metadata or tags (a new text is re-embedded)')
+    .description('change a chunk\'s text, embedding, metadata, tags or document (a new text is re-embedded)')
     .argument('<id>', 'chunk id')
+    .addOption(libOption('chunk'))
+    .option('--doc <id>', 'move it to this document of its library ("" for none)')
     .option('--text <text>', 'new text')
     .option('--embedding <json>', 'new embedding')
     .option('--metadata <json>', 'new metadata (replaces the old object)')
     .option('--tag <tag>', 'new tags (repeatable; replaces the old ones)', collect)
     .addHelpText('after', '\nExamples:\n  $ vdb chunk update chk_0123456789abcdef --text "fixed typo"\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{"reviewed": true}\'')
     .action(async (id: string, o, cmd: Command) => {
-      if ([o.text, o.embedding, o.metadata, o.tag].every((v) => v === undefined)) {
-        cmd.error('error: nothing to update: give --text, --embedding, --metadata or --tag', { exitCode: 2 });
+      if ([o.text, o.embedding, o.metadata, o.tag, o.doc].every((v) => v === undefined)) {
+        cmd.error('error: nothing to update: give --text, --embedding, --metadata, --tag or --doc', { exitCode: 2 });
       }
-      const view = await (await serviceOf(cmd)).updateChunk(id, {
-        text: o.text,
-        embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined,
-        metadata: jsonObjectFlag(o.metadata, '--metadata'),
-        tags: o.tag,
-      });
+      const view = await (await serviceOf(cmd)).updateChunk(
+        id,
+        {
+          doc_id: o.doc === '' ? null : o.doc,
+          text: o.text,
+          embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined,
+          metadata: jsonObjectFlag(o.metadata, '--metadata'),
+          tags: o.tag,
+        },
+        o.lib,
+      );
       await printRecord({ ...view }, modeOf(cmd));
     });
 
@@ -131,9 +168,13 @@ Examples:
     .command('delete')
     .description('delete chunks (all of them, or none if any id is unknown)')
     .argument('<ids...>', 'chunk ids')
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk list --lib docs --json | jq -r \'select(.metadata.draft) | .id\' | xargs vdb chunk delete')
-    .action(async (ids: string[], _o, cmd: Command) => {
-      const deleted = await (await serviceOf(cmd)).deleteChunks(ids);
+    .addOption(libOption('chunk'))
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk delete --lib docs faq-1 faq-2\n  $ vdb chunk list --lib docs --json | jq -r 'select(.metadata.draft) | .id' | xargs vdb chunk delete --lib docs",
+    )
+    .action(async (ids: string[], o, cmd: Command) => {
+      const deleted = await (await serviceOf(cmd)).deleteChunks(ids, o.lib);
       if (globals(cmd).json) printNdjson(deleted);
       else process.stdout.write(deleted.map((c) => `${c.id}\n`).join(''));
       await success(`deleted ${deleted.length} chunk${deleted.length === 1 ? '' : 's'}`);
@@ -143,6 +184,6 @@ Examples:
 }
 
 function chunkRow(c: ChunkView): string[] {
-  return [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(',')];
+  return [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(','), c.doc_id ?? ''];
 }
 
