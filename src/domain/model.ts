@@ -23,8 +23,11 @@ import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
 
 export interface Chunk {
   id: string;
-  /** The document the chunk belongs to (in the same library), or null. */
-  doc_id: string | null;
+  /**
+   * The document the chunk belongs to (in the same library); absent (or
+   * undefined) for none, as records without one are stored and parsed.
+   */
+  doc_id?: string;
   text: string;
   metadata: Metadata;
   tags: string[];
@@ -244,7 +247,7 @@ export class Library {
 
   /** The document a chunk names, or null; the way to reach a chunk's document metadata (filters: `doc.KEY`). */
   documentOf(chunk: Chunk): Document | null {
-    return chunk.doc_id === null ? null : (this.documents.get(chunk.doc_id) ?? null);
+    return chunk.doc_id === undefined ? null : (this.documents.get(chunk.doc_id) ?? null);
   }
 
   /** Rows of the chunks that name document `docId`, ascending (reads every record). */
@@ -259,7 +262,7 @@ export class Library {
   /** How many chunks name each document (reads every record); documents without chunks are absent. */
   documentChunkCounts(): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const c of this.chunks) if (c.doc_id !== null) counts.set(c.doc_id, (counts.get(c.doc_id) ?? 0) + 1);
+    for (const c of this.chunks) if (c.doc_id !== undefined) counts.set(c.doc_id, (counts.get(c.doc_id) ?? 0) + 1);
     return counts;
   }
 
@@ -491,7 +494,7 @@ export class Library {
     const v: ChunkView = {
       id: c.id,
       lib_id: this.id,
-      doc_id: c.doc_id,
+      doc_id: c.doc_id ?? null,
       text: c.text,
       metadata: c.metadata,
       tags: c.tags,

@@ -135,7 +135,7 @@ export class DocumentService {
       for (const [lib, docIds] of byLib) {
         const rows = new Set<number>();
         lib.chunks.forEach((c, r) => {
-          if (c.doc_id === null || !docIds.has(c.doc_id)) return;
+          if (c.doc_id === undefined || !docIds.has(c.doc_id)) return;
           rows.add(r);
           const key = `${lib.id}\n${c.doc_id}`;
           deleted.set(key, (deleted.get(key) ?? 0) + 1);

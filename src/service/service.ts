@@ -233,7 +233,7 @@ export class VdbService {
         if (row >= 0 && onConflict === 'fail') throw chunkConflict(id!, lib, where(i));
         if (row < 0 && skip.has(i)) throw new Conflict(`library ${quote(ref)} changed while adding chunks`, { hint: 'retry' });
         const docId = prepared[i].doc_id;
-        if (!skip.has(i) && docId !== null && !lib.documents.has(docId)) {
+        if (!skip.has(i) && docId !== undefined && !lib.documents.has(docId)) {
           throw new NotFound(prefix(where(i), `document ${quote(docId)} not found in library ${quote(lib.name)}`), {
             hint: `create it first: vdb doc add --lib ${lib.name} --id ${docId}`,
           });
@@ -251,7 +251,9 @@ export class VdbService {
         if (row < 0) {
           outcomes[i] = 'added';
           const id = ids[i] ?? newId(db, 'chk', this.seed);
-          added.push({ id, doc_id: p.doc_id, text: p.text, metadata: p.metadata, tags: p.tags, created_at: now, updated_at: now, seq: 0 });
+          const chunk: Chunk = { id, text: p.text, metadata: p.metadata, tags: p.tags, created_at: now, updated_at: now, seq: 0 };
+          if (p.doc_id !== undefined) chunk.doc_id = p.doc_id;
+          added.push(chunk);
           addedVectors.push(p.vector);
           return;
         }
@@ -262,6 +264,7 @@ export class VdbService {
         }
         outcomes[i] = 'replaced';
         Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
+        if (p.doc_id === undefined) delete c.doc_id;
         if (!sameVector) lib.replaceVector(row, p.vector);
         lib.markEdited(row);
       });
@@ -283,7 +286,7 @@ export class VdbService {
       const text = item.text === undefined ? '' : checkText(item.text, at);
       const metadata = item.metadata === undefined ? {} : checkMetadata(item.metadata, at);
       const tags = item.tags === undefined ? [] : checkTags(item.tags, at);
-      const doc_id = item.doc_id === undefined || item.doc_id === null ? null : checkId(item.doc_id, 'doc_id', at);
+      const doc_id = item.doc_id === undefined || item.doc_id === null ? undefined : checkId(item.doc_id, 'doc_id', at);
       let vector: Float32Array | null = null;
       if (item.embedding !== undefined) {
         vector = checkEmbedding(item.embedding, lib.dim, at);
@@ -323,6 +326,7 @@ export class VdbService {
     const text = patch.text === undefined ? undefined : checkText(patch.text);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    // undefined: leave it; null: out of its document.
     const docId = patch.doc_id === undefined || patch.doc_id === null ? patch.doc_id : checkId(patch.doc_id, 'doc_id');
     let vector: Float32Array | undefined;
     if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
@@ -340,7 +344,8 @@ export class VdbService {
       if (text !== undefined) c.text = text;
       if (metadata !== undefined) c.metadata = metadata;
       if (tags !== undefined) c.tags = tags;
-      if (docId !== undefined) c.doc_id = docId;
+      if (docId === null) delete c.doc_id;
+      else if (docId !== undefined) c.doc_id = docId;
       if (vector) lib.replaceVector(row, vector);
       c.updated_at = this.now();
       lib.markEdited(row);
@@ -609,7 +614,7 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
 function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {
   return Array.from(rows, (row, i) => {
     const c = lib.chunkAt(row);
-    return { id: c.id, doc_id: c.doc_id, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
+    return { id: c.id, doc_id: c.doc_id ?? null, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
   });
 }
 

@@ -108,12 +108,15 @@ export class TransferService {
         L.chunks.forEach((c, i) => {
           const outcome = plan.chunkOutcomes[i];
           const record = { id: c.id, doc_id: c.doc_id, text: c.text, metadata: c.metadata, tags: c.tags, created_at: c.created_at, updated_at: c.updated_at };
+          if (record.doc_id === undefined) delete record.doc_id;
           if (outcome === 'added') {
             added.push({ ...record, seq: 0 });
             vectors.push(L.vectors.row(i));
           } else if (outcome === 'replaced') {
             const row = plan.chunkRows[i];
-            Object.assign(lib.chunks[row], record);
+            const chunk = lib.chunks[row];
+            Object.assign(chunk, record);
+            if (record.doc_id === undefined) delete chunk.doc_id;
             if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
             lib.markEdited(row);
           }
@@ -176,7 +179,7 @@ function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnC
     const row = target ? target.rowOf(c.id) : -1;
     chunkRows.push(row);
     if (row >= 0 && onConflict === 'skip') return 'skipped';
-    if (c.doc_id !== null && !inFile.has(c.doc_id) && !target?.documents.has(c.doc_id)) {
+    if (c.doc_id !== undefined && !inFile.has(c.doc_id) && !target?.documents.has(c.doc_id)) {
       throw new NotFound(`line ${c.line}: document ${quote(c.doc_id)} is neither in the export nor in library ${quote(L.name)}`);
     }
     if (row < 0) return 'added';

@@ -19,6 +19,13 @@ export const ID_ENTRY_WORDS = 3;
 
 /** The 64-bit hash of an id, as [low, high] u32 words. */
 export function idHash(id: string): [number, number] {
+  const out = new Uint32Array(2);
+  hashInto(id, out, 0);
+  return [out[0], out[1]];
+}
+
+/** Writes the hash of `id` to out[at] (low word) and out[at + 1] (high word): no allocation, for loops over every id. */
+export function hashInto(id: string, out: Uint32Array, at: number): void {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < id.length; i++) {
@@ -30,40 +37,44 @@ export function idHash(id: string): [number, number] {
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return [h1 >>> 0, h2 >>> 0];
+  out[at] = h1;
+  out[at + 1] = h2;
 }
 
-/** The table of `count` ids, `idAt(row)` giving row's id. O(count): hashing and a 4-pass radix sort. */
+/** The table of `count` ids, `idAt(row)` giving row's id. O(count log count): hashing and one native sort. */
 export function buildIdTable(count: number, idAt: (row: number) => string): Uint32Array {
   const lo = new Uint32Array(count);
-  const hi = new Uint32Array(count);
-  for (let r = 0; r < count; r++) [lo[r], hi[r]] = idHash(idAt(r));
-  // LSD radix sort on 16-bit digits, stable: rows stay ascending among equal hashes.
-  let order = new Uint32Array(count);
-  for (let r = 0; r < count; r++) order[r] = r;
-  let next = new Uint32Array(count);
-  const counts = new Uint32Array(1 << 16);
-  for (const [words, shift] of [[lo, 0], [lo, 16], [hi, 0], [hi, 16]] as const) {
-    counts.fill(0);
-    for (let i = 0; i < count; i++) counts[(words[order[i]] >>> shift) & 0xffff]++;
-    let at = 0;
-    for (let d = 0; d < counts.length; d++) {
-      const c = counts[d];
-      counts[d] = at;
-      at += c;
-    }
-    for (let i = 0; i < count; i++) {
-      const r = order[i];
-      next[counts[(words[r] >>> shift) & 0xffff]++] = r;
-    }
-    [order, next] = [next, order];
+  // Sorted as u64 (high word: the hash's high word, low word: the row), natively: no comparator, no BigInt made.
+  const keys = new BigUint64Array(count);
+  const words = new Uint32Array(keys.buffer);
+  const h = new Uint32Array(2);
+  for (let r = 0; r < count; r++) {
+    hashInto(idAt(r), h, 0);
+    lo[r] = h[0];
+    words[r * 2] = r;
+    words[r * 2 + 1] = h[1];
   }
+  keys.sort();
   const table = new Uint32Array(count * ID_ENTRY_WORDS);
   for (let i = 0; i < count; i++) {
-    const r = order[i];
-    table[i * 3] = lo[r];
-    table[i * 3 + 1] = hi[r];
-    table[i * 3 + 2] = r;
+    const row = words[i * 2];
+    table[i * 3] = lo[row];
+    table[i * 3 + 1] = words[i * 2 + 1];
+    table[i * 3 + 2] = row;
+  }
+  // Runs of equal high words (about count² / 2^33 entries: a hundred in a million) are ordered by the low word too.
+  for (let i = 0; i < count; ) {
+    let end = i + 1;
+    while (end < count && table[end * 3 + 1] === table[i * 3 + 1]) end++;
+    if (end - i > 1) {
+      const run = Array.from({ length: end - i }, (_, j) => table[(i + j) * 3 + 2]);
+      run.sort((a, b) => lo[a] - lo[b] || a - b);
+      run.forEach((row, j) => {
+        table[(i + j) * 3] = lo[row];
+        table[(i + j) * 3 + 2] = row;
+      });
+    }
+    i = end;
   }
   return table;
 }

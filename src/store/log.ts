@@ -228,7 +228,7 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
     });
     if (removed.size > 0) lib.removeRows(removed);
     const inDocument = (c: Chunk): Chunk => {
-      if (c.doc_id !== null && !lib.documents.has(c.doc_id)) fail(`library ${e.id}: chunk ${c.id} names document ${JSON.stringify(c.doc_id)}, which is not in it`);
+      if (c.doc_id !== undefined && !lib.documents.has(c.doc_id)) fail(`library ${e.id}: chunk ${c.id} names document ${JSON.stringify(c.doc_id)}, which is not in it`);
       return c;
     };
     for (const p of put) {
@@ -270,7 +270,9 @@ function chunkFrom(raw: unknown, nextSeq: number, fail: (what: string) => never)
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) return fail(`chunk ${id}: tags must be strings`);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`chunk ${id}: timestamps must be strings`);
   if (!isCount(seq) || seq >= nextSeq) return fail(`chunk ${id}: seq must be below next_seq`);
-  return { id, doc_id: (doc_id as string | undefined) ?? null, text, metadata, tags: tags as string[], created_at, updated_at, seq };
+  const chunk: Chunk = { id, text, metadata, tags: tags as string[], created_at, updated_at, seq };
+  if (doc_id !== undefined) chunk.doc_id = doc_id as string;
+  return chunk;
 }
 
 function documentFrom(raw: unknown, fail: (what: string) => never): Document {

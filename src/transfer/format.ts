@@ -64,7 +64,7 @@ export function chunkLine(lib: Library, c: Chunk, vector: Float32Array): string 
     type: 'chunk',
     lib_id: lib.id,
     id: c.id,
-    doc_id: c.doc_id,
+    doc_id: c.doc_id ?? null,
     text: c.text,
     metadata: c.metadata,
     tags: c.tags,
@@ -211,7 +211,7 @@ export class ImportReader {
     lib.chunks.push({
       line: n,
       id,
-      doc_id: obj.doc_id === undefined || obj.doc_id === null ? null : checkId(obj.doc_id, 'doc_id', at),
+      doc_id: obj.doc_id === undefined || obj.doc_id === null ? undefined : checkId(obj.doc_id, 'doc_id', at),
       text: obj.text === undefined ? '' : checkText(obj.text, at),
       metadata: obj.metadata === undefined ? {} : checkMetadata(obj.metadata, at),
       tags: obj.tags === undefined ? [] : checkTags(obj.tags, at),

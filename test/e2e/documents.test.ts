@@ -86,7 +86,7 @@ describe('documents and ids: the CLI and REST agree', () => {
   });
   afterAll(() => app.close());
 
-  it('step by step, and in the data they leave', async () => {
+  it('step by step, and in the data they leave', { timeout: 90_000 }, async () => {
     for (const [i, step] of STEPS.entries()) {
       const label = `step ${i}: vdb ${step.cli.join(' ')}`;
       const r = vdb(step.cli, { db, env: ENV, input: step.stdin });

@@ -35,7 +35,7 @@ describe('index coverage after changes', () => {
         let nextId = 0;
         for (const o of ops) {
           if (o.kind === 'add') {
-            const chunks: Chunk[] = Array.from({ length: o.count }, () => ({ id: `c${nextId++}`, doc_id: null, text: '', metadata: {}, tags: [], created_at: 't', updated_at: 't', seq: 0 }));
+            const chunks: Chunk[] = Array.from({ length: o.count }, () => ({ id: `c${nextId++}`, text: '', metadata: {}, tags: [], created_at: 't', updated_at: 't', seq: 0 }));
             lib.append(chunks, chunks.map(vec));
           } else if (o.kind === 'delete' && lib.size > 0) {
             lib.removeRows(new Set([o.pick % lib.size]));

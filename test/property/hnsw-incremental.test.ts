@@ -26,7 +26,7 @@ function library(metric: Metric, dim: number): Library {
 
 let nextId = 0;
 function addRows(lib: Library, rows: Float32Array[]): void {
-  const chunks: Chunk[] = rows.map(() => ({ id: `c${nextId++}`, doc_id: null, text: '', metadata: {}, tags: [], created_at: 't', updated_at: 't', seq: 0 }));
+  const chunks: Chunk[] = rows.map(() => ({ id: `c${nextId++}`, text: '', metadata: {}, tags: [], created_at: 't', updated_at: 't', seq: 0 }));
   lib.append(chunks, rows);
 }
 

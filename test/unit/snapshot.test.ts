@@ -10,7 +10,7 @@ function libraryWith(vectors: Float32Array, dim: number): Library {
   const lib = new Library({ id: 'lib_a', name: 'a', dim, metric: 'l2', embedder: null, metadata: { k: [1, 'x'] }, created_at: 't0', updated_at: 't1', nextSeq: 0 });
   const n = vectors.length / dim;
   lib.append(
-    Array.from({ length: n }, (_, i) => ({ id: `chk_${i}`, doc_id: null, text: `t${i} "quoted" ✓`, metadata: { i }, tags: ['x'], created_at: 't', updated_at: 't', seq: 0 })),
+    Array.from({ length: n }, (_, i) => ({ id: `chk_${i}`, text: `t${i} "quoted" ✓`, metadata: { i }, tags: ['x'], created_at: 't', updated_at: 't', seq: 0 })),
     Array.from({ length: n }, (_, i) => vectors.slice(i * dim, (i + 1) * dim)),
   );
   return lib;
