@@ -278,6 +278,15 @@ export class Library {
     return this.store.subarray((row - base) * this.dim, (row - base + 1) * this.dim);
   }
 
+  /** A copy of row's vector; a library still on disk reads just that row (to compare, not to change). */
+  readVector(row: number): Float32Array {
+    const lazy = this.lazy;
+    if (!lazy || row >= lazy.count) return this.vectorAt(row).slice();
+    const out = new Float32Array(this.dim);
+    lazy.readVectors(out, 0, row, row + 1);
+    return out;
+  }
+
   /** Rejects vectors this library's metric cannot rank. */
   checkVector(v: Float32Array, where?: string): void {
     if (this.metric === 'cosine' && norm(v, 0, v.length) === 0) {
@@ -311,19 +320,27 @@ export class Library {
     if (j && row < this.size - j.appended) j.edited.set(this.chunks[row], row);
   }
 
-  /** Appends chunks with their vectors (already validated). */
-  append(chunks: Chunk[], vectors: Float32Array[]): void {
+  /**
+   * Appends chunks with their vectors (already validated): one array per
+   * chunk, or one row-major block of them all, which a library without rows
+   * takes as it is (no copy: an import of a million rows holds them once).
+   */
+  append(chunks: Chunk[], vectors: Float32Array[] | Float32Array): void {
     // While the rows are on disk, `store` holds only the rows appended since.
     const held = this.rows.length;
-    const need = (held + chunks.length) * this.dim;
-    if (need > this.store.length) {
-      const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
-      grown.set(this.store.subarray(0, held * this.dim));
-      this.store = grown;
+    const dim = this.dim;
+    if (vectors instanceof Float32Array && held === 0 && !this.lazy && chunks.length > 0) {
+      this.store = vectors;
+    } else {
+      const need = (held + chunks.length) * dim;
+      if (need > this.store.length) {
+        const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
+        grown.set(this.store.subarray(0, held * dim));
+        this.store = grown;
+      }
+      if (vectors instanceof Float32Array) this.store.set(vectors.subarray(0, chunks.length * dim), held * dim);
+      else chunks.forEach((c, i) => this.store.set(vectors[i], (held + i) * dim));
     }
-    chunks.forEach((c, i) => {
-      this.store.set(vectors[i], (held + i) * this.dim);
-    });
     const first = this.size;
     for (const c of chunks) {
       c.seq = this.nextSeq++;
@@ -471,6 +488,12 @@ export class Library {
       unindexed,
       stale,
     };
+  }
+
+  /** What a library is, as snapshots and exports store it (the view adds counts and the index). */
+  fields(): LibraryFields {
+    const { id, name, dim, metric, embedder, metadata, created_at, updated_at } = this;
+    return { id, name, dim, metric, embedder, metadata, created_at, updated_at };
   }
 
   view(): LibraryView {

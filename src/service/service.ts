@@ -257,12 +257,14 @@ export class VdbService {
           addedVectors.push(p.vector);
           return;
         }
-        const c = lib.chunks[row];
-        const sameVector = sameBits(lib.vectorAt(row), p.vector);
-        if (sameVector && c.text === p.text && c.doc_id === p.doc_id && sameJson(c.metadata, p.metadata) && sameJson(c.tags, p.tags)) {
+        // Compared as read one by one: an identical replacement reads no more of a large library.
+        const old = lib.chunkAt(row);
+        const sameVector = sameBits(lib.readVector(row), p.vector);
+        if (sameVector && old.text === p.text && old.doc_id === p.doc_id && sameJson(old.metadata, p.metadata) && sameJson(old.tags, p.tags)) {
           return void (outcomes[i] = 'unchanged');
         }
         outcomes[i] = 'replaced';
+        const c = lib.chunks[row];
         Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
         if (p.doc_id === undefined) delete c.doc_id;
         if (!sameVector) lib.replaceVector(row, p.vector);

@@ -58,7 +58,7 @@ export class TransferService {
     for (const lib of libs) {
       yield libraryLine(lib);
       for (const d of lib.documents.list()) yield documentLine(lib, d);
-      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, lib.chunkAt(r), lib.vectorAt(r));
+      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, r);
     }
   }
 
@@ -103,25 +103,27 @@ export class TransferService {
           const outcome = plan.docOutcomes[i];
           if (outcome === 'added' || outcome === 'replaced') lib.documents.put({ id: d.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at });
         });
-        const added: Chunk[] = [];
-        const vectors: Float32Array[] = [];
-        L.chunks.forEach((c, i) => {
-          const outcome = plan.chunkOutcomes[i];
-          const record = { id: c.id, doc_id: c.doc_id, text: c.text, metadata: c.metadata, tags: c.tags, created_at: c.created_at, updated_at: c.updated_at };
-          if (record.doc_id === undefined) delete record.doc_id;
-          if (outcome === 'added') {
-            added.push({ ...record, seq: 0 });
-            vectors.push(L.vectors.row(i));
-          } else if (outcome === 'replaced') {
-            const row = plan.chunkRows[i];
-            const chunk = lib.chunks[row];
-            Object.assign(chunk, record);
-            if (record.doc_id === undefined) delete chunk.doc_id;
-            if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
-            lib.markEdited(row);
-          }
-        });
-        lib.append(added, vectors);
+        if (created) {
+          // The chunks as read, and their vectors in the buffer they were read into: nothing is copied.
+          lib.append(L.chunks, L.vectors.all());
+        } else {
+          const added: Chunk[] = [];
+          const vectors: Float32Array[] = [];
+          L.chunks.forEach((c, i) => {
+            const outcome = plan.chunkOutcomes[i];
+            if (outcome === 'added') {
+              added.push(c);
+              vectors.push(L.vectors.row(i));
+            } else if (outcome === 'replaced') {
+              const row = plan.chunkRows[i];
+              const { seq } = lib.chunks[row];
+              lib.chunks[row] = { ...c, seq };
+              if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
+              lib.markEdited(row);
+            }
+          });
+          lib.append(added, vectors);
+        }
         const docCounts = outcomeCounts(plan.docOutcomes);
         const chunkCounts = outcomeCounts(plan.chunkOutcomes);
         if (!created && docCounts.added + docCounts.replaced + chunkCounts.added + chunkCounts.replaced > 0) lib.updated_at = now;
@@ -180,10 +182,10 @@ function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnC
     chunkRows.push(row);
     if (row >= 0 && onConflict === 'skip') return 'skipped';
     if (c.doc_id !== undefined && !inFile.has(c.doc_id) && !target?.documents.has(c.doc_id)) {
-      throw new NotFound(`line ${c.line}: document ${quote(c.doc_id)} is neither in the export nor in library ${quote(L.name)}`);
+      throw new NotFound(`line ${L.chunkLines[i]}: document ${quote(c.doc_id)} is neither in the export nor in library ${quote(L.name)}`);
     }
     if (row < 0) return 'added';
-    const old = target!.chunks[row];
+    const old = target!.chunkAt(row);
     const same =
       old.text === c.text &&
       old.doc_id === c.doc_id &&
@@ -191,7 +193,7 @@ function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnC
       sameJson(old.tags, c.tags) &&
       old.created_at === c.created_at &&
       old.updated_at === c.updated_at &&
-      sameBits(target!.vectorAt(row), L.vectors.row(i));
+      sameBits(target!.readVector(row), L.vectors.row(i));
     return same ? 'unchanged' : 'replaced';
   });
   return { source: L, target, docOutcomes, chunkOutcomes, chunkRows };

@@ -4,8 +4,8 @@
  *   {"format": "vdb-export", "version": 1}
  *   {"type": "library", "id", "name", "dim", "metric", "embedder", "metadata", "created_at", "updated_at",
  *    "index": null | {"type", "params": {...}}}
- *   {"type": "document", "lib_id", "id", "title", "metadata", "created_at", "updated_at"}
- *   {"type": "chunk", "lib_id", "id", "doc_id", "text", "metadata", "tags", "created_at", "updated_at",
+ *   {"type": "document", "id", "lib_id", "title", "metadata", "created_at", "updated_at"}
+ *   {"type": "chunk", "id", "lib_id", "doc_id", "text", "metadata", "tags", "created_at", "updated_at",
  *    "embedding": {"dtype": "f32", "base64": "..."}}
  *
  * `vdb export` writes the header, then per library its line, its documents
@@ -24,7 +24,7 @@ import type { Document } from '../domain/documents.js';
 import { InvalidInput } from '../domain/errors.js';
 import type { Chunk, Library } from '../domain/model.js';
 import { quote } from '../domain/model.js';
-import type { IndexType, Metadata, Metric } from '../domain/types.js';
+import type { IndexType, LibraryFields, Metric } from '../domain/types.js';
 import { checkEmbedding, checkId, checkKeys, checkMetadata, checkName, checkTags, checkText, checkTitle, prefix } from '../domain/validate.js';
 import { getEmbedder } from '../embed/registry.js';
 import { METRICS, norm } from '../index/kernels.js';
@@ -40,64 +40,35 @@ export function headerLine(): string {
 
 export function libraryLine(lib: Library): string {
   const index = lib.indexView();
-  return `${JSON.stringify({
-    type: 'library',
-    id: lib.id,
-    name: lib.name,
-    dim: lib.dim,
-    metric: lib.metric,
-    embedder: lib.embedder,
-    metadata: lib.metadata,
-    created_at: lib.created_at,
-    updated_at: lib.updated_at,
-    index: index && { type: index.type, params: index.params },
-  })}\n`;
+  return `${JSON.stringify({ type: 'library', ...lib.fields(), index: index && { type: index.type, params: index.params } })}\n`;
 }
 
 export function documentLine(lib: Library, d: Document): string {
-  return `${JSON.stringify({ type: 'document', lib_id: lib.id, id: d.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at })}\n`;
+  return `${JSON.stringify({ type: 'document', id: d.id, lib_id: lib.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at })}\n`;
 }
 
-export function chunkLine(lib: Library, c: Chunk, vector: Float32Array): string {
+/** The chunk at `row`, as `chunk get --json` shows it, with its embedding in base64. */
+export function chunkLine(lib: Library, row: number): string {
+  const vector = lib.vectorAt(row);
   const base64 = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
-  return `${JSON.stringify({
-    type: 'chunk',
-    lib_id: lib.id,
-    id: c.id,
-    doc_id: c.doc_id ?? null,
-    text: c.text,
-    metadata: c.metadata,
-    tags: c.tags,
-    created_at: c.created_at,
-    updated_at: c.updated_at,
-    embedding: { dtype: 'f32', base64 },
-  })}\n`;
+  return `${JSON.stringify({ type: 'chunk', ...lib.chunkView(row), embedding: { dtype: 'f32', base64 } })}\n`;
 }
 
 export interface ImportedDocument extends Document {
   line: number;
 }
 
-export interface ImportedChunk extends Omit<Chunk, 'seq'> {
-  line: number;
-}
-
 /** A library line and the documents and chunks that named it. */
-export interface ImportedLibrary {
+export interface ImportedLibrary extends LibraryFields {
   line: number;
-  id: string;
-  name: string;
-  dim: number;
-  metric: Metric;
-  embedder: string | null;
-  metadata: Metadata;
-  created_at: string;
-  updated_at: string;
   index: { type: IndexType; params: Record<string, number> } | null;
   documents: ImportedDocument[];
-  chunks: ImportedChunk[];
+  /** Ready to be stored as they are (seq 0 until appended). */
+  chunks: Chunk[];
+  /** The line of each chunk. */
+  chunkLines: number[];
   /** Row i = chunks[i]. */
-  vectors: RowBlocks;
+  vectors: RowBuffer;
 }
 
 const LIBRARY_FIELDS = ['type', 'id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'created_at', 'updated_at', 'index'];
@@ -169,7 +140,8 @@ export class ImportReader {
       index: indexDefinition(obj.index, at),
       documents: [],
       chunks: [],
-      vectors: new RowBlocks(dim),
+      chunkLines: [],
+      vectors: new RowBuffer(dim),
     };
     this.libraries.push(lib);
     this.byId.set(id, lib);
@@ -208,42 +180,79 @@ export class ImportReader {
     if (chunks.has(id)) throw new InvalidInput(`${at}: chunk ${quote(id)} is given twice (also line ${chunks.get(id)})`);
     const vector = embeddingOf(obj.embedding, lib, at);
     chunks.set(id, n);
-    lib.chunks.push({
-      line: n,
+    const chunk: Chunk = {
       id,
-      doc_id: obj.doc_id === undefined || obj.doc_id === null ? undefined : checkId(obj.doc_id, 'doc_id', at),
       text: obj.text === undefined ? '' : checkText(obj.text, at),
       metadata: obj.metadata === undefined ? {} : checkMetadata(obj.metadata, at),
       tags: obj.tags === undefined ? [] : checkTags(obj.tags, at),
       created_at: timestamp(obj.created_at, 'created_at', at),
       updated_at: timestamp(obj.updated_at, 'updated_at', at),
-    });
+      seq: 0,
+    };
+    if (obj.doc_id !== undefined && obj.doc_id !== null) chunk.doc_id = checkId(obj.doc_id, 'doc_id', at);
+    lib.chunks.push(chunk);
+    lib.chunkLines.push(n);
     lib.vectors.push(vector);
     this.chunkCount++;
   }
 }
 
-/** Rows packed into blocks of about 16 MiB: no object per row, and no copy of everything as the rows grow. */
-export class RowBlocks {
+/** Largest resizable ArrayBuffer node 20 makes. */
+const MAX_GROWABLE = 2 ** 32;
+type Growable = ArrayBuffer & { resize(bytes: number): void };
+
+/**
+ * Rows of one library, in one buffer that grows in place (a resizable
+ * ArrayBuffer: pages are committed as it grows, nothing is copied), so the
+ * library can take it as its vectors and an import of 1M × 384 holds them
+ * once. Past 4 GiB, rows go to blocks and `all()` copies them once.
+ */
+export class RowBuffer {
+  private readonly buffer: Growable;
   private readonly blocks: Float32Array[] = [];
   private readonly perBlock: number;
+  private readonly inBuffer: number;
   length = 0;
 
-  constructor(private readonly dim: number) {
+  /** @param maxBytes bytes the growable buffer takes before rows go to blocks (tests make it small) */
+  constructor(
+    private readonly dim: number,
+    maxBytes = MAX_GROWABLE,
+  ) {
+    // ES2024's constructor option, in node 20; the lib types here are ES2022.
+    this.buffer = new (ArrayBuffer as unknown as new (bytes: number, o: { maxByteLength: number }) => Growable)(0, { maxByteLength: maxBytes });
+    this.inBuffer = Math.floor(maxBytes / 4 / dim);
     this.perBlock = Math.max(1, Math.floor((4 << 20) / dim));
   }
 
   push(v: ArrayLike<number>): void {
-    const b = Math.floor(this.length / this.perBlock);
-    if (b === this.blocks.length) this.blocks.push(new Float32Array(this.perBlock * this.dim));
-    this.blocks[b].set(v, (this.length % this.perBlock) * this.dim);
-    this.length++;
+    const i = this.length++;
+    if (i < this.inBuffer) {
+      const need = (i + 1) * this.dim * 4;
+      if (need > this.buffer.byteLength) this.buffer.resize(Math.min(this.inBuffer * this.dim * 4, Math.max(need, Math.ceil(this.buffer.byteLength * 1.5), 1 << 16)));
+      new Float32Array(this.buffer, i * this.dim * 4, this.dim).set(v);
+      return;
+    }
+    const j = i - this.inBuffer;
+    if (j % this.perBlock === 0) this.blocks.push(new Float32Array(this.perBlock * this.dim));
+    this.blocks[this.blocks.length - 1].set(v, (j % this.perBlock) * this.dim);
   }
 
-  /** Row i, a view into its block. */
+  /** Row i, a view. */
   row(i: number): Float32Array {
-    const at = (i % this.perBlock) * this.dim;
-    return this.blocks[Math.floor(i / this.perBlock)].subarray(at, at + this.dim);
+    if (i < this.inBuffer) return new Float32Array(this.buffer, i * this.dim * 4, this.dim);
+    const j = i - this.inBuffer;
+    const at = (j % this.perBlock) * this.dim;
+    return this.blocks[Math.floor(j / this.perBlock)].subarray(at, at + this.dim);
+  }
+
+  /** Every row, row-major: a view of the buffer, or (past 4 GiB) one copy. */
+  all(): Float32Array {
+    const floats = this.length * this.dim;
+    if (this.length <= this.inBuffer) return new Float32Array(this.buffer, 0, floats);
+    const out = new Float32Array(floats);
+    for (let i = 0; i < this.length; i++) out.set(this.row(i), i * this.dim);
+    return out;
   }
 }
 
