@@ -250,15 +250,6 @@ export class Library {
     return chunk.doc_id === undefined ? null : (this.documents.get(chunk.doc_id) ?? null);
   }
 
-  /** Rows of the chunks that name document `docId`, ascending (reads every record). */
-  rowsOfDocument(docId: string): number[] {
-    const rows: number[] = [];
-    this.chunks.forEach((c, r) => {
-      if (c.doc_id === docId) rows.push(r);
-    });
-    return rows;
-  }
-
   /** How many chunks name each document (reads every record); documents without chunks are absent. */
   documentChunkCounts(): Map<string, number> {
     const counts = new Map<string, number>();

@@ -235,7 +235,7 @@ export class VdbService {
         const docId = prepared[i].doc_id;
         if (!skip.has(i) && docId !== undefined && !lib.documents.has(docId)) {
           throw new NotFound(prefix(where(i), `document ${quote(docId)} not found in library ${quote(lib.name)}`), {
-            hint: `create it first: vdb doc add --lib ${lib.name} --id ${docId}`,
+            hint: `create it first: vdb doc add --lib ${lib.name} --id ${quote(docId)}`,
           });
         }
         return row;
@@ -340,7 +340,7 @@ export class VdbService {
       const { lib, row } = db.chunk(id, libRef ?? current.lib.id);
       if (vector && lib.dim !== vector.length) throw new Conflict(`library of chunk ${quote(id)} changed`, { hint: 'retry' });
       if (typeof docId === 'string' && !lib.documents.has(docId)) {
-        throw new NotFound(`document ${quote(docId)} not found in library ${quote(lib.name)}`, { hint: `create it first: vdb doc add --lib ${lib.name} --id ${docId}` });
+        throw new NotFound(`document ${quote(docId)} not found in library ${quote(lib.name)}`, { hint: `create it first: vdb doc add --lib ${lib.name} --id ${quote(docId)}` });
       }
       const c = lib.chunks[row];
       if (text !== undefined) c.text = text;
