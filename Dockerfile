@@ -4,8 +4,9 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
 COPY scripts/bundle.mjs ./scripts/
-# --ignore-scripts: the native benchmark peers (devDependencies) need no build here;
-# npm run build compiles dist/ and bundles the CLI (dist/bundle, what bin/vdb loads).
+# npm run build compiles dist/ and bundles the CLI with its server stack (dist/bundle, what
+# bin/vdb loads); --ignore-scripts skips the prepare script's own build. Afterwards only the
+# library's runtime dependencies stay in node_modules.
 RUN npm ci --ignore-scripts --no-audit --no-fund && npm run build && npm prune --omit=dev
 
 FROM node:20-slim

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { cosFromBase, DIM, ensureDataset, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
 import { benchEnv, GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
+import { ensurePeers } from './peers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const VDB = join(ROOT, 'bin', 'vdb');
@@ -136,6 +137,16 @@ const cfg = {
 };
 if (!GRIDS[cfg.grid]) throw new Error(`--grid must be one of ${Object.keys(GRIDS).join(', ')}, got ${cfg.grid}`);
 for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
+// The peers' packages (bench/package.json) are installed on first use.
+const PEER_PACKAGES = { hnswlib: ['hnswlib-node'], usearch: ['usearch'], sqlitevec: ['better-sqlite3', 'sqlite-vec'], sqlite3: ['sqlite-vec'] };
+ensurePeers([...new Set(cfg.peers.flatMap((p) => PEER_PACKAGES[p] ?? []))]);
+
+// A clone without the project's shared data has no wordnet-lsa384: the synthetic set stands in.
+if (cfg.datasets.includes('wordnet') && !existsSync(join(cfg.dataDir, 'base.f32'))) {
+  if (opt.data !== undefined) throw new Error(`--data ${opt.data}: no wordnet-lsa384 there (base.f32 missing)`);
+  process.stderr.write(`note: wordnet-lsa384 is not at ${cfg.dataDir} (it comes with the project's shared data); using synth100k${cfg.limit < Infinity ? ` (first ${cfg.limit} rows)` : ''} instead\n`);
+  cfg.datasets = [...new Set(cfg.datasets.map((d) => (d === 'wordnet' ? 'synth100k' : d)))];
+}
 
 const CACHE = join(ROOT, 'bench', '.cache');
 const WORK = join(CACHE, 'work');

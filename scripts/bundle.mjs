@@ -1,11 +1,32 @@
 // Bundles the CLI into dist/bundle/ so a cold `vdb` call parses a few files
-// instead of resolving dozens of ES modules. Heavy, rarely used modules
-// (tables, progress bars, the REST server) stay in lazily loaded chunks.
-import { rmSync } from 'node:fs';
+// instead of resolving dozens of ES modules, and so the CLI needs nothing from
+// node_modules at run time: its libraries (commander, chalk, tables, progress
+// bars, the fastify server stack) are devDependencies compiled in here. Heavy,
+// rarely used modules (tables, progress bars, the REST server) stay in lazily
+// loaded chunks.
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 // Old chunks have hashed names: clear them so dist/bundle holds one build.
 rmSync('dist/bundle', { recursive: true, force: true });
+
+// Swagger UI serves its page and assets from files beside its own code: copy
+// them beside the bundle and point its `__dirname` there.
+const require = createRequire(import.meta.url);
+const swaggerUi = dirname(require.resolve('@fastify/swagger-ui/package.json'));
+cpSync(join(swaggerUi, 'static'), 'dist/bundle/swagger-ui/static', { recursive: true });
+const swaggerUiDir = {
+  name: 'swagger-ui-dir',
+  setup(b) {
+    b.onLoad({ filter: /@fastify[\\/]swagger-ui[\\/].*\.js$/ }, (args) => {
+      const own = dirname(args.path).slice(swaggerUi.length).replace(/\\/g, '/');
+      const contents = readFileSync(args.path, 'utf8').replace(/\b__dirname\b/g, `(__vdbDir + ${JSON.stringify(`/swagger-ui${own}`)})`);
+      return { contents, loader: 'js' };
+    });
+  },
+};
 
 await build({
   // Worker threads load their entry files from beside the chunk that starts them.
@@ -16,9 +37,18 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // The server stack is loaded from node_modules only by `vdb serve`.
-  external: ['fastify', '@fastify/*', 'typebox'],
-  // Bundled CommonJS packages (commander, proper-lockfile) call require().
-  banner: { js: "import { createRequire as __vdbRequire } from 'node:module'; const require = __vdbRequire(import.meta.url);" },
+  // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js.
+  external: Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}),
+  plugins: [swaggerUiDir],
+  // Bundled CommonJS packages (commander, fastify, …) call require(); swagger-ui reads files by __dirname.
+  banner: {
+    js: [
+      "import { createRequire as __vdbRequire } from 'node:module';",
+      "import { dirname as __vdbDirname } from 'node:path';",
+      "import { fileURLToPath as __vdbPath } from 'node:url';",
+      'const require = __vdbRequire(import.meta.url);',
+      'const __vdbDir = __vdbDirname(__vdbPath(import.meta.url));',
+    ].join(' '),
+  },
   logLevel: 'warning',
 });

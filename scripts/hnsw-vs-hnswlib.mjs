@@ -4,13 +4,12 @@
 //   synth100k: 100 gaussian clusters (PEERS.md recipe), 100k x 384, truth by exact float64 scan
 //   --del f:   also measure vdb recall with a fraction f of slots dead (against the live-only truth)
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { hnswKind } from '../dist/index/hnsw.js';
 import { prepareData } from '../dist/index/kernels.js';
 import { TopK } from '../dist/index/topk.js';
 import { seededRandom } from '../dist/domain/random.js';
+import { peer } from '../bench/peers.mjs';
 
-const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 const dataset = args.find((a) => !a.startsWith('--') && !/^[\d.]+$/.test(a)) ?? 'wordnet';
 const opt = (name, dflt) => {
@@ -132,7 +131,7 @@ console.log(`vdb hnsw build: ${oursBuild.toFixed(2)} s`);
 let lib = null;
 let libBuild = NaN;
 if (withHnswlib) {
-  const { HierarchicalNSW } = require('hnswlib-node');
+  const { HierarchicalNSW } = peer('hnswlib-node');
   const rows = Array.from({ length: n }, (_, r) => Array.from(base.subarray(r * dim, (r + 1) * dim)));
   t0 = performance.now();
   lib = new HierarchicalNSW('ip', dim);

@@ -16,9 +16,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import autocannon from 'autocannon';
 import { VdbService } from '../dist/service/service.js';
 import { seededRandom } from '../dist/domain/random.js';
+import { peer } from '../bench/peers.mjs';
+
+const autocannon = peer('autocannon');
 
 const ROOT = resolve(import.meta.dirname, '..');
 const N = 10_000;

@@ -55,6 +55,10 @@ export function loadDataset(name, dir, { withBase = true } = {}) {
  * queries and a recomputed exact truth (cached) stand in for it.
  */
 export async function ensureDataset(name, { dataDir, cacheDir, log, limit = Infinity }) {
+  // A prefix of a synthetic set not generated yet: generate just the prefix (the stream is the same).
+  if (SYNTH[name] !== undefined && limit < SYNTH[name] && !existsSync(join(cacheDir, name, 'truth-cosine.f32'))) {
+    return syntheticPrefix(name, limit, { cacheDir, log });
+  }
   const dir = await fullDataset(name, { dataDir, cacheDir, log });
   const base = join(dir, 'base.f32');
   const n = statSync(base).size / (DIM * 4);
@@ -69,6 +73,21 @@ export async function ensureDataset(name, { dataDir, cacheDir, log, limit = Infi
   const t = performance.now();
   const { ids, cos } = await exactTruth(rows, queries, TRUTH_K);
   log(`${name}: first ${limit} rows, exact top-${TRUTH_K} truth in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  writeAtomic(join(sub, 'truth-cosine.i32'), ids);
+  writeAtomic(join(sub, 'truth-cosine.f32'), cos);
+  return sub;
+}
+
+async function syntheticPrefix(name, limit, { cacheDir, log }) {
+  const sub = join(cacheDir, `${name}-first${limit}`);
+  if (existsSync(join(sub, 'truth-cosine.f32'))) return sub;
+  mkdirSync(sub, { recursive: true });
+  const t = performance.now();
+  const { base, queries } = generateSynthetic(limit, SYNTH_QUERIES);
+  const { ids, cos } = await exactTruth(base, queries, TRUTH_K);
+  log(`${name}: first ${limit} rows generated, exact top-${TRUTH_K} truth in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  writeAtomic(join(sub, 'base.f32'), base);
+  writeAtomic(join(sub, 'queries.f32'), queries);
   writeAtomic(join(sub, 'truth-cosine.i32'), ids);
   writeAtomic(join(sub, 'truth-cosine.f32'), cos);
   return sub;

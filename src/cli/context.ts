@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { NotFound } from '../domain/errors.js';
 import { parseJson, parseJsonObject } from '../domain/validate.js';
 import type { VdbService } from '../service/service.js';
 import { outputMode } from './output.js';
@@ -8,6 +10,7 @@ import type { OutputMode } from './output.js';
 export interface Globals {
   db: string;
   json: boolean;
+  wide: boolean;
   seed?: string;
 }
 
@@ -17,19 +20,29 @@ export function globals(cmd: Command): Globals {
   return {
     db: o.db ?? process.env.VDB_DB ?? 'vdb.json',
     json: o.json === true,
+    wide: o.wide === true,
     seed: o.seed ?? process.env.VDB_SEED,
   };
 }
 
 export function modeOf(cmd: Command): OutputMode {
-  return outputMode(globals(cmd).json);
+  const g = globals(cmd);
+  return outputMode(g.json, g.wide);
 }
 
-/** The service, loaded on demand so `vdb --help` stays cheap. */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean } = {}): Promise<VdbService> {
+/**
+ * The service, loaded on demand so `vdb --help` stays cheap. With `read`, a
+ * command that only reads refuses a --db path where nothing is (a typo would
+ * otherwise look like an empty database); writes create the database.
+ */
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; read?: boolean } = {}): Promise<VdbService> {
   const g = globals(cmd);
+  const { read, ...rest } = opts;
+  if (read && !existsSync(g.db)) {
+    throw new NotFound(`no database at ${g.db}`, { hint: `check --db${process.env.VDB_DB === undefined ? '' : ' and VDB_DB'}; vdb lib create NAME starts one` });
+  }
   const { VdbService } = await import('../service/service.js');
-  return new VdbService({ path: g.db, seed: g.seed, ...opts });
+  return new VdbService({ path: g.db, seed: g.seed, ...rest });
 }
 
 /** commander parser for an integer flag within [min, max]. */

@@ -23,6 +23,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .option('--db <path>', 'snapshot file (default: $VDB_DB, else ./vdb.json)')
     .option('--json', 'machine-readable output: JSON (NDJSON for bulk commands)')
+    .option('--wide', 'tables on a terminal: wrap long texts over several lines instead of cutting them to its width')
     .option('--seed <seed>', 'seed for ids and index randomness (default: $VDB_SEED); with SOURCE_DATE_EPOCH, snapshots are byte-identical')
     .addHelpText(
       'after',
@@ -47,6 +48,8 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
 /** Every (sub)command: throw instead of exiting, and print commander's errors our way. */
 function configure(cmd: Command): void {
   cmd.exitOverride();
+  // Subcommand examples use --db, --json and --seed: list them in every help.
+  cmd.configureHelp({ showGlobalOptions: true });
   cmd.showSuggestionAfterError(true);
   cmd.configureOutput({
     // One line: commander puts its "Did you mean …?" on a line of its own.

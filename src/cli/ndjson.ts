@@ -93,9 +93,9 @@ class StdinParser {
   }
 }
 
-function openStdin(example: string): StdinParser {
+function openStdin(example: string, typed: boolean): StdinParser {
   // isatty, not process.stdin: opening stdin here would make fd 0 non-blocking under the worker's reads.
-  if (isatty(0)) throw new InvalidInput('--stdin reads NDJSON from a pipe, e.g. vdb chunk add --lib docs --stdin < chunks.ndjson');
+  if (!typed && isatty(0)) throw new InvalidInput(`--stdin reads NDJSON lines such as ${example} from a pipe or a file (… --stdin < lines.ndjson)`);
   return new StdinParser(example);
 }
 
@@ -105,7 +105,7 @@ function openStdin(example: string): StdinParser {
  * @throws InvalidInput naming the line when a line is not a JSON object like `example`
  */
 export async function* stdinObjects(example: string): AsyncGenerator<[number, Record<string, unknown>]> {
-  const parser = openStdin(example);
+  const parser = openStdin(example, false);
   try {
     for (let line = await parser.next(); line !== null; line = await parser.next()) yield line;
   } finally {
@@ -120,7 +120,8 @@ export async function* stdinObjects(example: string): AsyncGenerator<[number, Re
  * flush output). A bad line ends the batch before it, then throws.
  */
 export async function* stdinBatches(example: string, max: number, onWait: () => void): AsyncGenerator<[number, Record<string, unknown>][]> {
-  const parser = openStdin(example);
+  // Lines typed on a terminal are welcome: each batch is answered as soon as no more input is waiting.
+  const parser = openStdin(example, true);
   try {
     for (;;) {
       if (!parser.ready()) onWait();

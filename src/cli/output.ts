@@ -4,14 +4,23 @@
  * stderr. Colour and tables load only when stdout is a terminal.
  */
 import type { Progress } from '../service/service.js';
+import { renderTable } from './table.js';
 
 export interface OutputMode {
   json: boolean;
   tty: boolean;
+  /** Tables: wrap long texts over several lines instead of cutting them (`--wide`). */
+  wide: boolean;
 }
 
-export function outputMode(json: boolean): OutputMode {
-  return { json, tty: process.stdout.isTTY === true };
+export function outputMode(json: boolean, wide = false): OutputMode {
+  return { json, tty: process.stdout.isTTY === true, wide };
+}
+
+/** The terminal's width; 80 when it does not say. */
+function terminalWidth(): number {
+  const c = process.stdout.columns;
+  return Number.isInteger(c) && c > 0 ? c : 80;
 }
 
 /** NO_COLOR and FORCE_COLOR as https://no-color.org and chalk define them; else only on a TTY. */
@@ -49,25 +58,35 @@ export function printNdjson(values: Iterable<unknown>): void {
   if (buf) out(buf);
 }
 
-/** A table on a TTY; tab-separated lines without a header otherwise. */
-export async function printTable(head: string[], rows: string[][], mode: OutputMode): Promise<void> {
+/**
+ * A table on a TTY, fitted to its width: the `flex` columns (default: the
+ * last) are cut with … to fit, or wrapped with `--wide`; tab-separated lines
+ * without a header otherwise.
+ */
+export async function printTable(head: string[], rows: string[][], mode: OutputMode, flex: number[] = [head.length - 1]): Promise<void> {
   if (!mode.tty) {
-    out(rows.map((r) => r.map(tsvCell).join('\t') + '\n').join(''));
+    printTsv(rows);
     return;
   }
-  const [{ default: Table }, chalk] = await Promise.all([import('cli-table3'), paint(process.stdout)]);
-  const table = new Table({
-    head: head.map((h) => (chalk ? chalk.bold(h) : h)),
-    style: { head: [], border: [] },
-    chars: COMPACT,
-    wordWrap: true,
-  });
-  for (const r of rows) table.push(r.map((c) => truncate(c, 70)));
-  out(`${table.toString()}\n`);
+  const chalk = await paint(process.stdout);
+  out(renderTable(head, rows, { width: terminalWidth(), flex, wrap: mode.wide, head: chalk ? (s) => chalk.bold(s) : undefined }));
   if (rows.length === 0) message('(none)');
 }
 
-/** One object: `field<TAB>value` lines, or a two-column table on a TTY. */
+/** Rows as tab-separated lines, written in blocks. */
+function printTsv(rows: string[][]): void {
+  let buf = '';
+  for (const r of rows) {
+    buf += `${r.map(tsvCell).join('\t')}\n`;
+    if (buf.length > 1 << 16) {
+      out(buf);
+      buf = '';
+    }
+  }
+  if (buf) out(buf);
+}
+
+/** One object: `field<TAB>value` lines, or a two-column table on a TTY with values wrapped to its width. */
 export async function printRecord(record: Record<string, unknown>, mode: OutputMode): Promise<void> {
   if (mode.json) return printJson(record);
   const rows = Object.entries(record).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]);
@@ -75,10 +94,9 @@ export async function printRecord(record: Record<string, unknown>, mode: OutputM
     out(rows.map(([k, v]) => `${k}\t${tsvCell(v)}\n`).join(''));
     return;
   }
-  const [{ default: Table }, chalk] = await Promise.all([import('cli-table3'), paint(process.stdout)]);
-  const table = new Table({ style: { head: [], border: [] }, chars: COMPACT, wordWrap: true });
-  for (const [k, v] of rows) table.push({ [chalk ? chalk.bold(k) : k]: truncate(v, 90) });
-  out(`${table.toString()}\n`);
+  const chalk = await paint(process.stdout);
+  const keyed = chalk ? rows.map(([k, v]) => [chalk.bold(k), v]) : rows;
+  out(renderTable(null, keyed, { width: terminalWidth(), flex: [1], wrap: true }));
 }
 
 /** A message for people, on stderr. */
@@ -116,9 +134,6 @@ export async function progressBar(label: string): Promise<{ update: Progress; st
   };
 }
 
-/** No rule between body rows: easier to scan. */
-const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
-
 /** A running count on stderr when it is a terminal (for input of unknown length). */
 export function progressCounter(label: string): { tick: (n: number) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { tick: () => undefined, stop: () => undefined };
@@ -142,7 +157,4 @@ function tsvCell(v: string): string {
   return v.replace(/[\t\n\r]/g, ' ');
 }
 
-function truncate(v: string, max: number): string {
-  const flat = v.replace(/\s+/g, ' ');
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
+

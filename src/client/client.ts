@@ -26,7 +26,7 @@ import type {
   NewChunkRequest,
   NewLibraryRequest,
   QueryRequest,
-} from '../server/schemas.js';
+} from '../domain/wire.js';
 
 export interface ClientOptions {
   /** Sent as `Authorization: Bearer <apiKey>`. */

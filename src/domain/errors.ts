@@ -41,7 +41,8 @@ export class VdbError extends Error {
 }
 
 /** A VdbError subclass with a fixed code, so `instanceof NotFound` works. */
-function errorClass(code: ErrorCode) {
+// The declared return type keeps Node's Error statics (captureStackTrace, …) out of the published .d.ts.
+function errorClass(code: ErrorCode): new (message: string, options?: ErrorOptions) => VdbError {
   return class extends VdbError {
     constructor(message: string, options?: ErrorOptions) {
       super(code, message, options);

@@ -76,6 +76,12 @@ export interface Hit {
   id: string;
   doc_id: string | null;
   text: string;
+  /**
+   * What Qdrant reports for the metric: cosine similarity (1 − distance) and the dot
+   * product (−distance), higher is nearer; for l2 the Euclidean distance, lower is nearer.
+   */
+  score: number;
+  /** Lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean, dot −(q·x). */
   distance: number;
   metadata: Metadata;
 }

@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -23,6 +23,8 @@ import { libraryRoutes } from './routes/libraries.js';
 import { DEFAULT_BODY_LIMIT } from './options.js';
 import type { LogLevel } from './options.js';
 import { ErrorBody } from './schemas.js';
+import { prettyStream } from './log-pretty.js';
+import { transformOpenapi } from './openapi.js';
 
 export interface AppOptions {
   service: VdbService;
@@ -34,14 +36,18 @@ export interface AppOptions {
   logLevel?: LogLevel;
   /** Where log lines go; default stderr (stdout is for data, as in the CLI). */
   logStream?: NodeJS.WritableStream;
+  /** pretty: one readable line per request instead of pino's two JSON lines. */
+  logFormat?: 'json' | 'pretty';
 }
 
 /** Builds the server, not listening yet: call `listen()` on the result, or `inject()` in tests. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const pretty = opts.logFormat === 'pretty';
+  const logStream = opts.logStream ?? process.stderr;
   const app = Fastify({
     logger: {
       level: opts.logLevel ?? 'silent',
-      stream: opts.logStream ?? process.stderr,
+      stream: pretty ? prettyStream(logStream) : logStream,
       // Headers are not logged by default; this keeps it so if a serializer changes.
       redact: ['req.headers.authorization'],
     },
@@ -52,7 +58,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
     // A request that reaches a kept-alive socket during shutdown is still answered (then the socket closes).
     return503OnClosing: false,
+    // Pretty logs write one line per request, when it is answered (below).
+    ...(pretty ? { logController: new LogController({ disableRequestLogging: true }) } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (pretty) {
+    app.addHook('onResponse', async (req, reply) => {
+      req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    });
+  }
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: any other body type gets 415, not a schema error about a string.
   app.removeContentTypeParser('text/plain');
@@ -76,9 +89,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'vdb', description: 'REST API of vdb serve: libraries of text chunks and their k-nearest-neighbour queries.', version: '1' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY, when set' } } },
-      security: opts.apiKey !== undefined ? [{ bearer: [] }] : [],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY: every route but /healthz needs it when the server has one' } } },
+      // This server's rule: the key is required when it has one, optional (ignored) when it has none.
+      security: opts.apiKey !== undefined ? [{ bearer: [] }] : [{}, { bearer: [] }],
     },
+    transformObject: transformOpenapi,
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });

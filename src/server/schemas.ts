@@ -13,6 +13,7 @@ import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { DocumentView } from '../domain/documents.js';
 import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import type * as Wire from '../domain/wire.js';
 import { DEFAULT_K, MAX_EF, MAX_K, ON_CONFLICT } from '../domain/types.js';
 import { MAX_ID_BYTES } from '../domain/validate.js';
 import { METRICS } from '../index/kernels.js';
@@ -76,7 +77,7 @@ export const IndexBuildViewSchema = Type.Object(
       removed: Type.Integer({ description: 'entries of deleted or re-embedded chunks removed' }),
     }),
   },
-  { $id: 'IndexBuildView' },
+  { $id: 'IndexBuildView', description: 'the index after the build, and what the build did' },
 );
 
 /** domain/types.ts LibraryView, as `vdb lib show --json`. */
@@ -94,7 +95,7 @@ export const LibraryViewSchema = Type.Object(
     created_at: Type.String(),
     updated_at: Type.String(),
   },
-  { $id: 'LibraryView' },
+  { $id: 'LibraryView', description: 'a library' },
 );
 
 /** domain/types.ts ChunkView, as `vdb chunk get --json`. */
@@ -110,11 +111,21 @@ export const ChunkViewSchema = Type.Object(
     updated_at: Type.String(),
     embedding: Type.Optional(Type.Array(Type.Number(), { description: 'only with ?with_embedding=true' })),
   },
-  { $id: 'ChunkView' },
+  { $id: 'ChunkView', description: 'a chunk' },
 );
 
-/** One query hit; `distance` as `vdb query --json` prints it. */
-export const HitSchema = Type.Object({ id: Type.String(), doc_id: DocId, text: Type.String(), distance: Type.Number(), metadata: Metadata }, { $id: 'Hit' });
+/** One query hit, as `vdb query --json` prints it. */
+export const HitSchema = Type.Object(
+  {
+    id: Type.String(),
+    doc_id: DocId,
+    text: Type.String(),
+    score: Type.Number({ description: 'as Qdrant reports it: cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer)' }),
+    distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
+    metadata: Metadata,
+  },
+  { $id: 'Hit', description: 'one hit of a query' },
+);
 
 /** documents.ts DocumentView, as `vdb doc get --json`. */
 export const DocumentViewSchema = Type.Object(
@@ -127,24 +138,24 @@ export const DocumentViewSchema = Type.Object(
     created_at: Type.String(),
     updated_at: Type.String(),
   },
-  { $id: 'DocumentView' },
+  { $id: 'DocumentView', description: 'a document' },
 );
 
 /** domain/types.ts QueryResult: `{"hits": [...]}`. */
-export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult' });
+export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' });
 
 /** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
   lib_id: Type.String(),
   chunk_count: Type.Integer(),
   index: Type.Union([IndexViewSchema, Type.Null()], { description: 'null: no index was built; queries scan exactly' }),
-});
+}, { description: "what the library's index covers" });
 
 const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
 /** One page of a list: the items, how many there are in all, and the page's bounds. */
-export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page });
-export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page });
-export const DocumentPage = Type.Object({ documents: Type.Array(DocumentViewSchema), ...page });
+export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page }, { description: 'one page of libraries, oldest first' });
+export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page }, { description: 'one page of chunks, in insertion order' });
+export const DocumentPage = Type.Object({ documents: Type.Array(DocumentViewSchema), ...page }, { description: 'one page of documents, in id order' });
 const outcomeCounts = {
   added: Type.Integer(),
   replaced: Type.Integer({ description: 'existing ids replaced (on_conflict replace)' }),
@@ -152,9 +163,12 @@ const outcomeCounts = {
   skipped: Type.Integer({ description: 'existing ids left as they were (on_conflict skip)' }),
 };
 /** Answer of a bulk insert, in input order (a skipped item shows the chunk that was there), and what it did. */
-export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...outcomeCounts });
+export const ChunkList = Type.Object(
+  { chunks: Type.Array(ChunkViewSchema), ...outcomeCounts },
+  { description: 'the chunks of the request, in input order, and how many were added, replaced, unchanged and skipped' },
+);
 /** `GET /healthz`. */
-export const Health = Type.Object({ status: Type.Literal('ok') });
+export const Health = Type.Object({ status: Type.Literal('ok') }, { description: 'the server is up' });
 
 // ---- requests ---------------------------------------------------------------
 
@@ -248,23 +262,29 @@ export const QueryBody = Type.Object(
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
     ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
   },
-  strict,
+  {
+    ...strict,
+    description: 'exactly one of text and embedding',
+    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }],
+  },
 );
 
-/** Request and answer types, for the client. */
-export type NewLibraryRequest = Static<typeof NewLibraryBody>;
-export type LibraryPatchRequest = Static<typeof LibraryPatchBody>;
-export type NewChunkRequest = Static<typeof NewChunk>;
-export type NewDocumentRequest = Static<typeof NewDocumentBody>;
-export type DocumentPatchRequest = Static<typeof DocumentPatchBody>;
-export type DocumentPageView = Static<typeof DocumentPage>;
-export type ChunkListView = Static<typeof ChunkList>;
-export type ChunkPatchRequest = Static<typeof ChunkPatchBody>;
-export type BuildIndexRequest = Static<typeof BuildIndexBody>;
-export type QueryRequest = Static<typeof QueryBody>;
-export type IndexInfo = Static<typeof IndexInfoSchema>;
-export type LibraryPageView = Static<typeof LibraryPage>;
-export type ChunkPageView = Static<typeof ChunkPage>;
+/** Request and answer types, for the client: plain interfaces in domain/wire.ts, checked against the schemas below. */
+export type {
+  BuildIndexRequest,
+  ChunkListView,
+  ChunkPageView,
+  ChunkPatchRequest,
+  DocumentPageView,
+  DocumentPatchRequest,
+  IndexInfo,
+  LibraryPageView,
+  LibraryPatchRequest,
+  NewChunkRequest,
+  NewDocumentRequest,
+  NewLibraryRequest,
+  QueryRequest,
+} from '../domain/wire.js';
 
 // ---- compile-time drift checks ------------------------------------------------
 
@@ -278,4 +298,18 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof HitSchema>, Hit>>,
   Assert<Same<Static<typeof DocumentViewSchema>, DocumentView>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
+  Assert<Same<Static<typeof NewLibraryBody>, Wire.NewLibraryRequest>>,
+  Assert<Same<Static<typeof LibraryPatchBody>, Wire.LibraryPatchRequest>>,
+  Assert<Same<Static<typeof NewChunk>, Wire.NewChunkRequest>>,
+  Assert<Same<Static<typeof ChunkPatchBody>, Wire.ChunkPatchRequest>>,
+  Assert<Same<Static<typeof QueryBody>, Wire.QueryRequest>>,
+  Assert<Same<Static<typeof IndexInfoSchema>, Wire.IndexInfo>>,
+  Assert<Same<Static<typeof LibraryPage>, Wire.LibraryPageView>>,
+  Assert<Same<Static<typeof ChunkPage>, Wire.ChunkPageView>>,
+  Assert<Same<Static<typeof DocumentPage>, Wire.DocumentPageView>>,
+  Assert<Same<Static<typeof ChunkList>, Wire.ChunkListView>>,
+  Assert<Same<Static<typeof NewDocumentBody>, Wire.NewDocumentRequest>>,
+  Assert<Same<Static<typeof DocumentPatchBody>, Wire.DocumentPatchRequest>>,
+  // Index options are declared per type at run time: every body the schema accepts is a BuildIndexRequest.
+  Assert<Static<typeof BuildIndexBody> extends Wire.BuildIndexRequest ? true : false>,
 ];

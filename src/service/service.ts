@@ -310,7 +310,7 @@ export class VdbService {
       const batch = 512;
       for (let b = 0; b < toEmbed.length; b += batch) {
         const idx = toEmbed.slice(b, b + batch);
-        const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]));
+        const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]), lib.metric);
         idx.forEach((i, j) => (out[i].vector = vectors[j]));
         onProgress?.(explicit + Math.min(b + batch, toEmbed.length), out.length);
       }
@@ -333,7 +333,7 @@ export class VdbService {
     let vector: Float32Array | undefined;
     if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
     else if (text !== undefined && current.lib.embedder) {
-      [vector] = await embedTexts(getEmbedder(current.lib.embedder), [text], () => undefined);
+      [vector] = await embedTexts(getEmbedder(current.lib.embedder), [text], () => undefined, current.lib.metric);
     }
     if (vector) current.lib.checkVector(vector);
     return this.store.update((db) => {
@@ -546,7 +546,7 @@ export class QuerySession {
       if (!lib.embedder) {
         throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
       }
-      [vector] = await embedTexts(getEmbedder(lib.embedder), [checkText(input.text, where)], () => where);
+      [vector] = await embedTexts(getEmbedder(lib.embedder), [checkText(input.text, where)], () => where, lib.metric);
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
@@ -616,8 +616,14 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
 function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {
   return Array.from(rows, (row, i) => {
     const c = lib.chunkAt(row);
-    return { id: c.id, doc_id: c.doc_id ?? null, text: c.text, distance: presentDistance(lib.metric, dists[i]), metadata: c.metadata };
+    const distance = presentDistance(lib.metric, dists[i]);
+    return { id: c.id, doc_id: c.doc_id ?? null, text: c.text, score: scoreOf(lib.metric, distance), distance, metadata: c.metadata };
   });
+}
+
+/** A hit's score as Qdrant reports it: cosine similarity, the dot product, the Euclidean distance. */
+export function scoreOf(metric: Metric, distance: number): number {
+  return metric === 'l2' ? distance : metric === 'cosine' ? 1 - distance : -distance;
 }
 
 /** Cosine distance is 1 - cos in [0, 2]; rounding on unit vectors can stray just outside. */

@@ -2,22 +2,23 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/domain/random.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBytes, tempDir, vdb } from '../helpers/cli.js';
+import { readBytes, tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
 
 const ONES = JSON.stringify(new Array(26).fill(1));
 let tmp: ReturnType<typeof tempDir>;
 let base: string;
 let firstChunkId: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = tempDir();
   base = join(tmp.dir, 'base.json');
   const env = { VDB_SEED: 's', SOURCE_DATE_EPOCH: '1700000000' };
-  expect(vdb(['lib', 'create', 'docs'], { db: base, env }).code).toBe(0);
-  expect(vdb(['lib', 'create', 'vecs', '--dim', '3', '--metric', 'l2'], { db: base, env }).code).toBe(0);
-  const add = vdb(['chunk', 'add', '--lib', 'docs', 'hello vector world', 'the quick brown fox', 'lazy dogs sleep'], { db: base, env });
+  // In process: these tests are about what comes after.
+  expect((await vdbInProcess(['lib', 'create', 'docs'], { db: base, env })).code).toBe(0);
+  expect((await vdbInProcess(['lib', 'create', 'vecs', '--dim', '3', '--metric', 'l2'], { db: base, env })).code).toBe(0);
+  const add = await vdbInProcess(['chunk', 'add', '--lib', 'docs', 'hello vector world', 'the quick brown fox', 'lazy dogs sleep'], { db: base, env });
   expect(add.code).toBe(0);
-  expect(vdb(['index', 'build', '--lib', 'docs', '--type', 'kdtree'], { db: base, env }).code).toBe(0);
+  expect((await vdbInProcess(['index', 'build', '--lib', 'docs', '--type', 'kdtree'], { db: base, env })).code).toBe(0);
   firstChunkId = add.stdout.split('\n')[0];
 });
 afterAll(() => tmp.cleanup());
@@ -32,45 +33,44 @@ function fresh(name: string): string {
 }
 
 describe('the seed demo', () => {
-  it('runs each step and finds the chunk', () => {
-    const r = vdb(['demo']);
-    expect(r.code).toBe(0);
+  it('runs each step, finds the chunk, then ranks a text query; --json prints JSON documents', () => {
+    const r = vdb(['demo', '--json']);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('$ vdb lib create demo');
     expect(r.stderr).toContain('4. query with the 26-dim all-ones embedding, k=3');
-    expect(r.stdout).toMatch(/hello vector world/);
-  });
-
-  it('prints JSON documents with --json', () => {
-    const r = vdb(['demo', '--json']);
-    expect(r.code).toBe(0);
-    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    expect(last.hits).toHaveLength(1);
-    expect(last.hits[0]).toMatchObject({ text: 'hello vector world', metadata: {} });
+    expect(r.stderr).toContain("$ vdb query --lib demo --text 'which database finds nearest vectors?' -k 3");
+    const docs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const seedQuery = docs.find((d) => d.hits?.length === 1);
+    expect(seedQuery.hits[0]).toMatchObject({ text: 'hello vector world', metadata: {} });
     // 16 letters with squared counts summing to 32, against 26 ones.
-    expect(last.hits[0].distance).toBeCloseTo(1 - 16 / Math.sqrt(26 * 32), 6);
+    expect(seedQuery.hits[0].distance).toBeCloseTo(1 - 16 / Math.sqrt(26 * 32), 6);
+    expect(seedQuery.hits[0].score).toBeCloseTo(16 / Math.sqrt(26 * 32), 6);
+    const ranked = docs.at(-1).hits;
+    expect(ranked.map((h: { text: string }) => h.text)[0]).toBe('vector databases find the nearest embeddings');
+    expect(ranked.map((h: { score: number }) => h.score)).toEqual([...ranked.map((h: { score: number }) => h.score)].sort((a, b) => b - a));
   });
 });
 
 describe('wire format', () => {
-  it('lib create/show --json print the library object', () => {
+  it('lib create/show --json print the library object', async () => {
     const db = fresh('wire');
-    const created = JSON.parse(vdb(['lib', 'create', 'w', '--metadata', '{"team":"x"}', '--json'], { db }).stdout);
+    const created = JSON.parse((await vdbInProcess(['lib', 'create', 'w', '--metadata', '{"team":"x"}', '--json'], { db })).stdout);
     expect(Object.keys(created)).toEqual(['id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'chunk_count', 'document_count', 'index', 'created_at', 'updated_at']);
     expect(created).toMatchObject({ name: 'w', dim: 26, metric: 'cosine', embedder: 'letters', metadata: { team: 'x' }, chunk_count: 0, document_count: 0, index: null });
-    const shown = JSON.parse(vdb(['lib', 'show', created.id, '--json'], { db }).stdout);
+    const shown = JSON.parse((await vdbInProcess(['lib', 'show', created.id, '--json'], { db })).stdout);
     expect(shown).toEqual(created);
-    expect(JSON.parse(vdb(['lib', 'show', 'w', '--json'], { db }).stdout)).toEqual(created);
+    expect(JSON.parse((await vdbInProcess(['lib', 'show', 'w', '--json'], { db })).stdout)).toEqual(created);
   });
 
-  it('index show reports what the index covers after later changes', () => {
+  it('index show reports what the index covers after later changes', async () => {
     const db = fresh('cover');
-    const ids = vdb(['chunk', 'list', '--lib', 'docs', '--json'], { db }).stdout.trim().split('\n').map((l) => JSON.parse(l).id);
-    expect(vdb(['chunk', 'add', '--lib', 'docs', 'brand new chunk'], { db }).code).toBe(0);
-    expect(vdb(['chunk', 'delete', ids[1]], { db }).code).toBe(0);
-    expect(vdb(['chunk', 'update', ids[0], '--text', 'hello again'], { db }).code).toBe(0);
-    const info = JSON.parse(vdb(['index', 'show', 'docs', '--json'], { db }).stdout);
+    const ids = (await vdbInProcess(['chunk', 'list', '--lib', 'docs', '--json'], { db })).stdout.trim().split('\n').map((l) => JSON.parse(l).id);
+    expect((await vdbInProcess(['chunk', 'add', '--lib', 'docs', 'brand new chunk'], { db })).code).toBe(0);
+    expect((await vdbInProcess(['chunk', 'delete', ids[1]], { db })).code).toBe(0);
+    expect((await vdbInProcess(['chunk', 'update', ids[0], '--text', 'hello again'], { db })).code).toBe(0);
+    const info = JSON.parse((await vdbInProcess(['index', 'show', 'docs', '--json'], { db })).stdout);
     expect(info).toMatchObject({ chunk_count: 3, index: { type: 'kdtree', exact: true, indexed: 1, unindexed: 2, stale: 2 } });
-    const hits = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'hello again', '-k', '10', '--json'], { db }).stdout).hits;
+    const hits = JSON.parse((await vdbInProcess(['query', '--lib', 'docs', '--text', 'hello again', '-k', '10', '--json'], { db })).stdout).hits;
     // The re-embedded chunk is found with its new text; the deleted one is gone.
     expect(hits.map((h: { text: string }) => h.text).sort()).toEqual(['brand new chunk', 'hello again', 'lazy dogs sleep']);
     expect(hits[0]).toMatchObject({ id: ids[0], text: 'hello again' });
@@ -79,7 +79,7 @@ describe('wire format', () => {
 });
 
 describe('bulk NDJSON in and out', () => {
-  it('adds lines atomically, lists them in order, and re-imports an export', () => {
+  it('adds lines atomically, lists them in order, and re-imports an export', async () => {
     const db = fresh('bulk');
     const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify({ text: `chunk number ${i} about ${i % 2 ? 'cats' : 'dogs'}`, metadata: { i }, tags: [`t${i % 3}`] }));
     const add = vdb(['chunk', 'add', '--lib', 'docs', '--stdin', '--json'], { db, input: `${lines.join('\n')}\n\n` });
@@ -87,28 +87,28 @@ describe('bulk NDJSON in and out', () => {
     const added = add.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(added).toHaveLength(300);
     expect(added[17]).toMatchObject({ text: 'chunk number 17 about cats', metadata: { i: 17 }, tags: ['t2'] });
-    const listed = vdb(['chunk', 'list', '--lib', 'docs', '--json', '--offset', '3'], { db }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const listed = (await vdbInProcess(['chunk', 'list', '--lib', 'docs', '--json', '--offset', '3'], { db })).stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(listed.map((c) => c.id)).toEqual(added.map((c) => c.id));
 
-    expect(vdb(['lib', 'create', 'copy'], { db }).code).toBe(0);
-    const exported = vdb(['chunk', 'list', '--lib', 'docs', '--json', '--with-embedding'], { db }).stdout;
+    expect((await vdbInProcess(['lib', 'create', 'copy'], { db })).code).toBe(0);
+    const exported = (await vdbInProcess(['chunk', 'list', '--lib', 'docs', '--json', '--with-embedding'], { db })).stdout;
     const imp = vdb(['chunk', 'add', '--lib', 'copy', '--stdin'], { db, input: exported });
     expect(imp.code).toBe(0);
     expect(imp.stdout.trim().split('\n')).toHaveLength(303);
     const q = ['query', '--text', 'dogs number 4', '-k', '5', '--json'];
-    const a = JSON.parse(vdb([...q, '--lib', 'docs'], { db }).stdout).hits.map((h: { text: string }) => h.text);
-    const b = JSON.parse(vdb([...q, '--lib', 'copy'], { db }).stdout).hits.map((h: { text: string }) => h.text);
+    const a = JSON.parse((await vdbInProcess([...q, '--lib', 'docs'], { db })).stdout).hits.map((h: { text: string }) => h.text);
+    const b = JSON.parse((await vdbInProcess([...q, '--lib', 'copy'], { db })).stdout).hits.map((h: { text: string }) => h.text);
     expect(b).toEqual(a);
   });
 
-  it('query --stdin answers each line in order, like single queries', () => {
+  it('query --stdin answers each line in order, like single queries', async () => {
     const db = fresh('qstdin');
     const queries = ['hello', 'quick fox', 'sleepy dog'].map((text, i) => JSON.stringify({ text, k: i + 1 }));
     const r = vdb(['query', '--lib', 'docs', '--stdin'], { db, input: `${queries.join('\n')}\n${JSON.stringify({ embedding: JSON.parse(ONES) })}\n` });
     expect(r.code).toBe(0);
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => o.hits.length)).toEqual([1, 2, 3, 3]);
-    const single = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'quick fox', '-k', '2', '--json'], { db }).stdout);
+    const single = JSON.parse((await vdbInProcess(['query', '--lib', 'docs', '--text', 'quick fox', '-k', '2', '--json'], { db })).stdout);
     expect(out[1]).toEqual(single);
   });
 
@@ -125,7 +125,7 @@ describe('bulk NDJSON in and out', () => {
     expect(bad.stdout.trim().split('\n')).toHaveLength(2);
   });
 
-  it('answers thousands of embedding lines in order, across many parser batches', () => {
+  it('answers thousands of embedding lines in order, across many parser batches', async () => {
     const db = fresh('many');
     const rnd = seededRandom(3);
     const rows = Array.from({ length: 3000 }, () => Array.from({ length: 26 }, () => Math.round(rnd.next() * 100) / 10));
@@ -135,7 +135,7 @@ describe('bulk NDJSON in and out', () => {
     const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(out.map((o) => o.hits.length)).toEqual(rows.map((_, i) => (i % 7 === 0 ? 2 : 1)));
     for (const i of [0, 1, 1499, 2999]) {
-      const single = JSON.parse(vdb(['query', '--lib', 'docs', '--embedding', JSON.stringify(rows[i]), '-k', String(i % 7 === 0 ? 2 : 1), '--json'], { db }).stdout);
+      const single = JSON.parse((await vdbInProcess(['query', '--lib', 'docs', '--embedding', JSON.stringify(rows[i]), '-k', String(i % 7 === 0 ? 2 : 1), '--json'], { db })).stdout);
       expect(out[i]).toEqual(single);
     }
   });
@@ -156,6 +156,8 @@ interface BadCase {
   setup?: (db: string) => void;
   /** stdout lines before the failure (query --stdin answers the lines before a bad one). */
   answered?: number;
+  /** Through bin/vdb even without input (a sample of the table; the rest runs in process). */
+  spawn?: boolean;
 }
 
 const bad: BadCase[] = [
@@ -168,7 +170,10 @@ const bad: BadCase[] = [
   { name: 'Infinity in an NDJSON embedding', args: ['chunk', 'add', '--lib', 'vecs', '--stdin'], input: '{"embedding": [1, 2, 3]}\n{"embedding": [1e999, 0, 0]}\n', code: 3, message: /line 2: embedding\[0\] is Infinity/ },
   { name: 'string in an embedding', args: ['chunk', 'add', '--lib', 'vecs', '--embedding', '[1, "2", 3]'], code: 3, message: /embedding\[1\] is "2"/ },
   { name: 'empty text with letters', args: ['chunk', 'add', '--lib', 'docs', ''], code: 3, message: /text is empty; the letters embedder needs text/ },
-  { name: 'text with no letters (zero vector, cosine)', args: ['chunk', 'add', '--lib', 'docs', '1234'], code: 3, message: /all zeros; cosine distance needs a non-zero vector/ },
+  { name: 'text with no letters (zero vector, cosine)', args: ['chunk', 'add', '--lib', 'docs', '1234'], code: 3, message: /cannot embed text "1234": it has no letters the letters embedder counts \(a-z\), and cosine needs a direction/ },
+  { name: 'no TEXT, --embedding or --stdin: one hint', args: ['chunk', 'add', '--lib', 'docs'], code: 2, message: /^vdb: error: give TEXT, --embedding or --stdin \(see vdb chunk add --help\)\n$/, spawn: true },
+  { name: 'a read command on a --db where nothing is', args: ['lib', 'list', '--db', 'TYPO'], code: 4, message: /no database at .*typo\.json \(check --db; vdb lib create NAME starts one\)/ },
+  { name: '--tag with --no-tags', args: ['chunk', 'update', 'FIRST', '--tag', 'a', '--no-tags'], code: 2, message: /give --tag or --no-tags, not both/ },
   { name: 'k = 0', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '0'], code: 2, message: /argument '0' is invalid/ },
   { name: 'k negative', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '-3'], code: 2, message: /is invalid/ },
   { name: 'k not an integer', args: ['query', '--lib', 'docs', '--text', 'x', '-k', '1.5'], code: 2, message: /expected an integer, got "1.5"/ },
@@ -183,7 +188,7 @@ const bad: BadCase[] = [
   { name: 'option of another index type', args: ['index', 'build', '--lib', 'docs', '--type', 'kdtree', '--tables', '4'], code: 2, message: /--tables does not apply to index type kdtree/ },
   { name: 'index option out of range', args: ['index', 'build', '--lib', 'docs', '--type', 'lsh', '--bits', '99'], code: 2, message: /must be from 1 to 24/ },
   { name: 'missing --lib', args: ['query', '--text', 'x'], code: 2, message: /required option '--lib <lib>' not specified/ },
-  { name: 'unknown option', args: ['query', '--lib', 'docs', '--txt', 'x'], code: 2, message: /unknown option '--txt' \(Did you mean --text\?\) \(see vdb query --help\)/ },
+  { name: 'unknown option', args: ['query', '--lib', 'docs', '--txt', 'x'], code: 2, message: /unknown option '--txt' \(Did you mean --text\?\) \(see vdb query --help\)/, spawn: true },
   { name: 'unknown command', args: ['libs'], code: 2, message: /unknown command 'libs' \(Did you mean lib\?\) \(see vdb --help\)/ },
   { name: 'duplicate library name', args: ['lib', 'create', 'docs'], code: 5, message: /a library named "docs" already exists/ },
   { name: 'unknown metric', args: ['lib', 'create', 'm', '--metric', 'manhattan'], code: 2, message: /argument 'manhattan' is invalid. Allowed choices are cosine, l2, dot/ },
@@ -195,6 +200,7 @@ const bad: BadCase[] = [
     code: 6,
     message: /snapshot .*db\.json is corrupt: not valid JSON .*truncated.*restore it from a backup/,
     setup: (db) => writeFileSync(db, readBytes(db)!.subarray(0, 200)),
+    spawn: true,
   },
   {
     name: 'snapshot from a newer vdb',
@@ -206,11 +212,12 @@ const bad: BadCase[] = [
 ];
 
 describe('bad input: one-line message, exit code, snapshot byte-identical', () => {
-  it.each(bad)('$name', ({ name, args, input, code, message, setup, answered = 0 }) => {
+  it.each(bad)('$name', async ({ name, args, input, code, message, setup, answered = 0, spawn }) => {
     const db = fresh(`bad-${name.replace(/\W+/g, '-')}`);
     setup?.(db);
     const before = readBytes(db);
-    const r = vdb(args.map((a) => (a === 'FIRST' ? firstChunkId : a)), { db, input });
+    const argv = args.map((a) => (a === 'FIRST' ? firstChunkId : a === 'TYPO' ? join(db, '..', 'typo.json') : a));
+    const r = input !== undefined || spawn ? vdb(argv, { db, input }) : await vdbInProcess(argv, { db });
     expect(r.code, r.stderr).toBe(code);
     expect(r.stderr).toMatch(/^vdb: error: /);
     expect(r.stderr).toMatch(message);

@@ -2,7 +2,7 @@
  * `vdb index build` updating an hnsw index in place, and `vdb query --ef`,
  * through bin/vdb on temporary snapshots (one-file and manifest with sidecars).
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
@@ -44,8 +44,26 @@ function libraryWithChanges(dir: string, env: Record<string, string> = {}): stri
   return db;
 }
 
+/** Copies a snapshot (and its sidecar directory, if any) into `dir`; returns the copy's path. */
+function copyDb(db: string, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const copy = join(dir, 'db.json');
+  cpSync(db, copy);
+  if (existsSync(`${db}.d`)) cpSync(`${db}.d`, `${copy}.d`, { recursive: true });
+  return copy;
+}
+
+/** One-file snapshot from libraryWithChanges, built once; tests work on copies of it. */
+let template: string;
+
+/** The query lines for `query --stdin`, each with the given extra fields. */
+function lines(extra: string): string {
+  return queries.map((q) => `{"embedding": ${q}${extra}}`).join('\n');
+}
+
 beforeAll(() => {
   tmp = tempDir();
+  template = libraryWithChanges(join(tmp.dir, 'template'));
 });
 afterAll(() => tmp.cleanup());
 
@@ -54,22 +72,25 @@ describe('vdb index build on an hnsw index', () => {
     ['a one-file snapshot', {}],
     ['a manifest with sidecars and a log', { VDB_SIDECAR_MIN_BYTES: '1' }],
   ])('inserts new chunks and removes deleted ones in place, and says so (%s)', (_name, env) => {
-    const db = libraryWithChanges(join(tmp.dir, `update-${Object.keys(env).length}`), env);
+    const db = Object.keys(env).length === 0 ? copyDb(template, join(tmp.dir, 'update-0')) : libraryWithChanges(join(tmp.dir, 'update-1'), env);
     const info = () => JSON.parse(ok(['index', 'show', 'v', '--json'], db, { env })).index;
     expect(info()).toMatchObject({ indexed: 295, unindexed: 100, stale: 5 });
-    const before = queries.map((q) => ok(['query', '--lib', 'v', '--embedding', q, '-k', '5', '--ef', '400', '--json'], db, { env }));
+    const answers = (out: string) => out.trim().split('\n');
+    const before = answers(ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 400') }));
+    expect(before).toHaveLength(queries.length);
 
     const updated = JSON.parse(ok(['index', 'build', '--lib', 'v', '--json'], db, { env }));
     expect(updated).toMatchObject({ type: 'hnsw', params: { m: 6, ef_construction: 40, ef_search: 8 }, build: { mode: 'incremental', reason: null, inserted: 100, removed: 5 } });
     expect(info()).toMatchObject({ indexed: 395, unindexed: 0, stale: 0 });
     // ef >= n: the graph is scanned, so the answers are exact before and after.
-    expect(queries.map((q) => ok(['query', '--lib', 'v', '--embedding', q, '-k', '5', '--ef', '400', '--json'], db, { env }))).toEqual(before);
+    expect(answers(ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 400') }))).toEqual(before);
+    expect(ok(['query', '--lib', 'v', '--embedding', queries[0], '-k', '5', '--ef', '400', '--json'], db, { env })).toBe(`${before[0]}\n`);
     // A small beam walks the updated graph (read from disk in a new process) and still finds most of them.
     const ids = (out: string) => (JSON.parse(out).hits as { id: string }[]).map((h) => h.id);
     let found = 0;
-    queries.forEach((q, i) => {
+    answers(ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 40') })).forEach((out, i) => {
       const want = new Set(ids(before[i]));
-      found += ids(ok(['query', '--lib', 'v', '--embedding', q, '-k', '5', '--ef', '40', '--json'], db, { env })).filter((id) => want.has(id)).length;
+      found += ids(out).filter((id) => want.has(id)).length;
     });
     expect(found / (5 * queries.length)).toBeGreaterThanOrEqual(0.8);
 
@@ -80,13 +101,14 @@ describe('vdb index build on an hnsw index', () => {
   });
 
   it('gives byte-identical snapshots from the same seed', () => {
-    const [a, b] = ['same-a', 'same-b'].map((name) => libraryWithChanges(join(tmp.dir, name)));
+    const [a, b] = [copyDb(template, join(tmp.dir, 'same-a')), libraryWithChanges(join(tmp.dir, 'same-b'))];
+    expect(readBytes(b)).toEqual(readBytes(a));
     for (const db of [a, b]) expect(JSON.parse(ok(['index', 'build', '--lib', 'v', '--json'], db)).build.mode).toBe('incremental');
     expect(readBytes(b)).toEqual(readBytes(a));
   });
 
   it('prints what it did in the table too', () => {
-    const db = libraryWithChanges(join(tmp.dir, 'table'));
+    const db = copyDb(template, join(tmp.dir, 'table'));
     expect(ok(['index', 'build', '--lib', 'v'], db)).toContain('build\tupdated in place: inserted 100 chunks, removed 5 stale entries');
   });
 });
@@ -95,24 +117,22 @@ describe('vdb query --ef', () => {
   let hnsw: string;
   let linear: string;
   beforeAll(() => {
-    hnsw = libraryWithChanges(join(tmp.dir, 'ef'));
+    hnsw = copyDb(template, join(tmp.dir, 'ef'));
     ok(['index', 'build', '--lib', 'v'], hnsw);
-    mkdirSync(join(tmp.dir, 'ef-linear'));
-    linear = join(tmp.dir, 'ef-linear', 'db.json');
-    copyFileSync(hnsw, linear);
+    linear = copyDb(hnsw, join(tmp.dir, 'ef-linear'));
     ok(['index', 'build', '--lib', 'v', '--type', 'linear'], linear);
   });
 
   it('answers exactly when ef is at least the library size, from flags and from --stdin lines', () => {
-    for (const q of queries) {
-      const exact = ok(['query', '--lib', 'v', '--embedding', q, '-k', '10', '--json'], linear);
-      expect(ok(['query', '--lib', 'v', '--embedding', q, '-k', '10', '--ef', '395', '--json'], hnsw)).toBe(exact);
+    const want = ok(['query', '--lib', 'v', '--stdin'], linear, { input: lines(', "k": 10') });
+    const exact = want.trim().split('\n');
+    expect(exact).toHaveLength(queries.length);
+    for (const i of [0, 3]) {
+      expect(ok(['query', '--lib', 'v', '--embedding', queries[i], '-k', '10', '--json'], linear)).toBe(`${exact[i]}\n`);
+      expect(ok(['query', '--lib', 'v', '--embedding', queries[i], '-k', '10', '--ef', '395', '--json'], hnsw)).toBe(`${exact[i]}\n`);
     }
-    const lines = queries.map((q) => `{"embedding": ${q}, "k": 10, "ef": 10000}`).join('\n');
-    const flagged = queries.map((q) => `{"embedding": ${q}, "k": 10}`).join('\n');
-    const want = ok(['query', '--lib', 'v', '--stdin'], linear, { input: flagged });
-    expect(ok(['query', '--lib', 'v', '--stdin'], hnsw, { input: lines })).toBe(want);
-    expect(ok(['query', '--lib', 'v', '--stdin', '--ef', '500'], hnsw, { input: flagged })).toBe(want);
+    expect(ok(['query', '--lib', 'v', '--stdin'], hnsw, { input: lines(', "k": 10, "ef": 10000') })).toBe(want);
+    expect(ok(['query', '--lib', 'v', '--stdin', '--ef', '500'], hnsw, { input: lines(', "k": 10') })).toBe(want);
   });
 
   it.each([

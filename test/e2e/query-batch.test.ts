@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
+import { VdbService } from '../../src/service/service.js';
 import { VDB, childEnv, tempDir, vdb } from '../helpers/cli.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -22,17 +23,18 @@ const libs = [
 ] as const;
 const rowsOf = new Map<string, number[][]>();
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = tempDir();
   db = join(tmp.dir, 'db.json');
+  // Built in process (chunk add --stdin has tests of its own); only the queries go through bin/vdb.
+  const svc = new VdbService({ path: db });
   for (const { name, metric, dim, rows } of libs) {
-    expect(vdb(['lib', 'create', name, '--dim', String(dim), '--metric', metric, '--embedder', 'none'], { db }).code).toBe(0);
+    await svc.createLibrary({ name, dim, metric, embedder: null });
     const vectors = Array.from({ length: rows }, () => vector(dim));
     // Every 7th row is a copy of row 0.
     for (let r = 7; r < rows; r += 7) vectors[r] = vectors[0];
     rowsOf.set(name, vectors);
-    const add = vdb(['chunk', 'add', '--lib', name, '--stdin'], { db, input: vectors.map((embedding, row) => JSON.stringify({ embedding, metadata: { row } })).join('\n') });
-    expect(add.code, add.stderr).toBe(0);
+    await svc.addChunks(name, vectors.map((embedding, row) => ({ embedding, metadata: { row } })));
   }
 }, 60_000);
 afterAll(() => tmp.cleanup());
@@ -48,13 +50,28 @@ function queryLines(name: string, dim: number, count: number): string[] {
 
 const run = (name: string, input: string, env: Record<string, string> = {}) => vdb(['query', '--lib', name, '--stdin', '-k', '7'], { db, input, env });
 
+/** The oracle: the service answering the lines one at a time, printed as query --stdin prints (-k 7). */
+async function oneAtATime(name: string, lines: string[]): Promise<string> {
+  const session = await new VdbService({ path: db }).querySession(name, { threads: 1 });
+  try {
+    let out = '';
+    for (const line of lines) {
+      const q = JSON.parse(line) as { embedding: number[]; k?: number };
+      out += `${JSON.stringify(await session.query({ embedding: q.embedding, k: q.k ?? 7 }))}\n`;
+    }
+    return out;
+  } finally {
+    await session.close();
+  }
+}
+
 describe('query --stdin in batches', () => {
-  it.each(libs)('prints what one-at-a-time prints: $metric, dim $dim, $rows rows', ({ name, dim }) => {
-    const input = `${queryLines(name, dim, 300).join('\n')}\n`;
-    const single = run(name, input, { VDB_STDIN_BATCH: '1' });
-    expect(single.code, single.stderr).toBe(0);
-    expect(single.stdout.trim().split('\n')).toHaveLength(300);
-    for (const env of [{}, { VDB_THREADS: '1' }, { VDB_THREADS: '2' }, { VDB_STDIN_BATCH: '7', VDB_THREADS: '3' }]) {
+  it.each(libs)('prints what one-at-a-time prints: $metric, dim $dim, $rows rows', async ({ name, dim }) => {
+    const lines = queryLines(name, dim, 300);
+    const input = `${lines.join('\n')}\n`;
+    const single = { stdout: await oneAtATime(name, lines) };
+    // The default is a thread per core (2 on the project's machines); 1 and 3 threads around it.
+    for (const env of [{}, { VDB_THREADS: '1' }, { VDB_STDIN_BATCH: '7', VDB_THREADS: '3' }]) {
       const batched = run(name, input, env);
       expect(batched.code, batched.stderr).toBe(0);
       expect(batched.stderr).toBe('');
@@ -62,17 +79,18 @@ describe('query --stdin in batches', () => {
     }
   });
 
-  it('after an index build (linear) too, and the first hit of a stored row is that row at distance 0', () => {
-    expect(vdb(['index', 'build', '--lib', 'l2', '--type', 'linear'], { db }).code).toBe(0);
+  it('after an index build (linear) too, and the first hit of a stored row is that row at distance 0', async () => {
+    await new VdbService({ path: db }).buildIndex('l2', { type: 'linear' });
     const rows = rowsOf.get('l2')!;
-    const input = `${[5, 6, 14].map((r) => JSON.stringify({ embedding: rows[r], k: 3 })).join('\n')}\n`;
+    const lines = [5, 6, 14].map((r) => JSON.stringify({ embedding: rows[r], k: 3 }));
+    const input = `${lines.join('\n')}\n`;
     const r = run('l2', input);
     expect(r.code, r.stderr).toBe(0);
     const hits = r.stdout.trim().split('\n').map((l) => JSON.parse(l).hits);
     expect(hits.map((h) => h[0].distance)).toEqual([0, 0, 0]);
     // Rows 0, 7 and 14 are copies of one vector: ties go to the lower row.
     expect(hits[2].map((h: { metadata: { row: number }; distance: number }) => [h.metadata.row, h.distance])).toEqual([[0, 0], [7, 0], [14, 0]]);
-    expect(r.stdout).toBe(run('l2', input, { VDB_STDIN_BATCH: '1' }).stdout);
+    expect(r.stdout).toBe(await oneAtATime('l2', lines));
   });
 
   it('stops at a bad line exactly as one-at-a-time does: same stdout (flushed at 64 KiB), message and exit code', () => {
@@ -83,7 +101,7 @@ describe('query --stdin in batches', () => {
     expect(single.code).toBe(3);
     expect(single.stderr).toBe('vdb: error: line 151: embedding has 2 dims, expected 64\n');
     expect(single.stdout.length).toBeGreaterThan(1 << 16);
-    for (const env of [{}, { VDB_THREADS: '2' }]) {
+    for (const env of [{ VDB_THREADS: '2' }]) {
       const batched = run('cos', input, env);
       expect(batched.code).toBe(3);
       expect(batched.stderr).toBe(single.stderr);
@@ -93,7 +111,7 @@ describe('query --stdin in batches', () => {
 
   it('answers a line as soon as stdin pauses, before stdin ends', async () => {
     const [first, second] = queryLines('dot', 3, 2);
-    const child = spawn(process.execPath, [VDB, '--db', db, 'query', '--lib', 'dot', '--stdin'], { env: childEnv() });
+    const child = spawn(process.execPath, [VDB, '--db', db, 'query', '--lib', 'dot', '--stdin', '-k', '7'], { env: childEnv() });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -104,7 +122,6 @@ describe('query --stdin in batches', () => {
     child.stdin.end(`${second}\n`);
     const code = await new Promise((resolve) => child.on('close', resolve));
     expect(code, stderr).toBe(0);
-    const single = run('dot', `${first}\n${second}\n`, { VDB_STDIN_BATCH: '1' });
-    expect(stdout).toBe(single.stdout);
+    expect(stdout).toBe(await oneAtATime('dot', [first, second]));
   });
 });

@@ -65,3 +65,31 @@ export function tempDir(prefix = 'vdb-test-'): { dir: string; cleanup: () => voi
 export function readBytes(path: string): Buffer | null {
   return existsSync(path) ? readFileSync(path) : null;
 }
+
+/**
+ * `vdb args…` in this process (src/cli/main.ts `run`), for checks where the
+ * real entry point is not the point: no process start, no snapshot load from
+ * a cold cache. Captures stdout and stderr; stdin is not available (use vdb()).
+ */
+export async function vdbInProcess(args: string[], opts: Omit<RunOptions, 'input' | 'cwd'> & { ttyColumns?: number } = {}): Promise<RunResult> {
+  const { run } = await import('../../src/cli/main.js');
+  const argv = opts.db ? ['--db', opts.db, ...args] : args;
+  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write, exitCode: process.exitCode, isTTY: process.stdout.isTTY, columns: process.stdout.columns };
+  // A terminal of this width for stdout (stderr stays a pipe: no progress bars).
+  if (opts.ttyColumns !== undefined) Object.assign(process.stdout, { isTTY: true, columns: opts.ttyColumns });
+  let stdout = '';
+  let stderr = '';
+  process.env = childEnv(opts.env);
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const code = await run(argv);
+    return { code, stdout, stderr };
+  } finally {
+    process.env = saved.env;
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    process.exitCode = saved.exitCode;
+    Object.assign(process.stdout, { isTTY: saved.isTTY, columns: saved.columns });
+  }
+}

@@ -6,11 +6,13 @@ import { checkEmbedding, checkKeys } from '../../domain/validate.js';
 import type { PutResult } from '../../service/service.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
-import { printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
+import { message, printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
 
 const CHUNK_FIELDS = ['id', 'doc_id', 'text', 'embedding', 'metadata', 'tags'] as const;
 // Lines printed by `chunk list --json` carry these too; accepted and ignored.
 const VIEW_FIELDS = ['lib_id', 'created_at', 'updated_at'] as const;
+/** Rows `chunk list` shows on a terminal without --limit. */
+const TTY_PAGE = 20;
 
 /** `--on-conflict`, shared by chunk add, doc add and import. */
 export function onConflictOption(what: string): Option {
@@ -92,7 +94,7 @@ Examples:
         const metadata = jsonObjectFlag(o.metadata, '--metadata');
         if (embedding !== undefined && texts.length > 1) cmd.error('error: --embedding applies to one chunk; give at most one TEXT with it', { exitCode: 2 });
         if (o.id !== undefined && texts.length > 1) cmd.error('error: --id names one chunk; give at most one TEXT with it (or use --stdin)', { exitCode: 2 });
-        if (texts.length === 0 && embedding === undefined) cmd.error('error: give TEXT, --embedding or --stdin (see vdb chunk add --help)', { exitCode: 2 });
+        if (texts.length === 0 && embedding === undefined) cmd.error('error: give TEXT, --embedding or --stdin', { exitCode: 2 });
         const base = { id: o.id, doc_id: o.doc, metadata, tags: o.tag };
         items = texts.length === 0 ? [{ ...base, embedding }] : texts.map((text) => ({ ...base, text, embedding }));
       }
@@ -114,13 +116,27 @@ Examples:
     .requiredOption('--lib <lib>', 'library id or name')
     .option('--offset <n>', 'skip this many chunks', intArg(0), 0)
     .option('--limit <n>', 'list at most this many', intArg(0))
-    .option('--with-embedding', 'include each chunk\'s embedding (with --json)')
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk list --lib docs --limit 20\n  $ vdb chunk list --lib docs --json | jq -r .text')
+    .option('--with-embedding', 'include each chunk\'s embedding')
+    .addHelpText(
+      'after',
+      `
+On a terminal, without --limit, the first ${TTY_PAGE} chunks are shown, with how many more there are.
+
+Examples:
+  $ vdb chunk list --lib docs --limit 20
+  $ vdb chunk list --lib docs --offset 20 --limit 20 --wide
+  $ vdb chunk list --lib docs --json | jq -r .text`,
+    )
     .action(async (o, cmd: Command) => {
-      const { chunks } = (await serviceOf(cmd)).listChunks(o.lib, { offset: o.offset, limit: o.limit, withEmbedding: o.withEmbedding === true });
       const mode = modeOf(cmd);
+      const paged = mode.tty && !mode.json && o.limit === undefined;
+      const withEmbedding = o.withEmbedding === true;
+      const { total, chunks } = (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding });
       if (mode.json) return printNdjson(chunks);
-      await printTable(['id', 'text', 'metadata', 'tags', 'doc'], chunks.map(chunkRow), mode);
+      const head = ['id', 'text', 'metadata', 'tags', 'doc', ...(withEmbedding ? ['embedding'] : [])];
+      await printTable(head, chunks.map((c) => chunkRow(c, withEmbedding)), mode, withEmbedding ? [1, 5, 2] : [1, 2]);
+      const more = total - o.offset - chunks.length;
+      if (paged && more > 0) message(`… ${more} more (use --limit and --offset, or pipe the output to see them all)`);
     });
 
   chunk
@@ -131,7 +147,7 @@ Examples:
     .option('--with-embedding', 'include the embedding')
     .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding\n  $ vdb chunk get faq-1 --lib docs')
     .action(async (id: string, o, cmd: Command) => {
-      const view = (await serviceOf(cmd)).getChunk(id, o.withEmbedding === true, o.lib);
+      const view = (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true, o.lib);
       await printRecord({ ...view }, modeOf(cmd));
     });
 
@@ -145,10 +161,17 @@ Examples:
     .option('--embedding <json>', 'new embedding')
     .option('--metadata <json>', 'new metadata (replaces the old object)')
     .option('--tag <tag>', 'new tags (repeatable; replaces the old ones)', collect)
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk update chk_0123456789abcdef --text "fixed typo"\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{"reviewed": true}\'')
+    .option('--no-tags', 'remove every tag')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ vdb chunk update chk_0123456789abcdef --text "fixed typo"\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{"reviewed": true}\'\n  $ vdb chunk update chk_0123456789abcdef --no-tags\n  $ vdb chunk update chk_0123456789abcdef --metadata \'{}\'      # clears the metadata',
+    )
     .action(async (id: string, o, cmd: Command) => {
-      if ([o.text, o.embedding, o.metadata, o.tag, o.doc].every((v) => v === undefined)) {
-        cmd.error('error: nothing to update: give --text, --embedding, --metadata, --tag or --doc', { exitCode: 2 });
+      // commander sets tags to false for --no-tags (and to true by default).
+      const clearTags = o.tags === false;
+      if (clearTags && o.tag !== undefined) cmd.error('error: give --tag or --no-tags, not both', { exitCode: 2 });
+      if ([o.text, o.embedding, o.metadata, o.tag, o.doc].every((v) => v === undefined) && !clearTags) {
+        cmd.error('error: nothing to update: give --text, --embedding, --metadata, --tag, --no-tags or --doc', { exitCode: 2 });
       }
       const view = await (await serviceOf(cmd)).updateChunk(
         id,
@@ -157,7 +180,7 @@ Examples:
           text: o.text,
           embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined,
           metadata: jsonObjectFlag(o.metadata, '--metadata'),
-          tags: o.tag,
+          tags: clearTags ? [] : o.tag,
         },
         o.lib,
       );
@@ -171,7 +194,7 @@ Examples:
     .addOption(libOption('chunk'))
     .addHelpText(
       'after',
-      "\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk delete --lib docs faq-1 faq-2\n  $ vdb chunk list --lib docs --json | jq -r 'select(.metadata.draft) | .id' | xargs vdb chunk delete --lib docs",
+      "\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk delete --lib docs faq-1 faq-2\n  $ vdb chunk list --lib docs --json | jq -r 'select(.metadata.draft) | .id' | xargs -r vdb chunk delete --lib docs",
     )
     .action(async (ids: string[], o, cmd: Command) => {
       const deleted = await (await serviceOf(cmd)).deleteChunks(ids, o.lib);
@@ -183,7 +206,8 @@ Examples:
   return chunk;
 }
 
-function chunkRow(c: ChunkView): string[] {
-  return [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(','), c.doc_id ?? ''];
+function chunkRow(c: ChunkView, withEmbedding: boolean): string[] {
+  const row = [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(','), c.doc_id ?? ''];
+  return withEmbedding ? [...row, JSON.stringify(c.embedding ?? [])] : row;
 }
 

@@ -18,7 +18,7 @@ Examples:
     )
     .action(async (_o, cmd: Command) => {
       const started = performance.now();
-      const view = await (await serviceOf(cmd)).compact();
+      const view = await (await serviceOf(cmd, { read: true })).compact();
       await printRecord({ ...view }, modeOf(cmd));
       await success(`folded ${view.log_records_folded} log records in ${Math.round(performance.now() - started)} ms`);
     });

@@ -87,7 +87,7 @@ Examples:
     .argument('<lib>', 'library id or name')
     .addHelpText('after', '\nExamples:\n  $ vdb index show docs\n  $ vdb index show docs --json | jq .index.unindexed')
     .action(async (ref: string, _o, cmd: Command) => {
-      const info = (await serviceOf(cmd)).indexInfo(ref);
+      const info = (await serviceOf(cmd, { read: true })).indexInfo(ref);
       const mode = modeOf(cmd);
       if (mode.json) return printRecord(info, mode);
       if (!info.index) return printRecord({ lib_id: info.lib_id, chunk_count: info.chunk_count, index: 'none: queries scan every chunk exactly' }, mode);
@@ -99,8 +99,8 @@ Examples:
 
 function describeBuild(build: BuildReport): string {
   if (build.mode === 'none') return 'up to date, nothing to do';
-  if (build.mode === 'incremental') return `updated in place: inserted ${build.inserted} chunks, removed ${build.removed} stale entries`;
-  return `built from scratch over ${build.inserted} chunks (${build.reason})`;
+  if (build.mode === 'incremental') return `updated in place: inserted ${build.inserted} chunk${build.inserted === 1 ? '' : 's'}, removed ${build.removed} stale entr${build.removed === 1 ? 'y' : 'ies'}`;
+  return `built from scratch over ${build.inserted} chunk${build.inserted === 1 ? '' : 's'} (${build.reason})`;
 }
 
 function indexRecord(view: IndexView): Record<string, unknown> {

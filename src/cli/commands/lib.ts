@@ -34,7 +34,7 @@ export function libCommand(): Command {
     .description('list libraries')
     .addHelpText('after', '\nExamples:\n  $ vdb lib list\n  $ vdb lib list --json | jq -r \'.libraries[].name\'')
     .action(async (_o, cmd: Command) => {
-      const libs = (await serviceOf(cmd)).listLibraries();
+      const libs = (await serviceOf(cmd, { read: true })).listLibraries();
       const mode = modeOf(cmd);
       if (mode.json) return printJson({ libraries: libs });
       await printTable(
@@ -50,7 +50,7 @@ export function libCommand(): Command {
     .argument('<lib>', 'library id or name')
     .addHelpText('after', '\nExamples:\n  $ vdb lib show docs\n  $ vdb lib show docs --json | jq .chunk_count')
     .action(async (ref: string, _o, cmd: Command) => {
-      await printRecord(libraryRecord((await serviceOf(cmd)).getLibrary(ref), modeOf(cmd).json), modeOf(cmd));
+      await printRecord(libraryRecord((await serviceOf(cmd, { read: true })).getLibrary(ref), modeOf(cmd).json), modeOf(cmd));
     });
 
   lib

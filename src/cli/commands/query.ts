@@ -1,11 +1,12 @@
 import { Command } from 'commander';
-import type { QueryResult } from '../../domain/types.js';
+import { isatty } from 'node:tty';
+import type { Metric, QueryResult } from '../../domain/types.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
 import type { PreparedQuery } from '../../service/service.js';
 import { envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
 import { stdinBatches } from '../ndjson.js';
-import { out, printJson, printTable } from '../output.js';
+import { message, out, printJson, printTable } from '../output.js';
 
 /** Lines per batch of `query --stdin` (VDB_STDIN_BATCH): 16 groups of the block kernels' 6 queries. */
 const STDIN_BATCH = 96;
@@ -22,7 +23,10 @@ export function queryCommand(): Command {
     .addHelpText(
       'after',
       `
-Distances: cosine = 1 - cosine similarity, l2 = Euclidean, dot = -(q·x); nearest first.
+Nearest first. The table's score column, and "score" in --json, read as Qdrant reports them:
+cosine similarity and the dot product (higher is nearer), the Euclidean distance for l2
+(lower is nearer). "distance" in --json is lower-is-nearer for every metric:
+cosine 1 - similarity, l2 Euclidean, dot -(q·x).
 A larger --ef finds more of the true nearest chunks on an hnsw index, more slowly;
 other index types refuse it (linear and kdtree are exact; lsh has --probes).
 With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
@@ -32,14 +36,16 @@ Examples:
   $ vdb query --lib docs --text "vector search" -k 3
   $ vdb query --lib docs --text "vector search" --ef 200
   $ vdb query --lib docs --embedding "$(cat q.json)" --json | jq -r '.hits[].id'
-  $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson`,
+  $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson
+  $ vdb query --lib docs --stdin          # on a terminal: type {"text": "hello", "k": 3}, one per line; Ctrl-D ends`,
     )
     .action(async (o, cmd: Command) => {
-      const svc = await serviceOf(cmd);
+      const svc = await serviceOf(cmd, { read: true });
       const mode = modeOf(cmd);
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
         const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS') });
+        if (isatty(0)) message('vdb: type one query per line, e.g. {"text": "hello", "k": 3}; each is answered as you press Enter; Ctrl-D ends');
         let buf = '';
         const flush = () => {
           if (buf) out(buf);
@@ -76,19 +82,23 @@ Examples:
       if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
       const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef });
       if (mode.json) return printJson(res);
-      await printHits(res, mode);
+      await printHits(res, svc.getLibrary(o.lib).metric, mode);
     });
 }
 
-async function printHits(res: QueryResult, mode: ReturnType<typeof modeOf>): Promise<void> {
+/** What the score column is called for each metric, so it reads the right way. */
+const SCORE_HEAD: Record<Metric, string> = { cosine: 'similarity', dot: 'dot product', l2: 'distance' };
+
+async function printHits(res: QueryResult, metric: Metric, mode: ReturnType<typeof modeOf>): Promise<void> {
   await printTable(
-    ['#', 'distance', 'id', 'text', 'metadata'],
-    res.hits.map((h, i) => [String(i + 1), formatDistance(h.distance), h.id, h.text, JSON.stringify(h.metadata)]),
+    ['#', SCORE_HEAD[metric], 'id', 'text', 'metadata'],
+    res.hits.map((h, i) => [String(i + 1), formatScore(h.score), h.id, h.text, JSON.stringify(h.metadata)]),
     mode,
+    [3, 4],
   );
 }
 
 /** Six decimals for people; --json keeps every digit (float32 rounding shows up near 0 as ~1e-8). */
-function formatDistance(d: number): string {
+function formatScore(d: number): string {
   return Math.abs(d) >= 1e6 ? d.toExponential(4) : d.toFixed(6);
 }

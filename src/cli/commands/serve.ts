@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
-import { resolve } from 'node:path';
-import { UsageError } from '../../domain/errors.js';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { StorageError, UsageError } from '../../domain/errors.js';
 import { globals, intArg, serviceOf } from '../context.js';
-import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, LOG_LEVELS } from '../../server/options.js';
+import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, LOG_LEVELS } from '../../server/options.js';
 import { message } from '../output.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -13,7 +14,10 @@ export function serveCommand(): Command {
     .description('serve the snapshot over HTTP: the REST API at /api/v1, Swagger UI at /docs')
     .option('--host <host>', 'address to bind; anything but loopback exposes the API', DEFAULT_HOST)
     .option('--port <port>', 'TCP port (0: any free port, printed at start-up)', intArg(0, 65535), DEFAULT_PORT)
-    .addOption(new Option('--log-level <level>', 'request log level (JSON lines on stderr)').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-level <level>', 'request log level (on stderr)').choices(LOG_LEVELS).default('info'))
+    .addOption(
+      new Option('--log-format <format>', 'auto: one readable line per request on a terminal, JSON lines (pino) otherwise').choices(LOG_FORMATS).default('auto'),
+    )
     .option('--body-limit <bytes>', 'largest request body accepted (413 beyond)', intArg(1024, 1 << 30), DEFAULT_BODY_LIMIT)
     .addHelpText(
       'after',
@@ -25,23 +29,28 @@ SIGINT or SIGTERM stops accepting connections, lets in-flight requests finish, t
 
 Examples:
   $ vdb serve
+  $ vdb serve --log-format json 2> requests.ndjson
   $ VDB_API_KEY=s3cret vdb --db /data/vdb.json serve --host 0.0.0.0 --port 8000 --log-level warn
   $ curl -X POST http://127.0.0.1:8000/api/v1/libraries/ -d '{"name": "demo"}' -H "Content-Type: application/json"`,
     )
     .action(async (o, cmd: Command) => {
       const apiKey = process.env.VDB_API_KEY;
       if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('VDB_API_KEY is set but empty; unset it to serve without auth');
+      const db = globals(cmd).db;
+      checkWritableDir(db);
       const service = await serviceOf(cmd, { concurrentReaders: true });
       // Fail now on a corrupt or unreadable snapshot rather than on the first request.
       service.listLibraries();
       // Loaded only here: other commands must not pay for fastify at start-up.
       const { buildApp } = await import('../../server/app.js');
-      const app = await buildApp({ service, apiKey, logLevel: o.logLevel, bodyLimit: o.bodyLimit });
+      const logFormat = o.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : o.logFormat;
+      const app = await buildApp({ service, apiKey, logLevel: o.logLevel, bodyLimit: o.bodyLimit, logFormat });
       try {
         await app.listen({ host: o.host, port: o.port });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${e.code ?? e.message}`, { hint: e.code === 'EADDRINUSE' ? 'choose another --port' : 'check --host and --port' });
+        const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message);
+        throw new StorageError(`cannot listen on ${o.host}:${o.port}: ${why}`, { hint: e.code === 'EADDRINUSE' ? 'stop the other server or choose another --port' : 'check --host and --port' });
       }
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : o.port;
@@ -50,6 +59,23 @@ Examples:
       if (!LOOPBACK.has(o.host) && !apiKey) message(`vdb: warning: listening on ${o.host} without VDB_API_KEY: anyone who can reach it can change the data`);
       await stopOnSignal(app.close.bind(app));
     });
+}
+
+/**
+ * The snapshot's directory must exist and be writable before the server starts:
+ * otherwise every write would fail with a 500, long after start-up.
+ */
+function checkWritableDir(db: string): void {
+  const dir = dirname(resolve(db));
+  try {
+    if (!statSync(dir).isDirectory()) throw new StorageError(`cannot serve ${db}: ${dir} is not a directory`, { hint: 'choose another --db' });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    if (err instanceof StorageError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StorageError(`cannot serve ${db}: directory ${dir} does not exist`, { hint: `create it (mkdir -p ${dir}) or choose another --db` });
+    throw new StorageError(`cannot serve ${db}: directory ${dir} is not writable (${code})`, { hint: 'check its permissions or choose another --db' });
+  }
 }
 
 /** Resolves once the server has closed after SIGINT/SIGTERM; a second signal exits at once. */

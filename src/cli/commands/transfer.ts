@@ -22,7 +22,7 @@ Examples:
     )
     .action(async (o, cmd: Command) => {
       const { TransferService } = await import('../../service/transfer.js');
-      const lines = new TransferService(await serviceOf(cmd)).exportLines(o.lib ?? []);
+      const lines = new TransferService(await serviceOf(cmd, { read: true })).exportLines(o.lib ?? []);
       const stdout = process.stdout;
       let buf = '';
       for (const line of lines) {

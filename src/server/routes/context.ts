@@ -16,4 +16,6 @@ export const errorResponses = {
   413: error('payload_too_large: the body is over the limit (vdb serve --body-limit)'),
   415: error('unsupported_media_type: send Content-Type: application/json'),
   422: error('invalid_input: well-formed but wrong for this data (dimension, empty text, no embedder, option not of this index type)'),
+  500: error('corrupt_snapshot, io or internal: the snapshot is damaged or cannot be written (the server log says why); data is left untouched'),
+  503: error('locked: another writer held the snapshot lock past the timeout; retry'),
 } as const;

@@ -1,0 +1,107 @@
+/**
+ * REST request bodies and list pages as plain types, for the client and the
+ * library API (`import type { … } from 'vdb'`): their .d.ts need no TypeBox.
+ * server/schemas.ts checks at compile time that its schemas accept exactly these.
+ */
+import type { DocumentView } from './documents.js';
+import type { ChunkView, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict } from './types.js';
+
+/** `POST /api/v1/libraries`. */
+export interface NewLibraryRequest {
+  name: string;
+  dim?: number;
+  metric?: Metric;
+  /** `letters` (the default without dim), or null for explicit embeddings only. */
+  embedder?: string | null;
+  metadata?: Metadata;
+}
+
+/** `PATCH /api/v1/libraries/{lib}`: at least one field. */
+export interface LibraryPatchRequest {
+  name?: string;
+  metadata?: Metadata;
+}
+
+/** `PATCH /api/v1/chunks/{id}`: at least one field; a new text is re-embedded; `doc_id: null` takes it out of its document. */
+export interface ChunkPatchRequest {
+  doc_id?: string | null;
+  text?: string;
+  embedding?: number[];
+  metadata?: Metadata;
+  tags?: string[];
+}
+
+/**
+ * One chunk of `POST /api/v1/libraries/{lib}/chunks`; with `lib_id` (and
+ * `on_conflict`), the body of `POST /api/v1/chunks`. `id`: your own, unique in
+ * the library (printable, at most 256 UTF-8 bytes); generated when absent.
+ */
+export interface NewChunkRequest extends ChunkPatchRequest {
+  id?: string;
+}
+
+/** `POST /api/v1/libraries/{lib}/documents`; `id` as for chunks, generated (`doc_…`) when absent. */
+export interface NewDocumentRequest {
+  id?: string;
+  title?: string | null;
+  metadata?: Metadata;
+  on_conflict?: OnConflict;
+}
+
+/** `PATCH /api/v1/libraries/{lib}/documents/{id}`: at least one field. */
+export interface DocumentPatchRequest {
+  title?: string | null;
+  metadata?: Metadata;
+}
+
+/** `POST /api/v1/libraries/{lib}/index`: `{}`, or a type with its options (`leaf_size`, `m`, …) as numbers. */
+export interface BuildIndexRequest {
+  type?: IndexType;
+  full?: boolean;
+  [option: string]: number | boolean | string | undefined;
+}
+
+/** `POST /api/v1/libraries/{lib}/query`: an embedding or a text, not both. */
+export interface QueryRequest {
+  embedding?: number[];
+  text?: string;
+  k?: number;
+  ef?: number;
+}
+
+/** `GET /api/v1/libraries/{lib}/index`, as `vdb index show --json`. */
+export interface IndexInfo {
+  lib_id: string;
+  chunk_count: number;
+  index: IndexView | null;
+}
+
+interface Page {
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+/** `GET /api/v1/libraries`. */
+export interface LibraryPageView extends Page {
+  libraries: LibraryView[];
+}
+
+/** `GET /api/v1/libraries/{lib}/chunks`. */
+export interface ChunkPageView extends Page {
+  chunks: ChunkView[];
+}
+
+/** `GET /api/v1/libraries/{lib}/documents`. */
+export interface DocumentPageView extends Page {
+  documents: DocumentView[];
+}
+
+/** `POST /api/v1/libraries/{lib}/chunks`: the chunks in input order, and what became of them. */
+export interface ChunkListView {
+  chunks: ChunkView[];
+  added: number;
+  replaced: number;
+  unchanged: number;
+  skipped: number;
+}
