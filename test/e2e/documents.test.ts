@@ -1,8 +1,9 @@
 /**
  * Documents, your own chunk ids and on-conflict through the real entry
- * points: one scenario run through bin/vdb and through the REST API (same
+ * points: one scenario run through the CLI and through the REST API (same
  * seed and clock), which must agree step by step and end in the same data;
- * then the typed client against a real `vdb serve`.
+ * then the typed client against a real `vdb serve`. Steps that read stdin
+ * spawn bin/vdb; the others run the same program in process (cheaper).
  */
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +13,7 @@ import { EXIT_CODES, HTTP_STATUS } from '../../src/domain/errors.js';
 import type { ErrorCode } from '../../src/domain/errors.js';
 import { buildApp } from '../../src/server/app.js';
 import { VdbService } from '../../src/service/service.js';
-import { tempDir, vdb } from '../helpers/cli.js';
+import { tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
 import { serve } from '../helpers/server.js';
 
 const tmp = tempDir();
@@ -89,7 +90,7 @@ describe('documents and ids: the CLI and REST agree', () => {
   it('step by step, and in the data they leave', { timeout: 90_000 }, async () => {
     for (const [i, step] of STEPS.entries()) {
       const label = `step ${i}: vdb ${step.cli.join(' ')}`;
-      const r = vdb(step.cli, { db, env: ENV, input: step.stdin });
+      const r = step.stdin === undefined ? await vdbInProcess(step.cli, { db, env: ENV }) : vdb(step.cli, { db, env: ENV, input: step.stdin });
       const [method, url, body] = step.rest;
       const res = await app.inject({ method, url, ...(body === undefined ? {} : { payload: body as object }) });
       if (step.want === 'ok') {
@@ -108,11 +109,10 @@ describe('documents and ids: the CLI and REST agree', () => {
       if (step.ids) expect(r.stdout.trim().split('\n'), label).toEqual(step.ids);
     }
     // The same chunks, documents and hits, field for field (same seed, same clock).
+    const lines = async (args: string[]) => (await vdbInProcess(args, { db })).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
     for (const lib of ['docs', 'other']) {
-      const cliChunks = vdb(['chunk', 'list', '--lib', lib, '--json'], { db }).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      expect(cliChunks).toEqual(service.listChunks(lib).chunks);
-      const cliDocs = vdb(['doc', 'list', '--lib', lib, '--json'], { db }).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      expect(cliDocs).toEqual(service.documents.list(lib).documents);
+      expect(await lines(['chunk', 'list', '--lib', lib, '--json'])).toEqual(service.listChunks(lib).chunks);
+      expect(await lines(['doc', 'list', '--lib', lib, '--json'])).toEqual(service.documents.list(lib).documents);
     }
     const chunks = service.listChunks('docs').chunks;
     // "42" moved into the URL document, which took it along when it was deleted.
@@ -121,7 +121,7 @@ describe('documents and ids: the CLI and REST agree', () => {
       ['u-1', null, 'user id'],
     ]);
     const hits = JSON.parse(vdb(['query', '--lib', 'docs', '--text', 'user id', '-k', '1', '--json'], { db }).stdout).hits;
-    expect(hits).toEqual([{ id: 'u-1', doc_id: null, text: 'user id', distance: expect.any(Number), metadata: {} }]);
+    expect(hits).toEqual([{ id: 'u-1', doc_id: null, text: 'user id', score: expect.any(Number), distance: expect.any(Number), metadata: {} }]);
     expect(JSON.parse((await app.inject({ method: 'POST', url: '/api/v1/libraries/docs/query', payload: { text: 'user id', k: 1 } })).body).hits).toEqual(hits);
   });
 

@@ -11,7 +11,7 @@ import { VdbService } from '../../src/service/service.js';
 import { TransferService } from '../../src/service/transfer.js';
 import { ImportReader } from '../../src/transfer/format.js';
 import { SnapshotStore } from '../../src/store/store.js';
-import { tempDir, vdb } from '../helpers/cli.js';
+import { tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -41,8 +41,9 @@ async function importInProcess(path: string, lines: string[]): Promise<unknown> 
   return new TransferService(new VdbService({ path })).import(reader);
 }
 
-function ok(args: string[], db: string, input?: string, env: Record<string, string> = ENV): string {
-  const r = vdb(args, { db, input, env });
+/** vdb through bin/vdb when it reads stdin (import), else the same program in process (cheaper). */
+async function ok(args: string[], db: string, input?: string, env: Record<string, string> = ENV): Promise<string> {
+  const r = input === undefined ? await vdbInProcess(args, { db, env }) : vdb(args, { db, input, env });
   expect(r.code, `vdb ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout;
 }
@@ -65,10 +66,10 @@ describe('vdb export and import', () => {
     await svc.addChunks('vecs', [{ id: 'special', embedding: SPECIAL }, ...Array.from({ length: 20 }, (_, i) => ({ embedding: [i, i / 3, -i, 0.1 * i] }))]);
     await svc.buildIndex('vecs', { type: 'lsh', params: { tables: 2 } });
     await svc.createLibrary({ name: 'untouched', dim: 2, metric: 'dot', embedder: null });
-    exported = ok(['export'], source);
+    exported = await ok(['export'], source);
   });
 
-  it('export → import → export gives the same bytes, vectors bit for bit, one file or sidecars', () => {
+  it('export → import → export gives the same bytes, vectors bit for bit, one file or sidecars', async () => {
     const lines = exported.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ format: 'vdb-export', version: 1 });
     expect(lines.map((l) => l.type ?? 'header')).toEqual(['header', 'library', 'document', 'document', 'document', 'chunk', 'chunk', 'chunk', 'library', ...new Array(21).fill('chunk'), 'library']);
@@ -76,20 +77,20 @@ describe('vdb export and import', () => {
     expect(lines.filter((l) => l.type === 'document').map((l) => l.id)).toEqual(['a/1.md', 'b/2.md', 'empty.md']);
     for (const env of [ENV, { ...ENV, VDB_SIDECAR_MIN_BYTES: '0' }]) {
       const target = fresh();
-      expect(ok(['import'], target, exported, env).trim().split('\n')).toEqual(lines.filter((l) => l.type === 'library').map((l) => l.id));
-      expect(ok(['export'], target, undefined, env)).toBe(exported);
+      expect((await ok(['import'], target, exported, env)).trim().split('\n')).toEqual(lines.filter((l) => l.type === 'library').map((l) => l.id));
+      expect(await ok(['export'], target, undefined, env)).toBe(exported);
       expect(bits(target, 'vecs')).toEqual(bits(source, 'vecs'));
       expect(new Uint32Array(new Float32Array(SPECIAL).buffer)).toEqual(bits(target, 'vecs').subarray(0, 4));
       // The indexes were built again, from the export's definitions.
       const index = new SnapshotStore(target).read().library('notes').indexView();
       expect(index).toMatchObject({ type: 'hnsw', params: { m: 4, ef_construction: 20, ef_search: 10 }, indexed: 3, unindexed: 0 });
     }
-    expect(ok(['export', '--lib', 'vecs'], source).split('\n')[1]).toBe(exported.split('\n')[8]);
+    expect((await ok(['export', '--lib', 'vecs'], source)).split('\n')[1]).toBe(exported.split('\n')[8]);
   });
 
   it('names a bad line and imports nothing', async () => {
     const target = fresh();
-    ok(['lib', 'create', 'keep'], target);
+    await ok(['lib', 'create', 'keep'], target);
     const before = files(target);
     const lines = exported.split('\n');
     const chunk = JSON.parse(lines[6]);
@@ -121,27 +122,27 @@ describe('vdb export and import', () => {
     for (const f of Object.keys(before)) expect(after[f].equals(before[f]), f).toBe(true);
   });
 
-  it('refuses a library that exists, or skips or replaces what exists in it', () => {
+  it('refuses a library that exists, or skips or replaces what exists in it', async () => {
     const target = fresh();
-    ok(['import'], target, exported);
+    await ok(['import'], target, exported);
     const imported = files(target);
     const again = vdb(['import'], { db: target, input: exported, env: ENV });
     expect(again.code).toBe(5);
     expect(again.stderr).toMatch(/^vdb: error: line 2: library "notes" already exists \(import into another database, or merge with --on-conflict skip\|replace\)\n$/);
-    const skipped = JSON.parse(ok(['import', '--on-conflict', 'skip', '--json'], target, exported));
+    const skipped = JSON.parse(await ok(['import', '--on-conflict', 'skip', '--json'], target, exported));
     expect(skipped.libraries[0]).toMatchObject({ name: 'notes', created: false, chunks: { skipped: 3, added: 0 }, documents: { skipped: 3 }, index: null });
     // Nothing changed: the same bytes.
     for (const [f, b] of Object.entries(files(target))) expect(b.equals(imported[f]), f).toBe(true);
     const edited = exported.replace('"text":"jumps over the lazy dog"', '"text":"jumps over the lazy cat"').replace('"title":"Two"', '"title":"Deux"');
-    const replaced = JSON.parse(ok(['import', '--on-conflict', 'replace', '--json'], target, edited));
+    const replaced = JSON.parse(await ok(['import', '--on-conflict', 'replace', '--json'], target, edited));
     expect(replaced.libraries[0]).toMatchObject({ chunks: { replaced: 1, unchanged: 2 }, documents: { replaced: 1, unchanged: 2 }, index: { mode: 'full' } });
     expect(replaced.libraries[1]).toMatchObject({ chunks: { unchanged: 21 }, index: null });
     // The merged library was changed now (SOURCE_DATE_EPOCH); its documents and chunks carry the export's times.
     const now = new Date(1700000000 * 1000).toISOString();
-    expect(ok(['export'], target)).toBe(edited.replace(/("name":"notes".*?"updated_at":")[^"]+/, `$1${now}`));
+    expect(await ok(['export'], target)).toBe(edited.replace(/("name":"notes".*?"updated_at":")[^"]+/, `$1${now}`));
     // A library of the same name but another shape is never merged.
     const other = fresh();
-    ok(['lib', 'create', 'vecs', '--dim', '3'], other);
+    await ok(['lib', 'create', 'vecs', '--dim', '3'], other);
     const r = vdb(['import', '--on-conflict', 'replace'], { db: other, input: exported, env: ENV });
     expect(r.code).toBe(5);
     expect(r.stderr).toMatch(/library "vecs" exists with 3 dims, cosine, embedder none; the export has 4 dims, l2, embedder none/);

@@ -133,8 +133,11 @@ Examples:
       const withEmbedding = o.withEmbedding === true;
       const { total, chunks } = (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding });
       if (mode.json) return printNdjson(chunks);
-      const head = ['id', 'text', 'metadata', 'tags', 'doc', ...(withEmbedding ? ['embedding'] : [])];
-      await printTable(head, chunks.map((c) => chunkRow(c, withEmbedding)), mode, withEmbedding ? [1, 5, 2] : [1, 2]);
+      // A terminal shows the doc column when a chunk has one; piped lines always have it (fifth), for cut and awk.
+      const withDoc = !mode.tty || chunks.some((c) => c.doc_id !== null);
+      const head = ['id', 'text', 'metadata', 'tags', ...(withDoc ? ['doc'] : []), ...(withEmbedding ? ['embedding'] : [])];
+      const rows = chunks.map((c) => chunkRow(c, withDoc, withEmbedding));
+      await printTable(head, rows, mode, withEmbedding ? [1, head.length - 1, 2] : [1, 2]);
       const more = total - o.offset - chunks.length;
       if (paged && more > 0) message(`… ${more} more (use --limit and --offset, or pipe the output to see them all)`);
     });
@@ -206,8 +209,9 @@ Examples:
   return chunk;
 }
 
-function chunkRow(c: ChunkView, withEmbedding: boolean): string[] {
-  const row = [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(','), c.doc_id ?? ''];
+function chunkRow(c: ChunkView, withDoc: boolean, withEmbedding: boolean): string[] {
+  const row = [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(',')];
+  if (withDoc) row.push(c.doc_id ?? '');
   return withEmbedding ? [...row, JSON.stringify(c.embedding ?? [])] : row;
 }
 
