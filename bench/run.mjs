@@ -65,7 +65,16 @@ const HELP = `Usage: npm run bench -- [options]
   --report FILE            print the tables of an earlier results JSON (no measuring)
   --markdown               print the tables as GitHub markdown instead of boxes
   --keep                   keep snapshots and peer index files under bench/.cache/work
+  --retrieval              the embedders' retrieval benchmark instead (bench/retrieval.mjs: WordNet usage examples
+                           against 30k definitions, recall@10 and MRR@10 of letters, glove, local, BM25 and hybrid,
+                           ingest texts/s, cold query --text; --skip-local leaves out the minutes-long ONNX row)
   -h, --help`;
+
+// The embedders' retrieval benchmark is its own script (bench/retrieval.mjs).
+if (process.argv.includes('--retrieval')) {
+  await import('./retrieval.mjs');
+  process.exit(0);
+}
 
 const { values: opt } = parseArgs({
   options: {

@@ -30,15 +30,16 @@ const swaggerUiDir = {
 
 await build({
   // Worker threads load their entry files from beside the chunk that starts them.
-  entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts' },
+  entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js.
-  external: Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}),
+  // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js;
+  // so does the ONNX runtime, the user's optional install (vdb model pull local).
+  external: [...Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}), '@huggingface/transformers'],
   plugins: [swaggerUiDir],
   // Bundled CommonJS packages (commander, fastify, …) call require(); swagger-ui reads files by __dirname.
   banner: {

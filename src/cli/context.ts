@@ -35,7 +35,7 @@ export function modeOf(cmd: Command): OutputMode {
  * command that only reads refuses a --db path where nothing is (a typo would
  * otherwise look like an empty database); writes create the database.
  */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; read?: boolean } = {}): Promise<VdbService> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean } = {}): Promise<VdbService> {
   const g = globals(cmd);
   const { read, ...rest } = opts;
   if (read && !existsSync(g.db)) {

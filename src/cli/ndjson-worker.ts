@@ -13,7 +13,11 @@
 import { read } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort } from 'node:worker_threads';
+import { LIMITS, metadataProblem, nestingDepth } from '../domain/validate.js';
 import type { NdjsonBatch, NdjsonLine } from './ndjson.js';
+
+/** A line is an object holding metadata: one level more than metadata may have. */
+const MAX_LINE_DEPTH = LIMITS.metadataDepth + 1;
 
 /** Batches in flight before reading pauses: bounds memory when the main thread is slower. */
 const MAX_IN_FLIGHT = 4;
@@ -94,6 +98,13 @@ function line(text: string): void {
     value = JSON.parse(text);
   } catch (err) {
     lines.push({ n: lineNo, error: (err as Error).message });
+    return;
+  }
+  // Posting a value nested thousands deep to the main thread would overflow the stack.
+  if (nestingDepth(value, MAX_LINE_DEPTH) > MAX_LINE_DEPTH) {
+    const metadata = (value as { metadata?: unknown }).metadata;
+    const problem = metadata !== null && typeof metadata === 'object' ? metadataProblem(metadata) : null;
+    lines.push({ n: lineNo, invalid: problem ?? `the line is nested more than ${MAX_LINE_DEPTH} levels deep` });
     return;
   }
   const emb = (value as { embedding?: unknown } | null)?.embedding;

@@ -11,6 +11,8 @@ export interface NdjsonLine {
   n: number;
   value?: unknown;
   error?: string;
+  /** Why the parsed line is refused before it crosses to the main thread (too deeply nested). */
+  invalid?: string;
   embedding?: [number, number];
 }
 
@@ -78,6 +80,7 @@ class StdinParser {
         this.worker.postMessage(0);
       }
       if (line.error !== undefined) throw new InvalidInput(`line ${line.n}: not valid JSON (${line.error})`);
+      if (line.invalid !== undefined) throw new InvalidInput(`line ${line.n}: ${line.invalid}`);
       const value = line.value;
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw new InvalidInput(`line ${line.n}: expected a JSON object such as ${this.example}`);

@@ -115,18 +115,24 @@ export async function progressBar(label: string): Promise<{ update: Progress; st
   if (!process.stderr.isTTY) return undefined;
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {percentage}% {value}/{total}`, hideCursor: true, clearOnComplete: true },
+    { stream: process.stderr, format: `${label} [{bar}] {percentage}% {value}/{total} | {rate}/s | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
+  let t0 = 0;
+  let first = 0;
   return {
     update(done, total) {
       if (!started) {
-        bar.start(total, 0);
+        bar.start(total, 0, { rate: '-' });
         started = true;
+        t0 = Date.now();
+        first = done;
       }
       bar.setTotal(total);
-      bar.update(done);
+      const secs = (Date.now() - t0) / 1000;
+      // Items per second since the first update: what was ready at once (cache hits) does not count.
+      bar.update(done, { rate: secs > 0.2 ? Math.round((done - first) / secs).toLocaleString('en-US') : '-' });
     },
     stop() {
       if (started) bar.stop();

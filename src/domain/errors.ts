@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'locked'
   | 'io'
   | 'internal'
+  // An embedding provider failed or is not set up here (key, network, model not installed).
+  | 'embedder'
   // The HTTP request itself is wrong; raised only by `vdb serve` and its client.
   | 'bad_request'
   | 'unauthorized'
@@ -34,11 +36,18 @@ export class VdbError extends Error {
     this.hint = options.hint;
   }
 
-  /** The one-line form shown to users. */
+  /** The one-line form shown to users: control characters (say, in an id given on the command line) are escaped. */
   get display(): string {
-    return this.hint ? `${this.message} (${this.hint})` : this.message;
+    return oneLine(this.hint ? `${this.message} (${this.hint})` : this.message);
   }
 }
+
+/** `text` with line breaks and other control characters written as JSON escapes (\n, \u001b), so it stays one line. */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** A VdbError subclass with a fixed code, so `instanceof NotFound` works. */
 // The declared return type keeps Node's Error statics (captureStackTrace, …) out of the published .d.ts.
@@ -63,6 +72,12 @@ export class Locked extends errorClass('locked') {}
 /** The file system refused: permissions, disk full, missing directory. */
 export class StorageError extends errorClass('io') {}
 
+/**
+ * The library's embedder cannot embed here and now: a missing or rejected API
+ * key, no network, a provider that kept failing, a model that is not installed.
+ */
+export class EmbedderError extends errorClass('embedder') {}
+
 /** The HTTP request is malformed: not JSON, or not the shape its schema requires. */
 export class BadRequest extends errorClass('bad_request') {}
 /** VDB_API_KEY is set and the request lacks the matching bearer token. */
@@ -82,6 +97,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   corrupt_snapshot: 6,
   locked: 7,
   io: 8,
+  embedder: 9,
   // HTTP-only codes: the closest CLI meaning, for a client that exits on them.
   bad_request: 2,
   unauthorized: 2,
@@ -99,6 +115,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   locked: 503,
   io: 500,
   internal: 500,
+  // The upstream provider failed (or is missing here), not vdb and not the request.
+  embedder: 502,
   bad_request: 400,
   unauthorized: 401,
   payload_too_large: 413,

@@ -35,22 +35,84 @@ export function checkEmbedding(value: unknown, dim: number, where?: string): Flo
   return out;
 }
 
+/**
+ * Size limits on what users store. Metadata nested deeper than MAX_DEPTH would
+ * overflow the stack of every recursive JSON writer (JSON.stringify, structured
+ * clone) long after it was accepted; the others keep one record readable.
+ */
+export const LIMITS = {
+  /** Levels of objects and arrays in a metadata value, the metadata object itself being level 1. */
+  metadataDepth: 32,
+  /** Characters of a metadata key. */
+  keyChars: 1024,
+  /** Characters of a metadata string or a tag. */
+  stringChars: 1 << 20,
+  /** Characters of a chunk's text. */
+  textChars: 16 << 20,
+} as const;
+
 export function checkMetadata(value: unknown, where?: string): Metadata {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInput(prefix(where, 'metadata must be a JSON object, e.g. {"source": "faq"}'));
   }
+  const problem = metadataProblem(value);
+  if (problem !== null) throw new InvalidInput(prefix(where, problem));
   return value as Metadata;
+}
+
+/**
+ * What breaks LIMITS in a metadata object, as a message, or null when nothing
+ * does. Iterative, so any depth can be checked. Snapshot and log decoders call
+ * it too: stored metadata beyond the limits is damage.
+ */
+export function metadataProblem(value: object, label = 'metadata'): string | null {
+  const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 1, path: label }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.length > LIMITS.stringChars) return `${path} is a string of ${v.length} characters, longer than ${LIMITS.stringChars}`;
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > LIMITS.metadataDepth) return `${label} is nested more than ${LIMITS.metadataDepth} levels deep (at ${path.length > 80 ? `${path.slice(0, 80)}…` : path})`;
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], depth: depth + 1, path: `${path}[${i}]` });
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      if (key.length > LIMITS.keyChars) return `${path} has a key of ${key.length} characters, longer than ${LIMITS.keyChars}`;
+      stack.push({ v: (v as Record<string, unknown>)[key], depth: depth + 1, path: `${path}.${key}` });
+    }
+  }
+  return null;
+}
+
+/** How deeply objects and arrays nest in a parsed JSON value (a scalar: 0); stops counting past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 export function checkTags(value: unknown, where?: string): string[] {
   if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t.length === 0)) {
     throw new InvalidInput(prefix(where, 'tags must be an array of non-empty strings'));
   }
+  const long = (value as string[]).find((t) => t.length > LIMITS.stringChars);
+  if (long !== undefined) throw new InvalidInput(prefix(where, `a tag of ${long.length} characters is longer than ${LIMITS.stringChars}`));
   return [...new Set(value as string[])];
 }
 
 export function checkText(value: unknown, where?: string): string {
   if (typeof value !== 'string') throw new InvalidInput(prefix(where, 'text must be a string'));
+  if (value.length > LIMITS.textChars) throw new InvalidInput(prefix(where, `text has ${value.length} characters, more than ${LIMITS.textChars}`), { hint: 'split it into several chunks' });
   return value;
 }
 
@@ -105,13 +167,18 @@ export function checkOnConflict(value: unknown, where?: string): OnConflict {
 export function checkTitle(value: unknown, where?: string): string | null {
   if (value === null) return null;
   if (typeof value !== 'string') throw new InvalidInput(prefix(where, 'title must be a string'));
+  if (value.length > LIMITS.stringChars) throw new InvalidInput(prefix(where, `title has ${value.length} characters, more than ${LIMITS.stringChars}`));
   return value === '' ? null : value;
 }
+
+/** The form of generated library ids; no name may take it, or that library could not be named. */
+export const LIBRARY_ID_FORM = /^lib_[0-9a-f]{16}$/;
 
 export function checkName(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw new InvalidInput('library name must be a non-empty string');
   if (value.length > 200) throw new InvalidInput('library name is longer than 200 characters');
-  if (/[\u0000-\u001f]/.test(value)) throw new InvalidInput('library name must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new InvalidInput('library name must not contain control characters');
+  if (LIBRARY_ID_FORM.test(value)) throw new InvalidInput(`library name ${JSON.stringify(value)} has the form of a library id (lib_ and 16 hex digits)`, { hint: 'choose another name' });
   return value;
 }
 

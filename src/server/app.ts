@@ -5,6 +5,7 @@
  * domain/errors.ts assigns to its code.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -50,6 +51,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       stream: pretty ? prettyStream(logStream) : logStream,
       // Headers are not logged by default; this keeps it so if a serializer changes.
       redact: ['req.headers.authorization'],
+      serializers: { req: requestForLog },
     },
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Library names run to 200 characters; percent-encoded, up to three times that in a path.
@@ -80,6 +82,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
   });
   if (opts.apiKey !== undefined) app.addHook('onRequest', bearerAuth(opts.apiKey));
+  app.addHook('preParsing', async (req) => checkCharset(req.headers['content-type']));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     sendError(reply, new NotFound(`no route ${req.method} ${req.url.split('?')[0]} (see /docs)`));
@@ -138,10 +141,76 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
-function errorHandler(err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): void {
+/** Query parameters whose name looks like a credential; their values never reach the log. */
+const SECRET_PARAM = /key|token|secret|passw|auth|sig|session|cred/i;
+
+/** The request as logged: fastify's fields, with credential-like query values redacted. */
+function requestForLog(req: FastifyRequest) {
+  return { method: req.method, url: redactQuery(req.url ?? ''), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
+/** `url` with the value of every query parameter named like a credential replaced by [REDACTED]. */
+export function redactQuery(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      let name = eq < 0 ? pair : pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // Malformed escapes: judge the raw name.
+      }
+      return eq >= 0 && SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=[REDACTED]` : pair;
+    });
+  return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/** JSON is UTF-8 (RFC 8259): a body declared in another charset is refused, not misread. */
+function checkCharset(contentType: string | undefined): void {
+  if (contentType === undefined) return;
+  const m = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType);
+  if (m && !/^utf-?8$/i.test(m[1])) throw new UnsupportedMediaType(`charset ${m[1]} is not supported; send the JSON body as UTF-8 (Content-Type: application/json)`);
+}
+
+/**
+ * Bytes of a refused body read (and dropped) before answering: a client still
+ * sending gets the 413, instead of a connection reset before it reads anything.
+ */
+const DRAIN_MAX_BYTES = 64 << 20;
+
+async function errorHandler(err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const mapped = toVdbError(err);
   if (mapped.code === 'internal' || HTTP_STATUS[mapped.code] >= 500) req.log.error({ err }, 'request failed');
+  if (mapped.code === 'payload_too_large') await drain(req.raw, DRAIN_MAX_BYTES);
   sendError(reply, mapped);
+}
+
+/** Reads what is left of the request body, up to `maxBytes`, and drops it. */
+function drain(req: IncomingMessage, maxBytes: number): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise((done) => {
+    let seen = 0;
+    const finish = () => {
+      req.off('data', onData);
+      req.off('end', finish);
+      req.off('error', finish);
+      req.off('close', finish);
+      done();
+    };
+    const onData = (d: Buffer) => {
+      seen += d.length;
+      if (seen > maxBytes) finish();
+    };
+    req.on('data', onData);
+    req.on('end', finish);
+    req.on('error', finish);
+    req.on('close', finish);
+    req.resume();
+  });
 }
 
 function sendError(reply: FastifyReply, err: VdbError): void {

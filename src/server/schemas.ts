@@ -198,7 +198,7 @@ export const NewLibraryBody = Type.Object(
     name: Type.String({ description: 'unique name' }),
     dim: Type.Optional(Type.Integer({ description: 'vector dimension; alone: explicit embeddings only' })),
     metric: Type.Optional(Type.Enum(METRICS, { default: 'cosine' })),
-    embedder: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'letters (the default without dim), or null' })),
+    embedder: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'embedder SPEC: letters (the default without dim), glove, openai:MODEL[@DIMS], cohere:MODEL[@DIMS], local:NAME_OR_PATH; or null for explicit embeddings only' })),
     metadata: Type.Optional(Metadata),
   },
   strict,

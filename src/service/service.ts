@@ -5,8 +5,6 @@
 import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
-import { seededRandom } from '../domain/random.js';
-import type { Random } from '../domain/random.js';
 import type {
   AddOutcome,
   BuildReport,
@@ -28,13 +26,15 @@ import type {
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
 import { checkEf, checkEmbedding, checkId, checkK, checkMetadata, checkName, checkOnConflict, checkTags, checkText, prefix } from '../domain/validate.js';
-import { embedTexts, getEmbedder } from '../embed/registry.js';
+import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
 import { BatchSearch } from '../index/batch.js';
 import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
-import type { BuildContext, VectorIndex } from '../index/types.js';
+import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
+import type { BuildJob, BuildOutcome } from '../index/build-job.js';
+import type { VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -53,6 +53,8 @@ export interface ServiceOptions {
   concurrentReaders?: boolean;
   /** When the snapshot moves to sidecar files and when its log is folded; defaults from the environment. */
   storage?: StoreTuning;
+  /** Index builds run on a worker thread, so this thread goes on answering (a server). */
+  buildsOffThread?: boolean;
 }
 
 export interface Progress {
@@ -87,8 +89,8 @@ export interface RefreshOptions {
   full?: boolean;
   /** built_at of the result. */
   builtAt: string;
-  /** The seeded stream for the build; called once, and only if something is built. */
-  random: () => Random;
+  /** Key of the seeded stream for the build (see seededRandom); called once, and only if something is built. */
+  randomKey: () => string | number;
   onProgress?: Progress;
 }
 
@@ -110,11 +112,13 @@ export class VdbService {
   readonly documents: DocumentService;
   readonly seed?: string;
   readonly now: () => string;
+  private readonly buildsOffThread: boolean;
 
   constructor(opts: ServiceOptions) {
     this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
     this.seed = opts.seed;
     this.now = opts.now ?? clockFromEnv();
+    this.buildsOffThread = opts.buildsOffThread ?? false;
     this.documents = new DocumentService(this);
   }
 
@@ -133,19 +137,19 @@ export class VdbService {
     const metric = input.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw new InvalidInput(`unknown metric "${metric}" (use one of: ${METRICS.join(', ')})`);
     // No dim and no embedder: the seed's letters embedder. A dim alone: explicit embeddings only.
-    const embedderName = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
-    const embedder = embedderName === null ? null : getEmbedder(embedderName);
+    const embedderSpec = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
+    if (input.dim !== undefined && (!Number.isInteger(input.dim) || input.dim < 1 || input.dim > 65536)) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${input.dim}`);
+    const embedder = embedderSpec === null ? null : await resolveSpec(embedderSpec, input.dim);
     const dim = input.dim ?? embedder?.dim;
     if (dim === undefined) throw new InvalidInput('a library without an embedder needs --dim N');
-    if (!Number.isInteger(dim) || dim < 1 || dim > 65536) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${dim}`);
     if (embedder && embedder.dim !== dim) {
-      throw new InvalidInput(`embedder ${embedder.name} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
+      throw new InvalidInput(`embedder ${embedder.spec} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
     }
     const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata);
     return this.store.update((db) => {
       if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
       const now = this.now();
-      const lib = new Library({ id: newId(db, 'lib', this.seed), name, dim, metric, embedder: embedder?.name ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      const lib = new Library({ id: newId(db, 'lib', this.seed), name, dim, metric, embedder: embedder?.spec ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
       db.libraries.push(lib);
       db.changed();
       return lib.view();
@@ -306,14 +310,14 @@ export class VdbService {
     const explicit = out.length - toEmbed.length;
     onProgress?.(explicit, out.length);
     if (toEmbed.length > 0) {
-      const embedder = getEmbedder(lib.embedder as string);
-      const batch = 512;
-      for (let b = 0; b < toEmbed.length; b += batch) {
-        const idx = toEmbed.slice(b, b + batch);
-        const vectors = await embedTexts(embedder, idx.map((i) => out[i].text), (j) => where(idx[j]), lib.metric);
-        idx.forEach((i, j) => (out[i].vector = vectors[j]));
-        onProgress?.(explicit + Math.min(b + batch, toEmbed.length), out.length);
-      }
+      const embedder = await openEmbedder(lib.embedder as string, lib.dim);
+      const vectors = await embedTexts(embedder, toEmbed.map((i) => out[i].text), {
+        inputType: 'document',
+        metric: lib.metric,
+        where: (j) => where(toEmbed[j]),
+        onProgress: (done) => onProgress?.(explicit + done, out.length),
+      });
+      toEmbed.forEach((i, j) => (out[i].vector = vectors[j]));
     }
     return out.map((p, i) => {
       const vector = p.vector as Float32Array;
@@ -333,7 +337,7 @@ export class VdbService {
     let vector: Float32Array | undefined;
     if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
     else if (text !== undefined && current.lib.embedder) {
-      [vector] = await embedTexts(getEmbedder(current.lib.embedder), [text], () => undefined, current.lib.metric);
+      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
     }
     if (vector) current.lib.checkVector(vector);
     return this.store.update((db) => {
@@ -385,13 +389,14 @@ export class VdbService {
    */
   async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView> {
     if (req.type !== undefined && !isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
-    return this.store.update((db) => {
+    const refresh = this.buildsOffThread ? refreshIndexOffThread : refreshIndex;
+    return this.store.update(async (db) => {
       const lib = db.library(ref);
       const type = req.type ?? lib.indexState?.type ?? 'linear';
-      const build = refreshIndex(lib, type, checkIndexParams(type, req.params ?? {}), {
+      const build = await refresh(lib, type, checkIndexParams(type, req.params ?? {}), {
         full: req.full,
         builtAt: this.now(),
-        random: () => seededRandom(this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
+        randomKey: () => (this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
         onProgress,
       });
       return { ...(lib.indexView() as IndexView), build };
@@ -469,32 +474,44 @@ export function checkIndexParams(type: IndexType, given: Record<string, number>)
  * stays, except those derived from the data (default null), derived again.
  */
 export function refreshIndex(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildReport {
+  const job = planRefresh(lib, type, params, opts);
+  return job === null ? nothingToBuild() : finishRefresh(lib, job, runBuildJob(job, opts.onProgress), opts.builtAt);
+}
+
+/** refreshIndex with the build on a worker thread: the same index, byte for byte, while this thread goes on. */
+export async function refreshIndexOffThread(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): Promise<BuildReport> {
+  const job = planRefresh(lib, type, params, opts);
+  return job === null ? nothingToBuild() : finishRefresh(lib, job, await runBuildJobOffThread(job, opts.onProgress), opts.builtAt);
+}
+
+function nothingToBuild(): BuildReport {
+  return { mode: 'none', reason: null, inserted: 0, removed: 0 };
+}
+
+/** What refreshIndex will build, over which rows; null when the index is up to date. */
+function planRefresh(lib: Library, type: IndexType, params: Record<string, number>, opts: RefreshOptions): BuildJob | null {
   const kind = INDEX_KINDS[type];
   const current = lib.indexState;
   const currentParams = current?.type === type ? (current.params ?? current.index.params()) : {};
   const kept = Object.entries(currentParams).filter(([name]) => kind.options.some((o) => o.name === name && o.default !== null));
   const wanted = { ...Object.fromEntries(kept), ...params };
-  const update = current?.type === type && !opts.full ? kind.update : undefined;
-  if (current && update) {
+  if (current?.type === type && !opts.full && kind.update) {
     const added = lib.unindexedRows();
     const unchanged = Object.entries(wanted).every(([name, v]) => currentParams[name] === v);
-    if (added.length === 0 && (lib.indexView() as IndexView).stale === 0 && unchanged) return { mode: 'none', reason: null, inserted: 0, removed: 0 };
-    const ctx = { random: opts.random(), onProgress: opts.onProgress };
+    if (added.length === 0 && (lib.indexView() as IndexView).stale === 0 && unchanged) return null;
     // An update reads every row and the whole graph: in sequential passes, not page by page.
     lib.preload(true);
-    const result = update(current.index, lib.searchSpace(), added, wanted, ctx);
-    if ('rebuild' in result) return buildAfresh(lib, type, wanted, ctx, result.rebuild, opts.builtAt);
-    setBuiltIndex(lib, type, result.index, opts.builtAt);
-    return { mode: 'incremental', reason: null, inserted: result.inserted, removed: result.removed };
+    return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), update: { index: current.index, added }, reason: '' };
   }
   const reason = !current ? 'no index yet' : current.type !== type ? `replaces the ${current.type} index` : opts.full ? 'full build requested' : `${type} has no incremental update`;
-  return buildAfresh(lib, type, wanted, { random: opts.random(), onProgress: opts.onProgress }, reason, opts.builtAt);
+  // Without an index every row is read and slot i is row i.
+  lib.setIndex(null);
+  return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), reason };
 }
 
-function buildAfresh(lib: Library, type: IndexType, params: Record<string, number>, ctx: BuildContext, reason: string, builtAt: string): BuildReport {
-  lib.setIndex(null);
-  setBuiltIndex(lib, type, INDEX_KINDS[type].build(lib.searchSpace(), params, ctx), builtAt);
-  return { mode: 'full', reason, inserted: lib.size, removed: 0 };
+function finishRefresh(lib: Library, job: BuildJob, outcome: BuildOutcome, builtAt: string): BuildReport {
+  setBuiltIndex(lib, job.type, outcome.index, builtAt);
+  return { mode: outcome.mode, reason: outcome.reason, inserted: outcome.inserted, removed: outcome.removed };
 }
 
 /** Makes `index`, which answers for every row now, the library's index. */
@@ -520,6 +537,8 @@ export interface SessionOptions {
 export class QuerySession {
   private answered = 0;
   private batch: BatchSearch | null = null;
+  /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
+  private ahead = new Map<string, Float32Array>();
 
   constructor(
     readonly lib: Library,
@@ -546,12 +565,31 @@ export class QuerySession {
       if (!lib.embedder) {
         throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
       }
-      [vector] = await embedTexts(getEmbedder(lib.embedder), [checkText(input.text, where)], () => where, lib.metric);
+      const text = checkText(input.text, where);
+      const early = this.ahead.get(text);
+      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [text], { inputType: 'query', metric: lib.metric, where: () => where });
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
     return { vector, k, ef: this.efFor(input.ef, where) };
+  }
+
+  /**
+   * Embeds the texts of several queries in one go (an HTTP provider gets one
+   * request, not one per line) for the prepare calls that follow. Errors are
+   * left to prepare: it reports them for the line that has them, as without this.
+   */
+  async embedAhead(texts: string[]): Promise<void> {
+    this.ahead.clear();
+    const lib = this.lib;
+    if (!lib.embedder || texts.length < 2) return;
+    try {
+      const vectors = await embedTexts(await openEmbedder(lib.embedder, lib.dim), texts, { inputType: 'query', metric: lib.metric });
+      texts.forEach((t, i) => this.ahead.set(t, vectors[i]));
+    } catch {
+      // prepare embeds line by line and names the line that fails.
+    }
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */

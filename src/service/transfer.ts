@@ -7,7 +7,6 @@
 import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
-import { seededRandom } from '../domain/random.js';
 import type { AddOutcome, BuildReport, OnConflict } from '../domain/types.js';
 import { outcomeCounts } from '../domain/types.js';
 import { checkOnConflict, prefix } from '../domain/validate.js';
@@ -128,18 +127,18 @@ export class TransferService {
         const chunkCounts = outcomeCounts(plan.chunkOutcomes);
         if (!created && docCounts.added + docCounts.replaced + chunkCounts.added + chunkCounts.replaced > 0) lib.updated_at = now;
         db.changed();
-        const random = () => seededRandom(this.ctx.seed !== undefined ? `${this.ctx.seed}:index:${db.nextId++}` : randomUint32());
+        const randomKey = () => (this.ctx.seed !== undefined ? `${this.ctx.seed}:index:${db.nextId++}` : randomUint32());
         let index: BuildReport | null = null;
         const changedRows = chunkCounts.added + chunkCounts.replaced > 0;
         const current = lib.indexView();
         const wanted = created || onConflict === 'replace' ? L.index : null;
         const asWanted = current !== null && wanted !== null && current.type === wanted.type && sameJson(current.params, indexParams[li]);
         if (wanted && (created || changedRows || !asWanted)) {
-          index = refreshIndex(lib, wanted.type, indexParams[li]!, { full: true, builtAt: now, random, onProgress: opts.onProgress });
+          index = refreshIndex(lib, wanted.type, indexParams[li]!, { full: true, builtAt: now, randomKey, onProgress: opts.onProgress });
         } else if (!created && onConflict === 'replace' && !wanted && lib.indexState) {
           lib.setIndex(null);
         } else if (!created && !wanted && lib.indexState && changedRows) {
-          index = refreshIndex(lib, lib.indexState.type, {}, { builtAt: now, random, onProgress: opts.onProgress });
+          index = refreshIndex(lib, lib.indexState.type, {}, { builtAt: now, randomKey, onProgress: opts.onProgress });
         }
         return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index };
       });

@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /**
@@ -30,6 +31,48 @@ export function atomicWriteFileSync(path: string, data: string | Uint8Array, opt
   }
   // A caller writing several files may fsync the directory once, after the last.
   if (opts.syncDir !== false) fsyncDir(dir);
+}
+
+/**
+ * atomicWriteFileSync with the writes and fsyncs on libuv's threads: a server
+ * goes on answering while a large generation is written.
+ */
+export async function atomicWriteFile(path: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `${tempPrefix(path)}${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
+  const file = await open(tmp, 'wx', 0o644);
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.byteLength) off += (await file.write(buf, off, Math.min(buf.byteLength - off, 1 << 30))).bytesWritten;
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    unlinkQuietly(tmp);
+    throw err;
+  }
+  await file.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    unlinkQuietly(tmp);
+    throw err;
+  }
+  if (opts.syncDir !== false) await fsyncDirAsync(dir);
+}
+
+/** fsyncDir on libuv's threads. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  try {
+    const file = await open(dir, 'r');
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+  } catch {
+    // Some file systems refuse fsync on directories; the rename is still atomic.
+  }
 }
 
 function tempPrefix(path: string): string {

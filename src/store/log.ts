@@ -32,7 +32,7 @@ import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
 import type { Document } from '../domain/documents.js';
 import type { Chunk, Database, Library } from '../domain/model.js';
-import { chunkRecord, documentRecord, isObject } from './snapshot.js';
+import { chunkRecord, documentRecord, isObject, storedMetadata } from './snapshot.js';
 
 export const LOG_MAGIC = 'VDBLOG1\n';
 export const LOG_HEADER_BYTES = 16;
@@ -267,6 +267,7 @@ function chunkFrom(raw: unknown, nextSeq: number, fail: (what: string) => never)
   const { id, doc_id, text, metadata, tags, created_at, updated_at, seq } = raw;
   if (typeof id !== 'string' || id === '' || typeof text !== 'string' || !isObject(metadata)) return fail('a chunk lacks id, text or metadata');
   if (doc_id !== undefined && (typeof doc_id !== 'string' || doc_id === '')) return fail(`chunk ${id}: doc_id must be a non-empty string`);
+  storedMetadata(metadata, `chunk ${id}: metadata`, fail);
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) return fail(`chunk ${id}: tags must be strings`);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`chunk ${id}: timestamps must be strings`);
   if (!isCount(seq) || seq >= nextSeq) return fail(`chunk ${id}: seq must be below next_seq`);
@@ -280,6 +281,7 @@ function documentFrom(raw: unknown, fail: (what: string) => never): Document {
   const { id, title, metadata, created_at, updated_at } = raw;
   if (typeof id !== 'string' || id === '' || (title !== null && typeof title !== 'string') || !isObject(metadata)) return fail('a document lacks id, title or metadata');
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`document ${id}: timestamps must be strings`);
+  storedMetadata(metadata, `document ${id}: metadata`, fail);
   return { id, title, metadata, created_at, updated_at };
 }
 

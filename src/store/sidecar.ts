@@ -12,14 +12,15 @@
  * generations below G - 1: a reader that has just read manifest G - 1 can
  * still open its files, and one that finds a file gone re-reads the manifest.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readdirSync, readSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import type { IndexArray } from '../index/types.js';
 import { dtypeOf } from './codec.js';
 import type { DType } from './codec.js';
-import { atomicWriteFileSync, fsyncDir, unlinkQuietly } from './atomic-write.js';
+import { fsyncDir, unlinkQuietly } from './atomic-write.js';
+import { NotRegularFile, openRegularForRead } from './io.js';
 
 export interface SidecarRef {
   dtype: DType;
@@ -56,11 +57,6 @@ export function ensureSidecarDir(dir: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-}
-
-/** Writes one array durably under `name`; returns its manifest reference. */
-export function writeSidecar(dir: string, name: string, a: IndexArray): SidecarRef {
-  return writeSidecarBytes(dir, name, dtypeOf(a), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)) as SidecarRef;
 }
 
 /**
@@ -114,9 +110,10 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
   if (!NAME.test(ref.file) || ref.file.includes('/') || ref.file.includes('\\')) throw new Error(`bad sidecar file name ${JSON.stringify(ref.file)}`);
   let fd: number;
   try {
-    fd = openSync(join(dir, ref.file), 'r');
+    fd = openRegularForRead(join(dir, ref.file));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SidecarMissing(ref.file);
+    if (err instanceof NotRegularFile) throw new Error(`sidecar ${ref.file} is ${err.kind}, not a regular file`);
     throw err;
   }
   let open = true;
@@ -144,11 +141,6 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     }
   };
   const damaged = () => new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
-  const readInto = (into: Uint8Array): void => {
-    const whole = into.subarray(0, ref.bytes);
-    readRaw(whole, 0);
-    if (checksum(whole) !== ref.crc32) throw damaged();
-  };
   // Parts are checked page by page against the page table, or (without one) by one pass over the whole file first.
   // The table is opened now, like the file, so a writer's clean-up cannot take it away meanwhile.
   try {
@@ -158,6 +150,17 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     throw err;
   }
   let pageTable: Uint32Array | null = null;
+  const readInto = (into: Uint8Array): void => {
+    const whole = into.subarray(0, ref.bytes);
+    readRaw(whole, 0);
+    if (checksum(whole) !== ref.crc32) throw damaged();
+    // The file's own crc32 vouches for the data; its page table is checked too (against its own crc32),
+    // or damage there would go unreported until some later partial read.
+    if (tableFile && pageTable === null) {
+      pageTable = viewAs('u32', tableFile.read(0), ref.page_crc32!.bytes) as Uint32Array;
+      tableFile.close();
+    }
+  };
   let scratch = new Uint8Array(0);
   const readRange = (into: Uint8Array, offset: number): void => {
     if (!ref.page_crc32) {
@@ -248,18 +251,35 @@ export function readSidecar(dir: string, ref: SidecarFileRef, spareBytes: number
   }
 }
 
-/** Writes bytes (e.g. JSON chunk records) durably under `name`, with a page table when large; returns its manifest reference. */
-export function writeSidecarBytes(dir: string, name: string, dtype: string, bytes: Uint8Array, pageTable = true): SidecarFileRef {
-  atomicWriteFileSync(join(dir, name), bytes, { syncDir: false });
+/** A file of a generation still to be written: its name in the sidecar directory and its bytes. */
+export interface SidecarFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * The manifest reference of `bytes` stored as `name` (with a page table when
+ * large), and the files to write for it: the caller writes them (temp file,
+ * fsync, rename) before the manifest that names them.
+ */
+export function sidecarFiles(name: string, dtype: string, bytes: Uint8Array, pageTable = true): { ref: SidecarFileRef; files: SidecarFile[] } {
   const ref: SidecarFileRef = { dtype, file: name, bytes: bytes.byteLength, crc32: checksum(bytes) };
+  const files: SidecarFile[] = [{ name, bytes }];
   const pages = Math.ceil(bytes.byteLength / PAGE_BYTES);
   if (pageTable && pages >= MIN_PAGED_PAGES) {
     const table = new Uint32Array(pages);
     for (let p = 0; p < pages; p++) table[p] = crc32(bytes.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES));
     // A page table is always read whole, so it has no table of its own.
-    ref.page_crc32 = writeSidecarBytes(dir, `${name}.pages`, 'u32', new Uint8Array(table.buffer), false);
+    const tableFiles = sidecarFiles(`${name}.pages`, 'u32', new Uint8Array(table.buffer), false);
+    ref.page_crc32 = tableFiles.ref;
+    files.push(...tableFiles.files);
   }
-  return ref;
+  return { ref, files };
+}
+
+/** An array's bytes as a sidecar (see sidecarFiles). */
+export function arraySidecarFiles(name: string, a: IndexArray): { ref: SidecarFileRef; files: SidecarFile[] } {
+  return sidecarFiles(name, dtypeOf(a), new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }
 
 /** crc32 of any length, fed to zlib 1 GiB at a time (its length argument is 32-bit). */

@@ -27,11 +27,19 @@
  * "doc_id" is written only when not null, and "documents" only when there are
  * some: a database that uses neither is written exactly as before they existed.
  *
+ * A version 2 manifest also carries `"manifest_crc32": N` right after
+ * "generation": the crc32 of the manifest's JSON without that member, so an
+ * edit that leaves valid JSON (a metric changed, a generation or a
+ * covered_below_seq lowered) is caught. Manifests of older vdb lack it and
+ * load as before.
+ *
  * decode() checks every field and cross-reference, so a damaged file is
  * reported as corrupt instead of surfacing later as a wrong answer.
  */
+import { crc32 } from 'node:zlib';
 import type { Document, LazyDocuments } from '../domain/documents.js';
 import { CorruptSnapshot } from '../domain/errors.js';
+import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
 import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
 import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.js';
@@ -85,6 +93,22 @@ export function encodeManifest(db: Database, generation: number, put: ArrayEncod
 
 function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
+  const text = encodeBody(db, head, put, putChunks, putDocs);
+  if (generation === null) return `${text}\n`;
+  // The checksum goes in after the head, which has a fixed form: no second stringify.
+  const headText = JSON.stringify(head).slice(0, -1);
+  return `${headText},"${CHECKSUM_KEY}":${crc32(text)}${text.slice(headText.length)}\n`;
+}
+
+const CHECKSUM_KEY = 'manifest_crc32';
+const OLDER_MANIFEST_KEYS = new Set(['format', 'version', 'generation', 'next_id', 'libraries']);
+
+/** True when a parsed version 2 manifest has its checksum (written by a vdb that also creates each generation's log). */
+export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
+  return CHECKSUM_KEY in doc;
+}
+
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
@@ -97,7 +121,7 @@ function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, p
       index: lib.indexState && encodeIndex(lib.indexState, put),
     })),
   };
-  return `${JSON.stringify(doc)}\n`;
+  return JSON.stringify(doc);
 }
 
 function chunksOf(lib: Library, putChunks?: ChunkEncoder): object {
@@ -178,7 +202,26 @@ export function parseSnapshot(text: string, source: string): Record<string, unkn
     }
     return fail(`unknown format version ${JSON.stringify(v)}`);
   }
-  if (doc.version === MANIFEST_VERSION) int(doc.generation, 'generation', fail);
+  if (doc.version === MANIFEST_VERSION) {
+    int(doc.generation, 'generation', fail);
+    if (!hasManifestChecksum(doc)) {
+      // An older vdb's manifest has these members only; any other one (say, the checksum's name
+      // with a flipped bit) is damage, not a reason to skip the check.
+      const extra = Object.keys(doc).find((k) => !OLDER_MANIFEST_KEYS.has(k));
+      if (extra !== undefined) fail(`it has an unknown member ${JSON.stringify(extra)} and no ${CHECKSUM_KEY} (damaged?)`);
+    } else {
+      const { [CHECKSUM_KEY]: stored, ...rest } = doc;
+      // The same JSON.stringify that wrote it gives the same text back from what it parsed to.
+      let text: string;
+      try {
+        text = JSON.stringify(rest);
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        return fail(`it is nested deeper than a vdb manifest can be (metadata may nest ${LIMITS.metadataDepth} levels)`);
+      }
+      if (stored !== crc32(text)) fail('the manifest fails its checksum (it was edited or damaged)');
+    }
+  }
   return doc;
 }
 
@@ -233,6 +276,18 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       return { read: () => inline, source: null };
     }
     const file = access!.open(ref, at);
+    // The first failure of a read stays the answer: the file is closed after it, and a retry
+    // (the next query) must report the damage again, not that the file was closed.
+    let failure: unknown = null;
+    const sticky = <T>(f: () => T): T => {
+      if (failure !== null) throw failure;
+      try {
+        return f();
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+    };
     const once = <T>(f: () => T): T => {
       try {
         return f();
@@ -241,12 +296,12 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       }
     };
     return {
-      read: () => once(() => viewAs(ref.dtype, file.read(0), ref.bytes)),
+      read: () => sticky(() => once(() => viewAs(ref.dtype, file.read(0), ref.bytes))),
       source: {
         bytes: ref.bytes,
-        readInto: (dst) => guardedBy(fail, at, () => once(() => file.readInto(dst))),
-        readRange: (dst, offset) => guardedBy(fail, at, () => file.readRange(dst, offset)),
-        damaged: (what) => fail(`${at}: ${what}`),
+        readInto: (dst) => sticky(() => guardedBy(fail, at, () => once(() => file.readInto(dst)))),
+        readRange: (dst, offset) => sticky(() => guardedBy(fail, at, () => file.readRange(dst, offset))),
+        damaged: (what) => sticky(() => fail(`${at}: ${what}`)),
       },
     };
   };
@@ -279,7 +334,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       dim,
       metric: metric as Library['metric'],
       embedder: raw.embedder as string | null,
-      metadata: obj(raw.metadata, `${at}.metadata`, fail),
+      metadata: storedMetadata(raw.metadata, `${at}.metadata`, fail),
       created_at: str(raw.created_at, `${at}.created_at`, fail),
       updated_at: str(raw.updated_at, `${at}.updated_at`, fail),
       nextSeq,
@@ -556,7 +611,7 @@ function checkDocument(d: unknown, i: number, at: string, fail: Fail): Document 
   const { id, title, metadata, created_at, updated_at } = d;
   if (typeof id !== 'string' || id === '') return fail(`${at}[${i}].id must be a non-empty string`);
   if (title !== null && typeof title !== 'string') return fail(`${at}[${i}].title must be a string or null`);
-  if (!isObject(metadata)) return fail(`${at}[${i}].metadata must be an object`);
+  storedMetadata(metadata, `${at}[${i}].metadata`, fail);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${at}[${i}] timestamps must be strings`);
   return d as unknown as Document;
 }
@@ -616,7 +671,7 @@ function checkChunk(c: unknown, ci: number, nextSeq: number, at: string, fail: F
   if (seq >= nextSeq) fail(`${cat('.seq')} ${seq} is repeated or not below next_seq`);
   const { text, metadata, tags, created_at, updated_at, doc_id } = c;
   if (typeof text !== 'string') return fail(`${cat('.text')} must be a string`);
-  if (!isObject(metadata)) return fail(`${cat('.metadata')} must be an object`);
+  storedMetadata(metadata, cat('.metadata'), fail);
   if (!Array.isArray(tags) || tags.some(notString)) return fail(`${cat('.tags')} must be strings`);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat('')} timestamps must be strings`);
   if (doc_id !== undefined && (typeof doc_id !== 'string' || doc_id === '')) return fail(`${cat('.doc_id')} must be a non-empty string`);
@@ -713,8 +768,11 @@ function int(v: unknown, at: string, fail: (w: string) => never): number {
   return v;
 }
 
-function obj(v: unknown, at: string, fail: (w: string) => never): Record<string, unknown> {
+/** Stored metadata: an object within the limits users' metadata is held to (see validate.ts). */
+export function storedMetadata(v: unknown, at: string, fail: (w: string) => never): Record<string, unknown> {
   if (!isObject(v)) return fail(`${at} must be an object`);
+  const problem = metadataProblem(v, at);
+  if (problem !== null) fail(problem);
   return v;
 }
 

@@ -15,17 +15,20 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CorruptSnapshot, StorageError, VdbError } from '../domain/errors.js';
+import { CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
 import type { CompactView } from '../domain/types.js';
-import { atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
+import { atomicWriteFile, atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
 import { dtypeOf, encodeArray } from './codec.js';
+import { failpoint } from './failpoint.js';
+import { describeIoError, fileKind, NotRegularFile, openRegularForRead } from './io.js';
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
-import { arrayFileName, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, SidecarMissing, writeSidecar, writeSidecarBytes } from './sidecar.js';
+import { arrayFileName, arraySidecarFiles, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, sidecarFiles, SidecarMissing } from './sidecar.js';
+import type { SidecarFile } from './sidecar.js';
 import { buildIdTable } from './id-table.js';
-import { decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import { decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, hasManifestChecksum, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
 import type { IndexArray } from '../index/types.js';
 
 /** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes (within logMinBytes..logMaxBytes). */
@@ -153,7 +156,8 @@ export class SnapshotStore {
 
   private async lockedCommit<T>(fn: (db: Database) => T | Promise<T>, compact: boolean, done?: (before: State, after: State) => void): Promise<T> {
     this.checkDirectory();
-    return withLock(this.path, this.lockOptions, async (assertHeld) => {
+    return withLock(this.path, this.lockOptions, async () => {
+      failpoint('locked');
       // The state read() cached is reused if no file changed since: a CLI write then
       // loads the database once, not twice. It leaves the cache until the commit
       // succeeds, so a failed or refused change is never served afterwards.
@@ -171,14 +175,15 @@ export class SnapshotStore {
       let delta: Buffer | 'unchanged' | null = null;
       if (!compact && state.version === 2) delta = deltaFrame(before, state.db, this.logRoom(state));
       else for (const lib of state.db.libraries) lib.takeChanges();
-      assertHeld();
+      // Nothing is written, not even a leftover removed, unless what `fn` changed is still what is on disk.
+      this.fence(state);
       let next: State;
       try {
         removeOrphanTemps(this.path);
         // Compacting a database that does not exist yet creates nothing.
         if ((state.version === 2 && delta === 'unchanged') || (compact && state.version === 0)) next = state;
         else if (state.version === 2 && delta instanceof Buffer) next = this.append(state, delta);
-        else next = this.rewrite(state);
+        else next = await this.rewrite(state);
       } catch (err) {
         if (err instanceof VdbError) throw err;
         throw this.ioError('write', err);
@@ -186,6 +191,26 @@ export class SnapshotStore {
       done?.(state, next);
       this.cached = next;
       return result;
+    });
+  }
+
+  /**
+   * The commit point's guard: the manifest and the log must be the very files
+   * this writer loaded. Under the kernel lock nothing else can change them;
+   * this catches what does not take it (a vdb from before kernel locks, a
+   * copy or restore while a writer runs) before it could overwrite or remove
+   * a newer generation.
+   * @throws Locked, with nothing written
+   */
+  private fence(state: State): void {
+    const manifestNow = this.fileKey();
+    const logNow = state.version === 2 ? this.logKey(state.generation) : null;
+    if (manifestNow !== state.manifestKey || logNow !== state.logKey) throw this.changedUnderLock();
+  }
+
+  private changedUnderLock(): Locked {
+    return new Locked(`${this.path} changed while this writer held its lock (a program that does not take vdb's lock wrote it); nothing was written`, {
+      hint: 'retry; if an older vdb is running, stop it',
     });
   }
 
@@ -206,31 +231,41 @@ export class SnapshotStore {
     const path = this.logPath(state.generation);
     let fd: number;
     let end = state.logEnd;
-    const fresh = end < LOG_HEADER_BYTES;
-    if (fresh) {
-      fd = openSync(path, 'w', 0o644);
-      writeAll(fd, logHeader(state.generation), 0);
-      end = LOG_HEADER_BYTES;
-    } else {
-      fd = openSync(path, 'r+');
+    // Only a manifest of an older vdb may lack its log (created here, exclusively) or its log's header.
+    const fresh = state.logKey === null;
+    const needsHeader = end < LOG_HEADER_BYTES;
+    try {
+      fd = openSync(path, fresh ? 'wx' : 'r+', 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Created or removed since the fence: someone else is writing.
+      if (code === 'EEXIST' || code === 'ENOENT') throw this.changedUnderLock();
+      throw err;
     }
     try {
+      if (needsHeader) {
+        writeAll(fd, logHeader(state.generation), 0);
+        end = LOG_HEADER_BYTES;
+      }
       // A torn tail left by a killed writer goes before anything is appended.
       if (fstatSync(fd).size > end) ftruncateSync(fd, end);
+      failpoint('append');
       writeAll(fd, frame, end);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     if (fresh) fsyncDir(this.dir);
+    failpoint('appended');
     return { ...state, logKey: this.logKey(state.generation), logEnd: end + frame.length, logRecords: state.logRecords + 1 };
   }
 
   /** Writes the whole database: v1 while it is small and was never v2, else generation + 1. */
-  private rewrite(state: State): State {
+  private async rewrite(state: State): Promise<State> {
     const db = state.db;
     if (state.version !== 2 && arrayBytes(db) < this.tuning.sidecarMinBytes) {
       const text = encodeSnapshot(db);
+      failpoint('manifest');
       atomicWriteFileSync(this.path, text);
       return { ...state, version: 1, generation: 0, manifestKey: this.fileKey(), manifestBytes: Buffer.byteLength(text), logKey: null, logEnd: 0, logRecords: 0 };
     }
@@ -240,16 +275,20 @@ export class SnapshotStore {
     removeOtherGenerations(this.dir, [state.generation - 1, state.generation]);
     let k = 0;
     let sidecarBytes = 0;
+    const files: SidecarFile[] = [];
     const put = (a: IndexArray): object => {
       if (a.byteLength === 0) return encodeArray(a);
       sidecarBytes += a.byteLength;
-      return writeSidecar(this.dir, arrayFileName(generation, k++, dtypeOf(a)), a);
+      const { ref, files: more } = arraySidecarFiles(arrayFileName(generation, k++, dtypeOf(a)), a);
+      files.push(...more);
+      return ref;
     };
     // Records as a JSON sidecar with their id table and offsets, so one record can be found and read alone.
     const putRecords = (records: object[], ids: readonly { id: string }[]) => {
       const { json, offsets } = encodeRecords(records);
       sidecarBytes += json.length;
-      const ref = writeSidecarBytes(this.dir, arrayFileName(generation, k++, 'json'), 'json', json);
+      const { ref, files: more } = sidecarFiles(arrayFileName(generation, k++, 'json'), 'json', json);
+      files.push(...more);
       const table = buildIdTable(ids.length, (r) => ids[r].id);
       return { ...ref, count: records.length, id_hashes: put(table), offsets: offsets && put(offsets) };
     };
@@ -260,8 +299,31 @@ export class SnapshotStore {
       (records, chunks) => (records.length === 0 ? records : { ...putRecords(records, chunks), seqs: put(Uint32Array.from(chunks, (c) => c.seq)) }),
       (records, docs) => putRecords(records, docs),
     );
+    // The arrays are the database's own and nothing changes them meanwhile (this process
+    // commits one write at a time); written off this thread, so a server goes on answering.
+    // The directory is fsynced once, with the log below.
+    for (const f of files) await atomicWriteFile(join(this.dir, f.name), f.bytes, { syncDir: false });
+    failpoint('sidecars');
+    // The generation's log, header only, made before the manifest that commits it: from then
+    // on a missing log is damage. O_EXCL: a writer that finds it made already is not alone.
+    const logPath = this.logPath(generation);
+    let fd: number;
+    try {
+      fd = openSync(logPath, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw this.changedUnderLock();
+      throw err;
+    }
+    try {
+      writeAll(fd, logHeader(generation), 0);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     fsyncDir(this.dir);
-    atomicWriteFileSync(this.path, text);
+    failpoint('manifest');
+    await atomicWriteFile(this.path, text);
+    failpoint('committed');
     // Readers may still be opening the previous generation: keep it, drop older ones.
     removeOtherGenerations(this.dir, [state.generation, generation]);
     return {
@@ -271,8 +333,8 @@ export class SnapshotStore {
       manifestKey: this.fileKey(),
       manifestBytes: Buffer.byteLength(text),
       sidecarBytes,
-      logKey: null,
-      logEnd: 0,
+      logKey: this.logKey(generation),
+      logEnd: LOG_HEADER_BYTES,
       logRecords: 0,
     };
   }
@@ -295,9 +357,11 @@ export class SnapshotStore {
         return { ...emptyState(), db: decodeDocument(doc, this.path), version: 1, manifestKey: key, manifestBytes };
       }
       const generation = doc.generation as number;
+      // Manifests with a checksum have had their log since their commit: for them a missing log is damage.
+      const logCreatedAtCommit = hasManifestChecksum(doc);
       const logPath = this.logPath(generation);
       try {
-        const log = readOptional(logPath);
+        const log = readLog(logPath, this.path);
         let sidecarBytes = 0;
         const corrupt = (at: string, err: unknown): never => {
           if (err instanceof SidecarMissing || err instanceof CorruptSnapshot) throw err;
@@ -325,8 +389,14 @@ export class SnapshotStore {
             }
           },
         });
-        // No log may mean "no record yet" or "cleaned up after two newer commits": only the manifest can tell.
+        // No log: cleaned up after two newer commits (the manifest moved on), or else damage;
+        // for an older vdb's manifest, also "no record yet".
         if (!log && this.fileKey() !== key && attempt < MAX_RETRIES) continue;
+        if (logCreatedAtCommit && (!log || log.data.length < LOG_HEADER_BYTES)) {
+          throw new CorruptSnapshot(`snapshot ${this.path} is corrupt: its log ${logPath} is ${log ? 'shorter than its header' : 'missing'} (any writes acknowledged since generation ${generation} was made are lost)`, {
+            hint: 'restore the snapshot and its .d directory from a backup; vdb will not overwrite it',
+          });
+        }
         const replay = log ? replayLog(log.data, generation, db, logPath) : { validEnd: 0, records: 0 };
         return {
           db,
@@ -365,7 +435,8 @@ export class SnapshotStore {
   private fileKey(): string | null {
     try {
       const st = statSync(this.path, { bigint: true });
-      if (st.isDirectory()) throw new StorageError(`--db ${this.path} is a directory`, { hint: 'give a file path such as ./vdb.json' });
+      // Opening a FIFO or a device could block forever: only regular files are opened.
+      if (!st.isFile()) throw new StorageError(`--db ${this.path} is ${fileKind(st)}, not a snapshot file`, { hint: 'give a file path such as ./vdb.json' });
       return statKey(st);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -384,8 +455,18 @@ export class SnapshotStore {
   }
 
   private ioError(action: string, err: unknown): StorageError {
-    const e = err as NodeJS.ErrnoException;
-    return new StorageError(`cannot ${action} ${this.path}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), { cause: err });
+    if (err instanceof NotRegularFile) return new StorageError(`cannot ${action} ${this.path}: ${err.message}`, { hint: 'remove it or restore the database from a backup', cause: err });
+    return new StorageError(`cannot ${action} ${this.path}: ${describeIoError(err)}`, { cause: err });
+  }
+
+  /**
+   * Checks that `--db` is a regular file or absent, and its directory exists:
+   * `vdb serve` calls it before it starts.
+   * @throws StorageError
+   */
+  checkPath(): void {
+    this.fileKey();
+    this.checkDirectory();
   }
 }
 
@@ -412,7 +493,7 @@ function arrayBytes(db: Database): number {
 }
 
 function readFileText(path: string): string {
-  const fd = openSync(path, 'r');
+  const fd = openRegularForRead(path);
   try {
     return readAll(fd).toString('utf8');
   } finally {
@@ -420,11 +501,21 @@ function readFileText(path: string): string {
   }
 }
 
+/** The log file as readOptional gives it; anything but a regular file in its place is damage. */
+function readLog(logPath: string, dbPath: string): { data: Buffer; key: string } | null {
+  try {
+    return readOptional(logPath);
+  } catch (err) {
+    if (!(err instanceof NotRegularFile)) throw err;
+    throw new CorruptSnapshot(`snapshot ${dbPath} is corrupt: its log ${err.message}`, { hint: 'restore the snapshot and its .d directory from a backup; vdb will not overwrite it' });
+  }
+}
+
 /** The whole file in a buffer of its own (4-aligned), with the identity it had; null if it does not exist. */
 function readOptional(path: string): { data: Buffer; key: string } | null {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openRegularForRead(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

@@ -26,7 +26,8 @@ import type { Chunk, Library } from '../domain/model.js';
 import { quote } from '../domain/model.js';
 import type { IndexType, LibraryFields, Metric } from '../domain/types.js';
 import { checkEmbedding, checkId, checkKeys, checkMetadata, checkName, checkTags, checkText, checkTitle, prefix } from '../domain/validate.js';
-import { getEmbedder } from '../embed/registry.js';
+import { parseSpec } from '../embed/registry.js';
+import { LETTERS_DIM } from '../embed/letters.js';
 import { METRICS, norm } from '../index/kernels.js';
 import { isIndexType } from '../index/registry.js';
 import { decodeBase64 } from '../store/codec.js';
@@ -124,8 +125,10 @@ export class ImportReader {
     const embedder = obj.embedder ?? null;
     if (embedder !== null) {
       if (typeof embedder !== 'string') throw new InvalidInput(`${at}: embedder must be a string or null`);
-      const e = withLine(at, () => getEmbedder(embedder));
-      if (e.dim !== dim) throw new InvalidInput(`${at}: embedder ${embedder} gives ${e.dim} dims, the library has ${dim}`);
+      // The spec is checked here; an HTTP or local model is opened (and its dimension probed) only when it embeds.
+      const spec = withLine(at, () => parseSpec(embedder));
+      const fixed = spec.provider === 'letters' ? LETTERS_DIM : spec.dims;
+      if (fixed !== undefined && fixed !== dim) throw new InvalidInput(`${at}: embedder ${embedder} gives ${fixed} dims, the library has ${dim}`);
     }
     const lib: ImportedLibrary = {
       line: n,

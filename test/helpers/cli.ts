@@ -24,7 +24,7 @@ export interface RunOptions {
 export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('VDB_') || k === 'SOURCE_DATE_EPOCH' || k === 'FORCE_COLOR') delete env[k];
-  Object.assign(env, { NO_COLOR: '1', VDB_LOCK_STALE_MS: '2000' }, extra);
+  Object.assign(env, { NO_COLOR: '1' }, extra);
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return env;
 }

@@ -36,7 +36,7 @@ function rowsOf(data: Float32Array, dim: number): Float32Array[] {
 
 /** As `vdb index build`: an hnsw build, or an update of the current one unless `full`. */
 function indexBuild(lib: Library, seed: string, params: Record<string, number> = {}, full = false): BuildReport {
-  return refreshIndex(lib, 'hnsw', params, { full, builtAt: 't', random: () => seededRandom(seed) });
+  return refreshIndex(lib, 'hnsw', params, { full, builtAt: 't', randomKey: () => seed });
 }
 
 /** The oracle over the library's vectors now, as chunk ids and distances. */
@@ -240,7 +240,7 @@ describe('index build options', () => {
     const lib = library('l2', dim);
     addRows(lib, rowsOf(clustered(300, dim, 4, 0.3, 8), dim));
     const build = (type: 'lsh' | 'kdtree', params: Record<string, number>) =>
-      refreshIndex(lib, type, params, { builtAt: 't', random: () => seededRandom('o') });
+      refreshIndex(lib, type, params, { builtAt: 't', randomKey: () => 'o' });
     build('lsh', { tables: 3, bits: 9, probes: 2 });
     addRows(lib, rowsOf(clustered(300, dim, 4, 0.3, 9), dim));
     expect(build('lsh', {})).toMatchObject({ mode: 'full', reason: 'lsh has no incremental update', inserted: 600 });

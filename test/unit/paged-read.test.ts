@@ -114,8 +114,8 @@ describe('reading a large database in part', () => {
       writeFileSync(to, edit(readFileSync(path, 'utf8')));
     };
     const whole = fresh();
-    // Without row seqs a library cannot be searched page by page: every row is read.
-    copy(whole, (doc) => doc.replace(/,"seqs":\{[^{}]*(\{[^{}]*\})?[^{}]*\}/g, ''));
+    // Without row seqs (an older vdb's manifest, so without a checksum either) a library cannot be searched page by page: every row is read.
+    copy(whole, (doc) => doc.replace(/,"seqs":\{[^{}]*(\{[^{}]*\})?[^{}]*\}/g, '').replace(/,"manifest_crc32":\d+/, ''));
     const paged = fresh();
     copy(paged, (doc) => doc);
     expect(readFileSync(whole, 'utf8')).not.toContain('"seqs"');
@@ -135,9 +135,38 @@ describe('reading a large database in part', () => {
     const strip = (o: unknown): unknown => {
       if (Array.isArray(o)) return o.map(strip);
       if (o === null || typeof o !== 'object') return o;
-      return Object.fromEntries(Object.entries(o).filter(([k]) => !['page_crc32', 'seqs', 'offsets'].includes(k)).map(([k, v]) => [k, strip(v)]));
+      return Object.fromEntries(Object.entries(o).filter(([k]) => !['page_crc32', 'seqs', 'offsets', 'manifest_crc32'].includes(k)).map(([k, v]) => [k, strip(v)]));
     };
     writeFileSync(path, `${JSON.stringify(strip(JSON.parse(readFileSync(path, 'utf8'))))}\n`);
     queries.forEach((q, i) => expect(nearest(open(path), Float32Array.from(q), 5)).toEqual(expected[i]));
+  });
+});
+
+describe('damage found when a file is read whole', () => {
+  const flipAt = (file: string, at: number) => {
+    const b = readFileSync(file);
+    b[at] ^= 0x01;
+    writeFileSync(file, b);
+  };
+
+  it('a bit flip in a page table (.pages) is reported by a whole read, which otherwise never needs the table', async () => {
+    const path = fresh();
+    await build(path, 'cosine');
+    const vectors = JSON.parse(readFileSync(path, 'utf8')).libraries[0].vectors;
+    expect(vectors.page_crc32).toBeDefined();
+    flipAt(join(`${path}.d`, vectors.page_crc32.file), 5);
+    expect(() => open(path).vectors()).toThrow(/vectors: sidecar .*\.f32\.pages fails its checksum \(damaged\)/);
+  });
+
+  it('damaged level-0 arrays are reported as damage on every read after the first, not as a closed file', async () => {
+    const path = fresh();
+    const [q] = await build(path, 'l2');
+    const level0 = JSON.parse(readFileSync(path, 'utf8')).libraries[0].index.arrays.level0;
+    flipAt(join(`${path}.d`, level0.file), 4096 * 3 + 7);
+    const lib = open(path);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect(() => lib.preload(), `attempt ${attempt}`).toThrow(/index\.arrays\.level0: sidecar .* fails its checksum \(damaged\)/);
+      expect(() => nearest(lib, Float32Array.from(q), 10), `attempt ${attempt}`).toThrow(/fails its checksum \(damaged\)/);
+    }
   });
 });

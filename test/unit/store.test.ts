@@ -1,7 +1,7 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CorruptSnapshot } from '../../src/domain/errors.js';
+import { CorruptSnapshot, Locked } from '../../src/domain/errors.js';
 import type { Database } from '../../src/domain/model.js';
 import { seededRandom } from '../../src/domain/random.js';
 import { VdbService } from '../../src/service/service.js';
@@ -97,7 +97,8 @@ describe('v2 manifest with sidecars', () => {
     expect(existsSync(`${path}.d`)).toBe(false);
     await svc.addChunks('v', Array.from({ length: 10 }, () => ({ embedding: randomVector(rnd, 64) })));
     expect(manifest(path)).toMatchObject({ version: 2, generation: 1 });
-    expect(sidecars(path)).toEqual(['g000001-0000.json', 'g000001-0001.u32', 'g000001-0002.u32', 'g000001-0003.u32', 'g000001-0004.f32']);
+    // The generation's log exists from its commit on, header only.
+    expect(sidecars(path)).toEqual(['g000001-0000.json', 'g000001-0001.u32', 'g000001-0002.u32', 'g000001-0003.u32', 'g000001-0004.f32', 'g000001.log']);
     expect(load(path, storage).libraries[0].size).toBe(20);
   });
 
@@ -282,5 +283,62 @@ describe('the log', () => {
     await svc.createLibrary({ name: 'other', dim: 2 });
     expect(manifest(path).generation).toBe(g + 2);
     expect(load(path).libraries.map((l) => l.name)).toEqual(['w', 'other']);
+  });
+});
+
+describe('fencing at the commit point', () => {
+  it('a writer whose files changed under it (a writer without the lock) commits nothing', async () => {
+    for (const storage of [SIDECARS, { ...SIDECARS, sidecarMinBytes: 1 << 30 }]) {
+      const path = fresh();
+      await seeded(path, storage);
+      const svc = service(path, storage);
+      const before = allFiles(path);
+      // Rewritten with the same bytes, as an unlocked writer or a restore would: another file now.
+      const swap = () => writeFileSync(`${path}.tmp`, readFileSync(path));
+      const update = svc.store.update(async (db) => {
+        swap();
+        renameSync(`${path}.tmp`, path);
+        db.libraries[0].name = 'renamed';
+      });
+      await expect(update).rejects.toBeInstanceOf(Locked);
+      await expect(update).rejects.toThrow(/changed while this writer held its lock .*; nothing was written/);
+      const after = allFiles(path);
+      expect(Object.keys(after)).toEqual(Object.keys(before));
+      for (const f of Object.keys(before)) expect(after[f].equals(before[f]), f).toBe(true);
+      expect(load(path, storage).libraries[0].name).toBe('v');
+    }
+  });
+
+  it('a log append is refused when its log was replaced under it', async () => {
+    const path = fresh();
+    await seeded(path);
+    const log = join(`${path}.d`, `g${String(manifest(path).generation).padStart(6, '0')}.log`);
+    const svc = service(path);
+    const add = svc.store.update(async (db) => {
+      writeFileSync(`${log}.x`, readFileSync(log));
+      renameSync(`${log}.x`, log);
+      db.libraries[0].updated_at = 'later';
+    });
+    await expect(add).rejects.toBeInstanceOf(Locked);
+  });
+});
+
+describe('manifests of older vdb (no checksum, no log made at commit)', () => {
+  const legacy = (path: string) => writeFileSync(path, readFileSync(path, 'utf8').replace(/,"manifest_crc32":\d+/, ''));
+
+  it('get their log on the first append, or its header when a killed older writer left it short', async () => {
+    for (const logStart of [null, Buffer.from('VDBLOG1')]) {
+      const path = fresh();
+      await seeded(path);
+      await service(path).compact();
+      legacy(path);
+      const log = join(`${path}.d`, `g${String(manifest(path).generation).padStart(6, '0')}.log`);
+      if (logStart === null) unlinkSync(log);
+      else writeFileSync(log, logStart);
+      expect(load(path).libraries[0].size).toBe(42);
+      await service(path).addChunks('v', [{ text: 'after', embedding: [1, 2, 3, 4, 5, 6, 7, 8] }]);
+      expect(readFileSync(log).subarray(0, 8).toString('latin1')).toBe('VDBLOG1\n');
+      expect(load(path).libraries[0].chunks.map((c) => c.text).slice(-2)).toEqual(['logged 2', 'after']);
+    }
   });
 });

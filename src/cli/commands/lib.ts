@@ -14,9 +14,21 @@ export function libCommand(): Command {
     .argument('<name>', 'unique library name')
     .option('--dim <n>', 'vector dimension (alone: explicit embeddings only)', intArg(1, 65536))
     .addOption(new Option('--metric <metric>', 'distance metric').choices(['cosine', 'l2', 'dot']).default('cosine'))
-    .option('--embedder <name>', 'embedder for texts: letters, or none')
+    .option('--embedder <spec>', 'embedder for texts: letters, glove, openai:MODEL[@DIMS], cohere:MODEL[@DIMS], local:NAME_OR_PATH, or none (with --dim)')
     .option('--metadata <json>', 'JSON object stored with the library')
-    .addHelpText('after', '\nExamples:\n  $ vdb lib create docs\n  $ vdb lib create papers --dim 384 --metric dot\n  $ LIB=$(vdb lib create notes --metadata \'{"owner": "ana"}\')')
+    .addHelpText(
+      'after',
+      `
+Embedders (see the README's Embedders section): glove needs vdb model pull glove once; openai and cohere
+read OPENAI_API_KEY / CO_API_KEY (else EMBEDDING_API_KEY); local:PATH needs vdb model pull local.
+
+Examples:
+  $ vdb lib create docs
+  $ vdb lib create notes --embedder glove
+  $ vdb lib create kb --embedder openai:text-embedding-3-small@512
+  $ vdb lib create papers --dim 384 --metric dot
+  $ LIB=$(vdb lib create notes --metadata '{"owner": "ana"}')`,
+    )
     .action(async (name: string, o, cmd: Command) => {
       const svc = await serviceOf(cmd);
       const view = await svc.createLibrary({

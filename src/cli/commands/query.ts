@@ -55,6 +55,7 @@ Examples:
           for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
             const queries: PreparedQuery[] = [];
             let failure: { error: unknown } | undefined;
+            await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined ? [q.text] : [])));
             for (const [n, q] of batch) {
               try {
                 checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);

@@ -38,7 +38,8 @@ Examples:
       if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('VDB_API_KEY is set but empty; unset it to serve without auth');
       const db = globals(cmd).db;
       checkWritableDir(db);
-      const service = await serviceOf(cmd, { concurrentReaders: true });
+      // Builds on a worker thread: /healthz and reads are answered during a long HNSW build.
+      const service = await serviceOf(cmd, { concurrentReaders: true, buildsOffThread: true });
       // Fail now on a corrupt or unreadable snapshot rather than on the first request.
       service.listLibraries();
       // Loaded only here: other commands must not pay for fastify at start-up.
