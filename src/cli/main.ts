@@ -9,12 +9,15 @@ import { chunkCommand } from './commands/chunk.js';
 import { compactCommand } from './commands/compact.js';
 import { countCommand } from './commands/count.js';
 import { demoCommand } from './commands/demo.js';
+import { docCommand } from './commands/doc.js';
+
 import { embedCommand } from './commands/embed.js';
 import { indexCommand } from './commands/index-cmd.js';
 import { libCommand } from './commands/lib.js';
 import { modelCommand } from './commands/model.js';
 import { queryCommand } from './commands/query.js';
 import { serveCommand } from './commands/serve.js';
+import { exportCommand, importCommand } from './commands/transfer.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -37,12 +40,13 @@ Examples:
   $ vdb count --lib docs --where 'created_after=2024-01-01'
   $ vdb model pull glove && vdb lib create notes --embedder glove
   $ vdb serve --port 8000
+  $ vdb export > backup.ndjson && vdb --db restored.json import < backup.ndjson
   $ vdb compact
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
 6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed. VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), countCommand(), embedCommand(), modelCommand(), compactCommand(), serveCommand(), demoCommand(run)];
+  const subcommands = [libCommand(), docCommand(), chunkCommand(), indexCommand(), queryCommand(), countCommand(), embedCommand(), modelCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

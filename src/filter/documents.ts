@@ -20,15 +20,13 @@ import { DOC } from './fields.js';
 
 /** A library's documents, as doc.KEY conditions read them. */
 export interface DocumentSource {
-  /** Every document's id and metadata. */
-  all(): readonly { id: string; metadata: object }[];
-  /** Changes whenever a document is added, changed or removed (compared with ===): columns built over them are kept until then. */
-  readonly version: unknown;
+  /** Every document's id and metadata: the same array (===) while no document is added, changed or removed, so columns built over it are kept until then. */
+  list(): readonly { id: string; metadata: object }[];
 }
 
 /** Columns over the documents, rebuilt when the documents change. */
 export class DocumentColumns {
-  private built: { version: unknown; ids: string[]; set: ColumnSet } | null = null;
+  private built: { of: readonly object[]; ids: string[]; set: ColumnSet } | null = null;
 
   /** `src` (the chunk columns) with its `doc.` leaves answered through the documents. */
   source(src: FilterSource, docs: DocumentSource | null): FilterSource {
@@ -55,11 +53,11 @@ export class DocumentColumns {
   }
 
   private columns(docs: DocumentSource): { ids: string[]; set: ColumnSet } {
-    if (this.built !== null && this.built.version === docs.version && docs.version !== undefined) return this.built;
-    const all = docs.all();
+    const all = docs.list();
+    if (this.built !== null && this.built.of === all) return this.built;
     const b = new ColumnSetBuilder();
     all.forEach((d, i) => b.addSubject(i, { [DOC]: d.metadata }));
-    this.built = { version: docs.version, ids: all.map((d) => d.id), set: b.build(all.length) };
+    this.built = { of: all, ids: all.map((d) => d.id), set: b.build(all.length) };
     return this.built;
   }
 }

@@ -17,6 +17,7 @@ import { Value } from 'typebox/value';
 import { BadRequest, HTTP_STATUS, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, VdbError } from '../domain/errors.js';
 import type { VdbService } from '../service/service.js';
 import { chunkRoutes } from './routes/chunks.js';
+import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
 import { indexRoutes } from './routes/indexes.js';
 import { libraryRoutes } from './routes/libraries.js';
@@ -106,6 +107,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, ctx);
   await app.register(libraryRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
   return app;
 }

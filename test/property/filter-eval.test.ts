@@ -185,7 +185,7 @@ describe('filter evaluator against the reference', () => {
           const doc = docs.find((d) => d.id === s.doc_id);
           return doc ? { ...s, d: doc.metadata } : s;
         });
-        const src = new DocumentColumns().source(setSource(build(subjects), subjects), { all: () => docs, version: 1 });
+        const src = new DocumentColumns().source(setSource(build(subjects), subjects), { list: () => docs });
         for (const f of filters) expect(Array.from(evaluate(f, src).toArray()), JSON.stringify(f)).toEqual(expected(f, merged));
       }),
       { seed: 4444, numRuns: 150 },

@@ -112,4 +112,36 @@ describe('filter columns in a v2 snapshot', () => {
     expect(open(path).countChunks('v').count).toBe(200);
     expect(() => count(path, ['cat=a'])).toThrow(CorruptSnapshot);
   });
+
+  it("filter on doc_id and the metadata of the chunk's document, through document edits, moves and the log", async () => {
+    const path = fresh();
+    const svc = open(path);
+    await svc.createLibrary({ name: 'v', dim: 3, metric: 'l2' });
+    await svc.documents.add('v', [{ id: 'a.md', metadata: { author: 'Ada', year: 1843 } }, { id: 'b.md', metadata: { author: 'Bob', tags: ['x'] } }]);
+    const chunk = (i: number, doc?: string) => ({ text: `c${i}`, embedding: [i, 1, 0], ...(doc ? { doc_id: doc } : {}) });
+    await svc.addChunks('v', [chunk(0, 'a.md'), chunk(1, 'a.md'), chunk(2, 'b.md'), chunk(3)]);
+    await svc.buildIndex('v', { type: 'kdtree' });
+    const ids = (where: string[]) => open(path).listChunks('v', { filter: { where } }).chunks.map((c) => c.text);
+    expect(ids(['doc.author=Ada'])).toEqual(['c0', 'c1']);
+    expect(ids(['doc_id=b.md'])).toEqual(['c2']);
+    expect(ids(['doc_id=null'])).toEqual(['c3']);
+    expect(ids(['!has:doc.author'])).toEqual(['c3']);
+    expect(ids(['doc.author!=Ada'])).toEqual(['c2', 'c3']);
+    expect(ids(['doc.tags=x', 'doc.author=Bob'])).toEqual(['c2']);
+    expect(open(path).countChunks('v', { filter: { 'doc.year': { $lt: 1900 } } }).count).toBe(2);
+    // A document edit changes what its chunks match; a chunk moved to another document follows it.
+    await open(path).documents.update('b.md', { metadata: { author: 'Ada' } }, 'v');
+    expect(ids(['doc.author=Ada'])).toEqual(['c0', 'c1', 'c2']);
+    const c1 = open(path).listChunks('v', { filter: { where: ['id!=x'] } }).chunks[1];
+    await open(path).updateChunk(c1.id, { doc_id: null }, 'v');
+    expect(ids(['doc.author=Ada'])).toEqual(['c0', 'c2']);
+    expect(ids(['doc_id=null'])).toEqual(['c1', 'c3']);
+    // Deleting a document deletes its chunks; the query plan searches among what matches.
+    await open(path).documents.delete(['a.md'], 'v');
+    expect(ids(['doc.author=Ada'])).toEqual(['c2']);
+    const res = await open(path).query('v', { embedding: [0, 1, 0], k: 5, where: ['!has:doc.author'], explain: true });
+    expect(res.hits.map((h) => h.text)).toEqual(['c1', 'c3']);
+    expect(res.explain?.matches).toBe(2);
+  });
 });
+
