@@ -73,6 +73,11 @@ async function timeQueries(ds, nq, search, isAsync = false) {
   return { nq, qps, qpsRuns: runs, msPerQuery: 1000 / qps, recall };
 }
 
+function median(xs) {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 function qView(ds, q) {
   return ds.queries.subarray(q * DIM, (q + 1) * DIM);
 }
@@ -185,22 +190,27 @@ async function filteredVdb(c) {
     for (const q of qs) results.push(rowsOf(await session.query(input(q))));
     return { results, qps: (qs.length * 1000) / (now() - t) };
   };
-  // Filtered and unfiltered queries alternate in blocks, so a change in the machine's load hits both alike.
+  // Filtered and unfiltered queries alternate in blocks of 10, and each figure is the median over the blocks: a
+  // stall of the shared machine (tens of ms) spoils a block or two, not the figure.
   const paired = async (qs, a, b) => {
     for (const q of qs.slice(0, Math.min(20, qs.length))) await session.query(a(q));
     const results = [];
-    let ta = 0;
-    let tb = 0;
-    for (let i = 0; i < qs.length; i += 25) {
-      const block = qs.slice(i, i + 25);
+    const rates = [];
+    const otherRates = [];
+    const ratios = [];
+    for (let i = 0; i < qs.length; i += 10) {
+      const block = qs.slice(i, i + 10);
       let t = now();
       for (const q of block) results.push(rowsOf(await session.query(a(q))));
-      ta += now() - t;
+      const ta = now() - t;
       t = now();
       for (const q of block) await session.query(b(q));
-      tb += now() - t;
+      const tb = now() - t;
+      rates.push((block.length * 1000) / ta);
+      otherRates.push((block.length * 1000) / tb);
+      ratios.push(tb / ta);
     }
-    return { results, qps: (qs.length * 1000) / ta, otherQps: (qs.length * 1000) / tb };
+    return { results, qps: median(rates), otherQps: median(otherRates), ratio: median(ratios) };
   };
   const meanRecall = (qs, results, truths) => qs.reduce((s, q, i) => s + filteredRecall(ds, q, results[i], truths[i]), 0) / Math.max(1, qs.length);
   const everyQuery = Array.from({ length: nq }, (_, q) => q);
@@ -239,7 +249,7 @@ async function filteredVdb(c) {
       reason: explain.reason,
       // The unfiltered q/s of the same queries, measured alternately with them.
       unfilteredQps: f.otherQps,
-      vsUnfiltered: f.qps / f.otherQps,
+      vsUnfiltered: f.ratio,
       // The curve's q/s at this recall, scaled by how the machine's speed moved since the curve (same queries at the base ef).
       unfilteredQpsAtRecall: qpsAtRecall(curve, recall) * (f.otherQps / base.qps),
     };
