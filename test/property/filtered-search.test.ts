@@ -142,7 +142,9 @@ describe('filtered hnsw', () => {
     );
   });
 
-  it.each([false, true])('keeps recall@10 >= 0.95 at 50/20/10/1/0.1% of matches, an AND of two, and a filter that is a cluster (graph walks forced: %s)', (walk) => {
+  // One clustered set and its graph for both recall runs.
+  let shared: ReturnType<typeof recallSet> | null = null;
+  function recallSet() {
     const dim = 24;
     const n = 6000;
     const clusters = 30;
@@ -158,6 +160,12 @@ describe('filtered hnsw', () => {
     const index = INDEX_KINDS.hnsw.build(space, { m: 12, ef_construction: 100 }, { random: seededRandom(5) });
     const u = Float64Array.from({ length: n }, () => rnd.next());
     const v = Float64Array.from({ length: n }, () => rnd.next());
+    return { dim, n, cluster, raw, space, index, u, v };
+  }
+
+  it.each([false, true])('keeps recall@10 >= 0.95 at 50/20/10/1/0.1% of matches, an AND of two, and a filter that is a cluster (graph walks forced: %s)', (walk) => {
+    shared ??= recallSet();
+    const { dim, n, cluster, raw, space, index, u, v } = shared;
     const where = (test: (r: number) => boolean) => {
       const b = new RowBitmap(n);
       for (let r = 0; r < n; r++) if (test(r)) b.set(r);
