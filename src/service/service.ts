@@ -634,7 +634,7 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
-    const own = parseFilter({ filter: input.filter, where: input.where }, where);
+    const own = parseFilter({ filter: input.filter, where: input.where, ast: input.ast }, where);
     const filter = own && this.filter ? and([this.filter, own]) : (own ?? this.filter);
     if (input.explain !== undefined && typeof input.explain !== 'boolean') throw new InvalidInput(prefix(where, 'explain must be true or false'));
     return { vector, k, ef: this.efFor(input.ef, where), filter, explain: input.explain === true };
