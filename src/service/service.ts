@@ -17,6 +17,7 @@ import type {
   IndexView,
   LibraryPatch,
   LibraryView,
+  Metadata,
   Metric,
   NewChunk,
   NewLibrary,
@@ -429,6 +430,54 @@ export class VdbService {
     });
   }
 
+  /**
+   * Writes metadata into the chunks picked by `ids` (all must exist) or a
+   * filter, as one atomic change: `merge` sets the keys of `values` over the
+   * old ones, `replace` makes `values` the whole metadata; with `path`, at
+   * that nested key instead of the top (objects made on the way, a non-object
+   * there replaced). Returns how many chunks changed. Qdrant's set and
+   * overwrite payload.
+   * @throws NotFound naming the first unknown id, before anything changes
+   */
+  async setMetadata(ref: string, target: { ids?: string[]; filter?: FilterInput }, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }> {
+    checkMetadata(values);
+    const f = target.filter ? parseFilter(target.filter) : null;
+    if ((target.ids === undefined) === (f === null)) throw new InvalidInput('give either chunk ids or a filter to update the metadata of');
+    const path = opts.path ?? [];
+    if (path.some((k) => typeof k !== 'string' || k === '')) throw new InvalidInput('a metadata key path needs non-empty keys, e.g. a.b');
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      let rows: number[];
+      if (f) rows = Array.from(lib.filterRows(f).toArray());
+      else {
+        rows = [...new Set(target.ids)].map((id) => {
+          const row = lib.rowOf(id);
+          if (row < 0) throw new NotFound(`chunk ${quote(id)} not found in library ${quote(lib.name)}`);
+          return row;
+        });
+      }
+      const now = this.now();
+      const next = rows.map((row, i) => {
+        const metadata = withValues(lib.chunkAt(row).metadata, path, values, opts.mode);
+        return checkMetadata(metadata, rows.length > 1 ? `chunk ${i + 1}` : undefined);
+      });
+      let updated = 0;
+      rows.forEach((row, i) => {
+        if (sameJson(lib.chunkAt(row).metadata, next[i])) return;
+        const c = lib.chunks[row];
+        c.metadata = next[i];
+        c.updated_at = now;
+        lib.markEdited(row);
+        updated++;
+      });
+      if (updated > 0) {
+        lib.updated_at = now;
+        db.changed();
+      }
+      return { updated };
+    });
+  }
+
   // ---- indexes ---------------------------------------------------------
 
   /**
@@ -480,6 +529,17 @@ export class VdbService {
     return this.store.compact();
   }
 
+}
+
+/** `metadata` with `values` merged in (or replacing) at `path`; the input is not changed. */
+function withValues(metadata: Metadata, path: string[], values: Metadata, mode: 'merge' | 'replace'): Metadata {
+  const isObject = (v: unknown): v is Metadata => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const put = (at: unknown, i: number): Metadata => {
+    const base = isObject(at) ? at : {};
+    if (i === path.length) return mode === 'replace' ? { ...values } : { ...base, ...values };
+    return { ...base, [path[i]]: put(base[path[i]], i + 1) };
+  };
+  return path.length === 0 && mode === 'replace' ? { ...values } : put(metadata, 0);
 }
 
 /** Each item's own id (checked), or undefined; an id given twice is refused, naming both items. */
