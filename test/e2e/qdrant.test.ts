@@ -259,6 +259,18 @@ describe('Qdrant clients against vdb serve', () => {
     expect(parsed).toEqual({ status: { error: expect.stringContaining(message) }, time: expect.any(Number) });
   });
 
+  it("takes Python qdrant-client's bodies, which spell out every unset field as null", async () => {
+    const create = await raw('PUT', '/collections/py', JSON.stringify({ vectors: { size: 2, distance: 'Dot', hnsw_config: null, quantization_config: null, on_disk: null, datatype: null, multivector_config: null }, shard_number: null, sharding_method: null, init_from: null }));
+    expect(create.status).toBe(200);
+    const up = await raw('PUT', '/collections/py/points?wait=true', JSON.stringify({ points: [{ id: 1, vector: [1, 2], payload: { lang: 'en' } }, { id: 2, vector: [2, 1], payload: null }], shard_key: null, update_filter: null }));
+    expect(up.status).toBe(200);
+    const cond = { key: 'lang', match: { value: 'en' }, range: null, geo_bounding_box: null, geo_radius: null, geo_polygon: null, values_count: null, is_empty: null, is_null: null };
+    const body = { query: [1, 1], using: null, prefetch: null, filter: { should: null, min_should: null, must: [cond], must_not: null }, params: null, score_threshold: null, limit: 3, offset: null, with_vector: null, with_payload: true, lookup_from: null, shard_key: null };
+    const res = await raw('POST', '/collections/py/points/query', JSON.stringify(body));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text).result.points).toEqual([{ id: 1, version: 0, score: 3, payload: { lang: 'en' } }]);
+  });
+
   it('runs LangChain: fromTexts, addDocuments, similaritySearch(WithScore) with filters, MMR, delete', async () => {
     const embeddings = new LetterEmbeddings();
     const config = { url, collectionName: 'lc' };
