@@ -97,6 +97,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'vdb', description: 'REST API of vdb serve: libraries of text chunks and their k-nearest-neighbour queries.', version: '1' },
+      tags: [{ name: 'qdrant', description: "Qdrant's REST API (the subset its clients use), at Qdrant's root paths: a collection is a library, a point a chunk, its payload the chunk's metadata" }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY: every route but /healthz needs it when the server has one' } } },
       // This server's rule: the key is required when it has one, optional (ignored) when it has none.
       security: opts.apiKey !== undefined ? [{ bearer: [] }] : [{}, { bearer: [] }],

@@ -439,12 +439,25 @@ export class VdbService {
    * overwrite payload.
    * @throws NotFound naming the first unknown id, before anything changes
    */
-  async setMetadata(ref: string, target: { ids?: string[]; filter?: FilterInput }, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }> {
+  async setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }> {
     checkMetadata(values);
+    const path = checkKeyPath(opts.path ?? []);
+    return this.rewriteMetadata(ref, target, (m) => withValues(m, path, values, opts.mode));
+  }
+
+  /**
+   * Removes the keys at `paths` (each a nested key path, e.g. ["a", "b"]) from
+   * the metadata of the chunks picked by `ids` or a filter, as one atomic
+   * change; missing keys are no error. Qdrant's delete payload.
+   */
+  async unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]): Promise<{ updated: number }> {
+    const checked = paths.map(checkKeyPath);
+    return this.rewriteMetadata(ref, target, (m) => checked.reduce(withoutKey, m));
+  }
+
+  private async rewriteMetadata(ref: string, target: MetadataTarget, rewrite: (m: Metadata) => Metadata): Promise<{ updated: number }> {
     const f = target.filter ? parseFilter(target.filter) : null;
     if ((target.ids === undefined) === (f === null)) throw new InvalidInput('give either chunk ids or a filter to update the metadata of');
-    const path = opts.path ?? [];
-    if (path.some((k) => typeof k !== 'string' || k === '')) throw new InvalidInput('a metadata key path needs non-empty keys, e.g. a.b');
     return this.store.update((db) => {
       const lib = db.library(ref);
       let rows: number[];
@@ -456,11 +469,9 @@ export class VdbService {
           return row;
         });
       }
+      // Every new metadata object is checked before the first change.
+      const next = rows.map((row, i) => checkMetadata(rewrite(lib.chunkAt(row).metadata), rows.length > 1 ? `chunk ${i + 1}` : undefined));
       const now = this.now();
-      const next = rows.map((row, i) => {
-        const metadata = withValues(lib.chunkAt(row).metadata, path, values, opts.mode);
-        return checkMetadata(metadata, rows.length > 1 ? `chunk ${i + 1}` : undefined);
-      });
       let updated = 0;
       rows.forEach((row, i) => {
         if (sameJson(lib.chunkAt(row).metadata, next[i])) return;
@@ -529,6 +540,31 @@ export class VdbService {
     return this.store.compact();
   }
 
+}
+
+/** The chunks a metadata update applies to: these ids (all must exist) or those a filter matches. */
+export interface MetadataTarget {
+  ids?: string[];
+  filter?: FilterInput;
+}
+
+function checkKeyPath(path: string[]): string[] {
+  if (!Array.isArray(path) || path.some((k) => typeof k !== 'string' || k === '')) throw new InvalidInput('a metadata key path needs non-empty keys, e.g. a.b');
+  return path;
+}
+
+/** `metadata` without the key at `path` (objects on the way copied, the input not changed). */
+function withoutKey(metadata: Metadata, path: string[]): Metadata {
+  const [head, ...rest] = path;
+  if (!Object.prototype.hasOwnProperty.call(metadata, head)) return metadata;
+  const out = { ...metadata };
+  if (rest.length === 0) delete out[head];
+  else {
+    const v = metadata[head];
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return metadata;
+    out[head] = withoutKey(v as Metadata, rest);
+  }
+  return out;
 }
 
 /** `metadata` with `values` merged in (or replacing) at `path`; the input is not changed. */

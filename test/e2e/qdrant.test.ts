@@ -160,6 +160,8 @@ describe('Qdrant clients against vdb serve', () => {
     expect((await client.count('c', { filter: { must: [{ key: 'big', match: { value: true } }] } })).count).toBe(2);
     await client.overwritePayload('c', { payload: { only: 'this' }, points: [UUID] });
     expect((await client.retrieve('c', { ids: [UUID] }))[0].payload).toEqual({ only: 'this' });
+    await client.deletePayload('c', { keys: ['seen', 'meta.inner.deep', 'absent'], points: [2] });
+    expect((await client.retrieve('c', { ids: [2] }))[0].payload).toEqual({ color: 'red', n: 3, tags: ['x', 'y'], meta: { inner: {} } });
     await client.clearPayload('c', { points: [7] });
     expect((await client.retrieve('c', { ids: [7] }))[0].payload).toEqual({});
     await expect(client.setPayload('c', { payload: { a: 1 }, points: [12345] })).rejects.toMatchObject({ status: 404, data: { status: { error: 'Not found: No point with id 12345 found' } } });

@@ -64,6 +64,7 @@ const OPERATIONS = [
   'POST /collections/{name}/points/payload',
   'PUT /collections/{name}/points/payload',
   'POST /collections/{name}/points/payload/clear',
+  'POST /collections/{name}/points/payload/delete',
   'POST /collections/{name}/points/scroll',
   'POST /collections/{name}/points/count',
   'POST /collections/{name}/points/query',

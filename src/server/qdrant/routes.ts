@@ -210,6 +210,18 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
     },
   );
 
+  app.post(
+    '/collections/:name/points/payload/delete',
+    { schema: { tags, summary: 'remove payload keys (dotted keys reach nested objects) from points by ids or filter', params: S.CollectionParams, querystring: S.WaitQuery, body: S.DeletePayloadBody, response: S.responses.update } },
+    async (req: Req, reply) => {
+      const lib = collection(req.params.name);
+      const body = bodyOf(req.body);
+      if (!Array.isArray(body.keys) || !body.keys.every((k) => typeof k === 'string' && k !== '' && !/[[\]]/.test(k))) bad('keys must be a list of payload keys such as a.b (array paths are not supported by vdb)');
+      await service.unsetMetadata(req.params.name, selectorTarget(lib, body, compile), (body.keys as string[]).map((k) => k.split('.')));
+      return sendResult(reply, updated());
+    },
+  );
+
   // ---- points: reads --------------------------------------------------
 
   app.post(
