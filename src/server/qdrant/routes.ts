@@ -22,6 +22,7 @@ import { parseJson, toNumbers } from './json.js';
 import { bad, bodyOf, idAt, idsAt, intField, isObject, readUpsert, readVector, readWithPayload, readWithVector, recordOf, refuse, selectPayload, wireVector } from './points.js';
 import type { PayloadSelector } from './points.js';
 import * as S from './schemas.js';
+import type { TSchema } from 'typebox';
 
 /** The version `GET /` reports: one the 1.19 js-client accepts (QDRANT.md §3: 1.18–1.20). */
 export const QDRANT_VERSION = '1.19.0';
@@ -43,6 +44,7 @@ export interface QdrantContext {
 }
 
 type Params = { name: string };
+type Json = Record<string, unknown>;
 type Req = FastifyRequest<{ Params: Params; Body: unknown }>;
 
 export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Promise<void> {
@@ -174,53 +176,33 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
     },
   );
 
-  app.post(
-    '/collections/:name/points/delete',
-    { schema: { tags, summary: 'delete points by ids or by filter', params: S.CollectionParams, querystring: S.WaitQuery, body: S.SelectorBody, response: S.responses.update } },
-    async (req: Req, reply) => {
-      const lib = collection(req.params.name);
-      const ast = selectorFilter(lib, bodyOf(req.body), compile);
-      await service.deleteWhere(req.params.name, { ast });
+  /** A write by `points` or `filter`: one service call, then Qdrant's UpdateResult. */
+  const writeRoute = (method: 'post' | 'put', url: string, summary: string, body: TSchema, run: (name: string, lib: Library, body: Json) => Promise<unknown>) =>
+    app[method](url, { schema: { tags, summary, params: S.CollectionParams, querystring: S.WaitQuery, body, response: S.responses.update } }, async (req: Req, reply) => {
+      await run(req.params.name, collection(req.params.name), bodyOf(req.body));
       return sendResult(reply, updated());
-    },
-  );
+    });
 
-  const payloadWrite = (mode: 'merge' | 'replace') => async (req: Req, reply: FastifyReply) => {
-    const lib = collection(req.params.name);
-    const body = bodyOf(req.body);
+  writeRoute('post', '/collections/:name/points/delete', 'delete points by ids or by filter', S.SelectorBody, (name, lib, body) => service.deleteWhere(name, { ast: selectorFilter(lib, body, compile) }));
+
+  const payloadWrite = (mode: 'merge' | 'replace') => (name: string, lib: Library, body: Json) => {
     if (!isObject(body.payload)) bad('payload must be a JSON object');
     let path: string[] | undefined;
     if (body.key !== undefined && body.key !== null) {
       if (typeof body.key !== 'string' || body.key === '' || /[[\]]/.test(body.key)) bad('key must be a payload key such as a.b (array paths are not supported by vdb)');
       path = body.key.split('.');
     }
-    await service.setMetadata(req.params.name, selectorTarget(lib, body, compile), toPayload(body.payload), { mode, path });
-    return sendResult(reply, updated());
+    return service.setMetadata(name, selectorTarget(lib, body, compile), toPayload(body.payload), { mode, path });
   };
-  const payloadRoute = (summary: string) => ({ schema: { tags, summary, params: S.CollectionParams, querystring: S.WaitQuery, body: S.PayloadBody, response: S.responses.update } });
-  app.post('/collections/:name/points/payload', payloadRoute('set payload keys (merged into each point; under `key` if given) by ids or filter'), payloadWrite('merge'));
-  app.put('/collections/:name/points/payload', payloadRoute('overwrite the whole payload (or the object under `key`) by ids or filter'), payloadWrite('replace'));
-  app.post(
-    '/collections/:name/points/payload/clear',
-    { schema: { tags, summary: 'empty the payload of points by ids or filter', params: S.CollectionParams, querystring: S.WaitQuery, body: S.SelectorBody, response: S.responses.update } },
-    async (req: Req, reply) => {
-      const lib = collection(req.params.name);
-      await service.setMetadata(req.params.name, selectorTarget(lib, bodyOf(req.body), compile), {}, { mode: 'replace' });
-      return sendResult(reply, updated());
-    },
+  writeRoute('post', '/collections/:name/points/payload', 'set payload keys (merged into each point; under `key` if given) by ids or filter', S.PayloadBody, payloadWrite('merge'));
+  writeRoute('put', '/collections/:name/points/payload', 'overwrite the whole payload (or the object under `key`) by ids or filter', S.PayloadBody, payloadWrite('replace'));
+  writeRoute('post', '/collections/:name/points/payload/clear', 'empty the payload of points by ids or filter', S.SelectorBody, (name, lib, body) =>
+    service.setMetadata(name, selectorTarget(lib, body, compile), {}, { mode: 'replace' }),
   );
-
-  app.post(
-    '/collections/:name/points/payload/delete',
-    { schema: { tags, summary: 'remove payload keys (dotted keys reach nested objects) from points by ids or filter', params: S.CollectionParams, querystring: S.WaitQuery, body: S.DeletePayloadBody, response: S.responses.update } },
-    async (req: Req, reply) => {
-      const lib = collection(req.params.name);
-      const body = bodyOf(req.body);
-      if (!Array.isArray(body.keys) || !body.keys.every((k) => typeof k === 'string' && k !== '' && !/[[\]]/.test(k))) bad('keys must be a list of payload keys such as a.b (array paths are not supported by vdb)');
-      await service.unsetMetadata(req.params.name, selectorTarget(lib, body, compile), (body.keys as string[]).map((k) => k.split('.')));
-      return sendResult(reply, updated());
-    },
-  );
+  writeRoute('post', '/collections/:name/points/payload/delete', 'remove payload keys (dotted keys reach nested objects) from points by ids or filter', S.DeletePayloadBody, (name, lib, body) => {
+    if (!Array.isArray(body.keys) || !body.keys.every((k) => typeof k === 'string' && k !== '' && !/[[\]]/.test(k))) bad('keys must be a list of payload keys such as a.b (array paths are not supported by vdb)');
+    return service.unsetMetadata(name, selectorTarget(lib, body, compile), (body.keys as string[]).map((k) => k.split('.')));
+  });
 
   // ---- points: reads --------------------------------------------------
 
@@ -305,15 +287,7 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
       const body = bodyOf(req.body);
       refuse(body, ['prefetch', 'lookup_from', 'shard_key'], 'query');
       if (body.using !== undefined && body.using !== null && body.using !== '') bad(`using names vector ${JSON.stringify(body.using)}; vdb collections have one unnamed vector`);
-      const points = await search(service, req.params.name, collection, {
-        query: body.query,
-        filter: body.filter,
-        limit: intField(body.limit, 'limit', 10, 1, MAX_LIMIT),
-        offset: intField(body.offset, 'offset', 0, 0, MAX_LIMIT),
-        scoreThreshold: threshold(body.score_threshold),
-        payload: readWithPayload(body.with_payload, false),
-        withVector: readWithVector(body.with_vector),
-      });
+      const points = await search(service, req.params.name, collection, searchInput(body, body.query));
       return sendResult(reply, { points });
     },
   );
@@ -330,15 +304,7 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
         vector = vector.vector;
       }
       if (body.limit === undefined) bad('limit is required');
-      const points = await search(service, req.params.name, collection, {
-        query: readVector(vector, 'vector'),
-        filter: body.filter,
-        limit: intField(body.limit, 'limit', 10, 1, MAX_LIMIT),
-        offset: intField(body.offset, 'offset', 0, 0, MAX_LIMIT),
-        scoreThreshold: threshold(body.score_threshold),
-        payload: readWithPayload(body.with_payload, false),
-        withVector: readWithVector(body.with_vector),
-      });
+      const points = await search(service, req.params.name, collection, searchInput(body, readVector(vector, 'vector')));
       return sendResult(reply, points);
     },
   );
@@ -450,6 +416,19 @@ interface SearchInput {
   scoreThreshold: number | null;
   payload: PayloadSelector;
   withVector: boolean;
+}
+
+/** The fields query and search share (QDRANT.md §4 row 12, §5 defaults). */
+function searchInput(body: Json, query: unknown): SearchInput {
+  return {
+    query,
+    filter: body.filter,
+    limit: intField(body.limit, 'limit', 10, 1, MAX_LIMIT),
+    offset: intField(body.offset, 'offset', 0, 0, MAX_LIMIT),
+    scoreThreshold: threshold(body.score_threshold),
+    payload: readWithPayload(body.with_payload, false),
+    withVector: readWithVector(body.with_vector),
+  };
 }
 
 /** What `query` asks for (QDRANT.md §4 query fields): a vector, a point's vector, with or without MMR. */
