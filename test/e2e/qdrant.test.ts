@@ -197,6 +197,8 @@ describe('Qdrant clients against vdb serve', () => {
         const { points: gotT } = await client.query(name, { query: q, limit: 10, score_threshold: got[4].score });
         expect(gotT.map((p) => p.id)).toEqual(want.slice(0, 4).map((p) => p.id));
       }
+      const batch = await client.queryBatch(name, { searches: [{ query: points[0].vector, limit: 2 }, { query: points[1].vector, limit: 1, filter: { must: [{ key: 'group', match: { value: 2 } }] } }] });
+      expect(batch.map((b) => b.points.map((p) => p.id))).toEqual([oracle(points, points[0].vector, distance, 2).map((p) => p.id), oracle(points, points[1].vector, distance, 1, (p) => p.group === 2).map((p) => p.id)]);
       // A point id as the query: its stored vector, the point itself left out.
       const byId = await client.query(name, { query: 5, limit: 3 });
       expect(byId.points.map((p) => p.id)).toEqual(oracle(points.filter((p) => p.id !== 5), points[4].vector, distance, 3).map((p) => p.id));
@@ -251,6 +253,8 @@ describe('Qdrant clients against vdb serve', () => {
     ['POST', '/collections/c/points/query', '{"query": 999999}', 404, 'No point with id 999999 found'],
     ['POST', '/collections/c/points/scroll', '{"filter": {"must": [{"key": "n", "match": {"value": 1.5}}]}}', 400, 'an integer or a boolean'],
     ['POST', '/collections/c/points/delete', '{}', 400, 'give either points'],
+    ['POST', '/collections/c/points/query/batch', '{"searches": [{"query": [1,0,0,0]}, {"query": [1]}]}', 400, 'searches[1]: '],
+    ['PATCH', '/collections/c/points', '{}', 404, 'no route PATCH /collections/c/points'],
     ['PUT', '/collections/x', '{"vectors": {"size": 0, "distance": "Dot"}}', 400, 'vectors.size must be an integer'],
     ['PUT', '/collections/x', '{}', 400, 'vectors must be'],
     ['PUT', '/collections/c/index', '{"field_name": "n", "field_schema": "vector"}', 400, 'field_schema must be one of'],

@@ -68,6 +68,7 @@ const OPERATIONS = [
   'POST /collections/{name}/points/scroll',
   'POST /collections/{name}/points/count',
   'POST /collections/{name}/points/query',
+  'POST /collections/{name}/points/query/batch',
   'POST /collections/{name}/points/search',
 ];
 

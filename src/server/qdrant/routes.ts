@@ -6,7 +6,7 @@
  * write is one service call, applied and durable before the 200 answer.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, Conflict, NotFound } from '../../domain/errors.js';
+import { BadRequest, Conflict, InvalidFilter, InvalidInput, NotFound } from '../../domain/errors.js';
 import type { VdbError } from '../../domain/errors.js';
 import type { Library } from '../../domain/model.js';
 import type { Metadata, Metric } from '../../domain/types.js';
@@ -62,6 +62,14 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
       done(new BadRequest(`body is not valid JSON: ${(err as Error).message}`), undefined);
     }
   });
+
+  // Unknown routes and methods under /collections answer in Qdrant's shape too (LangChain reads data.status.error).
+  await app.register(
+    async (sub) => {
+      sub.setNotFoundHandler((req, reply) => sendError(reply, new NotFound(`no route ${req.method} ${req.url.split('?')[0]} in vdb's Qdrant API (see /docs)`)));
+    },
+    { prefix: '/collections' },
+  );
 
   /** The library of a collection, as of now. */
   const collection = (name: string): Library => {
@@ -280,15 +288,34 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
     },
   );
 
+  const runQuery = (name: string, body: Json) => {
+    refuse(body, ['prefetch', 'lookup_from', 'shard_key'], 'query');
+    if (body.using !== undefined && body.using !== null && body.using !== '') bad(`using names vector ${JSON.stringify(body.using)}; vdb collections have one unnamed vector`);
+    return search(service, name, collection, searchInput(body, body.query));
+  };
+
   app.post(
     '/collections/:name/points/query',
     { schema: { tags, summary: 'nearest points to a vector, {nearest} (with mmr) or a point id; filter, limit, offset, score_threshold', params: S.CollectionParams, body: S.QueryBody, response: S.responses.query } },
+    async (req: Req, reply) => sendResult(reply, { points: await runQuery(req.params.name, bodyOf(req.body)) }),
+  );
+
+  app.post(
+    '/collections/:name/points/query/batch',
+    { schema: { tags, summary: 'several queries: {"searches": [query bodies]} → [{points}], in order', params: S.CollectionParams, body: S.QueryBatchBody, response: S.responses.queryBatch } },
     async (req: Req, reply) => {
-      const body = bodyOf(req.body);
-      refuse(body, ['prefetch', 'lookup_from', 'shard_key'], 'query');
-      if (body.using !== undefined && body.using !== null && body.using !== '') bad(`using names vector ${JSON.stringify(body.using)}; vdb collections have one unnamed vector`);
-      const points = await search(service, req.params.name, collection, searchInput(body, body.query));
-      return sendResult(reply, { points });
+      const { searches } = bodyOf(req.body);
+      if (!Array.isArray(searches)) bad('searches must be a list of query requests');
+      const out = [];
+      for (const [i, body] of searches.entries()) {
+        try {
+          out.push({ points: await runQuery(req.params.name, bodyOf(body)) });
+        } catch (err) {
+          if (err instanceof InvalidInput || err instanceof InvalidFilter) throw new InvalidInput(`searches[${i}]: ${err.message}`);
+          throw err;
+        }
+      }
+      return sendResult(reply, out);
     },
   );
 
@@ -420,11 +447,13 @@ interface SearchInput {
 
 /** The fields query and search share (QDRANT.md §4 row 12, §5 defaults). */
 function searchInput(body: Json, query: unknown): SearchInput {
+  const limit = intField(body.limit, 'limit', 10, 1, MAX_LIMIT);
+  const offset = intField(body.offset, 'offset', 0, 0, MAX_LIMIT - limit);
   return {
     query,
     filter: body.filter,
-    limit: intField(body.limit, 'limit', 10, 1, MAX_LIMIT),
-    offset: intField(body.offset, 'offset', 0, 0, MAX_LIMIT),
+    limit,
+    offset,
     scoreThreshold: threshold(body.score_threshold),
     payload: readWithPayload(body.with_payload, false),
     withVector: readWithVector(body.with_vector),

@@ -53,6 +53,7 @@ export const QueryBody = Type.Object({
   using: Type.Optional(Type.String()),
   params: Type.Optional(Type.Object({ hnsw_ef: Type.Optional(Type.Integer()), exact: Type.Optional(Type.Boolean()) }, { additionalProperties: true })),
 });
+export const QueryBatchBody = Type.Object({ searches: Type.Array(QueryBody) });
 export const SearchBody = Type.Object({
   vector: Vector,
   filter: Type.Optional(Filter),
@@ -100,5 +101,6 @@ export const responses = {
   count: { 200: ok(Type.Object({ count: Type.Integer() }), 'exact count'), ...errors },
   query: { 200: ok(Type.Object({ points: Type.Array(Scored) }), 'best first'), ...errors },
   search: { 200: ok(Type.Array(Scored), 'best first'), ...errors },
+  queryBatch: { 200: ok(Type.Array(Type.Object({ points: Type.Array(Scored) })), 'one answer per query, in order'), ...errors },
   version: { 200: Type.Object({ title: Type.String(), version: Type.String(), commit: Type.String() }, { description: 'not enveloped (QDRANT.md §3)' }) },
 };
