@@ -11,9 +11,13 @@
 /** Integer literals of more than 15 digits, outside strings (the JSON text is scanned once). */
 const TOKEN = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![.eE\d])/g;
 const MARK = '\u0000u64:';
+/** A long integer anywhere, strings included: a cheap test before the scan. */
+const LONG_INTEGER = /(?<![\d.eE+])\d{16}/;
 
 /** JSON.parse, with integers beyond Number.MAX_SAFE_INTEGER read as bigints. */
 export function parseJson(text: string): unknown {
+  // Most bodies have no long integer at all (a float's digits follow its point): plain JSON.parse.
+  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
   let marked = false;
   const source = text.replace(TOKEN, (t) => {
     if (t[0] === '"') return t;
