@@ -184,7 +184,7 @@ describe('Qdrant filters', () => {
     expect(before.body.result.count).toBe(0);
     expect((await call('PUT', '/collections/f/index', { field_name: 'text', field_schema: 'text' })).status).toBe(200);
     const info = await call('GET', '/collections/f');
-    expect(info.body.result.payload_schema.text.data_type).toBe('text');
+    expect(info.body.result.payload_schema.text).toEqual({ data_type: 'text', points: 4 });
     const after = await call('POST', '/collections/f/points/scroll', { filter, with_payload: false });
     // "Quick foxes jump": every token, lower-cased and stemmed, in any order.
     expect(after.body.result.points.map((p: { id: J }) => p.id)).toEqual([3]);

@@ -73,7 +73,7 @@ class Compiler {
 
   condition(c: unknown, where: string, depth: number, nested: boolean): Filter {
     if (!isObject(c)) fail(where, `must be a condition object, got ${show(c)}`);
-    if ('key' in c) return this.field(c, where, depth);
+    if ('key' in c) return this.field(c, where);
     if ('is_empty' in c) return { kind: 'isEmpty', path: this.keyOf(c.is_empty, `${where}.is_empty`) };
     if ('is_null' in c) return { kind: 'isNull', path: this.keyOf(c.is_null, `${where}.is_null`) };
     if ('has_id' in c) {
@@ -118,7 +118,7 @@ class Compiler {
     return { kind: 'nested', path, filter: relative(inner) };
   }
 
-  private field(c: Json, where: string, depth: number): Filter {
+  private field(c: Json, where: string): Filter {
     if (typeof c.key !== 'string') fail(`${where}.key`, `must be a string, got ${show(c.key)}`);
     const key = c.key as string;
     const path = payloadPath(key, `${where}.key`);
@@ -140,7 +140,6 @@ class Compiler {
       parts.push(x ? leaf : { kind: 'not', of: leaf });
     }
     if (parts.length === 0) fail(where, `needs a condition on "${key}": match, range, values_count, is_empty or is_null`);
-    void depth;
     return and(parts);
   }
 

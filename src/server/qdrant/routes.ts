@@ -14,7 +14,7 @@ import { MAX_K } from '../../domain/types.js';
 import type { Filter } from '../../filter/ast.js';
 import type { VdbService } from '../../service/service.js';
 import { sendError, sendResult } from './envelope.js';
-import { compileQdrantFilter } from './filter.js';
+import { compileQdrantFilter, payloadPath } from './filter.js';
 import type { CompileContext } from './filter.js';
 import { chunkIdForWrite, chunkIdsOf, comparePointIds, pointIdOf } from './ids.js';
 import type { PointId } from './ids.js';
@@ -391,9 +391,18 @@ function collectionInfo(lib: Library) {
       wal_config: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
       quantization_config: null,
     },
-    payload_schema: Object.fromEntries(Object.entries(indexes).map(([key, schema]) => [key, { data_type: schema.type, ...(Object.keys(schema).length > 1 ? { params: schema } : {}), points: 0 }])),
+    payload_schema: Object.fromEntries(Object.entries(indexes).map(([key, schema]) => [key, { data_type: schema.type, ...(Object.keys(schema).length > 1 ? { params: schema } : {}), points: pointsWith(lib, key) }])),
     vdb: { lib_id: lib.id, embedder: lib.embedder, index: index?.type ?? null },
   };
+}
+
+/** How many points have the payload key (what Qdrant's payload_schema counts per index); 0 for a key that is no valid path. */
+function pointsWith(lib: Library, key: string): number {
+  try {
+    return lib.filterRows({ kind: 'exists', path: payloadPath(key, 'key') }).count();
+  } catch {
+    return 0;
+  }
 }
 
 function toPayload(v: unknown): Metadata {
