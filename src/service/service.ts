@@ -733,7 +733,8 @@ export class QuerySession {
     const own = parseFilter({ filter: input.filter, where: input.where, ast: input.ast }, where);
     const filter = own && this.filter ? and([this.filter, own]) : (own ?? this.filter);
     if (input.explain !== undefined && typeof input.explain !== 'boolean') throw new InvalidInput(prefix(where, 'explain must be true or false'));
-    return { vector, k, ef: this.efFor(input.ef, where), filter, explain: input.explain === true };
+    // A filter that admits every chunk (`{}`, a Qdrant query without conditions) is no filter: the unfiltered search.
+    return { vector, k, ef: this.efFor(input.ef, where), filter: filter?.kind === 'all' ? null : filter, explain: input.explain === true };
   }
 
   /**
