@@ -245,6 +245,7 @@ describe('Qdrant clients against vdb serve', () => {
     ['PUT', '/collections/c/points', '{"points": [{"id": 1, "vector": [1,0,0,"x"]}]}', 400, 'must be a number'],
     ['PUT', '/collections/c/points', '{"points": ', 400, 'not valid JSON'],
     ['PUT', '/collections/c/points', '[]', 400, 'must be a JSON object'],
+    ['PUT', '/collections/c/points', '{"points": [{"id": 1, "vector": [1,0,0,0], "payload": {"__proto__": {"x": 1}}}]}', 400, '"__proto__" is not allowed'],
     ['PUT', '/collections/nope/points', '{"points": [{"id": 1, "vector": [1]}]}', 404, 'Collection `nope` doesn\'t exist!'],
     ['POST', '/collections/c/points/query', '{"query": [1,0,0]}', 400, 'expected 4'],
     ['POST', '/collections/c/points/query', '{"query": {"recommend": {"positive": [1]}}}', 400, 'not supported'],
