@@ -87,6 +87,8 @@ try {
   const filter = { must: [{ key: 'bucket', match: { value: 3 } }] };
   await time('qdrant query (js-client)', async (v) => (await client.query('wordnet', { query: v, limit: K })).points, (q) => truth[q]);
   await time('qdrant query, filter bucket = 3 (10%)', async (v) => (await client.query('wordnet', { query: v, limit: K, filter })).points, (q) => truthFiltered[q]);
+  const qfetch = async (body) => (await (await fetch(`${url}/collections/wordnet/points/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()).result.points;
+  await time('qdrant query (fetch)', (v) => qfetch({ query: v, limit: K }), (q) => truth[q]);
   const rest = async (body) => (await (await fetch(`${url}/api/v1/libraries/wordnet/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()).hits;
   await time('/api/v1 query (fetch)', (v) => rest({ embedding: v, k: K }), (q) => truth[q]);
   await time('/api/v1 query, where bucket = 3', (v) => rest({ embedding: v, k: K, filter: { bucket: 3 } }), (q) => truthFiltered[q]);

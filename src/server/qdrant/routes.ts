@@ -495,8 +495,14 @@ function readQuery(q: unknown): { vector?: number[]; id?: PointId; mmr?: { diver
 /** The scored points of a query: the service's filtered kNN, then Qdrant's offset, threshold and selection. */
 async function search(service: VdbService, name: string, collection: (name: string) => Library, input: SearchInput) {
   const q = readQuery(input.query);
-  collection(name);
-  const session = await service.querySession(name);
+  let session;
+  try {
+    session = await service.querySession(name);
+  } catch (err) {
+    // Qdrant's message for a missing collection.
+    if (err instanceof NotFound) collection(name);
+    throw err;
+  }
   try {
     const lib = session.lib;
     let vector = q.vector;
