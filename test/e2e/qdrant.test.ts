@@ -177,9 +177,9 @@ describe('Qdrant clients against vdb serve', () => {
     for (const distance of ['Cosine', 'Dot', 'Euclid'] as const) {
       const name = `q-${distance}`;
       await client.createCollection(name, { vectors: { size: 8, distance } });
-      const points = Array.from({ length: 300 }, (_, i) => ({ id: i + 1, vector: Array.from({ length: 8 }, () => next() * 2 - 1), payload: { group: i % 3, even: i % 2 === 0 } }));
+      const points = Array.from({ length: 200 }, (_, i) => ({ id: i + 1, vector: Array.from({ length: 8 }, () => next() * 2 - 1), payload: { group: i % 3, even: i % 2 === 0 } }));
       await client.upsert(name, { points });
-      for (let t = 0; t < 5; t++) {
+      for (let t = 0; t < 3; t++) {
         const q = Array.from({ length: 8 }, () => next() * 2 - 1);
         const want = oracle(points, q, distance, 10);
         const { points: got } = await client.query(name, { query: q, limit: 10 });
@@ -207,15 +207,15 @@ describe('Qdrant clients against vdb serve', () => {
 
   it('keeps recall on an hnsw index with a filter (the same planner as vdb query)', async () => {
     const next = rng(11);
-    const points = Array.from({ length: 800 }, (_, i) => ({ id: i, vector: Array.from({ length: 12 }, () => next() * 2 - 1), payload: { bucket: i % 5 } }));
-    await client.createCollection('h', { vectors: { size: 12, distance: 'Euclid' } });
-    for (let i = 0; i < points.length; i += 400) await client.upsert('h', { points: points.slice(i, i + 400) });
+    const points = Array.from({ length: 600 }, (_, i) => ({ id: i, vector: Array.from({ length: 8 }, () => next() * 2 - 1), payload: { bucket: i % 5 } }));
+    await client.createCollection('h', { vectors: { size: 8, distance: 'Euclid' } });
+    for (let i = 0; i < points.length; i += 300) await client.upsert('h', { points: points.slice(i, i + 300) });
     const service = new VdbService({ path: dbPath });
     await service.buildIndex('h', { type: 'hnsw' });
     let found = 0;
     let total = 0;
-    for (let t = 0; t < 10; t++) {
-      const q = Array.from({ length: 12 }, () => next() * 2 - 1);
+    for (let t = 0; t < 8; t++) {
+      const q = Array.from({ length: 8 }, () => next() * 2 - 1);
       const want = oracle(points, q, 'Euclid', 10, (p) => p.bucket === 3);
       const { points: got } = await client.query('h', { query: q, limit: 10, filter: { must: [{ key: 'bucket', match: { value: 3 } }] }, with_payload: true });
       expect(got.every((p) => p.payload?.bucket === 3)).toBe(true);
