@@ -3,11 +3,13 @@
  * contiguous row-major Float32Array (row i = chunks[i]), and its built index.
  * No I/O here; the service loads, mutates and saves a Database as a whole.
  *
- * Index coverage: every vector write gives the chunk a fresh per-library `seq`.
+ * Index coverage: every write of a chunk's vector or text gives it a fresh
+ * per-library `seq`.
  * An index remembers the seq of each slot (`slotSeqs`) and the library's next
  * seq at build time (`coveredBelowSeq`). Rows with seq ≥ coveredBelowSeq are
  * unindexed and scanned exactly;
- * slots whose seq no longer exists are dead and skipped.
+ * slots whose seq no longer exists are dead and skipped. The full-text index
+ * (src/text/state.ts) keys its entries by seq the same way.
  *
  * Ids: a chunk id is unique in its library (the user's own, or generated);
  * generated ids (`chk_`, `doc_`, `lib_` + 16 hex digits) are unique in the
@@ -20,6 +22,7 @@ import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from 
 import { allocRows, norm, prepareData, prepareRows } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
+import { LibraryText } from '../text/state.js';
 
 export interface Chunk {
   id: string;
@@ -33,7 +36,7 @@ export interface Chunk {
   tags: string[];
   created_at: string;
   updated_at: string;
-  /** Per-library sequence number of this chunk's current vector. */
+  /** Per-library sequence number of this chunk's current vector and text. */
   seq: number;
 }
 
@@ -108,6 +111,8 @@ export interface Library extends LibraryInit {}
 
 export class Library {
   indexState: IndexState | null = null;
+  /** The full-text index: stored by the last build, and kept fresh for queries. */
+  readonly text = new LibraryText();
   readonly documents = new Documents();
   /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
   private rows: Chunk[] = [];
@@ -348,6 +353,11 @@ export class Library {
   replaceVector(row: number, v: Float32Array): void {
     this.materialize();
     this.store.set(v, row * this.dim);
+    this.renew(row);
+  }
+
+  /** Gives the chunk at `row` a fresh seq: call when its text changed (replaceVector does it for vectors). */
+  renew(row: number): void {
     this.chunks[row].seq = this.nextSeq++;
     this.markEdited(row);
     this.changed();
@@ -498,6 +508,7 @@ export class Library {
       chunk_count: this.size,
       document_count: this.documents.size,
       index: this.indexView(),
+      text_index: this.text.view(this.rowSeqs()),
       created_at: this.created_at,
       updated_at: this.updated_at,
     };

@@ -1,7 +1,8 @@
 import type { Metric } from '../index/kernels.js';
 import type { IndexType } from '../index/types.js';
+import type { TextBuildReport, TextIndexView } from '../text/state.js';
 
-export type { Metric, IndexType };
+export type { Metric, IndexType, TextBuildReport, TextIndexView };
 
 /** A JSON object: the only shape metadata may take. */
 export type Metadata = Record<string, unknown>;
@@ -23,6 +24,8 @@ export interface LibraryView extends LibraryFields {
   chunk_count: number;
   document_count: number;
   index: IndexView | null;
+  /** The full-text index (BM25) a build stored; null: none (text queries index every chunk in memory). */
+  text_index: TextIndexView | null;
 }
 
 /** Wire form of a chunk; `embedding` only when asked for. */
@@ -56,6 +59,10 @@ export interface IndexView {
 /** What `index build` did, with the index it left (`index build --json`, `POST …/index`). */
 export interface IndexBuildView extends IndexView {
   build: BuildReport;
+  /** The full-text index after the build; null: there is none. */
+  text_index: TextIndexView | null;
+  /** What the build did to it; null: it was left alone. */
+  text_build: TextBuildReport | null;
 }
 
 export interface BuildReport {

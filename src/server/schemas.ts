@@ -64,6 +64,21 @@ export const IndexViewSchema = Type.Object(
   { $id: 'IndexView' },
 );
 
+/** src/text/state.ts TextIndexView. */
+export const TextIndexViewSchema = Type.Object(
+  {
+    built_at: Type.String(),
+    params: Type.Object({ k1: Type.Number(), b: Type.Number() }, { description: "BM25's k1 and b" }),
+    indexed: Type.Integer({ description: 'chunks whose current text the stored index holds' }),
+    unindexed: Type.Integer({ description: 'chunks added or whose text changed since the build; each text query indexes them in memory' }),
+    stale: Type.Integer({ description: 'stored entries of chunks deleted or changed since; each text query drops them' }),
+    terms: Type.Integer({ description: 'distinct terms of the stored index' }),
+    bytes: Type.Integer({ description: 'bytes of its arrays' }),
+  },
+  { $id: 'TextIndexView', description: 'the full-text (BM25) index a build stored' },
+);
+const TextIndexOrNull = Type.Union([TextIndexViewSchema, Type.Null()], { description: 'null: none was built; text queries index every chunk in memory' });
+
 /** domain/types.ts IndexBuildView: the index after a build, and what the build did. */
 export const IndexBuildViewSchema = Type.Object(
   {
@@ -76,6 +91,18 @@ export const IndexBuildViewSchema = Type.Object(
       inserted: Type.Integer({ description: 'chunks inserted into the index' }),
       removed: Type.Integer({ description: 'entries of deleted or re-embedded chunks removed' }),
     }),
+    text_index: TextIndexOrNull,
+    text_build: Type.Union(
+      [
+        Type.Object({
+          mode: Type.Enum(['full', 'incremental', 'none'], { description: 'full: built from nothing; incremental: brought up to date; none: it was' }),
+          added: Type.Integer({ description: 'chunk texts added' }),
+          removed: Type.Integer({ description: 'stale entries removed' }),
+        }),
+        Type.Null(),
+      ],
+      { description: 'what the build did to the full-text index; null: left alone' },
+    ),
   },
   { $id: 'IndexBuildView', description: 'the index after the build, and what the build did' },
 );
@@ -92,6 +119,7 @@ export const LibraryViewSchema = Type.Object(
     chunk_count: Type.Integer(),
     document_count: Type.Integer(),
     index: Type.Union([IndexViewSchema, Type.Null()]),
+    text_index: TextIndexOrNull,
     created_at: Type.String(),
     updated_at: Type.String(),
   },
@@ -149,7 +177,8 @@ export const IndexInfoSchema = Type.Object({
   lib_id: Type.String(),
   chunk_count: Type.Integer(),
   index: Type.Union([IndexViewSchema, Type.Null()], { description: 'null: no index was built; queries scan exactly' }),
-}, { description: "what the library's index covers" });
+  text_index: TextIndexOrNull,
+}, { description: "what the library's indexes cover" });
 
 const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
 /** One page of a list: the items, how many there are in all, and the page's bounds. */
@@ -249,6 +278,7 @@ export const BuildIndexBody = Type.Object(
   {
     type: Type.Optional(Type.Enum(INDEX_TYPES, { description: "default: the library's current index type, else linear" })),
     full: Type.Optional(Type.Boolean({ default: false, description: 'build from scratch even when the current hnsw index could be updated in place' })),
+    text: Type.Optional(Type.Boolean({ description: 'true: build the full-text index too, or bring it up to date; false: leave it; absent: bring it up to date if there is one' })),
     ...indexOptions,
   },
   strict,

@@ -25,6 +25,7 @@ import type {
   QueryResult,
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
+import type { IndexInfo } from '../domain/wire.js';
 import { checkEf, checkEmbedding, checkId, checkK, checkMetadata, checkName, checkOnConflict, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
 import { BatchSearch } from '../index/batch.js';
@@ -39,6 +40,7 @@ import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
 import { DocumentService } from './documents.js';
+import { buildTextIndex } from './search.js';
 import { newId, randomUint32 } from './ids.js';
 
 export interface ServiceOptions {
@@ -83,6 +85,11 @@ export interface BuildRequest {
   params?: Record<string, number>;
   /** Build from scratch even when the current index could be updated in place. */
   full?: boolean;
+  /**
+   * The full-text index: true builds it (or brings it up to date), false
+   * leaves it as it is; undefined: brought up to date when there is one.
+   */
+  text?: boolean;
 }
 
 export interface RefreshOptions {
@@ -269,9 +276,11 @@ export class VdbService {
         }
         outcomes[i] = 'replaced';
         const c = lib.chunks[row];
+        const sameText = c.text === p.text;
         Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
         if (p.doc_id === undefined) delete c.doc_id;
         if (!sameVector) lib.replaceVector(row, p.vector);
+        else if (!sameText) lib.renew(row);
         lib.markEdited(row);
       });
       lib.append(added, addedVectors);
@@ -347,12 +356,14 @@ export class VdbService {
         throw new NotFound(`document ${quote(docId)} not found in library ${quote(lib.name)}`, { hint: `create it first: vdb doc add --lib ${lib.name} --id ${quote(docId)}` });
       }
       const c = lib.chunks[row];
+      const textChanged = text !== undefined && text !== c.text;
       if (text !== undefined) c.text = text;
       if (metadata !== undefined) c.metadata = metadata;
       if (tags !== undefined) c.tags = tags;
       if (docId === null) delete c.doc_id;
       else if (docId !== undefined) c.doc_id = docId;
       if (vector) lib.replaceVector(row, vector);
+      else if (textChanged) lib.renew(row);
       c.updated_at = this.now();
       lib.markEdited(row);
       lib.updated_at = c.updated_at;
@@ -390,23 +401,27 @@ export class VdbService {
   async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView> {
     if (req.type !== undefined && !isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
     const refresh = this.buildsOffThread ? refreshIndexOffThread : refreshIndex;
+    if (req.text !== undefined && typeof req.text !== 'boolean') throw new InvalidInput('text must be true or false');
     return this.store.update(async (db) => {
       const lib = db.library(ref);
       const type = req.type ?? lib.indexState?.type ?? 'linear';
+      const builtAt = this.now();
       const build = await refresh(lib, type, checkIndexParams(type, req.params ?? {}), {
         full: req.full,
-        builtAt: this.now(),
+        builtAt,
         randomKey: () => (this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
         onProgress,
       });
-      return { ...(lib.indexView() as IndexView), build };
+      const wantText = req.text ?? lib.text.stored !== null;
+      const textBuild = wantText ? buildTextIndex(lib, builtAt) : null;
+      return { ...(lib.indexView() as IndexView), build, text_index: lib.text.view(lib.rowSeqs()), text_build: textBuild };
     });
   }
 
   /** The library's index coverage; null when no index was built (queries scan exactly). */
-  indexInfo(ref: string): { lib_id: string; chunk_count: number; index: IndexView | null } {
+  indexInfo(ref: string): IndexInfo {
     const lib = this.store.read().library(ref);
-    return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView() };
+    return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView(), text_index: lib.text.view(lib.rowSeqs()) };
   }
 
   // ---- queries ---------------------------------------------------------

@@ -115,9 +115,10 @@ export class TransferService {
               vectors.push(L.vectors.row(i));
             } else if (outcome === 'replaced') {
               const row = plan.chunkRows[i];
-              const { seq } = lib.chunks[row];
+              const { seq, text } = lib.chunks[row];
               lib.chunks[row] = { ...c, seq };
               if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
+              else if (c.text !== text) lib.renew(row);
               lib.markEdited(row);
             }
           });

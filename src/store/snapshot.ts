@@ -8,7 +8,10 @@
  *                   "chunks": [{"id", "doc_id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *                   "vectors": {"dtype": "f32", "base64": ...},   // chunks × dim, row i = chunks[i]
  *                   "index": null | {"type", "built_at", "covered_below_seq", "params": {...},
- *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}}}]}
+ *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}},
+ *                   "text_index": {"built_at", "params": {"k1", "b", "docs", "terms", "vocab_bytes", "postings_bytes"},
+ *                                  "arrays": {"keys", "lengths", "vocab", "vocab_offsets", "df", "postings",
+ *                                             "postings_offsets": {"dtype": "u32", ...}}}}]}   // absent: none
  *
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
@@ -24,8 +27,10 @@
  * "count", "id_hashes", "offsets"}: its document records in id order, read one by
  * one as chunks name them (LazyDocuments), or an inline array.
  *
- * "doc_id" is written only when not null, and "documents" only when there are
- * some: a database that uses neither is written exactly as before they existed.
+ * "doc_id" is written only when not null, "documents" only when there are
+ * some and "text_index" only when one was built (src/text/state.ts, layout in
+ * src/text/bm25.ts): a database that uses none of them is written exactly as
+ * before they existed.
  *
  * A version 2 manifest also carries `"manifest_crc32": N` right after
  * "generation": the crc32 of the manifest's JSON without that member, so an
@@ -46,6 +51,8 @@ import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.j
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
+import { storedOnDisk, TEXT_INDEX_ARRAYS } from '../text/state.js';
+import type { LaterWords, StoredTextIndex, TextIndexArrayName } from '../text/state.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -119,6 +126,7 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
       chunks: chunksOf(lib, putChunks),
       vectors: put(lib.vectors()),
       index: lib.indexState && encodeIndex(lib.indexState, put),
+      ...textIndexOf(lib, put),
     })),
   };
   return JSON.stringify(doc);
@@ -164,6 +172,15 @@ export function encodeRecords(records: object[]): { json: Buffer; offsets: Uint3
   }
   offsets[parts.length] = json.length;
   return { json, offsets };
+}
+
+/** The library's full-text index as stored, or nothing (no key: a library without one is written as before it existed). */
+function textIndexOf(lib: Library, put: ArrayEncoder): { text_index?: object } {
+  const t = lib.text.stored;
+  if (!t) return {};
+  const arrays: Record<string, object> = {};
+  for (const name of TEXT_INDEX_ARRAYS) arrays[name] = put(t.array(name));
+  return { text_index: { built_at: t.built_at, params: t.params, arrays } };
 }
 
 function encodeIndex(state: IndexState, put: ArrayEncoder): object {
@@ -358,6 +375,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       lib.setRows(chunks, vectors);
     }
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
+    if (raw.text_index !== null && raw.text_index !== undefined) lib.text.stored = decodeTextIndex(raw.text_index, `${at}.text_index`, fail, arrayLater);
     db.libraries.push(lib);
   });
   return db;
@@ -727,6 +745,28 @@ function decodeIndex(
       return index;
     },
   };
+}
+
+/**
+ * The full-text index: checked for shape now, its arrays read on first use
+ * (a text query, a rewrite), its postings paged in by the queries.
+ */
+function decodeTextIndex(raw: unknown, at: string, fail: Fail, arrayLater: (raw: unknown, at: string) => LaterArray): StoredTextIndex {
+  if (!isObject(raw) || !isObject(raw.params) || !isObject(raw.arrays)) return fail(`${at} must be {"built_at", "params", "arrays"}`);
+  const params: Record<string, number> = {};
+  for (const [name, v] of Object.entries(raw.params)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(`${at}.params.${name} must be a number`);
+    params[name] = v;
+  }
+  const rawArrays = raw.arrays;
+  const arrays = Object.fromEntries(
+    TEXT_INDEX_ARRAYS.map((name) => {
+      if (!(name in rawArrays)) return fail(`${at}.arrays lacks ${name}`);
+      const later = guardedBy(fail, `${at}.arrays.${name}`, () => arrayLater(rawArrays[name], `${at}.arrays.${name}`));
+      return [name, { read: () => later.read() as Uint32Array, source: later.source }];
+    }),
+  ) as Record<TextIndexArrayName, LaterWords>;
+  return storedOnDisk(str(raw.built_at, `${at}.built_at`, fail), params, arrays, (f) => guardedBy(fail, at, f));
 }
 
 /** An index array not read yet: `read` returns it, or `source` reads it into memory the index owns. Use one, once. */

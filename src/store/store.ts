@@ -478,11 +478,11 @@ function statKey(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 
-/** Bytes of every array a snapshot would hold (vectors, slot seqs, index arrays). */
+/** Bytes of every array a snapshot would hold (vectors, slot seqs, index arrays, the full-text index). */
 function arrayBytes(db: Database): number {
   let n = 0;
   for (const lib of db.libraries) {
-    n += lib.vectors().byteLength;
+    n += lib.vectors().byteLength + (lib.text.stored?.bytes ?? 0);
     const s = lib.indexState;
     if (s) {
       n += s.slotSeqs.byteLength;

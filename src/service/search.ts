@@ -1,0 +1,18 @@
+/**
+ * Full-text search over a library (BM25, src/text), kept fresh as vector
+ * coverage is: the stored index plus the rows written since, read one record
+ * each (src/text/state.ts).
+ */
+import type { Library } from '../domain/model.js';
+import type { Bm25Index } from '../text/bm25.js';
+import type { TextBuildReport } from '../text/state.js';
+
+/** The library's full-text index holding exactly its current texts (in memory; nothing is written). */
+export function freshTextIndex(lib: Library): Bm25Index {
+  return lib.text.fresh(lib.rowSeqs(), (row) => lib.chunkAt(row).text);
+}
+
+/** Brings the library's stored full-text index up to date (creating it); the caller commits. */
+export function buildTextIndex(lib: Library, builtAt: string): TextBuildReport {
+  return lib.text.build(lib.rowSeqs(), (row) => lib.chunkAt(row).text, builtAt);
+}
