@@ -4,6 +4,7 @@
  * each (src/text/state.ts).
  */
 import type { Library } from '../domain/model.js';
+import type { SnapshotStore } from '../store/store.js';
 import type { Bm25Index } from '../text/bm25.js';
 import type { TextBuildReport } from '../text/state.js';
 
@@ -15,4 +16,13 @@ export function freshTextIndex(lib: Library): Bm25Index {
 /** Brings the library's stored full-text index up to date (creating it); the caller commits. */
 export function buildTextIndex(lib: Library, builtAt: string): TextBuildReport {
   return lib.text.build(lib.rowSeqs(), (row) => lib.chunkAt(row).text, builtAt);
+}
+
+/**
+ * Stores the library's full-text index brought up to date, as one commit,
+ * when `wanted(lib)` says so (on the state read before the lock); null when not.
+ */
+export async function persistTextIndex(svc: { readonly store: SnapshotStore; readonly now: () => string }, ref: string, wanted: (lib: Library) => boolean = () => true): Promise<TextBuildReport | null> {
+  if (!wanted(svc.store.read().library(ref))) return null;
+  return svc.store.update((db) => buildTextIndex(db.library(ref), svc.now()));
 }

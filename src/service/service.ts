@@ -16,6 +16,7 @@ import type {
   IndexType,
   IndexView,
   LibraryPatch,
+  Metadata,
   LibraryView,
   Metric,
   NewChunk,
@@ -268,20 +269,7 @@ export class VdbService {
           addedVectors.push(p.vector);
           return;
         }
-        // Compared as read one by one: an identical replacement reads no more of a large library.
-        const old = lib.chunkAt(row);
-        const sameVector = sameBits(lib.readVector(row), p.vector);
-        if (sameVector && old.text === p.text && old.doc_id === p.doc_id && sameJson(old.metadata, p.metadata) && sameJson(old.tags, p.tags)) {
-          return void (outcomes[i] = 'unchanged');
-        }
-        outcomes[i] = 'replaced';
-        const c = lib.chunks[row];
-        const sameText = c.text === p.text;
-        Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
-        if (p.doc_id === undefined) delete c.doc_id;
-        if (!sameVector) lib.replaceVector(row, p.vector);
-        else if (!sameText) lib.renew(row);
-        lib.markEdited(row);
+        outcomes[i] = replaceChunk(lib, row, p, now);
       });
       lib.append(added, addedVectors);
       if (outcomes.some((o) => o === 'added' || o === 'replaced')) lib.updated_at = now;
@@ -292,7 +280,12 @@ export class VdbService {
     });
   }
 
-  private async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress, skip: ReadonlySet<number> = new Set()) {
+  /**
+   * Validates chunks and embeds the texts of those without an embedding (all
+   * in batches), for `lib`; items in `skip` are not embedded. Outside the lock.
+   * @throws InvalidInput naming the item; EmbedderError
+   */
+  async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress, skip: ReadonlySet<number> = new Set()): Promise<PreparedChunk[]> {
     let validated = 0;
     const out = items.map((item, i) => {
       const at = where(i);
@@ -442,6 +435,35 @@ export class VdbService {
     return this.store.compact();
   }
 
+}
+
+/** A chunk that passed validation, with its vector. */
+export interface PreparedChunk {
+  text: string;
+  metadata: Metadata;
+  tags: string[];
+  doc_id: string | undefined;
+  vector: Float32Array;
+}
+
+/**
+ * Replaces the chunk at `row` in place with `p` (created_at kept, a new seq
+ * when its vector or text changes), or leaves it when `p` is identical;
+ * compared as read one by one, so an identical replacement reads no more of a
+ * large library.
+ */
+export function replaceChunk(lib: Library, row: number, p: PreparedChunk, now: string): 'replaced' | 'unchanged' {
+  const old = lib.chunkAt(row);
+  const sameVector = sameBits(lib.readVector(row), p.vector);
+  if (sameVector && old.text === p.text && old.doc_id === p.doc_id && sameJson(old.metadata, p.metadata) && sameJson(old.tags, p.tags)) return 'unchanged';
+  const c = lib.chunks[row];
+  const sameText = c.text === p.text;
+  Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
+  if (p.doc_id === undefined) delete c.doc_id;
+  if (!sameVector) lib.replaceVector(row, p.vector);
+  else if (!sameText) lib.renew(row);
+  lib.markEdited(row);
+  return 'replaced';
 }
 
 /** Each item's own id (checked), or undefined; an id given twice is refused, naming both items. */
