@@ -97,8 +97,45 @@ export interface LazyRows {
   chunkAt(row: number): Chunk | null;
   /** Reads the vectors of rows [from, to) into `out` from float `at` on, checked against the file's checksums. @throws CorruptSnapshot */
   readVectors(out: Float32Array, at: number, from: number, to: number): void;
+  /**
+   * Calls `each` with the chunk of every row of `rows` (ascending), read in
+   * large sequential blocks and kept by no one; null when the snapshot cannot
+   * read records apart. @throws CorruptSnapshot
+   */
+  readonly forEachChunk: ((rows: readonly number[], each: (row: number, chunk: Chunk) => void) => void) | null;
+  /** The files behind these rows, for a rewrite that copies them as bytes; null when the snapshot lacks what that needs. */
+  readonly copyable: CopyableRows | null;
   /** Releases the files (once everything is in memory). */
   close(): void;
+}
+
+/** A byte range source: a sidecar still open, its reads checked against its checksums. */
+export interface ByteSource {
+  readonly ref: { readonly bytes: number };
+  readRange(into: Uint8Array, offset: number): void;
+}
+
+/**
+ * Rows on disk as a rewrite can carry them into the next generation without
+ * parsing them: the records' bytes (a JSON array) and byte offsets (count + 1),
+ * the id table (id-table.ts), each row's seq and the vectors' bytes.
+ */
+export interface CopyableRows {
+  records: ByteSource;
+  offsets: Uint32Array;
+  idTable: Uint32Array;
+  seqs: Uint32Array;
+  vectors: ByteSource;
+}
+
+/** Rows still on disk and the rows appended since (see Library.appendedSince). */
+export interface AppendedRows {
+  copy: CopyableRows;
+  /** Rows on disk. */
+  count: number;
+  /** The rows appended since, and their vectors (row-major). */
+  chunks: readonly Chunk[];
+  vectors: Float32Array;
 }
 
 export interface LibraryInit extends LibraryFields {
@@ -209,6 +246,35 @@ export class Library {
       }
     }
     return this.chunks[row];
+  }
+
+  /**
+   * While the rows on disk are untouched (only appended to): those rows as
+   * files a rewrite can copy, and the rows appended since. null once the rows
+   * were read into memory (an edit or a removal reads them) or when the
+   * snapshot cannot be copied so.
+   */
+  appendedSince(): AppendedRows | null {
+    const lazy = this.lazy;
+    if (!lazy || !lazy.copyable || lazy.count === 0) return null;
+    return { copy: lazy.copyable, count: lazy.count, chunks: this.rows, vectors: this.store.subarray(0, this.rows.length * this.dim) };
+  }
+
+  /**
+   * Calls `each` with the text of every row of `rows` (ascending). Rows still
+   * on disk are read in sequential blocks and not kept: a text index over a
+   * large library reads every record once without holding them.
+   */
+  forEachText(rows: readonly number[], each: (row: number, text: string) => void): void {
+    const lazy = this.lazy;
+    if (!lazy || !lazy.forEachChunk || this.looseAll) {
+      for (const r of rows) each(r, this.chunkAt(r).text);
+      return;
+    }
+    let split = rows.length;
+    while (split > 0 && rows[split - 1] >= lazy.count) split--;
+    lazy.forEachChunk(rows.slice(0, split), (row, c) => each(row, (this.loose.get(row) ?? c).text));
+    for (let i = split; i < rows.length; i++) each(rows[i], this.rows[rows[i] - lazy.count].text);
   }
 
   /** Each row's seq; reads no records when the snapshot stores them apart. Cached until the next change. */

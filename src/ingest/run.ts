@@ -30,6 +30,8 @@ import { checkId } from '../domain/validate.js';
 import type { DocumentReplacement, ReplaceResult } from '../service/replace.js';
 import { persistTextIndex } from '../service/search.js';
 import type { VdbService } from '../service/service.js';
+import { tuningFromEnv } from '../store/store.js';
+import type { StoreTuning } from '../store/store.js';
 import { checkSplitOptions, defaultOverlap, SPLIT_DEFAULTS } from '../text/split-options.js';
 import type { SplitOptions } from '../text/split-options.js';
 import type { TextBuildReport } from '../text/state.js';
@@ -46,6 +48,21 @@ export const BATCH_CHUNKS = 2048;
 export const BATCH_BYTES = 4 << 20;
 /** The full-text index is stored at the end when the library has at most this many chunks, or the run changed at least 1/16 of them. */
 export const TEXT_INDEX_SMALL = 20_000;
+
+/** The log an ingest lets grow before folding it (unless VDB_LOG_MAX_BYTES says): fewer rewrites of a growing database. */
+export const INGEST_LOG_MAX_BYTES = 64 << 20;
+
+/**
+ * Storage tuning for an ingest: the environment's, with a larger log, and
+ * each new generation read back lazily rather than kept in memory. A fold
+ * copies the whole database (rows only appended to are copied as bytes), so
+ * folding every 8 MiB while 1 GB of text goes in would copy it hundreds of
+ * times; the log's rows are held in memory until the fold, hence the bound.
+ */
+export function ingestStorage(env: NodeJS.ProcessEnv = process.env): StoreTuning {
+  const t = { ...tuningFromEnv(env), reopenAfterRewrite: true };
+  return env.VDB_LOG_MAX_BYTES === undefined ? { ...t, logMaxBytes: Math.max(t.logMaxBytes, INGEST_LOG_MAX_BYTES) } : t;
+}
 
 export interface IngestOptions {
   lib: string;

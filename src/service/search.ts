@@ -10,12 +10,12 @@ import type { TextBuildReport } from '../text/state.js';
 
 /** The library's full-text index holding exactly its current texts (in memory; nothing is written). */
 export function freshTextIndex(lib: Library): Bm25Index {
-  return lib.text.fresh(lib.rowSeqs(), (row) => lib.chunkAt(row).text);
+  return lib.text.fresh(lib.rowSeqs(), (rows, each) => lib.forEachText(rows, each));
 }
 
 /** Brings the library's stored full-text index up to date (creating it); the caller commits. */
 export function buildTextIndex(lib: Library, builtAt: string): TextBuildReport {
-  return lib.text.build(lib.rowSeqs(), (row) => lib.chunkAt(row).text, builtAt);
+  return lib.text.build(lib.rowSeqs(), (rows, each) => lib.forEachText(rows, each), builtAt);
 }
 
 /**

@@ -46,7 +46,7 @@ import type { Document, LazyDocuments } from '../domain/documents.js';
 import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
-import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
+import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows } from '../domain/model.js';
 import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
@@ -77,6 +77,12 @@ export interface SidecarAccess {
 export type ChunkEncoder = (records: object[], chunks: readonly Chunk[]) => object;
 /** Writes a library's document records likewise; returns the manifest's "documents" value. */
 export type DocumentEncoder = (records: object[], docs: readonly Document[]) => object;
+/**
+ * Writes a library whose rows on disk are untouched by copying their bytes and
+ * adding the appended rows' (`records`); returns the manifest's "chunks" and
+ * "vectors", or null when it cannot (the caller then encodes every record).
+ */
+export type AppendEncoder = (rows: AppendedRows, records: object[]) => { chunks: object; vectors: object } | null;
 
 export type Fail = (what: string) => never;
 
@@ -93,14 +99,18 @@ export function encodeSnapshot(db: Database): string {
   return encodeDoc(db, null, encodeArray);
 }
 
-/** Version 2: arrays through `put`, chunk and document records through `putChunks` and `putDocs`, which write sidecars and return their references. */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder): string {
-  return encodeDoc(db, generation, put, putChunks, putDocs);
+/**
+ * Version 2: arrays through `put`, chunk and document records through
+ * `putChunks` and `putDocs`, and libraries only appended to since they were
+ * read through `putAppended`; each writes sidecars and returns their references.
+ */
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putAppended?: AppendEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs, putAppended);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putAppended?: AppendEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks, putDocs);
+  const text = encodeBody(db, head, put, putChunks, putDocs, putAppended);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -115,19 +125,25 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putAppended?: AppendEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
-    libraries: db.libraries.map((lib) => ({
-      ...lib.fields(),
-      next_seq: lib.nextSeq,
-      documents: documentsOf(lib, putDocs),
-      chunks: chunksOf(lib, putChunks),
-      vectors: put(lib.vectors()),
-      index: lib.indexState && encodeIndex(lib.indexState, put),
-      ...textIndexOf(lib, put),
-    })),
+    libraries: db.libraries.map((lib) => {
+      // Sidecars are numbered in this order whichever way the rows are written, so both give the same files.
+      const documents = documentsOf(lib, putDocs);
+      const appended = putAppended ? lib.appendedSince() : null;
+      const rows = (appended && putAppended!(appended, appended.chunks.map(chunkRecord))) ?? { chunks: chunksOf(lib, putChunks), vectors: put(lib.vectors()) };
+      return {
+        ...lib.fields(),
+        next_seq: lib.nextSeq,
+        documents,
+        chunks: rows.chunks,
+        vectors: rows.vectors,
+        index: lib.indexState && encodeIndex(lib.indexState, put),
+        ...textIndexOf(lib, put),
+      };
+    }),
   };
   return JSON.stringify(doc);
 }
@@ -393,8 +409,15 @@ interface RecordFile {
   readAll(): unknown[];
   /** null when the manifest holds no offsets (older manifests, records ≥ 4 GiB). */
   readAt: ((i: number) => unknown) | null;
+  /** Records `rows` (ascending) one by one, read in large sequential blocks; null without offsets. */
+  readEach: ((rows: readonly number[], each: (row: number, record: unknown) => void) => void) | null;
+  file: OpenSidecar;
+  offsets: Uint32Array | null;
   close(): void;
 }
+
+/** Bytes a block read of records covers at most (more when one record is longer). */
+const RECORD_BLOCK_BYTES = 4 << 20;
 
 /** Opens the records of `raw` ({"dtype": "json", ..., "count", "offsets"?}) and checks their offsets. */
 function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: number, noun: string, at: string, ctx: Decoding): RecordFile {
@@ -429,6 +452,35 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
           }
         }
       : null,
+    readEach: offsets
+      ? (rows, each) => {
+          let block = Buffer.alloc(0);
+          let blockFrom = 0;
+          let blockTo = 0;
+          for (const i of rows) {
+            const from = offsets[i];
+            const to = offsets[i + 1] - 1;
+            if (from < blockFrom || to > blockTo) {
+              // From this record on, as far as the block size allows (whole records only).
+              let end = i + 1;
+              while (end < count && offsets[end + 1] - 1 - from <= RECORD_BLOCK_BYTES) end++;
+              blockFrom = from;
+              blockTo = offsets[end] - 1;
+              if (block.length < blockTo - blockFrom) block = Buffer.allocUnsafe(Math.max(blockTo - blockFrom, RECORD_BLOCK_BYTES));
+              file.readRange(block.subarray(0, blockTo - blockFrom), blockFrom);
+            }
+            let record: unknown;
+            try {
+              record = JSON.parse(block.toString('utf8', from - blockFrom, to - blockFrom));
+            } catch (err) {
+              throw new Error(`sidecar ${ref.file} is damaged (${(err as Error).message})`);
+            }
+            each(i, record);
+          }
+        }
+      : null,
+    file,
+    offsets,
     close: () => file.close(),
   };
 }
@@ -528,9 +580,26 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
   };
   const readAt = records.readAt;
+  const readEach = records.readEach;
+  const copyable: CopyableRows | null =
+    records.offsets && ids?.kind === 'hash' && seqs && vectorFile
+      ? { records: records.file, offsets: records.offsets, idTable: ids.table, seqs, vectors: vectorFile }
+      : null;
   return {
     count,
     seqs,
+    copyable,
+    forEachChunk: readEach
+      ? (rows, each) =>
+          guard(`${at}.chunks`, () =>
+            readEach(rows, (row, record) => {
+              const chunk = checkChunk(record, row, nextSeq, at, fail);
+              checkSeq(chunk, row);
+              if (!inIdTable(ids, chunk.id, row)) throw new Error(`id ${chunk.id} is not in the id table`);
+              each(row, chunk);
+            }),
+          )
+      : null,
     chunks: () =>
       guard(`${at}.chunks`, () => {
         // With an id table the records need no id map of their own to rule out duplicates.

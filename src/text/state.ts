@@ -19,6 +19,7 @@ import type { ArraySource } from '../index/types.js';
 import { Bm25Index } from './bm25.js';
 import type { SerializedBm25 } from './bm25.js';
 import { refreshTextIndex } from './coverage.js';
+import type { TextReader } from './coverage.js';
 
 /** The arrays of a serialized index, in the order snapshots store them. */
 export const TEXT_INDEX_ARRAYS = ['keys', 'lengths', 'vocab', 'vocab_offsets', 'df', 'postings', 'postings_offsets'] as const;
@@ -152,12 +153,12 @@ export class LibraryText {
    * The index holding exactly the rows' current texts: the stored one (or an
    * empty one) with the unindexed rows added and the stale keys removed.
    * @param seqs each row's seq (Library.rowSeqs())
-   * @param textOf a row's text; asked only for unindexed rows
+   * @param texts reads rows' texts; asked only for unindexed rows
    */
-  fresh(seqs: Uint32Array, textOf: (row: number) => string): Bm25Index {
+  fresh(seqs: Uint32Array, texts: TextReader): Bm25Index {
     if (this.live && this.live.seqs === seqs) return this.live.index;
     const index = this.live?.index ?? this.storedIndex?.open() ?? Bm25Index.create();
-    refreshTextIndex(index, seqs, textOf);
+    refreshTextIndex(index, seqs, texts);
     this.live = { index, seqs };
     return index;
   }
@@ -167,11 +168,11 @@ export class LibraryText {
    * is none); the caller persists the library afterwards. Nothing changes,
    * and mode is none, when it already was.
    */
-  build(seqs: Uint32Array, textOf: (row: number) => string, builtAt: string): TextBuildReport {
+  build(seqs: Uint32Array, texts: TextReader, builtAt: string): TextBuildReport {
     const before = this.storedIndex;
     const cover = before ? keyCoverage(before.array('keys'), seqs) : { indexed: 0, unindexed: seqs.length, stale: 0 };
     if (before && cover.unindexed === 0 && cover.stale === 0) return { mode: 'none', added: 0, removed: 0 };
-    const serialized = this.fresh(seqs, textOf).serialize();
+    const serialized = this.fresh(seqs, texts).serialize();
     const stored = storedInMemory(builtAt, serialized);
     this.storedIndex = stored;
     this.live = { index: stored.open(), seqs };

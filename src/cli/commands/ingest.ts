@@ -49,8 +49,8 @@ Examples:
   $ vdb query --lib handbook --text "how do I reset my password?" --mode hybrid`,
     )
     .action(async (paths: string[], o, cmd: Command) => {
-      const svc = await serviceOf(cmd);
-      const { ingest } = await import('../../ingest/run.js');
+      const { ingest, ingestStorage } = await import('../../ingest/run.js');
+      const svc = await serviceOf(cmd, { storage: ingestStorage() });
       const json = globals(cmd).json;
       const bar = await ingestProgress();
       let summary: IngestSummary;
