@@ -84,16 +84,37 @@ export interface Hit {
   doc_id: string | null;
   text: string;
   /**
-   * What Qdrant reports for the metric: cosine similarity (1 − distance) and the dot
-   * product (−distance), higher is nearer; for l2 the Euclidean distance, lower is nearer.
+   * Vector mode: what Qdrant reports for the metric, cosine similarity (1 − distance)
+   * and the dot product (−distance), higher is nearer; for l2 the Euclidean distance,
+   * lower is nearer. Text mode: the BM25 score; hybrid: the fused score (both higher is better).
    */
   score: number;
-  /** Lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean, dot −(q·x). */
-  distance: number;
+  /**
+   * Lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean, dot −(q·x);
+   * null for a text or hybrid hit the vector search did not find.
+   */
+  distance: number | null;
   metadata: Metadata;
+  /** Text and hybrid queries: how each mode ranked the hit (null: that mode did not find it). */
+  modes?: HitModes;
 }
 
+/** A text or hybrid hit's rank (from 1) and score in each mode. */
+export interface HitModes {
+  vector: { rank: number; score: number; distance: number } | null;
+  text: { rank: number; score: number } | null;
+}
+
+/** How a query searches: nearest vectors, BM25 over the texts, or both fused. */
+export type SearchMode = 'vector' | 'text' | 'hybrid';
+export const SEARCH_MODES: readonly SearchMode[] = ['vector', 'text', 'hybrid'];
+/** How hybrid fuses its two lists: reciprocal rank fusion, or min-max scaled scores weighted by alpha. */
+export type FusionMethod = 'rrf' | 'score';
+export const FUSION_METHODS: readonly FusionMethod[] = ['rrf', 'score'];
+
 export interface QueryResult {
+  /** Text and hybrid queries only (a vector query's result is as before modes existed). */
+  mode?: 'text' | 'hybrid';
   hits: Hit[];
 }
 
@@ -151,6 +172,12 @@ export interface QueryInput {
   k?: number;
   /** Candidate list size for this query; only for an index with an `ef_search` option (hnsw). */
   ef?: number;
+  /** vector (the default), text (BM25 over the chunk texts) or hybrid (both, fused). */
+  mode?: SearchMode;
+  /** Hybrid: rrf (the default) or score. */
+  fusion?: FusionMethod;
+  /** Hybrid with score fusion: the vector list's weight, 0 … 1 (default 0.5). */
+  alpha?: number;
 }
 
 export const DEFAULT_K = 10;

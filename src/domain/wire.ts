@@ -4,7 +4,7 @@
  * server/schemas.ts checks at compile time that its schemas accept exactly these.
  */
 import type { DocumentView } from './documents.js';
-import type { ChunkView, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict, TextIndexView } from './types.js';
+import type { ChunkView, FusionMethod, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict, SearchMode, TextIndexView } from './types.js';
 
 /** `POST /api/v1/libraries`. */
 export interface NewLibraryRequest {
@@ -63,12 +63,15 @@ export interface BuildIndexRequest {
   [option: string]: number | boolean | string | undefined;
 }
 
-/** `POST /api/v1/libraries/{lib}/query`: an embedding or a text, not both. */
+/** `POST /api/v1/libraries/{lib}/query`: an embedding or a text (hybrid: both on a library without an embedder). */
 export interface QueryRequest {
   embedding?: number[];
   text?: string;
   k?: number;
   ef?: number;
+  mode?: SearchMode;
+  fusion?: FusionMethod;
+  alpha?: number;
 }
 
 /** `GET /api/v1/libraries/{lib}/index`, as `vdb index show --json`. */

@@ -14,7 +14,7 @@ import type { ErrorCode } from '../domain/errors.js';
 import type { DocumentView } from '../domain/documents.js';
 import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
 import type * as Wire from '../domain/wire.js';
-import { DEFAULT_K, MAX_EF, MAX_K, ON_CONFLICT } from '../domain/types.js';
+import { DEFAULT_K, FUSION_METHODS, MAX_EF, MAX_K, SEARCH_MODES, ON_CONFLICT } from '../domain/types.js';
 import { MAX_ID_BYTES } from '../domain/validate.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
@@ -148,9 +148,22 @@ export const HitSchema = Type.Object(
     id: Type.String(),
     doc_id: DocId,
     text: Type.String(),
-    score: Type.Number({ description: 'as Qdrant reports it: cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer)' }),
-    distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
+    score: Type.Number({
+      description: 'vector mode: as Qdrant reports it, cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer); text mode: the BM25 score; hybrid: the fused score (higher is better)',
+    }),
+    distance: Type.Union([Type.Number(), Type.Null()], {
+      description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x); null for a text or hybrid hit the vector search did not find',
+    }),
     metadata: Metadata,
+    modes: Type.Optional(
+      Type.Object(
+        {
+          vector: Type.Union([Type.Object({ rank: Type.Integer(), score: Type.Number(), distance: Type.Number() }), Type.Null()]),
+          text: Type.Union([Type.Object({ rank: Type.Integer(), score: Type.Number() }), Type.Null()]),
+        },
+        { description: 'text and hybrid queries: the rank (from 1) and score each mode gave the hit; null: that mode did not find it' },
+      ),
+    ),
   },
   { $id: 'Hit', description: 'one hit of a query' },
 );
@@ -170,7 +183,13 @@ export const DocumentViewSchema = Type.Object(
 );
 
 /** domain/types.ts QueryResult: `{"hits": [...]}`. */
-export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' });
+export const QueryResultSchema = Type.Object(
+  {
+    mode: Type.Optional(Type.Enum(['text', 'hybrid'], { description: 'text and hybrid queries only' })),
+    hits: Type.Array(HitSchema, { description: 'best first' }),
+  },
+  { $id: 'QueryResult', description: 'the k best chunks, best first: nearest (vector), best BM25 score (text) or best fused score (hybrid)' },
+);
 
 /** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
@@ -288,14 +307,17 @@ export const BuildIndexBody = Type.Object(
 export const QueryBody = Type.Object(
   {
     embedding: Type.Optional(Embedding),
-    text: Type.Optional(Type.String({ description: "embedded with the library's embedder" })),
+    text: Type.Optional(Type.String({ description: "vector mode: embedded with the library's embedder; text and hybrid: its words are matched (BM25)" })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
     ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
+    mode: Type.Optional(Type.Enum(SEARCH_MODES, { description: 'vector (default): nearest embeddings; text: BM25 over the chunk texts; hybrid: both, fused' })),
+    fusion: Type.Optional(Type.Enum(FUSION_METHODS, { description: 'hybrid: rrf (reciprocal rank fusion, the default) or score (min-max scaled scores weighted by alpha)' })),
+    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "hybrid with score fusion: the vector list's weight (default 0.5)" })),
   },
   {
     ...strict,
-    description: 'exactly one of text and embedding',
-    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }],
+    description: 'vector mode: exactly one of text and embedding; text mode: text; hybrid: text, and an embedding when the library has no embedder',
+    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }, { text: 'reset my password', mode: 'hybrid', k: 5 }],
   },
 );
 

@@ -41,7 +41,8 @@ import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
 import { DocumentService } from './documents.js';
-import { buildTextIndex } from './search.js';
+import { answerText, buildTextIndex, checkTextQuery, depth } from './search.js';
+import type { RankedRows, TextQuery } from './search.js';
 import { newId, randomUint32 } from './ids.js';
 
 export interface ServiceOptions {
@@ -559,10 +560,13 @@ function setBuiltIndex(lib: Library, type: IndexType, index: VectorIndex, builtA
 
 /** A query that passed validation: its embedding (checked or embedded from its text) and k. */
 export interface PreparedQuery {
-  vector: Float32Array;
+  /** null for a text query. */
+  vector: Float32Array | null;
   k: number;
   /** Candidate list size for an hnsw index; undefined: the index's own. */
   ef?: number;
+  /** A text or hybrid query's terms and fusion; undefined for a vector query. */
+  text?: TextQuery;
 }
 
 export interface SessionOptions {
@@ -594,22 +598,28 @@ export class QuerySession {
     if (++this.answered === 2) lib.preload();
     if (input === null || typeof input !== 'object') throw new InvalidInput(prefix(where, 'query must be a JSON object'));
     const k = input.k === undefined ? DEFAULT_K : checkK(input.k, where);
-    let vector: Float32Array;
-    if (input.embedding !== undefined) {
-      if (input.text !== undefined) throw new InvalidInput(prefix(where, 'give either text or embedding, not both'));
+    if (input.text !== undefined) checkText(input.text, where);
+    const text = checkTextQuery(input, where) ?? undefined;
+    let vector: Float32Array | null = null;
+    if (text?.mode === 'text') {
+      if (input.embedding !== undefined) throw new InvalidInput(prefix(where, 'a text query matches words, not an embedding; drop the embedding'), { hint: 'or use --mode hybrid for both' });
+      if (input.ef !== undefined) throw new InvalidInput(prefix(where, 'ef sizes the vector search, and a text query has none'), { hint: 'drop ef, or use --mode hybrid' });
+    } else if (input.embedding !== undefined) {
+      // Hybrid takes both: the embedding for the vector search, the text for BM25 (a library without an embedder).
+      if (input.text !== undefined && !text) throw new InvalidInput(prefix(where, 'give either text or embedding, not both'), { hint: 'or both with --mode hybrid' });
       vector = checkEmbedding(input.embedding, lib.dim, where);
     } else if (input.text !== undefined) {
       if (!lib.embedder) {
-        throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
+        const also = text ? `; a hybrid query on it needs the text's embedding too (${lib.dim} numbers), or use --mode text` : `; query it with an embedding of ${lib.dim} numbers, or its texts with --mode text`;
+        throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder${also}`));
       }
-      const text = checkText(input.text, where);
-      const early = this.ahead.get(text);
-      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [text], { inputType: 'query', metric: lib.metric, where: () => where });
+      const early = this.ahead.get(input.text);
+      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [input.text], { inputType: 'query', metric: lib.metric, where: () => where });
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
-    lib.checkVector(vector, where);
-    return { vector, k, ef: this.efFor(input.ef, where) };
+    if (vector) lib.checkVector(vector, where);
+    return { vector, k, ef: this.efFor(input.ef, where), text };
   }
 
   /**
@@ -649,17 +659,28 @@ export class QuerySession {
   async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
     const lib = this.lib;
     const type = lib.indexState?.type ?? 'linear';
-    if (queries.length < 2 || type !== 'linear' || lib.size === 0) return queries.map((q) => ({ hits: nearest(lib, q.vector, q.k, q.ef) }));
+    const one = (q: PreparedQuery): QueryResult => {
+      if (!q.text) return { hits: nearest(lib, q.vector as Float32Array, q.k, q.ef) };
+      return answerText(lib, q.text, q.k, q.text.mode === 'hybrid' ? nearestRows(lib, q.vector as Float32Array, depth(q.k), q.ef) : null);
+    };
+    // Text and hybrid queries are answered one at a time.
+    const batched = queries.filter((q) => !q.text);
+    if (batched.length < 2 || type !== 'linear' || lib.size === 0) return queries.map(one);
     const space = lib.searchSpace();
     if (this.batch?.rows.data !== space.data) {
       void this.batch?.close();
       this.batch = new BatchSearch(space, { threads: this.opts.threads });
     }
     const ranked = await this.batch.search(
-      queries.map((q) => prepareQuery(lib.metric, q.vector)),
-      queries.map((q) => q.k),
+      batched.map((q) => prepareQuery(lib.metric, q.vector as Float32Array)),
+      batched.map((q) => q.k),
     );
-    return ranked.map(({ keys, dists }) => ({ hits: toHits(lib, keys, dists) }));
+    let next = 0;
+    return queries.map((q) => {
+      if (q.text) return one(q);
+      const { keys, dists } = ranked[next++];
+      return { hits: toHits(lib, keys, dists) };
+    });
   }
 
   /** Stops the threads of batched search, if any were started. */
@@ -674,6 +695,12 @@ export class QuerySession {
  * @param ef the index's candidate list size for this query (hnsw), instead of its ef_search
  */
 export function nearest(lib: Library, vector: Float32Array, k: number, ef?: number): Hit[] {
+  const { rows, distances } = nearestRows(lib, vector, k, ef);
+  return toHits(lib, rows, distances);
+}
+
+/** `nearest` as rows and their distances (as the kernels give them), nearest first. */
+export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: number): RankedRows {
   const space = lib.searchSpace();
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));
@@ -685,7 +712,7 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
   }
   (lib.indexState?.index ?? LINEAR).search(q, space, top, ef);
   const { keys, dists } = top.drain();
-  return toHits(lib, keys, dists);
+  return { rows: keys, distances: Float64Array.from(dists, (d) => presentDistance(lib.metric, d)) };
 }
 
 function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {

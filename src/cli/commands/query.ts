@@ -1,7 +1,7 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isatty } from 'node:tty';
-import type { Metric, QueryResult } from '../../domain/types.js';
-import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
+import type { FusionMethod, Hit, Metric, QueryResult, SearchMode } from '../../domain/types.js';
+import { DEFAULT_K, FUSION_METHODS, MAX_EF, MAX_K, SEARCH_MODES } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
 import type { PreparedQuery } from '../../service/service.js';
 import { envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
@@ -19,7 +19,10 @@ export function queryCommand(): Command {
     .option('--embedding <json>', 'query embedding, e.g. "[0.1, 0.2]"')
     .option('-k, --k <n>', `number of hits (1..${MAX_K})`, intArg(1, MAX_K), DEFAULT_K)
     .option('--ef <n>', `hnsw only: candidate list size for these queries, instead of the index's ef_search (1..${MAX_EF})`, intArg(1, MAX_EF))
-    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?}, one result line each, in order')
+    .addOption(new Option('--mode <mode>', 'vector: nearest embeddings (default); text: BM25 over the chunk texts; hybrid: both, fused').choices([...SEARCH_MODES]))
+    .addOption(new Option('--fusion <method>', 'hybrid: rrf, reciprocal rank fusion (default), or score, min-max scaled scores weighted by --alpha').choices([...FUSION_METHODS]))
+    .option('--alpha <a>', "hybrid with --fusion score: the vector list's weight, 0..1 (default 0.5; 1 = vector only)", alphaArg)
+    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?, "mode"?, "fusion"?, "alpha"?}, one result line each, in order')
     .addHelpText(
       'after',
       `
@@ -29,12 +32,19 @@ cosine similarity and the dot product (higher is nearer), the Euclidean distance
 cosine 1 - similarity, l2 Euclidean, dot -(q·x).
 A larger --ef finds more of the true nearest chunks on an hnsw index, more slowly;
 other index types refuse it (linear and kdtree are exact; lsh has --probes).
+--mode text ranks chunks by BM25 over their words (any library, also one without an
+embedder); --mode hybrid fuses the vector and the text ranking. Their hits are best first,
+"score" higher-is-better (BM25, or the fused score), and "modes" gives each mode's rank and
+score for the hit (null: that mode did not find it).
 With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
 (VDB_STDIN_BATCH=N lines per batch, 1 for one at a time; VDB_THREADS=N threads).
 
 Examples:
   $ vdb query --lib docs --text "vector search" -k 3
   $ vdb query --lib docs --text "vector search" --ef 200
+  $ vdb query --lib docs --text "reset password" --mode text
+  $ vdb query --lib docs --text "how do I reset my password" --mode hybrid -k 5
+  $ vdb query --lib docs --text "reset password" --mode hybrid --fusion score --alpha 0.3
   $ vdb query --lib docs --embedding "$(cat q.json)" --json | jq -r '.hits[].id'
   $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson
   $ vdb query --lib docs --stdin          # on a terminal: type {"text": "hello", "k": 3}, one per line; Ctrl-D ends`,
@@ -55,11 +65,20 @@ Examples:
           for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
             const queries: PreparedQuery[] = [];
             let failure: { error: unknown } | undefined;
-            await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined ? [q.text] : [])));
+            // Text-mode lines need no embedding.
+            await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined && (q.mode ?? o.mode) !== 'text' ? [q.text] : [])));
             for (const [n, q] of batch) {
               try {
-                checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
-                const input = { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) };
+                checkKeys(q, ['text', 'embedding', 'k', 'ef', 'mode', 'fusion', 'alpha'], `line ${n}`);
+                const input = {
+                  text: q.text as string,
+                  embedding: q.embedding as number[],
+                  k: q.k === undefined ? o.k : (q.k as number),
+                  ef: q.ef === undefined ? o.ef : (q.ef as number),
+                  mode: (q.mode ?? o.mode) as SearchMode | undefined,
+                  fusion: (q.fusion ?? o.fusion) as FusionMethod | undefined,
+                  alpha: (q.alpha ?? o.alpha) as number | undefined,
+                };
                 queries.push(await session.prepare(input, `line ${n}`));
               } catch (error) {
                 failure = { error };
@@ -80,8 +99,8 @@ Examples:
         }
         return;
       }
-      if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
-      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef });
+      if (o.text === undefined && o.embedding === undefined) cmd.error('error: give --text or --embedding (or --stdin)', { exitCode: 2 });
+      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef, mode: o.mode, fusion: o.fusion, alpha: o.alpha });
       if (mode.json) return printJson(res);
       await printHits(res, svc.getLibrary(o.lib).metric, mode);
     });
@@ -91,12 +110,37 @@ Examples:
 const SCORE_HEAD: Record<Metric, string> = { cosine: 'similarity', dot: 'dot product', l2: 'distance' };
 
 async function printHits(res: QueryResult, metric: Metric, mode: ReturnType<typeof modeOf>): Promise<void> {
+  if (res.mode === undefined) {
+    await printTable(
+      ['#', SCORE_HEAD[metric], 'id', 'text', 'metadata'],
+      res.hits.map((h, i) => [String(i + 1), formatScore(h.score), h.id, h.text, JSON.stringify(h.metadata)]),
+      mode,
+      [3, 4],
+    );
+    return;
+  }
+  // Text and hybrid: the score, then which mode found each hit at which rank.
   await printTable(
-    ['#', SCORE_HEAD[metric], 'id', 'text', 'metadata'],
-    res.hits.map((h, i) => [String(i + 1), formatScore(h.score), h.id, h.text, JSON.stringify(h.metadata)]),
+    ['#', res.mode === 'text' ? 'bm25' : 'fused', 'found by', 'id', 'text', 'metadata'],
+    res.hits.map((h, i) => [String(i + 1), formatScore(h.score), foundBy(h), h.id, h.text, JSON.stringify(h.metadata)]),
     mode,
-    [3, 4],
+    [4, 5],
   );
+}
+
+/** "vector #3, text #1". */
+function foundBy(h: Hit): string {
+  const parts: string[] = [];
+  if (h.modes?.vector) parts.push(`vector #${h.modes.vector.rank}`);
+  if (h.modes?.text) parts.push(`text #${h.modes.text.rank}`);
+  return parts.join(', ');
+}
+
+/** `--alpha`: a number from 0 to 1. */
+function alphaArg(value: string): number {
+  const a = Number(value);
+  if (value.trim() === '' || !(a >= 0 && a <= 1)) throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`);
+  return a;
 }
 
 /** Six decimals for people; --json keeps every digit (float32 rounding shows up near 0 as ~1e-8). */
