@@ -1,5 +1,6 @@
 import type { Metric } from '../index/kernels.js';
 import type { IndexType } from '../index/types.js';
+import type { FusionMethod } from '../text/fusion.js';
 import type { TextBuildReport, TextIndexView } from '../text/state.js';
 
 export type { Metric, IndexType, TextBuildReport, TextIndexView };
@@ -108,9 +109,8 @@ export interface HitModes {
 /** How a query searches: nearest vectors, BM25 over the texts, or both fused. */
 export type SearchMode = 'vector' | 'text' | 'hybrid';
 export const SEARCH_MODES: readonly SearchMode[] = ['vector', 'text', 'hybrid'];
-/** How hybrid fuses its two lists: reciprocal rank fusion, or min-max scaled scores weighted by alpha. */
-export type FusionMethod = 'rrf' | 'score';
-export const FUSION_METHODS: readonly FusionMethod[] = ['rrf', 'score'];
+export { FUSION_METHODS } from '../text/fusion.js';
+export type { FusionMethod } from '../text/fusion.js';
 
 export interface QueryResult {
   /** Text and hybrid queries only (a vector query's result is as before modes existed). */

@@ -82,7 +82,8 @@ export function answerText(lib: Library, q: TextQuery, k: number, vector: Ranked
   const index = freshTextIndex(lib);
   const rowOf = rowsBySeq(lib);
   const want = q.mode === 'text' ? k : depth(k);
-  const text = index.search(q.terms, want, accept ? (seq) => accept(rowOf[seq]) : undefined).map((h) => ({ key: rowOf[h.key], score: h.score }));
+  // Keyed (and ties ordered) by row, as vector hits are.
+  const text = index.search(q.terms, want, accept ? (seq) => accept(rowOf[seq]) : undefined, (seq) => rowOf[seq]);
   if (q.mode === 'text') {
     return { mode: 'text', hits: text.map((t, i) => hit(lib, t.key, t.score, null, { rank: i + 1, score: t.score })) };
   }

@@ -245,8 +245,10 @@ export class Bm25Index {
    * then key ascending). Only documents holding at least one query term score.
    * @param accept when given, documents it refuses are left out; statistics
    *   still count every live document, so a filter does not change scores
+   * @param relabel when given, hits carry relabel(key) instead of the key, and
+   *   equal scores are ordered by it (a library's row: insertion order)
    */
-  search(queryTerms: readonly string[], k: number, accept?: (key: number) => boolean): TextHit[] {
+  search(queryTerms: readonly string[], k: number, accept?: (key: number) => boolean, relabel?: (key: number) => number): TextHit[] {
     const terms = [...new Set(queryTerms)];
     const slots = this.baseKeys.length + this.addedCount;
     if (this.acc.length < slots) this.acc = new Float64Array(Math.max(slots, this.acc.length * 2));
@@ -272,7 +274,7 @@ export class Bm25Index {
     const top = new TopK(Math.max(0, Math.min(k, touched.length)));
     for (const slot of touched) {
       const key = this.keyOf(slot);
-      if (accept === undefined || accept(key)) top.push(-acc[slot], key);
+      if (accept === undefined || accept(key)) top.push(-acc[slot], relabel === undefined ? key : relabel(key));
       acc[slot] = 0;
     }
     const { keys, dists } = top.drain();
