@@ -4,6 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptSnapshot, InvalidInput } from '../../src/domain/errors.js';
 import { seededRandom } from '../../src/domain/random.js';
 import { VdbService } from '../../src/service/service.js';
+import { TransferService } from '../../src/service/transfer.js';
+import { ImportReader } from '../../src/transfer/format.js';
 import type { StoreTuning } from '../../src/store/store.js';
 import { Bm25Index } from '../../src/text/bm25.js';
 import { fuse } from '../../src/text/fusion.js';
@@ -75,6 +77,15 @@ describe.each([
     // --no-text leaves it alone.
     await later.addChunks('w', [{ text: 'cat', embedding: vector() }]);
     expect((await later.buildIndex('w', { text: false })).text_build).toBeNull();
+    // An export says the library has one; an import builds it again.
+    const lines = [...new TransferService(later).exportLines(['w'])];
+    expect(JSON.parse(lines[1]).text_index).toEqual({ params: { k1: 1.2, b: 0.75 } });
+    const reader = new ImportReader();
+    lines.forEach((l, i) => reader.add(i + 1, JSON.parse(l)));
+    const copy = service(fresh(), storage);
+    const [report] = await new TransferService(copy).import(reader);
+    expect(report.text_index).toEqual({ mode: 'full', added: 60, removed: 0 });
+    expect(await textHits(copy, 'w', 'cat')).toEqual(oracle(later, 'w', 'cat', 50));
   });
 });
 
