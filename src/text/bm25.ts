@@ -297,35 +297,33 @@ export class Bm25Index {
     const keys = Uint32Array.from(live, (s) => this.keyOf(s));
     const lengths = Uint32Array.from(live, (s) => this.lengthOf(s));
 
+    // Two passes over the postings: the first sizes them, the second writes them into an
+    // array of exactly that size (no growing buffer, no copy: a large index is held once).
+    const terms = this.sortedTerms();
     const vocab = new ByteWriter();
-    const postings = new ByteWriter();
     const vocabOffsets: number[] = [0];
     const postingsOffsets: number[] = [0];
     const df: number[] = [];
     const list = new PostingList();
-    const pairs: [number, number][] = [];
-    for (const term of this.sortedTerms()) {
-      this.collect(term.text, list);
-      pairs.length = 0;
-      let ordered = true;
-      for (let i = 0; i < list.length; i++) {
-        const slot = renumber[list.slots[i]];
-        if (pairs.length > 0 && slot < pairs[pairs.length - 1][0]) ordered = false;
-        pairs.push([slot, list.tfs[i]]);
-      }
-      if (pairs.length === 0) continue;
-      if (!ordered) pairs.sort((x, y) => x[0] - y[0]);
-      let prev = -1;
-      for (const [slot, tf] of pairs) {
-        postings.varint(slot - prev - 1);
-        postings.varint(tf - 1);
-        prev = slot;
-      }
+    const kept: boolean[] = [];
+    for (const term of terms) {
+      const n = this.renumbered(term.text, renumber, list);
+      kept.push(n > 0);
+      if (n === 0) continue;
       vocab.bytes(term.bytes);
       vocabOffsets.push(vocab.length);
-      postingsOffsets.push(postings.length);
-      df.push(pairs.length);
+      postingsOffsets.push(postingsOffsets[postingsOffsets.length - 1] + encodePairs(list, null, 0));
+      df.push(n);
     }
+    const postingsBytes = postingsOffsets[postingsOffsets.length - 1];
+    const postings = new Uint32Array(Math.ceil(postingsBytes / 4));
+    const out = new Uint8Array(postings.buffer);
+    let t = 0;
+    terms.forEach((term, i) => {
+      if (!kept[i]) return;
+      this.renumbered(term.text, renumber, list);
+      encodePairs(list, out, postingsOffsets[t++]);
+    });
     return {
       params: {
         k1: this.params.k1,
@@ -333,7 +331,7 @@ export class Bm25Index {
         docs: keys.length,
         terms: df.length,
         vocab_bytes: vocab.length,
-        postings_bytes: postings.length,
+        postings_bytes: postingsBytes,
       },
       arrays: {
         keys,
@@ -341,10 +339,29 @@ export class Bm25Index {
         vocab: vocab.words(),
         vocab_offsets: Uint32Array.from(vocabOffsets),
         df: Uint32Array.from(df),
-        postings: postings.words(),
+        postings,
         postings_offsets: Uint32Array.from(postingsOffsets),
       },
     };
+  }
+
+  /** The live postings of `term` with slots renumbered, ascending, into `list`; returns how many. */
+  private renumbered(term: string, renumber: Int32Array, list: PostingList): number {
+    this.collect(term, list);
+    let ordered = true;
+    for (let i = 0; i < list.length; i++) {
+      list.slots[i] = renumber[list.slots[i]];
+      if (i > 0 && list.slots[i] < list.slots[i - 1]) ordered = false;
+    }
+    // Slots come base first, then added: out of order only when keys were added below older ones.
+    if (!ordered) {
+      const order = Array.from({ length: list.length }, (_, i) => i).sort((x, y) => list.slots[x] - list.slots[y]);
+      const slots = order.map((i) => list.slots[i]);
+      const tfs = order.map((i) => list.tfs[i]);
+      list.slots.set(slots);
+      list.tfs.set(tfs);
+    }
+    return list.length;
   }
 
   /** Every term of the base and of the added documents, once each, in bytewise UTF-8 order. */
@@ -509,7 +526,8 @@ const EMPTY_BASE: Base = {
  * object, and a posting two or three bytes.
  */
 class PostingPool {
-  private pool = new Uint8Array(1 << 12);
+  /** Blocks live in 1 MiB pages, so the pool grows without copying (or doubling) what it holds. */
+  private pages: Uint8Array[] = [];
   private blocks = 0;
   private readonly ids = new Map<string, number>();
   // Per term: first block, current block, bytes used in it, last slot.
@@ -549,21 +567,22 @@ class PostingPool {
   forEach(term: string, each: (slot: number, tf: number) => void): void {
     const t = this.ids.get(term);
     if (t === undefined) return;
-    const pool = this.pool;
     let b = this.first[t];
-    let at = b * BLOCK;
-    let end = b === this.current[t] ? at + this.fill[t] : at + BLOCK_DATA;
+    let page = this.pages[b >>> PAGE_SHIFT];
+    let at = (b & PAGE_MASK) * BLOCK;
+    let end = at + (b === this.current[t] ? this.fill[t] : BLOCK_DATA);
     const next = (): number => {
       let value = 0;
       let shift = 0;
       let byte: number;
       do {
         if (at === end) {
-          b = readU32(pool, b * BLOCK + BLOCK_DATA);
-          at = b * BLOCK;
-          end = b === this.current[t] ? at + this.fill[t] : at + BLOCK_DATA;
+          b = readU32(page, at);
+          page = this.pages[b >>> PAGE_SHIFT];
+          at = (b & PAGE_MASK) * BLOCK;
+          end = at + (b === this.current[t] ? this.fill[t] : BLOCK_DATA);
         }
-        byte = pool[at++];
+        byte = page[at++];
         value += (byte & 0x7f) * 2 ** shift;
         shift += 7;
       } while (byte & 0x80);
@@ -586,27 +605,27 @@ class PostingPool {
   }
 
   private byte(t: number, value: number): void {
+    let b = this.current[t];
     if (this.fill[t] === BLOCK_DATA) {
-      const b = this.block();
-      writeU32(this.pool, this.current[t] * BLOCK + BLOCK_DATA, b);
-      this.current[t] = b;
+      const next = this.block();
+      writeU32(this.pages[b >>> PAGE_SHIFT], (b & PAGE_MASK) * BLOCK + BLOCK_DATA, next);
+      this.current[t] = b = next;
       this.fill[t] = 0;
     }
-    this.pool[this.current[t] * BLOCK + this.fill[t]++] = value;
+    this.pages[b >>> PAGE_SHIFT][(b & PAGE_MASK) * BLOCK + this.fill[t]++] = value;
   }
 
   private block(): number {
-    if ((this.blocks + 1) * BLOCK > this.pool.length) {
-      const grown = new Uint8Array(this.pool.length * 2);
-      grown.set(this.pool);
-      this.pool = grown;
-    }
+    if (this.blocks >>> PAGE_SHIFT === this.pages.length) this.pages.push(new Uint8Array(BLOCK << PAGE_SHIFT));
     return this.blocks++;
   }
 }
 
 const BLOCK = 32;
 const BLOCK_DATA = BLOCK - 4;
+/** 2^15 blocks of 32 bytes: 1 MiB pages. */
+const PAGE_SHIFT = 15;
+const PAGE_MASK = (1 << PAGE_SHIFT) - 1;
 
 function readU32(a: Uint8Array, at: number): number {
   return (a[at] | (a[at + 1] << 8) | (a[at + 2] << 16) | (a[at + 3] << 24)) >>> 0;
@@ -673,6 +692,28 @@ class VarintReader {
   }
 }
 
+/** Writes the list's (slot gap − 1, tf − 1) varints at out[at…] (or only counts them, out null); returns the bytes. */
+function encodePairs(list: PostingList, out: Uint8Array | null, at: number): number {
+  let n = 0;
+  let prev = -1;
+  const put = (value: number) => {
+    let v = value;
+    while (v >= 0x80) {
+      if (out) out[at + n] = (v % 0x80) | 0x80;
+      n++;
+      v = Math.floor(v / 0x80);
+    }
+    if (out) out[at + n] = v;
+    n++;
+  };
+  for (let i = 0; i < list.length; i++) {
+    put(list.slots[i] - prev - 1);
+    put(list.tfs[i] - 1);
+    prev = list.slots[i];
+  }
+  return n;
+}
+
 class ByteWriter {
   private buf = new Uint8Array(1024);
   length = 0;
@@ -688,16 +729,6 @@ class ByteWriter {
     this.room(b.length);
     this.buf.set(b, this.length);
     this.length += b.length;
-  }
-
-  varint(value: number): void {
-    this.room(5);
-    let v = value;
-    while (v >= 0x80) {
-      this.buf[this.length++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.length++] = v;
   }
 
   /** The bytes, zero padded to whole u32 words. */
