@@ -73,7 +73,9 @@ const MODES = [
   { label: 'vector', query: { mode: 'vector' } },
   { label: 'text (BM25)', query: { mode: 'text' } },
   { label: 'hybrid, rrf', query: { mode: 'hybrid', fusion: 'rrf' } },
+  { label: 'hybrid, score α=0.2', query: { mode: 'hybrid', fusion: 'score', alpha: 0.2 } },
   { label: 'hybrid, score α=0.3', query: { mode: 'hybrid', fusion: 'score', alpha: 0.3 } },
+  { label: 'hybrid, score α=0.4', query: { mode: 'hybrid', fusion: 'score', alpha: 0.4 } },
   { label: 'hybrid, score α=0.5', query: { mode: 'hybrid', fusion: 'score', alpha: 0.5 } },
   { label: 'hybrid, score α=0.7', query: { mode: 'hybrid', fusion: 'score', alpha: 0.7 } },
 ];

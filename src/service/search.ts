@@ -24,10 +24,16 @@ import { fuse } from '../text/fusion.js';
 import type { TextBuildReport } from '../text/state.js';
 import { analyze } from '../text/tokenizer.js';
 
-/** The mode of a query that does not say. */
-export const DEFAULT_MODE: SearchMode = 'vector';
-export const DEFAULT_FUSION: FusionMethod = 'rrf';
-export const DEFAULT_ALPHA = 0.5;
+/**
+ * Hybrid's defaults, from bench/retrieval.mjs (WordNet usage examples → their
+ * definitions, recall@10): score fusion with alpha 0.3 came within 0.002 of
+ * the better single mode with letters (0.069 against BM25's 0.071) and beat
+ * both with glove (0.080 against 0.071 and 0.063), where reciprocal rank
+ * fusion lost 0.016 and 0.004. Alpha 0.2 did as well here; 0.3 leaves more
+ * weight to an embedder better than these.
+ */
+export const DEFAULT_FUSION: FusionMethod = 'score';
+export const DEFAULT_ALPHA = 0.3;
 /** Candidates each mode hands to the fusion (at least 2k). */
 export const HYBRID_DEPTH = 100;
 
@@ -47,12 +53,26 @@ export interface RankedRows {
 }
 
 /**
+ * The mode of a query that does not name one: hybrid (fusion or alpha given,
+ * or a text on a library with a full-text index and a way to the query's
+ * vector), text (such a library without an embedder), else vector, as queries
+ * were before modes existed: a library nobody made a full-text index for
+ * answers as it always did.
+ */
+export function defaultMode(lib: Library, input: { text?: unknown; embedding?: unknown; fusion?: unknown; alpha?: unknown }): SearchMode {
+  if (input.fusion !== undefined || input.alpha !== undefined) return 'hybrid';
+  if (input.text === undefined || lib.text.stored === null) return 'vector';
+  return lib.embedder !== null || input.embedding !== undefined ? 'hybrid' : 'text';
+}
+
+/**
  * Checks a query's mode, fusion and alpha: null for a vector query, else what
  * to search for. The rules of every surface (CLI, NDJSON lines, REST).
  * @throws InvalidInput naming `where`
  */
-export function checkTextQuery(input: { mode?: unknown; fusion?: unknown; alpha?: unknown; text?: unknown }, where?: string): TextQuery | null {
-  const mode = input.mode ?? DEFAULT_MODE;
+export function checkTextQuery(lib: Library, input: { mode?: unknown; fusion?: unknown; alpha?: unknown; text?: unknown; embedding?: unknown }, where?: string): TextQuery | null {
+  const implicit = input.mode === undefined;
+  const mode = input.mode ?? defaultMode(lib, input);
   if (!(SEARCH_MODES as readonly unknown[]).includes(mode)) throw new InvalidInput(prefix(where, `mode must be one of ${SEARCH_MODES.join(', ')}, got ${JSON.stringify(mode)}`));
   if (mode !== 'hybrid' && (input.fusion !== undefined || input.alpha !== undefined)) {
     throw new InvalidInput(prefix(where, `${input.fusion !== undefined ? 'fusion' : 'alpha'} applies to hybrid queries; this one is ${mode}`), { hint: 'add --mode hybrid ("mode": "hybrid")' });
@@ -65,6 +85,8 @@ export function checkTextQuery(input: { mode?: unknown; fusion?: unknown; alpha?
   if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) throw new InvalidInput(prefix(where, `alpha must be a number from 0 to 1, got ${JSON.stringify(alpha)}`));
   if (typeof input.text !== 'string') throw new InvalidInput(prefix(where, `a ${mode} query needs a text`), { hint: mode === 'text' ? 'give --text ("text")' : 'give --text, and --embedding too on a library without an embedder' });
   const terms = analyze(input.text);
+  // Not asked for by name: a text of stop words is searched by its vector alone, as before modes.
+  if (terms.length === 0 && implicit && mode === 'hybrid' && input.fusion === undefined && input.alpha === undefined) return null;
   if (terms.length === 0) {
     throw new InvalidInput(prefix(where, `the query text ${JSON.stringify(input.text.slice(0, 80))} has no searchable words (only stop words, punctuation or nothing)`), {
       hint: mode === 'hybrid' ? 'give words to match, or use --mode vector' : 'give words to match',

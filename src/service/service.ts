@@ -599,7 +599,7 @@ export class QuerySession {
     if (input === null || typeof input !== 'object') throw new InvalidInput(prefix(where, 'query must be a JSON object'));
     const k = input.k === undefined ? DEFAULT_K : checkK(input.k, where);
     if (input.text !== undefined) checkText(input.text, where);
-    const text = checkTextQuery(input, where) ?? undefined;
+    const text = checkTextQuery(lib, input, where) ?? undefined;
     let vector: Float32Array | null = null;
     if (text?.mode === 'text') {
       if (input.embedding !== undefined) throw new InvalidInput(prefix(where, 'a text query matches words, not an embedding; drop the embedding'), { hint: 'or use --mode hybrid for both' });

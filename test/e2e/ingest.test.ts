@@ -163,17 +163,18 @@ describe('vdb ingest killed while it writes', () => {
   ])('%s: every file fully old or fully new, and a second run finishes the job', async (_, point, stops, kept) => {
     const path = copy(`kill-${point}.json`);
     const w = writer(path, ['ingest', '--lib', 'k', many], { failpoints: [point], env: ENV2 });
+    let exited = false;
+    void w.exited.then(() => (exited = true));
+    const stopsSeen = () => w.stderr().split(`vdb: failpoint ${point} `).length - 1;
+    await w.stoppedAt(point);
     for (let i = 1; i < stops; i++) {
-      await w.stoppedAt(point);
-      const seen = w.stderr().split(`vdb: failpoint ${point} `).length - 1;
-      expect(seen).toBe(i);
+      expect(stopsSeen()).toBe(i);
       w.cont();
-      await new Promise<void>((done) => {
-        const wait = () => (w.stderr().split(`vdb: failpoint ${point} `).length - 1 > i ? done() : setTimeout(wait, 5));
+      await new Promise<void>((done, fail) => {
+        const wait = () => (stopsSeen() > i ? done() : exited ? fail(new Error(`ingest exited before stop ${i + 1}:\n${w.stderr()}`)) : setTimeout(wait, 5));
         wait();
       });
     }
-    await w.stoppedAt(point);
     await w.kill();
     expect(whole(path)).toBe(kept);
     const again = await vdbInProcess(['--json', 'ingest', '--lib', 'k', many], { db: path, env: ENV2 });

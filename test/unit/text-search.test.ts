@@ -130,7 +130,7 @@ describe('text and hybrid queries', () => {
       [{ text: 'cat', mode: 'text', embedding: [1, 0] }, /matches words, not an embedding/],
       [{ text: 'cat', mode: 'text', ef: 10 }, /a text query has none/],
       [{ text: 'cat', mode: 'text', alpha: 0.5 }, /alpha applies to hybrid queries/],
-      [{ text: 'cat', embedding: [1, 0], mode: 'hybrid', alpha: 0.5 }, /reciprocal rank fusion has no weight/],
+      [{ text: 'cat', embedding: [1, 0], mode: 'hybrid', fusion: 'rrf', alpha: 0.5 }, /reciprocal rank fusion has no weight/],
       [{ text: 'cat', embedding: [1, 0], mode: 'hybrid', fusion: 'score', alpha: 2 }, /alpha must be a number from 0 to 1/],
       [{ text: 'cat', mode: 'fuzzy' }, /mode must be one of vector, text, hybrid/],
       [{ embedding: [1, 0], mode: 'text' }, /a text query needs a text/],
