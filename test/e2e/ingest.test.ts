@@ -148,6 +148,16 @@ describe('vdb ingest killed while it writes', () => {
     return path;
   };
 
+  /** Resolves once the process is in the stopped state (Linux: /proc/PID/stat). */
+  const stopped = async (pid: number) => {
+    for (let i = 0; i < 2000; i++) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error(`process ${pid} did not stop`);
+  };
+
   /** Every document holds both of its chunks, or is absent: no file half-ingested. */
   const whole = (path: string) => {
     const svc = new VdbService({ path });
@@ -169,6 +179,8 @@ describe('vdb ingest killed while it writes', () => {
     await w.stoppedAt(point);
     for (let i = 1; i < stops; i++) {
       expect(stopsSeen()).toBe(i);
+      // The message comes just before the child stops itself: a SIGCONT sent in between would be lost.
+      await stopped(w.child.pid as number);
       w.cont();
       await new Promise<void>((done, fail) => {
         const wait = () => (stopsSeen() > i ? done() : exited ? fail(new Error(`ingest exited before stop ${i + 1}:\n${w.stderr()}`)) : setTimeout(wait, 5));
