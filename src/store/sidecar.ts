@@ -12,14 +12,14 @@
  * generations below G - 1: a reader that has just read manifest G - 1 can
  * still open its files, and one that finds a file gone re-reads the manifest.
  */
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readdirSync, readSync } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import type { IndexArray } from '../index/types.js';
 import { dtypeOf } from './codec.js';
 import type { DType } from './codec.js';
-import { fsyncDir, unlinkQuietly } from './atomic-write.js';
+import { atomicWriteStreamSync, fsyncDir, unlinkQuietly } from './atomic-write.js';
 import { NotRegularFile, openRegularForRead } from './io.js';
 
 export interface SidecarRef {
@@ -289,58 +289,47 @@ const COPY_BLOCK_BYTES = 8 << 20;
  * holding them. The page table, if any, is among the files to write.
  */
 export function writeSidecarParts(dir: string, name: string, dtype: string, parts: readonly SidecarPart[]): { ref: SidecarFileRef; files: SidecarFile[] } {
-  const tmp = join(dir, `.${name}.tmp-${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
-  const fd = openSync(tmp, 'wx', 0o644);
   let crc = 0;
   let total = 0;
   const pages: number[] = [];
   let pageCrc = 0;
   let pageFill = 0;
-  const feed = (buf: Uint8Array): void => {
-    let off = 0;
-    while (off < buf.byteLength) off += writeSync(fd, buf, off, Math.min(buf.byteLength - off, 1 << 30), total + off);
-    total += buf.byteLength;
-    crc = checksum(buf, crc);
-    for (let at = 0; at < buf.byteLength; ) {
-      const take = Math.min(PAGE_BYTES - pageFill, buf.byteLength - at);
-      pageCrc = crc32(buf.subarray(at, at + take), pageCrc);
-      pageFill += take;
-      at += take;
-      if (pageFill === PAGE_BYTES) {
-        pages.push(pageCrc);
-        pageCrc = 0;
-        pageFill = 0;
+  atomicWriteStreamSync(
+    join(dir, name),
+    (write) => {
+      const feed = (buf: Uint8Array): void => {
+        write(buf);
+        total += buf.byteLength;
+        crc = checksum(buf, crc);
+        for (let at = 0; at < buf.byteLength; ) {
+          const take = Math.min(PAGE_BYTES - pageFill, buf.byteLength - at);
+          pageCrc = crc32(buf.subarray(at, at + take), pageCrc);
+          pageFill += take;
+          at += take;
+          if (pageFill === PAGE_BYTES) {
+            pages.push(pageCrc);
+            pageCrc = 0;
+            pageFill = 0;
+          }
+        }
+      };
+      let block: Uint8Array | null = null;
+      for (const part of parts) {
+        if (part instanceof Uint8Array) {
+          feed(part);
+          continue;
+        }
+        block ??= new Uint8Array(COPY_BLOCK_BYTES);
+        for (let off = 0; off < part.length; off += COPY_BLOCK_BYTES) {
+          const piece = block.subarray(0, Math.min(COPY_BLOCK_BYTES, part.length - off));
+          part.source.readRange(piece, part.from + off);
+          feed(piece);
+        }
       }
-    }
-  };
-  try {
-    let block: Uint8Array | null = null;
-    for (const part of parts) {
-      if (part instanceof Uint8Array) {
-        feed(part);
-        continue;
-      }
-      block ??= new Uint8Array(COPY_BLOCK_BYTES);
-      for (let off = 0; off < part.length; off += COPY_BLOCK_BYTES) {
-        const piece = block.subarray(0, Math.min(COPY_BLOCK_BYTES, part.length - off));
-        part.source.readRange(piece, part.from + off);
-        feed(piece);
-      }
-    }
-    if (pageFill > 0) pages.push(pageCrc);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkQuietly(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, join(dir, name));
-  } catch (err) {
-    unlinkQuietly(tmp);
-    throw err;
-  }
+      if (pageFill > 0) pages.push(pageCrc);
+    },
+    { syncDir: false },
+  );
   const ref: SidecarFileRef = { dtype, file: name, bytes: total, crc32: crc };
   if (pages.length < MIN_PAGED_PAGES) return { ref, files: [] };
   const table = sidecarFiles(`${name}.pages`, 'u32', new Uint8Array(Uint32Array.from(pages).buffer), false);

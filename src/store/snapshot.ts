@@ -581,9 +581,11 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   };
   const readAt = records.readAt;
   const readEach = records.readEach;
+  // Damage met while a rewrite copies these files is reported as such, as when it parses them.
+  const checked = (file: OpenSidecar, where: string) => ({ ref: file.ref, readRange: (into: Uint8Array, offset: number) => guard(where, () => file.readRange(into, offset)) });
   const copyable: CopyableRows | null =
     records.offsets && ids?.kind === 'hash' && seqs && vectorFile
-      ? { records: records.file, offsets: records.offsets, idTable: ids.table, seqs, vectors: vectorFile }
+      ? { records: checked(records.file, `${at}.chunks`), offsets: records.offsets, idTable: ids.table, seqs, vectors: checked(vectorFile, `${at}.vectors`) }
       : null;
   return {
     count,

@@ -1,6 +1,7 @@
-import { cpSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CorruptSnapshot } from '../../src/domain/errors.js';
 import { VdbService } from '../../src/service/service.js';
 import type { StoreTuning } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
@@ -53,5 +54,26 @@ describe('a rewrite of rows only appended to since they were read', () => {
     expect(again.getChunk('doc1.md#449', true, 'docs')).toMatchObject({ text: chunk(449).text, doc_id: 'doc1.md' });
     expect(again.listChunks('docs').chunks.map((c) => c.id)).toEqual(Array.from({ length: 490 }, (_, i) => chunk(i).id));
     expect(again.indexInfo('docs').text_index).toMatchObject({ indexed: 400, unindexed: 90, stale: 0 });
+  });
+
+  it('reports damage it meets while copying as a corrupt snapshot, and writes nothing', async () => {
+    const a = join(tmp.dir, 'damaged.json');
+    const first = service(a);
+    await first.createLibrary({ name: 'docs', dim: 4 });
+    await first.documents.add('docs', Array.from({ length: 7 }, (_, d) => ({ id: `doc${d}.md` })));
+    await first.addChunks('docs', Array.from({ length: 400 }, (_, i) => ({ ...chunk(i), embedding: [i, 1, -i, 0.5] })));
+    await first.compact();
+    await service(a).addChunks('docs', [{ ...chunk(400), embedding: [1, 2, 3, 4] }]);
+    const records = JSON.parse(readFileSync(a, 'utf8')).libraries[0].chunks.file as string;
+    const bytes = readFileSync(join(`${a}.d`, records));
+    bytes[5 * 4096 + 7] ^= 0xff;
+    writeFileSync(join(`${a}.d`, records), bytes);
+    const before = files(a);
+    const lazy = service(a);
+    expect(lazy.store.read().library('docs').appendedSince()?.chunks.length).toBe(1);
+    const err = await lazy.compact().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptSnapshot);
+    expect((err as Error).message).toMatch(/chunks.*damaged/);
+    expect(files(a)).toEqual(before);
   });
 });
