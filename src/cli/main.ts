@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { EXIT_CODES, oneLine, VdbError } from '../domain/errors.js';
 import { chunkCommand } from './commands/chunk.js';
 import { compactCommand } from './commands/compact.js';
+import { countCommand } from './commands/count.js';
 import { demoCommand } from './commands/demo.js';
 import { docCommand } from './commands/doc.js';
 
@@ -37,6 +38,8 @@ Examples:
   $ vdb lib create docs --embedder glove && vdb ingest --lib docs ./handbook
   $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
   $ vdb query --lib docs --text "hello" -k 3 --json
+  $ vdb query --lib docs --text "hello" --where tag=intro --explain
+  $ vdb count --lib docs --where 'created_after=2024-01-01'
   $ vdb model pull glove && vdb lib create notes --embedder glove
   $ vdb serve --port 8000
   $ vdb export > backup.ndjson && vdb --db restored.json import < backup.ndjson
@@ -45,7 +48,7 @@ Examples:
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
 6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed. VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), docCommand(), chunkCommand(), ingestCommand(), indexCommand(), queryCommand(), embedCommand(), modelCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
+  const subcommands = [libCommand(), docCommand(), chunkCommand(), ingestCommand(), indexCommand(), queryCommand(), countCommand(), embedCommand(), modelCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

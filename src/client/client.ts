@@ -14,8 +14,13 @@ import type { DocumentView } from '../domain/documents.js';
 import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult } from '../domain/types.js';
 import type {
   BuildIndexRequest,
+  ChunkListRequest,
   ChunkListView,
   ChunkPageView,
+  CountRequest,
+  CountView,
+  DeletedView,
+  DeleteWhereRequest,
   ChunkPatchRequest,
   DocumentPageView,
   DocumentPatchRequest,
@@ -146,6 +151,21 @@ export class VdbClient {
   /** Deletes the document and every chunk in it; `chunk_count` says how many. */
   deleteDocument(lib: string, id: string): Promise<DocumentView> {
     return this.call('DELETE', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}`);
+  }
+
+  /** A page of the chunks matching `{filter?, where?}` (README "Filters"); `total` counts the matches. */
+  listMatching(lib: string, body: ChunkListRequest): Promise<ChunkPageView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks/list`, body);
+  }
+
+  /** How many chunks match `{filter?, where?}` (all of them for `{}`). */
+  count(lib: string, body: CountRequest = {}): Promise<CountView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/count`, body);
+  }
+
+  /** Deletes every chunk matching the filter, atomically; `{"filter": {}}` deletes them all. */
+  deleteMatching(lib: string, body: DeleteWhereRequest): Promise<DeletedView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks/delete`, body);
   }
 
   // ---- index and queries -------------------------------------------------------

@@ -116,6 +116,29 @@ export interface QueryResult {
   /** Text and hybrid queries only (a vector query's result is as before modes existed). */
   mode?: 'text' | 'hybrid';
   hits: Hit[];
+  /** Only when asked for (`--explain`, `"explain": true`). */
+  explain?: QueryExplain;
+}
+
+/** How a query was answered (`vdb query --explain`). */
+export interface QueryExplain {
+  /** index: the library's index searched (among the matching chunks, with a filter); exact-scan: every (matching) chunk scored; text: BM25 alone (a text query); none: no chunk matches. Hybrid: the vector search's plan. */
+  plan: 'index' | 'exact-scan' | 'text' | 'none';
+  /** The library's index type; null without one. */
+  index: IndexType | null;
+  /** The filter as vdb read it, or null. */
+  filter: string | null;
+  chunks: number;
+  /** Chunks the filter matches (null without a filter). */
+  matches: number | null;
+  /** Why this plan. */
+  reason: string;
+  /** What the index did, when it says (e.g. its filtered graph walk); null otherwise. */
+  search: string | null;
+  /** Chunks added or re-embedded since the index was built, scanned exactly beside it. */
+  unindexed: number;
+  /** Text and hybrid queries: the terms BM25 matched (the analyzer's). */
+  terms?: string[];
 }
 
 export interface NewLibrary {
@@ -172,12 +195,18 @@ export interface QueryInput {
   k?: number;
   /** Candidate list size for this query; only for an index with an `ef_search` option (hnsw). */
   ef?: number;
-  /** vector (the default), text (BM25 over the chunk texts) or hybrid (both, fused). */
+  /** vector, text (BM25 over the chunk texts) or hybrid (both, fused); the default: src/service/search.ts. */
   mode?: SearchMode;
-  /** Hybrid: rrf (the default) or score. */
+  /** Hybrid: score (the default) or rrf. */
   fusion?: FusionMethod;
-  /** Hybrid with score fusion: the vector list's weight, 0 … 1 (default 0.5). */
+  /** Hybrid with score fusion: the vector list's weight, 0 … 1 (default DEFAULT_ALPHA). */
   alpha?: number;
+  /** A JSON filter (a value, or its text; src/filter/parse.ts): only matching chunks are searched. */
+  filter?: unknown;
+  /** `--where` shorthand expressions, ANDed with each other and with `filter`. */
+  where?: string | readonly string[];
+  /** Add `explain` to the result: which plan ran and why. */
+  explain?: boolean;
 }
 
 export const DEFAULT_K = 10;

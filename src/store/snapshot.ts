@@ -31,6 +31,9 @@
  * some and "text_index" only when one was built (src/text/state.ts, layout in
  * src/text/bm25.ts): a database that uses none of them is written exactly as
  * before they existed.
+ * A version 2 library also has "filter_columns": {"dtype": "u32", "file", ..., "rows"}, its
+ * filter columns (src/filter/columns.ts), or null when it has no chunks; libraries of
+ * older manifests lack it and build their columns from their records on first use.
  *
  * A version 2 manifest also carries `"manifest_crc32": N` right after
  * "generation": the crc32 of the manifest's JSON without that member, so an
@@ -53,6 +56,7 @@ import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
 import { storedOnDisk, TEXT_INDEX_ARRAYS } from '../text/state.js';
 import type { LaterWords, StoredTextIndex, TextIndexArrayName } from '../text/state.js';
+import { ColumnSet } from '../filter/columns.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -84,6 +88,9 @@ export type DocumentEncoder = (records: object[], docs: readonly Document[]) => 
  */
 export type AppendEncoder = (rows: AppendedRows, records: object[]) => { chunks: object; vectors: object } | null;
 
+/** Writes bytes (4-aligned) as a u32 sidecar; returns its reference. */
+export type BytesEncoder = (bytes: Uint8Array) => object;
+
 export type Fail = (what: string) => never;
 
 export function snapshotFailer(source: string): Fail {
@@ -101,16 +108,17 @@ export function encodeSnapshot(db: Database): string {
 
 /**
  * Version 2: arrays through `put`, chunk and document records through
- * `putChunks` and `putDocs`, and libraries only appended to since they were
- * read through `putAppended`; each writes sidecars and returns their references.
+ * `putChunks` and `putDocs`, filter columns through `putBytes`, and libraries
+ * only appended to since they were read through `putAppended`; each writes
+ * sidecars and returns their references.
  */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putAppended?: AppendEncoder): string {
-  return encodeDoc(db, generation, put, putChunks, putDocs, putAppended);
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder, putAppended?: AppendEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes, putAppended);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putAppended?: AppendEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks, putDocs, putAppended);
+  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes, putAppended);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -125,7 +133,7 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putAppended?: AppendEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
@@ -142,6 +150,7 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
         vectors: rows.vectors,
         index: lib.indexState && encodeIndex(lib.indexState, put),
         ...textIndexOf(lib, put),
+        ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
       };
     }),
   };
@@ -392,6 +401,15 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
     }
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
     if (raw.text_index !== null && raw.text_index !== undefined) lib.text.stored = decodeTextIndex(raw.text_index, `${at}.text_index`, fail, arrayLater);
+    if (isObject(raw.filter_columns)) {
+      const where = `${at}.filter_columns`;
+      const ref = refOf(raw.filter_columns, where);
+      if (!ref || ref.dtype !== 'u32' || raw.filter_columns.rows !== lib.size) fail(`${where} must reference a u32 sidecar of the library's ${lib.size} rows`);
+      const { source } = arrayLater(raw.filter_columns, where);
+      const rows = lib.size;
+      // Opened now, read when a filter first needs it.
+      lib.columns.adoptLater(rows, () => ColumnSet.open(source as ArraySource, rows));
+    } else if (raw.filter_columns !== null && raw.filter_columns !== undefined) fail(`${at}.filter_columns must be a sidecar reference or null`);
     db.libraries.push(lib);
   });
   return db;
