@@ -113,6 +113,14 @@ describe('vdb ingest', () => {
     expect(JSON.parse(q.stdout).hits.map((h: { id: string }) => h.id)).toEqual(['guide.md#2']);
     const h = await vdbInProcess(['--json', 'query', '--lib', 'docs', '--text', 'free shipping', '--mode', 'hybrid', '-k', '2'], { db, env: ENV });
     expect(JSON.parse(h.stdout).hits[0]).toMatchObject({ id: 'faq.md#1', modes: { text: { rank: 1 } } });
+    // A filter on the file metadata ingest stores, in every mode.
+    for (const mode of ['text', 'hybrid', 'vector']) {
+      const f = await vdbInProcess(['--json', 'query', '--lib', 'docs', '--text', 'free shipping refunds', '--mode', mode, '--where', 'doc.format=markdown', '--where', 'doc.path!=faq.md'], { db, env: ENV });
+      expect(f.code, f.stderr).toBe(0);
+      const ids = JSON.parse(f.stdout).hits.map((hit: { id: string }) => hit.id);
+      expect(ids.length).toBeGreaterThan(0);
+      expect(ids.every((id: string) => id.startsWith('guide.md#')), `${mode}: ${ids}`).toBe(true);
+    }
   });
 
   it('with --strict stops at the first file that fails, and refuses a path that is not there', async () => {

@@ -116,6 +116,48 @@ describe('text and hybrid queries', () => {
     expect(Object.keys((await svc.query('l', { text: 'cats', k: 1 })).hits[0])).toEqual(['id', 'doc_id', 'text', 'score', 'distance', 'metadata']);
   });
 
+  it('apply one filter to every mode: the matching chunks only, their scores unchanged, one explain', async () => {
+    const svc = service(fresh(), V2);
+    await svc.createLibrary({ name: 'f' });
+    await svc.addChunks('f', Array.from({ length: 60 }, (_, i) => ({ text: sentence(), metadata: { g: i % 3 } })));
+    await svc.buildIndex('f', { text: true });
+    // Written after the build: the filter must hold on the rows the query indexes in memory too.
+    await svc.addChunks('f', Array.from({ length: 15 }, (_, i) => ({ text: sentence(), metadata: { g: i % 3 } })));
+    const chunks = svc.listChunks('f').chunks;
+    const row = new Map(chunks.map((c, i) => [c.id, i]));
+    const g1 = new Set(chunks.filter((c) => c.metadata.g === 1).map((c) => c.id));
+    const q = 'green cats running';
+    const k = 6;
+    // Text: BM25 over every chunk (its statistics), keeping the matching ones.
+    const text = await svc.query('f', { text: q, mode: 'text', k, where: 'g=1' });
+    expect(text.hits.map((h) => ({ id: h.id, score: h.score }))).toEqual(oracle(svc, 'f', q, k, (id) => g1.has(id)));
+    // Vector: the unfiltered ranking restricted to the matches.
+    const allVec = (await svc.query('f', { text: q, mode: 'vector', k: 200 })).hits;
+    const vec = await svc.query('f', { text: q, mode: 'vector', k, filter: { g: 1 } });
+    expect(vec.hits.map((h) => h.id)).toEqual(allVec.filter((h) => g1.has(h.id)).slice(0, k).map((h) => h.id));
+    // Hybrid: the fusion of the two filtered lists.
+    for (const fusion of ['rrf', 'score'] as const) {
+      const res = await svc.query('f', { text: q, mode: 'hybrid', fusion, k, where: ['g>=1', 'g<=1'], explain: true });
+      const vl = allVec.filter((h) => g1.has(h.id)).map((h) => ({ key: row.get(h.id)!, score: -(h.distance as number) }));
+      const tl = oracle(svc, 'f', q, 200, (id) => g1.has(id)).map((h) => ({ key: row.get(h.id)!, score: h.score }));
+      const want = fuse(vl, tl, k, { method: fusion, alpha: 0.3 });
+      expect(res.hits.map((h) => row.get(h.id))).toEqual(want.map((f) => f.key));
+      expect(res.hits.every((h) => g1.has(h.id))).toBe(true);
+      expect(res.explain).toMatchObject({ plan: 'exact-scan', matches: g1.size, terms: analyze(q) });
+    }
+    const explained = await svc.query('f', { text: q, mode: 'text', k, where: 'g=1', explain: true });
+    expect(explained.explain).toMatchObject({ plan: 'text', index: null, matches: g1.size, terms: analyze(q) });
+    expect(explained.hits).toEqual(text.hits);
+    // Nothing matches: no hits in any mode, and a plan that says so.
+    for (const mode of ['vector', 'text', 'hybrid'] as const) {
+      const none = await svc.query('f', { text: q, mode, k, where: 'g=7', explain: true });
+      expect(none.hits).toEqual([]);
+      expect(none.explain?.plan).toBe('none');
+    }
+    // A bad filter is refused whatever the mode.
+    await expect(svc.query('f', { text: q, mode: 'text', where: 'g=' })).rejects.toThrow(/filter|where/i);
+  });
+
   it('refuse what they cannot answer, in one line', async () => {
     const svc = service(fresh(), V1);
     await svc.createLibrary({ name: 'raw', dim: 2 });
