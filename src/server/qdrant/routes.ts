@@ -517,7 +517,7 @@ async function search(service: VdbService, name: string, collection: (name: stri
     const wanted = input.offset + input.limit;
     // A point given as the query is not among its own answers (as in Qdrant).
     const k = Math.min(MAX_K, (q.mmr ? Math.max(q.mmr.candidates ?? wanted, wanted) : wanted) + (self !== undefined ? 1 : 0));
-    const { hits } = await session.query({ embedding: vector, k, ast });
+    const { hits } = await session.query({ embedding: vector, k, ast, mode: 'vector' });
     let ranked = hits.filter((h) => h.id !== self);
     if (q.mmr) ranked = mmr(lib, vector as number[], ranked, wanted, q.mmr.diversity);
     const better = lib.metric === 'l2' ? (s: number, t: number) => s < t : (s: number, t: number) => s > t;
