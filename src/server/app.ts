@@ -5,6 +5,7 @@
  * domain/errors.ts assigns to its code.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
@@ -21,11 +22,15 @@ import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
 import { indexRoutes } from './routes/indexes.js';
 import { libraryRoutes } from './routes/libraries.js';
+import { qdrantRoutes } from './qdrant/routes.js';
 import { DEFAULT_BODY_LIMIT } from './options.js';
 import type { LogLevel } from './options.js';
 import { ErrorBody } from './schemas.js';
 import { prettyStream } from './log-pretty.js';
 import { transformOpenapi } from './openapi.js';
+
+/** vdb's version, for the Qdrant routes' version info (dist/server, dist/bundle and src/server are all two levels down). */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface AppOptions {
   service: VdbService;
@@ -50,7 +55,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       level: opts.logLevel ?? 'silent',
       stream: pretty ? prettyStream(logStream) : logStream,
       // Headers are not logged by default; this keeps it so if a serializer changes.
-      redact: ['req.headers.authorization'],
+      redact: ['req.headers.authorization', 'req.headers["api-key"]'],
       serializers: { req: requestForLog },
     },
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -92,6 +97,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'vdb', description: 'REST API of vdb serve: libraries of text chunks and their k-nearest-neighbour queries.', version: '1' },
+      tags: [{ name: 'qdrant', description: "Qdrant's REST API (the subset its clients use), at Qdrant's root paths: a collection is a library, a point a chunk, its payload the chunk's metadata" }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY: every route but /healthz needs it when the server has one' } } },
       // This server's rule: the key is required when it has one, optional (ignored) when it has none.
       security: opts.apiKey !== undefined ? [{ bearer: [] }] : [{}, { bearer: [] }],
@@ -109,6 +115,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(qdrantRoutes, { ...ctx, errorHandlerWith, version: VERSION });
   return app;
 }
 
@@ -125,14 +132,19 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart })
   };
 };
 
-/** Compares SHA-256 digests so the comparison is constant-time whatever the lengths. */
+/**
+ * `Authorization: Bearer <key>`, or Qdrant's `api-key: <key>` header (its
+ * clients send that). Compares SHA-256 digests so the comparison is
+ * constant-time whatever the lengths.
+ */
 function bearerAuth(apiKey: string) {
   const expected = digest(`Bearer ${apiKey}`);
   return async (req: FastifyRequest) => {
     if (req.routeOptions.url === '/healthz') return;
-    const given = req.headers.authorization ?? '';
+    const qdrantKey = req.headers['api-key'];
+    const given = typeof qdrantKey === 'string' ? `Bearer ${qdrantKey}` : (req.headers.authorization ?? '');
     if (!timingSafeEqual(digest(given), expected)) {
-      throw new Unauthorized(given === '' ? 'missing Authorization: Bearer <VDB_API_KEY> header' : 'wrong API key');
+      throw new Unauthorized(given === '' ? 'missing Authorization: Bearer <VDB_API_KEY> header (or api-key: <VDB_API_KEY>)' : 'wrong API key');
     }
   };
 }
@@ -182,12 +194,19 @@ function checkCharset(contentType: string | undefined): void {
  */
 const DRAIN_MAX_BYTES = 64 << 20;
 
-async function errorHandler(err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const mapped = toVdbError(err);
-  if (mapped.code === 'internal' || HTTP_STATUS[mapped.code] >= 500) req.log.error({ err }, 'request failed');
-  if (mapped.code === 'payload_too_large') await drain(req.raw, DRAIN_MAX_BYTES);
-  sendError(reply, mapped);
+/** Error handler of a route plugin whose errors have another shape (the Qdrant routes): the same mapping, logging and draining. */
+export type ErrorSender = (reply: FastifyReply, err: VdbError) => void;
+
+export function errorHandlerWith(send: ErrorSender) {
+  return async (err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const mapped = toVdbError(err);
+    if (mapped.code === 'internal' || HTTP_STATUS[mapped.code] >= 500) req.log.error({ err }, 'request failed');
+    if (mapped.code === 'payload_too_large') await drain(req.raw, DRAIN_MAX_BYTES);
+    send(reply, mapped);
+  };
 }
+
+const errorHandler = errorHandlerWith(sendError);
 
 /** Reads what is left of the request body, up to `maxBytes`, and drops it. */
 function drain(req: IncomingMessage, maxBytes: number): Promise<void> {

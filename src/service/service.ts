@@ -16,8 +16,8 @@ import type {
   IndexType,
   IndexView,
   LibraryPatch,
-  Metadata,
   LibraryView,
+  Metadata,
   Metric,
   NewChunk,
   NewLibrary,
@@ -434,6 +434,65 @@ export class VdbService {
     });
   }
 
+  /**
+   * Writes metadata into the chunks picked by `ids` (all must exist) or a
+   * filter, as one atomic change: `merge` sets the keys of `values` over the
+   * old ones, `replace` makes `values` the whole metadata; with `path`, at
+   * that nested key instead of the top (objects made on the way, a non-object
+   * there replaced). Returns how many chunks changed. Qdrant's set and
+   * overwrite payload.
+   * @throws NotFound naming the first unknown id, before anything changes
+   */
+  async setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }> {
+    checkMetadata(values);
+    const path = checkKeyPath(opts.path ?? []);
+    return this.rewriteMetadata(ref, target, (m) => withValues(m, path, values, opts.mode));
+  }
+
+  /**
+   * Removes the keys at `paths` (each a nested key path, e.g. ["a", "b"]) from
+   * the metadata of the chunks picked by `ids` or a filter, as one atomic
+   * change; missing keys are no error. Qdrant's delete payload.
+   */
+  async unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]): Promise<{ updated: number }> {
+    const checked = paths.map(checkKeyPath);
+    return this.rewriteMetadata(ref, target, (m) => checked.reduce(withoutKey, m));
+  }
+
+  private async rewriteMetadata(ref: string, target: MetadataTarget, rewrite: (m: Metadata) => Metadata): Promise<{ updated: number }> {
+    const f = target.filter ? parseFilter(target.filter) : null;
+    if ((target.ids === undefined) === (f === null)) throw new InvalidInput('give either chunk ids or a filter to update the metadata of');
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      let rows: number[];
+      if (f) rows = Array.from(lib.filterRows(f).toArray());
+      else {
+        rows = [...new Set(target.ids)].map((id) => {
+          const row = lib.rowOf(id);
+          if (row < 0) throw new NotFound(`chunk ${quote(id)} not found in library ${quote(lib.name)}`);
+          return row;
+        });
+      }
+      // Every new metadata object is checked before the first change.
+      const next = rows.map((row, i) => checkMetadata(rewrite(lib.chunkAt(row).metadata), rows.length > 1 ? `chunk ${i + 1}` : undefined));
+      const now = this.now();
+      let updated = 0;
+      rows.forEach((row, i) => {
+        if (sameJson(lib.chunkAt(row).metadata, next[i])) return;
+        const c = lib.chunks[row];
+        c.metadata = next[i];
+        c.updated_at = now;
+        lib.markEdited(row);
+        updated++;
+      });
+      if (updated > 0) {
+        lib.updated_at = now;
+        db.changed();
+      }
+      return { updated };
+    });
+  }
+
   // ---- indexes ---------------------------------------------------------
 
   /**
@@ -489,6 +548,42 @@ export class VdbService {
     return this.store.compact();
   }
 
+}
+
+/** The chunks a metadata update applies to: these ids (all must exist) or those a filter matches. */
+export interface MetadataTarget {
+  ids?: string[];
+  filter?: FilterInput;
+}
+
+function checkKeyPath(path: string[]): string[] {
+  if (!Array.isArray(path) || path.some((k) => typeof k !== 'string' || k === '')) throw new InvalidInput('a metadata key path needs non-empty keys, e.g. a.b');
+  return path;
+}
+
+/** `metadata` without the key at `path` (objects on the way copied, the input not changed). */
+function withoutKey(metadata: Metadata, path: string[]): Metadata {
+  const [head, ...rest] = path;
+  if (!Object.prototype.hasOwnProperty.call(metadata, head)) return metadata;
+  const out = { ...metadata };
+  if (rest.length === 0) delete out[head];
+  else {
+    const v = metadata[head];
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return metadata;
+    out[head] = withoutKey(v as Metadata, rest);
+  }
+  return out;
+}
+
+/** `metadata` with `values` merged in (or replacing) at `path`; the input is not changed. */
+function withValues(metadata: Metadata, path: string[], values: Metadata, mode: 'merge' | 'replace'): Metadata {
+  const isObject = (v: unknown): v is Metadata => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const put = (at: unknown, i: number): Metadata => {
+    const base = isObject(at) ? at : {};
+    if (i === path.length) return mode === 'replace' ? { ...values } : { ...base, ...values };
+    return { ...base, [path[i]]: put(base[path[i]], i + 1) };
+  };
+  return path.length === 0 && mode === 'replace' ? { ...values } : put(metadata, 0);
 }
 
 /** A chunk that passed validation, with its vector. */
@@ -681,10 +776,11 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     if (vector) lib.checkVector(vector, where);
-    const own = parseFilter({ filter: input.filter, where: input.where }, where);
+    const own = parseFilter({ filter: input.filter, where: input.where, ast: input.ast }, where);
     const filter = own && this.filter ? and([this.filter, own]) : (own ?? this.filter);
     if (input.explain !== undefined && typeof input.explain !== 'boolean') throw new InvalidInput(prefix(where, 'explain must be true or false'));
-    return { vector, k, ef: this.efFor(input.ef, where), text, filter, explain: input.explain === true };
+    // A filter that admits every chunk (`{}`, a Qdrant query without conditions) is no filter: the unfiltered search.
+    return { vector, k, ef: this.efFor(input.ef, where), text, filter: filter?.kind === 'all' ? null : filter, explain: input.explain === true };
   }
 
   /**

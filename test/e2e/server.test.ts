@@ -48,6 +48,28 @@ const OPERATIONS = [
   'POST /api/v1/libraries/{lib}/index',
   'GET /api/v1/libraries/{lib}/index',
   'POST /api/v1/libraries/{lib}/query',
+  // The Qdrant-compatible routes (src/server/qdrant, tag "qdrant").
+  'GET /',
+  'GET /collections',
+  'GET /collections/{name}',
+  'GET /collections/{name}/exists',
+  'PUT /collections/{name}',
+  'DELETE /collections/{name}',
+  'PUT /collections/{name}/index',
+  'DELETE /collections/{name}/index/{field}',
+  'PUT /collections/{name}/points',
+  'POST /collections/{name}/points',
+  'GET /collections/{name}/points/{id}',
+  'POST /collections/{name}/points/delete',
+  'POST /collections/{name}/points/payload',
+  'PUT /collections/{name}/points/payload',
+  'POST /collections/{name}/points/payload/clear',
+  'POST /collections/{name}/points/payload/delete',
+  'POST /collections/{name}/points/scroll',
+  'POST /collections/{name}/points/count',
+  'POST /collections/{name}/points/query',
+  'POST /collections/{name}/points/query/batch',
+  'POST /collections/{name}/points/search',
 ];
 
 /** Asserts the `{"error": {"code", "message"}}` shape and that the status is the code's. */

@@ -24,6 +24,10 @@ export function serveCommand(): Command {
       `
 Environment:
   VDB_API_KEY   when set, every request but GET /healthz needs "Authorization: Bearer $VDB_API_KEY"
+                (or Qdrant's "api-key: $VDB_API_KEY" header)
+
+Qdrant's REST API is served too, at its root paths (/collections/...): Qdrant clients
+(@qdrant/js-client-rest, LangChain's QdrantVectorStore, qdrant-client) work against vdb serve --port 6333.
 
 SIGINT or SIGTERM stops accepting connections, lets in-flight requests finish, then exits.
 
