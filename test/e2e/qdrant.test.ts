@@ -1,6 +1,6 @@
 /**
  * The Qdrant-compatible API driven by the real, unmodified clients
- * (@qdrant/js-client-rest 1.19, @langchain/qdrant 1.0) over a loopback port:
+ * (@qdrant/js-client-rest 1.18: 1.19 declares Node >= 22; @langchain/qdrant 1.0) over a loopback port:
  * collections, both upsert forms with integer and UUID ids, retrieve, count,
  * scroll, query against a brute-force oracle (filtered too, on an hnsw
  * index with a recall bound), payload updates, deletes, errors in Qdrant's
