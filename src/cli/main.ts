@@ -37,7 +37,8 @@ Examples:
   $ vdb compact
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
-6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed. VDB_DEBUG=1 prints stack traces.`,
+6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed,
+10 cluster unavailable (no leader yet, etcd out of reach). VDB_DEBUG=1 prints stack traces.`,
     );
   const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), embedCommand(), modelCommand(), compactCommand(), serveCommand(), demoCommand(run)];
   for (const cmd of subcommands) program.addCommand(cmd);

@@ -37,6 +37,7 @@ import type { VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
+import type { VdbApi } from './api.js';
 
 export interface ServiceOptions {
   /** Snapshot file. */
@@ -52,6 +53,13 @@ export interface ServiceOptions {
   storage?: StoreTuning;
   /** Index builds run on a worker thread, so this thread goes on answering (a server). */
   buildsOffThread?: boolean;
+  /**
+   * Writes arrive prepared by the prepare* methods, possibly in another
+   * process (a cluster node applying its log): the write methods neither
+   * resolve nor call an embedder, so applying a write depends on nothing
+   * outside the database. The prepare* methods still do.
+   */
+  preparedWrites?: boolean;
 }
 
 export interface Progress {
@@ -94,17 +102,19 @@ export function clockFromEnv(env: NodeJS.ProcessEnv = process.env): () => string
   return () => new Date().toISOString();
 }
 
-export class VdbService {
+export class VdbService implements VdbApi {
   readonly store: SnapshotStore;
   private readonly seed?: string;
   private readonly now: () => string;
   private readonly buildsOffThread: boolean;
+  private readonly preparedWrites: boolean;
 
   constructor(opts: ServiceOptions) {
     this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
     this.seed = opts.seed;
     this.now = opts.now ?? clockFromEnv();
     this.buildsOffThread = opts.buildsOffThread ?? false;
+    this.preparedWrites = opts.preparedWrites ?? false;
   }
 
   // ---- libraries -------------------------------------------------------
@@ -118,27 +128,43 @@ export class VdbService {
   }
 
   async createLibrary(input: NewLibrary): Promise<LibraryView> {
+    const { name, metric, dim, embedder, metadata } = await this.checkNewLibrary(input, !this.preparedWrites);
+    return this.store.update((db) => {
+      if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
+      const now = this.now();
+      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      db.libraries.push(lib);
+      db.changed();
+      return lib.view();
+    });
+  }
+
+  /**
+   * Checks a new library and finds its embedder's dimension (which may ask
+   * the provider), writing nothing: the result, with `embedder` and `dim`
+   * set, creates the library without an embedder (see preparedWrites).
+   */
+  async prepareLibrary(input: NewLibrary): Promise<NewLibrary> {
+    const { name, metric, dim, embedder, metadata } = await this.checkNewLibrary(input, true);
+    return { name, metric, dim, embedder, metadata };
+  }
+
+  /** @param resolve find the embedder's dimension (it must be usable here); else trust the given `dim` (a prepared write) */
+  private async checkNewLibrary(input: NewLibrary, resolve: boolean) {
     const name = checkName(input.name);
     const metric = input.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw new InvalidInput(`unknown metric "${metric}" (use one of: ${METRICS.join(', ')})`);
     // No dim and no embedder: the seed's letters embedder. A dim alone: explicit embeddings only.
     const embedderSpec = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
     if (input.dim !== undefined && (!Number.isInteger(input.dim) || input.dim < 1 || input.dim > 65536)) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${input.dim}`);
-    const embedder = embedderSpec === null ? null : await resolveSpec(embedderSpec, input.dim);
+    const embedder = embedderSpec === null ? null : resolve ? await resolveSpec(embedderSpec, input.dim) : preparedSpec(embedderSpec, input.dim);
     const dim = input.dim ?? embedder?.dim;
     if (dim === undefined) throw new InvalidInput('a library without an embedder needs --dim N');
     if (embedder && embedder.dim !== dim) {
       throw new InvalidInput(`embedder ${embedder.spec} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
     }
     const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata);
-    return this.store.update((db) => {
-      if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
-      const now = this.now();
-      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder: embedder?.spec ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
-      db.libraries.push(lib);
-      db.changed();
-      return lib.view();
-    });
+    return { name, metric, dim, embedder: embedder?.spec ?? null, metadata };
   }
 
   async updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView> {
@@ -186,10 +212,10 @@ export class VdbService {
    * first; if any fails, nothing is written.
    */
   async addChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<ChunkView[]> {
-    const where = opts.where ?? ((i: number) => (items.length > 1 ? `chunk ${i + 1}` : undefined));
+    const where = opts.where ?? itemLabel(items);
     // Embed outside the lock: a real embedding provider may be slow.
     const target = this.store.read().library(ref);
-    const prepared = await this.prepareChunks(target, items, where, opts.onProgress);
+    const prepared = await this.checkChunks(target, items, where, !this.preparedWrites, opts.onProgress);
     return this.store.update((db) => {
       const lib = db.library(ref);
       if (lib.id !== target.id || lib.dim !== target.dim || lib.embedder !== target.embedder) {
@@ -213,7 +239,18 @@ export class VdbService {
     });
   }
 
-  private async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress) {
+  /**
+   * Validates chunks as addChunks does and embeds their texts, writing
+   * nothing: the items come back each with its `embedding`, so adding them
+   * needs no embedder (see preparedWrites).
+   */
+  async prepareChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<NewChunk[]> {
+    const prepared = await this.checkChunks(this.store.read().library(ref), items, opts.where ?? itemLabel(items), true, opts.onProgress);
+    return items.map((item, i) => ({ ...item, embedding: prepared[i].vector }));
+  }
+
+  /** @param embed embed texts; else every item must have its embedding (a prepared write) */
+  private async checkChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, embed: boolean, onProgress?: Progress) {
     let validated = 0;
     const out = items.map((item, i) => {
       const at = where(i);
@@ -236,6 +273,8 @@ export class VdbService {
     const explicit = out.length - toEmbed.length;
     onProgress?.(explicit, out.length);
     if (toEmbed.length > 0) {
+      // A prepared item lacks its embedding only if the library changed since it was prepared.
+      if (!embed) throw new Conflict(`library "${lib.name}" changed while adding chunks`, { hint: 'retry' });
       const embedder = await openEmbedder(lib.embedder as string, lib.dim);
       const vectors = await embedTexts(embedder, toEmbed.map((i) => out[i].text), {
         inputType: 'document',
@@ -253,16 +292,7 @@ export class VdbService {
   }
 
   async updateChunk(id: string, patch: ChunkPatch): Promise<ChunkView> {
-    const current = this.store.read().chunk(id);
-    const text = patch.text === undefined ? undefined : checkText(patch.text);
-    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
-    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
-    let vector: Float32Array | undefined;
-    if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
-    else if (text !== undefined && current.lib.embedder) {
-      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
-    }
-    if (vector) current.lib.checkVector(vector);
+    const { text, metadata, tags, vector } = await this.checkPatch(id, patch, !this.preparedWrites);
     return this.store.update((db) => {
       const { lib, row } = db.chunk(id);
       if (vector && lib.dim !== vector.length) throw new Conflict(`library of chunk "${id}" changed`, { hint: 'retry' });
@@ -276,6 +306,32 @@ export class VdbService {
       lib.updated_at = c.updated_at;
       return lib.chunkView(row);
     });
+  }
+
+  /**
+   * Validates a chunk patch as updateChunk does and embeds a new text, writing
+   * nothing: the result carries the `embedding`, so applying it needs no
+   * embedder (see preparedWrites).
+   */
+  async prepareChunkPatch(id: string, patch: ChunkPatch): Promise<ChunkPatch> {
+    const { vector } = await this.checkPatch(id, patch, true);
+    return vector ? { ...patch, embedding: vector } : patch;
+  }
+
+  /** @param embed embed a new text; else a new text must come with its embedding (a prepared write) */
+  private async checkPatch(id: string, patch: ChunkPatch, embed: boolean) {
+    const current = this.store.read().chunk(id);
+    const text = patch.text === undefined ? undefined : checkText(patch.text);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    let vector: Float32Array | undefined;
+    if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
+    else if (text !== undefined && current.lib.embedder) {
+      if (!embed) throw new Conflict(`the library of chunk "${id}" changed while it was updated`, { hint: 'retry' });
+      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
+    }
+    if (vector) current.lib.checkVector(vector);
+    return { text, metadata, tags, vector };
   }
 
   /** Deletes all the given chunks or, if any id is unknown, none. */
@@ -376,6 +432,17 @@ function randomUint32(): number {
     randomLeft = randomPool.length;
   }
   return randomPool[--randomLeft];
+}
+
+/** Names item i in errors of a bulk add: `chunk 3`; a single item needs no name. */
+function itemLabel(items: readonly unknown[]): (i: number) => string | undefined {
+  return (i) => (items.length > 1 ? `chunk ${i + 1}` : undefined);
+}
+
+/** A prepared write's embedder: recorded as it was resolved, with its dimension, where the write was taken. */
+function preparedSpec(spec: string, dim: number | undefined): { spec: string; dim: number } {
+  if (dim === undefined) throw new InvalidInput(`embedder ${spec} without a dim: prepare the library first (prepareLibrary)`);
+  return { spec, dim };
 }
 
 function hex32(n: number): string {

@@ -9,6 +9,9 @@
  *                   "index": null | {"type", "built_at", "covered_below_seq", "params": {...},
  *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}}}]}
  *
+ * A cluster node's database also has `"replication": {"cluster_id", "applied_seq"}`
+ * after "next_id": the last entry of its cluster's log applied to it.
+ *
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
  * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts), and a
@@ -31,7 +34,7 @@ import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
-import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
+import type { Chunk, IndexState, LazyRows, Replication } from '../domain/model.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
@@ -99,6 +102,8 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
   const doc = {
     ...head,
     next_id: db.nextId,
+    // Only on a cluster node's database, so a standalone one is written byte for byte as before.
+    ...(db.replication ? { replication: { cluster_id: db.replication.cluster_id, applied_seq: db.replication.applied_seq } } : {}),
     libraries: db.libraries.map((lib) => ({
       id: lib.id,
       name: lib.name,
@@ -279,6 +284,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
   };
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
+  if (doc.replication !== undefined) db.replication = storedReplication(doc.replication, 'replication', fail);
   if (!Array.isArray(doc.libraries)) return fail('"libraries" is not an array');
   // Every id seen, library ids mapped to null: the database keeps it as its chunk id → library map.
   const ids = new Map<string, Library | null>();
@@ -626,3 +632,10 @@ export function storedMetadata(v: unknown, at: string, fail: (w: string) => neve
   return v;
 }
 
+
+/** A stored `replication` member: the cluster's id and the applied sequence. */
+export function storedReplication(v: unknown, at: string, fail: (w: string) => never): Replication {
+  if (!isObject(v)) return fail(`${at} must be an object`);
+  const id = str(v.cluster_id, `${at}.cluster_id`, fail);
+  return { cluster_id: id, applied_seq: int(v.applied_seq, `${at}.applied_seq`, fail) };
+}

@@ -1,0 +1,65 @@
+/**
+ * What the CLI commands and the REST routes call: one interface, with one
+ * implementation per place the data lives. VdbService works on a local
+ * snapshot; RemoteService (src/client/remote.ts) on a server over REST;
+ * ClusterNode (src/cluster/node.ts) reads its local replica and sends writes
+ * through its cluster's log. Reads may answer at once or later (Awaitable):
+ * callers await them all.
+ */
+import type {
+  ChunkPatch,
+  ChunkView,
+  CompactView,
+  IndexBuildView,
+  IndexView,
+  LibraryPatch,
+  LibraryView,
+  NewChunk,
+  NewLibrary,
+  QueryInput,
+  QueryResult,
+} from '../domain/types.js';
+import type { AddOptions, BuildRequest, Progress, SessionOptions } from './service.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * Answers many queries against one library (`query --stdin`): prepare each
+ * (it validates, and names the line in its error), then answer them together.
+ */
+export interface QueryRunner<P = unknown> {
+  prepare(input: QueryInput, where?: string): Promise<P>;
+  /** A hint: the texts of the queries about to be prepared, to embed in one go. */
+  embedAhead(texts: string[]): Promise<void>;
+  queryBatch(queries: P[]): Promise<QueryResult[]>;
+  close(): Promise<void>;
+}
+
+export interface ChunkPageResult {
+  total: number;
+  chunks: ChunkView[];
+}
+
+export interface IndexInfoResult {
+  lib_id: string;
+  chunk_count: number;
+  index: IndexView | null;
+}
+
+export interface VdbApi {
+  listLibraries(): Awaitable<LibraryView[]>;
+  getLibrary(ref: string): Awaitable<LibraryView>;
+  createLibrary(input: NewLibrary): Promise<LibraryView>;
+  updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView>;
+  deleteLibrary(ref: string): Promise<LibraryView>;
+  listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean }): Awaitable<ChunkPageResult>;
+  getChunk(id: string, withEmbedding?: boolean): Awaitable<ChunkView>;
+  addChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<ChunkView[]>;
+  updateChunk(id: string, patch: ChunkPatch): Promise<ChunkView>;
+  deleteChunks(ids: string[]): Promise<ChunkView[]>;
+  buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView>;
+  indexInfo(ref: string): Awaitable<IndexInfoResult>;
+  query(ref: string, input: QueryInput): Promise<QueryResult>;
+  querySession(ref: string, opts?: SessionOptions): Promise<QueryRunner>;
+  compact(): Promise<CompactView>;
+}
