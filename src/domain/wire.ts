@@ -69,3 +69,40 @@ export interface LibraryPageView extends Page {
 export interface ChunkPageView extends Page {
   chunks: ChunkView[];
 }
+
+/** One node as `GET /api/v1/cluster` reports it. */
+export interface ClusterNodeView {
+  node_id: string;
+  /** Where the other nodes (and clients) reach it (--advertise). */
+  url: string;
+  role: 'leader' | 'follower';
+  /** The last log entry applied to its replica. */
+  applied_seq: number;
+  /** Entries committed to the log and not yet applied there. */
+  lag: number;
+  /** ready: applying as entries come; catching_up: behind since it started; bootstrapping: copying a snapshot; stalled: cannot apply (see error). */
+  state: 'catching_up' | 'bootstrapping' | 'ready' | 'stalled';
+  error: string | null;
+  started_at: string;
+  /** When the node last reported (the node answering reports live values for itself). */
+  updated_at: string;
+}
+
+/** `GET /api/v1/cluster`, as `vdb cluster status --json`. */
+export interface ClusterStatusView {
+  /** single: a server started without --cluster (every other field is null or empty). */
+  mode: 'cluster' | 'single';
+  cluster_id: string | null;
+  /** The cluster's name: the prefix of its keys in etcd. */
+  name: string | null;
+  /** The node that answered. */
+  node_id: string | null;
+  leader: { node_id: string; url: string } | null;
+  /** The leader's term: its election key's create revision in etcd; a new leader always has a larger one. */
+  term: number | null;
+  /** The last sequence appended to the log. */
+  committed_seq: number | null;
+  /** The sequence of the latest published snapshot (null: none yet); the log holds what came after the one before it. */
+  snapshot_seq: number | null;
+  nodes: ClusterNodeView[];
+}

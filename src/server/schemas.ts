@@ -183,6 +183,8 @@ export const NewChunk = Type.Object(chunkFields, strict);
 export const NewChunkBody = Type.Object({ lib_id: Type.String({ description: 'library id or name' }), ...chunkFields }, strict);
 /** `POST /libraries/:lib/chunks`: all or nothing. */
 export const BulkChunksBody = Type.Object({ chunks: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }) }, strict);
+/** `POST /chunks/delete`: all or none. */
+export const ChunkIdsBody = Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK, description: 'chunk ids' }) }, strict);
 /** `PATCH /chunks/:id`: at least one field; a new text is re-embedded. */
 export const ChunkPatchBody = Type.Object(chunkFields, { ...strict, minProperties: 1 });
 

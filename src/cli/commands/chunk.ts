@@ -46,7 +46,7 @@ Examples:
         const lines: number[] = [];
         items = [];
         // Embeddings are checked while the parser thread reads on (as float32: half the memory of the parsed doubles).
-        const { dim } = svc.getLibrary(o.lib);
+        const { dim } = await svc.getLibrary(o.lib);
         const reading = progressCounter('reading lines:');
         try {
           for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
@@ -102,7 +102,7 @@ Examples:
       const mode = modeOf(cmd);
       const paged = mode.tty && !mode.json && o.limit === undefined;
       const withEmbedding = o.withEmbedding === true;
-      const { total, chunks } = (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding });
+      const { total, chunks } = await (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding });
       if (mode.json) return printNdjson(chunks);
       const head = ['id', 'text', 'metadata', 'tags', ...(withEmbedding ? ['embedding'] : [])];
       await printTable(head, chunks.map((c) => chunkRow(c, withEmbedding)), mode, withEmbedding ? [1, 4, 2] : [1, 2]);
@@ -117,7 +117,7 @@ Examples:
     .option('--with-embedding', 'include the embedding')
     .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding')
     .action(async (id: string, o, cmd: Command) => {
-      const view = (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true);
+      const view = await (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true);
       await printRecord({ ...view }, modeOf(cmd));
     });
 

@@ -3,7 +3,6 @@ import { isatty } from 'node:tty';
 import type { Metric, QueryResult } from '../../domain/types.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
-import type { PreparedQuery } from '../../service/service.js';
 import { envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
 import { stdinBatches } from '../ndjson.js';
 import { message, out, printJson, printTable } from '../output.js';
@@ -53,7 +52,7 @@ Examples:
         };
         try {
           for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
-            const queries: PreparedQuery[] = [];
+            const queries: unknown[] = [];
             let failure: { error: unknown } | undefined;
             await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined ? [q.text] : [])));
             for (const [n, q] of batch) {
@@ -83,7 +82,7 @@ Examples:
       if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
       const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef });
       if (mode.json) return printJson(res);
-      await printHits(res, svc.getLibrary(o.lib).metric, mode);
+      await printHits(res, (await svc.getLibrary(o.lib)).metric, mode);
     });
 }
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   BulkChunksBody,
   ChunkGetQuery,
+  ChunkIdsBody,
   ChunkList,
   ChunkPage,
   ChunkPageQuery,
@@ -47,7 +48,7 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     { schema: { tags, summary: 'list the chunks of a library in insertion order', params: LibParams, querystring: ChunkPageQuery, response: { 200: ChunkPage, ...errorResponses } } },
     async (req) => {
       const { offset, limit, with_embedding } = req.query;
-      const { total, chunks } = service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding });
+      const { total, chunks } = await service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding });
       return { chunks, total, offset, limit };
     },
   );
@@ -70,6 +71,19 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
       },
     },
     async (req) => service.updateChunk(req.params.id, req.body),
+  );
+
+  app.post(
+    '/chunks/delete',
+    {
+      schema: {
+        tags,
+        summary: 'delete several chunks: all of them, or none if any id is unknown; returns what was deleted',
+        body: ChunkIdsBody,
+        response: { 200: ChunkList, ...errorResponses },
+      },
+    },
+    async (req) => ({ chunks: await service.deleteChunks(req.body.ids) }),
   );
 
   app.delete(

@@ -1,0 +1,82 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { BadRequest, NotFound } from '../../domain/errors.js';
+import type { ClusterStatusView } from '../../domain/wire.js';
+import { INDEX_TYPES } from '../../index/registry.js';
+import type { OpKind } from '../../cluster/ops.js';
+import { ChunkPatchBody, LibraryPatchBody, MAX_BULK, NewChunk, NewLibraryBody } from '../schemas.js';
+import { errorResponses } from './context.js';
+import type { RouteContext } from './context.js';
+
+const tags = ['cluster'];
+
+const Lib = Type.String({ description: 'library id or name' });
+
+/**
+ * The input of each replicated write, as the public routes hand it on: the
+ * same schemas, so a forwarded write is checked exactly as one sent here.
+ * Typed by OpKind: a write kind without its schema does not compile.
+ */
+const OP_INPUTS: Record<OpKind, TSchema> = {
+  'library.create': NewLibraryBody,
+  'library.update': Type.Object({ lib: Lib, patch: LibraryPatchBody }, { additionalProperties: false }),
+  'library.delete': Type.Object({ lib: Lib }, { additionalProperties: false }),
+  'chunk.add': Type.Object({ lib: Lib, items: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }) }, { additionalProperties: false }),
+  'chunk.update': Type.Object({ id: Type.String(), patch: ChunkPatchBody }, { additionalProperties: false }),
+  'chunk.delete': Type.Object({ ids: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }),
+  'index.build': Type.Object(
+    {
+      lib: Lib,
+      req: Type.Object(
+        { type: Type.Optional(Type.Enum(INDEX_TYPES)), full: Type.Optional(Type.Boolean()), params: Type.Optional(Type.Record(Type.String(), Type.Integer())) },
+        { additionalProperties: false },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+};
+const CHECKS = Object.fromEntries(Object.entries(OP_INPUTS).map(([k, s]) => [k, Compile(s)]));
+
+const OpBody = Type.Object(
+  {
+    kind: Type.Enum(Object.keys(OP_INPUTS), { description: 'the write' }),
+    input: Type.Unknown({ description: "the write's request, as the public route parsed it" }),
+    key: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'idempotency key: a write with a key already appended is not appended again' })),
+  },
+  { additionalProperties: false },
+);
+
+const SINGLE: ClusterStatusView = { mode: 'single', cluster_id: null, name: null, node_id: null, leader: null, term: null, committed_seq: null, snapshot_seq: null, nodes: [] };
+
+/** GET /cluster: nodes, leader, term, applied sequences and lag; POST /cluster/ops: writes forwarded to the leader. */
+export const clusterRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { cluster }) => {
+  app.get(
+    '/cluster',
+    { schema: { tags, summary: "the cluster as this node sees it: its nodes, the leader and term, each node's applied sequence and lag ({\"mode\": \"single\"} on a server without --cluster)" } },
+    async () => (cluster ? cluster.status() : SINGLE),
+  );
+
+  app.post(
+    '/cluster/ops',
+    {
+      schema: {
+        tags,
+        summary: 'internal: a write another node forwards to the leader; answers {"seq", "outcome"} once the leader applied it (503 when this node is not the leader)',
+        body: OpBody,
+        response: { ...errorResponses },
+      },
+    },
+    async (req) => {
+      if (!cluster) throw new NotFound('this server is a single node (started without --cluster): it has no log to append to');
+      const { kind, input, key } = req.body as { kind: OpKind; input: unknown; key?: string };
+      const check = CHECKS[kind];
+      if (!check.Check(input)) {
+        const first = [...check.Errors(input)][0];
+        throw new BadRequest(`input of ${kind}${(first?.instancePath ?? '').replace(/\//g, '.')} ${first?.message ?? 'is invalid'}`);
+      }
+      return cluster.submitForwarded(kind, input, key);
+    },
+  );
+};
