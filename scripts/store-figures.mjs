@@ -3,8 +3,9 @@
 //   node scripts/store-figures.mjs DB.json [RUNS=3]
 // Prints, each the median of RUNS fresh processes: load time (SnapshotStore.read() and
 // reading every library's chunks and vectors, in a new node process), wall time of `vdb chunk add` of one chunk (process start
-// included), then the wall time of one `vdb compact`, and the sizes on disk.
-// Requires `npm run build`. Adds RUNS chunks to the database.
+// included), of one with its own id, of `vdb doc add` and of a chunk add naming that document,
+// then the wall time of one `vdb compact`, and the sizes on disk.
+// Requires `npm run build`. Adds 3 × RUNS chunks and RUNS documents to the database.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -48,6 +49,14 @@ const dim = JSON.parse(execFileSync(process.execPath, [vdb, '--db', db, 'lib', '
 const embedding = JSON.stringify(Array.from({ length: dim }, (_, i) => Math.sin(i)));
 const adds = [];
 for (let i = 0; i < runs; i++) adds.push(timed([vdb, '--db', db, 'chunk', 'add', '--lib', 'big', '--embedding', embedding, `figure ${i}`]).s);
+// Your own ids are checked against the id table; a document named by a chunk is read alone.
+const stamp = `${process.pid}-${Date.now()}`;
+const userAdds = [];
+for (let i = 0; i < runs; i++) userAdds.push(timed([vdb, '--db', db, 'chunk', 'add', '--lib', 'big', '--id', `figure/${stamp}/${i}`, '--embedding', embedding, `figure ${i}`]).s);
+const docAdds = [];
+for (let i = 0; i < runs; i++) docAdds.push(timed([vdb, '--db', db, 'doc', 'add', '--lib', 'big', '--id', `figure/${stamp}/${i}.md`]).s);
+const inDocAdds = [];
+for (let i = 0; i < runs; i++) inDocAdds.push(timed([vdb, '--db', db, 'chunk', 'add', '--lib', 'big', '--doc', `figure/${stamp}/${i}.md`, '--embedding', embedding, `in a document ${i}`]).s);
 const compact = timed([vdb, '--db', db, 'compact', '--json']);
 const dir = `${db}.d`;
 const files = readdirSync(dir).map((f) => `${f} ${statSync(join(dir, f)).size}`);
@@ -55,6 +64,9 @@ console.log(`database        ${db}: ${info.chunks} chunks × ${dim}, load averag
 console.log(`load (all rows) ${fmt(loads)}, rss after load ${(info.rss / 2 ** 20).toFixed(0)} MiB`);
 console.log(`open (manifest, id tables, log; rows left on disk) ${fmt(opens)}`);
 console.log(`chunk add (1)   ${fmt(adds)}`);
+console.log(`chunk add --id  ${fmt(userAdds)}`);
+console.log(`doc add --id    ${fmt(docAdds)}`);
+console.log(`chunk add --doc ${fmt(inDocAdds)}`);
 console.log(`compact         ${compact.s.toFixed(2)} s: ${compact.out.trim()}`);
 console.log(`manifest        ${statSync(db).size} bytes`);
 console.log(`sidecars        ${files.join(', ')}`);

@@ -6,7 +6,11 @@
  * README.md, "Use vdb from Node", shows both.
  */
 export { VdbService, QuerySession, clockFromEnv } from './service/service.js';
-export type { AddOptions, BuildRequest, PreparedQuery, Progress, ServiceOptions, SessionOptions } from './service/service.js';
+export type { AddOptions, BuildRequest, PreparedQuery, Progress, PutResult, ServiceOptions, SessionOptions } from './service/service.js';
+export type { AddDocumentOptions, DocumentService } from './service/documents.js';
+export { TransferService } from './service/transfer.js';
+export type { ImportedLibraryReport, ImportOptions } from './service/transfer.js';
+export { ImportReader } from './transfer/format.js';
 export type { LockOptions } from './store/lock.js';
 export type { StoreTuning } from './store/store.js';
 export * from './client/index.js';

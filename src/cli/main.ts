@@ -9,12 +9,15 @@ import { chunkCommand } from './commands/chunk.js';
 import { clusterCommand } from './commands/cluster.js';
 import { compactCommand } from './commands/compact.js';
 import { demoCommand } from './commands/demo.js';
+import { docCommand } from './commands/doc.js';
+
 import { embedCommand } from './commands/embed.js';
 import { indexCommand } from './commands/index-cmd.js';
 import { libCommand } from './commands/lib.js';
 import { modelCommand } from './commands/model.js';
 import { queryCommand } from './commands/query.js';
 import { serveCommand } from './commands/serve.js';
+import { exportCommand, importCommand } from './commands/transfer.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -37,6 +40,7 @@ Examples:
   $ vdb query --lib docs --text "hello" -k 3 --json
   $ vdb model pull glove && vdb lib create notes --embedder glove
   $ vdb serve --port 8000
+  $ vdb export > backup.ndjson && vdb --db restored.json import < backup.ndjson
   $ vdb --remote http://127.0.0.1:8000 lib list
   $ vdb cluster status --remote http://127.0.0.1:8001
   $ vdb compact
@@ -45,7 +49,21 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
 6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed,
 10 cluster unavailable (no leader yet, etcd out of reach). VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), chunkCommand(), indexCommand(), queryCommand(), embedCommand(), modelCommand(), compactCommand(), serveCommand(), clusterCommand(), demoCommand(run)];
+  const subcommands = [
+    libCommand(),
+    docCommand(),
+    chunkCommand(),
+    indexCommand(),
+    queryCommand(),
+    embedCommand(),
+    modelCommand(),
+    exportCommand(),
+    importCommand(),
+    compactCommand(),
+    serveCommand(),
+    clusterCommand(),
+    demoCommand(run),
+  ];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

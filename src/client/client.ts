@@ -10,12 +10,18 @@
  */
 import type { ErrorCode } from '../domain/errors.js';
 import { VdbError } from '../domain/errors.js';
-import type { ChunkView, IndexBuildView, LibraryView, QueryResult } from '../domain/types.js';
+import type { DocumentView } from '../domain/documents.js';
+import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult } from '../domain/types.js';
 import type {
   BuildIndexRequest,
+  ChunkListView,
   ChunkPageView,
   ClusterStatusView,
   ChunkPatchRequest,
+  DocumentListView,
+  DocumentPageView,
+  DocumentPatchRequest,
+  NewDocumentRequest,
   IndexInfo,
   LibraryPageView,
   LibraryPatchRequest,
@@ -93,14 +99,19 @@ export class VdbClient {
 
   // ---- chunks --------------------------------------------------------------
 
-  /** The seed's single-chunk insert, `POST /api/v1/chunks/`. */
-  addChunk(body: NewChunkRequest & { lib_id: string }): Promise<ChunkView> {
+  /** The seed's single-chunk insert, `POST /api/v1/chunks/`; `on_conflict` for an id that exists. */
+  addChunk(body: NewChunkRequest & { lib_id: string; on_conflict?: OnConflict }): Promise<ChunkView> {
     return this.call('POST', '/api/v1/chunks', body);
   }
 
   /** Adds all the chunks or, if any is invalid, none. */
-  async addChunks(lib: string, chunks: NewChunkRequest[]): Promise<ChunkView[]> {
-    return (await this.call<{ chunks: ChunkView[] }>('POST', `/api/v1/libraries/${enc(lib)}/chunks`, { chunks })).chunks;
+  async addChunks(lib: string, chunks: NewChunkRequest[], onConflict?: OnConflict): Promise<ChunkView[]> {
+    return (await this.putChunks(lib, chunks, onConflict)).chunks;
+  }
+
+  /** `addChunks`, with how many were added, replaced, unchanged and skipped. */
+  putChunks(lib: string, chunks: NewChunkRequest[], onConflict?: OnConflict): Promise<ChunkListView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks`, { chunks, on_conflict: onConflict });
   }
 
   listChunks(lib: string, page: PageOptions & { withEmbedding?: boolean } = {}): Promise<ChunkPageView> {
@@ -108,21 +119,56 @@ export class VdbClient {
     return this.call('GET', `/api/v1/libraries/${enc(lib)}/chunks${this.read({ ...rest, with_embedding: withEmbedding })}`);
   }
 
-  getChunk(id: string, withEmbedding = false): Promise<ChunkView> {
-    return this.call('GET', `/api/v1/chunks/${enc(id)}${this.read({ with_embedding: withEmbedding || undefined })}`);
+  /** @param lib the chunk's library; needed when several libraries hold the id */
+  getChunk(id: string, withEmbedding = false, lib?: string): Promise<ChunkView> {
+    return this.call('GET', `${chunkPath(id, lib)}${this.read({ with_embedding: withEmbedding || undefined })}`);
   }
 
-  updateChunk(id: string, patch: ChunkPatchRequest): Promise<ChunkView> {
-    return this.call('PATCH', `/api/v1/chunks/${enc(id)}`, patch);
+  updateChunk(id: string, patch: ChunkPatchRequest, lib?: string): Promise<ChunkView> {
+    return this.call('PATCH', chunkPath(id, lib), patch);
   }
 
-  deleteChunk(id: string): Promise<ChunkView> {
-    return this.call('DELETE', `/api/v1/chunks/${enc(id)}`);
+  deleteChunk(id: string, lib?: string): Promise<ChunkView> {
+    return this.call('DELETE', chunkPath(id, lib));
   }
 
-  /** Deletes all the chunks or, if any id is unknown, none. */
-  async deleteChunks(ids: string[]): Promise<ChunkView[]> {
-    return (await this.call<{ chunks: ChunkView[] }>('POST', '/api/v1/chunks/delete', { ids })).chunks;
+  // ---- documents -------------------------------------------------------------
+
+  /** `on_conflict` in the body says what to do when the id exists. */
+  addDocument(lib: string, body: NewDocumentRequest = {}): Promise<DocumentView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents`, body);
+  }
+
+  listDocuments(lib: string, page: PageOptions = {}): Promise<DocumentPageView> {
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/documents${this.read({ ...page })}`);
+  }
+
+  getDocument(lib: string, id: string): Promise<DocumentView> {
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}${this.read({})}`);
+  }
+
+  updateDocument(lib: string, id: string, patch: DocumentPatchRequest): Promise<DocumentView> {
+    return this.call('PATCH', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}`, patch);
+  }
+
+  /** Deletes the document and every chunk in it; `chunk_count` says how many. */
+  deleteDocument(lib: string, id: string): Promise<DocumentView> {
+    return this.call('DELETE', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}`);
+  }
+
+  /** Deletes all the chunks or, if any id is unknown, none; `lib` names their library (needed when several hold an id). */
+  async deleteChunks(ids: string[], lib?: string): Promise<ChunkView[]> {
+    return (await this.call<{ chunks: ChunkView[] }>('POST', '/api/v1/chunks/delete', { ids, lib })).chunks;
+  }
+
+  /** Adds all the documents or, if any is invalid, none. */
+  addDocuments(lib: string, documents: NewDocumentRequest[], onConflict?: OnConflict): Promise<DocumentListView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents/batch`, { documents, on_conflict: onConflict });
+  }
+
+  /** Deletes all the documents (and their chunks) or, if any id is unknown, none. */
+  async deleteDocuments(lib: string, ids: string[]): Promise<DocumentView[]> {
+    return (await this.call<{ documents: DocumentView[] }>('POST', `/api/v1/libraries/${enc(lib)}/documents/delete`, { ids })).documents;
   }
 
   // ---- index and queries -------------------------------------------------------
@@ -191,6 +237,10 @@ export class VdbClient {
 
 function enc(segment: string): string {
   return encodeURIComponent(segment);
+}
+
+function chunkPath(id: string, lib?: string): string {
+  return lib === undefined ? `/api/v1/chunks/${enc(id)}` : `/api/v1/libraries/${enc(lib)}/chunks/${enc(id)}`;
 }
 
 function query(params: { [name: string]: number | boolean | string | undefined }): string {

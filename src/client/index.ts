@@ -22,8 +22,10 @@ export {
   VdbError,
 } from '../domain/errors.js';
 export type { ErrorCode, ErrorOptions } from '../domain/errors.js';
-export { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
+export { DEFAULT_K, MAX_EF, MAX_K, ON_CONFLICT } from '../domain/types.js';
+export type { DocumentPatch, DocumentView, NewDocument } from '../domain/documents.js';
 export type {
+  AddOutcome,
   BuildReport,
   ChunkPatch,
   ChunkView,
@@ -39,17 +41,22 @@ export type {
   Metric,
   NewChunk,
   NewLibrary,
+  OnConflict,
   QueryInput,
   QueryResult,
 } from '../domain/types.js';
 export type {
   BuildIndexRequest,
+  ChunkListView,
   ChunkPageView,
   ChunkPatchRequest,
+  DocumentPageView,
+  DocumentPatchRequest,
   IndexInfo,
   LibraryPageView,
   LibraryPatchRequest,
   NewChunkRequest,
+  NewDocumentRequest,
   NewLibraryRequest,
   QueryRequest,
 } from '../domain/wire.js';

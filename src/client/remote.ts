@@ -5,14 +5,15 @@
  * codes map back to the same exit codes (domain/errors.ts); bulk adds are one
  * request, all or nothing, as locally.
  */
-import { InvalidInput, UsageError, VdbError } from '../domain/errors.js';
+import { InvalidInput, NotFound, UsageError, VdbError } from '../domain/errors.js';
 import { checkMetadata, checkTags, checkText, prefix } from '../domain/validate.js';
 import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult } from '../domain/types.js';
-import type { ChunkPageResult, IndexInfoResult, QueryRunner, VdbApi } from '../service/api.js';
-import type { AddOptions, BuildRequest } from '../service/service.js';
+import type { ChunkPageResult, DocumentsApi, IndexInfoResult, QueryRunner, VdbApi } from '../service/api.js';
+import type { AddOptions, BuildRequest, PutResult } from '../service/service.js';
+import type { AddOutcome } from '../domain/types.js';
 import { VdbClient } from './client.js';
 import type { ClientOptions } from './client.js';
-import type { NewChunkRequest, QueryRequest } from '../domain/wire.js';
+import type { NewChunkRequest, NewDocumentRequest, QueryRequest } from '../domain/wire.js';
 
 /** The server's largest page and bulk add (server/schemas.ts MAX_PAGE, MAX_BULK). */
 const PAGE = 1000;
@@ -69,11 +70,15 @@ export class RemoteService implements VdbApi {
     }
   }
 
-  getChunk(id: string, withEmbedding = false): Promise<ChunkView> {
-    return this.client.getChunk(id, withEmbedding);
+  getChunk(id: string, withEmbedding = false, libRef?: string): Promise<ChunkView> {
+    return this.client.getChunk(id, withEmbedding, libRef);
   }
 
   async addChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<ChunkView[]> {
+    return (await this.putChunks(ref, items, opts)).chunks;
+  }
+
+  async putChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<PutResult> {
     if (items.length > MAX_BULK) {
       throw new InvalidInput(`a server takes at most ${MAX_BULK} chunks in one add, got ${items.length}`, { hint: `split the input, e.g. split -l ${MAX_BULK}` });
     }
@@ -87,19 +92,60 @@ export class RemoteService implements VdbApi {
       if (item.tags !== undefined) checkTags(item.tags, at);
     });
     try {
-      return await this.client.addChunks(ref, items as NewChunkRequest[]);
+      const r = await this.client.putChunks(ref, items as NewChunkRequest[], opts.onConflict);
+      return { chunks: r.chunks, outcomes: outcomesOf(r) };
     } catch (err) {
       throw renameItem(err, items.length, opts.where);
     }
   }
 
-  updateChunk(id: string, patch: ChunkPatch): Promise<ChunkView> {
-    return this.client.updateChunk(id, patch as NewChunkRequest);
+  updateChunk(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkView> {
+    return this.client.updateChunk(id, patch as NewChunkRequest, libRef);
   }
 
-  deleteChunks(ids: string[]): Promise<ChunkView[]> {
+  deleteChunks(ids: string[], libRef?: string): Promise<ChunkView[]> {
     if (ids.length === 0) return Promise.reject(new InvalidInput('give at least one chunk id'));
-    return this.client.deleteChunks(ids);
+    return this.client.deleteChunks(ids, libRef);
+  }
+
+  readonly documents: DocumentsApi = {
+    list: async (libRef, opts = {}) => {
+      const page = await this.client.listDocuments(libRef, { offset: opts.offset, limit: opts.limit ?? PAGE });
+      return { total: page.total, documents: page.documents };
+    },
+    get: async (id, libRef) => this.client.getDocument(await this.documentLib(id, libRef), id),
+    add: async (libRef, items, opts = {}) => {
+      if (items.length === 1 && opts.where === undefined) {
+        // One document: its own route, whose answer says what became of it.
+        const before = await this.client.getDocument(libRef, String(items[0].id)).catch(() => null);
+        const doc = await this.client.addDocument(libRef, { ...items[0], on_conflict: opts.onConflict } as NewDocumentRequest);
+        const outcome = before === null ? 'added' : opts.onConflict === 'skip' ? 'skipped' : doc.updated_at === before.updated_at ? 'unchanged' : 'replaced';
+        return { documents: [doc], outcomes: [outcome] };
+      }
+      try {
+        const r = await this.client.addDocuments(libRef, items as NewDocumentRequest[], opts.onConflict);
+        return { documents: r.documents, outcomes: outcomesOf(r) };
+      } catch (err) {
+        throw renameItem(err, items.length, opts.where, 'document');
+      }
+    },
+    update: async (id, patch, libRef) => this.client.updateDocument(await this.documentLib(id, libRef), id, patch),
+    delete: async (ids, libRef) => {
+      if (ids.length === 0) throw new InvalidInput('give at least one document id');
+      return this.client.deleteDocuments(await this.documentLib(ids[0], libRef), ids);
+    },
+  };
+
+  /** The library holding a document, as the local lookup finds it: given, or the one library that has the id. */
+  private async documentLib(id: string, libRef: string | undefined): Promise<string> {
+    if (libRef !== undefined) return libRef;
+    const holders: LibraryView[] = [];
+    for (const lib of await this.listLibraries()) {
+      if (await this.client.getDocument(lib.id, id).then(() => true, () => false)) holders.push(lib);
+    }
+    if (holders.length === 0) throw new NotFound(`document ${JSON.stringify(id)} not found`, { hint: 'see vdb doc list --lib LIB' });
+    if (holders.length > 1) throw new UsageError(`document ${JSON.stringify(id)} is in several libraries (${holders.map((l) => l.name).join(', ')})`, { hint: 'give --lib' });
+    return holders[0].id;
   }
 
   buildIndex(ref: string, req: BuildRequest): Promise<IndexBuildView> {
@@ -157,13 +203,18 @@ class RemoteQueries implements QueryRunner<QueryResult> {
  * A bulk add's error names `chunk N` (its place in the request), a single
  * chunk's none; the CLI names the line it came from, as it does locally.
  */
-function renameItem(err: unknown, count: number, where: AddOptions['where']): unknown {
+function renameItem(err: unknown, count: number, where: AddOptions['where'], noun = 'chunk'): unknown {
   if (!(err instanceof VdbError) || where === undefined) return err;
   if (count === 1) {
     const name = where(0);
     return name === undefined || err.code !== 'invalid_input' ? err : new VdbError(err.code, `${name}: ${err.message}`);
   }
-  const m = /^chunk (\d+): /.exec(err.message);
+  const m = new RegExp(`^${noun} (\\d+): `).exec(err.message);
   const name = m ? where(Number(m[1]) - 1) : undefined;
   return name === undefined ? err : new VdbError(err.code, `${name}: ${err.message.slice(m![0].length)}`);
+}
+
+/** Per-item outcomes in the order the server counted them (the wire carries counts, not each item's). */
+function outcomesOf(r: Record<AddOutcome, number>): AddOutcome[] {
+  return [...Array(r.added).fill('added'), ...Array(r.replaced).fill('replaced'), ...Array(r.unchanged).fill('unchanged'), ...Array(r.skipped).fill('skipped')];
 }

@@ -13,7 +13,7 @@ import type { ClusterNodeView, ClusterStatusView } from '../domain/wire.js';
 import type { ChunkPatch, LibraryPatch, NewChunk, NewLibrary, QueryInput } from '../domain/types.js';
 import { clockFromEnv, VdbService } from '../service/service.js';
 import type { AddOptions, BuildRequest, Progress, SessionOptions } from '../service/service.js';
-import type { VdbApi } from '../service/api.js';
+import type { DocumentsApi, VdbApi } from '../service/api.js';
 import { writeContext } from '../service/api.js';
 import { SnapshotStore } from '../store/store.js';
 import { exportDatabase } from '../store/portable.js';
@@ -224,9 +224,9 @@ export class ClusterNode implements VdbApi {
     return this.service.listChunks(ref, opts);
   }
 
-  getChunk(id: string, withEmbedding?: boolean) {
+  getChunk(id: string, withEmbedding?: boolean, libRef?: string) {
     this.readable();
-    return this.service.getChunk(id, withEmbedding);
+    return this.service.getChunk(id, withEmbedding, libRef);
   }
 
   indexInfo(ref: string) {
@@ -289,19 +289,38 @@ export class ClusterNode implements VdbApi {
     return this.submit('library.delete', { lib: ref });
   }
 
+  async addChunks(ref: string, items: NewChunk[], opts?: AddOptions) {
+    return (await this.putChunks(ref, items, opts)).chunks;
+  }
+
   // Options naming lines and reporting progress are the CLI's; the REST routes pass none.
-  addChunks(ref: string, items: NewChunk[], _opts?: AddOptions) {
-    return this.submit('chunk.add', { lib: ref, items });
+  putChunks(ref: string, items: NewChunk[], opts?: AddOptions) {
+    return this.submit('chunk.put', { lib: ref, items, on_conflict: opts?.onConflict });
   }
 
-  updateChunk(id: string, patch: ChunkPatch) {
-    return this.submit('chunk.update', { id, patch });
+  updateChunk(id: string, patch: ChunkPatch, libRef?: string) {
+    return this.submit('chunk.update', { id, patch, lib: libRef });
   }
 
-  deleteChunks(ids: string[]) {
+  deleteChunks(ids: string[], libRef?: string) {
     if (ids.length === 0) return Promise.reject(new InvalidInput('give at least one chunk id'));
-    return this.submit('chunk.delete', { ids });
+    return this.submit('chunk.delete', { ids, lib: libRef });
   }
+
+  /** Documents: reads from the replica, writes through the log. */
+  readonly documents: DocumentsApi = {
+    list: (libRef, opts) => {
+      this.readable();
+      return this.service.documents.list(libRef, opts);
+    },
+    get: (id, libRef) => {
+      this.readable();
+      return this.service.documents.get(id, libRef);
+    },
+    add: (libRef, items, opts) => this.submit('doc.add', { lib: libRef, items, on_conflict: opts?.onConflict }),
+    update: (id, patch, libRef) => this.submit('doc.update', { id, patch, lib: libRef }),
+    delete: (ids, libRef) => this.submit('doc.delete', { ids, lib: libRef }),
+  };
 
   buildIndex(ref: string, req: BuildRequest, _onProgress?: Progress) {
     return this.submit('index.build', { lib: ref, req });

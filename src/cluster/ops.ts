@@ -8,9 +8,9 @@
  * forwarding endpoint and the CLI's --remote all end up here; a new write is
  * a new row.
  */
-import type { ChunkPatch, IndexType, LibraryPatch, NewChunk, NewLibrary } from '../domain/types.js';
+import type { DocumentPatch, NewDocument } from '../domain/documents.js';
+import type { ChunkPatch, IndexType, LibraryPatch, NewChunk, NewLibrary, OnConflict } from '../domain/types.js';
 import type { BuildRequest, VdbService } from '../service/service.js';
-import { isObject } from '../store/snapshot.js';
 import { InvalidInput } from '../domain/errors.js';
 
 export interface Prepared {
@@ -51,27 +51,43 @@ export const OPS = {
     prepare: async (svc, { lib }: { lib: string }) => plain({ lib: libId(svc, lib) }),
     apply: (svc, p: { lib: string }) => svc.deleteLibrary(p.lib),
   }),
-  'chunk.add': op({
-    prepare: async (svc, { lib, items }: { lib: string; items: NewChunk[] }) => {
+  'chunk.put': op({
+    prepare: async (svc, { lib, items, on_conflict }: { lib: string; items: NewChunk[]; on_conflict?: OnConflict }) => {
       const id = libId(svc, lib);
-      const ready = await svc.prepareChunks(id, items);
-      return { payload: { lib: id, items: ready.map(({ embedding: _, ...rest }) => rest) }, vectors: ready.map((c) => c.embedding as Float32Array) };
+      const ready = await svc.prepareChunks(id, items, { onConflict: on_conflict });
+      // Items on_conflict skip leaves alone carry no vector (row -1).
+      const vectors: Float32Array[] = [];
+      const rows = ready.map((c) => (c.embedding === undefined ? -1 : vectors.push(c.embedding as Float32Array) - 1));
+      return { payload: { lib: id, items: ready.map(({ embedding: _, ...rest }) => rest), rows, on_conflict }, vectors };
     },
-    apply: (svc, p: { lib: string; items: NewChunk[] }, vectors) => {
-      if (vectors.length !== p.items.length) throw new InvalidInput('a chunk.add entry needs one vector per chunk');
-      return svc.addChunks(p.lib, p.items.map((item, i) => ({ ...item, embedding: vectors[i] })));
+    apply: (svc, p: { lib: string; items: NewChunk[]; rows: number[]; on_conflict?: OnConflict }, vectors) => {
+      if (p.rows.length !== p.items.length || p.rows.some((r) => r >= vectors.length)) throw new InvalidInput('a chunk.put entry names vectors it does not hold');
+      return svc.putChunks(p.lib, p.items.map((item, i) => (p.rows[i] < 0 ? item : { ...item, embedding: vectors[p.rows[i]] })), { onConflict: p.on_conflict });
     },
   }),
   'chunk.update': op({
-    prepare: async (svc, { id, patch }: { id: string; patch: ChunkPatch }) => {
-      const { embedding, ...rest } = await svc.prepareChunkPatch(id, patch);
-      return { payload: { id, patch: rest }, vectors: embedding === undefined ? [] : [embedding as Float32Array] };
+    prepare: async (svc, { id, patch, lib }: { id: string; patch: ChunkPatch; lib?: string }) => {
+      const libRef = lib === undefined ? undefined : libId(svc, lib);
+      const { embedding, ...rest } = await svc.prepareChunkPatch(id, patch, libRef);
+      return { payload: { id, patch: rest, lib: libRef }, vectors: embedding === undefined ? [] : [embedding as Float32Array] };
     },
-    apply: (svc, p: { id: string; patch: ChunkPatch }, vectors) => svc.updateChunk(p.id, vectors.length === 1 ? { ...p.patch, embedding: vectors[0] } : p.patch),
+    apply: (svc, p: { id: string; patch: ChunkPatch; lib?: string }, vectors) => svc.updateChunk(p.id, vectors.length === 1 ? { ...p.patch, embedding: vectors[0] } : p.patch, p.lib),
   }),
   'chunk.delete': op({
-    prepare: async (_svc, { ids }: { ids: string[] }) => plain({ ids }),
-    apply: (svc, p: { ids: string[] }) => svc.deleteChunks(p.ids),
+    prepare: async (svc, { ids, lib }: { ids: string[]; lib?: string }) => plain({ ids, lib: lib === undefined ? undefined : libId(svc, lib) }),
+    apply: (svc, p: { ids: string[]; lib?: string }) => svc.deleteChunks(p.ids, p.lib),
+  }),
+  'doc.add': op({
+    prepare: async (svc, { lib, items, on_conflict }: { lib: string; items: NewDocument[]; on_conflict?: OnConflict }) => plain({ lib: libId(svc, lib), items, on_conflict }),
+    apply: (svc, p: { lib: string; items: NewDocument[]; on_conflict?: OnConflict }) => svc.documents.add(p.lib, p.items, { onConflict: p.on_conflict }),
+  }),
+  'doc.update': op({
+    prepare: async (svc, { id, patch, lib }: { id: string; patch: DocumentPatch; lib?: string }) => plain({ id, patch, lib: lib === undefined ? undefined : libId(svc, lib) }),
+    apply: (svc, p: { id: string; patch: DocumentPatch; lib?: string }) => svc.documents.update(p.id, p.patch, p.lib),
+  }),
+  'doc.delete': op({
+    prepare: async (svc, { ids, lib }: { ids: string[]; lib?: string }) => plain({ ids, lib: lib === undefined ? undefined : libId(svc, lib) }),
+    apply: (svc, p: { ids: string[]; lib?: string }) => svc.documents.delete(p.ids, p.lib),
   }),
   'index.build': op({
     prepare: async (svc, { lib, req }: { lib: string; req: BuildRequest }) => plain({ lib: libId(svc, lib), req: { type: req.type as IndexType | undefined, params: req.params, full: req.full } }),
@@ -85,11 +101,4 @@ export type OpResult<K extends OpKind> = Awaited<ReturnType<(typeof OPS)[K]['app
 
 export function isOpKind(kind: unknown): kind is OpKind {
   return typeof kind === 'string' && Object.hasOwn(OPS, kind);
-}
-
-/** Checks a forwarded request's shape before it reaches prepare (a node's own routes build it typed). */
-export function checkOpRequest(body: unknown): { kind: OpKind; input: unknown; key: string | undefined } {
-  if (!isObject(body) || !isOpKind(body.kind) || !isObject(body.input)) throw new InvalidInput(`an op request is {"kind": one of ${Object.keys(OPS).join(', ')}, "input": {...}, "key"?}`);
-  if (body.key !== undefined && (typeof body.key !== 'string' || body.key === '' || body.key.length > 200)) throw new InvalidInput('key must be a string of 1 to 200 characters');
-  return { kind: body.kind, input: body.input, key: body.key as string | undefined };
 }

@@ -8,8 +8,14 @@
  * seq at build time (`coveredBelowSeq`). Rows with seq ≥ coveredBelowSeq are
  * unindexed and scanned exactly;
  * slots whose seq no longer exists are dead and skipped.
+ *
+ * Ids: a chunk id is unique in its library (the user's own, or generated);
+ * generated ids (`chk_`, `doc_`, `lib_` + 16 hex digits) are unique in the
+ * whole database. Documents are in documents.ts.
  */
-import { InvalidInput, NotFound } from './errors.js';
+import { Documents } from './documents.js';
+import type { Document, DocumentChanges } from './documents.js';
+import { InvalidInput, NotFound, UsageError } from './errors.js';
 import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from './types.js';
 import { allocRows, norm, prepareData, prepareRows } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
@@ -17,6 +23,11 @@ import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
 
 export interface Chunk {
   id: string;
+  /**
+   * The document the chunk belongs to (in the same library); absent (or
+   * undefined) for none, as records without one are stored and parsed.
+   */
+  doc_id?: string;
   text: string;
   metadata: Metadata;
   tags: string[];
@@ -55,6 +66,8 @@ export interface ChunkChanges {
   /** Chunks appended (they are the last `appended` rows). */
   appended: number;
   complex: boolean;
+  /** Documents created, changed or deleted (set by takeChanges). */
+  documents: DocumentChanges | null;
 }
 
 /**
@@ -69,8 +82,12 @@ export interface LazyRows {
   chunks(): Chunk[];
   /** Reads the vectors (`count × dim`) into an array with at least `spareBytes` of room behind them. @throws CorruptSnapshot */
   vectors(spareBytes: number): Float32Array;
-  /** Whether a chunk on disk has this id; null when that takes reading the chunks. */
-  hasId(id: string): boolean | null;
+  /**
+   * Rows that may hold the chunk with this id, from the snapshot's id table
+   * (confirm by reading them): usually none or one. null when only reading
+   * every record would tell.
+   */
+  idCandidates(id: string): number[] | null;
   /** Each row's seq, known without reading the records; null when the snapshot does not store them. */
   readonly seqs: Uint32Array | null;
   /** Reads and checks one row's record; null when the snapshot cannot read records one at a time. @throws CorruptSnapshot */
@@ -91,6 +108,7 @@ export interface Library extends LibraryInit {}
 
 export class Library {
   indexState: IndexState | null = null;
+  readonly documents = new Documents();
   /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
@@ -103,6 +121,8 @@ export class Library {
   private loose = new Map<number, Chunk>();
   private looseAll: Chunk[] | null = null;
   private changes: ChunkChanges | null = null;
+  /** id → row: of every row, or while `lazy` is set of the rows appended since; null until needed. */
+  private idRows: Map<string, number> | null = null;
 
   constructor(init: LibraryInit, vectors?: Float32Array) {
     const { id, name, dim, metric, embedder, metadata, created_at, updated_at, nextSeq } = init;
@@ -119,6 +139,7 @@ export class Library {
   set chunks(chunks: Chunk[]) {
     this.materialize();
     this.rows = chunks;
+    this.idRows = null;
   }
 
   get size(): number {
@@ -132,6 +153,7 @@ export class Library {
     this.loose.clear();
     this.looseAll = null;
     this.rows = chunks;
+    this.idRows = null;
     this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
     this.cache = {};
   }
@@ -158,6 +180,7 @@ export class Library {
     this.loose.clear();
     this.looseAll = null;
     this.rows = chunks;
+    this.idRows = null;
     this.store = store;
     this.cache = {};
   }
@@ -198,14 +221,40 @@ export class Library {
     return (this.cache.seqs = seqs);
   }
 
-  /** Whether a chunk of this library has the id; null when only reading every chunk would tell. */
-  knownChunkId(id: string): boolean | null {
-    if (this.lazy) {
-      for (const c of this.rows) if (c.id === id) return true;
-      return this.lazy.hasId(id);
+  /**
+   * The row of the chunk with this id, or -1. A library still on disk answers
+   * from its id table and the record or two it names; otherwise a map of every
+   * id is built on first use and kept up to date by appends.
+   */
+  rowOf(id: string): number {
+    const lazy = this.lazy;
+    if (lazy) {
+      const appended = this.idRows?.get(id);
+      if (appended !== undefined) return appended;
+      const candidates = lazy.idCandidates(id);
+      if (candidates !== null) {
+        for (const row of candidates) if (this.chunkAt(row).id === id) return row;
+        return -1;
+      }
     }
-    // A small library is quicker to scan than a map of every id is to build.
-    return this.rows.length <= 4096 ? this.rows.some((c) => c.id === id) : null;
+    if (!this.idRows || this.lazy) {
+      const rows = this.chunks;
+      this.idRows = new Map();
+      for (let r = 0; r < rows.length; r++) this.idRows.set(rows[r].id, r);
+    }
+    return this.idRows.get(id) ?? -1;
+  }
+
+  /** The document a chunk names, or null; the way to reach a chunk's document metadata (filters: `doc.KEY`). */
+  documentOf(chunk: Chunk): Document | null {
+    return chunk.doc_id === undefined ? null : (this.documents.get(chunk.doc_id) ?? null);
+  }
+
+  /** How many chunks name each document (reads every record); documents without chunks are absent. */
+  documentChunkCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const c of this.chunks) if (c.doc_id !== undefined) counts.set(c.doc_id, (counts.get(c.doc_id) ?? 0) + 1);
+    return counts;
   }
 
   /** The live rows, row-major; a view, not a copy. */
@@ -218,6 +267,15 @@ export class Library {
     const base = this.lazy && row >= this.lazy.count ? this.lazy.count : 0;
     if (base === 0) this.materialize();
     return this.store.subarray((row - base) * this.dim, (row - base + 1) * this.dim);
+  }
+
+  /** A copy of row's vector; a library still on disk reads just that row (to compare, not to change). */
+  readVector(row: number): Float32Array {
+    const lazy = this.lazy;
+    if (!lazy || row >= lazy.count) return this.vectorAt(row).slice();
+    const out = new Float32Array(this.dim);
+    lazy.readVectors(out, 0, row, row + 1);
+    return out;
   }
 
   /** Rejects vectors this library's metric cannot rank. */
@@ -234,13 +292,16 @@ export class Library {
    * markEdited while recording, or the store's log would miss it.
    */
   trackChanges(): void {
-    this.changes = { baseSize: this.size, removedRows: [], removedIds: [], edited: new Map(), appended: 0, complex: false };
+    this.changes = { baseSize: this.size, removedRows: [], removedIds: [], edited: new Map(), appended: 0, complex: false, documents: null };
+    this.documents.trackChanges();
   }
 
   /** Stops recording and returns what was recorded (null if not recording). */
   takeChanges(): ChunkChanges | null {
     const c = this.changes;
     this.changes = null;
+    const docs = this.documents.takeChanges();
+    if (c) c.documents = docs;
     return c;
   }
 
@@ -250,22 +311,35 @@ export class Library {
     if (j && row < this.size - j.appended) j.edited.set(this.chunks[row], row);
   }
 
-  /** Appends chunks with their vectors (already validated). */
-  append(chunks: Chunk[], vectors: Float32Array[]): void {
+  /**
+   * Appends chunks with their vectors (already validated): one array per
+   * chunk, or one row-major block of them all, which a library without rows
+   * takes as it is (no copy: an import of a million rows holds them once).
+   */
+  append(chunks: Chunk[], vectors: Float32Array[] | Float32Array): void {
     // While the rows are on disk, `store` holds only the rows appended since.
     const held = this.rows.length;
-    const need = (held + chunks.length) * this.dim;
-    if (need > this.store.length) {
-      const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
-      grown.set(this.store.subarray(0, held * this.dim));
-      this.store = grown;
+    const dim = this.dim;
+    if (vectors instanceof Float32Array && held === 0 && !this.lazy && chunks.length > 0) {
+      this.store = vectors;
+    } else {
+      const need = (held + chunks.length) * dim;
+      if (need > this.store.length) {
+        const grown = new Float32Array(Math.max(need, Math.ceil(this.store.length * 1.5)));
+        grown.set(this.store.subarray(0, held * dim));
+        this.store = grown;
+      }
+      if (vectors instanceof Float32Array) this.store.set(vectors.subarray(0, chunks.length * dim), held * dim);
+      else chunks.forEach((c, i) => this.store.set(vectors[i], (held + i) * dim));
     }
-    chunks.forEach((c, i) => {
-      this.store.set(vectors[i], (held + i) * this.dim);
-    });
+    const first = this.size;
     for (const c of chunks) {
       c.seq = this.nextSeq++;
       this.rows.push(c);
+    }
+    if (this.idRows || this.lazy) {
+      const ids = (this.idRows ??= new Map());
+      chunks.forEach((c, i) => ids.set(c.id, first + i));
     }
     if (this.changes) this.changes.appended += chunks.length;
     this.changed();
@@ -303,6 +377,7 @@ export class Library {
     // Zero what was removed so deleted vectors do not linger in memory.
     this.store.fill(0, w * dim, this.size * dim);
     this.chunks.length = w;
+    this.idRows = null;
     this.changed();
   }
 
@@ -406,6 +481,12 @@ export class Library {
     };
   }
 
+  /** What a library is, as snapshots and exports store it (the view adds counts and the index). */
+  fields(): LibraryFields {
+    const { id, name, dim, metric, embedder, metadata, created_at, updated_at } = this;
+    return { id, name, dim, metric, embedder, metadata, created_at, updated_at };
+  }
+
   view(): LibraryView {
     return {
       id: this.id,
@@ -415,6 +496,7 @@ export class Library {
       embedder: this.embedder,
       metadata: this.metadata,
       chunk_count: this.size,
+      document_count: this.documents.size,
       index: this.indexView(),
       created_at: this.created_at,
       updated_at: this.updated_at,
@@ -426,6 +508,7 @@ export class Library {
     const v: ChunkView = {
       id: c.id,
       lib_id: this.id,
+      doc_id: c.doc_id ?? null,
       text: c.text,
       metadata: c.metadata,
       tags: c.tags,
@@ -484,15 +567,13 @@ export class Database {
   nextId = 0;
   /** Set on a cluster node's database; null for a standalone one. */
   replication: Replication | null = null;
-  /** id → library of each chunk (library ids may map to null); built on first use. */
-  private chunkIndex: Map<string, Library | null> | null = null;
-  /** Chunk ids handed out for a change not yet applied, so one batch never repeats an id. */
+  /** Generated ids handed out for a change not yet applied, so one batch never repeats an id. */
   private claimed = new Set<string>();
 
   /** Finds a library by id or unique name. */
   library(ref: string): Library {
     const lib = this.libraries.find((l) => l.id === ref) ?? this.libraries.find((l) => l.name === ref);
-    if (!lib) throw new NotFound(`library "${ref}" not found`, { hint: 'see vdb lib list' });
+    if (!lib) throw new NotFound(`library ${quote(ref)} not found`, { hint: 'see vdb lib list' });
     return lib;
   }
 
@@ -500,63 +581,85 @@ export class Database {
     return this.libraries.some((l) => l.name === name);
   }
 
-  /** Finds a chunk by id across all libraries. */
-  chunk(id: string): { lib: Library; row: number } {
-    const lib = this.idIndex().get(id);
-    const row = lib ? lib.chunks.findIndex((c) => c.id === id) : -1;
-    if (!lib || row < 0) throw new NotFound(`chunk "${id}" not found`, { hint: 'see vdb chunk list --lib LIB' });
-    return { lib, row };
+  /**
+   * Finds a chunk by id: in library `libRef` when given, else in whichever
+   * library holds it.
+   * @throws NotFound; UsageError when no library is given and several hold the id
+   */
+  chunk(id: string, libRef?: string): { lib: Library; row: number } {
+    if (libRef !== undefined) {
+      const lib = this.library(libRef);
+      const row = lib.rowOf(id);
+      if (row < 0) throw new NotFound(`chunk ${quote(id)} not found in library ${quote(lib.name)}`, { hint: `see vdb chunk list --lib ${lib.name}` });
+      return { lib, row };
+    }
+    const found: { lib: Library; row: number }[] = [];
+    for (const lib of this.libraries) {
+      const row = lib.rowOf(id);
+      if (row >= 0) found.push({ lib, row });
+    }
+    if (found.length === 0) throw new NotFound(`chunk ${quote(id)} not found`, { hint: 'see vdb chunk list --lib LIB' });
+    if (found.length > 1) throw ambiguous('chunk', id, found.map((f) => f.lib));
+    return found[0];
   }
 
+  /**
+   * Finds a document by id, as `chunk` finds a chunk.
+   * @throws NotFound; UsageError when no library is given and several hold the id
+   */
+  document(id: string, libRef?: string): { lib: Library; doc: Document } {
+    const libs = libRef !== undefined ? [this.library(libRef)] : this.libraries;
+    const found: { lib: Library; doc: Document }[] = [];
+    for (const lib of libs) {
+      const doc = lib.documents.get(id);
+      if (doc) found.push({ lib, doc });
+    }
+    if (found.length === 0) {
+      const where = libRef !== undefined ? ` in library ${quote(libs[0].name)}` : '';
+      throw new NotFound(`document ${quote(id)} not found${where}`, { hint: `see vdb doc list --lib ${libRef !== undefined ? libs[0].name : 'LIB'}` });
+    }
+    if (found.length > 1) throw ambiguous('document', id, found.map((f) => f.lib));
+    return found[0];
+  }
+
+  /** Whether `id` is taken anywhere: by a library, a chunk or a document, or claimed for the change under way. */
   hasId(id: string): boolean {
-    return this.claimed.has(id) || this.libraries.some((l) => l.id === id) || this.hasChunkId(id);
+    return this.claimed.has(id) || this.libraries.some((l) => l.id === id || l.rowOf(id) >= 0 || l.documents.has(id));
   }
 
-  /** Reserves a new chunk id until the chunk is stored (noteChunks) or the database changes. */
-  claimChunkId(id: string): void {
+  /** Reserves a generated id until the change is applied (see changed()). */
+  claimId(id: string): void {
     this.claimed.add(id);
   }
 
-  /** Takes a map built while decoding (chunk id → library, library id → null), so the first lookup costs nothing. */
-  adoptIdIndex(index: Map<string, Library | null>): void {
-    this.chunkIndex = index;
-  }
-
-  /** Updates the id map for chunks added to or removed from `lib`, instead of dropping it as changed() does. */
-  noteChunks(lib: Library, added: readonly Chunk[], removedIds: readonly string[]): void {
-    for (const c of added) this.claimed.delete(c.id);
-    if (!this.chunkIndex) return;
-    for (const id of removedIds) this.chunkIndex.delete(id);
-    for (const c of added) this.chunkIndex.set(c.id, lib);
-  }
-
-  /** Whether `id` is the id of a chunk. Libraries still on disk answer from their id tables. */
-  hasChunkId(id: string): boolean {
-    if (!this.chunkIndex) {
-      let found = false;
-      let known = true;
-      for (const lib of this.libraries) {
-        const has = lib.knownChunkId(id);
-        if (has === null) known = false;
-        else if (has) found = true;
-      }
-      if (found) return true;
-      if (known) return false;
-    }
-    return this.idIndex().get(id) != null;
-  }
-
-  private idIndex(): Map<string, Library | null> {
-    if (!this.chunkIndex) {
-      this.chunkIndex = new Map();
-      for (const lib of this.libraries) for (const c of lib.chunks) this.chunkIndex.set(c.id, lib);
-    }
-    return this.chunkIndex;
-  }
-
-  /** Call after adding or removing chunks or libraries. */
+  /** Call after adding or removing chunks, documents or libraries. */
   changed(): void {
-    this.chunkIndex = null;
     this.claimed.clear();
   }
+}
+
+/** An id or name in a message: JSON-quoted, so any character shows on one line. */
+export function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** Equal as JSON, key order included: the snapshot would store the same. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Equal bit for bit (so -0 differs from 0): the snapshot would store the same. */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+function ambiguous(what: string, id: string, libs: Library[]): UsageError {
+  const names = libs.map((l) => quote(l.name)).join(', ');
+  return new UsageError(`${what} id ${quote(id)} is in ${libs.length} libraries (${names}); say which`, {
+    hint: `give --lib LIB, or use /api/v1/libraries/{lib}/${what === 'chunk' ? 'chunks' : 'documents'}/{id}`,
+  });
 }

@@ -21,6 +21,7 @@ export interface LibraryFields {
 /** Wire form of a library (`lib show --json`, REST bodies). */
 export interface LibraryView extends LibraryFields {
   chunk_count: number;
+  document_count: number;
   index: IndexView | null;
 }
 
@@ -28,6 +29,8 @@ export interface LibraryView extends LibraryFields {
 export interface ChunkView {
   id: string;
   lib_id: string;
+  /** The chunk's document, or null. */
+  doc_id: string | null;
   text: string;
   metadata: Metadata;
   tags: string[];
@@ -71,6 +74,7 @@ export interface BuildReport {
 
 export interface Hit {
   id: string;
+  doc_id: string | null;
   text: string;
   /**
    * What Qdrant reports for the metric: cosine similarity (1 − distance) and the dot
@@ -100,7 +104,25 @@ export interface LibraryPatch {
   metadata?: Metadata;
 }
 
+/** What to do when a chunk or document id being added exists already. */
+export type OnConflict = 'fail' | 'skip' | 'replace';
+export const ON_CONFLICT: readonly OnConflict[] = ['fail', 'skip', 'replace'];
+
+/** What adding one item did: a new one, an existing one replaced (or found identical), or left as it was. */
+export type AddOutcome = 'added' | 'replaced' | 'unchanged' | 'skipped';
+
+/** How many items had each outcome (REST answers, CLI summaries). */
+export function outcomeCounts(outcomes: readonly AddOutcome[]): Record<AddOutcome, number> {
+  const counts = { added: 0, replaced: 0, unchanged: 0, skipped: 0 };
+  for (const o of outcomes) counts[o]++;
+  return counts;
+}
+
 export interface NewChunk {
+  /** The user's own id, unique in the library; generated when absent. */
+  id?: string;
+  /** A document of the library. */
+  doc_id?: string | null;
   text?: string;
   embedding?: ArrayLike<number>;
   metadata?: Metadata;
@@ -108,6 +130,8 @@ export interface NewChunk {
 }
 
 export interface ChunkPatch {
+  /** Moves the chunk to this document of its library; null: to none. */
+  doc_id?: string | null;
   text?: string;
   embedding?: ArrayLike<number>;
   metadata?: Metadata;

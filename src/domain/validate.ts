@@ -3,8 +3,8 @@
  * message that names the field and the fix; `where` prefixes it (e.g. "line 17").
  */
 import { InvalidInput } from './errors.js';
-import type { Metadata } from './types.js';
-import { MAX_EF, MAX_K } from './types.js';
+import type { Metadata, OnConflict } from './types.js';
+import { MAX_EF, MAX_K, ON_CONFLICT } from './types.js';
 
 const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -129,6 +129,46 @@ export function checkEf(value: unknown, where?: string): number {
     throw new InvalidInput(prefix(where, `ef must be an integer from 1 to ${MAX_EF}, got ${describe(value)}`));
   }
   return value;
+}
+
+/** Longest id a user may choose for a chunk or a document, in UTF-8 bytes. */
+export const MAX_ID_BYTES = 256;
+// Control characters, line or paragraph separators, lone surrogates: an id prints on one line and survives UTF-8.
+const NOT_PRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/**
+ * A chunk or document id chosen by the user: a non-empty string of printable
+ * characters (no control characters, line breaks or lone surrogates), at most
+ * 256 UTF-8 bytes. Paths, URLs, UUIDs and integers written as strings all fit.
+ * @param field what to call it in messages: "id", "doc_id", "--doc", ...
+ */
+export function checkId(value: unknown, field: string, where?: string): string {
+  if (typeof value !== 'string') {
+    const hint = typeof value === 'number' ? `; write it as a string, e.g. "${value}"` : '';
+    throw new InvalidInput(prefix(where, `${field} must be a string${hint}`));
+  }
+  if (value === '') throw new InvalidInput(prefix(where, `${field} must not be empty`));
+  const bad = NOT_PRINTABLE.exec(value);
+  if (bad) {
+    const code = bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    throw new InvalidInput(prefix(where, `${field} ${JSON.stringify(value)} contains the unprintable character U+${code}`));
+  }
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_ID_BYTES) throw new InvalidInput(prefix(where, `${field} is ${bytes} bytes long; the most is ${MAX_ID_BYTES} (UTF-8)`));
+  return value;
+}
+
+export function checkOnConflict(value: unknown, where?: string): OnConflict {
+  if (!(ON_CONFLICT as readonly unknown[]).includes(value)) throw new InvalidInput(prefix(where, `on_conflict must be one of ${ON_CONFLICT.join(', ')}, got ${describe(value)}`));
+  return value as OnConflict;
+}
+
+/** A document title: a string; empty means none (null). */
+export function checkTitle(value: unknown, where?: string): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string') throw new InvalidInput(prefix(where, 'title must be a string'));
+  if (value.length > LIMITS.stringChars) throw new InvalidInput(prefix(where, `title has ${value.length} characters, more than ${LIMITS.stringChars}`));
+  return value === '' ? null : value;
 }
 
 /** The form of generated library ids; no name may take it, or that library could not be named. */

@@ -3,7 +3,8 @@
  * library API (`import type { … } from 'vdb'`): their .d.ts need no TypeBox.
  * server/schemas.ts checks at compile time that its schemas accept exactly these.
  */
-import type { ChunkView, IndexType, IndexView, LibraryView, Metadata, Metric } from './types.js';
+import type { DocumentView } from './documents.js';
+import type { ChunkView, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict } from './types.js';
 
 /** `POST /api/v1/libraries`. */
 export interface NewLibraryRequest {
@@ -21,16 +22,37 @@ export interface LibraryPatchRequest {
   metadata?: Metadata;
 }
 
-/** One chunk of `POST /api/v1/libraries/{lib}/chunks`; with `lib_id`, the body of `POST /api/v1/chunks`. */
-export interface NewChunkRequest {
+/** `PATCH /api/v1/chunks/{id}`: at least one field; a new text is re-embedded; `doc_id: null` takes it out of its document. */
+export interface ChunkPatchRequest {
+  doc_id?: string | null;
   text?: string;
   embedding?: number[];
   metadata?: Metadata;
   tags?: string[];
 }
 
-/** `PATCH /api/v1/chunks/{id}`: at least one field; a new text is re-embedded. */
-export type ChunkPatchRequest = NewChunkRequest;
+/**
+ * One chunk of `POST /api/v1/libraries/{lib}/chunks`; with `lib_id` (and
+ * `on_conflict`), the body of `POST /api/v1/chunks`. `id`: your own, unique in
+ * the library (printable, at most 256 UTF-8 bytes); generated when absent.
+ */
+export interface NewChunkRequest extends ChunkPatchRequest {
+  id?: string;
+}
+
+/** `POST /api/v1/libraries/{lib}/documents`; `id` as for chunks, generated (`doc_…`) when absent. */
+export interface NewDocumentRequest {
+  id?: string;
+  title?: string | null;
+  metadata?: Metadata;
+  on_conflict?: OnConflict;
+}
+
+/** `PATCH /api/v1/libraries/{lib}/documents/{id}`: at least one field. */
+export interface DocumentPatchRequest {
+  title?: string | null;
+  metadata?: Metadata;
+}
 
 /** `POST /api/v1/libraries/{lib}/index`: `{}`, or a type with its options (`leaf_size`, `m`, …) as numbers. */
 export interface BuildIndexRequest {
@@ -68,6 +90,29 @@ export interface LibraryPageView extends Page {
 /** `GET /api/v1/libraries/{lib}/chunks`. */
 export interface ChunkPageView extends Page {
   chunks: ChunkView[];
+}
+
+/** `GET /api/v1/libraries/{lib}/documents`. */
+export interface DocumentPageView extends Page {
+  documents: DocumentView[];
+}
+
+/** `POST /api/v1/libraries/{lib}/chunks`: the chunks in input order, and what became of them. */
+export interface ChunkListView {
+  chunks: ChunkView[];
+  added: number;
+  replaced: number;
+  unchanged: number;
+  skipped: number;
+}
+
+/** `POST /api/v1/libraries/{lib}/documents/batch`: the documents in input order, and what became of them. */
+export interface DocumentListView {
+  documents: DocumentView[];
+  added: number;
+  replaced: number;
+  unchanged: number;
+  skipped: number;
 }
 
 /** One node as `GET /api/v1/cluster` reports it. */

@@ -20,6 +20,7 @@ import { writeContext } from '../service/api.js';
 import { chunkRoutes } from './routes/chunks.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { ClusterHooks } from './routes/context.js';
+import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
 import { indexRoutes } from './routes/indexes.js';
 import { libraryRoutes } from './routes/libraries.js';
@@ -118,6 +119,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, ctx);
   await app.register(libraryRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(clusterRoutes, { ...ctx, prefix: '/api/v1' });
   return app;

@@ -11,9 +11,11 @@ import { Type } from 'typebox';
 import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
+import type { DocumentView } from '../domain/documents.js';
 import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
 import type * as Wire from '../domain/wire.js';
-import { DEFAULT_K, MAX_EF, MAX_K } from '../domain/types.js';
+import { DEFAULT_K, MAX_EF, MAX_K, ON_CONFLICT } from '../domain/types.js';
+import { MAX_ID_BYTES } from '../domain/validate.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
 
@@ -28,6 +30,12 @@ const strict = { additionalProperties: false } as const;
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'any JSON object' });
 const Tags = Type.Array(Type.String(), { description: 'non-empty strings; duplicates are dropped' });
 const Embedding = Type.Array(Type.Number(), { description: "exactly the library's dim finite numbers" });
+const idRule = `printable characters, at most ${MAX_ID_BYTES} UTF-8 bytes`;
+const UserId = (what: string) => Type.String({ description: `${what}: ${idRule}` });
+const DocId = Type.Union([Type.String(), Type.Null()], { description: 'the document the chunk belongs to (in its library), or null' });
+export const OnConflictField = Type.Optional(
+  Type.Enum(ON_CONFLICT, { default: 'fail', description: 'when an id exists in the library: fail (409, nothing written), skip (leave it) or replace (upsert)' }),
+);
 
 // ---- responses ------------------------------------------------------------
 
@@ -82,6 +90,7 @@ export const LibraryViewSchema = Type.Object(
     embedder: Type.Union([Type.String(), Type.Null()]),
     metadata: Metadata,
     chunk_count: Type.Integer(),
+    document_count: Type.Integer(),
     index: Type.Union([IndexViewSchema, Type.Null()]),
     created_at: Type.String(),
     updated_at: Type.String(),
@@ -94,6 +103,7 @@ export const ChunkViewSchema = Type.Object(
   {
     id: Type.String(),
     lib_id: Type.String(),
+    doc_id: DocId,
     text: Type.String(),
     metadata: Metadata,
     tags: Type.Array(Type.String()),
@@ -108,12 +118,27 @@ export const ChunkViewSchema = Type.Object(
 export const HitSchema = Type.Object(
   {
     id: Type.String(),
+    doc_id: DocId,
     text: Type.String(),
     score: Type.Number({ description: 'as Qdrant reports it: cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer)' }),
     distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
     metadata: Metadata,
   },
   { $id: 'Hit', description: 'one hit of a query' },
+);
+
+/** documents.ts DocumentView, as `vdb doc get --json`. */
+export const DocumentViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    lib_id: Type.String(),
+    title: Type.Union([Type.String(), Type.Null()]),
+    metadata: Metadata,
+    chunk_count: Type.Integer({ description: 'chunks that name this document' }),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+  },
+  { $id: 'DocumentView', description: 'a document' },
 );
 
 /** domain/types.ts QueryResult: `{"hits": [...]}`. */
@@ -130,8 +155,23 @@ const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Intege
 /** One page of a list: the items, how many there are in all, and the page's bounds. */
 export const LibraryPage = Type.Object({ libraries: Type.Array(LibraryViewSchema), ...page }, { description: 'one page of libraries, oldest first' });
 export const ChunkPage = Type.Object({ chunks: Type.Array(ChunkViewSchema), ...page }, { description: 'one page of chunks, in insertion order' });
-/** Answer of a bulk insert, in input order. */
-export const ChunkList = Type.Object({ chunks: Type.Array(ChunkViewSchema) }, { description: 'the chunks added, in input order' });
+export const DocumentPage = Type.Object({ documents: Type.Array(DocumentViewSchema), ...page }, { description: 'one page of documents, in id order' });
+const outcomeCounts = {
+  added: Type.Integer(),
+  replaced: Type.Integer({ description: 'existing ids replaced (on_conflict replace)' }),
+  unchanged: Type.Integer({ description: 'existing ids given again with identical content (nothing written)' }),
+  skipped: Type.Integer({ description: 'existing ids left as they were (on_conflict skip)' }),
+};
+/** Answer of a bulk insert, in input order (a skipped item shows the chunk that was there), and what it did. */
+export const ChunkList = Type.Object(
+  { chunks: Type.Array(ChunkViewSchema), ...outcomeCounts },
+  { description: 'the chunks of the request, in input order, and how many were added, replaced, unchanged and skipped' },
+);
+/** Answer of a bulk delete: what was deleted. */
+export const DeletedChunks = Type.Object({ chunks: Type.Array(ChunkViewSchema) }, { description: 'the chunks deleted' });
+/** Answer of a batch of documents, in input order, and what it did. */
+export const DocumentList = Type.Object({ documents: Type.Array(DocumentViewSchema), ...outcomeCounts }, { description: 'the documents of the request, in input order, and how many were added, replaced, unchanged and skipped' });
+export const DeletedDocuments = Type.Object({ documents: Type.Array(DocumentViewSchema) }, { description: 'the documents deleted, each with the number of its chunks deleted' });
 /** `GET /healthz`. */
 export const Health = Type.Object({ status: Type.Literal('ok') }, { description: 'the server is up' });
 
@@ -140,6 +180,8 @@ export const Health = Type.Object({ status: Type.Literal('ok') }, { description:
 /** `:lib` in paths: a library id or name. */
 export const LibParams = Type.Object({ lib: Type.String({ description: 'library id or name' }) });
 export const ChunkParams = Type.Object({ id: Type.String({ description: 'chunk id' }) });
+export const LibChunkParams = Type.Object({ lib: LibParams.properties.lib, id: ChunkParams.properties.id });
+export const LibDocParams = Type.Object({ lib: LibParams.properties.lib, id: Type.String({ description: 'document id' }) });
 
 /** `?offset&limit`, with defaults, for every list. */
 export const PageQuery = Type.Object(
@@ -171,22 +213,42 @@ export const NewLibraryBody = Type.Object(
 export const LibraryPatchBody = Type.Object({ name: Type.Optional(Type.String()), metadata: Type.Optional(Metadata) }, { ...strict, minProperties: 1 });
 
 const chunkFields = {
+  doc_id: Type.Optional(DocId),
   text: Type.Optional(Type.String({ description: "embedded with the library's embedder unless embedding is given" })),
   embedding: Type.Optional(Embedding),
   metadata: Type.Optional(Metadata),
   tags: Type.Optional(Tags),
 };
 
+const newChunkFields = { id: Type.Optional(UserId('your own id, unique in the library; generated (chk_…) when absent')), ...chunkFields };
 /** One chunk of a bulk insert. */
-export const NewChunk = Type.Object(chunkFields, strict);
+export const NewChunk = Type.Object(newChunkFields, strict);
 /** The seed's `POST /api/v1/chunks/`: one chunk, naming its library. */
-export const NewChunkBody = Type.Object({ lib_id: Type.String({ description: 'library id or name' }), ...chunkFields }, strict);
+export const NewChunkBody = Type.Object({ lib_id: Type.String({ description: 'library id or name' }), ...newChunkFields, on_conflict: OnConflictField }, strict);
 /** `POST /libraries/:lib/chunks`: all or nothing. */
-export const BulkChunksBody = Type.Object({ chunks: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }) }, strict);
+export const BulkChunksBody = Type.Object({ chunks: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflictField }, strict);
 /** `POST /chunks/delete`: all or none. */
-export const ChunkIdsBody = Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK, description: 'chunk ids' }) }, strict);
-/** `PATCH /chunks/:id`: at least one field; a new text is re-embedded. */
+export const ChunkIdsBody = Type.Object(
+  { ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK, description: 'chunk ids' }), lib: Type.Optional(Type.String({ description: 'their library (needed when several hold an id)' })) },
+  strict,
+);
+/** `PATCH /chunks/:id`: at least one field; a new text is re-embedded; `"doc_id": null` takes it out of its document. */
 export const ChunkPatchBody = Type.Object(chunkFields, { ...strict, minProperties: 1 });
+
+const Title = Type.Union([Type.String(), Type.Null()], { description: 'null or "": no title' });
+/** `POST /libraries/:lib/documents`. */
+export const NewDocumentBody = Type.Object(
+  { id: Type.Optional(UserId('your own id (a path, a URL), unique in the library; generated (doc_…) when absent')), title: Type.Optional(Title), metadata: Type.Optional(Metadata), on_conflict: OnConflictField },
+  strict,
+);
+/** One document of a batch. */
+export const NewDocument = Type.Object({ id: NewDocumentBody.properties.id, title: NewDocumentBody.properties.title, metadata: NewDocumentBody.properties.metadata }, strict);
+/** `POST /libraries/:lib/documents/batch`: all or nothing. */
+export const BulkDocumentsBody = Type.Object({ documents: Type.Array(NewDocument, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflictField }, strict);
+/** `POST /libraries/:lib/documents/delete`: all or none. */
+export const DocumentIdsBody = Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK, description: 'document ids' }) }, strict);
+/** `PATCH /libraries/:lib/documents/:id`: at least one field, each replacing the old one. */
+export const DocumentPatchBody = Type.Object({ title: Type.Optional(Title), metadata: Type.Optional(Metadata) }, { ...strict, minProperties: 1 });
 
 // Every index type's options as top-level integers; the service checks which apply to `type`.
 const indexOptions: Record<string, TSchema> = {};
@@ -226,12 +288,16 @@ export const QueryBody = Type.Object(
 /** Request and answer types, for the client: plain interfaces in domain/wire.ts, checked against the schemas below. */
 export type {
   BuildIndexRequest,
+  ChunkListView,
   ChunkPageView,
   ChunkPatchRequest,
+  DocumentPageView,
+  DocumentPatchRequest,
   IndexInfo,
   LibraryPageView,
   LibraryPatchRequest,
   NewChunkRequest,
+  NewDocumentRequest,
   NewLibraryRequest,
   QueryRequest,
 } from '../domain/wire.js';
@@ -246,6 +312,7 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof IndexViewSchema>, IndexView>>,
   Assert<Same<Static<typeof IndexBuildViewSchema>, IndexBuildView>>,
   Assert<Same<Static<typeof HitSchema>, Hit>>,
+  Assert<Same<Static<typeof DocumentViewSchema>, DocumentView>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
   Assert<Same<Static<typeof NewLibraryBody>, Wire.NewLibraryRequest>>,
   Assert<Same<Static<typeof LibraryPatchBody>, Wire.LibraryPatchRequest>>,
@@ -255,6 +322,10 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof IndexInfoSchema>, Wire.IndexInfo>>,
   Assert<Same<Static<typeof LibraryPage>, Wire.LibraryPageView>>,
   Assert<Same<Static<typeof ChunkPage>, Wire.ChunkPageView>>,
+  Assert<Same<Static<typeof DocumentPage>, Wire.DocumentPageView>>,
+  Assert<Same<Static<typeof ChunkList>, Wire.ChunkListView>>,
+  Assert<Same<Static<typeof NewDocumentBody>, Wire.NewDocumentRequest>>,
+  Assert<Same<Static<typeof DocumentPatchBody>, Wire.DocumentPatchRequest>>,
   // Index options are declared per type at run time: every body the schema accepts is a BuildIndexRequest.
   Assert<Static<typeof BuildIndexBody> extends Wire.BuildIndexRequest ? true : false>,
 ];

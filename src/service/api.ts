@@ -20,7 +20,10 @@ import type {
   QueryInput,
   QueryResult,
 } from '../domain/types.js';
-import type { AddOptions, BuildRequest, Progress, SessionOptions } from './service.js';
+import type { DocumentPatch, DocumentView, NewDocument } from '../domain/documents.js';
+import type { AddOutcome } from '../domain/types.js';
+import type { AddDocumentOptions } from './documents.js';
+import type { AddOptions, BuildRequest, Progress, PutResult, SessionOptions } from './service.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -47,17 +50,29 @@ export interface IndexInfoResult {
   index: IndexView | null;
 }
 
+/** Documents: the same calls as DocumentService. */
+export interface DocumentsApi {
+  list(libRef: string, opts?: { offset?: number; limit?: number }): Awaitable<{ total: number; documents: DocumentView[] }>;
+  get(id: string, libRef?: string): Awaitable<DocumentView>;
+  add(libRef: string, items: NewDocument[], opts?: AddDocumentOptions): Promise<{ documents: DocumentView[]; outcomes: AddOutcome[] }>;
+  update(id: string, patch: DocumentPatch, libRef?: string): Promise<DocumentView>;
+  delete(ids: string[], libRef?: string): Promise<DocumentView[]>;
+}
+
 export interface VdbApi {
+  readonly documents: DocumentsApi;
   listLibraries(): Awaitable<LibraryView[]>;
   getLibrary(ref: string): Awaitable<LibraryView>;
   createLibrary(input: NewLibrary): Promise<LibraryView>;
   updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView>;
   deleteLibrary(ref: string): Promise<LibraryView>;
   listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean }): Awaitable<ChunkPageResult>;
-  getChunk(id: string, withEmbedding?: boolean): Awaitable<ChunkView>;
+  /** `libRef` names the chunk's library (needed when several hold the id). */
+  getChunk(id: string, withEmbedding?: boolean, libRef?: string): Awaitable<ChunkView>;
   addChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<ChunkView[]>;
-  updateChunk(id: string, patch: ChunkPatch): Promise<ChunkView>;
-  deleteChunks(ids: string[]): Promise<ChunkView[]>;
+  putChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<PutResult>;
+  updateChunk(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkView>;
+  deleteChunks(ids: string[], libRef?: string): Promise<ChunkView[]>;
   buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView>;
   indexInfo(ref: string): Awaitable<IndexInfoResult>;
   query(ref: string, input: QueryInput): Promise<QueryResult>;

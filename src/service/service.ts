@@ -2,11 +2,11 @@
  * The use cases. The CLI and the REST server only parse input, call one of
  * these methods and format the result; all validation and all data rules are here.
  */
-import { Conflict, InvalidInput } from '../domain/errors.js';
-import { Database, Library } from '../domain/model.js';
+import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
+import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
-import { hash32 } from '../domain/random.js';
 import type {
+  AddOutcome,
   BuildReport,
   ChunkPatch,
   ChunkView,
@@ -20,11 +20,12 @@ import type {
   Metric,
   NewChunk,
   NewLibrary,
+  OnConflict,
   QueryInput,
   QueryResult,
 } from '../domain/types.js';
-import { DEFAULT_K } from '../domain/types.js';
-import { checkEf, checkEmbedding, checkK, checkMetadata, checkName, checkTags, checkText, prefix } from '../domain/validate.js';
+import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
+import { checkEf, checkEmbedding, checkId, checkK, checkMetadata, checkName, checkOnConflict, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
 import { BatchSearch } from '../index/batch.js';
 import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
@@ -37,6 +38,8 @@ import type { VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
+import { DocumentService } from './documents.js';
+import { newId, randomUint32 } from './ids.js';
 import type { VdbApi } from './api.js';
 
 export interface ServiceOptions {
@@ -70,6 +73,15 @@ export interface AddOptions {
   /** Names item i in error messages, e.g. `line ${i + 1}`. */
   where?: (i: number) => string | undefined;
   onProgress?: Progress;
+  /** An item whose id exists in the library: refused (fail, the default: exit 5 / 409), left as it is (skip) or replaced. */
+  onConflict?: OnConflict;
+}
+
+/** What `putChunks` did, item by item in input order. */
+export interface PutResult {
+  /** Each item's chunk as it now is (for a skipped item: the chunk that was there). */
+  chunks: ChunkView[];
+  outcomes: AddOutcome[];
 }
 
 export interface BuildRequest {
@@ -104,8 +116,10 @@ export function clockFromEnv(env: NodeJS.ProcessEnv = process.env): () => string
 
 export class VdbService implements VdbApi {
   readonly store: SnapshotStore;
-  private readonly seed?: string;
-  private readonly now: () => string;
+  /** Documents: add, list, get, update, delete (with their chunks). */
+  readonly documents: DocumentService;
+  readonly seed?: string;
+  readonly now: () => string;
   private readonly buildsOffThread: boolean;
   private readonly preparedWrites: boolean;
 
@@ -115,6 +129,7 @@ export class VdbService implements VdbApi {
     this.now = opts.now ?? clockFromEnv();
     this.buildsOffThread = opts.buildsOffThread ?? false;
     this.preparedWrites = opts.preparedWrites ?? false;
+    this.documents = new DocumentService(this);
   }
 
   // ---- libraries -------------------------------------------------------
@@ -132,7 +147,7 @@ export class VdbService implements VdbApi {
     return this.store.update((db) => {
       if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
       const now = this.now();
-      const lib = new Library({ id: this.newId(db, 'lib'), name, dim, metric, embedder, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      const lib = new Library({ id: newId(db, 'lib', this.seed), name, dim, metric, embedder, metadata, created_at: now, updated_at: now, nextSeq: 0 });
       db.libraries.push(lib);
       db.changed();
       return lib.view();
@@ -202,55 +217,112 @@ export class VdbService implements VdbApi {
     return { total: lib.size, chunks };
   }
 
-  getChunk(id: string, withEmbedding = false): ChunkView {
-    const { lib, row } = this.store.read().chunk(id);
+  /** One chunk; `libRef` names its library (needed when several hold the id). */
+  getChunk(id: string, withEmbedding = false, libRef?: string): ChunkView {
+    const { lib, row } = this.store.read().chunk(id, libRef);
     return lib.chunkView(row, withEmbedding);
+  }
+
+  /** `putChunks`, returning just the chunks. */
+  async addChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<ChunkView[]> {
+    return (await this.putChunks(ref, items, opts)).chunks;
   }
 
   /**
    * Adds chunks as one atomic change: every item is validated (and embedded)
-   * first; if any fails, nothing is written.
+   * first; if any fails, nothing is written. An item with an id that exists in
+   * the library is a conflict, or with `onConflict` skipped or replaced in
+   * place (text, embedding, metadata, tags and doc_id; created_at kept). A
+   * replacement identical to the chunk changes nothing, so re-running an
+   * ingest of the same ids is idempotent.
    */
-  async addChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<ChunkView[]> {
+  async putChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<PutResult> {
     const where = opts.where ?? itemLabel(items);
+    const onConflict = checkOnConflict(opts.onConflict ?? 'fail');
     // Embed outside the lock: a real embedding provider may be slow.
     const target = this.store.read().library(ref);
-    const prepared = await this.checkChunks(target, items, where, !this.preparedWrites, opts.onProgress);
+    const ids = itemIds(items, where);
+    const skip = toSkip(target, ids, onConflict, where);
+    const prepared = await this.checkChunks(target, items, where, !this.preparedWrites, opts.onProgress, skip);
     return this.store.update((db) => {
       const lib = db.library(ref);
       if (lib.id !== target.id || lib.dim !== target.dim || lib.embedder !== target.embedder) {
-        throw new Conflict(`library "${ref}" changed while adding chunks`, { hint: 'retry' });
+        throw new Conflict(`library ${quote(ref)} changed while adding chunks`, { hint: 'retry' });
       }
+      // Every check before the first change.
+      const rows = ids.map((id, i) => {
+        const row = id === undefined ? -1 : lib.rowOf(id);
+        if (row >= 0 && onConflict === 'fail') throw chunkConflict(id!, lib, where(i));
+        if (row < 0 && skip.has(i)) throw new Conflict(`library ${quote(ref)} changed while adding chunks`, { hint: 'retry' });
+        const docId = prepared[i].doc_id;
+        if (!skip.has(i) && docId !== undefined && !lib.documents.has(docId)) {
+          throw new NotFound(prefix(where(i), `document ${quote(docId)} not found in library ${quote(lib.name)}`), {
+            hint: `create it first: vdb doc add --lib ${lib.name} --id ${quote(docId)}`,
+          });
+        }
+        return row;
+      });
+      for (const id of ids) if (id !== undefined) db.claimId(id);
       const now = this.now();
-      const chunks: Chunk[] = prepared.map((p) => ({
-        id: this.newChunkId(db),
-        text: p.text,
-        metadata: p.metadata,
-        tags: p.tags,
-        created_at: now,
-        updated_at: now,
-        seq: 0,
-      }));
-      lib.append(chunks, prepared.map((p) => p.vector));
-      lib.updated_at = now;
+      const outcomes: AddOutcome[] = [];
+      const added: Chunk[] = [];
+      const addedVectors: Float32Array[] = [];
+      prepared.forEach((p, i) => {
+        const row = rows[i];
+        if (skip.has(i)) return void (outcomes[i] = 'skipped');
+        if (row < 0) {
+          outcomes[i] = 'added';
+          const id = ids[i] ?? newId(db, 'chk', this.seed);
+          const chunk: Chunk = { id, text: p.text, metadata: p.metadata, tags: p.tags, created_at: now, updated_at: now, seq: 0 };
+          if (p.doc_id !== undefined) chunk.doc_id = p.doc_id;
+          added.push(chunk);
+          addedVectors.push(p.vector);
+          return;
+        }
+        // Compared as read one by one: an identical replacement reads no more of a large library.
+        const old = lib.chunkAt(row);
+        const sameVector = sameBits(lib.readVector(row), p.vector);
+        if (sameVector && old.text === p.text && old.doc_id === p.doc_id && sameJson(old.metadata, p.metadata) && sameJson(old.tags, p.tags)) {
+          return void (outcomes[i] = 'unchanged');
+        }
+        outcomes[i] = 'replaced';
+        const c = lib.chunks[row];
+        Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
+        if (p.doc_id === undefined) delete c.doc_id;
+        if (!sameVector) lib.replaceVector(row, p.vector);
+        lib.markEdited(row);
+      });
+      lib.append(added, addedVectors);
+      if (outcomes.some((o) => o === 'added' || o === 'replaced')) lib.updated_at = now;
       db.changed();
-      const first = lib.size - chunks.length;
-      return chunks.map((_, i) => lib.chunkView(first + i));
+      let next = lib.size - added.length;
+      const chunks = outcomes.map((o, i) => lib.chunkView(o === 'added' ? next++ : rows[i]));
+      return { chunks, outcomes };
     });
   }
 
   /**
-   * Validates chunks as addChunks does and embeds their texts, writing
-   * nothing: the items come back each with its `embedding`, so adding them
-   * needs no embedder (see preparedWrites).
+   * Validates chunks as putChunks does and embeds their texts, writing
+   * nothing: the items come back each with its `embedding` (but those
+   * putChunks would skip), so putting them needs no embedder (see preparedWrites).
    */
   async prepareChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<NewChunk[]> {
-    const prepared = await this.checkChunks(this.store.read().library(ref), items, opts.where ?? itemLabel(items), true, opts.onProgress);
-    return items.map((item, i) => ({ ...item, embedding: prepared[i].vector }));
+    const where = opts.where ?? itemLabel(items);
+    const target = this.store.read().library(ref);
+    const skip = toSkip(target, itemIds(items, where), checkOnConflict(opts.onConflict ?? 'fail'), where);
+    const prepared = await this.checkChunks(target, items, where, true, opts.onProgress, skip);
+    return items.map((item, i) => (skip.has(i) ? item : { ...item, embedding: prepared[i].vector }));
   }
 
-  /** @param embed embed texts; else every item must have its embedding (a prepared write) */
-  private async checkChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, embed: boolean, onProgress?: Progress) {
+  /** @param embed embed texts; else every item to write must have its embedding (a prepared write) */
+  private async checkChunks(
+    lib: Library,
+    items: NewChunk[],
+    where: (i: number) => string | undefined,
+    embed: boolean,
+    onProgress?: Progress,
+    skip: ReadonlySet<number> = new Set(),
+  ) {
     let validated = 0;
     const out = items.map((item, i) => {
       const at = where(i);
@@ -259,14 +331,18 @@ export class VdbService implements VdbApi {
       const text = item.text === undefined ? '' : checkText(item.text, at);
       const metadata = item.metadata === undefined ? {} : checkMetadata(item.metadata, at);
       const tags = item.tags === undefined ? [] : checkTags(item.tags, at);
+      const doc_id = item.doc_id === undefined || item.doc_id === null ? undefined : checkId(item.doc_id, 'doc_id', at);
       let vector: Float32Array | null = null;
       if (item.embedding !== undefined) {
         vector = checkEmbedding(item.embedding, lib.dim, at);
         validated++;
       } else if (!lib.embedder) {
         throw new InvalidInput(prefix(at, `library "${lib.name}" has no embedder, so each chunk needs an "embedding" of ${lib.dim} numbers`));
+      } else if (skip.has(i)) {
+        // Skipped: left as it is, so not embedded.
+        vector = new Float32Array(lib.dim);
       }
-      return { text, metadata, tags, vector };
+      return { text, metadata, tags, doc_id, vector };
     });
     const toEmbed = out.map((p, i) => (p.vector === null ? i : -1)).filter((i) => i >= 0);
     // Progress counts items ready: explicit embeddings now, texts as their batches are embedded.
@@ -286,20 +362,26 @@ export class VdbService implements VdbApi {
     }
     return out.map((p, i) => {
       const vector = p.vector as Float32Array;
-      lib.checkVector(vector, where(i));
+      if (!skip.has(i)) lib.checkVector(vector, where(i));
       return { ...p, vector };
     });
   }
 
-  async updateChunk(id: string, patch: ChunkPatch): Promise<ChunkView> {
-    const { text, metadata, tags, vector } = await this.checkPatch(id, patch, !this.preparedWrites);
+  /** Changes a chunk; `libRef` names its library (needed when several hold the id). */
+  async updateChunk(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkView> {
+    const { current, text, metadata, tags, docId, vector } = await this.checkPatch(id, patch, libRef, !this.preparedWrites);
     return this.store.update((db) => {
-      const { lib, row } = db.chunk(id);
-      if (vector && lib.dim !== vector.length) throw new Conflict(`library of chunk "${id}" changed`, { hint: 'retry' });
+      const { lib, row } = db.chunk(id, libRef ?? current.lib.id);
+      if (vector && lib.dim !== vector.length) throw new Conflict(`library of chunk ${quote(id)} changed`, { hint: 'retry' });
+      if (typeof docId === 'string' && !lib.documents.has(docId)) {
+        throw new NotFound(`document ${quote(docId)} not found in library ${quote(lib.name)}`, { hint: `create it first: vdb doc add --lib ${lib.name} --id ${quote(docId)}` });
+      }
       const c = lib.chunks[row];
       if (text !== undefined) c.text = text;
       if (metadata !== undefined) c.metadata = metadata;
       if (tags !== undefined) c.tags = tags;
+      if (docId === null) delete c.doc_id;
+      else if (docId !== undefined) c.doc_id = docId;
       if (vector) lib.replaceVector(row, vector);
       c.updated_at = this.now();
       lib.markEdited(row);
@@ -313,32 +395,34 @@ export class VdbService implements VdbApi {
    * nothing: the result carries the `embedding`, so applying it needs no
    * embedder (see preparedWrites).
    */
-  async prepareChunkPatch(id: string, patch: ChunkPatch): Promise<ChunkPatch> {
-    const { vector } = await this.checkPatch(id, patch, true);
+  async prepareChunkPatch(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkPatch> {
+    const { vector } = await this.checkPatch(id, patch, libRef, true);
     return vector ? { ...patch, embedding: vector } : patch;
   }
 
   /** @param embed embed a new text; else a new text must come with its embedding (a prepared write) */
-  private async checkPatch(id: string, patch: ChunkPatch, embed: boolean) {
-    const current = this.store.read().chunk(id);
+  private async checkPatch(id: string, patch: ChunkPatch, libRef: string | undefined, embed: boolean) {
+    const current = this.store.read().chunk(id, libRef);
     const text = patch.text === undefined ? undefined : checkText(patch.text);
     const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
     const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    // undefined: leave it; null: out of its document.
+    const docId = patch.doc_id === undefined || patch.doc_id === null ? patch.doc_id : checkId(patch.doc_id, 'doc_id');
     let vector: Float32Array | undefined;
     if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
     else if (text !== undefined && current.lib.embedder) {
-      if (!embed) throw new Conflict(`the library of chunk "${id}" changed while it was updated`, { hint: 'retry' });
+      if (!embed) throw new Conflict(`the library of chunk ${quote(id)} changed while it was updated`, { hint: 'retry' });
       [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
     }
     if (vector) current.lib.checkVector(vector);
-    return { text, metadata, tags, vector };
+    return { current, text, metadata, tags, docId, vector };
   }
 
-  /** Deletes all the given chunks or, if any id is unknown, none. */
-  async deleteChunks(ids: string[]): Promise<ChunkView[]> {
+  /** Deletes all the given chunks or, if any id is unknown, none; `libRef` names their library. */
+  async deleteChunks(ids: string[], libRef?: string): Promise<ChunkView[]> {
     if (ids.length === 0) throw new InvalidInput('give at least one chunk id');
     return this.store.update((db) => {
-      const found = [...new Set(ids)].map((id) => db.chunk(id));
+      const found = [...new Set(ids)].map((id) => db.chunk(id, libRef));
       const views = found.map(({ lib, row }) => lib.chunkView(row));
       const byLib = new Map<Library, Set<number>>();
       for (const { lib, row } of found) {
@@ -401,42 +485,25 @@ export class VdbService implements VdbApi {
     return this.store.compact();
   }
 
-  // ---- helpers ---------------------------------------------------------
-
-  private newChunkId(db: Database): string {
-    const id = this.newId(db, 'chk');
-    db.claimChunkId(id);
-    return id;
-  }
-
-  private newId(db: Database, kind: 'lib' | 'chk'): string {
-    for (;;) {
-      const n = db.nextId++;
-      const hex =
-        this.seed !== undefined
-          ? hex32(hash32(`${this.seed}:${n}:a`)) + hex32(hash32(`${this.seed}:${n}:b`))
-          : hex32(randomUint32()) + hex32(randomUint32());
-      const id = `${kind}_${hex}`;
-      if (!db.hasId(id)) return id;
-    }
-  }
-}
-
-// Web Crypto is global in Node 20: no node:crypto import on the query path.
-// Drawn 1024 at a time: bulk inserts need two per id.
-const randomPool = new Uint32Array(1024);
-let randomLeft = 0;
-function randomUint32(): number {
-  if (randomLeft === 0) {
-    globalThis.crypto.getRandomValues(randomPool);
-    randomLeft = randomPool.length;
-  }
-  return randomPool[--randomLeft];
 }
 
 /** Names item i in errors of a bulk add: `chunk 3`; a single item needs no name. */
 function itemLabel(items: readonly unknown[]): (i: number) => string | undefined {
   return (i) => (items.length > 1 ? `chunk ${i + 1}` : undefined);
+}
+
+/** Items whose id exists and that on_conflict skip leaves as they are; with fail, the first such id is a conflict. */
+function toSkip(target: Library, ids: (string | undefined)[], onConflict: OnConflict, where: (i: number) => string | undefined): Set<number> {
+  // Conflicts show before anything is embedded, and items to skip are not embedded at all.
+  const skip = new Set<number>();
+  if (onConflict !== 'replace') {
+    ids.forEach((id, i) => {
+      if (id === undefined || target.rowOf(id) < 0) return;
+      if (onConflict === 'fail') throw chunkConflict(id, target, where(i));
+      skip.add(i);
+    });
+  }
+  return skip;
 }
 
 /** A prepared write's embedder: recorded as it was resolved, with its dimension, where the write was taken. */
@@ -445,11 +512,26 @@ function preparedSpec(spec: string, dim: number | undefined): { spec: string; di
   return { spec, dim };
 }
 
-function hex32(n: number): string {
-  return n.toString(16).padStart(8, '0');
+/** Each item's own id (checked), or undefined; an id given twice is refused, naming both items. */
+function itemIds(items: NewChunk[], where: (i: number) => string | undefined): (string | undefined)[] {
+  const first = new Map<string, number>();
+  return items.map((item, i) => {
+    if (item === null || typeof item !== 'object' || item.id === undefined) return undefined;
+    const id = checkId(item.id, 'id', where(i));
+    const seen = first.get(id);
+    if (seen !== undefined) throw new InvalidInput(prefix(where(i), `id ${quote(id)} is given twice (also ${where(seen) ?? `item ${seen + 1}`})`), { hint: 'each chunk of one add needs its own id' });
+    first.set(id, i);
+    return id;
+  });
 }
 
-function checkIndexParams(type: IndexType, given: Record<string, number>): Record<string, number> {
+function chunkConflict(id: string, lib: Library, at: string | undefined): Conflict {
+  return new Conflict(prefix(at, `chunk ${quote(id)} already exists in library ${quote(lib.name)}`), {
+    hint: 'to replace it or leave it: --on-conflict replace|skip ("on_conflict" over REST)',
+  });
+}
+
+export function checkIndexParams(type: IndexType, given: Record<string, number>): Record<string, number> {
   const kind = INDEX_KINDS[type];
   const params: Record<string, number> = {};
   for (const [name, value] of Object.entries(given)) {
@@ -656,7 +738,7 @@ function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {
   return Array.from(rows, (row, i) => {
     const c = lib.chunkAt(row);
     const distance = presentDistance(lib.metric, dists[i]);
-    return { id: c.id, text: c.text, score: scoreOf(lib.metric, distance), distance, metadata: c.metadata };
+    return { id: c.id, doc_id: c.doc_id ?? null, text: c.text, score: scoreOf(lib.metric, distance), distance, metadata: c.metadata };
   });
 }
 

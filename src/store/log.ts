@@ -9,14 +9,20 @@
  * frame and every vector block starts 4-aligned in the file.
  *
  * A record carries the resulting state of what one write changed, never an
- * operation to redo: per library, the rows removed (numbered as before the
- * record, with their ids as a check), then the chunks edited in place (row,
- * full record) and the chunks appended (full record); the f32 block holds the
- * vector of every edited, then every appended chunk, library by library.
+ * operation to redo: per library, the documents created or changed (full
+ * records), the rows removed (numbered as before the record, with their ids
+ * as a check), the chunks edited in place (row, full record), the chunks
+ * appended (full record) and the documents removed (ids), applied in that
+ * order, so chunks only ever name documents that exist; the f32 block holds
+ * the vector of every edited, then every appended chunk, library by library.
  *
  *   {"next_id": N, "replication"?: {"cluster_id", "applied_seq"}, "libraries": [{"id", "updated_at", "next_seq", "removed_rows": [...], "removed_ids": [...],
- *     "put": [{"row", "id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
- *     "add": [{"id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}]}]}
+ *     "put": [{"row", "id", "doc_id"?, "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
+ *     "add": [{"id", "doc_id"?, "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
+ *     "docs_removed"?: [id, ...], "docs_put"?: [{"id", "title", "metadata", "created_at", "updated_at"}]}]}
+ *
+ * "doc_id" is there only when not null and the two "docs_" keys only when a
+ * document changed, so records of databases without documents are as before.
  *
  * Replay stops at a torn tail: a last frame cut short, zeros to the end, or a
  * last frame whose checksum fails (a crash before its fsync finished). A
@@ -24,8 +30,9 @@
  */
 import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
+import type { Document } from '../domain/documents.js';
 import type { Chunk, Database, Library } from '../domain/model.js';
-import { isObject, storedMetadata, storedReplication } from './snapshot.js';
+import { chunkRecord, documentRecord, isObject, storedMetadata, storedReplication } from './snapshot.js';
 
 export const LOG_MAGIC = 'VDBLOG1\n';
 export const LOG_HEADER_BYTES = 16;
@@ -91,7 +98,8 @@ export function deltaFrame(before: Before, db: Database, maxBytes: number): Buff
     // Vectors alone would overflow the budget: do not build the frame only to drop it.
     vectorBytes += (c.edited.size + c.appended) * lib.dim * 4;
     if (vectorBytes > maxBytes) return null;
-    if (c.removedRows.length === 0 && c.edited.size === 0 && c.appended === 0 && lib.updated_at === b.updated_at && lib.nextSeq === b.nextSeq) continue;
+    const docs = c.documents;
+    if (c.removedRows.length === 0 && c.edited.size === 0 && c.appended === 0 && !docs && lib.updated_at === b.updated_at && lib.nextSeq === b.nextSeq) continue;
     const put: object[] = [];
     const edited = [...c.edited].sort((x, y) => x[1] - y[1]);
     for (const [chunk, row] of edited) {
@@ -104,17 +112,14 @@ export function deltaFrame(before: Before, db: Database, maxBytes: number): Buff
       add.push(chunkRecord(lib.chunkAt(r)));
       rows.push(lib.vectorAt(r));
     }
-    entries.push({ id: lib.id, updated_at: lib.updated_at, next_seq: lib.nextSeq, removed_rows: c.removedRows, removed_ids: c.removedIds, put, add });
+    const docChanges = docs ? { docs_removed: docs.removed, docs_put: docs.put.map(documentRecord) } : {};
+    entries.push({ id: lib.id, updated_at: lib.updated_at, next_seq: lib.nextSeq, removed_rows: c.removedRows, removed_ids: c.removedIds, put, add, ...docChanges });
   }
   const replication = JSON.stringify(db.replication);
   if (entries.length === 0 && db.nextId === before.nextId && replication === before.replication) return 'unchanged';
   const header = db.replication ? { next_id: db.nextId, replication: db.replication, libraries: entries } : { next_id: db.nextId, libraries: entries };
   const frame = encodeFrame(header, rows);
   return frame.length > maxBytes ? null : frame;
-}
-
-function chunkRecord(c: Chunk): object {
-  return { id: c.id, text: c.text, metadata: c.metadata, tags: c.tags, created_at: c.created_at, updated_at: c.updated_at, seq: c.seq };
 }
 
 /** One framed record: header, checksum, JSON, f32 rows. */
@@ -207,10 +212,16 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
     if (!isObject(e) || typeof e.id !== 'string') return fail('a library entry lacks an id');
     const lib = db.libraries.find((l) => l.id === e.id);
     if (!lib) return fail(`library ${e.id} is not in the snapshot`);
-    const { updated_at, next_seq, removed_rows, removed_ids, put, add } = e;
+    const { updated_at, next_seq, removed_rows, removed_ids, put, add, docs_removed, docs_put } = e;
     if (typeof updated_at !== 'string' || !isCount(next_seq) || next_seq < lib.nextSeq || next_seq > 0xffffffff) return fail(`library ${e.id}: bad updated_at or next_seq`);
     if (!Array.isArray(removed_rows) || !Array.isArray(removed_ids) || removed_rows.length !== removed_ids.length || !Array.isArray(put) || !Array.isArray(add)) {
       return fail(`library ${e.id}: removed_rows, removed_ids, put and add must be arrays`);
+    }
+    if (docs_removed !== undefined && !Array.isArray(docs_removed)) return fail(`library ${e.id}: docs_removed must be an array`);
+    // Documents put first and removed last: chunks only ever name documents that exist.
+    if (docs_put !== undefined) {
+      if (!Array.isArray(docs_put)) return fail(`library ${e.id}: docs_put must be an array`);
+      for (const d of docs_put) lib.documents.put(documentFrom(d, fail));
     }
     const removed = new Set<number>();
     removed_rows.forEach((row: unknown, i: number) => {
@@ -220,17 +231,20 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
       removed.add(row as number);
     });
     if (removed.size > 0) lib.removeRows(removed);
-    db.noteChunks(lib, [], removed_ids as string[]);
+    const inDocument = (c: Chunk): Chunk => {
+      if (c.doc_id !== undefined && !lib.documents.has(c.doc_id)) fail(`library ${e.id}: chunk ${c.id} names document ${JSON.stringify(c.doc_id)}, which is not in it`);
+      return c;
+    };
     for (const p of put) {
       if (!isObject(p) || !isCount(p.row) || p.row >= lib.size || lib.chunks[p.row].id !== p.id) return fail(`library ${e.id}: an edited chunk does not match its row`);
       const row = p.row;
-      lib.chunks[row] = chunkFrom(p, next_seq, fail);
+      lib.chunks[row] = inDocument(chunkFrom(p, next_seq, fail));
       lib.vectorAt(row).set(takeRow(lib.dim));
     }
-    const chunks = add.map((a: unknown) => chunkFrom(a, next_seq, fail));
+    const chunks = add.map((a: unknown) => inDocument(chunkFrom(a, next_seq, fail)));
     const fresh = new Set<string>();
     for (const c of chunks) {
-      if (fresh.has(c.id) || db.hasChunkId(c.id) || db.libraries.some((l) => l.id === c.id)) fail(`duplicate id ${c.id}`);
+      if (fresh.has(c.id) || lib.rowOf(c.id) >= 0) fail(`duplicate id ${c.id}`);
       fresh.add(c.id);
     }
     if (chunks.length > 0) {
@@ -240,7 +254,9 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
       );
       // append() numbers seqs itself; the record's are the ones to keep.
       chunks.forEach((c: Chunk, i: number) => (c.seq = (add[i] as { seq: number }).seq));
-      db.noteChunks(lib, chunks, []);
+    }
+    for (const id of docs_removed ?? []) {
+      if (typeof id !== 'string' || !lib.documents.delete(id)) fail(`library ${e.id}: removed document ${JSON.stringify(id)} is not in it`);
     }
     lib.nextSeq = next_seq;
     lib.updated_at = updated_at;
@@ -253,13 +269,25 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
 
 function chunkFrom(raw: unknown, nextSeq: number, fail: (what: string) => never): Chunk {
   if (!isObject(raw)) return fail('a chunk is not an object');
-  const { id, text, metadata, tags, created_at, updated_at, seq } = raw;
+  const { id, doc_id, text, metadata, tags, created_at, updated_at, seq } = raw;
   if (typeof id !== 'string' || id === '' || typeof text !== 'string' || !isObject(metadata)) return fail('a chunk lacks id, text or metadata');
+  if (doc_id !== undefined && (typeof doc_id !== 'string' || doc_id === '')) return fail(`chunk ${id}: doc_id must be a non-empty string`);
   storedMetadata(metadata, `chunk ${id}: metadata`, fail);
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) return fail(`chunk ${id}: tags must be strings`);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`chunk ${id}: timestamps must be strings`);
   if (!isCount(seq) || seq >= nextSeq) return fail(`chunk ${id}: seq must be below next_seq`);
-  return { id, text, metadata, tags: tags as string[], created_at, updated_at, seq };
+  const chunk: Chunk = { id, text, metadata, tags: tags as string[], created_at, updated_at, seq };
+  if (doc_id !== undefined) chunk.doc_id = doc_id as string;
+  return chunk;
+}
+
+function documentFrom(raw: unknown, fail: (what: string) => never): Document {
+  if (!isObject(raw)) return fail('a document is not an object');
+  const { id, title, metadata, created_at, updated_at } = raw;
+  if (typeof id !== 'string' || id === '' || (title !== null && typeof title !== 'string') || !isObject(metadata)) return fail('a document lacks id, title or metadata');
+  if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`document ${id}: timestamps must be strings`);
+  storedMetadata(metadata, `document ${id}: metadata`, fail);
+  return { id, title, metadata, created_at, updated_at };
 }
 
 function isCount(v: unknown): v is number {

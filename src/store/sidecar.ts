@@ -1,8 +1,8 @@
 /**
  * Sidecar files of a version 2 manifest, in the directory `<db>.d/`:
  *
- *   g000007-0000.json  generation 7, file 0: a library's chunk records (a JSON array)
- *   g000007-0001.u32   file 1: their ids as sorted u64 (u32 pairs), raw little-endian
+ *   g000007-0000.json  generation 7, file 0: a library's chunk (or document) records (a JSON array)
+ *   g000007-0001.u32   file 1: their id table (see id-table.ts), raw little-endian
  *   g000007-0002.f32   file 2: their vectors, raw little-endian float32, no header (i32 likewise)
  *   g000007.log        the append-only log on top of generation 7 (see log.ts)
  *

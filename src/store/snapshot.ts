@@ -4,7 +4,8 @@
  *   {"format": "vdb-snapshot", "version": 1, "next_id": N,
  *    "libraries": [{"id", "name", "dim", "metric", "embedder", "metadata",
  *                   "created_at", "updated_at", "next_seq",
- *                   "chunks": [{"id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
+ *                   "documents": [{"id", "title", "metadata", "created_at", "updated_at"}],   // id order; absent: none
+ *                   "chunks": [{"id", "doc_id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *                   "vectors": {"dtype": "f32", "base64": ...},   // chunks × dim, row i = chunks[i]
  *                   "index": null | {"type", "built_at", "covered_below_seq", "params": {...},
  *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}}}]}
@@ -15,11 +16,19 @@
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
  * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts), and a
- * library's "chunks" may be {"dtype": "json", "file", "bytes", "crc32", "count", "ids",
+ * library's "chunks" may be {"dtype": "json", "file", "bytes", "crc32", "count", "id_hashes",
  * "offsets", "seqs"}: its records in a JSON sidecar, read on first use (LazyRows), with
- * a sorted id table, each record's byte offset (u32, count + 1 of them, so one
- * record can be read alone) and each row's seq (u32, so index coverage needs no
- * records). "offsets" and "seqs" may be absent (older manifests, records ≥ 4 GiB).
+ * an id table (u32 triples: 64-bit id hash, row; see id-table.ts), each record's
+ * byte offset (u32, count + 1 of them, so one record can be read alone) and each
+ * row's seq (u32, so index coverage needs no records). "offsets" and "seqs" may be
+ * absent (older manifests, records ≥ 4 GiB). Manifests before id_hashes had "ids":
+ * the ids as sorted u64 when all were `chk_` + 16 hex digits, else null; still read.
+ * A library's "documents" is likewise {"dtype": "json", "file", "bytes", "crc32",
+ * "count", "id_hashes", "offsets"}: its document records in id order, read one by
+ * one as chunks name them (LazyDocuments), or an inline array.
+ *
+ * "doc_id" is written only when not null, and "documents" only when there are
+ * some: a database that uses neither is written exactly as before they existed.
  *
  * A version 2 manifest also carries `"manifest_crc32": N` right after
  * "generation": the crc32 of the manifest's JSON without that member, so an
@@ -31,10 +40,12 @@
  * reported as corrupt instead of surfacing later as a wrong answer.
  */
 import { crc32 } from 'node:zlib';
+import type { Document, LazyDocuments } from '../domain/documents.js';
 import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
 import type { Chunk, IndexState, LazyRows, Replication } from '../domain/model.js';
+import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
@@ -60,6 +71,8 @@ export interface SidecarAccess {
 
 /** Writes a library's chunk records (JSON) and their id table as sidecars; returns the manifest's "chunks" value. */
 export type ChunkEncoder = (records: object[], chunks: readonly Chunk[]) => object;
+/** Writes a library's document records likewise; returns the manifest's "documents" value. */
+export type DocumentEncoder = (records: object[], docs: readonly Document[]) => object;
 
 export type Fail = (what: string) => never;
 
@@ -76,14 +89,14 @@ export function encodeSnapshot(db: Database): string {
   return encodeDoc(db, null, encodeArray);
 }
 
-/** Version 2: arrays through `put` and chunk records through `putChunks`, which write sidecars and return their references. */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder): string {
-  return encodeDoc(db, generation, put, putChunks);
+/** Version 2: arrays through `put`, chunk and document records through `putChunks` and `putDocs`, which write sidecars and return their references. */
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks);
+  const text = encodeBody(db, head, put, putChunks, putDocs);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -98,22 +111,16 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
     // Only on a cluster node's database, so a standalone one is written byte for byte as before.
     ...(db.replication ? { replication: { cluster_id: db.replication.cluster_id, applied_seq: db.replication.applied_seq } } : {}),
     libraries: db.libraries.map((lib) => ({
-      id: lib.id,
-      name: lib.name,
-      dim: lib.dim,
-      metric: lib.metric,
-      embedder: lib.embedder,
-      metadata: lib.metadata,
-      created_at: lib.created_at,
-      updated_at: lib.updated_at,
+      ...lib.fields(),
       next_seq: lib.nextSeq,
+      documents: documentsOf(lib, putDocs),
       chunks: chunksOf(lib, putChunks),
       vectors: put(lib.vectors()),
       index: lib.indexState && encodeIndex(lib.indexState, put),
@@ -123,16 +130,27 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
 }
 
 function chunksOf(lib: Library, putChunks?: ChunkEncoder): object {
-  const records = lib.chunks.map((c) => ({
-    id: c.id,
-    text: c.text,
-    metadata: c.metadata,
-    tags: c.tags,
-    created_at: c.created_at,
-    updated_at: c.updated_at,
-    seq: c.seq,
-  }));
+  const records = lib.chunks.map(chunkRecord);
   return putChunks ? putChunks(records, lib.chunks) : records;
+}
+
+/** A chunk as snapshots and log records store it; `doc_id` only when set. */
+export function chunkRecord(c: Chunk): object {
+  const head = c.doc_id === undefined ? { id: c.id } : { id: c.id, doc_id: c.doc_id };
+  return { ...head, text: c.text, metadata: c.metadata, tags: c.tags, created_at: c.created_at, updated_at: c.updated_at, seq: c.seq };
+}
+
+/** undefined (so JSON leaves the key out) when the library has no documents. */
+function documentsOf(lib: Library, putDocs?: DocumentEncoder): object | undefined {
+  if (lib.documents.size === 0) return undefined;
+  const docs = lib.documents.list();
+  const records = docs.map(documentRecord);
+  return putDocs ? putDocs(records, docs) : records;
+}
+
+/** A document as snapshots, log records and exports store it. */
+export function documentRecord(d: Document): object {
+  return { id: d.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at };
 }
 
 /**
@@ -222,10 +240,20 @@ export function decodeSnapshot(text: string, source: string, access?: SidecarAcc
   return decodeDocument(parseSnapshot(text, source), source, access);
 }
 
+/** What decoding one library needs from decodeDocument: failing, guarding, reading arrays and sidecars. */
+interface Decoding {
+  fail: Fail;
+  guard: <T>(where: string, f: () => T) => T;
+  refOf: (raw: unknown, at: string) => SidecarFileRef | null;
+  array: (raw: unknown, at: string) => IndexArray;
+  access?: SidecarAccess;
+}
+
 /**
  * Builds the database from a document `parseSnapshot` accepted. Libraries
  * whose chunk records live in a sidecar stay on disk (see LazyRows) until
- * first used; their files are opened now, so they cannot vanish meanwhile.
+ * first used, and so do documents in a sidecar (LazyDocuments); their files
+ * are opened now, so they cannot vanish meanwhile.
  */
 export function decodeDocument(doc: Record<string, unknown>, source: string, access?: SidecarAccess): Database {
   const fail = snapshotFailer(source);
@@ -282,22 +310,21 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       },
     };
   };
+  const ctx: Decoding = { fail, guard: (where, f) => guardedBy(fail, where, f), refOf, array, access };
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
   if (doc.replication !== undefined) db.replication = storedReplication(doc.replication, 'replication', fail);
   if (!Array.isArray(doc.libraries)) return fail('"libraries" is not an array');
-  // Every id seen, library ids mapped to null: the database keeps it as its chunk id → library map.
-  const ids = new Map<string, Library | null>();
-  let allRead = true;
+  const libIds = new Set<string>();
   const names = new Set<string>();
   doc.libraries.forEach((raw: unknown, li: number) => {
     const at = `libraries[${li}]`;
     if (!isObject(raw)) return fail(`${at} is not an object`);
     const id = str(raw.id, `${at}.id`, fail);
     const name = str(raw.name, `${at}.name`, fail);
-    if (ids.has(id)) fail(`duplicate id ${id}`);
+    if (libIds.has(id)) fail(`duplicate library id ${id}`);
     if (names.has(name)) fail(`duplicate library name ${name}`);
-    ids.set(id, null);
+    libIds.add(id);
     names.add(name);
     const dim = int(raw.dim, `${at}.dim`, fail);
     if (dim < 1) fail(`${at}.dim must be at least 1`);
@@ -318,14 +345,13 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       updated_at: str(raw.updated_at, `${at}.updated_at`, fail),
       nextSeq,
     });
-    const guard = <T>(where: string, f: () => T): T => guardedBy(fail, where, f);
+    decodeDocuments(raw.documents, lib, `${at}.documents`, ctx);
     const chunksRef = refOf(raw.chunks, `${at}.chunks`);
     if (chunksRef) {
-      allRead = false;
-      lib.setLazy(lazyRows(raw.chunks as Record<string, unknown>, chunksRef, raw.vectors, lib, nextSeq, at, fail, guard, refOf, array, access!));
+      lib.setLazy(lazyRows(raw.chunks as Record<string, unknown>, chunksRef, raw.vectors, lib, nextSeq, at, ctx));
     } else {
       if (!Array.isArray(raw.chunks)) return fail(`${at}.chunks is not an array`);
-      const vectors = guard(`${at}.vectors`, () => {
+      const vectors = ctx.guard(`${at}.vectors`, () => {
         const v = array(raw.vectors, `${at}.vectors`);
         if (!(v instanceof Float32Array)) throw new Error('vectors must be f32');
         return v;
@@ -333,33 +359,138 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       if (vectors.length !== raw.chunks.length * dim) {
         fail(`${at}.vectors holds ${vectors.length / dim} rows for ${raw.chunks.length} chunks`);
       }
-      lib.setRows(checkChunks(raw.chunks, lib, nextSeq, ids, at, fail), vectors);
+      const chunks = checkChunks(raw.chunks, nextSeq, true, at, fail);
+      checkDocIds(chunks, lib, at, fail);
+      lib.setRows(chunks, vectors);
     }
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
     db.libraries.push(lib);
   });
-  if (allRead) db.adoptIdIndex(ids);
   return db;
 }
 
+/** Every chunk that names a document names one of its library. */
+function checkDocIds(chunks: readonly Chunk[], lib: Library, at: string, fail: Fail): void {
+  chunks.forEach((c, ci) => {
+    if (c.doc_id !== undefined && !lib.documents.has(c.doc_id)) fail(`${at}.chunks[${ci}].doc_id ${JSON.stringify(c.doc_id)} is not a document of the library`);
+  });
+}
+
+/** A JSON array of records in a sidecar: read whole, or one record at a time by its byte offsets. */
+interface RecordFile {
+  readAll(): unknown[];
+  /** null when the manifest holds no offsets (older manifests, records ≥ 4 GiB). */
+  readAt: ((i: number) => unknown) | null;
+  close(): void;
+}
+
+/** Opens the records of `raw` ({"dtype": "json", ..., "count", "offsets"?}) and checks their offsets. */
+function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: number, noun: string, at: string, ctx: Decoding): RecordFile {
+  const { fail } = ctx;
+  if (ref.dtype !== 'json') fail(`${at} must reference a json sidecar`);
+  const file = ctx.access!.open(ref, at);
+  const offsets = optionalU32(raw.offsets, count + 1, `${at}.offsets`, ctx);
+  if (offsets) {
+    if (offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
+    for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.offsets is not ascending`);
+  }
+  return {
+    readAll: () => {
+      const bytes = file.read(0);
+      let list: unknown;
+      try {
+        list = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, ref.bytes).toString('utf8'));
+      } catch (err) {
+        throw new Error(`sidecar ${ref.file} is not valid JSON (${(err as Error).message})`);
+      }
+      if (!Array.isArray(list) || list.length !== count) throw new Error(`sidecar ${ref.file} does not hold ${count} ${noun}`);
+      return list;
+    },
+    readAt: offsets
+      ? (i) => {
+          const bytes = Buffer.allocUnsafe(offsets[i + 1] - 1 - offsets[i]);
+          file.readRange(bytes, offsets[i]);
+          try {
+            return JSON.parse(bytes.toString('utf8'));
+          } catch (err) {
+            throw new Error(`sidecar ${ref.file} is damaged (${(err as Error).message})`);
+          }
+        }
+      : null,
+    close: () => file.close(),
+  };
+}
+
+function optionalU32(rawArray: unknown, length: number, where: string, ctx: Decoding): Uint32Array | null {
+  if (rawArray === null || rawArray === undefined) return null;
+  const a = ctx.guard(where, () => ctx.array(rawArray, where));
+  if (!(a instanceof Uint32Array) || a.length !== length) return ctx.fail(`${where} must be ${length} u32 values`);
+  return a;
+}
+
+/** A library's id table: the hash table (id-table.ts), the older u64 table of generated ids, or none. */
+type IdTable = { kind: 'hash'; table: Uint32Array } | { kind: 'u64'; table: BigUint64Array } | null;
+
+function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx: Decoding): IdTable {
+  if (raw.id_hashes !== undefined && raw.id_hashes !== null) {
+    const table = optionalU32(raw.id_hashes, count * 3, `${at}.id_hashes`, ctx)!;
+    const problem = idTableProblem(table, count);
+    if (problem) ctx.fail(`${at}.id_hashes ${problem}`);
+    return { kind: 'hash', table };
+  }
+  if (raw.ids === null || raw.ids === undefined) return null;
+  const t = ctx.guard(`${at}.ids`, () => ctx.array(raw.ids, `${at}.ids`));
+  if (!(t instanceof Uint32Array) || t.length !== count * 2 || t.byteOffset % 8 !== 0) ctx.fail(`${at}.ids must be ${count} u64 ids`);
+  const table = new BigUint64Array(t.buffer, t.byteOffset, count);
+  // Sorted and without repeats: then the chunk records need no id map of their own to rule out duplicates.
+  for (let i = 1; i < count; i++) if (table[i] <= table[i - 1]) ctx.fail(`${at}.ids is not strictly ascending (repeated id?)`);
+  return { kind: 'u64', table };
+}
+
+/** Rows that may hold `id` (see LazyRows.idCandidates). */
+function idCandidates(ids: IdTable, id: string): number[] | null {
+  if (ids === null) return null;
+  if (ids.kind === 'hash') return idTableRows(ids.table, id);
+  // The older table holds generated ids only, without rows: it can rule an id out, not find it.
+  return hasKey(ids.table, idKey(id)) ? null : [];
+}
+
+/** Whether the record read at `row` is the one the id table has there. */
+function inIdTable(ids: IdTable, id: string, row: number): boolean {
+  if (ids === null) return true;
+  if (ids.kind === 'hash') return idTableRows(ids.table, id).includes(row);
+  return hasKey(ids.table, idKey(id));
+}
+
+/**
+ * Checks records read whole against their hash table: each row's id hashes as
+ * its entry says, and ids sharing a hash differ. Then the ids are unique.
+ */
+function checkAgainstTable(ids: IdTable, idAt: (row: number) => string, at: string, fail: Fail): void {
+  if (ids === null || ids.kind !== 'hash') return;
+  const { table } = ids;
+  const byRow = hashesByRow(table);
+  const n = byRow.length / 2;
+  const h = new Uint32Array(2);
+  for (let r = 0; r < n; r++) {
+    hashInto(idAt(r), h, 0);
+    if (h[0] !== byRow[r * 2] || h[1] !== byRow[r * 2 + 1]) fail(`${at}[${r}].id ${JSON.stringify(idAt(r))} does not match the id table`);
+  }
+  for (let i = 1; i < n; i++) {
+    if (table[i * 3] !== table[i * 3 - 3] || table[i * 3 + 1] !== table[i * 3 - 2]) continue;
+    const id = idAt(table[i * 3 + 2]);
+    for (let j = i - 1; j >= 0 && table[j * 3] === table[i * 3] && table[j * 3 + 1] === table[i * 3 + 1]; j--) {
+      if (idAt(table[j * 3 + 2]) === id) fail(`duplicate id ${id}`);
+    }
+  }
+}
+
 /** The rows of a library whose chunk records and vectors stay in sidecars until first used. */
-function lazyRows(
-  raw: Record<string, unknown>,
-  chunksRef: SidecarFileRef,
-  rawVectors: unknown,
-  lib: Library,
-  nextSeq: number,
-  at: string,
-  fail: Fail,
-  guard: <T>(where: string, f: () => T) => T,
-  refOf: (raw: unknown, at: string) => SidecarFileRef | null,
-  array: (raw: unknown, at: string) => IndexArray,
-  access: SidecarAccess,
-): LazyRows {
+function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVectors: unknown, lib: Library, nextSeq: number, at: string, ctx: Decoding): LazyRows {
+  const { fail, guard, refOf, array } = ctx;
   const count = int(raw.count, `${at}.chunks.count`, fail);
-  if (chunksRef.dtype !== 'json') fail(`${at}.chunks must reference a json sidecar`);
   const dim = lib.dim;
-  const chunkFile = access.open(chunksRef, `${at}.chunks`);
+  const records = recordFile(raw, chunksRef, count, 'chunks', `${at}.chunks`, ctx);
   const vectorsRef = refOf(rawVectors, `${at}.vectors`);
   let inline: Float32Array | null = null;
   if (vectorsRef) {
@@ -370,16 +501,9 @@ function lazyRows(
     if (!(v instanceof Float32Array) || v.length !== count * dim) fail(`${at}.vectors holds the wrong number of rows`);
     inline = v as Float32Array;
   }
-  const vectorFile = vectorsRef ? access.open(vectorsRef, `${at}.vectors`) : null;
-  let table: BigUint64Array | null = null;
-  if (raw.ids !== null && raw.ids !== undefined) {
-    const t = guard(`${at}.chunks.ids`, () => array(raw.ids, `${at}.chunks.ids`));
-    if (!(t instanceof Uint32Array) || t.length !== count * 2 || t.byteOffset % 8 !== 0) fail(`${at}.chunks.ids must be ${count} u64 ids`);
-    table = new BigUint64Array(t.buffer, t.byteOffset, count);
-    // Sorted and without repeats: then the chunk records need no id map of their own to rule out duplicates.
-    for (let i = 1; i < count; i++) if (table[i] <= table[i - 1]) fail(`${at}.chunks.ids is not strictly ascending (repeated id?)`);
-  }
-  const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`);
+  const vectorFile = vectorsRef ? ctx.access!.open(vectorsRef, `${at}.vectors`) : null;
+  const ids = idTableOf(raw, count, `${at}.chunks`, ctx);
+  const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`, ctx);
   if (seqs) {
     const seen = new Uint8Array(nextSeq);
     for (let i = 0; i < count; i++) {
@@ -388,51 +512,28 @@ function lazyRows(
       seen[seq] = 1;
     }
   }
-  const offsets = optionalU32(raw.offsets, count + 1, `${at}.chunks.offsets`);
-  if (offsets) {
-    if (offsets[count] !== chunksRef.bytes) fail(`${at}.chunks.offsets does not end at the end of its records`);
-    for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.chunks.offsets is not ascending`);
-  }
-  function optionalU32(rawArray: unknown, length: number, where: string): Uint32Array | null {
-    if (rawArray === null || rawArray === undefined) return null;
-    const a = guard(where, () => array(rawArray, where));
-    if (!(a instanceof Uint32Array) || a.length !== length) return fail(`${where} must be ${length} u32 values`);
-    return a;
-  }
   const checkSeq = (chunk: Chunk, row: number): void => {
     if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
   };
+  const readAt = records.readAt;
   return {
     count,
     seqs,
     chunks: () =>
       guard(`${at}.chunks`, () => {
-        const bytes = chunkFile.read(0);
-        let list: unknown;
-        try {
-          list = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, chunksRef.bytes).toString('utf8'));
-        } catch (err) {
-          throw new Error(`sidecar ${chunksRef.file} is not valid JSON (${(err as Error).message})`);
-        }
-        if (!Array.isArray(list) || list.length !== count) throw new Error(`sidecar ${chunksRef.file} does not hold ${count} chunks`);
-        const chunks = checkChunks(list, lib, nextSeq, table ? null : new Map(), at, fail);
+        // With an id table the records need no id map of their own to rule out duplicates.
+        const chunks = checkChunks(records.readAll(), nextSeq, ids === null, at, fail);
         chunks.forEach(checkSeq);
+        checkAgainstTable(ids, (r) => chunks[r].id, `${at}.chunks`, fail);
+        checkDocIds(chunks, lib, at, fail);
         return chunks;
       }),
     chunkAt: (row) => {
-      if (!offsets) return null;
+      if (!readAt) return null;
       return guard(`${at}.chunks[${row}]`, () => {
-        const bytes = Buffer.allocUnsafe(offsets[row + 1] - 1 - offsets[row]);
-        chunkFile.readRange(bytes, offsets[row]);
-        let record: unknown;
-        try {
-          record = JSON.parse(bytes.toString('utf8'));
-        } catch (err) {
-          throw new Error(`sidecar ${chunksRef.file} is damaged (${(err as Error).message})`);
-        }
-        const chunk = checkChunk(record, row, nextSeq, at, fail);
+        const chunk = checkChunk(readAt(row), row, nextSeq, at, fail);
         checkSeq(chunk, row);
-        if (table && !hasKey(table, idKey(chunk.id))) throw new Error(`id ${chunk.id} is not in the id table`);
+        if (!inIdTable(ids, chunk.id, row)) throw new Error(`id ${chunk.id} is not in the id table`);
         return chunk;
       });
     },
@@ -454,12 +555,71 @@ function lazyRows(
         if (from === 0 && to === count) return vectorFile.readInto(bytes);
         vectorFile.readRange(bytes, from * dim * 4);
       }),
-    hasId: (id) => (table ? hasKey(table, idKey(id)) : null),
+    idCandidates: (id) => idCandidates(ids, id),
     close: () => {
-      chunkFile.close();
+      records.close();
       vectorFile?.close();
     },
   };
+}
+
+/** A library's documents: inline records (v1, or few), or a sidecar read as they are asked for (v2). */
+function decodeDocuments(raw: unknown, lib: Library, at: string, ctx: Decoding): void {
+  if (raw === undefined) return;
+  const ref = ctx.refOf(raw, at);
+  if (ref) return lib.documents.setLazy(lazyDocuments(raw as Record<string, unknown>, ref, at, ctx));
+  if (!Array.isArray(raw)) return ctx.fail(`${at} must be an array`);
+  for (const d of checkDocuments(raw, at, ctx.fail)) lib.documents.put(d);
+}
+
+function lazyDocuments(raw: Record<string, unknown>, ref: SidecarFileRef, at: string, ctx: Decoding): LazyDocuments {
+  const { fail, guard } = ctx;
+  const count = int(raw.count, `${at}.count`, fail);
+  const records = recordFile(raw, ref, count, 'documents', at, ctx);
+  const ids = idTableOf(raw, count, at, ctx);
+  const readAll = (): Document[] =>
+    guard(at, () => {
+      const docs = checkDocuments(records.readAll(), at, fail);
+      checkAgainstTable(ids, (r) => docs[r].id, at, fail);
+      return docs;
+    });
+  let whole: Document[] | null = null;
+  return {
+    count,
+    find: (id) => {
+      const readAt = records.readAt;
+      if (!readAt || ids === null || ids.kind !== 'hash') {
+        whole ??= readAll();
+        return whole.find((d) => d.id === id) ?? null;
+      }
+      for (const row of idTableRows(ids.table, id)) {
+        const doc = guard(`${at}[${row}]`, () => checkDocument(readAt(row), row, at, fail));
+        if (doc.id === id) return doc;
+      }
+      return null;
+    },
+    all: () => whole ?? readAll(),
+    close: () => records.close(),
+  };
+}
+
+/** Checks document records: well-formed, ids in strictly ascending order (so unique). */
+function checkDocuments(list: unknown[], at: string, fail: Fail): Document[] {
+  return list.map((d, i): Document => {
+    const doc = checkDocument(d, i, at, fail);
+    if (i > 0 && !((list[i - 1] as Document).id < doc.id)) fail(`${at}[${i}].id ${JSON.stringify(doc.id)} is out of order or repeated`);
+    return doc;
+  });
+}
+
+function checkDocument(d: unknown, i: number, at: string, fail: Fail): Document {
+  if (!isObject(d)) return fail(`${at}[${i}] is not an object`);
+  const { id, title, metadata, created_at, updated_at } = d;
+  if (typeof id !== 'string' || id === '') return fail(`${at}[${i}].id must be a non-empty string`);
+  if (title !== null && typeof title !== 'string') return fail(`${at}[${i}].title must be a string or null`);
+  storedMetadata(metadata, `${at}[${i}].metadata`, fail);
+  if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${at}[${i}] timestamps must be strings`);
+  return d as unknown as Document;
 }
 
 /** Binary search of a sorted id table. */
@@ -479,36 +639,25 @@ function hasKey(table: BigUint64Array, key: bigint | null): boolean {
 
 const ID_FORMAT = /^chk_[0-9a-f]{16}$/;
 
-/** The 64-bit number behind a generated chunk id (`chk_` + 16 hex digits), or null for any other id. */
-export function idKey(id: string): bigint | null {
+/** The 64-bit number behind a generated chunk id (`chk_` + 16 hex digits) in the older id table, or null for any other id. */
+function idKey(id: string): bigint | null {
   return ID_FORMAT.test(id) ? BigInt(`0x${id.slice(4)}`) : null;
 }
 
-/** Sorted table of the chunks' ids as u64 (stored as u32 pairs), or null when an id is not of the generated form. */
-export function chunkIdTable(chunks: readonly Chunk[]): Uint32Array | null {
-  const table = new BigUint64Array(chunks.length);
-  for (let i = 0; i < chunks.length; i++) {
-    const key = idKey(chunks[i].id);
-    if (key === null) return null;
-    table[i] = key;
-  }
-  table.sort();
-  return new Uint32Array(table.buffer);
-}
-
 /**
- * Checks chunk records and returns them as chunks; `ids` (when given) collects
- * their ids and catches repeats.
- * Labels such as "libraries[0].chunks[17].id" are built only on failure, and the parsed
- * object becomes the chunk itself: this loop runs per chunk, a million times at scale.
+ * Checks chunk records and returns them as chunks; with `unique`, also that
+ * no id repeats. Labels such as "libraries[0].chunks[17].id" are built only
+ * on failure, and the parsed object becomes the chunk itself: this loop runs
+ * per chunk, a million times at scale.
  */
-function checkChunks(list: unknown[], lib: Library, nextSeq: number, ids: Map<string, Library | null> | null, at: string, fail: Fail): Chunk[] {
+function checkChunks(list: unknown[], nextSeq: number, unique: boolean, at: string, fail: Fail): Chunk[] {
   const seqSeen = new Uint8Array(nextSeq);
+  const ids = unique ? new Set<string>() : null;
   return list.map((c: unknown, ci: number): Chunk => {
     const chunk = checkChunk(c, ci, nextSeq, at, fail);
     if (ids) {
       const known = ids.size;
-      ids.set(chunk.id, lib);
+      ids.add(chunk.id);
       if (ids.size === known) fail(`duplicate id ${chunk.id}`);
     }
     if (seqSeen[chunk.seq]) fail(`${at}.chunks[${ci}].seq ${chunk.seq} is repeated or not below next_seq`);
@@ -517,7 +666,7 @@ function checkChunks(list: unknown[], lib: Library, nextSeq: number, ids: Map<st
   });
 }
 
-/** Checks one chunk record (row `ci`) and returns it as the chunk itself. */
+/** Checks one chunk record (row `ci`) and returns it as the chunk itself (adding no field: a million of them may pass here). */
 function checkChunk(c: unknown, ci: number, nextSeq: number, at: string, fail: Fail): Chunk {
   const cat = (field: string) => `${at}.chunks[${ci}]${field}`;
   if (!isObject(c)) return fail(`${cat('')} is not an object`);
@@ -526,11 +675,12 @@ function checkChunk(c: unknown, ci: number, nextSeq: number, at: string, fail: F
   const seq = c.seq;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail(`${cat('.seq')} must be a non-negative integer`);
   if (seq >= nextSeq) fail(`${cat('.seq')} ${seq} is repeated or not below next_seq`);
-  const { text, metadata, tags, created_at, updated_at } = c;
+  const { text, metadata, tags, created_at, updated_at, doc_id } = c;
   if (typeof text !== 'string') return fail(`${cat('.text')} must be a string`);
   storedMetadata(metadata, cat('.metadata'), fail);
   if (!Array.isArray(tags) || tags.some(notString)) return fail(`${cat('.tags')} must be strings`);
   if (typeof created_at !== 'string' || typeof updated_at !== 'string') return fail(`${cat('')} timestamps must be strings`);
+  if (doc_id !== undefined && (typeof doc_id !== 'string' || doc_id === '')) return fail(`${cat('.doc_id')} must be a non-empty string`);
   return c as unknown as Chunk;
 }
 

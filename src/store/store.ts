@@ -28,7 +28,8 @@ import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
 import { arrayFileName, arraySidecarFiles, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, sidecarFiles, SidecarMissing } from './sidecar.js';
 import type { SidecarFile } from './sidecar.js';
-import { chunkIdTable, decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, hasManifestChecksum, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
+import { buildIdTable } from './id-table.js';
+import { decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, hasManifestChecksum, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
 import type { IndexArray } from '../index/types.js';
 
 /** The log is folded into a new generation once it would exceed this fraction of the manifest and sidecar bytes (within logMinBytes..logMaxBytes). */
@@ -339,16 +340,22 @@ export class SnapshotStore {
       files.push(...more);
       return ref;
     };
-    const text = encodeManifest(db, generation, put, (records, chunks) => {
-      if (records.length === 0) return records;
+    // Records as a JSON sidecar with their id table and offsets, so one record can be found and read alone.
+    const putRecords = (records: object[], ids: readonly { id: string }[]) => {
       const { json, offsets } = encodeRecords(records);
       sidecarBytes += json.length;
       const { ref, files: more } = sidecarFiles(arrayFileName(generation, k++, 'json'), 'json', json);
       files.push(...more);
-      const ids = chunkIdTable(chunks);
-      const seqs = Uint32Array.from(chunks, (c) => c.seq);
-      return { ...ref, count: records.length, ids: ids && put(ids), offsets: offsets && put(offsets), seqs: put(seqs) };
-    });
+      const table = buildIdTable(ids.length, (r) => ids[r].id);
+      return { ...ref, count: records.length, id_hashes: put(table), offsets: offsets && put(offsets) };
+    };
+    const text = encodeManifest(
+      db,
+      generation,
+      put,
+      (records, chunks) => (records.length === 0 ? records : { ...putRecords(records, chunks), seqs: put(Uint32Array.from(chunks, (c) => c.seq)) }),
+      (records, docs) => putRecords(records, docs),
+    );
     // The arrays are the database's own and nothing changes them meanwhile (this process
     // commits one write at a time); written off this thread, so a server goes on answering.
     // The directory is fsynced once, with the log below.

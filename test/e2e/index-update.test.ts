@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
-import { readBytes, tempDir, vdb } from '../helpers/cli.js';
+import { readBytes, tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
 
 const DIM = 8;
 const SEEDED = { VDB_SEED: 'update', SOURCE_DATE_EPOCH: '1700000000' };
@@ -24,23 +24,25 @@ function chunks(count: number, seed: string): string {
 
 const queries = Array.from({ length: 5 }, (_, i) => JSON.stringify(Array.from({ length: DIM }, (_, d) => Math.sin(i * 7 + d))));
 
-function ok(args: string[], db: string, opts: { input?: string; env?: Record<string, string> } = {}): string {
-  const r = vdb(args, { db, input: opts.input, env: { ...SEEDED, ...opts.env } });
+/** Runs vdb: a real bin/vdb process when it reads stdin, else in process (same program, no process start). */
+async function ok(args: string[], db: string, opts: { input?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const env = { ...SEEDED, ...opts.env };
+  const r = opts.input === undefined ? await vdbInProcess(args, { db, env }) : vdb(args, { db, input: opts.input, env });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return r.stdout;
 }
 
 /** A library of 300 chunks with an hnsw index, then 100 chunks added and 5 deleted; returns the db path. */
-function libraryWithChanges(dir: string, env: Record<string, string> = {}): string {
+async function libraryWithChanges(dir: string, env: Record<string, string> = {}): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const db = join(dir, 'db.json');
-  ok(['lib', 'create', 'v', '--dim', String(DIM), '--metric', 'l2'], db, { env });
-  const ids = ok(['chunk', 'add', '--lib', 'v', '--stdin'], db, { input: chunks(300, 'a'), env }).trim().split('\n');
-  const built = JSON.parse(ok(['index', 'build', '--lib', 'v', '--type', 'hnsw', '--m', '6', '--ef-construction', '40', '--ef-search', '8', '--json'], db, { env }));
+  await ok(['lib', 'create', 'v', '--dim', String(DIM), '--metric', 'l2'], db, { env });
+  const ids = (await ok(['chunk', 'add', '--lib', 'v', '--stdin'], db, { input: chunks(300, 'a'), env })).trim().split('\n');
+  const built = JSON.parse(await ok(['index', 'build', '--lib', 'v', '--type', 'hnsw', '--m', '6', '--ef-construction', '40', '--ef-search', '8', '--json'], db, { env }));
   expect(built).toMatchObject({ type: 'hnsw', indexed: 300, build: { mode: 'full', reason: 'no index yet', inserted: 300, removed: 0 } });
-  ok(['chunk', 'add', '--lib', 'v', '--stdin'], db, { input: chunks(100, 'b'), env });
-  ok(['chunk', 'delete', ...ids.slice(10, 15)], db, { env });
+  await ok(['chunk', 'add', '--lib', 'v', '--stdin'], db, { input: chunks(100, 'b'), env });
+  await ok(['chunk', 'delete', ...ids.slice(10, 15)], db, { env });
   return db;
 }
 
@@ -61,9 +63,9 @@ function lines(extra: string): string {
   return queries.map((q) => `{"embedding": ${q}${extra}}`).join('\n');
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = tempDir();
-  template = libraryWithChanges(join(tmp.dir, 'template'));
+  template = await libraryWithChanges(join(tmp.dir, 'template'));
 });
 afterAll(() => tmp.cleanup());
 
@@ -71,68 +73,68 @@ describe('vdb index build on an hnsw index', () => {
   it.each([
     ['a one-file snapshot', {}],
     ['a manifest with sidecars and a log', { VDB_SIDECAR_MIN_BYTES: '1' }],
-  ])('inserts new chunks and removes deleted ones in place, and says so (%s)', (_name, env) => {
-    const db = Object.keys(env).length === 0 ? copyDb(template, join(tmp.dir, 'update-0')) : libraryWithChanges(join(tmp.dir, 'update-1'), env);
-    const info = () => JSON.parse(ok(['index', 'show', 'v', '--json'], db, { env })).index;
-    expect(info()).toMatchObject({ indexed: 295, unindexed: 100, stale: 5 });
+  ])('inserts new chunks and removes deleted ones in place, and says so (%s)', async (_name, env) => {
+    const db = Object.keys(env).length === 0 ? copyDb(template, join(tmp.dir, 'update-0')) : await libraryWithChanges(join(tmp.dir, 'update-1'), env);
+    const info = async () => JSON.parse(await ok(['index', 'show', 'v', '--json'], db, { env })).index;
+    expect(await info()).toMatchObject({ indexed: 295, unindexed: 100, stale: 5 });
     const answers = (out: string) => out.trim().split('\n');
-    const before = answers(ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 400') }));
+    const before = answers(await ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 400') }));
     expect(before).toHaveLength(queries.length);
 
-    const updated = JSON.parse(ok(['index', 'build', '--lib', 'v', '--json'], db, { env }));
+    const updated = JSON.parse(await ok(['index', 'build', '--lib', 'v', '--json'], db, { env }));
     expect(updated).toMatchObject({ type: 'hnsw', params: { m: 6, ef_construction: 40, ef_search: 8 }, build: { mode: 'incremental', reason: null, inserted: 100, removed: 5 } });
-    expect(info()).toMatchObject({ indexed: 395, unindexed: 0, stale: 0 });
+    expect(await info()).toMatchObject({ indexed: 395, unindexed: 0, stale: 0 });
     // ef >= n: the graph is scanned, so the answers are exact before and after.
-    expect(answers(ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 400') }))).toEqual(before);
-    expect(ok(['query', '--lib', 'v', '--embedding', queries[0], '-k', '5', '--ef', '400', '--json'], db, { env })).toBe(`${before[0]}\n`);
+    expect(answers(await ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 400') }))).toEqual(before);
+    expect(await ok(['query', '--lib', 'v', '--embedding', queries[0], '-k', '5', '--ef', '400', '--json'], db, { env })).toBe(`${before[0]}\n`);
     // A small beam walks the updated graph (read from disk in a new process) and still finds most of them.
     const ids = (out: string) => (JSON.parse(out).hits as { id: string }[]).map((h) => h.id);
     let found = 0;
-    answers(ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 40') })).forEach((out, i) => {
+    answers(await ok(['query', '--lib', 'v', '--stdin'], db, { env, input: lines(', "k": 5, "ef": 40') })).forEach((out, i) => {
       const want = new Set(ids(before[i]));
       found += ids(out).filter((id) => want.has(id)).length;
     });
     expect(found / (5 * queries.length)).toBeGreaterThanOrEqual(0.8);
 
     const bytes = readBytes(db);
-    expect(JSON.parse(ok(['index', 'build', '--lib', 'v', '--json'], db, { env })).build).toEqual({ mode: 'none', reason: null, inserted: 0, removed: 0 });
+    expect(JSON.parse(await ok(['index', 'build', '--lib', 'v', '--json'], db, { env })).build).toEqual({ mode: 'none', reason: null, inserted: 0, removed: 0 });
     expect(readBytes(db)).toEqual(bytes);
-    expect(JSON.parse(ok(['index', 'build', '--lib', 'v', '--full', '--json'], db, { env })).build).toEqual({ mode: 'full', reason: 'full build requested', inserted: 395, removed: 0 });
+    expect(JSON.parse(await ok(['index', 'build', '--lib', 'v', '--full', '--json'], db, { env })).build).toEqual({ mode: 'full', reason: 'full build requested', inserted: 395, removed: 0 });
   });
 
-  it('gives byte-identical snapshots from the same seed', () => {
-    const [a, b] = [copyDb(template, join(tmp.dir, 'same-a')), libraryWithChanges(join(tmp.dir, 'same-b'))];
+  it('gives byte-identical snapshots from the same seed', async () => {
+    const [a, b] = [copyDb(template, join(tmp.dir, 'same-a')), await libraryWithChanges(join(tmp.dir, 'same-b'))];
     expect(readBytes(b)).toEqual(readBytes(a));
-    for (const db of [a, b]) expect(JSON.parse(ok(['index', 'build', '--lib', 'v', '--json'], db)).build.mode).toBe('incremental');
+    for (const db of [a, b]) expect(JSON.parse(await ok(['index', 'build', '--lib', 'v', '--json'], db)).build.mode).toBe('incremental');
     expect(readBytes(b)).toEqual(readBytes(a));
   });
 
-  it('prints what it did in the table too', () => {
+  it('prints what it did in the table too', async () => {
     const db = copyDb(template, join(tmp.dir, 'table'));
-    expect(ok(['index', 'build', '--lib', 'v'], db)).toContain('build\tupdated in place: inserted 100 chunks, removed 5 stale entries');
+    expect(await ok(['index', 'build', '--lib', 'v'], db)).toContain('build\tupdated in place: inserted 100 chunks, removed 5 stale entries');
   });
 });
 
 describe('vdb query --ef', () => {
   let hnsw: string;
   let linear: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     hnsw = copyDb(template, join(tmp.dir, 'ef'));
-    ok(['index', 'build', '--lib', 'v'], hnsw);
+    await ok(['index', 'build', '--lib', 'v'], hnsw);
     linear = copyDb(hnsw, join(tmp.dir, 'ef-linear'));
-    ok(['index', 'build', '--lib', 'v', '--type', 'linear'], linear);
+    await ok(['index', 'build', '--lib', 'v', '--type', 'linear'], linear);
   });
 
-  it('answers exactly when ef is at least the library size, from flags and from --stdin lines', () => {
-    const want = ok(['query', '--lib', 'v', '--stdin'], linear, { input: lines(', "k": 10') });
+  it('answers exactly when ef is at least the library size, from flags and from --stdin lines', async () => {
+    const want = await ok(['query', '--lib', 'v', '--stdin'], linear, { input: lines(', "k": 10') });
     const exact = want.trim().split('\n');
     expect(exact).toHaveLength(queries.length);
     for (const i of [0, 3]) {
-      expect(ok(['query', '--lib', 'v', '--embedding', queries[i], '-k', '10', '--json'], linear)).toBe(`${exact[i]}\n`);
-      expect(ok(['query', '--lib', 'v', '--embedding', queries[i], '-k', '10', '--ef', '395', '--json'], hnsw)).toBe(`${exact[i]}\n`);
+      expect(await ok(['query', '--lib', 'v', '--embedding', queries[i], '-k', '10', '--json'], linear)).toBe(`${exact[i]}\n`);
+      expect(await ok(['query', '--lib', 'v', '--embedding', queries[i], '-k', '10', '--ef', '395', '--json'], hnsw)).toBe(`${exact[i]}\n`);
     }
-    expect(ok(['query', '--lib', 'v', '--stdin'], hnsw, { input: lines(', "k": 10, "ef": 10000') })).toBe(want);
-    expect(ok(['query', '--lib', 'v', '--stdin', '--ef', '500'], hnsw, { input: lines(', "k": 10') })).toBe(want);
+    expect(await ok(['query', '--lib', 'v', '--stdin'], hnsw, { input: lines(', "k": 10, "ef": 10000') })).toBe(want);
+    expect(await ok(['query', '--lib', 'v', '--stdin', '--ef', '500'], hnsw, { input: lines(', "k": 10') })).toBe(want);
   });
 
   it.each([

@@ -122,15 +122,20 @@ describe('v2 manifest with sidecars', () => {
     const svc = await seeded(path);
     await svc.compact();
     const known = svc.listChunks('v').chunks[7].id;
+    // A hit reads the one record it names; the others stay on disk.
+    const intact = load(path).libraries[0];
+    expect(intact.rowOf(known)).toBe(7);
+    expect(intact.chunks.length).toBe(42);
     // Damage every row file: anything that read rows would fail.
     const lib = (manifest(path).libraries as { chunks: { file: string }; vectors: { file: string } }[])[0];
     for (const f of [lib.chunks.file, lib.vectors.file]) flip(join(`${path}.d`, f), 0);
     const db = load(path);
     expect(db.libraries[0].size).toBe(42);
-    expect(db.hasId(known)).toBe(true);
     expect(db.hasId('chk_0000000000000000')).toBe(false);
     expect(db.hasId('not-a-generated-id')).toBe(false);
     await service(path).addChunks('v', [{ text: 'appended', embedding: [1, 2, 3, 4, 5, 6, 7, 8] }]);
+    await service(path).addChunks('v', [{ id: 'my own id', text: 'appended', embedding: [1, 2, 3, 4, 5, 6, 7, 8] }]);
+    expect(() => load(path).libraries[0].rowOf(known)).toThrow(CorruptSnapshot);
     expect(() => load(path).libraries[0].chunks).toThrow(CorruptSnapshot);
   });
 
@@ -150,7 +155,7 @@ describe('damaged sidecars and logs are reported, never overwritten', () => {
   const cases: [string, (dir: string, files: string[]) => void, RegExp, boolean][] = [
     ['flipped byte in the vectors', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.f32'))!), 5), /vectors: sidecar .*\.f32 fails its checksum \(damaged\)/, false],
     ['flipped byte in the chunk records', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.json'))!), 3), /chunks: sidecar .*\.json fails its checksum/, false],
-    ['flipped byte in the id table', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.u32'))!), 3), /ids: sidecar .*\.u32 fails its checksum/, true],
+    ['flipped byte in the id table', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.u32'))!), 3), /id_hashes: sidecar .*\.u32 fails its checksum/, true],
     ['short sidecar', (dir, files) => truncateSync(join(dir, files.find((f) => f.endsWith('.f32'))!), 12), /has 12 bytes, the manifest says \d+ \(truncated\)/, true],
     ['missing sidecar', (dir, files) => unlinkSync(join(dir, files.find((f) => f.endsWith('.f32'))!)), /sidecar .*\.f32 is missing/, true],
     ['corrupt log record', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 40), /log .* is corrupt: record 1 at byte 16 fails its checksum/, true],

@@ -1,16 +1,36 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { InvalidInput } from '../../domain/errors.js';
 import type { ChunkView, NewChunk } from '../../domain/types.js';
+import { ON_CONFLICT, outcomeCounts } from '../../domain/types.js';
 import { checkEmbedding, checkKeys } from '../../domain/validate.js';
+import type { PutResult } from '../../service/service.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { message, printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
 
-const CHUNK_FIELDS = ['text', 'embedding', 'metadata', 'tags'] as const;
+const CHUNK_FIELDS = ['id', 'doc_id', 'text', 'embedding', 'metadata', 'tags'] as const;
+// Lines printed by `chunk list --json` carry these too; accepted and ignored.
+const VIEW_FIELDS = ['lib_id', 'created_at', 'updated_at'] as const;
 /** Rows `chunk list` shows on a terminal without --limit. */
 const TTY_PAGE = 20;
-// Lines exported by `chunk list --json` carry these too; accepted and ignored on import.
-const EXPORT_FIELDS = ['id', 'lib_id', 'created_at', 'updated_at'] as const;
+
+/** `--on-conflict`, shared by chunk add, doc add and import. */
+export function onConflictOption(what: string): Option {
+  return new Option('--on-conflict <what>', `when ${what} id exists: fail (exit 5, nothing written), skip it, or replace it`).choices(ON_CONFLICT).default('fail');
+}
+
+/** `--lib` where it only picks among libraries holding the same id. */
+export function libOption(what: string): Option {
+  return new Option('--lib <lib>', `library id or name: needed when several libraries hold the ${what} id`);
+}
+
+/** "added 2 chunks, replaced 1, skipped 3": only the outcomes that occurred, added always. */
+export function outcomeSummary(outcomes: PutResult['outcomes'], noun: string): string {
+  const c = outcomeCounts(outcomes);
+  const parts = [`added ${c.added} ${noun}${c.added === 1 ? '' : 's'}`];
+  for (const k of ['replaced', 'unchanged', 'skipped'] as const) if (c[k] > 0) parts.push(`${k} ${c[k]}`);
+  return parts.join(', ');
+}
 
 export function chunkCommand(): Command {
   const chunk = new Command('chunk')
@@ -22,17 +42,25 @@ export function chunkCommand(): Command {
     .description('add chunks: one per TEXT argument, or NDJSON lines from --stdin (all or nothing)')
     .requiredOption('--lib <lib>', 'library id or name')
     .argument('[text...]', 'chunk texts')
+    .option('--id <id>', "the chunk's own id (one chunk), unique in the library; default: a generated chk_… id")
+    .option('--doc <id>', 'the document of the library the chunks belong to (see vdb doc add)')
     .option('--embedding <json>', 'explicit embedding for a single chunk, e.g. "[0.1, 0.2]"')
     .option('--metadata <json>', 'JSON object stored with each chunk')
     .option('--tag <tag>', 'tag (repeatable)', collect)
-    .option('--stdin', 'read NDJSON lines {"text"?, "embedding"?, "metadata"?, "tags"?}')
+    .addOption(onConflictOption('a chunk'))
+    .option('--stdin', 'read NDJSON lines {"id"?, "doc_id"?, "text"?, "embedding"?, "metadata"?, "tags"?}')
     .addHelpText(
       'after',
       `
+Ids: any printable string up to 256 bytes (a path, a URL, a UUID, "42"), unique in the library.
+--on-conflict replace is an upsert: text, embedding, metadata, tags and doc_id are replaced
+(identical content changes nothing, so re-running an ingest is idempotent).
+
 Examples:
   $ vdb chunk add --lib docs "hello vector world" "another chunk"
   $ vdb chunk add --lib papers --embedding "[0.1, 0.2, 0.3]" --metadata '{"year": 2024}'
-  $ vdb chunk add --lib docs --stdin < chunks.ndjson
+  $ vdb chunk add --lib docs --id faq-1 --doc handbook.md "how do I reset my password?"
+  $ vdb chunk add --lib docs --stdin --on-conflict replace < chunks.ndjson
   $ vdb chunk list --lib old --json --with-embedding | vdb chunk add --lib new --stdin`,
     )
     .action(async (texts: string[], o, cmd: Command) => {
@@ -40,8 +68,8 @@ Examples:
       let items: NewChunk[];
       let where: ((i: number) => string | undefined) | undefined;
       if (o.stdin) {
-        if (texts.length > 0 || o.embedding !== undefined || o.metadata !== undefined || o.tag !== undefined) {
-          cmd.error('error: --stdin takes every field from its lines; drop TEXT, --embedding, --metadata and --tag', { exitCode: 2 });
+        if (texts.length > 0 || [o.embedding, o.metadata, o.tag, o.id, o.doc].some((v) => v !== undefined)) {
+          cmd.error('error: --stdin takes every field from its lines; drop TEXT, --id, --doc, --embedding, --metadata and --tag', { exitCode: 2 });
         }
         const lines: number[] = [];
         items = [];
@@ -50,9 +78,9 @@ Examples:
         const reading = progressCounter('reading lines:');
         try {
           for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
-            checkKeys(obj, [...CHUNK_FIELDS, ...EXPORT_FIELDS], `line ${n}`);
+            checkKeys(obj, [...CHUNK_FIELDS, ...VIEW_FIELDS], `line ${n}`);
             const embedding = obj.embedding === undefined ? undefined : checkEmbedding(obj.embedding, dim, `line ${n}`);
-            items.push({ text: obj.text, embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
+            items.push({ id: obj.id, doc_id: obj.doc_id, text: obj.text, embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
             lines.push(n);
             reading.tick(items.length);
           }
@@ -65,20 +93,21 @@ Examples:
         const embedding = jsonFlag(o.embedding, '--embedding') as number[] | undefined;
         const metadata = jsonObjectFlag(o.metadata, '--metadata');
         if (embedding !== undefined && texts.length > 1) cmd.error('error: --embedding applies to one chunk; give at most one TEXT with it', { exitCode: 2 });
+        if (o.id !== undefined && texts.length > 1) cmd.error('error: --id names one chunk; give at most one TEXT with it (or use --stdin)', { exitCode: 2 });
         if (texts.length === 0 && embedding === undefined) cmd.error('error: give TEXT, --embedding or --stdin', { exitCode: 2 });
-        const base = { metadata, tags: o.tag };
+        const base = { id: o.id, doc_id: o.doc, metadata, tags: o.tag };
         items = texts.length === 0 ? [{ ...base, embedding }] : texts.map((text) => ({ ...base, text, embedding }));
       }
       const bar = items.length > 1 ? await progressBar('preparing chunks') : undefined;
-      let added: ChunkView[];
+      let put: PutResult;
       try {
-        added = await svc.addChunks(o.lib, items, { where, onProgress: bar?.update });
+        put = await svc.putChunks(o.lib, items, { where, onProgress: bar?.update, onConflict: o.onConflict });
       } finally {
         bar?.stop();
       }
-      if (globals(cmd).json) printNdjson(added);
-      else process.stdout.write(added.map((c) => `${c.id}\n`).join(''));
-      await success(`added ${added.length} chunk${added.length === 1 ? '' : 's'}`);
+      if (globals(cmd).json) printNdjson(put.chunks);
+      else process.stdout.write(put.chunks.map((c) => `${c.id}\n`).join(''));
+      await success(outcomeSummary(put.outcomes, 'chunk'));
     });
 
   chunk
@@ -104,8 +133,11 @@ Examples:
       const withEmbedding = o.withEmbedding === true;
       const { total, chunks } = await (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding });
       if (mode.json) return printNdjson(chunks);
-      const head = ['id', 'text', 'metadata', 'tags', ...(withEmbedding ? ['embedding'] : [])];
-      await printTable(head, chunks.map((c) => chunkRow(c, withEmbedding)), mode, withEmbedding ? [1, 4, 2] : [1, 2]);
+      // A terminal shows the doc column when a chunk has one; piped lines always have it (fifth), for cut and awk.
+      const withDoc = !mode.tty || chunks.some((c) => c.doc_id !== null);
+      const head = ['id', 'text', 'metadata', 'tags', ...(withDoc ? ['doc'] : []), ...(withEmbedding ? ['embedding'] : [])];
+      const rows = chunks.map((c) => chunkRow(c, withDoc, withEmbedding));
+      await printTable(head, rows, mode, withEmbedding ? [1, head.length - 1, 2] : [1, 2]);
       const more = total - o.offset - chunks.length;
       if (paged && more > 0) message(`… ${more} more (use --limit and --offset, or pipe the output to see them all)`);
     });
@@ -114,17 +146,20 @@ Examples:
     .command('get')
     .description('show one chunk')
     .argument('<id>', 'chunk id')
+    .addOption(libOption('chunk'))
     .option('--with-embedding', 'include the embedding')
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding')
+    .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding\n  $ vdb chunk get faq-1 --lib docs')
     .action(async (id: string, o, cmd: Command) => {
-      const view = await (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true);
+      const view = await (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true, o.lib);
       await printRecord({ ...view }, modeOf(cmd));
     });
 
   chunk
     .command('update')
-    .description('change a chunk\'s text, embedding, metadata or tags (a new text is re-embedded)')
+    .description('change a chunk\'s text, embedding, metadata, tags or document (a new text is re-embedded)')
     .argument('<id>', 'chunk id')
+    .addOption(libOption('chunk'))
+    .option('--doc <id>', 'move it to this document of its library ("" for none)')
     .option('--text <text>', 'new text')
     .option('--embedding <json>', 'new embedding')
     .option('--metadata <json>', 'new metadata (replaces the old object)')
@@ -138,15 +173,20 @@ Examples:
       // commander sets tags to false for --no-tags (and to true by default).
       const clearTags = o.tags === false;
       if (clearTags && o.tag !== undefined) cmd.error('error: give --tag or --no-tags, not both', { exitCode: 2 });
-      if ([o.text, o.embedding, o.metadata, o.tag].every((v) => v === undefined) && !clearTags) {
-        cmd.error('error: nothing to update: give --text, --embedding, --metadata, --tag or --no-tags', { exitCode: 2 });
+      if ([o.text, o.embedding, o.metadata, o.tag, o.doc].every((v) => v === undefined) && !clearTags) {
+        cmd.error('error: nothing to update: give --text, --embedding, --metadata, --tag, --no-tags or --doc', { exitCode: 2 });
       }
-      const view = await (await serviceOf(cmd)).updateChunk(id, {
-        text: o.text,
-        embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined,
-        metadata: jsonObjectFlag(o.metadata, '--metadata'),
-        tags: clearTags ? [] : o.tag,
-      });
+      const view = await (await serviceOf(cmd)).updateChunk(
+        id,
+        {
+          doc_id: o.doc === '' ? null : o.doc,
+          text: o.text,
+          embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined,
+          metadata: jsonObjectFlag(o.metadata, '--metadata'),
+          tags: clearTags ? [] : o.tag,
+        },
+        o.lib,
+      );
       await printRecord({ ...view }, modeOf(cmd));
     });
 
@@ -154,9 +194,13 @@ Examples:
     .command('delete')
     .description('delete chunks (all of them, or none if any id is unknown)')
     .argument('<ids...>', 'chunk ids')
-    .addHelpText('after', '\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk list --lib docs --json | jq -r \'select(.metadata.draft) | .id\' | xargs -r vdb chunk delete')
-    .action(async (ids: string[], _o, cmd: Command) => {
-      const deleted = await (await serviceOf(cmd)).deleteChunks(ids);
+    .addOption(libOption('chunk'))
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk delete --lib docs faq-1 faq-2\n  $ vdb chunk list --lib docs --json | jq -r 'select(.metadata.draft) | .id' | xargs -r vdb chunk delete --lib docs",
+    )
+    .action(async (ids: string[], o, cmd: Command) => {
+      const deleted = await (await serviceOf(cmd)).deleteChunks(ids, o.lib);
       if (globals(cmd).json) printNdjson(deleted);
       else process.stdout.write(deleted.map((c) => `${c.id}\n`).join(''));
       await success(`deleted ${deleted.length} chunk${deleted.length === 1 ? '' : 's'}`);
@@ -165,8 +209,9 @@ Examples:
   return chunk;
 }
 
-function chunkRow(c: ChunkView, withEmbedding: boolean): string[] {
+function chunkRow(c: ChunkView, withDoc: boolean, withEmbedding: boolean): string[] {
   const row = [c.id, c.text, JSON.stringify(c.metadata), c.tags.join(',')];
+  if (withDoc) row.push(c.doc_id ?? '');
   return withEmbedding ? [...row, JSON.stringify(c.embedding ?? [])] : row;
 }
 

@@ -1,14 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { outcomeCounts } from '../../domain/types.js';
 import {
   BulkChunksBody,
   ChunkGetQuery,
   ChunkIdsBody,
+  DeletedChunks,
   ChunkList,
   ChunkPage,
   ChunkPageQuery,
   ChunkParams,
   ChunkPatchBody,
   ChunkViewSchema,
+  LibChunkParams,
   LibParams,
   NewChunkBody,
 } from '../schemas.js';
@@ -17,15 +20,26 @@ import type { RouteContext } from './context.js';
 
 const tags = ['chunks'];
 
-/** Chunks: the seed's single insert, bulk insert, paginated list, get, update, delete. */
+/**
+ * Chunks: the seed's single insert, bulk insert (both with your own ids and
+ * on_conflict), paginated list, and get, update, delete by id: under
+ * /chunks/{id} when the id is in one library, under /libraries/{lib}/chunks/{id} always.
+ */
 export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { service }) => {
   app.post(
     '/chunks',
-    { schema: { tags, summary: "add one chunk to the library lib_id (the seed's route)", body: NewChunkBody, response: { 201: ChunkViewSchema, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: "add one chunk to the library lib_id (the seed's route); 201 when added, 200 when it replaced, matched or skipped an existing id",
+        body: NewChunkBody,
+        response: { 200: ChunkViewSchema, 201: ChunkViewSchema, ...errorResponses },
+      },
+    },
     async (req, reply) => {
-      const { lib_id, ...chunk } = req.body;
-      const [added] = await service.addChunks(lib_id, [chunk]);
-      return reply.code(201).send(added);
+      const { lib_id, on_conflict, ...chunk } = req.body;
+      const { chunks, outcomes } = await service.putChunks(lib_id, [chunk], { onConflict: on_conflict });
+      return reply.code(outcomes[0] === 'added' ? 201 : 200).send(chunks[0]);
     },
   );
 
@@ -34,13 +48,17 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     {
       schema: {
         tags,
-        summary: 'add many chunks at once: all of them, or none if any is invalid (the error names "chunk N")',
+        summary: 'add many chunks at once: all of them, or none if any is invalid (the error names "chunk N"); 201 when any was added, else 200',
         params: LibParams,
         body: BulkChunksBody,
-        response: { 201: ChunkList, ...errorResponses },
+        response: { 200: ChunkList, 201: ChunkList, ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send({ chunks: await service.addChunks(req.params.lib, req.body.chunks) }),
+    async (req, reply) => {
+      const { chunks, outcomes } = await service.putChunks(req.params.lib, req.body.chunks, { onConflict: req.body.on_conflict });
+      const counts = outcomeCounts(outcomes);
+      return reply.code(counts.added > 0 ? 201 : 200).send({ chunks, ...counts });
+    },
   );
 
   app.get(
@@ -53,24 +71,28 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     },
   );
 
+  const ambiguous = ' (400 if several libraries hold the id: use /libraries/{lib}/chunks/{id})';
   app.get(
     '/chunks/:id',
-    { schema: { tags, summary: 'get one chunk', params: ChunkParams, querystring: ChunkGetQuery, response: { 200: ChunkViewSchema, ...errorResponses } } },
+    { schema: { tags, summary: `get one chunk${ambiguous}`, params: ChunkParams, querystring: ChunkGetQuery, response: { 200: ChunkViewSchema, ...errorResponses } } },
     async (req) => service.getChunk(req.params.id, req.query.with_embedding),
   );
+  app.get(
+    '/libraries/:lib/chunks/:id',
+    { schema: { tags, summary: 'get one chunk of a library', params: LibChunkParams, querystring: ChunkGetQuery, response: { 200: ChunkViewSchema, ...errorResponses } } },
+    async (req) => service.getChunk(req.params.id, req.query.with_embedding, req.params.lib),
+  );
 
+  const patch = "change a chunk's text, embedding, metadata, tags or doc_id (a new text is re-embedded)";
   app.patch(
     '/chunks/:id',
-    {
-      schema: {
-        tags,
-        summary: "change a chunk's text, embedding, metadata or tags (a new text is re-embedded)",
-        params: ChunkParams,
-        body: ChunkPatchBody,
-        response: { 200: ChunkViewSchema, ...errorResponses },
-      },
-    },
+    { schema: { tags, summary: `${patch}${ambiguous}`, params: ChunkParams, body: ChunkPatchBody, response: { 200: ChunkViewSchema, ...errorResponses } } },
     async (req) => service.updateChunk(req.params.id, req.body),
+  );
+  app.patch(
+    '/libraries/:lib/chunks/:id',
+    { schema: { tags, summary: patch, params: LibChunkParams, body: ChunkPatchBody, response: { 200: ChunkViewSchema, ...errorResponses } } },
+    async (req) => service.updateChunk(req.params.id, req.body, req.params.lib),
   );
 
   app.post(
@@ -80,15 +102,20 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
         tags,
         summary: 'delete several chunks: all of them, or none if any id is unknown; returns what was deleted',
         body: ChunkIdsBody,
-        response: { 200: ChunkList, ...errorResponses },
+        response: { 200: DeletedChunks, ...errorResponses },
       },
     },
-    async (req) => ({ chunks: await service.deleteChunks(req.body.ids) }),
+    async (req) => ({ chunks: await service.deleteChunks(req.body.ids, req.body.lib) }),
   );
 
   app.delete(
     '/chunks/:id',
-    { schema: { tags, summary: 'delete a chunk; returns what was deleted', params: ChunkParams, response: { 200: ChunkViewSchema, ...errorResponses } } },
+    { schema: { tags, summary: `delete a chunk; returns what was deleted${ambiguous}`, params: ChunkParams, response: { 200: ChunkViewSchema, ...errorResponses } } },
     async (req) => (await service.deleteChunks([req.params.id]))[0],
+  );
+  app.delete(
+    '/libraries/:lib/chunks/:id',
+    { schema: { tags, summary: 'delete a chunk of a library; returns what was deleted', params: LibChunkParams, response: { 200: ChunkViewSchema, ...errorResponses } } },
+    async (req) => (await service.deleteChunks([req.params.id], req.params.lib))[0],
   );
 };

@@ -1,0 +1,199 @@
+/**
+ * Export and import of whole libraries (format in transfer/format.ts).
+ * Export streams: lines are made one at a time from the loaded database.
+ * Import applies everything it read as one atomic change, after checking
+ * all of it: any problem, and nothing is imported.
+ */
+import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
+import { Library, quote, sameBits, sameJson } from '../domain/model.js';
+import type { Chunk } from '../domain/model.js';
+import type { AddOutcome, BuildReport, OnConflict } from '../domain/types.js';
+import { outcomeCounts } from '../domain/types.js';
+import { checkOnConflict, prefix } from '../domain/validate.js';
+import type { SnapshotStore } from '../store/store.js';
+import { chunkLine, documentLine, headerLine, libraryLine } from '../transfer/format.js';
+import type { ImportedLibrary, ImportReader } from '../transfer/format.js';
+import { newId, randomUint32 } from './ids.js';
+import type { Progress } from './service.js';
+import { checkIndexParams, refreshIndex } from './service.js';
+
+export interface TransferContext {
+  readonly store: SnapshotStore;
+  readonly now: () => string;
+  readonly seed?: string;
+}
+
+export interface ImportOptions {
+  /** A library name, document or chunk id that exists: refused (fail, the default), left as it is (skip) or replaced. */
+  onConflict?: OnConflict;
+  /** Progress of the index builds. */
+  onProgress?: Progress;
+}
+
+/** What `vdb import` did to one library. */
+export interface ImportedLibraryReport {
+  id: string;
+  name: string;
+  /** false: merged into a library of that name. */
+  created: boolean;
+  documents: Record<AddOutcome, number>;
+  chunks: Record<AddOutcome, number>;
+  /** The index build, or null when none was built. */
+  index: BuildReport | null;
+}
+
+export class TransferService {
+  constructor(private readonly ctx: TransferContext) {}
+
+  /**
+   * The export of the given libraries (default: all), line by line. Reads
+   * each library's rows as it gets to them; nothing is held as one string.
+   * @throws NotFound for an unknown library
+   */
+  *exportLines(libRefs: string[] = []): Generator<string> {
+    const db = this.ctx.store.read();
+    const libs = libRefs.length === 0 ? db.libraries : [...new Set(libRefs.map((ref) => db.library(ref)))];
+    yield headerLine();
+    for (const lib of libs) {
+      yield libraryLine(lib);
+      for (const d of lib.documents.list()) yield documentLine(lib, d);
+      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, r);
+    }
+  }
+
+  /**
+   * Imports what `reader` read, as one atomic change. A library is created
+   * with its id (a new one if that is taken) unless one of its name exists:
+   * that is a conflict, or with skip / replace the documents and chunks are
+   * merged into it (same dim, metric and embedder required), each existing
+   * id left as it is or replaced. Indexes are built again: a created library
+   * gets the export's index, a merged one its own index brought up to date
+   * (with replace: the export's).
+   */
+  async import(reader: ImportReader, opts: ImportOptions = {}): Promise<ImportedLibraryReport[]> {
+    const onConflict = checkOnConflict(opts.onConflict ?? 'fail');
+    if (reader.libraries.length === 0) throw new InvalidInput('nothing to import: no library lines', { hint: 'make an export with vdb export' });
+    const indexParams = reader.libraries.map((L) => {
+      if (!L.index) return null;
+      try {
+        return checkIndexParams(L.index.type, L.index.params);
+      } catch (err) {
+        throw new InvalidInput(prefix(`line ${L.line}`, (err as Error).message));
+      }
+    });
+    return this.ctx.store.update((db) => {
+      // Every check first: a refused import writes nothing.
+      const plans = reader.libraries.map((L) => planLibrary(L, db.libraries.find((l) => l.name === L.name) ?? null, onConflict));
+      const now = this.ctx.now();
+      const reports = plans.map((plan, li): ImportedLibraryReport => {
+        const L = plan.source;
+        let lib = plan.target;
+        const created = lib === null;
+        if (!lib) {
+          const id = db.hasId(L.id) ? newId(db, 'lib', this.ctx.seed) : L.id;
+          lib = new Library({ id, name: L.name, dim: L.dim, metric: L.metric, embedder: L.embedder, metadata: L.metadata, created_at: L.created_at, updated_at: L.updated_at, nextSeq: 0 });
+          db.libraries.push(lib);
+          db.claimId(id);
+        } else if (onConflict === 'replace' && !sameJson(lib.metadata, L.metadata)) {
+          lib.metadata = L.metadata;
+          lib.updated_at = now;
+        }
+        L.documents.forEach((d, i) => {
+          const outcome = plan.docOutcomes[i];
+          if (outcome === 'added' || outcome === 'replaced') lib.documents.put({ id: d.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at });
+        });
+        if (created) {
+          // The chunks as read, and their vectors in the buffer they were read into: nothing is copied.
+          lib.append(L.chunks, L.vectors.all());
+        } else {
+          const added: Chunk[] = [];
+          const vectors: Float32Array[] = [];
+          L.chunks.forEach((c, i) => {
+            const outcome = plan.chunkOutcomes[i];
+            if (outcome === 'added') {
+              added.push(c);
+              vectors.push(L.vectors.row(i));
+            } else if (outcome === 'replaced') {
+              const row = plan.chunkRows[i];
+              const { seq } = lib.chunks[row];
+              lib.chunks[row] = { ...c, seq };
+              if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
+              lib.markEdited(row);
+            }
+          });
+          lib.append(added, vectors);
+        }
+        const docCounts = outcomeCounts(plan.docOutcomes);
+        const chunkCounts = outcomeCounts(plan.chunkOutcomes);
+        if (!created && docCounts.added + docCounts.replaced + chunkCounts.added + chunkCounts.replaced > 0) lib.updated_at = now;
+        db.changed();
+        const randomKey = () => (this.ctx.seed !== undefined ? `${this.ctx.seed}:index:${db.nextId++}` : randomUint32());
+        let index: BuildReport | null = null;
+        const changedRows = chunkCounts.added + chunkCounts.replaced > 0;
+        const current = lib.indexView();
+        const wanted = created || onConflict === 'replace' ? L.index : null;
+        const asWanted = current !== null && wanted !== null && current.type === wanted.type && sameJson(current.params, indexParams[li]);
+        if (wanted && (created || changedRows || !asWanted)) {
+          index = refreshIndex(lib, wanted.type, indexParams[li]!, { full: true, builtAt: now, randomKey, onProgress: opts.onProgress });
+        } else if (!created && onConflict === 'replace' && !wanted && lib.indexState) {
+          lib.setIndex(null);
+        } else if (!created && !wanted && lib.indexState && changedRows) {
+          index = refreshIndex(lib, lib.indexState.type, {}, { builtAt: now, randomKey, onProgress: opts.onProgress });
+        }
+        return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index };
+      });
+      return reports;
+    });
+  }
+}
+
+interface LibraryPlan {
+  source: ImportedLibrary;
+  target: Library | null;
+  docOutcomes: AddOutcome[];
+  chunkOutcomes: AddOutcome[];
+  /** Row in `target` of each chunk that exists there; -1 otherwise. */
+  chunkRows: number[];
+}
+
+/** What importing `L` does, item by item; throws for what it may not do, before anything changes. */
+function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnConflict): LibraryPlan {
+  const at = `line ${L.line}`;
+  if (target) {
+    if (onConflict === 'fail') {
+      throw new Conflict(`${at}: library ${quote(L.name)} already exists`, { hint: 'import into another database, or merge with --on-conflict skip|replace' });
+    }
+    const mine = `${target.dim} dims, ${target.metric}, embedder ${target.embedder ?? 'none'}`;
+    const theirs = `${L.dim} dims, ${L.metric}, embedder ${L.embedder ?? 'none'}`;
+    if (mine !== theirs) throw new Conflict(`${at}: library ${quote(L.name)} exists with ${mine}; the export has ${theirs}`, { hint: 'import into another database, or rename the library first' });
+  }
+  const docOutcomes = L.documents.map((d): AddOutcome => {
+    const old = target?.documents.get(d.id);
+    if (!old) return 'added';
+    if (onConflict === 'skip') return 'skipped';
+    const same = old.title === d.title && sameJson(old.metadata, d.metadata) && old.created_at === d.created_at && old.updated_at === d.updated_at;
+    return same ? 'unchanged' : 'replaced';
+  });
+  const inFile = new Set(L.documents.map((d) => d.id));
+  const chunkRows: number[] = [];
+  const chunkOutcomes = L.chunks.map((c, i): AddOutcome => {
+    const row = target ? target.rowOf(c.id) : -1;
+    chunkRows.push(row);
+    if (row >= 0 && onConflict === 'skip') return 'skipped';
+    if (c.doc_id !== undefined && !inFile.has(c.doc_id) && !target?.documents.has(c.doc_id)) {
+      throw new NotFound(`line ${L.chunkLines[i]}: document ${quote(c.doc_id)} is neither in the export nor in library ${quote(L.name)}`);
+    }
+    if (row < 0) return 'added';
+    const old = target!.chunkAt(row);
+    const same =
+      old.text === c.text &&
+      old.doc_id === c.doc_id &&
+      sameJson(old.metadata, c.metadata) &&
+      sameJson(old.tags, c.tags) &&
+      old.created_at === c.created_at &&
+      old.updated_at === c.updated_at &&
+      sameBits(target!.readVector(row), L.vectors.row(i));
+    return same ? 'unchanged' : 'replaced';
+  });
+  return { source: L, target, docOutcomes, chunkOutcomes, chunkRows };
+}

@@ -1,0 +1,130 @@
+/**
+ * Id tables: find a record (a chunk, a document) by its id without reading the
+ * records. A table holds one entry per record, three u32 each:
+ *
+ *   entry i   u32 hash low | u32 hash high | u32 row        (12 bytes, little-endian)
+ *
+ * sorted by the 64-bit hash (high word, then low word), rows ascending among
+ * equal hashes. The hash is `idHash` below (cyrb53's mixing, all 64 bits kept)
+ * over the id's UTF-16 code units. A lookup binary-searches the hash and reads
+ * the record at each row it names to confirm the id, so a collision costs one
+ * more read, never a wrong answer; with 64 bits, one read is the rule.
+ *
+ * Any id works (user ids, UUIDs, paths): the v2 snapshot before this table kept
+ * generated `chk_` ids as u64 and had no table at all once one id had another form.
+ */
+
+/** Entries of a table are this many u32. */
+export const ID_ENTRY_WORDS = 3;
+
+/** The 64-bit hash of an id, as [low, high] u32 words. */
+export function idHash(id: string): [number, number] {
+  const out = new Uint32Array(2);
+  hashInto(id, out, 0);
+  return [out[0], out[1]];
+}
+
+/** Writes the hash of `id` to out[at] (low word) and out[at + 1] (high word): no allocation, for loops over every id. */
+export function hashInto(id: string, out: Uint32Array, at: number): void {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < id.length; i++) {
+    const ch = id.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  out[at] = h1;
+  out[at + 1] = h2;
+}
+
+/** The table of `count` ids, `idAt(row)` giving row's id. O(count log count): hashing and one native sort. */
+export function buildIdTable(count: number, idAt: (row: number) => string): Uint32Array {
+  const lo = new Uint32Array(count);
+  // Sorted as u64 (high word: the hash's high word, low word: the row), natively: no comparator, no BigInt made.
+  const keys = new BigUint64Array(count);
+  const words = new Uint32Array(keys.buffer);
+  const h = new Uint32Array(2);
+  for (let r = 0; r < count; r++) {
+    hashInto(idAt(r), h, 0);
+    lo[r] = h[0];
+    words[r * 2] = r;
+    words[r * 2 + 1] = h[1];
+  }
+  keys.sort();
+  const table = new Uint32Array(count * ID_ENTRY_WORDS);
+  for (let i = 0; i < count; i++) {
+    const row = words[i * 2];
+    table[i * 3] = lo[row];
+    table[i * 3 + 1] = words[i * 2 + 1];
+    table[i * 3 + 2] = row;
+  }
+  // Runs of equal high words (about count² / 2^33 entries: a hundred in a million) are ordered by the low word too.
+  for (let i = 0; i < count; ) {
+    let end = i + 1;
+    while (end < count && table[end * 3 + 1] === table[i * 3 + 1]) end++;
+    if (end - i > 1) {
+      const run = Array.from({ length: end - i }, (_, j) => table[(i + j) * 3 + 2]);
+      run.sort((a, b) => lo[a] - lo[b] || a - b);
+      run.forEach((row, j) => {
+        table[(i + j) * 3] = lo[row];
+        table[(i + j) * 3 + 2] = row;
+      });
+    }
+    i = end;
+  }
+  return table;
+}
+
+/**
+ * Checks that `table` is a table of `count` rows: sorted, every row exactly once.
+ * @returns what is wrong, or null
+ */
+export function idTableProblem(table: Uint32Array, count: number): string | null {
+  if (table.length !== count * ID_ENTRY_WORDS) return `holds ${Math.floor(table.length / ID_ENTRY_WORDS)} entries for ${count} records`;
+  const seen = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const row = table[i * 3 + 2];
+    if (row >= count || seen[row] === 1) return `row ${row} is out of range or repeated`;
+    seen[row] = 1;
+    if (i === 0) continue;
+    const h = table[i * 3 + 1];
+    const ph = table[i * 3 - 2];
+    const l = table[i * 3];
+    const pl = table[i * 3 - 3];
+    if (h < ph || (h === ph && (l < pl || (l === pl && row < table[i * 3 - 1])))) return `entry ${i} is out of order`;
+  }
+  return null;
+}
+
+/** Rows whose id hashes like `id` (almost always none or one): the candidates to confirm by reading. */
+export function idTableRows(table: Uint32Array, id: string): number[] {
+  const [lo, hi] = idHash(id);
+  let a = 0;
+  let b = table.length / ID_ENTRY_WORDS;
+  // First entry whose hash is not below (hi, lo).
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    const h = table[mid * 3 + 1];
+    if (h < hi || (h === hi && table[mid * 3] < lo)) a = mid + 1;
+    else b = mid;
+  }
+  const rows: number[] = [];
+  for (let i = a; i * 3 < table.length && table[i * 3] === lo && table[i * 3 + 1] === hi; i++) rows.push(table[i * 3 + 2]);
+  return rows;
+}
+
+/** The hash each row's entry holds, indexed by row: to check records read whole against their table. */
+export function hashesByRow(table: Uint32Array): Uint32Array {
+  const n = table.length / ID_ENTRY_WORDS;
+  const out = new Uint32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const r = table[i * 3 + 2];
+    out[r * 2] = table[i * 3];
+    out[r * 2 + 1] = table[i * 3 + 1];
+  }
+  return out;
+}
