@@ -50,6 +50,7 @@ export interface AppenderOptions {
   maxValueBytes: number;
   /** Seconds an idempotency key is remembered. */
   idempotencyTtl: number;
+  log?: (line: string) => void;
 }
 
 export class Appender {
@@ -118,7 +119,10 @@ export class Appender {
           await this.commit(batch);
         } catch (err) {
           for (const p of batch) p.reject(err);
-          if (err instanceof NotLeader) this.close(err);
+          if (err instanceof NotLeader) {
+            this.opts.log?.(`vdb: cluster: the log refused ${batch.length} entr${batch.length === 1 ? 'y' : 'ies'} of term ${this.opts.term}: ${err.message}`);
+            this.close(err);
+          }
         }
       }
     } finally {

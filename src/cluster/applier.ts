@@ -149,11 +149,12 @@ export class Applier extends EventEmitter {
       try {
         if (await this.applyOffered()) continue;
         this.dirty = false;
+        // The log's end first, then the entries: an entry appended in between is read, not mistaken for a gap.
+        const committed = Number((await this.ns.get(KEYS.seq).string()) ?? '0');
         const res = await this.ns.getAll().inRange(new Range(logKey(this.applied + 1), `${KEYS.log}\xff`)).limit(PAGE).exec();
         if (res.kvs.length === 0) {
-          const committed = Number((await this.ns.get(KEYS.seq).string()) ?? '0');
           // Entries exist past this node's, yet none is left to read: they were trimmed.
-          if (committed > this.applied) await this.bootstrap(committed);
+          if (committed > this.applied) await this.bootstrap(committed + 1);
           else await this.idle();
           continue;
         }
@@ -174,7 +175,7 @@ export class Applier extends EventEmitter {
         if (!this.running) break;
         const why = err instanceof VdbError ? err.display : (err as Error).message;
         this.setState('stalled', why);
-        this.opts.log?.(`vdb: cluster: cannot apply entry ${this.applied + 1} (retrying in ${Math.round(backoff / 1000)} s): ${why}`);
+        this.opts.log?.(`vdb: cluster: cannot apply entry ${this.applied + 1} (retrying in ${(backoff / 1000).toFixed(1)} s): ${why}`);
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, 30_000);
       }

@@ -17,6 +17,7 @@ import type { DocumentsApi, VdbApi } from '../service/api.js';
 import { writeContext } from '../service/api.js';
 import { SnapshotStore } from '../store/store.js';
 import { exportDatabase } from '../store/portable.js';
+import { failpoint } from '../store/failpoint.js';
 import type { Etcd3, Namespace } from './etcd.js';
 import { connect, KEYS, maxValueBytes, pad, putParts } from './etcd.js';
 import type { ClusterAddress } from './etcd.js';
@@ -334,7 +335,8 @@ export class ClusterNode implements VdbApi {
    */
   async submit<K extends OpKind>(kind: K, input: OpInput<K>): Promise<OpResult<K>> {
     const clientKey = writeContext.getStore()?.idempotencyKey;
-    // Forwarding may have to be retried: it always goes with a key.
+    // Every attempt goes with the same key, here or forwarded: an attempt whose answer was lost (the leader
+    // died after its append, or this node's own append was cut off) may have landed, and a retry must not double it.
     const key = clientKey ?? `${this.nodeId}:${randomUUID()}`;
     const deadline = Date.now() + this.tuning.writeWaitMs;
     let why = 'no leader is elected';
@@ -343,7 +345,7 @@ export class ClusterNode implements VdbApi {
       const leader = this.election?.leader ?? null;
       if (this.appender) {
         try {
-          const { outcome } = await this.lead0(kind, input as never, clientKey);
+          const { outcome } = await this.lead0(kind, input as never, key);
           return unwrap(outcome) as OpResult<K>;
         } catch (err) {
           if (!(err instanceof NotLeader)) throw err;
@@ -385,6 +387,7 @@ export class ClusterNode implements VdbApi {
     const prepared = await (OPS[kind].prepare as (svc: VdbService, input: unknown) => Promise<{ payload: unknown; vectors: Float32Array[] }>)(this.service, input);
     const op = { kind, id: key ?? randomUUID(), term: appender.term, node: this.nodeId, at: clockFromEnv(this.opts.env)(), ...prepared };
     const bytes = encodeOp(op).length;
+    failpoint('leader-append');
     const { seq, duplicate } = await appender.append(op, key);
     if (!duplicate) this.applier.offer(seq, op, bytes);
     await this.applier.waitFor(seq);
@@ -404,7 +407,7 @@ export class ClusterNode implements VdbApi {
         if (e.term !== term || this.stopped) return;
         this.snapshotSeq = ptr?.pointer.seq ?? 0;
         this.bytesAtSnapshot = this.applier.appliedBytes;
-        this.appender = new Appender(this.ns, { term, electionKey: e.key!, committed, maxValueBytes: maxValueBytes(this.opts.env), idempotencyTtl: this.tuning.idempotencyTtl });
+        this.appender = new Appender(this.ns, { term, electionKey: e.key!, committed, maxValueBytes: maxValueBytes(this.opts.env), idempotencyTtl: this.tuning.idempotencyTtl, log: this.opts.log });
         this.opts.log(`vdb: cluster: node ${this.nodeId} is the leader (term ${term}, log at ${committed})`);
         return;
       } catch (err) {

@@ -44,6 +44,11 @@ const OPERATIONS = [
   'POST /api/v1/libraries/{lib}/index',
   'GET /api/v1/libraries/{lib}/index',
   'POST /api/v1/libraries/{lib}/query',
+  'POST /api/v1/chunks/delete',
+  'POST /api/v1/libraries/{lib}/documents/batch',
+  'POST /api/v1/libraries/{lib}/documents/delete',
+  'GET /api/v1/cluster',
+  'POST /api/v1/cluster/ops',
 ];
 
 /** Asserts the `{"error": {"code", "message"}}` shape and that the status is the code's. */

@@ -104,6 +104,9 @@ Examples:
       await stopOnSignal(async () => {
         await app.close();
         await node?.stop();
+        // etcd3 leaves its watch stream open when etcd cancels a watch as it is created (a compacted revision):
+        // everything is closed and flushed by now, so exit if only that socket keeps the process alive.
+        if (node) setTimeout(() => process.exit(), 1000).unref();
       });
     });
 }
