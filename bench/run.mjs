@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import { cosFromBase, DIM, ensureDataset, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
+import { metadataOf, syntheticMetadata } from './lib/filtered.mjs';
 import { benchEnv, GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
 import { ensurePeers } from './peers.mjs';
 
@@ -56,6 +57,7 @@ const HELP = `Usage: npm run bench -- [options]
   --exact-stdin-queries N  the same for exact indexes (default 1000; 5000 × a 1M scan takes half an hour)
   --stdin-batches LIST     VDB_STDIN_BATCH values for the batched exact --stdin runs of linear (default 96)
   --stdin-threads LIST     VDB_THREADS values for those runs (default: 1 and this machine's cores)
+  --filtered-queries N     queries per filtered shape on hnsw and linear (default 500; --skip-filtered: none)
   --n N                    use only the first N base rows of each dataset (truth recomputed, cached)
   --repeats N              timed passes over the queries, median QPS reported (default 1, 3 with --full)
   --cold-runs N            repeats of each cold single-query process, median reported (default 3)
@@ -91,6 +93,8 @@ const { values: opt } = parseArgs({
     'exact-stdin-queries': { type: 'string' },
     'stdin-batches': { type: 'string', default: '96' },
     'stdin-threads': { type: 'string' },
+    'filtered-queries': { type: 'string', default: '500' },
+    'skip-filtered': { type: 'boolean', default: false },
     'cold-runs': { type: 'string' },
     n: { type: 'string' },
     repeats: { type: 'string' },
@@ -140,6 +144,7 @@ const cfg = {
   limit: opt.n === undefined ? Infinity : int('n'),
   repeats: opt.repeats === undefined ? (opt.full ? 3 : 1) : int('repeats'),
   cliIngestMax: int('cli-ingest-max'),
+  filteredQueries: opt['skip-filtered'] ? 0 : int('filtered-queries'),
   keep: opt.keep,
   profile: opt.profile,
   markdown: opt.markdown,
@@ -324,13 +329,14 @@ function writeQueryNdjson(ds, path, lines) {
   return path;
 }
 
-/** Chunks NDJSON for `chunk add --stdin`: the base rows in order, metadata {row}. */
+/** Chunks NDJSON for `chunk add --stdin`: the base rows in order, metadata {row, ...the filter fields of lib/filtered.mjs}. */
 async function writeChunkNdjson(ds, path) {
   if (existsSync(path)) return path;
+  const meta = syntheticMetadata(ds);
   const ws = createWriteStream(`${path}.tmp`);
   let buf = '';
   for (let r = 0; r < ds.n; r++) {
-    buf += `{"embedding":${JSON.stringify(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)))},"metadata":{"row":${r}}}\n`;
+    buf += `{"embedding":${JSON.stringify(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)))},"metadata":${JSON.stringify(metadataOf(meta, r))}}\n`;
     if (buf.length > 1 << 22 || r === ds.n - 1) {
       if (!ws.write(buf)) await new Promise((res) => ws.once('drain', res));
       buf = '';
@@ -346,7 +352,7 @@ function vdbArgs(snapshot, ...args) {
 }
 
 async function cliIngest(ds, work, tag) {
-  const ndjson = await writeChunkNdjson(ds, join(CACHE, `${tag}-chunks.ndjson`));
+  const ndjson = await writeChunkNdjson(ds, join(CACHE, `${tag}-chunks-meta.ndjson`));
   const snapshot = join(work, 'base.json');
   removeSnapshot(snapshot);
   const created = await run(process.execPath, vdbArgs(snapshot, 'lib', 'create', 'bench', '--dim', String(DIM), '--metric', 'cosine', '--embedder', 'none'));
@@ -419,6 +425,38 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
     row.coldMs = median(cold.map((r) => r.wallMs));
     row.coldRuns = cold.map((r) => r.wallMs);
     row.coldMaxRssKb = Math.max(...cold.map((r) => r.maxRssKb ?? 0)) || null;
+  }
+  // The same cold query with a filter: the filter columns instead of the chunk records.
+  if (cold.length && cfg.filteredQueries > 0 && (kind.type === 'hnsw' || kind.type === 'linear')) {
+    row.coldFiltered = [];
+    for (const [label, args] of [['cat = "c07" (1%)', ['--where', 'cat=c07']], ['u < 0.2 (20%)', ['--filter', '{"u": {"$lt": 0.2}}']]]) {
+      const runs = [];
+      for (let i = 0; i < cfg.coldRuns; i++) {
+        const r = await run(process.execPath, vdbArgs(snapshot, 'query', '--lib', 'bench', '--embedding', emb, '-k', String(K), '--json', ...args));
+        if (r.code !== 0) {
+          row.coldFilteredError = lastLines(r.stderr);
+          break;
+        }
+        runs.push(r.wallMs);
+      }
+      if (runs.length) row.coldFiltered.push({ label, ms: median(runs), runs });
+    }
+  }
+  // Filtered workloads, once per dataset for hnsw (at the default ef, 64) and linear.
+  if (cfg.filteredQueries > 0 && (kind.type === 'hnsw' || kind.type === 'linear') && !ds.filteredDone?.[kind.type]) {
+    ds.filteredDone = { ...(ds.filteredDone ?? {}), [kind.type]: true };
+    const hnsw = kind.type === 'hnsw';
+    row.filtered = await worker({
+      task: 'filtered',
+      system: 'vdb',
+      dataset: dsRef,
+      snapshot,
+      type: kind.type,
+      ef: hnsw ? 64 : undefined,
+      curveEfs: hnsw ? [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512] : undefined,
+      postFilter: hnsw,
+      nQueries: hnsw ? cfg.filteredQueries : Math.min(cfg.filteredQueries, cfg.exactQueries),
+    });
   }
 
   // `vdb query --stdin`: process start, snapshot load and N queries.
@@ -585,8 +623,29 @@ function printSummary() {
     }
     console.log(t.toString());
     printRatios(name, d, brute);
+    printFiltered(name, d);
   }
   if (report.notes.length) console.log(`\nNotes:\n${report.notes.map((n) => `- ${n}`).join('\n')}`);
+}
+
+/** The filtered workloads of a dataset (run by the hnsw and linear rows). */
+function printFiltered(name, d) {
+  for (const r of d.rows.filter((x) => x.system === 'vdb' && x.filtered && !x.filtered.error)) {
+    const f = r.filtered;
+    const u = f.unfiltered;
+    console.log(`\n${name}: filtered search, vdb ${r.index}${f.ef ? ` at ef ${f.ef}` : ''} (${r.setting}), ${f.nq} queries; unfiltered: recall ${f4(u.recall)}, ${f0(u.qps)} q/s in the same process`);
+    const head = ['filter', 'matches', 'plan', 'recall@10', 'q/s', '× unfiltered', '× unfiltered at same recall', 'short'];
+    if (f.shapes.some((s) => s.postFilter)) head.push("post-filter k'=100: recall", 'q/s', 'short');
+    const t = makeTable(head);
+    for (const s of f.shapes) {
+      const cells = [s.label, f0(s.matches), s.plan, f4(s.recall), f0(s.qps), `${s.vsUnfiltered.toFixed(2)}×`, s.vsUnfilteredAtRecall ? `${s.vsUnfilteredAtRecall.toFixed(2)}×` : '', String(s.short)];
+      if (s.postFilter) cells.push(f4(s.postFilter.recall), f0(s.postFilter.qps), String(s.postFilter.short));
+      t.push(cells);
+    }
+    console.log(t.toString());
+    if (f.curve.length > 1) console.log(`unfiltered curve (ef: recall, q/s): ${f.curve.map((p) => `${p.ef}: ${f4(p.recall)}, ${f0(p.qps)}`).join('; ')}`);
+    if (r.coldFiltered?.length) console.log(`cold query process: unfiltered ${f0(r.coldMs)} ms; ${r.coldFiltered.map((c) => `${c.label} ${f0(c.ms)} ms`).join('; ')}`);
+  }
 }
 
 function best(rows, field, recallOf, threshold) {

@@ -13,6 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bruteTopK } from './lib/brute.mjs';
 import { cosFromBase, DIM, loadDataset, recallAtK } from './lib/data.mjs';
+import { filteredRecall, filteredTruth, filterShapes, metadataOf, planLabel, qpsAtRecall, syntheticMetadata } from './lib/filtered.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +30,7 @@ function now() {
 const tasks = {
   ingest: { vdb: ingestVdb },
   build: { vdb: buildVdb, brute: buildBrute, hnswlib: buildHnswlib, usearch: buildUsearch, sqlitevec: buildSqliteVec },
+  filtered: { vdb: filteredVdb },
   load: { vdb: loadVdb, hnswlib: loadHnswlib, usearch: loadUsearch, sqlitevec: loadSqliteVec },
 };
 
@@ -71,6 +73,11 @@ async function timeQueries(ds, nq, search, isAsync = false) {
   return { nq, qps, qpsRuns: runs, msPerQuery: 1000 / qps, recall };
 }
 
+function median(xs) {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 function qView(ds, q) {
   return ds.queries.subarray(q * DIM, (q + 1) * DIM);
 }
@@ -86,11 +93,12 @@ async function vdbService(path) {
   return new VdbService({ path, seed: 'bench' });
 }
 
-/** Adds every base row as a chunk with metadata {row}, in one addChunks call. */
+/** Adds every base row as a chunk with metadata {row, ...the filter fields of lib/filtered.mjs}, in one addChunks call. */
 export async function ingestApi(svc, ds) {
   await svc.createLibrary({ name: 'bench', dim: DIM, metric: 'cosine', embedder: null });
+  const meta = syntheticMetadata(ds);
   const items = new Array(ds.n);
-  for (let r = 0; r < ds.n; r++) items[r] = { text: '', embedding: ds.base.subarray(r * DIM, (r + 1) * DIM), metadata: { row: r } };
+  for (let r = 0; r < ds.n; r++) items[r] = { text: '', embedding: ds.base.subarray(r * DIM, (r + 1) * DIM), metadata: metadataOf(meta, r) };
   await svc.addChunks('bench', items);
 }
 
@@ -156,6 +164,107 @@ async function timeBatched(svc, ds, settings) {
     log(`queryBatch, batches of ${batch}, ${threads} thread(s): ${qps.toFixed(0)} q/s`);
   }
   return out;
+}
+
+/**
+ * Filtered search on a built snapshot: each shape of lib/filtered.mjs with
+ * its recall against the exact filtered truth, q/s and the plan vdb chose,
+ * next to a post-filter baseline (the 10·k nearest unfiltered, then the
+ * matching ones), and the unfiltered recall/q/s curve measured in the same
+ * process (so "the unfiltered speed at the same recall" shares its load).
+ */
+async function filteredVdb(c) {
+  const ds = dataset();
+  const meta = syntheticMetadata(ds);
+  const svc = await vdbService(c.snapshot);
+  const session = await svc.querySession('bench');
+  // Steady state: every float row in memory, so neither the unfiltered nor the filtered queries pay first reads of
+  // the rows they re-score (the unfiltered curve runs first and would warm only its own).
+  session.lib.preload(true);
+  const nq = Math.min(c.nQueries, ds.nq);
+  const rowsOf = (res) => res.hits.map((h) => h.metadata.row);
+  const timed = async (qs, input) => {
+    for (const q of qs.slice(0, Math.min(20, qs.length))) await session.query(input(q));
+    const results = [];
+    const t = now();
+    for (const q of qs) results.push(rowsOf(await session.query(input(q))));
+    return { results, qps: (qs.length * 1000) / (now() - t) };
+  };
+  // Filtered and unfiltered queries alternate in blocks of 10, and each figure is the median over the blocks: a
+  // stall of the shared machine (tens of ms) spoils a block or two, not the figure.
+  const paired = async (qs, a, b) => {
+    for (const q of qs.slice(0, Math.min(20, qs.length))) await session.query(a(q));
+    const results = [];
+    const rates = [];
+    const otherRates = [];
+    const ratios = [];
+    for (let i = 0; i < qs.length; i += 10) {
+      const block = qs.slice(i, i + 10);
+      let t = now();
+      for (const q of block) results.push(rowsOf(await session.query(a(q))));
+      const ta = now() - t;
+      t = now();
+      for (const q of block) await session.query(b(q));
+      const tb = now() - t;
+      rates.push((block.length * 1000) / ta);
+      otherRates.push((block.length * 1000) / tb);
+      ratios.push(tb / ta);
+    }
+    return { results, qps: median(rates), otherQps: median(otherRates), ratio: median(ratios) };
+  };
+  const meanRecall = (qs, results, truths) => qs.reduce((s, q, i) => s + filteredRecall(ds, q, results[i], truths[i]), 0) / Math.max(1, qs.length);
+  const everyQuery = Array.from({ length: nq }, (_, q) => q);
+  const unfilteredTruth = everyQuery.map((q) => filteredTruth(ds, q, K, () => true, []));
+  const curve = [];
+  for (const ef of c.curveEfs ?? [undefined]) {
+    const { results, qps } = await timed(everyQuery, (q) => ({ embedding: qView(ds, q), k: K, ef }));
+    curve.push({ ef: ef ?? null, qps, recall: meanRecall(everyQuery, results, unfilteredTruth) });
+    log(`unfiltered${ef ? ` ef ${ef}` : ''}: ${qps.toFixed(0)} q/s, recall@10 ${curve.at(-1).recall.toFixed(4)}`);
+  }
+  const base = curve.find((p) => p.ef === (c.ef ?? null)) ?? curve[0];
+  const shapes = [];
+  for (const shape of filterShapes(meta, ds)) {
+    const qs = everyQuery.filter(shape.use);
+    const matching = [];
+    for (let r = 0; r < ds.n; r++) if (shape.test(r)) matching.push(r);
+    const truths = qs.map((q) => filteredTruth(ds, q, K, shape.test, matching));
+    const need = Math.min(K, matching.length);
+    const f = await paired(
+      qs,
+      (q) => ({ embedding: qView(ds, q), k: K, ef: c.ef, filter: shape.filter }),
+      (q) => ({ embedding: qView(ds, q), k: K, ef: c.ef }),
+    );
+    const recall = meanRecall(qs, f.results, truths);
+    const explain = (await session.query({ embedding: qView(ds, qs[0]), k: K, ef: c.ef, filter: shape.filter, explain: true })).explain;
+    const row = {
+      label: shape.label,
+      filter: shape.filter,
+      queries: qs.length,
+      matches: matching.length,
+      recall,
+      qps: f.qps,
+      short: f.results.filter((r) => r.length < need).length,
+      plan: planLabel(explain),
+      search: explain.search,
+      reason: explain.reason,
+      // The unfiltered q/s of the same queries, measured alternately with them.
+      unfilteredQps: f.otherQps,
+      vsUnfiltered: f.ratio,
+      // The curve's q/s at this recall, scaled by how the machine's speed moved since the curve (same queries at the base ef).
+      unfilteredQpsAtRecall: qpsAtRecall(curve, recall) * (f.otherQps / base.qps),
+    };
+    row.vsUnfilteredAtRecall = row.unfilteredQpsAtRecall ? f.qps / row.unfilteredQpsAtRecall : null;
+    if (c.postFilter) {
+      const kk = 10 * K;
+      const p = await timed(qs, (q) => ({ embedding: qView(ds, q), k: kk, ef: c.ef === undefined ? undefined : Math.max(c.ef, kk) }));
+      const kept = p.results.map((rows) => rows.filter(shape.test).slice(0, K));
+      row.postFilter = { k: kk, recall: meanRecall(qs, kept, truths), qps: p.qps, short: kept.filter((r) => r.length < need).length };
+    }
+    log(`${shape.label}: ${matching.length} match, recall ${recall.toFixed(4)}, ${f.qps.toFixed(0)} q/s (${row.vsUnfiltered.toFixed(2)}× unfiltered), short ${row.short}, ${row.plan}${row.postFilter ? `; post-filter k'=${row.postFilter.k}: recall ${row.postFilter.recall.toFixed(4)}, ${row.postFilter.qps.toFixed(0)} q/s, short ${row.postFilter.short}` : ''}`);
+    shapes.push(row);
+  }
+  await session.close();
+  return { type: c.type, ef: c.ef ?? null, nq, curve, unfiltered: base, shapes };
 }
 
 async function loadVdb(c) {

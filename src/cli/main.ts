@@ -8,6 +8,7 @@ import { EXIT_CODES, oneLine, VdbError } from '../domain/errors.js';
 import { chunkCommand } from './commands/chunk.js';
 import { clusterCommand } from './commands/cluster.js';
 import { compactCommand } from './commands/compact.js';
+import { countCommand } from './commands/count.js';
 import { demoCommand } from './commands/demo.js';
 import { docCommand } from './commands/doc.js';
 
@@ -38,6 +39,8 @@ Examples:
   $ vdb demo
   $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
   $ vdb query --lib docs --text "hello" -k 3 --json
+  $ vdb query --lib docs --text "hello" --where tag=intro --explain
+  $ vdb count --lib docs --where 'created_after=2024-01-01'
   $ vdb model pull glove && vdb lib create notes --embedder glove
   $ vdb serve --port 8000
   $ vdb export > backup.ndjson && vdb --db restored.json import < backup.ndjson
@@ -55,6 +58,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
     chunkCommand(),
     indexCommand(),
     queryCommand(),
+    countCommand(),
     embedCommand(),
     modelCommand(),
     exportCommand(),

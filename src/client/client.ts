@@ -14,9 +14,14 @@ import type { DocumentView } from '../domain/documents.js';
 import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult } from '../domain/types.js';
 import type {
   BuildIndexRequest,
+  ChunkListRequest,
   ChunkListView,
   ChunkPageView,
   ClusterStatusView,
+  CountRequest,
+  CountView,
+  DeletedView,
+  DeleteWhereRequest,
   ChunkPatchRequest,
   DocumentListView,
   DocumentPageView,
@@ -169,6 +174,21 @@ export class VdbClient {
   /** Deletes all the documents (and their chunks) or, if any id is unknown, none. */
   async deleteDocuments(lib: string, ids: string[]): Promise<DocumentView[]> {
     return (await this.call<{ documents: DocumentView[] }>('POST', `/api/v1/libraries/${enc(lib)}/documents/delete`, { ids })).documents;
+  }
+
+  /** A page of the chunks matching `{filter?, where?}` (README "Filters"); `total` counts the matches. */
+  listMatching(lib: string, body: ChunkListRequest): Promise<ChunkPageView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks/list`, body);
+  }
+
+  /** How many chunks match `{filter?, where?}` (all of them for `{}`). */
+  count(lib: string, body: CountRequest = {}): Promise<CountView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/count`, body);
+  }
+
+  /** Deletes every chunk matching the filter, atomically; `{"filter": {}}` deletes them all. */
+  deleteMatching(lib: string, body: DeleteWhereRequest): Promise<DeletedView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/chunks/delete`, body);
   }
 
   // ---- index and queries -------------------------------------------------------

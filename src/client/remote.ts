@@ -13,7 +13,8 @@ import type { AddOptions, BuildRequest, PutResult } from '../service/service.js'
 import type { AddOutcome } from '../domain/types.js';
 import { VdbClient } from './client.js';
 import type { ClientOptions } from './client.js';
-import type { NewChunkRequest, NewDocumentRequest, QueryRequest } from '../domain/wire.js';
+import type { FilterFields, NewChunkRequest, NewDocumentRequest, QueryRequest } from '../domain/wire.js';
+import type { FilterInput } from '../filter/parse.js';
 
 /** The server's largest page and bulk add (server/schemas.ts MAX_PAGE, MAX_BULK). */
 const PAGE = 1000;
@@ -56,18 +57,24 @@ export class RemoteService implements VdbApi {
   }
 
   /** Pages through the server's list as one answer; no limit: every chunk from offset on. */
-  async listChunks(ref: string, opts: { offset?: number; limit?: number; withEmbedding?: boolean } = {}): Promise<ChunkPageResult> {
+  async listChunks(ref: string, opts: { offset?: number; limit?: number; withEmbedding?: boolean; filter?: FilterInput } = {}): Promise<ChunkPageResult> {
+    const filter = opts.filter && (opts.filter.filter !== undefined || opts.filter.where !== undefined) ? wireFilter(opts.filter) : undefined;
     const chunks: ChunkView[] = [];
     const start = opts.offset ?? 0;
     let total = 0;
     for (;;) {
       const want = opts.limit === undefined ? PAGE : Math.min(PAGE, opts.limit - chunks.length);
       if (want <= 0) return { total, chunks };
-      const page = await this.client.listChunks(ref, { offset: start + chunks.length, limit: want, withEmbedding: opts.withEmbedding });
+      const at = { offset: start + chunks.length, limit: want };
+      const page = filter ? await this.client.listMatching(ref, { ...filter, ...at, with_embedding: opts.withEmbedding }) : await this.client.listChunks(ref, { ...at, withEmbedding: opts.withEmbedding });
       total = page.total;
       chunks.push(...page.chunks);
       if (page.chunks.length < want || start + chunks.length >= total) return { total, chunks };
     }
+  }
+
+  countChunks(ref: string, filter: FilterInput = {}): Promise<{ lib_id: string; count: number }> {
+    return this.client.count(ref, wireFilter(filter));
   }
 
   getChunk(id: string, withEmbedding = false, libRef?: string): Promise<ChunkView> {
@@ -106,6 +113,10 @@ export class RemoteService implements VdbApi {
   deleteChunks(ids: string[], libRef?: string): Promise<ChunkView[]> {
     if (ids.length === 0) return Promise.reject(new InvalidInput('give at least one chunk id'));
     return this.client.deleteChunks(ids, libRef);
+  }
+
+  async deleteWhere(ref: string, filter: FilterInput, opts: { dryRun?: boolean } = {}): Promise<ChunkView[]> {
+    return (await this.client.deleteMatching(ref, { ...wireFilter(filter), dry_run: opts.dryRun, with_chunks: true })).chunks ?? [];
   }
 
   readonly documents: DocumentsApi = {
@@ -212,6 +223,14 @@ function renameItem(err: unknown, count: number, where: AddOptions['where'], nou
   const m = new RegExp(`^${noun} (\\d+): `).exec(err.message);
   const name = m ? where(Number(m[1]) - 1) : undefined;
   return name === undefined ? err : new VdbError(err.code, `${name}: ${err.message.slice(m![0].length)}`);
+}
+
+/** A command's filter as a request's fields (absent ones left out). */
+function wireFilter(f: FilterInput): FilterFields {
+  const out: FilterFields = {};
+  if (f.filter !== undefined) out.filter = f.filter;
+  if (f.where !== undefined) out.where = typeof f.where === 'string' ? f.where : [...f.where];
+  return out;
 }
 
 /** Per-item outcomes in the order the server counted them (the wire carries counts, not each item's). */

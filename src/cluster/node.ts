@@ -18,6 +18,7 @@ import { writeContext } from '../service/api.js';
 import { SnapshotStore } from '../store/store.js';
 import { exportDatabase } from '../store/portable.js';
 import { failpoint } from '../store/failpoint.js';
+import type { FilterInput } from '../filter/parse.js';
 import type { Etcd3, Namespace } from './etcd.js';
 import { connect, KEYS, maxValueBytes, pad, putParts } from './etcd.js';
 import type { ClusterAddress } from './etcd.js';
@@ -220,9 +221,14 @@ export class ClusterNode implements VdbApi {
     return this.service.getLibrary(ref);
   }
 
-  listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean }) {
+  listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean; filter?: FilterInput }) {
     this.readable();
     return this.service.listChunks(ref, opts);
+  }
+
+  countChunks(ref: string, filter?: FilterInput) {
+    this.readable();
+    return this.service.countChunks(ref, filter);
   }
 
   getChunk(id: string, withEmbedding?: boolean, libRef?: string) {
@@ -306,6 +312,13 @@ export class ClusterNode implements VdbApi {
   deleteChunks(ids: string[], libRef?: string) {
     if (ids.length === 0) return Promise.reject(new InvalidInput('give at least one chunk id'));
     return this.submit('chunk.delete', { ids, lib: libRef });
+  }
+
+  /** A dry run is a read of this replica; a deletion goes through the log. */
+  async deleteWhere(ref: string, filter: FilterInput, opts: { dryRun?: boolean } = {}) {
+    if (!opts.dryRun) return this.submit('chunk.delete_where', { lib: ref, filter });
+    this.readable();
+    return this.service.deleteWhere(ref, filter, { dryRun: true });
   }
 
   /** Documents: reads from the replica, writes through the log. */

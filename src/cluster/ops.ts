@@ -11,6 +11,7 @@
 import type { DocumentPatch, NewDocument } from '../domain/documents.js';
 import type { ChunkPatch, IndexType, LibraryPatch, NewChunk, NewLibrary, OnConflict } from '../domain/types.js';
 import type { BuildRequest, VdbService } from '../service/service.js';
+import type { FilterInput } from '../filter/parse.js';
 import { InvalidInput } from '../domain/errors.js';
 
 export interface Prepared {
@@ -76,6 +77,15 @@ export const OPS = {
   'chunk.delete': op({
     prepare: async (svc, { ids, lib }: { ids: string[]; lib?: string }) => plain({ ids, lib: lib === undefined ? undefined : libId(svc, lib) }),
     apply: (svc, p: { ids: string[]; lib?: string }) => svc.deleteChunks(p.ids, p.lib),
+  }),
+  'chunk.delete_where': op({
+    // The filter is evaluated when the entry is applied, at its place in the log: the same chunks on every node.
+    prepare: async (svc, { lib, filter }: { lib: string; filter: FilterInput }) => {
+      const id = libId(svc, lib);
+      await svc.deleteWhere(id, filter, { dryRun: true });
+      return plain({ lib: id, filter: { filter: filter.filter, where: filter.where } });
+    },
+    apply: (svc, p: { lib: string; filter: FilterInput }) => svc.deleteWhere(p.lib, p.filter),
   }),
   'doc.add': op({
     prepare: async (svc, { lib, items, on_conflict }: { lib: string; items: NewDocument[]; on_conflict?: OnConflict }) => plain({ lib: libId(svc, lib), items, on_conflict }),

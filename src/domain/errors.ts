@@ -5,6 +5,8 @@
 export type ErrorCode =
   | 'usage'
   | 'invalid_input'
+  // A filter that does not parse or is not well typed: exit 3 like other bad input, but HTTP 400.
+  | 'invalid_filter'
   | 'not_found'
   | 'conflict'
   | 'corrupt_snapshot'
@@ -65,6 +67,8 @@ function errorClass(code: ErrorCode): new (message: string, options?: ErrorOptio
 export class UsageError extends errorClass('usage') {}
 /** Data given to vdb is wrong: malformed JSON, wrong dimension, NaN, empty text. */
 export class InvalidInput extends errorClass('invalid_input') {}
+/** A filter (`--where`, `--filter`, `"filter"`) that does not parse; the message quotes the offending part. */
+export class InvalidFilter extends errorClass('invalid_filter') {}
 export class NotFound extends errorClass('not_found') {}
 export class Conflict extends errorClass('conflict') {}
 /** The snapshot cannot be read as a vdb snapshot; vdb never overwrites it. */
@@ -101,6 +105,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   internal: 1,
   usage: 2,
   invalid_input: 3,
+  invalid_filter: 3,
   not_found: 4,
   conflict: 5,
   corrupt_snapshot: 6,
@@ -119,6 +124,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   usage: 400,
   invalid_input: 422,
+  invalid_filter: 400,
   not_found: 404,
   conflict: 409,
   corrupt_snapshot: 500,

@@ -20,6 +20,14 @@ import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from 
 import { allocRows, norm, prepareData, prepareRows } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
+import type { Filter } from '../filter/ast.js';
+import type { RowBitmap } from '../filter/bitmap.js';
+import type { ColumnSet } from '../filter/columns.js';
+import { evaluate } from '../filter/evaluate.js';
+import { subjectOf } from '../filter/fields.js';
+import { DocumentColumns } from '../filter/documents.js';
+import type { DocumentSource } from '../filter/documents.js';
+import { LiveColumns } from '../filter/live.js';
 
 export interface Chunk {
   id: string;
@@ -109,11 +117,14 @@ export interface Library extends LibraryInit {}
 export class Library {
   indexState: IndexState | null = null;
   readonly documents = new Documents();
+  /** What filters read (src/filter), kept in step with the rows by the methods below. */
+  readonly columns = new LiveColumns();
+  private readonly docColumns = new DocumentColumns();
   /** While `lazy` is set: only the rows appended since, with their vectors at the start of `store`. */
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
   private store: Float32Array;
-  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows } = {};
+  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap> } = {};
   /**
    * Records read one at a time while the rows are on disk (frozen: changes go
    * through `chunks`); past a sixteenth of the rows, all of them at once.
@@ -139,6 +150,7 @@ export class Library {
   set chunks(chunks: Chunk[]) {
     this.materialize();
     this.rows = chunks;
+    this.columns.reset();
     this.idRows = null;
   }
 
@@ -153,6 +165,7 @@ export class Library {
     this.loose.clear();
     this.looseAll = null;
     this.rows = chunks;
+    this.columns.reset();
     this.idRows = null;
     this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
     this.cache = {};
@@ -163,6 +176,7 @@ export class Library {
     if (this.rows.length > 0 || this.lazy) throw new Error('setLazy on a library that holds rows');
     this.lazy = lazy;
     this.store = new Float32Array(0);
+    this.columns.reset();
   }
 
   private materialize(): void {
@@ -307,6 +321,8 @@ export class Library {
 
   /** Records that the chunk at `row` had its text, metadata, tags or timestamps changed. */
   markEdited(row: number): void {
+    this.columns.edited(row);
+    this.cache.filtered = undefined;
     const j = this.changes;
     if (j && row < this.size - j.appended) j.edited.set(this.chunks[row], row);
   }
@@ -342,6 +358,7 @@ export class Library {
       chunks.forEach((c, i) => ids.set(c.id, first + i));
     }
     if (this.changes) this.changes.appended += chunks.length;
+    this.columns.appended(chunks.length);
     this.changed();
   }
 
@@ -356,6 +373,7 @@ export class Library {
   /** Removes the given rows, keeping the others in order. */
   removeRows(rows: Set<number>): void {
     this.materialize();
+    this.columns.removed([...rows].filter((r) => r >= 0 && r < this.size).sort((a, b) => a - b));
     const j = this.changes;
     if (j) {
       if (j.removedRows.length > 0 || j.appended > 0 || j.edited.size > 0) j.complex = true;
@@ -389,6 +407,33 @@ export class Library {
   setIndex(state: IndexState | null): void {
     this.indexState = state;
     this.cache = {};
+  }
+
+  /**
+   * The rows a filter matches, from the filter columns (no chunk record is
+   * read, but those of rows changed since the columns were built or loaded).
+   * Cached per filter until the next change (`query --stdin` lines often share one).
+   */
+  filterRows(filter: Filter): RowBitmap {
+    const memo = (this.cache.filtered ??= new Map());
+    const key = JSON.stringify(filter);
+    let bits = memo.get(key);
+    if (!bits) {
+      bits = evaluate(filter, this.docColumns.source(this.columns.source(this.size, (row) => subjectOf(this.chunkAt(row))), this.documentSource()));
+      if (memo.size >= 16) memo.clear();
+      memo.set(key, bits);
+    }
+    return bits;
+  }
+
+  /** What `doc.KEY` filters read: the library's documents (read whole on the first such filter). */
+  private documentSource(): DocumentSource | null {
+    return this.documents.size === 0 ? null : this.documents;
+  }
+
+  /** The filter columns of every row now, for a snapshot to store. */
+  filterColumns(): ColumnSet {
+    return this.columns.current(this.size, (row) => subjectOf(this.chunkAt(row)));
   }
 
   /** Rows as the indexes see them: unit rows for cosine. Cached until the next change. */

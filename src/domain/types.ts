@@ -88,6 +88,27 @@ export interface Hit {
 
 export interface QueryResult {
   hits: Hit[];
+  /** Only when asked for (`--explain`, `"explain": true`). */
+  explain?: QueryExplain;
+}
+
+/** How a query was answered (`vdb query --explain`). */
+export interface QueryExplain {
+  /** index: the library's index searched (among the matching chunks, with a filter); exact-scan: every (matching) chunk scored; none: no chunk matches. */
+  plan: 'index' | 'exact-scan' | 'none';
+  /** The library's index type; null without one. */
+  index: IndexType | null;
+  /** The filter as vdb read it, or null. */
+  filter: string | null;
+  chunks: number;
+  /** Chunks the filter matches (null without a filter). */
+  matches: number | null;
+  /** Why this plan. */
+  reason: string;
+  /** What the index did, when it says (e.g. its filtered graph walk); null otherwise. */
+  search: string | null;
+  /** Chunks added or re-embedded since the index was built, scanned exactly beside it. */
+  unindexed: number;
 }
 
 export interface NewLibrary {
@@ -144,6 +165,12 @@ export interface QueryInput {
   k?: number;
   /** Candidate list size for this query; only for an index with an `ef_search` option (hnsw). */
   ef?: number;
+  /** A JSON filter (a value, or its text; src/filter/parse.ts): only matching chunks are searched. */
+  filter?: unknown;
+  /** `--where` shorthand expressions, ANDed with each other and with `filter`. */
+  where?: string | readonly string[];
+  /** Add `explain` to the result: which plan ran and why. */
+  explain?: boolean;
 }
 
 export const DEFAULT_K = 10;

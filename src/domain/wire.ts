@@ -61,12 +61,53 @@ export interface BuildIndexRequest {
   [option: string]: number | boolean | string | undefined;
 }
 
+/** The filter of a request (docs/filters.md): JSON and shorthand, all of it must hold. */
+export interface FilterFields {
+  /** A JSON filter, e.g. `{"lang": "en", "year": {"$gte": 2020}}`. */
+  filter?: unknown;
+  /** Shorthand expressions, e.g. `"lang=en"`, `["tag=faq", "year>=2020"]`. */
+  where?: string | string[];
+}
+
 /** `POST /api/v1/libraries/{lib}/query`: an embedding or a text, not both. */
-export interface QueryRequest {
+export interface QueryRequest extends FilterFields {
   embedding?: number[];
   text?: string;
   k?: number;
   ef?: number;
+  /** Add `explain` to the answer: which plan ran and why. */
+  explain?: boolean;
+}
+
+/** `POST /api/v1/libraries/{lib}/chunks/list`: a page of the matching chunks. */
+export interface ChunkListRequest extends FilterFields {
+  offset?: number;
+  limit?: number;
+  with_embedding?: boolean;
+}
+
+/** `POST /api/v1/libraries/{lib}/count`. */
+export type CountRequest = FilterFields;
+
+/** `POST /api/v1/libraries/{lib}/chunks/delete`: a filter is required (`{"filter": {}}` matches every chunk). */
+export interface DeleteWhereRequest extends FilterFields {
+  dry_run?: boolean;
+  /** Answer with the deleted chunks too (as `vdb chunk delete --json` prints them). */
+  with_chunks?: boolean;
+}
+
+/** `…/count`. */
+export interface CountView {
+  lib_id: string;
+  count: number;
+}
+
+/** `POST …/chunks/delete`: the chunks deleted (or, with dry_run, that would be). */
+export interface DeletedView {
+  deleted: number;
+  ids: string[];
+  /** With `with_chunks`. */
+  chunks?: ChunkView[];
 }
 
 /** `GET /api/v1/libraries/{lib}/index`, as `vdb index show --json`. */

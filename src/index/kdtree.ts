@@ -12,8 +12,8 @@
 import { rowScorer } from './kernels.js';
 import type { Metric } from './kernels.js';
 import type { TopK } from './topk.js';
-import { rowOf } from './types.js';
-import type { BuildContext, IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
+import { allows, rowOf } from './types.js';
+import type { BuildContext, IndexKind, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_LEAF_SIZE = 16;
 const PUSH_RIGHT_THEN_LEFT = [false, true] as const;
@@ -50,7 +50,7 @@ export class KdTree implements VectorIndex {
     };
   }
 
-  search(query: Float32Array, space: SearchSpace, top: TopK): void {
+  search(query: Float32Array, space: SearchSpace, top: TopK, _ef?: number, filter?: RowFilter): void {
     if (this.slots === 0) return;
     const { metric, data, dim } = space;
     const score = rowScorer(metric, query, data, dim);
@@ -70,7 +70,7 @@ export class KdTree implements VectorIndex {
       if (end - start <= this.leafSize) {
         for (let j = start; j < end; j++) {
           const row = rowOf(space, this.perm[j]);
-          if (row < 0) continue;
+          if (row < 0 || (filter && !allows(filter, row))) continue;
           top.push(score(row), row);
         }
         continue;

@@ -14,6 +14,7 @@
  */
 import { WasmF32, blockScratch, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
+import { forEachSet } from './types.js';
 import type { SearchSpace } from './types.js';
 
 export type Metric = 'cosine' | 'l2' | 'dot';
@@ -158,6 +159,14 @@ export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: n
   } else {
     for (let r = from; r < to; r++) top.push(-w.dotExact(0, base + r * dim, dim), r);
   }
+}
+
+/**
+ * Offers the rows [0, rows) whose bit is set in `bits` (see RowFilter) to
+ * `top`, with the distances `scan` would give them.
+ */
+export function scanAllowed(score: (row: number) => number, bits: Uint32Array, rows: number, top: TopK): void {
+  forEachSet(bits, rows, (row) => top.push(score(row), row));
 }
 
 /**

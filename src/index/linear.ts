@@ -1,6 +1,6 @@
-import { scan } from './kernels.js';
+import { rowScorer, scan, scanAllowed } from './kernels.js';
 import type { TopK } from './topk.js';
-import type { IndexKind, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
+import type { IndexKind, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 /** Exact scan over every current row. Holds no state, so it is never stale. */
 export class LinearIndex implements VectorIndex {
@@ -11,8 +11,9 @@ export class LinearIndex implements VectorIndex {
     return {};
   }
 
-  search(query: Float32Array, space: SearchSpace, top: TopK): void {
-    scan(space.metric, query, space.data, space.dim, 0, space.rows, top);
+  search(query: Float32Array, space: SearchSpace, top: TopK, _ef?: number, filter?: RowFilter): void {
+    if (filter) scanAllowed(rowScorer(space.metric, query, space.data, space.dim), filter.bits, space.rows, top);
+    else scan(space.metric, query, space.data, space.dim, 0, space.rows, top);
   }
 
   serialize(): SerializedIndex {

@@ -48,6 +48,37 @@ export interface ArraySource {
   damaged(what: string): never;
 }
 
+/**
+ * The rows a filtered search may return: bit r of `bits` (bit r & 31 of word
+ * r >> 5) is set for each allowed row. `count` is how many allowed rows the
+ * index answers for (its live slots; linear: every row), so an index can
+ * tell when it found too few and must not come back short.
+ */
+export interface RowFilter {
+  readonly bits: Uint32Array;
+  readonly count: number;
+}
+
+/** Whether `filter` allows `row`. */
+export function allows(filter: RowFilter, row: number): boolean {
+  return ((filter.bits[row >>> 5] >>> (row & 31)) & 1) === 1;
+}
+
+/** Calls `visit(i)` for every set bit i below `below` of a bitmap laid out as RowFilter's, ascending. */
+export function forEachSet(bits: Uint32Array, below: number, visit: (i: number) => void): void {
+  const words = Math.min(bits.length, (below + 31) >>> 5);
+  for (let w = 0; w < words; w++) {
+    let x = bits[w];
+    while (x !== 0) {
+      const t = x & -x;
+      const i = (w << 5) + 31 - Math.clz32(t);
+      x ^= t;
+      if (i >= below) return;
+      visit(i);
+    }
+  }
+}
+
 export interface VectorIndex {
   readonly type: IndexType;
   /** Number of slots (rows covered at build time); 0 for linear, which covers every row. */
@@ -55,12 +86,15 @@ export interface VectorIndex {
   params(): Record<string, number>;
   /**
    * Offers candidates to `top` as (distance, row). Exact indexes offer every
-   * row that could rank in the top k; approximate ones offer what they find.
+   * row that could rank in the top k; approximate ones offer what they find,
+   * and at least min(top.k, live rows) of them (min(top.k, filter.count) with
+   * a filter), each row once. With a filter only allowed rows are offered.
    * @param query prepared with `prepareQuery`
    * @param ef candidate list size for this query, overriding the index's
    *   `ef_search` option (indexes without that option ignore it)
+   * @returns how it searched, when that is worth telling (`vdb query --explain`)
    */
-  search(query: Float32Array, space: SearchSpace, top: TopK, ef?: number): void;
+  search(query: Float32Array, space: SearchSpace, top: TopK, ef?: number, filter?: RowFilter): string | void;
   serialize(): SerializedIndex;
   /** Reads whatever the index still keeps on disk (many queries are coming). */
   preload?(): void;

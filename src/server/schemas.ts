@@ -12,7 +12,7 @@ import type { Static, TSchema } from 'typebox';
 import { HTTP_STATUS } from '../domain/errors.js';
 import type { ErrorCode } from '../domain/errors.js';
 import type { DocumentView } from '../domain/documents.js';
-import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryResult } from '../domain/types.js';
+import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryExplain, QueryResult } from '../domain/types.js';
 import type * as Wire from '../domain/wire.js';
 import { DEFAULT_K, MAX_EF, MAX_K, ON_CONFLICT } from '../domain/types.js';
 import { MAX_ID_BYTES } from '../domain/validate.js';
@@ -141,8 +141,35 @@ export const DocumentViewSchema = Type.Object(
   { $id: 'DocumentView', description: 'a document' },
 );
 
-/** domain/types.ts QueryResult: `{"hits": [...]}`. */
-export const QueryResultSchema = Type.Object({ hits: Type.Array(HitSchema, { description: 'nearest first' }) }, { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' });
+/** domain/types.ts QueryExplain: how a query was answered. */
+export const QueryExplainSchema = Type.Object(
+  {
+    plan: Type.Enum(['index', 'exact-scan', 'none'], { description: 'index: the index searched (among the matches); exact-scan: every (matching) chunk scored; none: nothing matches' }),
+    index: Type.Union([Type.Enum(INDEX_TYPES), Type.Null()]),
+    filter: Type.Union([Type.String(), Type.Null()], { description: 'the filter as vdb read it' }),
+    chunks: Type.Integer(),
+    matches: Type.Union([Type.Integer(), Type.Null()], { description: 'chunks the filter matches; null without a filter' }),
+    reason: Type.String({ description: 'why this plan' }),
+    search: Type.Union([Type.String(), Type.Null()], { description: 'what the index did, when it says' }),
+    unindexed: Type.Integer({ description: 'chunks added or re-embedded since the build, scanned exactly beside the index' }),
+  },
+  { $id: 'QueryExplain' },
+);
+
+/** domain/types.ts QueryResult: `{"hits": [...]}`, with `explain` when asked for. */
+export const QueryResultSchema = Type.Object(
+  { hits: Type.Array(HitSchema, { description: 'nearest first' }), explain: Type.Optional(QueryExplainSchema) },
+  { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' },
+);
+
+/** `…/count`: how many chunks (match). */
+export const CountSchema = Type.Object({ lib_id: Type.String(), count: Type.Integer() }, { description: 'how many chunks hold, or match the filter' });
+
+/** `POST …/chunks/delete`: what a delete by filter removed (or would, with dry_run). */
+export const DeletedSchema = Type.Object(
+  { deleted: Type.Integer(), ids: Type.Array(Type.String(), { description: 'in insertion order' }), chunks: Type.Optional(Type.Array(ChunkViewSchema, { description: 'with with_chunks: the chunks themselves' })) },
+  { description: 'the chunks deleted (with dry_run: that would be)' },
+);
 
 /** `GET …/index`, as `vdb index show --json`. */
 export const IndexInfoSchema = Type.Object({
@@ -193,8 +220,30 @@ export const PageQuery = Type.Object(
 );
 
 const withEmbedding = Type.Boolean({ default: false, description: 'include embeddings' });
-/** `?offset&limit&with_embedding` for chunk lists; `?with_embedding` for one chunk. */
-export const ChunkPageQuery = Type.Object({ ...PageQuery.properties, with_embedding: withEmbedding }, strict);
+
+/** The filter of a request: JSON and shorthand, ANDed; the service parses and checks them (400 when bad). */
+const filterFields = {
+  filter: Type.Optional(Type.Unknown({ description: 'JSON filter, e.g. {"lang": "en", "year": {"$gte": 2020}} (README "Filters")' })),
+  where: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'shorthand filters such as "lang=en", "year>=2020"; all must hold' })),
+};
+/** In a query string the JSON filter is text. */
+const filterQuery = {
+  filter: Type.Optional(Type.String({ description: 'JSON filter (URL-encoded), e.g. {"lang":"en"}' })),
+  where: filterFields.where,
+};
+
+/** `?offset&limit&with_embedding&filter&where` for chunk lists; `?with_embedding` for one chunk. */
+export const ChunkPageQuery = Type.Object({ ...PageQuery.properties, with_embedding: withEmbedding, ...filterQuery }, strict);
+/** `POST …/chunks/list`: a page of the chunks matching a filter, the filter in the body. */
+export const ChunkListBody = Type.Object(
+  { offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: DEFAULT_PAGE })), with_embedding: Type.Optional(withEmbedding), ...filterFields },
+  strict,
+);
+/** `…/count`: in the body (POST) or the query string (GET). */
+export const CountBody = Type.Object(filterFields, strict);
+export const CountQuery = Type.Object(filterQuery, strict);
+/** `POST …/chunks/delete`: a filter is required ({} matches every chunk). */
+export const DeleteWhereBody = Type.Object({ ...filterFields, dry_run: Type.Optional(Type.Boolean({ default: false, description: 'say what would be deleted, delete nothing' })), with_chunks: Type.Optional(Type.Boolean({ default: false, description: 'answer with the deleted chunks too' })) }, { ...strict, minProperties: 1 });
 export const ChunkGetQuery = Type.Object({ with_embedding: withEmbedding }, strict);
 
 /** `POST /libraries`; defaults and checks as `vdb lib create`. */
@@ -277,6 +326,8 @@ export const QueryBody = Type.Object(
     text: Type.Optional(Type.String({ description: "embedded with the library's embedder" })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
     ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
+    ...filterFields,
+    explain: Type.Optional(Type.Boolean({ description: 'add "explain": which plan answered and why' })),
   },
   {
     ...strict,
@@ -288,9 +339,14 @@ export const QueryBody = Type.Object(
 /** Request and answer types, for the client: plain interfaces in domain/wire.ts, checked against the schemas below. */
 export type {
   BuildIndexRequest,
+  ChunkListRequest,
   ChunkListView,
   ChunkPageView,
   ChunkPatchRequest,
+  CountRequest,
+  CountView,
+  DeletedView,
+  DeleteWhereRequest,
   DocumentPageView,
   DocumentPatchRequest,
   IndexInfo,
@@ -314,6 +370,7 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof HitSchema>, Hit>>,
   Assert<Same<Static<typeof DocumentViewSchema>, DocumentView>>,
   Assert<Same<Static<typeof QueryResultSchema>, QueryResult>>,
+  Assert<Same<Static<typeof QueryExplainSchema>, QueryExplain>>,
   Assert<Same<Static<typeof NewLibraryBody>, Wire.NewLibraryRequest>>,
   Assert<Same<Static<typeof LibraryPatchBody>, Wire.LibraryPatchRequest>>,
   Assert<Same<Static<typeof NewChunk>, Wire.NewChunkRequest>>,
@@ -328,4 +385,9 @@ export type SchemasMatchWireTypes = [
   Assert<Same<Static<typeof DocumentPatchBody>, Wire.DocumentPatchRequest>>,
   // Index options are declared per type at run time: every body the schema accepts is a BuildIndexRequest.
   Assert<Static<typeof BuildIndexBody> extends Wire.BuildIndexRequest ? true : false>,
+  Assert<Same<Static<typeof ChunkListBody>, Wire.ChunkListRequest>>,
+  Assert<Same<Static<typeof CountBody>, Wire.CountRequest>>,
+  Assert<Same<Static<typeof DeleteWhereBody>, Wire.DeleteWhereRequest>>,
+  Assert<Same<Static<typeof CountSchema>, Wire.CountView>>,
+  Assert<Same<Static<typeof DeletedSchema>, Wire.DeletedView>>,
 ];

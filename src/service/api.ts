@@ -24,6 +24,7 @@ import type { DocumentPatch, DocumentView, NewDocument } from '../domain/documen
 import type { AddOutcome } from '../domain/types.js';
 import type { AddDocumentOptions } from './documents.js';
 import type { AddOptions, BuildRequest, Progress, PutResult, SessionOptions } from './service.js';
+import type { FilterInput } from '../filter/parse.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -66,13 +67,17 @@ export interface VdbApi {
   createLibrary(input: NewLibrary): Promise<LibraryView>;
   updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView>;
   deleteLibrary(ref: string): Promise<LibraryView>;
-  listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean }): Awaitable<ChunkPageResult>;
+  /** With a filter: a page of the matching chunks (`total` counts those). */
+  listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean; filter?: FilterInput }): Awaitable<ChunkPageResult>;
+  countChunks(ref: string, filter?: FilterInput): Awaitable<{ lib_id: string; count: number }>;
   /** `libRef` names the chunk's library (needed when several hold the id). */
   getChunk(id: string, withEmbedding?: boolean, libRef?: string): Awaitable<ChunkView>;
   addChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<ChunkView[]>;
   putChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<PutResult>;
   updateChunk(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkView>;
   deleteChunks(ids: string[], libRef?: string): Promise<ChunkView[]>;
+  /** Every chunk the filter matches, in one atomic change; `dryRun` only says which. */
+  deleteWhere(ref: string, filter: FilterInput, opts?: { dryRun?: boolean }): Promise<ChunkView[]>;
   buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView>;
   indexInfo(ref: string): Awaitable<IndexInfoResult>;
   query(ref: string, input: QueryInput): Promise<QueryResult>;

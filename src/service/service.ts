@@ -2,7 +2,7 @@
  * The use cases. The CLI and the REST server only parse input, call one of
  * these methods and format the result; all validation and all data rules are here.
  */
-import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
+import { Conflict, InvalidFilter, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
 import type {
@@ -21,14 +21,20 @@ import type {
   NewChunk,
   NewLibrary,
   OnConflict,
+  QueryExplain,
   QueryInput,
   QueryResult,
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
 import { checkEf, checkEmbedding, checkId, checkK, checkMetadata, checkName, checkOnConflict, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
+import { and, render } from '../filter/ast.js';
+import type { Filter } from '../filter/ast.js';
+import type { FilterInput } from '../filter/parse.js';
+import { parseFilter } from '../filter/parse.js';
+import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
-import { METRICS, prepareQuery, spaceScorer } from '../index/kernels.js';
+import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
@@ -208,13 +214,31 @@ export class VdbService implements VdbApi {
 
   // ---- chunks ----------------------------------------------------------
 
-  listChunks(ref: string, opts: { offset?: number; limit?: number; withEmbedding?: boolean } = {}): { total: number; chunks: ChunkView[] } {
+  /**
+   * A page of the library's chunks in insertion order; with a filter, of the
+   * matching ones (`total` counts those).
+   */
+  listChunks(ref: string, opts: { offset?: number; limit?: number; withEmbedding?: boolean; filter?: FilterInput } = {}): { total: number; chunks: ChunkView[] } {
+    const filter = opts.filter ? parseFilter(opts.filter) : null;
     const lib = this.store.read().library(ref);
     const offset = opts.offset ?? 0;
-    const end = Math.min(lib.size, opts.limit === undefined ? Infinity : offset + opts.limit);
     const chunks: ChunkView[] = [];
+    if (filter) {
+      const rows = lib.filterRows(filter).toArray();
+      const end = Math.min(rows.length, opts.limit === undefined ? Infinity : offset + opts.limit);
+      for (let i = offset; i < end; i++) chunks.push(lib.chunkView(rows[i], opts.withEmbedding));
+      return { total: rows.length, chunks };
+    }
+    const end = Math.min(lib.size, opts.limit === undefined ? Infinity : offset + opts.limit);
     for (let r = offset; r < end; r++) chunks.push(lib.chunkView(r, opts.withEmbedding));
     return { total: lib.size, chunks };
+  }
+
+  /** How many of the library's chunks match the filter (all of them without one). */
+  countChunks(ref: string, filter: FilterInput = {}): { lib_id: string; count: number } {
+    const f = parseFilter(filter);
+    const lib = this.store.read().library(ref);
+    return { lib_id: lib.id, count: f ? lib.filterRows(f).count() : lib.size };
   }
 
   /** One chunk; `libRef` names its library (needed when several hold the id). */
@@ -439,6 +463,30 @@ export class VdbService implements VdbApi {
     });
   }
 
+  /**
+   * Deletes every chunk of the library the filter matches, as one atomic
+   * change (all of them or, on any error, none); `dryRun` only says which.
+   * @throws InvalidFilter before anything changes when the filter is bad
+   */
+  async deleteWhere(ref: string, filter: FilterInput, opts: { dryRun?: boolean } = {}): Promise<ChunkView[]> {
+    const f = parseFilter(filter);
+    if (f === null) throw new InvalidFilter('give a filter (--where or --filter, "filter" or "where") to delete by', { hint: 'to delete every chunk, give the filter {}' });
+    const select = (lib: Library) => {
+      const rows = lib.filterRows(f).toArray();
+      return { rows, views: Array.from(rows, (r) => lib.chunkView(r)) };
+    };
+    if (opts.dryRun) return select(this.store.read().library(ref)).views;
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      const { rows, views } = select(lib);
+      if (rows.length === 0) return views;
+      lib.removeRows(new Set(rows));
+      lib.updated_at = this.now();
+      db.changed();
+      return views;
+    });
+  }
+
   // ---- indexes ---------------------------------------------------------
 
   /**
@@ -470,7 +518,12 @@ export class VdbService implements VdbApi {
   // ---- queries ---------------------------------------------------------
 
   async query(ref: string, input: QueryInput): Promise<QueryResult> {
-    return (await this.querySession(ref)).query(input);
+    const session = await this.querySession(ref);
+    try {
+      return await session.query(input);
+    } finally {
+      await session.close();
+    }
   }
 
   /** Resolves the library once, for answering many queries (`query --stdin`). */
@@ -609,11 +662,16 @@ export interface PreparedQuery {
   k: number;
   /** Candidate list size for an hnsw index; undefined: the index's own. */
   ef?: number;
+  /** Only chunks matching this are searched; null: every chunk. */
+  filter?: Filter | null;
+  explain?: boolean;
 }
 
 export interface SessionOptions {
   /** Threads for batched exact search (`queryBatch`); default: the machine's. */
   threads?: number;
+  /** A filter ANDed into every query of the session (`query --stdin --where ...`). */
+  filter?: FilterInput;
 }
 
 /** Answers queries against one loaded library. */
@@ -622,11 +680,15 @@ export class QuerySession {
   private batch: BatchSearch | null = null;
   /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
   private ahead = new Map<string, Float32Array>();
+  private readonly filter: Filter | null;
 
+  /** @throws InvalidFilter when the session's filter is bad */
   constructor(
     readonly lib: Library,
     private readonly opts: SessionOptions = {},
-  ) {}
+  ) {
+    this.filter = opts.filter ? parseFilter(opts.filter) : null;
+  }
 
   async query(input: QueryInput, where?: string): Promise<QueryResult> {
     const [result] = await this.queryBatch([await this.prepare(input, where)]);
@@ -655,7 +717,10 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     lib.checkVector(vector, where);
-    return { vector, k, ef: this.efFor(input.ef, where) };
+    const own = parseFilter({ filter: input.filter, where: input.where }, where);
+    const filter = own && this.filter ? and([this.filter, own]) : (own ?? this.filter);
+    if (input.explain !== undefined && typeof input.explain !== 'boolean') throw new InvalidInput(prefix(where, 'explain must be true or false'));
+    return { vector, k, ef: this.efFor(input.ef, where), filter, explain: input.explain === true };
   }
 
   /**
@@ -695,17 +760,25 @@ export class QuerySession {
   async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
     const lib = this.lib;
     const type = lib.indexState?.type ?? 'linear';
-    if (queries.length < 2 || type !== 'linear' || lib.size === 0) return queries.map((q) => ({ hits: nearest(lib, q.vector, q.k, q.ef) }));
+    const one = (q: PreparedQuery) => answer(lib, q.vector, q.k, q.ef, q.filter ?? null, q.explain === true);
+    // Filtered scans touch only their matches, and explained queries report their own plan: one at a time.
+    const batched = queries.filter((q) => !q.filter && !q.explain);
+    if (batched.length < 2 || type !== 'linear' || lib.size === 0) return queries.map(one);
     const space = lib.searchSpace();
     if (this.batch?.rows.data !== space.data) {
       void this.batch?.close();
       this.batch = new BatchSearch(space, { threads: this.opts.threads });
     }
     const ranked = await this.batch.search(
-      queries.map((q) => prepareQuery(lib.metric, q.vector)),
-      queries.map((q) => q.k),
+      batched.map((q) => prepareQuery(lib.metric, q.vector)),
+      batched.map((q) => q.k),
     );
-    return ranked.map(({ keys, dists }) => ({ hits: toHits(lib, keys, dists) }));
+    let next = 0;
+    return queries.map((q) => {
+      if (q.filter || q.explain) return one(q);
+      const { keys, dists } = ranked[next++];
+      return { hits: toHits(lib, keys, dists) };
+    });
   }
 
   /** Stops the threads of batched search, if any were started. */
@@ -720,18 +793,56 @@ export class QuerySession {
  * @param ef the index's candidate list size for this query (hnsw), instead of its ef_search
  */
 export function nearest(lib: Library, vector: Float32Array, k: number, ef?: number): Hit[] {
+  return answer(lib, vector, k, ef).hits;
+}
+
+/**
+ * `nearest`, with a filter: the k nearest among the matching chunks, by the
+ * plan of src/filter/planner.ts; with `explain`, the result says how.
+ */
+export function answer(lib: Library, vector: Float32Array, k: number, ef?: number, filter: Filter | null = null, explain = false): QueryResult {
   const space = lib.searchSpace();
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));
-  // Unindexed rows first: a fuller heap lets an exact index prune more.
+  const state = lib.indexState;
   const unindexed = lib.unindexedRows();
-  if (unindexed.length > 0) {
-    const score = spaceScorer(space, q);
-    for (const r of unindexed) top.push(score(r), r);
+  const bits = filter ? lib.filterRows(filter) : null;
+  const matches = bits ? bits.count() : null;
+  const plan = bits ? planFiltered({ matches: matches as number, rows: lib.size, dim: lib.dim, index: state?.type ?? null }) : null;
+  let search: string | void = undefined;
+  if (bits && plan?.kind === 'exact-scan') {
+    scanAllowed(spaceScorer(space, q), bits.words, lib.size, top);
+  } else if (plan?.kind !== 'none') {
+    // Unindexed rows first: a fuller heap lets an exact index prune more.
+    let unindexedMatches = 0;
+    if (unindexed.length > 0) {
+      const score = spaceScorer(space, q);
+      for (const r of unindexed) {
+        if (bits && !bits.has(r)) continue;
+        top.push(score(r), r);
+        unindexedMatches++;
+      }
+    }
+    const rowFilter = bits ? { bits: bits.words, count: (matches as number) - unindexedMatches } : undefined;
+    search = (state?.index ?? LINEAR).search(q, space, top, ef, rowFilter);
   }
-  (lib.indexState?.index ?? LINEAR).search(q, space, top, ef);
   const { keys, dists } = top.drain();
-  return toHits(lib, keys, dists);
+  const result: QueryResult = { hits: toHits(lib, keys, dists) };
+  if (explain) {
+    const type = state?.type ?? null;
+    const exact = type === null || type === 'linear';
+    result.explain = {
+      plan: plan?.kind ?? (exact ? 'exact-scan' : 'index'),
+      index: type,
+      filter: filter ? render(filter) : null,
+      chunks: lib.size,
+      matches,
+      reason: plan?.reason ?? (exact ? `${type === null ? 'no index' : 'linear index'}: exact scan of every chunk` : `no filter: the ${type} index searches every chunk`),
+      search: search ?? null,
+      unindexed: plan?.kind === 'exact-scan' || exact ? 0 : unindexed.length,
+    } satisfies QueryExplain;
+  }
+  return result;
 }
 
 function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {

@@ -239,6 +239,7 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
       if (!isObject(p) || !isCount(p.row) || p.row >= lib.size || lib.chunks[p.row].id !== p.id) return fail(`library ${e.id}: an edited chunk does not match its row`);
       const row = p.row;
       lib.chunks[row] = inDocument(chunkFrom(p, next_seq, fail));
+      lib.markEdited(row);
       lib.vectorAt(row).set(takeRow(lib.dim));
     }
     const chunks = add.map((a: unknown) => inDocument(chunkFrom(a, next_seq, fail)));

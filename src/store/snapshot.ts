@@ -29,6 +29,9 @@
  *
  * "doc_id" is written only when not null, and "documents" only when there are
  * some: a database that uses neither is written exactly as before they existed.
+ * A version 2 library also has "filter_columns": {"dtype": "u32", "file", ..., "rows"}, its
+ * filter columns (src/filter/columns.ts), or null when it has no chunks; libraries of
+ * older manifests lack it and build their columns from their records on first use.
  *
  * A version 2 manifest also carries `"manifest_crc32": N` right after
  * "generation": the crc32 of the manifest's JSON without that member, so an
@@ -49,6 +52,7 @@ import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.j
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
+import { ColumnSet } from '../filter/columns.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -74,6 +78,9 @@ export type ChunkEncoder = (records: object[], chunks: readonly Chunk[]) => obje
 /** Writes a library's document records likewise; returns the manifest's "documents" value. */
 export type DocumentEncoder = (records: object[], docs: readonly Document[]) => object;
 
+/** Writes bytes (4-aligned) as a u32 sidecar; returns its reference. */
+export type BytesEncoder = (bytes: Uint8Array) => object;
+
 export type Fail = (what: string) => never;
 
 export function snapshotFailer(source: string): Fail {
@@ -89,14 +96,17 @@ export function encodeSnapshot(db: Database): string {
   return encodeDoc(db, null, encodeArray);
 }
 
-/** Version 2: arrays through `put`, chunk and document records through `putChunks` and `putDocs`, which write sidecars and return their references. */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder): string {
-  return encodeDoc(db, generation, put, putChunks, putDocs);
+/**
+ * Version 2: arrays through `put`, chunk and document records through `putChunks` and
+ * `putDocs`, filter columns through `putBytes`, which write sidecars and return their references.
+ */
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks, putDocs);
+  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -111,7 +121,7 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
@@ -124,6 +134,7 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
       chunks: chunksOf(lib, putChunks),
       vectors: put(lib.vectors()),
       index: lib.indexState && encodeIndex(lib.indexState, put),
+      ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
     })),
   };
   return JSON.stringify(doc);
@@ -364,6 +375,15 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       lib.setRows(chunks, vectors);
     }
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
+    if (isObject(raw.filter_columns)) {
+      const where = `${at}.filter_columns`;
+      const ref = refOf(raw.filter_columns, where);
+      if (!ref || ref.dtype !== 'u32' || raw.filter_columns.rows !== lib.size) fail(`${where} must reference a u32 sidecar of the library's ${lib.size} rows`);
+      const { source } = arrayLater(raw.filter_columns, where);
+      const rows = lib.size;
+      // Opened now, read when a filter first needs it.
+      lib.columns.adoptLater(rows, () => ColumnSet.open(source as ArraySource, rows));
+    } else if (raw.filter_columns !== null && raw.filter_columns !== undefined) fail(`${at}.filter_columns must be a sidecar reference or null`);
     db.libraries.push(lib);
   });
   return db;

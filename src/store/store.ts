@@ -355,6 +355,12 @@ export class SnapshotStore {
       put,
       (records, chunks) => (records.length === 0 ? records : { ...putRecords(records, chunks), seqs: put(Uint32Array.from(chunks, (c) => c.seq)) }),
       (records, docs) => putRecords(records, docs),
+      (bytes) => {
+        sidecarBytes += bytes.byteLength;
+        const { ref, files: more } = sidecarFiles(arrayFileName(generation, k++, 'u32'), 'u32', bytes);
+        files.push(...more);
+        return ref;
+      },
     );
     // The arrays are the database's own and nothing changes them meanwhile (this process
     // commits one write at a time); written off this thread, so a server goes on answering.

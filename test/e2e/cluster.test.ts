@@ -12,7 +12,7 @@ import { etcdAvailable, startEtcd } from '../helpers/etcd.js';
 import type { Etcd } from '../helpers/etcd.js';
 import { serve } from '../helpers/server.js';
 import type { Served } from '../helpers/server.js';
-import { tempDir, vdb } from '../helpers/cli.js';
+import { tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
 import { SnapshotStore } from '../../src/store/store.js';
 import { encodeSnapshot } from '../../src/store/snapshot.js';
 
@@ -116,11 +116,29 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', () => {
     ]);
 
     // The CLI against either node, and the refusal of a standalone write to a replica.
-    const listed = vdb(['--remote', n2.served.url, '--consistency', 'strong', 'chunk', 'list', '--lib', 'docs', '--json']);
+    const listed = await vdbInProcess(['--remote', n2.served.url, '--consistency', 'strong', 'chunk', 'list', '--lib', 'docs', '--json']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).text)).toEqual(['hello again', '']);
-    const st = vdb(['cluster', 'status', '--remote', n1.served.url, '--json']);
+    const st = await vdbInProcess(['cluster', 'status', '--remote', n1.served.url, '--json']);
     expect(JSON.parse(st.stdout).leader.node_id).toBe('n1');
+    // Filters over --remote: count, a filtered list and query, and a delete by filter replicated from the follower.
+    const rv = (args: string[]) => vdbInProcess(['--remote', n2.served.url, '--consistency', 'strong', ...args]);
+    expect((await rv(['count', '--lib', 'docs', '--where', 'tag=a'])).stdout).toBe('1\n');
+    expect((await rv(['chunk', 'list', '--lib', 'docs', '--where', 'tag=a', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual([added.json.chunks[0].id]);
+    const hits = JSON.parse((await rv(['query', '--lib', 'docs', '--text', 'hello', '--where', 'tag=a', '--json'])).stdout).hits;
+    expect(hits.map((h: any) => h.id)).toEqual([added.json.chunks[0].id]);
+    expect(JSON.parse((await rv(['chunk', 'delete', '--lib', 'docs', '--where', 'tag=a', '--dry-run', '--json'])).stdout).id).toBe(added.json.chunks[0].id);
+    expect((await rv(['count', '--lib', 'docs'])).stdout).toBe('2\n');
+    const tmp = await call(n2, 'POST', '/api/v1/libraries/docs/chunks', { chunks: [{ text: 'temporary', tags: ['tmp'] }, { text: 'scratch', tags: ['tmp'] }] });
+    const gone = (await rv(['chunk', 'delete', '--lib', 'docs', '--where', 'tag=tmp', '--json']));
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout.trim().split('\n').map((l) => JSON.parse(l).text)).toEqual(['temporary', 'scratch']);
+    expect(tmp.status).toBe(201);
+    expect((await call(n1, 'GET', '/api/v1/libraries/docs/count?consistency=strong')).json.count).toBe(2);
+    const badFilter = (await rv(['chunk', 'delete', '--lib', 'docs', '--filter', '{"$bogus": 1}']));
+    expect(badFilter.code).toBe(3);
+    expect(badFilter.stderr).toMatch(/^vdb: error: /);
+
     const direct = vdb(['--db', n2.db, 'chunk', 'add', '--lib', 'docs', 'sneaky']);
     expect(direct.code).toBe(5);
     expect(direct.stderr).toMatch(/^vdb: error: .* is a replica in cluster c_[0-9a-f]+ .*nothing was written/);

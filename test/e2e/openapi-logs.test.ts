@@ -19,7 +19,7 @@ describe('/openapi.json', () => {
     const doc = JSON.parse((await app.inject('/openapi.json')).body);
     await app.close();
     const list = doc.paths['/api/v1/libraries/{lib}/chunks'].get;
-    expect(Object.fromEntries(list.parameters.map((p: { name: string; required: boolean }) => [p.name, p.required]))).toEqual({ offset: false, limit: false, with_embedding: false, lib: true });
+    expect(Object.fromEntries(list.parameters.map((p: { name: string; required: boolean }) => [p.name, p.required]))).toEqual({ offset: false, limit: false, with_embedding: false, filter: false, where: false, lib: true });
     // No key on this server: the bearer scheme is optional; /healthz never needs it.
     expect(doc.security).toEqual([{}, { bearer: [] }]);
     expect(doc.paths['/healthz'].get.security).toEqual([]);

@@ -30,6 +30,10 @@ const OPERATIONS = [
   'POST /api/v1/chunks',
   'POST /api/v1/libraries/{lib}/chunks',
   'GET /api/v1/libraries/{lib}/chunks',
+  'POST /api/v1/libraries/{lib}/chunks/list',
+  'POST /api/v1/libraries/{lib}/chunks/delete',
+  'GET /api/v1/libraries/{lib}/count',
+  'POST /api/v1/libraries/{lib}/count',
   'GET /api/v1/chunks/{id}',
   'PATCH /api/v1/chunks/{id}',
   'DELETE /api/v1/chunks/{id}',
@@ -199,10 +203,20 @@ describe('REST API (in-process)', () => {
   });
 
   it('never answers 5xx to arbitrary JSON (seeded fuzz over every body route)', async () => {
-    const targets = ['/api/v1/libraries', `/api/v1/libraries/${letters}`, '/api/v1/chunks', `/api/v1/libraries/${vectors}/chunks`, `/api/v1/chunks/${chunkId}`, `/api/v1/libraries/${letters}/index`, `/api/v1/libraries/${letters}/query`];
-    const methods = ['POST', 'PATCH', 'POST', 'POST', 'PATCH', 'POST', 'POST'] as const;
+    const targets = [
+      '/api/v1/libraries',
+      `/api/v1/libraries/${letters}`,
+      '/api/v1/chunks',
+      `/api/v1/libraries/${vectors}/chunks`,
+      `/api/v1/chunks/${chunkId}`,
+      `/api/v1/libraries/${letters}/index`,
+      `/api/v1/libraries/${letters}/query`,
+      `/api/v1/libraries/${letters}/count`,
+      `/api/v1/libraries/${letters}/chunks/list`,
+    ];
+    const methods = ['POST', 'PATCH', 'POST', 'POST', 'PATCH', 'POST', 'POST', 'POST', 'POST'] as const;
     // Objects with the routes' own field names, so some inputs get past the schema into the service.
-    const field = fc.constantFrom('name', 'dim', 'metric', 'embedder', 'metadata', 'lib_id', 'text', 'embedding', 'tags', 'chunks', 'type', 'leaf_size', 'tables', 'k');
+    const field = fc.constantFrom('name', 'dim', 'metric', 'embedder', 'metadata', 'lib_id', 'text', 'embedding', 'tags', 'chunks', 'type', 'leaf_size', 'tables', 'k', 'filter', 'where', 'explain');
     const body = fc.oneof(fc.jsonValue(), fc.dictionary(field, fc.oneof(fc.jsonValue(), fc.array(fc.double(), { maxLength: 30 })), { maxKeys: 4 }));
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: targets.length - 1 }), body, async (t, value) => {

@@ -7,6 +7,7 @@ import type { PutResult } from '../../service/service.js';
 import { collect, globals, intArg, jsonFlag, jsonObjectFlag, modeOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { message, printNdjson, printRecord, printTable, progressBar, progressCounter, success } from '../output.js';
+import { FILTER_HELP, filterOptions } from './filter-options.js';
 
 const CHUNK_FIELDS = ['id', 'doc_id', 'text', 'embedding', 'metadata', 'tags'] as const;
 // Lines printed by `chunk list --json` carry these too; accepted and ignored.
@@ -117,21 +118,25 @@ Examples:
     .option('--offset <n>', 'skip this many chunks', intArg(0), 0)
     .option('--limit <n>', 'list at most this many', intArg(0))
     .option('--with-embedding', 'include each chunk\'s embedding')
+    .option('--where <expr>', 'only chunks matching this shorthand filter, e.g. tag=draft (repeatable: all must hold)', collect)
+    .option('--filter <json>', 'only chunks matching this JSON filter')
     .addHelpText(
       'after',
       `
 On a terminal, without --limit, the first ${TTY_PAGE} chunks are shown, with how many more there are.
-
+${FILTER_HELP}
 Examples:
   $ vdb chunk list --lib docs --limit 20
   $ vdb chunk list --lib docs --offset 20 --limit 20 --wide
+  $ vdb chunk list --lib docs --where tag=draft --where 'year<2000'
   $ vdb chunk list --lib docs --json | jq -r .text`,
     )
     .action(async (o, cmd: Command) => {
+      const filter = o.where !== undefined || o.filter !== undefined ? filterOptions(o) : undefined;
       const mode = modeOf(cmd);
       const paged = mode.tty && !mode.json && o.limit === undefined;
       const withEmbedding = o.withEmbedding === true;
-      const { total, chunks } = await (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding });
+      const { total, chunks } = await (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding, filter });
       if (mode.json) return printNdjson(chunks);
       // A terminal shows the doc column when a chunk has one; piped lines always have it (fifth), for cut and awk.
       const withDoc = !mode.tty || chunks.some((c) => c.doc_id !== null);
@@ -192,18 +197,37 @@ Examples:
 
   chunk
     .command('delete')
-    .description('delete chunks (all of them, or none if any id is unknown)')
-    .argument('<ids...>', 'chunk ids')
-    .addOption(libOption('chunk'))
+    .description('delete chunks by id, or every chunk of a library matching a filter (all of them, or none: one atomic change)')
+    .argument('[ids...]', 'chunk ids')
+    .option('--lib <lib>', 'the library: needed with --where/--filter, and with ids that several libraries hold')
+    .option('--where <expr>', 'delete the chunks matching this shorthand filter (repeatable: all must hold)', collect)
+    .option('--filter <json>', 'delete the chunks matching this JSON filter ({} matches every chunk)')
+    .option('--dry-run', 'with a filter: print what would be deleted, delete nothing')
     .addHelpText(
       'after',
-      "\nExamples:\n  $ vdb chunk delete chk_0123456789abcdef\n  $ vdb chunk delete --lib docs faq-1 faq-2\n  $ vdb chunk list --lib docs --json | jq -r 'select(.metadata.draft) | .id' | xargs -r vdb chunk delete --lib docs",
+      `
+By id: every id must exist, or nothing is deleted. By filter: the matching chunks of --lib are deleted in one
+atomic change; the deleted chunks are printed (ids, or NDJSON with --json).
+${FILTER_HELP}
+Examples:
+  $ vdb chunk delete chk_0123456789abcdef
+  $ vdb chunk delete --lib docs faq-1 faq-2
+  $ vdb chunk delete --lib docs --where tag=draft
+  $ vdb chunk delete --lib docs --where 'created_before=2024-01-01' --dry-run
+  $ vdb chunk delete --lib docs --filter '{"source": {"$in": ["old", "tmp"]}}'`,
     )
     .action(async (ids: string[], o, cmd: Command) => {
-      const deleted = await (await serviceOf(cmd)).deleteChunks(ids, o.lib);
+      const byFilter = o.where !== undefined || o.filter !== undefined;
+      if (byFilter && ids.length > 0) cmd.error('error: give chunk ids or a filter (--where/--filter), not both', { exitCode: 2 });
+      if (byFilter && o.lib === undefined) cmd.error('error: deleting by filter needs --lib LIB', { exitCode: 2 });
+      if (!byFilter && o.dryRun) cmd.error('error: --dry-run goes with --where or --filter', { exitCode: 2 });
+      if (!byFilter && ids.length === 0) cmd.error('error: give chunk ids, or --lib LIB with --where/--filter (see vdb chunk delete --help)', { exitCode: 2 });
+      const svc = await serviceOf(cmd);
+      const deleted = byFilter ? await svc.deleteWhere(o.lib, filterOptions(o), { dryRun: o.dryRun === true }) : await svc.deleteChunks(ids, o.lib);
       if (globals(cmd).json) printNdjson(deleted);
       else process.stdout.write(deleted.map((c) => `${c.id}\n`).join(''));
-      await success(`deleted ${deleted.length} chunk${deleted.length === 1 ? '' : 's'}`);
+      const n = `${deleted.length} chunk${deleted.length === 1 ? '' : 's'}`;
+      await success(o.dryRun ? `would delete ${n}` : `deleted ${n}`);
     });
 
   return chunk;

@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import { isatty } from 'node:tty';
-import type { Metric, QueryResult } from '../../domain/types.js';
+import type { Metric, QueryExplain, QueryResult } from '../../domain/types.js';
 import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
-import { envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
+import type { PreparedQuery } from '../../service/service.js';
+import { collect, envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
 import { stdinBatches } from '../ndjson.js';
 import { message, out, printJson, printTable } from '../output.js';
+import { FILTER_HELP, filterOptions } from './filter-options.js';
 
 /** Lines per batch of `query --stdin` (VDB_STDIN_BATCH): 16 groups of the block kernels' 6 queries. */
 const STDIN_BATCH = 96;
@@ -18,7 +20,10 @@ export function queryCommand(): Command {
     .option('--embedding <json>', 'query embedding, e.g. "[0.1, 0.2]"')
     .option('-k, --k <n>', `number of hits (1..${MAX_K})`, intArg(1, MAX_K), DEFAULT_K)
     .option('--ef <n>', `hnsw only: candidate list size for these queries, instead of the index's ef_search (1..${MAX_EF})`, intArg(1, MAX_EF))
-    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?}, one result line each, in order')
+    .option('--where <expr>', 'only chunks matching this shorthand filter, e.g. lang=en or year>=2020 (repeatable: all must hold)', collect)
+    .option('--filter <json>', 'only chunks matching this JSON filter, e.g. \'{"lang": "en", "year": {"$gte": 2020}}\'')
+    .option('--explain', 'also say which plan answered the query and why (--json: an "explain" field; otherwise on stderr)')
+    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?, "filter"?, "where"?, "explain"?}, one result line each, in order')
     .addHelpText(
       'after',
       `
@@ -30,9 +35,13 @@ A larger --ef finds more of the true nearest chunks on an hnsw index, more slowl
 other index types refuse it (linear and kdtree are exact; lsh has --probes).
 With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
 (VDB_STDIN_BATCH=N lines per batch, 1 for one at a time; VDB_THREADS=N threads).
-
+With a filter, the k nearest among the matching chunks are returned (fewer only when fewer match).
+--where and --filter given with --stdin apply to every line, together with the line's own "filter".
+${FILTER_HELP}
 Examples:
   $ vdb query --lib docs --text "vector search" -k 3
+  $ vdb query --lib docs --text "vector search" --where lang=en --where 'year>=2020' --explain
+  $ vdb query --lib docs --text "vector search" --filter '{"tags": {"$contains": "faq"}}'
   $ vdb query --lib docs --text "vector search" --ef 200
   $ vdb query --lib docs --embedding "$(cat q.json)" --json | jq -r '.hits[].id'
   $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson
@@ -43,7 +52,7 @@ Examples:
       const mode = modeOf(cmd);
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
-        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS') });
+        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o) });
         if (isatty(0)) message('vdb: type one query per line, e.g. {"text": "hello", "k": 3}; each is answered as you press Enter; Ctrl-D ends');
         let buf = '';
         const flush = () => {
@@ -57,8 +66,16 @@ Examples:
             await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined ? [q.text] : [])));
             for (const [n, q] of batch) {
               try {
-                checkKeys(q, ['text', 'embedding', 'k', 'ef'], `line ${n}`);
-                const input = { text: q.text as string, embedding: q.embedding as number[], k: q.k === undefined ? o.k : (q.k as number), ef: q.ef === undefined ? o.ef : (q.ef as number) };
+                checkKeys(q, ['text', 'embedding', 'k', 'ef', 'filter', 'where', 'explain'], `line ${n}`);
+                const input = {
+                  text: q.text as string,
+                  embedding: q.embedding as number[],
+                  k: q.k === undefined ? o.k : (q.k as number),
+                  ef: q.ef === undefined ? o.ef : (q.ef as number),
+                  filter: q.filter,
+                  where: q.where as string[] | undefined,
+                  explain: q.explain === undefined ? o.explain === true : (q.explain as boolean),
+                };
                 queries.push(await session.prepare(input, `line ${n}`));
               } catch (error) {
                 failure = { error };
@@ -80,10 +97,24 @@ Examples:
         return;
       }
       if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
-      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef });
+      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef, ...filterOptions(o), explain: o.explain === true });
       if (mode.json) return printJson(res);
       await printHits(res, (await svc.getLibrary(o.lib)).metric, mode);
+      if (res.explain) printExplain(res.explain);
     });
+}
+
+/** --explain without --json: on stderr, so stdout keeps only the hits. */
+function printExplain(e: QueryExplain): void {
+  const lines = [
+    `plan: ${e.plan}${e.index ? ` (${e.index} index)` : ''}`,
+    e.filter !== null && `filter: ${e.filter}`,
+    e.matches !== null && `matches: ${e.matches.toLocaleString('en-US')} of ${e.chunks.toLocaleString('en-US')} chunks`,
+    `why: ${e.reason}`,
+    e.search !== null && `search: ${e.search}`,
+    e.unindexed > 0 && `unindexed: ${e.unindexed} chunk${e.unindexed === 1 ? '' : 's'} added or re-embedded since the build, scanned exactly`,
+  ];
+  message(lines.filter(Boolean).join('\n'));
 }
 
 /** What the score column is called for each metric, so it reads the right way. */

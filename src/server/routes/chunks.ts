@@ -5,16 +5,24 @@ import {
   ChunkGetQuery,
   ChunkIdsBody,
   DeletedChunks,
+  ChunkListBody,
   ChunkList,
   ChunkPage,
   ChunkPageQuery,
   ChunkParams,
   ChunkPatchBody,
   ChunkViewSchema,
+  CountBody,
+  CountQuery,
+  CountSchema,
+  DeletedSchema,
+  DeleteWhereBody,
   LibChunkParams,
   LibParams,
   NewChunkBody,
 } from '../schemas.js';
+import { DEFAULT_PAGE } from '../schemas.js';
+import type { FilterInput } from '../../filter/parse.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -63,12 +71,68 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
 
   app.get(
     '/libraries/:lib/chunks',
-    { schema: { tags, summary: 'list the chunks of a library in insertion order', params: LibParams, querystring: ChunkPageQuery, response: { 200: ChunkPage, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        summary: 'list the chunks of a library in insertion order; ?filter=JSON and ?where=EXPR (repeatable) list the matching ones',
+        params: LibParams,
+        querystring: ChunkPageQuery,
+        response: { 200: ChunkPage, ...errorResponses },
+      },
+    },
     async (req) => {
-      const { offset, limit, with_embedding } = req.query;
-      const { total, chunks } = await service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding });
+      const { offset, limit, with_embedding, filter, where } = req.query;
+      const { total, chunks } = await service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding, filter: filterOf(filter, where) });
       return { chunks, total, offset, limit };
     },
+  );
+
+  app.post(
+    '/libraries/:lib/chunks/list',
+    {
+      schema: {
+        tags,
+        summary: 'a page of the chunks matching {"filter"?, "where"?}, in insertion order (total: how many match)',
+        params: LibParams,
+        body: ChunkListBody,
+        response: { 200: ChunkPage, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { offset = 0, limit = DEFAULT_PAGE, with_embedding, filter, where } = req.body;
+      const { total, chunks } = await service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding === true, filter: { filter, where } });
+      return { chunks, total, offset, limit };
+    },
+  );
+
+  app.post(
+    '/libraries/:lib/chunks/delete',
+    {
+      schema: {
+        tags,
+        summary: 'delete every chunk matching {"filter"?, "where"?} in one atomic change ({"filter": {}}: all of them); dry_run: only say which',
+        params: LibParams,
+        body: DeleteWhereBody,
+        response: { 200: DeletedSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { filter, where, dry_run, with_chunks } = req.body;
+      const deleted = await service.deleteWhere(req.params.lib, { filter, where }, { dryRun: dry_run === true });
+      return { deleted: deleted.length, ids: deleted.map((c) => c.id), ...(with_chunks ? { chunks: deleted } : {}) };
+    },
+  );
+
+  const count = { tags, params: LibParams, response: { 200: CountSchema, ...errorResponses } };
+  app.get(
+    '/libraries/:lib/count',
+    { schema: { ...count, summary: 'how many chunks the library holds, or match ?filter=JSON and ?where=EXPR', querystring: CountQuery } },
+    async (req) => service.countChunks(req.params.lib, filterOf(req.query.filter, req.query.where) ?? {}),
+  );
+  app.post(
+    '/libraries/:lib/count',
+    { schema: { ...count, summary: 'how many chunks match {"filter"?, "where"?}', body: CountBody } },
+    async (req) => service.countChunks(req.params.lib, req.body),
   );
 
   const ambiguous = ' (400 if several libraries hold the id: use /libraries/{lib}/chunks/{id})';
@@ -119,3 +183,8 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     async (req) => (await service.deleteChunks([req.params.id], req.params.lib))[0],
   );
 };
+
+/** A filter from a query string, or undefined when it gives none. */
+function filterOf(filter: string | undefined, where: string | string[] | undefined): FilterInput | undefined {
+  return filter === undefined && where === undefined ? undefined : { filter, where };
+}

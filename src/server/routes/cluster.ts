@@ -6,7 +6,7 @@ import { BadRequest, NotFound } from '../../domain/errors.js';
 import type { ClusterStatusView } from '../../domain/wire.js';
 import { INDEX_TYPES } from '../../index/registry.js';
 import type { OpKind } from '../../cluster/ops.js';
-import { ChunkPatchBody, DocumentPatchBody, LibraryPatchBody, MAX_BULK, NewChunk, NewDocument, NewLibraryBody, OnConflictField as OnConflict } from '../schemas.js';
+import { ChunkPatchBody, CountBody as FilterFields, DocumentPatchBody, LibraryPatchBody, MAX_BULK, NewChunk, NewDocument, NewLibraryBody, OnConflictField as OnConflict } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -26,6 +26,7 @@ const OP_INPUTS: Record<OpKind, TSchema> = {
   'chunk.put': Type.Object({ lib: Lib, items: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflict }, { additionalProperties: false }),
   'chunk.update': Type.Object({ id: Type.String(), patch: ChunkPatchBody, lib: Type.Optional(Lib) }, { additionalProperties: false }),
   'chunk.delete': Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK }), lib: Type.Optional(Lib) }, { additionalProperties: false }),
+  'chunk.delete_where': Type.Object({ lib: Lib, filter: FilterFields }, { additionalProperties: false }),
   'doc.add': Type.Object({ lib: Lib, items: Type.Array(NewDocument, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflict }, { additionalProperties: false }),
   'doc.update': Type.Object({ id: Type.String(), patch: DocumentPatchBody, lib: Type.Optional(Lib) }, { additionalProperties: false }),
   'doc.delete': Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK }), lib: Type.Optional(Lib) }, { additionalProperties: false }),
