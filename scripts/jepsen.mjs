@@ -385,10 +385,20 @@ log(`chaos over: ${JSON.stringify(actions)}`);
 for (const m of members) if (!m.child || m.child.exitCode !== null || m.child.signalCode !== null) startMember(m);
 await Promise.all(members.map(etcdHealthy));
 for (const n of nodes) if (!alive(n)) await startNode(n);
-await until('every node caught up', async () => {
-  const views = await Promise.all(nodes.map((n) => status(n, true)));
-  return views.every((v) => v.nodes.length === 3 && v.nodes.every((x) => x.lag === 0 && x.state === 'ready')) || undefined;
-}, 120_000, 200);
+const faults = [];
+// Caught up: every node sees all three, each ready with no lag, and the same leader.
+const settled = (views) => views.every((v) => v.leader && v.leader.node_id === views[0].leader?.node_id && v.nodes.length === 3 && v.nodes.every((x) => x.lag === 0 && x.state === 'ready'));
+const settleStart = Date.now();
+try {
+  await until('every node caught up, with one leader', async () => settled(await Promise.all(nodes.map((n) => status(n, true)))) || undefined, 60_000, 200);
+  log(`settled ${Date.now() - settleStart} ms after the faults stopped`);
+} catch (err) {
+  faults.push(`${err.message}`);
+  for (const n of nodes) {
+    log(`${n.id}: ${JSON.stringify(await status(n).catch((e) => e.message))}`);
+    log(`${n.id} stderr (tail):\n${n.child.stderrText().split('\n').slice(-15).join('\n')}`);
+  }
+}
 
 async function contents(n) {
   const chunks = [];
@@ -400,7 +410,6 @@ async function contents(n) {
   }
 }
 
-const faults = [];
 const replicas = await Promise.all(nodes.map(contents));
 const counts = replicas.map((chunks) => {
   const m = new Map();

@@ -166,22 +166,29 @@ export class Election extends EventEmitter {
   /** Waits for the leader's key to change or go (or any key to appear when there is none). */
   private async nextEvent(key: string | null, fromRevision: number): Promise<void> {
     const builder = this.ns.watch().startRevision(String(fromRevision));
-    const watcher = await (key === null ? builder.prefix(PREFIX) : builder.key(key)).create();
+    let watcher: import('etcd3').Watcher | null = null;
+    let over = false;
     try {
+      // The recheck also bounds the watch's creation, which may never complete (its etcd member gone, a stream stuck).
       await new Promise<void>((done) => {
-        const t = setTimeout(done, RECHECK_MS);
+        const t = setTimeout(() => finish(), RECHECK_MS);
         const finish = () => {
           clearTimeout(t);
           this.wake = null;
           done();
         };
         this.wake = finish;
-        watcher.on('put', finish);
-        watcher.on('delete', finish);
-        watcher.on('error', finish);
+        (key === null ? builder.prefix(PREFIX) : builder.key(key)).create().then((w) => {
+          watcher = w;
+          if (over) return void w.cancel().catch(() => undefined);
+          w.on('put', finish);
+          w.on('delete', finish);
+          w.on('error', finish);
+        }, finish);
       });
     } finally {
-      await watcher.cancel().catch(() => undefined);
+      over = true;
+      await (watcher as import('etcd3').Watcher | null)?.cancel().catch(() => undefined);
     }
   }
 }

@@ -533,7 +533,7 @@ export class ClusterNode implements VdbApi {
           if (this.stopped) return;
           this.nodeLease = null;
           this.lastReport = '';
-          setTimeout(() => void this.register().catch((err) => this.opts.log(`vdb: cluster: cannot re-register node ${this.nodeId}: ${(err as Error).message}`)), 250);
+          void this.reRegister();
         });
         return;
       }
@@ -542,6 +542,21 @@ export class ClusterNode implements VdbApi {
         throw new Conflict(`another running node uses --node-id ${this.nodeId} in cluster ${this.clusterId}`, { hint: 'give every node its own --node-id' });
       }
       await sleep(250);
+    }
+  }
+
+  /** After its lease was lost (etcd out of reach past the TTL): register again until it works or the node stops. */
+  private async reRegister(): Promise<void> {
+    for (let tries = 0; !this.stopped; tries++) {
+      await sleep(250);
+      try {
+        await this.register();
+        if (tries > 0) this.opts.log(`vdb: cluster: node ${this.nodeId} registered again`);
+        return;
+      } catch (err) {
+        if (tries === 0) this.opts.log(`vdb: cluster: cannot register node ${this.nodeId} again (retrying): ${(err as Error).message}`);
+        await sleep(1000);
+      }
     }
   }
 
