@@ -128,7 +128,10 @@ function startMember(m) {
 async function until(what, f, ms = 30_000, every = 50) {
   const deadline = Date.now() + ms;
   for (;;) {
-    const v = await f().catch(() => undefined);
+    const v = await f().catch((err) => {
+      if (err.fatal) throw err;
+      return undefined;
+    });
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`jepsen: timed out waiting for ${what}`);
     await sleep(every);
@@ -153,11 +156,28 @@ for (const id of ['n1', 'n2', 'n3']) {
   nodes.push({ id, port, url: `http://127.0.0.1:${port}`, db: join(dir, `${id}.json`), child: null });
 }
 
+const startFaults = [];
+
+/** Starts a node and waits until it serves; a node that exits or hangs at start is a fault (shown), and started again. */
 async function startNode(n) {
-  n.up = false;
-  n.child = startVdb(n.db, { port: n.port, extra: ['--cluster', `etcd://${etcdHosts}/jepsen`, '--node-id', n.id] }, NODE_ENV);
-  await until(`node ${n.id} to serve`, async () => (await fetch(`${n.url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok || undefined, 60_000);
-  n.up = true;
+  for (let attempt = 1; ; attempt++) {
+    n.up = false;
+    n.child = startVdb(n.db, { port: n.port, extra: ['--cluster', `etcd://${etcdHosts}/jepsen`, '--node-id', n.id] }, NODE_ENV);
+    try {
+      await until(`node ${n.id} to serve`, async () => {
+        if (!alive(n)) throw Object.assign(new Error(`node ${n.id} exited at start (${n.child.exitCode ?? n.child.signalCode})`), { fatal: true });
+        return (await fetch(`${n.url}/healthz`, { signal: AbortSignal.timeout(1000) })).ok || undefined;
+      }, 60_000);
+      n.up = true;
+      return;
+    } catch (err) {
+      const tail = n.child.stderrText().split('\n').slice(-12).join('\n  ');
+      startFaults.push(`${n.id} start ${attempt}: ${err.message}`);
+      log(`${n.id} did not start (attempt ${attempt}): ${err.message}; its stderr:\n  ${tail}`);
+      await kill(n.child);
+      if (attempt >= 3) throw err;
+    }
+  }
 }
 
 const alive = (n) => n.child && n.child.exitCode === null && n.child.signalCode === null;
@@ -385,7 +405,7 @@ log(`chaos over: ${JSON.stringify(actions)}`);
 for (const m of members) if (!m.child || m.child.exitCode !== null || m.child.signalCode !== null) startMember(m);
 await Promise.all(members.map(etcdHealthy));
 for (const n of nodes) if (!alive(n)) await startNode(n);
-const faults = [];
+const faults = [...startFaults];
 // Caught up: every node sees all three, each ready with no lag, and the same leader.
 const settled = (views) => views.every((v) => v.leader && v.leader.node_id === views[0].leader?.node_id && v.nodes.length === 3 && v.nodes.every((x) => x.lag === 0 && x.state === 'ready'));
 const settleStart = Date.now();

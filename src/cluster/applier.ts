@@ -85,9 +85,21 @@ export class Applier extends EventEmitter {
 
   async start(): Promise<void> {
     this.running = true;
-    this.watcher = await this.ns.watch().prefix(KEYS.log).create();
-    this.watcher.on('put', () => this.notify());
-    this.watcher.on('error', () => this.notify());
+    // The watch only wakes the loop early (it polls too): a watch slow to be created (its etcd member down or
+    // just restarted) must not hold up the node's start.
+    this.ns
+      .watch()
+      .prefix(KEYS.log)
+      .create()
+      .then(
+        (w) => {
+          if (!this.running) return void w.cancel().catch(() => undefined);
+          this.watcher = w;
+          w.on('put', () => this.notify());
+          w.on('error', () => this.notify());
+        },
+        () => undefined,
+      );
     this.done = this.loop();
   }
 

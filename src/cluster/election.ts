@@ -78,11 +78,12 @@ export class Election extends EventEmitter {
   /** Resolves when the observed leader changes, or after `ms`. */
   changed(ms: number): Promise<void> {
     return new Promise((done) => {
-      const t = setTimeout(finish, ms);
-      function finish() {
+      const finish = () => {
         clearTimeout(t);
+        this.off('leader', finish);
         done();
-      }
+      };
+      const t = setTimeout(finish, ms);
       this.once('leader', finish);
     });
   }

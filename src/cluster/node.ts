@@ -523,10 +523,21 @@ export class ClusterNode implements VdbApi {
   private async register(): Promise<void> {
     const key = `${KEYS.nodes}${this.nodeId}`;
     const until = Date.now() + (2 * this.tuning.leaseTtl + 2) * 1000;
+    // etcd may fail a try (a member down, a new etcd leader, the lease expired before the put: a slow etcd).
+    const giveUp = Date.now() + this.tuning.writeWaitMs;
     for (;;) {
+      if (this.stopped) return;
       const lease = this.ns.lease(this.tuning.leaseTtl);
-      const id = await lease.grant();
-      const res = await this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(JSON.stringify(this.self())).lease(id)).commit();
+      let res;
+      try {
+        const id = await lease.grant();
+        res = await this.ns.if(key, 'Create', '==', 0).then(this.ns.put(key).value(JSON.stringify(this.self())).lease(id)).commit();
+      } catch (err) {
+        await lease.revoke().catch(() => undefined);
+        if (Date.now() > giveUp) throw new Unavailable(`cannot register node ${this.nodeId} in etcd (${(err as Error).message.split('\n')[0]})`, { hint: 'check that etcd runs' });
+        await sleep(250);
+        continue;
+      }
       if (res.succeeded) {
         this.nodeLease = lease;
         lease.on('lost', () => {

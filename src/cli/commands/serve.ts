@@ -95,7 +95,13 @@ Examples:
       const port = typeof addr === 'object' && addr ? addr.port : o.port;
       const base = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
       if (node) {
-        await node.start(o.advertise ?? base);
+        try {
+          await node.start(o.advertise ?? base);
+        } catch (err) {
+          await app.close();
+          await node.stop();
+          throw err;
+        }
         message(`vdb: node ${node.nodeId} of cluster ${node.clusterId}, reached at ${o.advertise ?? base}`);
       }
       message(`vdb: serving ${resolve(globals(cmd).db)} at ${base}/api/v1 (docs: ${base}/docs)${apiKey ? ', API key required' : ''}`);
