@@ -14,7 +14,7 @@ import type { ChunkPatch, LibraryPatch, NewChunk, NewLibrary, QueryInput } from 
 import { clockFromEnv, VdbService } from '../service/service.js';
 import type { AddOptions, BuildRequest, Progress, SessionOptions } from '../service/service.js';
 import type { DocumentsApi, VdbApi } from '../service/api.js';
-import { writeContext } from '../service/api.js';
+import { writeContext } from '../service/write-context.js';
 import { SnapshotStore } from '../store/store.js';
 import { exportDatabase } from '../store/portable.js';
 import { failpoint } from '../store/failpoint.js';

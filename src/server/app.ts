@@ -16,7 +16,7 @@ import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { BadRequest, HTTP_STATUS, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, VdbError } from '../domain/errors.js';
 import type { VdbApi } from '../service/api.js';
-import { writeContext } from '../service/api.js';
+import { writeContext } from '../service/write-context.js';
 import { chunkRoutes } from './routes/chunks.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { ClusterHooks } from './routes/context.js';

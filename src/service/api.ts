@@ -6,7 +6,6 @@
  * through its cluster's log. Reads may answer at once or later (Awaitable):
  * callers await them all.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   ChunkPatch,
   ChunkView,
@@ -84,12 +83,3 @@ export interface VdbApi {
   querySession(ref: string, opts?: SessionOptions): Promise<QueryRunner>;
   compact(): Promise<CompactView>;
 }
-
-/** How an adapter qualifies the write it is making, for the implementations that use it. */
-export interface WriteContext {
-  /** A client's Idempotency-Key: a cluster appends a write retried with the same key once. */
-  idempotencyKey?: string;
-}
-
-/** Set by the REST server per request (routes call VdbApi methods, which take no such option). */
-export const writeContext = new AsyncLocalStorage<WriteContext>();

@@ -25,7 +25,8 @@ interface Node {
   served: Served;
 }
 
-describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', () => {
+// A liveness bound only: on a loaded machine a failover plus catch-up can take longer than the default 30 s.
+describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout: 120_000 }, () => {
   let etcd: Etcd;
   const { dir, cleanup } = tempDir('vdb-cluster-');
   const running: Served[] = [];

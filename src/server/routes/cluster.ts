@@ -52,13 +52,50 @@ const OpBody = Type.Object(
   { additionalProperties: false },
 );
 
+const nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const ClusterNodeSchema = Type.Object({
+  node_id: Type.String(),
+  url: Type.String({ description: 'where the other nodes reach it (--advertise)' }),
+  role: Type.Enum(['leader', 'follower']),
+  applied_seq: Type.Integer({ description: 'the last log entry applied to its replica' }),
+  lag: Type.Integer({ description: 'entries committed and not yet applied there' }),
+  state: Type.Enum(['catching_up', 'bootstrapping', 'ready', 'stalled']),
+  error: nullable(Type.String()),
+  started_at: Type.String(),
+  updated_at: Type.String(),
+});
+const ClusterStatusSchema = Type.Object(
+  {
+    mode: Type.Enum(['cluster', 'single']),
+    cluster_id: nullable(Type.String()),
+    name: nullable(Type.String({ description: "the prefix of the cluster's keys in etcd" })),
+    node_id: nullable(Type.String({ description: 'the node that answered' })),
+    leader: nullable(Type.Object({ node_id: Type.String(), url: Type.String() })),
+    term: nullable(Type.Integer({ description: "the leader's election key's create revision: larger for every new leader" })),
+    committed_seq: nullable(Type.Integer({ description: 'the last sequence appended to the log' })),
+    snapshot_seq: nullable(Type.Integer({ description: 'the latest published snapshot' })),
+    nodes: Type.Array(ClusterNodeSchema),
+  },
+  { description: 'the cluster as this node sees it, as vdb cluster status --json' },
+);
+const ForwardedSchema = Type.Object(
+  { seq: Type.Integer(), outcome: Type.Unknown({ description: '{"ok": true, "value"} or {"ok": false, "error": {"code", "message"}}: what applying the entry gave' }) },
+  { description: 'the entry, appended and applied on the leader' },
+);
+
 const SINGLE: ClusterStatusView = { mode: 'single', cluster_id: null, name: null, node_id: null, leader: null, term: null, committed_seq: null, snapshot_seq: null, nodes: [] };
 
 /** GET /cluster: nodes, leader, term, applied sequences and lag; POST /cluster/ops: writes forwarded to the leader. */
 export const clusterRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, { cluster }) => {
   app.get(
     '/cluster',
-    { schema: { tags, summary: "the cluster as this node sees it: its nodes, the leader and term, each node's applied sequence and lag ({\"mode\": \"single\"} on a server without --cluster)" } },
+    {
+      schema: {
+        tags,
+        summary: "the cluster as this node sees it: its nodes, the leader and term, each node's applied sequence and lag ({\"mode\": \"single\"} on a server without --cluster)",
+        response: { 200: ClusterStatusSchema, ...errorResponses },
+      },
+    },
     async () => (cluster ? cluster.status() : SINGLE),
   );
 
@@ -69,7 +106,7 @@ export const clusterRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
         tags,
         summary: 'internal: a write another node forwards to the leader; answers {"seq", "outcome"} once the leader applied it (503 when this node is not the leader)',
         body: OpBody,
-        response: { ...errorResponses },
+        response: { 200: ForwardedSchema, ...errorResponses },
       },
     },
     async (req) => {
