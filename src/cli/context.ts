@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { NotFound, UsageError } from '../domain/errors.js';
 import { parseJson, parseJsonObject } from '../domain/validate.js';
 import type { VdbApi } from '../service/api.js';
+import type { StoreTuning } from '../store/store.js';
 import { outputMode } from './output.js';
 import type { OutputMode } from './output.js';
 
@@ -42,7 +43,7 @@ export function modeOf(cmd: Command): OutputMode {
  * nothing is (a typo would otherwise look like an empty database); writes
  * create the database.
  */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean } = {}): Promise<VdbApi> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbApi> {
   const g = globals(cmd);
   if (g.remote !== undefined) {
     const { RemoteService } = await import('../client/remote.js');
@@ -58,7 +59,7 @@ export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolea
 }
 
 /** The snapshot at --db, for commands that work on it directly (export, import); refuses --remote. */
-export async function localServiceOf(cmd: Command, what: string, opts: { read?: boolean } = {}): Promise<import('../service/service.js').VdbService> {
+export async function localServiceOf(cmd: Command, what: string, opts: { read?: boolean; storage?: StoreTuning } = {}): Promise<import('../service/service.js').VdbService> {
   refuseRemote(cmd, what);
   return (await serviceOf(cmd, opts)) as import('../service/service.js').VdbService;
 }

@@ -14,6 +14,7 @@ import { docCommand } from './commands/doc.js';
 
 import { embedCommand } from './commands/embed.js';
 import { indexCommand } from './commands/index-cmd.js';
+import { ingestCommand } from './commands/ingest.js';
 import { libCommand } from './commands/lib.js';
 import { modelCommand } from './commands/model.js';
 import { queryCommand } from './commands/query.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
       `
 Examples:
   $ vdb demo
+  $ vdb lib create docs --embedder glove && vdb ingest --lib docs ./handbook
   $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
   $ vdb query --lib docs --text "hello" -k 3 --json
   $ vdb query --lib docs --text "hello" --where tag=intro --explain
@@ -56,6 +58,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
     libCommand(),
     docCommand(),
     chunkCommand(),
+    ingestCommand(),
     indexCommand(),
     queryCommand(),
     countCommand(),

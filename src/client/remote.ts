@@ -160,7 +160,7 @@ export class RemoteService implements VdbApi {
   }
 
   buildIndex(ref: string, req: BuildRequest): Promise<IndexBuildView> {
-    return this.client.buildIndex(ref, { ...req.params, type: req.type, full: req.full });
+    return this.client.buildIndex(ref, { ...req.params, type: req.type, full: req.full, text: req.text });
   }
 
   indexInfo(ref: string): Promise<IndexInfoResult> {

@@ -55,7 +55,7 @@ export const OPS = {
   'chunk.put': op({
     prepare: async (svc, { lib, items, on_conflict }: { lib: string; items: NewChunk[]; on_conflict?: OnConflict }) => {
       const id = libId(svc, lib);
-      const ready = await svc.prepareChunks(id, items, { onConflict: on_conflict });
+      const ready = await svc.prepareChunkPut(id, items, { onConflict: on_conflict });
       // Items on_conflict skip leaves alone carry no vector (row -1).
       const vectors: Float32Array[] = [];
       const rows = ready.map((c) => (c.embedding === undefined ? -1 : vectors.push(c.embedding as Float32Array) - 1));
@@ -100,7 +100,7 @@ export const OPS = {
     apply: (svc, p: { ids: string[]; lib?: string }) => svc.documents.delete(p.ids, p.lib),
   }),
   'index.build': op({
-    prepare: async (svc, { lib, req }: { lib: string; req: BuildRequest }) => plain({ lib: libId(svc, lib), req: { type: req.type as IndexType | undefined, params: req.params, full: req.full } }),
+    prepare: async (svc, { lib, req }: { lib: string; req: BuildRequest }) => plain({ lib: libId(svc, lib), req: { type: req.type as IndexType | undefined, params: req.params, full: req.full, text: req.text } }),
     apply: (svc, p: { lib: string; req: BuildRequest }) => svc.buildIndex(p.lib, p.req),
   }),
 } satisfies Record<string, OpSpec<never, unknown>>;

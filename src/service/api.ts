@@ -11,7 +11,6 @@ import type {
   ChunkView,
   CompactView,
   IndexBuildView,
-  IndexView,
   LibraryPatch,
   LibraryView,
   NewChunk,
@@ -24,6 +23,7 @@ import type { AddOutcome } from '../domain/types.js';
 import type { AddDocumentOptions } from './documents.js';
 import type { AddOptions, BuildRequest, Progress, PutResult, SessionOptions } from './service.js';
 import type { FilterInput } from '../filter/parse.js';
+import type { IndexInfo } from '../domain/wire.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -44,11 +44,7 @@ export interface ChunkPageResult {
   chunks: ChunkView[];
 }
 
-export interface IndexInfoResult {
-  lib_id: string;
-  chunk_count: number;
-  index: IndexView | null;
-}
+export type IndexInfoResult = IndexInfo;
 
 /** Documents: the same calls as DocumentService. */
 export interface DocumentsApi {

@@ -34,7 +34,7 @@ const OP_INPUTS: Record<OpKind, TSchema> = {
     {
       lib: Lib,
       req: Type.Object(
-        { type: Type.Optional(Type.Enum(INDEX_TYPES)), full: Type.Optional(Type.Boolean()), params: Type.Optional(Type.Record(Type.String(), Type.Integer())) },
+        { type: Type.Optional(Type.Enum(INDEX_TYPES)), full: Type.Optional(Type.Boolean()), text: Type.Optional(Type.Boolean()), params: Type.Optional(Type.Record(Type.String(), Type.Integer())) },
         { additionalProperties: false },
       ),
     },
