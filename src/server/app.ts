@@ -16,8 +16,12 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { BadRequest, HTTP_STATUS, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, VdbError } from '../domain/errors.js';
-import type { VdbService } from '../service/service.js';
+import type { VdbApi } from '../service/api.js';
+import { VdbService } from '../service/service.js';
+import { writeContext } from '../service/write-context.js';
 import { chunkRoutes } from './routes/chunks.js';
+import { clusterRoutes } from './routes/cluster.js';
+import type { ClusterHooks } from './routes/context.js';
 import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
 import { indexRoutes } from './routes/indexes.js';
@@ -33,7 +37,9 @@ import { transformOpenapi } from './openapi.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface AppOptions {
-  service: VdbService;
+  /** A VdbService on a single node; a ClusterNode (with `cluster`) on a cluster's. */
+  service: VdbApi;
+  cluster?: ClusterHooks;
   /** When set, every route but /healthz requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Bytes; larger bodies get 413. */
@@ -87,6 +93,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
   });
   if (opts.apiKey !== undefined) app.addHook('onRequest', bearerAuth(opts.apiKey));
+  app.addHook('onRequest', readOptions);
+  const cluster = opts.cluster;
+  if (cluster) {
+    app.addHook('preHandler', async (req) => {
+      if (strongReads.has(req)) await cluster.sync();
+    });
+  }
   app.addHook('preParsing', async (req) => checkCharset(req.headers['content-type']));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
@@ -109,14 +122,42 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addSchema(ErrorBody);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const ctx = { service: opts.service };
+  const ctx = { service: opts.service, cluster: opts.cluster };
   await app.register(healthRoutes, ctx);
   await app.register(libraryRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
-  await app.register(qdrantRoutes, { ...ctx, errorHandlerWith, version: VERSION });
+  await app.register(clusterRoutes, { ...ctx, prefix: '/api/v1' });
+  // The Qdrant routes write through the local service: their writes are not in the cluster's op table yet,
+  // so only a single node serves them (a cluster node answers them 404).
+  if (opts.service instanceof VdbService) await app.register(qdrantRoutes, { ...ctx, service: opts.service, errorHandlerWith, version: VERSION });
   return app;
+}
+
+/** Requests with ?consistency=strong: answered once this node applied everything its cluster committed. */
+const strongReads = new WeakSet<FastifyRequest>();
+
+/**
+ * Options any route takes, handled here rather than in each route's schema:
+ * `?consistency=strong|local` (taken out of the query before it is checked;
+ * strong waits on a cluster node, and a single node is always up to date) and
+ * the `Idempotency-Key` header (a cluster appends a retried write once).
+ */
+async function readOptions(req: FastifyRequest): Promise<void> {
+  const q = req.query as Record<string, unknown> | undefined;
+  if (q && typeof q === 'object' && 'consistency' in q) {
+    const c = q.consistency;
+    delete q.consistency;
+    if (c !== 'strong' && c !== 'local') throw new BadRequest(`consistency must be strong or local, got ${JSON.stringify(c)}`);
+    if (c === 'strong') strongReads.add(req);
+  }
+  const key = req.headers['idempotency-key'];
+  if (key !== undefined && (typeof key !== 'string' || key === '' || key.length > 200 || /[^\x21-\x7e]/.test(key))) {
+    throw new BadRequest('Idempotency-Key must be 1 to 200 printable ASCII characters without spaces');
+  }
+  // Every request gets its own context: nothing carries over from the one before on the same socket.
+  writeContext.enterWith({ idempotencyKey: key as string | undefined });
 }
 
 /**

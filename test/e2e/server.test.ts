@@ -48,6 +48,11 @@ const OPERATIONS = [
   'POST /api/v1/libraries/{lib}/index',
   'GET /api/v1/libraries/{lib}/index',
   'POST /api/v1/libraries/{lib}/query',
+  'POST /api/v1/chunks/delete',
+  'POST /api/v1/libraries/{lib}/documents/batch',
+  'POST /api/v1/libraries/{lib}/documents/delete',
+  'GET /api/v1/cluster',
+  'POST /api/v1/cluster/ops',
   // The Qdrant-compatible routes (src/server/qdrant, tag "qdrant").
   'GET /',
   'GET /collections',
