@@ -86,9 +86,10 @@ async function pullRuntime(opts: { force?: boolean; say: Say }): Promise<PullRes
   if (found && !opts.force) return { name: 'local', status: 'already installed', path: found.from, bytes: 0 };
   const dir = runtimeDir();
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(join(dir, 'package.json'))) writeFileSync(join(dir, 'package.json'), '{"name": "vdb-transformers-runtime", "private": true}\n');
+  // Install scripts stay off, said outright so npm does not warn: onnxruntime-node's downloads GPU extras (the CPU
+  // runtime is in the package) and protobufjs's only checks versions.
+  if (!existsSync(join(dir, 'package.json'))) writeFileSync(join(dir, 'package.json'), `${JSON.stringify({ name: 'vdb-transformers-runtime', private: true, allowScripts: { 'onnxruntime-node': false, protobufjs: false } })}\n`);
   opts.say(`installing ${TRANSFORMERS_PACKAGE}@${TRANSFORMERS_VERSION} (about 470 MB) into ${dir} with npm…`);
-  // onnxruntime-node's install script downloads extras (GPU); the CPU runtime is in the package.
   await npm(['install', '--prefix', dir, '--no-audit', '--no-fund', `${TRANSFORMERS_PACKAGE}@${TRANSFORMERS_VERSION}`], { ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL ?? 'skip' });
   const now = await findTransformers();
   if (!now) throw new EmbedderError(`npm finished but ${TRANSFORMERS_PACKAGE} is not in ${dir}`);
