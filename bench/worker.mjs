@@ -223,7 +223,8 @@ async function filteredVdb(c) {
   }
   const base = curve.find((p) => p.ef === (c.ef ?? null)) ?? curve[0];
   const shapes = [];
-  for (const shape of filterShapes(meta, ds)) {
+  // `shapes`: labels (prefixes) to run, for profiling one shape; every shape by default.
+  for (const shape of filterShapes(meta, ds).filter((s) => !c.shapes || c.shapes.some((p) => s.label.startsWith(p)))) {
     const qs = everyQuery.filter(shape.use);
     const matching = [];
     for (let r = 0; r < ds.n; r++) if (shape.test(r)) matching.push(r);
