@@ -3,12 +3,12 @@
  * glosses (../shared/data/wordnet-lsa384/texts.jsonl, "definition; \"usage
  * example\"; …"), each query is a gloss's first quoted usage example and its
  * answer is that gloss's definition, among the definitions of all 30k
- * glosses. Reports recall@10 and MRR@10 per retriever, the ingest rate
- * (texts/s through VdbService.addChunks, embedding included) and the cold
- * `vdb query --text` time of each embedder's library.
- *
- * Retrievers are rows of RETRIEVERS; BM25 and hybrid use src/text directly until
- * `vdb query --mode text|hybrid` exists, when they should go through it.
+ * glosses. Per embedder, one library of the definitions (its full-text index
+ * built too), queried through the real query path in each mode: vector, text
+ * (BM25) and hybrid with each fusion of MODES. Reports recall@10 and MRR@10
+ * per embedder and mode, the ingest rate (texts/s through
+ * VdbService.addChunks, embedding included), the full-text index's build
+ * time and size, and cold `vdb query` times.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -68,8 +68,17 @@ function loadTask(dir, nQueries) {
   return { docs, queries };
 }
 
-/** Candidates each retriever keeps per query: what hybrid fusion draws on. */
-const DEPTH = 100;
+/** The query modes measured on each embedder's library: the defaults first, then the fusions to choose among. */
+const MODES = [
+  { label: 'vector', query: { mode: 'vector' } },
+  { label: 'text (BM25)', query: { mode: 'text' } },
+  { label: 'hybrid, rrf', query: { mode: 'hybrid', fusion: 'rrf' } },
+  { label: 'hybrid, score α=0.2', query: { mode: 'hybrid', fusion: 'score', alpha: 0.2 } },
+  { label: 'hybrid, score α=0.3', query: { mode: 'hybrid', fusion: 'score', alpha: 0.3 } },
+  { label: 'hybrid, score α=0.4', query: { mode: 'hybrid', fusion: 'score', alpha: 0.4 } },
+  { label: 'hybrid, score α=0.5', query: { mode: 'hybrid', fusion: 'score', alpha: 0.5 } },
+  { label: 'hybrid, score α=0.7', query: { mode: 'hybrid', fusion: 'score', alpha: 0.7 } },
+];
 
 /** recall@K and MRR@K of ranked lists ({key: doc row, score}, best first) against each query's answer row. */
 function score(ranked, queries) {
@@ -112,62 +121,48 @@ async function embedderRetriever(name, spec, env = {}) {
         added = await svc.addChunks('r', kept.map((i) => ({ text: docs[i].text })));
       }
       const ingestS = (performance.now() - t0) / 1000;
+      t0 = performance.now();
+      const built = await svc.buildIndex('r', { text: true });
+      const textBuildS = (performance.now() - t0) / 1000;
       const row = new Map(added.map((c, j) => [c.id, kept[j]]));
-      const session = await svc.querySession('r');
-      const prepared = [];
-      for (const q of queries) prepared.push(await session.prepare({ text: q.text, k: DEPTH }).catch(() => null));
-      const answered = await session.queryBatch(prepared.filter((p) => p !== null));
-      await session.close();
-      let at = 0;
-      const ranked = prepared.map((p) => (p === null ? [] : answered[at++].hits.map((h) => ({ key: row.get(h.id), score: -h.distance }))));
-      return { ranked, ingest_texts_per_s: Math.round(kept.length / ingestS), left_out: { docs: docs.length - kept.length, queries: prepared.filter((p) => p === null).length }, db, env };
+      const modes = [];
+      for (const m of MODES) {
+        const session = await svc.querySession('r');
+        const prepared = [];
+        for (const q of queries) prepared.push(await session.prepare({ text: q.text, k: K, ...m.query }).catch(() => null));
+        t0 = performance.now();
+        const answered = await session.queryBatch(prepared.filter((p) => p !== null));
+        const queryS = (performance.now() - t0) / 1000;
+        await session.close();
+        let at = 0;
+        const ranked = prepared.map((p) => (p === null ? [] : answered[at++].hits.map((h) => ({ key: row.get(h.id) }))));
+        modes.push({ mode: m.label, ...score(ranked, queries), queries_per_s: Math.round(answered.length / queryS), left_out_queries: prepared.filter((p) => p === null).length });
+      }
+      return {
+        modes,
+        ingest_texts_per_s: Math.round(kept.length / ingestS),
+        text_index: { build_texts_per_s: Math.round(kept.length / textBuildS), bytes: built.text_index.bytes, terms: built.text_index.terms },
+        left_out_docs: docs.length - kept.length,
+        db,
+        env,
+      };
     },
   };
 }
 
-/** Median wall time of a fresh `vdb query --text` process on the retriever's library. */
-function coldQuery(db, env, runs) {
+/** Median wall time of a fresh `vdb query --text T [--mode M]` process on the retriever's library. */
+function coldQuery(db, env, runs, mode) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    execFileSync(process.execPath, [VDB, '--db', db, 'query', '--lib', 'r', '--text', 'a building where sick people are treated', '-k', '10'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [VDB, '--db', db, 'query', '--lib', 'r', '--text', 'a building where sick people are treated', '-k', '10', '--mode', mode], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
   return Math.round(times[times.length >> 1]);
-}
-
-/** BM25 over the same definitions (src/text: its analyzer, k1 1.2, b 0.75). */
-function bm25Retriever() {
-  return {
-    name: 'BM25',
-    spec: null,
-    async run(docs, queries) {
-      const { Bm25Index } = await import(join(ROOT, 'dist', 'text', 'bm25.js'));
-      const { analyze } = await import(join(ROOT, 'dist', 'text', 'tokenizer.js'));
-      const t0 = performance.now();
-      const index = Bm25Index.create();
-      docs.forEach((d, i) => index.add(i, analyze(d.text)));
-      const ingestS = (performance.now() - t0) / 1000;
-      const ranked = queries.map((q) => index.search(analyze(q.text), DEPTH));
-      return { ranked, ingest_texts_per_s: Math.round(docs.length / ingestS) };
-    },
-  };
-}
-
-/** Reciprocal rank fusion of two earlier rows' candidate lists (src/text/fusion.ts). */
-function hybridRetriever(vectorName, textName) {
-  return {
-    name: `hybrid ${vectorName} + ${textName} (RRF)`,
-    spec: null,
-    async run(docs, queries, workDir, done) {
-      const v = done.get(vectorName);
-      const t = done.get(textName);
-      if (!v || !t) throw new Error(`needs the ${vectorName} and ${textName} rows`);
-      const { fuse } = await import(join(ROOT, 'dist', 'text', 'fusion.js'));
-      return { ranked: queries.map((_, i) => fuse(v[i], t[i], K, { method: 'rrf', alpha: 0.5 })), ingest_texts_per_s: null };
-    },
-  };
 }
 
 export const RETRIEVERS = [
@@ -175,8 +170,6 @@ export const RETRIEVERS = [
   () => embedderRetriever('glove', 'glove'),
   // Random weights: a smoke row for the local path and its ingest rate, not a quality figure.
   ...(opt['skip-local'] ? [] : [() => embedderRetriever('local tiny-random-bert (smoke)', `local:${opt.local}`)]),
-  () => bm25Retriever(),
-  () => hybridRetriever('glove', 'BM25'),
 ];
 
 async function main() {
@@ -184,21 +177,19 @@ async function main() {
   process.stderr.write(`retrieval: ${queries.length} usage examples against ${docs.length} definitions, recall@${K} and MRR@${K}\n`);
   const work = mkdtempSync(join(tmpdir(), 'vdb-retrieval-'));
   const rows = [];
-  const done = new Map();
   try {
     for (const make of RETRIEVERS) {
       const r = await make();
       let result;
       try {
-        result = await r.run(docs, queries, work, done);
-        result.cold_query_ms = result.db ? coldQuery(result.db, result.env, Number(opt['cold-runs'])) : null;
+        result = await r.run(docs, queries, work);
+        const runs = Number(opt['cold-runs']);
+        result.cold_query_ms = { vector: coldQuery(result.db, result.env, runs, 'vector'), text: coldQuery(result.db, result.env, runs, 'text'), hybrid: coldQuery(result.db, result.env, runs, 'hybrid') };
       } catch (err) {
         process.stderr.write(`retrieval: ${r.name}: skipped: ${err.message}\n`);
         continue;
       }
-      done.set(r.name, result.ranked);
-      const { db, env, ranked, ...rest } = result;
-      const shown = { ...score(ranked, queries), ...rest };
+      const { db, env, ...shown } = result;
       rows.push({ retriever: r.name, spec: r.spec, ...shown });
       process.stderr.write(`${r.name}: ${JSON.stringify(shown)}\n`);
     }
@@ -207,9 +198,16 @@ async function main() {
   }
   mkdirSync(dirname(opt.out), { recursive: true });
   writeFileSync(opt.out, `${JSON.stringify({ date: new Date().toISOString(), queries: queries.length, docs: docs.length, k: K, rows }, null, 2)}\n`);
-  console.log('| retriever | recall@10 | MRR@10 | ingest texts/s | cold vdb query --text (ms) |');
+  console.log('| embedder | mode | recall@10 | MRR@10 | queries/s (in process) |');
   console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.retriever} | ${r.recall.toFixed(3)} | ${r.mrr.toFixed(3)} | ${r.ingest_texts_per_s?.toLocaleString('en-US') ?? '-'} | ${r.cold_query_ms ?? '-'} |`);
+  for (const r of rows) for (const m of r.modes) console.log(`| ${r.retriever} | ${m.mode} | ${m.recall.toFixed(3)} | ${m.mrr.toFixed(3)} | ${m.queries_per_s.toLocaleString('en-US')} |`);
+  console.log('');
+  console.log('| embedder | ingest texts/s | full-text index build texts/s | its size | cold vdb query vector / text / hybrid (ms) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) {
+    const c = r.cold_query_ms;
+    console.log(`| ${r.retriever} | ${r.ingest_texts_per_s.toLocaleString('en-US')} | ${r.text_index.build_texts_per_s.toLocaleString('en-US')} | ${(r.text_index.bytes / 1e6).toFixed(2)} MB | ${c.vector} / ${c.text} / ${c.hybrid} |`);
+  }
 }
 
 await main();

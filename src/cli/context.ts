@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { NotFound } from '../domain/errors.js';
 import { parseJson, parseJsonObject } from '../domain/validate.js';
 import type { VdbService } from '../service/service.js';
+import type { StoreTuning } from '../store/store.js';
 import { outputMode } from './output.js';
 import type { OutputMode } from './output.js';
 
@@ -35,7 +36,7 @@ export function modeOf(cmd: Command): OutputMode {
  * command that only reads refuses a --db path where nothing is (a typo would
  * otherwise look like an empty database); writes create the database.
  */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean } = {}): Promise<VdbService> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbService> {
   const g = globals(cmd);
   const { read, ...rest } = opts;
   if (read && !existsSync(g.db)) {

@@ -13,6 +13,7 @@ import { docCommand } from './commands/doc.js';
 
 import { embedCommand } from './commands/embed.js';
 import { indexCommand } from './commands/index-cmd.js';
+import { ingestCommand } from './commands/ingest.js';
 import { libCommand } from './commands/lib.js';
 import { modelCommand } from './commands/model.js';
 import { queryCommand } from './commands/query.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
       `
 Examples:
   $ vdb demo
+  $ vdb lib create docs --embedder glove && vdb ingest --lib docs ./handbook
   $ vdb lib create docs && vdb chunk add --lib docs "hello vector world"
   $ vdb query --lib docs --text "hello" -k 3 --json
   $ vdb query --lib docs --text "hello" --where tag=intro --explain
@@ -46,7 +48,7 @@ Examples:
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
 6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed. VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), docCommand(), chunkCommand(), indexCommand(), queryCommand(), countCommand(), embedCommand(), modelCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
+  const subcommands = [libCommand(), docCommand(), chunkCommand(), ingestCommand(), indexCommand(), queryCommand(), countCommand(), embedCommand(), modelCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

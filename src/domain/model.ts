@@ -3,11 +3,13 @@
  * contiguous row-major Float32Array (row i = chunks[i]), and its built index.
  * No I/O here; the service loads, mutates and saves a Database as a whole.
  *
- * Index coverage: every vector write gives the chunk a fresh per-library `seq`.
+ * Index coverage: every write of a chunk's vector or text gives it a fresh
+ * per-library `seq`.
  * An index remembers the seq of each slot (`slotSeqs`) and the library's next
  * seq at build time (`coveredBelowSeq`). Rows with seq ≥ coveredBelowSeq are
  * unindexed and scanned exactly;
- * slots whose seq no longer exists are dead and skipped.
+ * slots whose seq no longer exists are dead and skipped. The full-text index
+ * (src/text/state.ts) keys its entries by seq the same way.
  *
  * Ids: a chunk id is unique in its library (the user's own, or generated);
  * generated ids (`chk_`, `doc_`, `lib_` + 16 hex digits) are unique in the
@@ -20,6 +22,7 @@ import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from 
 import { allocRows, norm, prepareData, prepareRows } from '../index/kernels.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
+import { LibraryText } from '../text/state.js';
 import type { Filter } from '../filter/ast.js';
 import type { RowBitmap } from '../filter/bitmap.js';
 import type { ColumnSet } from '../filter/columns.js';
@@ -41,7 +44,7 @@ export interface Chunk {
   tags: string[];
   created_at: string;
   updated_at: string;
-  /** Per-library sequence number of this chunk's current vector. */
+  /** Per-library sequence number of this chunk's current vector and text. */
   seq: number;
 }
 
@@ -102,8 +105,45 @@ export interface LazyRows {
   chunkAt(row: number): Chunk | null;
   /** Reads the vectors of rows [from, to) into `out` from float `at` on, checked against the file's checksums. @throws CorruptSnapshot */
   readVectors(out: Float32Array, at: number, from: number, to: number): void;
+  /**
+   * Calls `each` with the chunk of every row of `rows` (ascending), read in
+   * large sequential blocks and kept by no one; null when the snapshot cannot
+   * read records apart. @throws CorruptSnapshot
+   */
+  readonly forEachChunk: ((rows: readonly number[], each: (row: number, chunk: Chunk) => void) => void) | null;
+  /** The files behind these rows, for a rewrite that copies them as bytes; null when the snapshot lacks what that needs. */
+  readonly copyable: CopyableRows | null;
   /** Releases the files (once everything is in memory). */
   close(): void;
+}
+
+/** A byte range source: a sidecar still open, its reads checked against its checksums. */
+export interface ByteSource {
+  readonly ref: { readonly bytes: number };
+  readRange(into: Uint8Array, offset: number): void;
+}
+
+/**
+ * Rows on disk as a rewrite can carry them into the next generation without
+ * parsing them: the records' bytes (a JSON array) and byte offsets (count + 1),
+ * the id table (id-table.ts), each row's seq and the vectors' bytes.
+ */
+export interface CopyableRows {
+  records: ByteSource;
+  offsets: Uint32Array;
+  idTable: Uint32Array;
+  seqs: Uint32Array;
+  vectors: ByteSource;
+}
+
+/** Rows still on disk and the rows appended since (see Library.appendedSince). */
+export interface AppendedRows {
+  copy: CopyableRows;
+  /** Rows on disk. */
+  count: number;
+  /** The rows appended since, and their vectors (row-major). */
+  chunks: readonly Chunk[];
+  vectors: Float32Array;
 }
 
 export interface LibraryInit extends LibraryFields {
@@ -116,6 +156,8 @@ export interface Library extends LibraryInit {}
 
 export class Library {
   indexState: IndexState | null = null;
+  /** The full-text index: stored by the last build, and kept fresh for queries. */
+  readonly text = new LibraryText();
   readonly documents = new Documents();
   /** What filters read (src/filter), kept in step with the rows by the methods below. */
   readonly columns = new LiveColumns();
@@ -218,6 +260,35 @@ export class Library {
       }
     }
     return this.chunks[row];
+  }
+
+  /**
+   * While the rows on disk are untouched (only appended to): those rows as
+   * files a rewrite can copy, and the rows appended since. null once the rows
+   * were read into memory (an edit or a removal reads them) or when the
+   * snapshot cannot be copied so.
+   */
+  appendedSince(): AppendedRows | null {
+    const lazy = this.lazy;
+    if (!lazy || !lazy.copyable || lazy.count === 0) return null;
+    return { copy: lazy.copyable, count: lazy.count, chunks: this.rows, vectors: this.store.subarray(0, this.rows.length * this.dim) };
+  }
+
+  /**
+   * Calls `each` with the text of every row of `rows` (ascending). Rows still
+   * on disk are read in sequential blocks and not kept: a text index over a
+   * large library reads every record once without holding them.
+   */
+  forEachText(rows: readonly number[], each: (row: number, text: string) => void): void {
+    const lazy = this.lazy;
+    if (!lazy || !lazy.forEachChunk || this.looseAll) {
+      for (const r of rows) each(r, this.chunkAt(r).text);
+      return;
+    }
+    let split = rows.length;
+    while (split > 0 && rows[split - 1] >= lazy.count) split--;
+    lazy.forEachChunk(rows.slice(0, split), (row, c) => each(row, (this.loose.get(row) ?? c).text));
+    for (let i = split; i < rows.length; i++) each(rows[i], this.rows[rows[i] - lazy.count].text);
   }
 
   /** Each row's seq; reads no records when the snapshot stores them apart. Cached until the next change. */
@@ -365,6 +436,11 @@ export class Library {
   replaceVector(row: number, v: Float32Array): void {
     this.materialize();
     this.store.set(v, row * this.dim);
+    this.renew(row);
+  }
+
+  /** Gives the chunk at `row` a fresh seq: call when its text changed (replaceVector does it for vectors). */
+  renew(row: number): void {
     this.chunks[row].seq = this.nextSeq++;
     this.markEdited(row);
     this.changed();
@@ -543,6 +619,7 @@ export class Library {
       chunk_count: this.size,
       document_count: this.documents.size,
       index: this.indexView(),
+      text_index: this.text.view(this.rowSeqs()),
       created_at: this.created_at,
       updated_at: this.updated_at,
     };

@@ -1,7 +1,9 @@
 import type { Metric } from '../index/kernels.js';
 import type { IndexType } from '../index/types.js';
+import type { FusionMethod } from '../text/fusion.js';
+import type { TextBuildReport, TextIndexView } from '../text/state.js';
 
-export type { Metric, IndexType };
+export type { Metric, IndexType, TextBuildReport, TextIndexView };
 
 /** A JSON object: the only shape metadata may take. */
 export type Metadata = Record<string, unknown>;
@@ -23,6 +25,8 @@ export interface LibraryView extends LibraryFields {
   chunk_count: number;
   document_count: number;
   index: IndexView | null;
+  /** The full-text index (BM25) a build stored; null: none (text queries index every chunk in memory). */
+  text_index: TextIndexView | null;
 }
 
 /** Wire form of a chunk; `embedding` only when asked for. */
@@ -56,6 +60,10 @@ export interface IndexView {
 /** What `index build` did, with the index it left (`index build --json`, `POST …/index`). */
 export interface IndexBuildView extends IndexView {
   build: BuildReport;
+  /** The full-text index after the build; null: there is none. */
+  text_index: TextIndexView | null;
+  /** What the build did to it; null: it was left alone. */
+  text_build: TextBuildReport | null;
 }
 
 export interface BuildReport {
@@ -77,16 +85,36 @@ export interface Hit {
   doc_id: string | null;
   text: string;
   /**
-   * What Qdrant reports for the metric: cosine similarity (1 − distance) and the dot
-   * product (−distance), higher is nearer; for l2 the Euclidean distance, lower is nearer.
+   * Vector mode: what Qdrant reports for the metric, cosine similarity (1 − distance)
+   * and the dot product (−distance), higher is nearer; for l2 the Euclidean distance,
+   * lower is nearer. Text mode: the BM25 score; hybrid: the fused score (both higher is better).
    */
   score: number;
-  /** Lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean, dot −(q·x). */
-  distance: number;
+  /**
+   * Lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean, dot −(q·x);
+   * null for a text or hybrid hit the vector search did not find.
+   */
+  distance: number | null;
   metadata: Metadata;
+  /** Text and hybrid queries: how each mode ranked the hit (null: that mode did not find it). */
+  modes?: HitModes;
 }
 
+/** A text or hybrid hit's rank (from 1) and score in each mode. */
+export interface HitModes {
+  vector: { rank: number; score: number; distance: number } | null;
+  text: { rank: number; score: number } | null;
+}
+
+/** How a query searches: nearest vectors, BM25 over the texts, or both fused. */
+export type SearchMode = 'vector' | 'text' | 'hybrid';
+export const SEARCH_MODES: readonly SearchMode[] = ['vector', 'text', 'hybrid'];
+export { FUSION_METHODS } from '../text/fusion.js';
+export type { FusionMethod } from '../text/fusion.js';
+
 export interface QueryResult {
+  /** Text and hybrid queries only (a vector query's result is as before modes existed). */
+  mode?: 'text' | 'hybrid';
   hits: Hit[];
   /** Only when asked for (`--explain`, `"explain": true`). */
   explain?: QueryExplain;
@@ -94,8 +122,8 @@ export interface QueryResult {
 
 /** How a query was answered (`vdb query --explain`). */
 export interface QueryExplain {
-  /** index: the library's index searched (among the matching chunks, with a filter); exact-scan: every (matching) chunk scored; none: no chunk matches. */
-  plan: 'index' | 'exact-scan' | 'none';
+  /** index: the library's index searched (among the matching chunks, with a filter); exact-scan: every (matching) chunk scored; text: BM25 alone (a text query); none: no chunk matches. Hybrid: the vector search's plan. */
+  plan: 'index' | 'exact-scan' | 'text' | 'none';
   /** The library's index type; null without one. */
   index: IndexType | null;
   /** The filter as vdb read it, or null. */
@@ -109,6 +137,8 @@ export interface QueryExplain {
   search: string | null;
   /** Chunks added or re-embedded since the index was built, scanned exactly beside it. */
   unindexed: number;
+  /** Text and hybrid queries: the terms BM25 matched (the analyzer's). */
+  terms?: string[];
 }
 
 export interface NewLibrary {
@@ -165,6 +195,12 @@ export interface QueryInput {
   k?: number;
   /** Candidate list size for this query; only for an index with an `ef_search` option (hnsw). */
   ef?: number;
+  /** vector, text (BM25 over the chunk texts) or hybrid (both, fused); the default: src/service/search.ts. */
+  mode?: SearchMode;
+  /** Hybrid: score (the default) or rrf. */
+  fusion?: FusionMethod;
+  /** Hybrid with score fusion: the vector list's weight, 0 … 1 (default DEFAULT_ALPHA). */
+  alpha?: number;
   /** A JSON filter (a value, or its text; src/filter/parse.ts): only matching chunks are searched. */
   filter?: unknown;
   /** `--where` shorthand expressions, ANDed with each other and with `filter`. */

@@ -4,7 +4,7 @@
  * server/schemas.ts checks at compile time that its schemas accept exactly these.
  */
 import type { DocumentView } from './documents.js';
-import type { ChunkView, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict } from './types.js';
+import type { ChunkView, FusionMethod, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict, SearchMode, TextIndexView } from './types.js';
 
 /** `POST /api/v1/libraries`. */
 export interface NewLibraryRequest {
@@ -58,6 +58,8 @@ export interface DocumentPatchRequest {
 export interface BuildIndexRequest {
   type?: IndexType;
   full?: boolean;
+  /** true: build the full-text index too (or bring it up to date); false: leave it; absent: bring it up to date if there is one. */
+  text?: boolean;
   [option: string]: number | boolean | string | undefined;
 }
 
@@ -69,12 +71,15 @@ export interface FilterFields {
   where?: string | string[];
 }
 
-/** `POST /api/v1/libraries/{lib}/query`: an embedding or a text, not both. */
+/** `POST /api/v1/libraries/{lib}/query`: an embedding or a text (hybrid: both on a library without an embedder). */
 export interface QueryRequest extends FilterFields {
   embedding?: number[];
   text?: string;
   k?: number;
   ef?: number;
+  mode?: SearchMode;
+  fusion?: FusionMethod;
+  alpha?: number;
   /** Add `explain` to the answer: which plan ran and why. */
   explain?: boolean;
 }
@@ -111,6 +116,8 @@ export interface IndexInfo {
   lib_id: string;
   chunk_count: number;
   index: IndexView | null;
+  /** The full-text index; null: none was built (text queries index every chunk in memory). */
+  text_index: TextIndexView | null;
 }
 
 interface Page {

@@ -14,7 +14,7 @@ import type { ErrorCode } from '../domain/errors.js';
 import type { DocumentView } from '../domain/documents.js';
 import type { ChunkView, Hit, IndexBuildView, IndexView, LibraryView, QueryExplain, QueryResult } from '../domain/types.js';
 import type * as Wire from '../domain/wire.js';
-import { DEFAULT_K, MAX_EF, MAX_K, ON_CONFLICT } from '../domain/types.js';
+import { DEFAULT_K, FUSION_METHODS, MAX_EF, MAX_K, SEARCH_MODES, ON_CONFLICT } from '../domain/types.js';
 import { MAX_ID_BYTES } from '../domain/validate.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, INDEX_TYPES } from '../index/registry.js';
@@ -64,6 +64,21 @@ export const IndexViewSchema = Type.Object(
   { $id: 'IndexView' },
 );
 
+/** src/text/state.ts TextIndexView. */
+export const TextIndexViewSchema = Type.Object(
+  {
+    built_at: Type.String(),
+    params: Type.Object({ k1: Type.Number(), b: Type.Number() }, { description: "BM25's k1 and b" }),
+    indexed: Type.Integer({ description: 'chunks whose current text the stored index holds' }),
+    unindexed: Type.Integer({ description: 'chunks added or whose text changed since the build; each text query indexes them in memory' }),
+    stale: Type.Integer({ description: 'stored entries of chunks deleted or changed since; each text query drops them' }),
+    terms: Type.Integer({ description: 'distinct terms of the stored index' }),
+    bytes: Type.Integer({ description: 'bytes of its arrays' }),
+  },
+  { $id: 'TextIndexView', description: 'the full-text (BM25) index a build stored' },
+);
+const TextIndexOrNull = Type.Union([TextIndexViewSchema, Type.Null()], { description: 'null: none was built; text queries index every chunk in memory' });
+
 /** domain/types.ts IndexBuildView: the index after a build, and what the build did. */
 export const IndexBuildViewSchema = Type.Object(
   {
@@ -76,6 +91,18 @@ export const IndexBuildViewSchema = Type.Object(
       inserted: Type.Integer({ description: 'chunks inserted into the index' }),
       removed: Type.Integer({ description: 'entries of deleted or re-embedded chunks removed' }),
     }),
+    text_index: TextIndexOrNull,
+    text_build: Type.Union(
+      [
+        Type.Object({
+          mode: Type.Enum(['full', 'incremental', 'none'], { description: 'full: built from nothing; incremental: brought up to date; none: it was' }),
+          added: Type.Integer({ description: 'chunk texts added' }),
+          removed: Type.Integer({ description: 'stale entries removed' }),
+        }),
+        Type.Null(),
+      ],
+      { description: 'what the build did to the full-text index; null: left alone' },
+    ),
   },
   { $id: 'IndexBuildView', description: 'the index after the build, and what the build did' },
 );
@@ -92,6 +119,7 @@ export const LibraryViewSchema = Type.Object(
     chunk_count: Type.Integer(),
     document_count: Type.Integer(),
     index: Type.Union([IndexViewSchema, Type.Null()]),
+    text_index: TextIndexOrNull,
     created_at: Type.String(),
     updated_at: Type.String(),
   },
@@ -120,9 +148,22 @@ export const HitSchema = Type.Object(
     id: Type.String(),
     doc_id: DocId,
     text: Type.String(),
-    score: Type.Number({ description: 'as Qdrant reports it: cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer)' }),
-    distance: Type.Number({ description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x)' }),
+    score: Type.Number({
+      description: 'vector mode: as Qdrant reports it, cosine similarity and dot product (higher is nearer), Euclidean distance for l2 (lower is nearer); text mode: the BM25 score; hybrid: the fused score (higher is better)',
+    }),
+    distance: Type.Union([Type.Number(), Type.Null()], {
+      description: 'lower is nearer for every metric: cosine 1 − similarity, l2 Euclidean distance, dot −(q·x); null for a text or hybrid hit the vector search did not find',
+    }),
     metadata: Metadata,
+    modes: Type.Optional(
+      Type.Object(
+        {
+          vector: Type.Union([Type.Object({ rank: Type.Integer(), score: Type.Number(), distance: Type.Number() }), Type.Null()]),
+          text: Type.Union([Type.Object({ rank: Type.Integer(), score: Type.Number() }), Type.Null()]),
+        },
+        { description: 'text and hybrid queries: the rank (from 1) and score each mode gave the hit; null: that mode did not find it' },
+      ),
+    ),
   },
   { $id: 'Hit', description: 'one hit of a query' },
 );
@@ -144,7 +185,7 @@ export const DocumentViewSchema = Type.Object(
 /** domain/types.ts QueryExplain: how a query was answered. */
 export const QueryExplainSchema = Type.Object(
   {
-    plan: Type.Enum(['index', 'exact-scan', 'none'], { description: 'index: the index searched (among the matches); exact-scan: every (matching) chunk scored; none: nothing matches' }),
+    plan: Type.Enum(['index', 'exact-scan', 'text', 'none'], { description: "index: the index searched (among the matches); exact-scan: every (matching) chunk scored; text: BM25 alone (text mode); none: nothing matches. Hybrid: the vector search's plan" }),
     index: Type.Union([Type.Enum(INDEX_TYPES), Type.Null()]),
     filter: Type.Union([Type.String(), Type.Null()], { description: 'the filter as vdb read it' }),
     chunks: Type.Integer(),
@@ -152,14 +193,19 @@ export const QueryExplainSchema = Type.Object(
     reason: Type.String({ description: 'why this plan' }),
     search: Type.Union([Type.String(), Type.Null()], { description: 'what the index did, when it says' }),
     unindexed: Type.Integer({ description: 'chunks added or re-embedded since the build, scanned exactly beside the index' }),
+    terms: Type.Optional(Type.Array(Type.String(), { description: 'text and hybrid: the terms BM25 matched' })),
   },
   { $id: 'QueryExplain' },
 );
 
 /** domain/types.ts QueryResult: `{"hits": [...]}`, with `explain` when asked for. */
 export const QueryResultSchema = Type.Object(
-  { hits: Type.Array(HitSchema, { description: 'nearest first' }), explain: Type.Optional(QueryExplainSchema) },
-  { $id: 'QueryResult', description: 'the k nearest chunks, nearest first' },
+  {
+    mode: Type.Optional(Type.Enum(['text', 'hybrid'], { description: 'text and hybrid queries only' })),
+    hits: Type.Array(HitSchema, { description: 'best first' }),
+    explain: Type.Optional(QueryExplainSchema),
+  },
+  { $id: 'QueryResult', description: 'the k best chunks, best first: nearest (vector), best BM25 score (text) or best fused score (hybrid)' },
 );
 
 /** `…/count`: how many chunks (match). */
@@ -176,7 +222,8 @@ export const IndexInfoSchema = Type.Object({
   lib_id: Type.String(),
   chunk_count: Type.Integer(),
   index: Type.Union([IndexViewSchema, Type.Null()], { description: 'null: no index was built; queries scan exactly' }),
-}, { description: "what the library's index covers" });
+  text_index: TextIndexOrNull,
+}, { description: "what the library's indexes cover" });
 
 const page = { total: Type.Integer(), offset: Type.Integer(), limit: Type.Integer() };
 /** One page of a list: the items, how many there are in all, and the page's bounds. */
@@ -298,6 +345,7 @@ export const BuildIndexBody = Type.Object(
   {
     type: Type.Optional(Type.Enum(INDEX_TYPES, { description: "default: the library's current index type, else linear" })),
     full: Type.Optional(Type.Boolean({ default: false, description: 'build from scratch even when the current hnsw index could be updated in place' })),
+    text: Type.Optional(Type.Boolean({ description: 'true: build the full-text index too, or bring it up to date; false: leave it; absent: bring it up to date if there is one' })),
     ...indexOptions,
   },
   strict,
@@ -307,16 +355,19 @@ export const BuildIndexBody = Type.Object(
 export const QueryBody = Type.Object(
   {
     embedding: Type.Optional(Embedding),
-    text: Type.Optional(Type.String({ description: "embedded with the library's embedder" })),
+    text: Type.Optional(Type.String({ description: "vector mode: embedded with the library's embedder; text and hybrid: its words are matched (BM25)" })),
     k: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_K, default: DEFAULT_K })),
     ef: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EF, description: "hnsw only: candidate list size for this query, instead of the index's ef_search" })),
+    mode: Type.Optional(Type.Enum(SEARCH_MODES, { description: 'vector: nearest embeddings; text: BM25 over the chunk texts; hybrid: both, fused. Default: hybrid on a library with a full-text index (text without an embedder), vector otherwise' })),
+    fusion: Type.Optional(Type.Enum(FUSION_METHODS, { description: 'hybrid: score (min-max scaled scores weighted by alpha, the default) or rrf (reciprocal rank fusion)' })),
+    alpha: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "hybrid with score fusion: the vector list's weight (default 0.3)" })),
     ...filterFields,
     explain: Type.Optional(Type.Boolean({ description: 'add "explain": which plan answered and why' })),
   },
   {
     ...strict,
-    description: 'exactly one of text and embedding',
-    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }],
+    description: 'vector mode: exactly one of text and embedding; text mode: text; hybrid: text, and an embedding when the library has no embedder',
+    examples: [{ text: 'hello vector world', k: 3 }, { embedding: [0.1, 0.2, 0.3], k: 3 }, { text: 'reset my password', mode: 'hybrid', k: 5 }],
   },
 );
 

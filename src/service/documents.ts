@@ -10,15 +10,12 @@ import { quote, sameJson } from '../domain/model.js';
 import type { Library } from '../domain/model.js';
 import type { AddOutcome, OnConflict } from '../domain/types.js';
 import { checkId, checkMetadata, checkOnConflict, checkTitle, prefix } from '../domain/validate.js';
-import type { SnapshotStore } from '../store/store.js';
 import { newId } from './ids.js';
+import { replaceDocuments } from './replace.js';
+import type { DocumentReplacement, ReplaceContext, ReplaceFailure, ReplaceOptions, ReplaceResult } from './replace.js';
 
 /** What the document use cases need of the service. */
-export interface DocumentContext {
-  readonly store: SnapshotStore;
-  readonly now: () => string;
-  readonly seed?: string;
-}
+export type DocumentContext = ReplaceContext;
 
 export interface AddDocumentOptions {
   onConflict?: OnConflict;
@@ -99,6 +96,14 @@ export class DocumentService {
       const counts = existing.some((d) => d) ? lib.documentChunkCounts() : new Map<string, number>();
       return { documents: docs.map((d) => documentView(lib, d, counts.get(d.id) ?? 0)), outcomes };
     });
+  }
+
+  /**
+   * Replaces each document with exactly the chunks given, as one atomic
+   * change (see replace.ts): what `vdb ingest` writes per batch of files.
+   */
+  async replace(libRef: string, items: DocumentReplacement[], opts: ReplaceOptions = {}): Promise<(ReplaceResult | ReplaceFailure)[]> {
+    return replaceDocuments(this.ctx, libRef, items, opts);
   }
 
   /** Replaces the title and/or metadata given. */

@@ -16,6 +16,7 @@ import type {
   IndexType,
   IndexView,
   LibraryPatch,
+  Metadata,
   LibraryView,
   Metric,
   NewChunk,
@@ -26,6 +27,7 @@ import type {
   QueryResult,
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
+import type { IndexInfo } from '../domain/wire.js';
 import { checkEf, checkEmbedding, checkId, checkK, checkMetadata, checkName, checkOnConflict, checkTags, checkText, prefix } from '../domain/validate.js';
 import { embedTexts, openEmbedder, resolveSpec } from '../embed/registry.js';
 import { and, render } from '../filter/ast.js';
@@ -45,6 +47,8 @@ import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
 import { DocumentService } from './documents.js';
+import { answerText, buildTextIndex, checkTextQuery, depth } from './search.js';
+import type { RankedRows, TextQuery } from './search.js';
 import { newId, randomUint32 } from './ids.js';
 
 export interface ServiceOptions {
@@ -89,6 +93,11 @@ export interface BuildRequest {
   params?: Record<string, number>;
   /** Build from scratch even when the current index could be updated in place. */
   full?: boolean;
+  /**
+   * The full-text index: true builds it (or brings it up to date), false
+   * leaves it as it is; undefined: brought up to date when there is one.
+   */
+  text?: boolean;
 }
 
 export interface RefreshOptions {
@@ -285,18 +294,7 @@ export class VdbService {
           addedVectors.push(p.vector);
           return;
         }
-        // Compared as read one by one: an identical replacement reads no more of a large library.
-        const old = lib.chunkAt(row);
-        const sameVector = sameBits(lib.readVector(row), p.vector);
-        if (sameVector && old.text === p.text && old.doc_id === p.doc_id && sameJson(old.metadata, p.metadata) && sameJson(old.tags, p.tags)) {
-          return void (outcomes[i] = 'unchanged');
-        }
-        outcomes[i] = 'replaced';
-        const c = lib.chunks[row];
-        Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
-        if (p.doc_id === undefined) delete c.doc_id;
-        if (!sameVector) lib.replaceVector(row, p.vector);
-        lib.markEdited(row);
+        outcomes[i] = replaceChunk(lib, row, p, now);
       });
       lib.append(added, addedVectors);
       if (outcomes.some((o) => o === 'added' || o === 'replaced')) lib.updated_at = now;
@@ -307,7 +305,12 @@ export class VdbService {
     });
   }
 
-  private async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress, skip: ReadonlySet<number> = new Set()) {
+  /**
+   * Validates chunks and embeds the texts of those without an embedding (all
+   * in batches), for `lib`; items in `skip` are not embedded. Outside the lock.
+   * @throws InvalidInput naming the item; EmbedderError
+   */
+  async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress, skip: ReadonlySet<number> = new Set()): Promise<PreparedChunk[]> {
     let validated = 0;
     const out = items.map((item, i) => {
       const at = where(i);
@@ -371,12 +374,14 @@ export class VdbService {
         throw new NotFound(`document ${quote(docId)} not found in library ${quote(lib.name)}`, { hint: `create it first: vdb doc add --lib ${lib.name} --id ${quote(docId)}` });
       }
       const c = lib.chunks[row];
+      const textChanged = text !== undefined && text !== c.text;
       if (text !== undefined) c.text = text;
       if (metadata !== undefined) c.metadata = metadata;
       if (tags !== undefined) c.tags = tags;
       if (docId === null) delete c.doc_id;
       else if (docId !== undefined) c.doc_id = docId;
       if (vector) lib.replaceVector(row, vector);
+      else if (textChanged) lib.renew(row);
       c.updated_at = this.now();
       lib.markEdited(row);
       lib.updated_at = c.updated_at;
@@ -438,23 +443,27 @@ export class VdbService {
   async buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView> {
     if (req.type !== undefined && !isIndexType(req.type)) throw new InvalidInput(`unknown index type "${req.type}" (use one of: ${INDEX_TYPES.join(', ')})`);
     const refresh = this.buildsOffThread ? refreshIndexOffThread : refreshIndex;
+    if (req.text !== undefined && typeof req.text !== 'boolean') throw new InvalidInput('text must be true or false');
     return this.store.update(async (db) => {
       const lib = db.library(ref);
       const type = req.type ?? lib.indexState?.type ?? 'linear';
+      const builtAt = this.now();
       const build = await refresh(lib, type, checkIndexParams(type, req.params ?? {}), {
         full: req.full,
-        builtAt: this.now(),
+        builtAt,
         randomKey: () => (this.seed !== undefined ? `${this.seed}:index:${db.nextId++}` : randomUint32()),
         onProgress,
       });
-      return { ...(lib.indexView() as IndexView), build };
+      const wantText = req.text ?? lib.text.stored !== null;
+      const textBuild = wantText ? buildTextIndex(lib, builtAt) : null;
+      return { ...(lib.indexView() as IndexView), build, text_index: lib.text.view(lib.rowSeqs()), text_build: textBuild };
     });
   }
 
   /** The library's index coverage; null when no index was built (queries scan exactly). */
-  indexInfo(ref: string): { lib_id: string; chunk_count: number; index: IndexView | null } {
+  indexInfo(ref: string): IndexInfo {
     const lib = this.store.read().library(ref);
-    return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView() };
+    return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView(), text_index: lib.text.view(lib.rowSeqs()) };
   }
 
   // ---- queries ---------------------------------------------------------
@@ -480,6 +489,35 @@ export class VdbService {
     return this.store.compact();
   }
 
+}
+
+/** A chunk that passed validation, with its vector. */
+export interface PreparedChunk {
+  text: string;
+  metadata: Metadata;
+  tags: string[];
+  doc_id: string | undefined;
+  vector: Float32Array;
+}
+
+/**
+ * Replaces the chunk at `row` in place with `p` (created_at kept, a new seq
+ * when its vector or text changes), or leaves it when `p` is identical;
+ * compared as read one by one, so an identical replacement reads no more of a
+ * large library.
+ */
+export function replaceChunk(lib: Library, row: number, p: PreparedChunk, now: string): 'replaced' | 'unchanged' {
+  const old = lib.chunkAt(row);
+  const sameVector = sameBits(lib.readVector(row), p.vector);
+  if (sameVector && old.text === p.text && old.doc_id === p.doc_id && sameJson(old.metadata, p.metadata) && sameJson(old.tags, p.tags)) return 'unchanged';
+  const c = lib.chunks[row];
+  const sameText = c.text === p.text;
+  Object.assign(c, { text: p.text, doc_id: p.doc_id, metadata: p.metadata, tags: p.tags, updated_at: now });
+  if (p.doc_id === undefined) delete c.doc_id;
+  if (!sameVector) lib.replaceVector(row, p.vector);
+  else if (!sameText) lib.renew(row);
+  lib.markEdited(row);
+  return 'replaced';
 }
 
 /** Each item's own id (checked), or undefined; an id given twice is refused, naming both items. */
@@ -575,10 +613,13 @@ function setBuiltIndex(lib: Library, type: IndexType, index: VectorIndex, builtA
 
 /** A query that passed validation: its embedding (checked or embedded from its text) and k. */
 export interface PreparedQuery {
-  vector: Float32Array;
+  /** null for a text query. */
+  vector: Float32Array | null;
   k: number;
   /** Candidate list size for an hnsw index; undefined: the index's own. */
   ef?: number;
+  /** A text or hybrid query's terms and fusion; undefined for a vector query. */
+  text?: TextQuery;
   /** Only chunks matching this are searched; null: every chunk. */
   filter?: Filter | null;
   explain?: boolean;
@@ -619,25 +660,31 @@ export class QuerySession {
     if (++this.answered === 2) lib.preload();
     if (input === null || typeof input !== 'object') throw new InvalidInput(prefix(where, 'query must be a JSON object'));
     const k = input.k === undefined ? DEFAULT_K : checkK(input.k, where);
-    let vector: Float32Array;
-    if (input.embedding !== undefined) {
-      if (input.text !== undefined) throw new InvalidInput(prefix(where, 'give either text or embedding, not both'));
+    if (input.text !== undefined) checkText(input.text, where);
+    const text = checkTextQuery(lib, input, where) ?? undefined;
+    let vector: Float32Array | null = null;
+    if (text?.mode === 'text') {
+      if (input.embedding !== undefined) throw new InvalidInput(prefix(where, 'a text query matches words, not an embedding; drop the embedding'), { hint: 'or use --mode hybrid for both' });
+      if (input.ef !== undefined) throw new InvalidInput(prefix(where, 'ef sizes the vector search, and a text query has none'), { hint: 'drop ef, or use --mode hybrid' });
+    } else if (input.embedding !== undefined) {
+      // Hybrid takes both: the embedding for the vector search, the text for BM25 (a library without an embedder).
+      if (input.text !== undefined && !text) throw new InvalidInput(prefix(where, 'give either text or embedding, not both'), { hint: 'or both with --mode hybrid' });
       vector = checkEmbedding(input.embedding, lib.dim, where);
     } else if (input.text !== undefined) {
       if (!lib.embedder) {
-        throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder; query it with an embedding of ${lib.dim} numbers`));
+        const also = text ? `; a hybrid query on it needs the text's embedding too (${lib.dim} numbers), or use --mode text` : `; query it with an embedding of ${lib.dim} numbers, or its texts with --mode text`;
+        throw new InvalidInput(prefix(where, `library "${lib.name}" has no embedder${also}`));
       }
-      const text = checkText(input.text, where);
-      const early = this.ahead.get(text);
-      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [text], { inputType: 'query', metric: lib.metric, where: () => where });
+      const early = this.ahead.get(input.text);
+      [vector] = early ? [early] : await embedTexts(await openEmbedder(lib.embedder, lib.dim), [input.text], { inputType: 'query', metric: lib.metric, where: () => where });
     } else {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
-    lib.checkVector(vector, where);
+    if (vector) lib.checkVector(vector, where);
     const own = parseFilter({ filter: input.filter, where: input.where }, where);
     const filter = own && this.filter ? and([this.filter, own]) : (own ?? this.filter);
     if (input.explain !== undefined && typeof input.explain !== 'boolean') throw new InvalidInput(prefix(where, 'explain must be true or false'));
-    return { vector, k, ef: this.efFor(input.ef, where), filter, explain: input.explain === true };
+    return { vector, k, ef: this.efFor(input.ef, where), text, filter, explain: input.explain === true };
   }
 
   /**
@@ -677,9 +724,11 @@ export class QuerySession {
   async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
     const lib = this.lib;
     const type = lib.indexState?.type ?? 'linear';
-    const one = (q: PreparedQuery) => answer(lib, q.vector, q.k, q.ef, q.filter ?? null, q.explain === true);
-    // Filtered scans touch only their matches, and explained queries report their own plan: one at a time.
-    const batched = queries.filter((q) => !q.filter && !q.explain);
+    const one = (q: PreparedQuery): QueryResult => answerPrepared(lib, q);
+    // Text and hybrid queries, filtered scans (they touch only their matches) and explained
+    // queries (they report their own plan) are answered one at a time.
+    const alone = (q: PreparedQuery) => Boolean(q.text || q.filter || q.explain);
+    const batched = queries.filter((q) => !alone(q));
     if (batched.length < 2 || type !== 'linear' || lib.size === 0) return queries.map(one);
     const space = lib.searchSpace();
     if (this.batch?.rows.data !== space.data) {
@@ -687,12 +736,12 @@ export class QuerySession {
       this.batch = new BatchSearch(space, { threads: this.opts.threads });
     }
     const ranked = await this.batch.search(
-      batched.map((q) => prepareQuery(lib.metric, q.vector)),
+      batched.map((q) => prepareQuery(lib.metric, q.vector as Float32Array)),
       batched.map((q) => q.k),
     );
     let next = 0;
     return queries.map((q) => {
-      if (q.filter || q.explain) return one(q);
+      if (alone(q)) return one(q);
       const { keys, dists } = ranked[next++];
       return { hits: toHits(lib, keys, dists) };
     });
@@ -713,11 +762,47 @@ export function nearest(lib: Library, vector: Float32Array, k: number, ef?: numb
   return answer(lib, vector, k, ef).hits;
 }
 
+/** Answers one prepared query of any mode, its filter applied to every search it makes. */
+export function answerPrepared(lib: Library, q: PreparedQuery): QueryResult {
+  if (!q.text) return answer(lib, q.vector as Float32Array, q.k, q.ef, q.filter ?? null, q.explain === true);
+  const filter = q.filter ?? null;
+  const bits = filter ? lib.filterRows(filter) : null;
+  const vector = q.text.mode === 'hybrid' ? nearestRows(lib, q.vector as Float32Array, depth(q.k), q.ef, filter) : null;
+  const result = bits?.count() === 0 ? { mode: q.text.mode, hits: [] } : answerText(lib, q.text, q.k, vector, bits ? (row) => bits.has(row) : undefined);
+  if (q.explain) {
+    const terms = q.text.terms;
+    const matches = bits ? bits.count() : null;
+    const bm25 = `BM25 over the full-text index${bits ? ' among the matching chunks' : ''} for ${terms.length} term(s)`;
+    result.explain = vector
+      ? { ...vector.explain, reason: `${vector.explain.reason}; ${bm25}; fused by ${q.text.fusion}`, terms }
+      : {
+          plan: matches === 0 ? 'none' : 'text',
+          index: null,
+          filter: filter ? render(filter) : null,
+          chunks: lib.size,
+          matches,
+          reason: matches === 0 ? 'no chunk matches the filter' : bm25,
+          search: null,
+          unindexed: 0,
+          terms,
+        };
+  }
+  return result;
+}
+
 /**
  * `nearest`, with a filter: the k nearest among the matching chunks, by the
  * plan of src/filter/planner.ts; with `explain`, the result says how.
  */
 export function answer(lib: Library, vector: Float32Array, k: number, ef?: number, filter: Filter | null = null, explain = false): QueryResult {
+  const ranked = nearestRows(lib, vector, k, ef, filter);
+  const result: QueryResult = { hits: toHits(lib, ranked.rows, ranked.distances) };
+  if (explain) result.explain = ranked.explain;
+  return result;
+}
+
+/** The k nearest rows among those `filter` matches (all, without one) and their distances, nearest first; and how they were found. */
+export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: number, filter: Filter | null = null): RankedRows & { explain: QueryExplain } {
   const space = lib.searchSpace();
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));
@@ -744,22 +829,19 @@ export function answer(lib: Library, vector: Float32Array, k: number, ef?: numbe
     search = (state?.index ?? LINEAR).search(q, space, top, ef, rowFilter);
   }
   const { keys, dists } = top.drain();
-  const result: QueryResult = { hits: toHits(lib, keys, dists) };
-  if (explain) {
-    const type = state?.type ?? null;
-    const exact = type === null || type === 'linear';
-    result.explain = {
-      plan: plan?.kind ?? (exact ? 'exact-scan' : 'index'),
-      index: type,
-      filter: filter ? render(filter) : null,
-      chunks: lib.size,
-      matches,
-      reason: plan?.reason ?? (exact ? `${type === null ? 'no index' : 'linear index'}: exact scan of every chunk` : `no filter: the ${type} index searches every chunk`),
-      search: search ?? null,
-      unindexed: plan?.kind === 'exact-scan' || exact ? 0 : unindexed.length,
-    } satisfies QueryExplain;
-  }
-  return result;
+  const type = state?.type ?? null;
+  const exact = type === null || type === 'linear';
+  const explain: QueryExplain = {
+    plan: plan?.kind ?? (exact ? 'exact-scan' : 'index'),
+    index: type,
+    filter: filter ? render(filter) : null,
+    chunks: lib.size,
+    matches,
+    reason: plan?.reason ?? (exact ? `${type === null ? 'no index' : 'linear index'}: exact scan of every chunk` : `no filter: the ${type} index searches every chunk`),
+    search: search ?? null,
+    unindexed: plan?.kind === 'exact-scan' || exact ? 0 : unindexed.length,
+  };
+  return { rows: keys, distances: Float64Array.from(dists, (d) => presentDistance(lib.metric, d)), explain };
 }
 
 function toHits(lib: Library, rows: Int32Array, dists: Float64Array): Hit[] {

@@ -7,7 +7,7 @@
 import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk } from '../domain/model.js';
-import type { AddOutcome, BuildReport, OnConflict } from '../domain/types.js';
+import type { AddOutcome, BuildReport, OnConflict, TextBuildReport } from '../domain/types.js';
 import { outcomeCounts } from '../domain/types.js';
 import { checkOnConflict, prefix } from '../domain/validate.js';
 import type { SnapshotStore } from '../store/store.js';
@@ -16,6 +16,7 @@ import type { ImportedLibrary, ImportReader } from '../transfer/format.js';
 import { newId, randomUint32 } from './ids.js';
 import type { Progress } from './service.js';
 import { checkIndexParams, refreshIndex } from './service.js';
+import { buildTextIndex } from './search.js';
 
 export interface TransferContext {
   readonly store: SnapshotStore;
@@ -40,6 +41,8 @@ export interface ImportedLibraryReport {
   chunks: Record<AddOutcome, number>;
   /** The index build, or null when none was built. */
   index: BuildReport | null;
+  /** The full-text index build, or null when the library has none. */
+  text_index: TextBuildReport | null;
 }
 
 export class TransferService {
@@ -115,9 +118,10 @@ export class TransferService {
               vectors.push(L.vectors.row(i));
             } else if (outcome === 'replaced') {
               const row = plan.chunkRows[i];
-              const { seq } = lib.chunks[row];
+              const { seq, text } = lib.chunks[row];
               lib.chunks[row] = { ...c, seq };
               if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
+              else if (c.text !== text) lib.renew(row);
               lib.markEdited(row);
             }
           });
@@ -140,7 +144,9 @@ export class TransferService {
         } else if (!created && !wanted && lib.indexState && changedRows) {
           index = refreshIndex(lib, lib.indexState.type, {}, { builtAt: now, randomKey, onProgress: opts.onProgress });
         }
-        return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index };
+        // The full-text index as the export had it, or the merged library's own, brought up to date.
+        const text = L.textIndex || lib.text.stored ? buildTextIndex(lib, now) : null;
+        return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index, text_index: text };
       });
       return reports;
     });

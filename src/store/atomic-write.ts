@@ -8,14 +8,25 @@ import { dirname, basename, join } from 'node:path';
  * over, fsync the directory so the rename itself survives a power cut.
  */
 export function atomicWriteFileSync(path: string, data: string | Uint8Array, opts: { syncDir?: boolean } = {}): void {
+  atomicWriteStreamSync(path, (write) => write(typeof data === 'string' ? Buffer.from(data) : data), opts);
+}
+
+/**
+ * atomicWriteFileSync of the bytes `fill` hands to `write`, in as many pieces
+ * as it likes: a large file is written without a buffer of its size.
+ */
+export function atomicWriteStreamSync(path: string, fill: (write: (bytes: Uint8Array) => void) => void, opts: { syncDir?: boolean } = {}): void {
   const dir = dirname(path);
   const tmp = join(dir, `${tempPrefix(path)}${process.pid}-${Math.random().toString(16).slice(2, 10)}`);
   const fd = openSync(tmp, 'wx', 0o644);
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    // At most 1 GiB per call: writeSync rejects lengths of 2 GiB and more.
-    while (off < buf.byteLength) off += writeSync(fd, buf, off, Math.min(buf.byteLength - off, 1 << 30));
+    let at = 0;
+    fill((buf) => {
+      let off = 0;
+      // At most 1 GiB per call: writeSync rejects lengths of 2 GiB and more.
+      while (off < buf.byteLength) off += writeSync(fd, buf, off, Math.min(buf.byteLength - off, 1 << 30), at + off);
+      at += buf.byteLength;
+    });
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);

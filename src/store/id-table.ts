@@ -128,3 +128,28 @@ export function hashesByRow(table: Uint32Array): Uint32Array {
   }
   return out;
 }
+
+/**
+ * The table of `old`'s rows followed by `count` more, `idAt(i)` giving the id
+ * of row first + i: one merge of two sorted runs, so appending to a large
+ * table costs the new ids' hashing and one pass, not a sort of them all.
+ */
+export function appendToIdTable(old: Uint32Array, first: number, count: number, idAt: (i: number) => string): Uint32Array {
+  const added = buildIdTable(count, idAt);
+  for (let i = 0; i < count; i++) added[i * 3 + 2] += first;
+  const n = old.length / ID_ENTRY_WORDS;
+  const out = new Uint32Array(old.length + added.length);
+  let a = 0;
+  let b = 0;
+  let o = 0;
+  while (a < n || b < count) {
+    // On equal hashes the old row comes first: it is the smaller row.
+    const takeOld = b === count || (a < n && (old[a * 3 + 1] < added[b * 3 + 1] || (old[a * 3 + 1] === added[b * 3 + 1] && old[a * 3] <= added[b * 3])));
+    const src = takeOld ? old : added;
+    const i = takeOld ? a++ : b++;
+    out[o++] = src[i * 3];
+    out[o++] = src[i * 3 + 1];
+    out[o++] = src[i * 3 + 2];
+  }
+  return out;
+}

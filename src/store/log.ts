@@ -49,7 +49,7 @@ export function logHeader(generation: number): Buffer {
 export interface Before {
   nextId: number;
   libraries: Library[];
-  libs: { id: string; name: string; dim: number; metric: string; embedder: string | null; metadata: string; created_at: string; updated_at: string; nextSeq: number; index: unknown }[];
+  libs: { id: string; name: string; dim: number; metric: string; embedder: string | null; metadata: string; created_at: string; updated_at: string; nextSeq: number; index: unknown; textIndex: unknown }[];
 }
 
 /** Captures `db` and starts recording chunk changes. Costs O(libraries). */
@@ -69,6 +69,7 @@ export function captureBefore(db: Database): Before {
       updated_at: l.updated_at,
       nextSeq: l.nextSeq,
       index: l.indexState,
+      textIndex: l.text.stored,
     })),
   };
 }
@@ -91,7 +92,7 @@ export function deltaFrame(before: Before, db: Database, maxBytes: number): Buff
     const c = changes[i];
     if (lib !== before.libraries[i] || !c || c.complex) return null;
     if (lib.id !== b.id || lib.name !== b.name || lib.dim !== b.dim || lib.metric !== b.metric || lib.embedder !== b.embedder) return null;
-    if (lib.created_at !== b.created_at || lib.indexState !== b.index || JSON.stringify(lib.metadata) !== b.metadata) return null;
+    if (lib.created_at !== b.created_at || lib.indexState !== b.index || lib.text.stored !== b.textIndex || JSON.stringify(lib.metadata) !== b.metadata) return null;
     if (lib.size !== c.baseSize - c.removedRows.length + c.appended) return null;
     // Vectors alone would overflow the budget: do not build the frame only to drop it.
     vectorBytes += (c.edited.size + c.appended) * lib.dim * 4;

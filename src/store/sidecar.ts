@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import type { IndexArray } from '../index/types.js';
 import { dtypeOf } from './codec.js';
 import type { DType } from './codec.js';
-import { fsyncDir, unlinkQuietly } from './atomic-write.js';
+import { atomicWriteStreamSync, fsyncDir, unlinkQuietly } from './atomic-write.js';
 import { NotRegularFile, openRegularForRead } from './io.js';
 
 export interface SidecarRef {
@@ -277,14 +277,73 @@ export function sidecarFiles(name: string, dtype: string, bytes: Uint8Array, pag
   return { ref, files };
 }
 
+/** Bytes to write: in hand, or a range of a sidecar still open (copied in blocks, checked as they are read). */
+export type SidecarPart = Uint8Array | { source: { readRange(into: Uint8Array, offset: number): void }; from: number; length: number };
+
+const COPY_BLOCK_BYTES = 8 << 20;
+
+/**
+ * Writes `parts` back to back as the sidecar `name` in `dir` now (temp file,
+ * fsync, rename; the caller fsyncs the directory), computing its crc32 and
+ * page table on the way: what sidecarFiles gives for the same bytes, without
+ * holding them. The page table, if any, is among the files to write.
+ */
+export function writeSidecarParts(dir: string, name: string, dtype: string, parts: readonly SidecarPart[]): { ref: SidecarFileRef; files: SidecarFile[] } {
+  let crc = 0;
+  let total = 0;
+  const pages: number[] = [];
+  let pageCrc = 0;
+  let pageFill = 0;
+  atomicWriteStreamSync(
+    join(dir, name),
+    (write) => {
+      const feed = (buf: Uint8Array): void => {
+        write(buf);
+        total += buf.byteLength;
+        crc = checksum(buf, crc);
+        for (let at = 0; at < buf.byteLength; ) {
+          const take = Math.min(PAGE_BYTES - pageFill, buf.byteLength - at);
+          pageCrc = crc32(buf.subarray(at, at + take), pageCrc);
+          pageFill += take;
+          at += take;
+          if (pageFill === PAGE_BYTES) {
+            pages.push(pageCrc);
+            pageCrc = 0;
+            pageFill = 0;
+          }
+        }
+      };
+      let block: Uint8Array | null = null;
+      for (const part of parts) {
+        if (part instanceof Uint8Array) {
+          feed(part);
+          continue;
+        }
+        block ??= new Uint8Array(COPY_BLOCK_BYTES);
+        for (let off = 0; off < part.length; off += COPY_BLOCK_BYTES) {
+          const piece = block.subarray(0, Math.min(COPY_BLOCK_BYTES, part.length - off));
+          part.source.readRange(piece, part.from + off);
+          feed(piece);
+        }
+      }
+      if (pageFill > 0) pages.push(pageCrc);
+    },
+    { syncDir: false },
+  );
+  const ref: SidecarFileRef = { dtype, file: name, bytes: total, crc32: crc };
+  if (pages.length < MIN_PAGED_PAGES) return { ref, files: [] };
+  const table = sidecarFiles(`${name}.pages`, 'u32', new Uint8Array(Uint32Array.from(pages).buffer), false);
+  ref.page_crc32 = table.ref;
+  return { ref, files: table.files };
+}
+
 /** An array's bytes as a sidecar (see sidecarFiles). */
 export function arraySidecarFiles(name: string, a: IndexArray): { ref: SidecarFileRef; files: SidecarFile[] } {
   return sidecarFiles(name, dtypeOf(a), new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }
 
-/** crc32 of any length, fed to zlib 1 GiB at a time (its length argument is 32-bit). */
-export function checksum(bytes: Uint8Array): number {
-  let crc = 0;
+/** crc32 of any length (continuing from `crc`), fed to zlib 1 GiB at a time (its length argument is 32-bit). */
+export function checksum(bytes: Uint8Array, crc = 0): number {
   for (let off = 0; off < bytes.byteLength; off += 1 << 30) crc = crc32(bytes.subarray(off, off + (1 << 30)), crc);
   return crc;
 }

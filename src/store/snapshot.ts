@@ -8,7 +8,10 @@
  *                   "chunks": [{"id", "doc_id", "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *                   "vectors": {"dtype": "f32", "base64": ...},   // chunks × dim, row i = chunks[i]
  *                   "index": null | {"type", "built_at", "covered_below_seq", "params": {...},
- *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}}}]}
+ *                                    "slot_seqs": {"dtype": "u32", ...}, "arrays": {name: {...}}},
+ *                   "text_index": {"built_at", "params": {"k1", "b", "docs", "terms", "vocab_bytes", "postings_bytes"},
+ *                                  "arrays": {"keys", "lengths", "vocab", "vocab_offsets", "df", "postings",
+ *                                             "postings_offsets": {"dtype": "u32", ...}}}}]}   // absent: none
  *
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
@@ -24,8 +27,10 @@
  * "count", "id_hashes", "offsets"}: its document records in id order, read one by
  * one as chunks name them (LazyDocuments), or an inline array.
  *
- * "doc_id" is written only when not null, and "documents" only when there are
- * some: a database that uses neither is written exactly as before they existed.
+ * "doc_id" is written only when not null, "documents" only when there are
+ * some and "text_index" only when one was built (src/text/state.ts, layout in
+ * src/text/bm25.ts): a database that uses none of them is written exactly as
+ * before they existed.
  * A version 2 library also has "filter_columns": {"dtype": "u32", "file", ..., "rows"}, its
  * filter columns (src/filter/columns.ts), or null when it has no chunks; libraries of
  * older manifests lack it and build their columns from their records on first use.
@@ -44,11 +49,13 @@ import type { Document, LazyDocuments } from '../domain/documents.js';
 import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
-import type { Chunk, IndexState, LazyRows } from '../domain/model.js';
+import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows } from '../domain/model.js';
 import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
+import { storedOnDisk, TEXT_INDEX_ARRAYS } from '../text/state.js';
+import type { LaterWords, StoredTextIndex, TextIndexArrayName } from '../text/state.js';
 import { ColumnSet } from '../filter/columns.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
@@ -74,6 +81,12 @@ export interface SidecarAccess {
 export type ChunkEncoder = (records: object[], chunks: readonly Chunk[]) => object;
 /** Writes a library's document records likewise; returns the manifest's "documents" value. */
 export type DocumentEncoder = (records: object[], docs: readonly Document[]) => object;
+/**
+ * Writes a library whose rows on disk are untouched by copying their bytes and
+ * adding the appended rows' (`records`); returns the manifest's "chunks" and
+ * "vectors", or null when it cannot (the caller then encodes every record).
+ */
+export type AppendEncoder = (rows: AppendedRows, records: object[]) => { chunks: object; vectors: object } | null;
 
 /** Writes bytes (4-aligned) as a u32 sidecar; returns its reference. */
 export type BytesEncoder = (bytes: Uint8Array) => object;
@@ -94,16 +107,18 @@ export function encodeSnapshot(db: Database): string {
 }
 
 /**
- * Version 2: arrays through `put`, chunk and document records through `putChunks` and
- * `putDocs`, filter columns through `putBytes`, which write sidecars and return their references.
+ * Version 2: arrays through `put`, chunk and document records through
+ * `putChunks` and `putDocs`, filter columns through `putBytes`, and libraries
+ * only appended to since they were read through `putAppended`; each writes
+ * sidecars and returns their references.
  */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder): string {
-  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes);
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder, putAppended?: AppendEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes, putAppended);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes);
+  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes, putAppended);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -118,19 +133,26 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
-    libraries: db.libraries.map((lib) => ({
-      ...lib.fields(),
-      next_seq: lib.nextSeq,
-      documents: documentsOf(lib, putDocs),
-      chunks: chunksOf(lib, putChunks),
-      vectors: put(lib.vectors()),
-      index: lib.indexState && encodeIndex(lib.indexState, put),
-      ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
-    })),
+    libraries: db.libraries.map((lib) => {
+      // Sidecars are numbered in this order whichever way the rows are written, so both give the same files.
+      const documents = documentsOf(lib, putDocs);
+      const appended = putAppended ? lib.appendedSince() : null;
+      const rows = (appended && putAppended!(appended, appended.chunks.map(chunkRecord))) ?? { chunks: chunksOf(lib, putChunks), vectors: put(lib.vectors()) };
+      return {
+        ...lib.fields(),
+        next_seq: lib.nextSeq,
+        documents,
+        chunks: rows.chunks,
+        vectors: rows.vectors,
+        index: lib.indexState && encodeIndex(lib.indexState, put),
+        ...textIndexOf(lib, put),
+        ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
+      };
+    }),
   };
   return JSON.stringify(doc);
 }
@@ -175,6 +197,15 @@ export function encodeRecords(records: object[]): { json: Buffer; offsets: Uint3
   }
   offsets[parts.length] = json.length;
   return { json, offsets };
+}
+
+/** The library's full-text index as stored, or nothing (no key: a library without one is written as before it existed). */
+function textIndexOf(lib: Library, put: ArrayEncoder): { text_index?: object } {
+  const t = lib.text.stored;
+  if (!t) return {};
+  const arrays: Record<string, object> = {};
+  for (const name of TEXT_INDEX_ARRAYS) arrays[name] = put(t.array(name));
+  return { text_index: { built_at: t.built_at, params: t.params, arrays } };
 }
 
 function encodeIndex(state: IndexState, put: ArrayEncoder): object {
@@ -369,6 +400,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       lib.setRows(chunks, vectors);
     }
     if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
+    if (raw.text_index !== null && raw.text_index !== undefined) lib.text.stored = decodeTextIndex(raw.text_index, `${at}.text_index`, fail, arrayLater);
     if (isObject(raw.filter_columns)) {
       const where = `${at}.filter_columns`;
       const ref = refOf(raw.filter_columns, where);
@@ -395,8 +427,15 @@ interface RecordFile {
   readAll(): unknown[];
   /** null when the manifest holds no offsets (older manifests, records ≥ 4 GiB). */
   readAt: ((i: number) => unknown) | null;
+  /** Records `rows` (ascending) one by one, read in large sequential blocks; null without offsets. */
+  readEach: ((rows: readonly number[], each: (row: number, record: unknown) => void) => void) | null;
+  file: OpenSidecar;
+  offsets: Uint32Array | null;
   close(): void;
 }
+
+/** Bytes a block read of records covers at most (more when one record is longer). */
+const RECORD_BLOCK_BYTES = 4 << 20;
 
 /** Opens the records of `raw` ({"dtype": "json", ..., "count", "offsets"?}) and checks their offsets. */
 function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: number, noun: string, at: string, ctx: Decoding): RecordFile {
@@ -431,6 +470,35 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
           }
         }
       : null,
+    readEach: offsets
+      ? (rows, each) => {
+          let block = Buffer.alloc(0);
+          let blockFrom = 0;
+          let blockTo = 0;
+          for (const i of rows) {
+            const from = offsets[i];
+            const to = offsets[i + 1] - 1;
+            if (from < blockFrom || to > blockTo) {
+              // From this record on, as far as the block size allows (whole records only).
+              let end = i + 1;
+              while (end < count && offsets[end + 1] - 1 - from <= RECORD_BLOCK_BYTES) end++;
+              blockFrom = from;
+              blockTo = offsets[end] - 1;
+              if (block.length < blockTo - blockFrom) block = Buffer.allocUnsafe(Math.max(blockTo - blockFrom, RECORD_BLOCK_BYTES));
+              file.readRange(block.subarray(0, blockTo - blockFrom), blockFrom);
+            }
+            let record: unknown;
+            try {
+              record = JSON.parse(block.toString('utf8', from - blockFrom, to - blockFrom));
+            } catch (err) {
+              throw new Error(`sidecar ${ref.file} is damaged (${(err as Error).message})`);
+            }
+            each(i, record);
+          }
+        }
+      : null,
+    file,
+    offsets,
     close: () => file.close(),
   };
 }
@@ -530,9 +598,28 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
   };
   const readAt = records.readAt;
+  const readEach = records.readEach;
+  // Damage met while a rewrite copies these files is reported as such, as when it parses them.
+  const checked = (file: OpenSidecar, where: string) => ({ ref: file.ref, readRange: (into: Uint8Array, offset: number) => guard(where, () => file.readRange(into, offset)) });
+  const copyable: CopyableRows | null =
+    records.offsets && ids?.kind === 'hash' && seqs && vectorFile
+      ? { records: checked(records.file, `${at}.chunks`), offsets: records.offsets, idTable: ids.table, seqs, vectors: checked(vectorFile, `${at}.vectors`) }
+      : null;
   return {
     count,
     seqs,
+    copyable,
+    forEachChunk: readEach
+      ? (rows, each) =>
+          guard(`${at}.chunks`, () =>
+            readEach(rows, (row, record) => {
+              const chunk = checkChunk(record, row, nextSeq, at, fail);
+              checkSeq(chunk, row);
+              if (!inIdTable(ids, chunk.id, row)) throw new Error(`id ${chunk.id} is not in the id table`);
+              each(row, chunk);
+            }),
+          )
+      : null,
     chunks: () =>
       guard(`${at}.chunks`, () => {
         // With an id table the records need no id map of their own to rule out duplicates.
@@ -747,6 +834,28 @@ function decodeIndex(
       return index;
     },
   };
+}
+
+/**
+ * The full-text index: checked for shape now, its arrays read on first use
+ * (a text query, a rewrite), its postings paged in by the queries.
+ */
+function decodeTextIndex(raw: unknown, at: string, fail: Fail, arrayLater: (raw: unknown, at: string) => LaterArray): StoredTextIndex {
+  if (!isObject(raw) || !isObject(raw.params) || !isObject(raw.arrays)) return fail(`${at} must be {"built_at", "params", "arrays"}`);
+  const params: Record<string, number> = {};
+  for (const [name, v] of Object.entries(raw.params)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(`${at}.params.${name} must be a number`);
+    params[name] = v;
+  }
+  const rawArrays = raw.arrays;
+  const arrays = Object.fromEntries(
+    TEXT_INDEX_ARRAYS.map((name) => {
+      if (!(name in rawArrays)) return fail(`${at}.arrays lacks ${name}`);
+      const later = guardedBy(fail, `${at}.arrays.${name}`, () => arrayLater(rawArrays[name], `${at}.arrays.${name}`));
+      return [name, { read: () => later.read() as Uint32Array, source: later.source }];
+    }),
+  ) as Record<TextIndexArrayName, LaterWords>;
+  return storedOnDisk(str(raw.built_at, `${at}.built_at`, fail), params, arrays, (f) => guardedBy(fail, at, f));
 }
 
 /** An index array not read yet: `read` returns it, or `source` reads it into memory the index owns. Use one, once. */

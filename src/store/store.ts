@@ -17,6 +17,7 @@ import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, sta
 import { dirname, join, resolve } from 'node:path';
 import { CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
+import type { AppendedRows } from '../domain/model.js';
 import type { CompactView } from '../domain/types.js';
 import { atomicWriteFile, atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
 import { dtypeOf, encodeArray } from './codec.js';
@@ -25,9 +26,9 @@ import { describeIoError, fileKind, NotRegularFile, openRegularForRead } from '.
 import { lockOptionsFromEnv, withLock } from './lock.js';
 import type { LockOptions } from './lock.js';
 import { captureBefore, deltaFrame, LOG_HEADER_BYTES, logHeader, replayLog } from './log.js';
-import { arrayFileName, arraySidecarFiles, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, sidecarFiles, SidecarMissing } from './sidecar.js';
-import type { SidecarFile } from './sidecar.js';
-import { buildIdTable } from './id-table.js';
+import { arrayFileName, arraySidecarFiles, ensureSidecarDir, logFileName, openSidecar, readSidecar, removeOtherGenerations, sidecarDir, sidecarFiles, SidecarMissing, writeSidecarParts } from './sidecar.js';
+import type { SidecarFile, SidecarPart } from './sidecar.js';
+import { appendToIdTable, buildIdTable } from './id-table.js';
 import { decodeDocument, encodeManifest, encodeRecords, encodeSnapshot, hasManifestChecksum, MANIFEST_VERSION, parseSnapshot } from './snapshot.js';
 import type { IndexArray } from '../index/types.js';
 
@@ -41,6 +42,12 @@ export interface StoreTuning {
   logMinBytes: number;
   /** ... and never past this many: every write reads the whole log. */
   logMaxBytes: number;
+  /**
+   * After writing a new generation, read it back (lazily) at the next use
+   * instead of keeping every record in memory: for bulk loads, whose next
+   * writes only append.
+   */
+  reopenAfterRewrite?: boolean;
 }
 
 export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): StoreTuning {
@@ -71,6 +78,12 @@ interface State {
   /** End of the last whole record; 0 when there is no usable log. */
   logEnd: number;
   logRecords: number;
+  /**
+   * Rows were copied from the previous generation: the next use loads this one
+   * (without its records) rather than keep this state, which holds every row
+   * appended since it was read.
+   */
+  reload?: boolean;
 }
 
 const MAX_RETRIES = 50;
@@ -189,7 +202,7 @@ export class SnapshotStore {
         throw this.ioError('write', err);
       }
       done?.(state, next);
-      this.cached = next;
+      this.cached = next.reload ? null : next;
       return result;
     });
   }
@@ -292,6 +305,37 @@ export class SnapshotStore {
       const table = buildIdTable(ids.length, (r) => ids[r].id);
       return { ...ref, count: records.length, id_hashes: put(table), offsets: offsets && put(offsets) };
     };
+    // A library only appended to since it was read is written by copying its rows' bytes
+    // and adding the new ones': no record parsed, nothing of its size held in memory.
+    let copied = false;
+    const putAppended = (a: AppendedRows, records: object[]) => {
+      const { json, offsets: added } = encodeRecords(records);
+      const old = a.copy.records.ref.bytes;
+      if (added === null || old + json.length > 0xffffffff) return null;
+      const m = records.length;
+      // `[old records]` + `[new records]` → `[old records,new records]`.
+      const recordParts: SidecarPart[] = m > 0 ? [{ source: a.copy.records, from: 0, length: old - 1 }, Buffer.concat([Buffer.from(','), json.subarray(1)])] : [{ source: a.copy.records, from: 0, length: old }];
+      const recordFile = writeSidecarParts(this.dir, arrayFileName(generation, k++, 'json'), 'json', recordParts);
+      files.push(...recordFile.files);
+      sidecarBytes += recordFile.ref.bytes;
+      const offsets = new Uint32Array(a.count + m + 1);
+      offsets.set(a.copy.offsets.subarray(0, a.count));
+      if (m === 0) offsets[a.count] = old;
+      for (let i = 0; i < m + (m > 0 ? 1 : 0); i++) offsets[a.count + i] = old - 1 + added[i];
+      const idTable = appendToIdTable(a.copy.idTable, a.count, m, (i) => a.chunks[i].id);
+      const seqs = new Uint32Array(a.count + m);
+      seqs.set(a.copy.seqs);
+      a.chunks.forEach((c, i) => (seqs[a.count + i] = c.seq));
+      const chunks = { ...recordFile.ref, count: a.count + m, id_hashes: put(idTable), offsets: put(offsets), seqs: put(seqs) };
+      const vectorFile = writeSidecarParts(this.dir, arrayFileName(generation, k++, 'f32'), 'f32', [
+        { source: a.copy.vectors, from: 0, length: a.copy.vectors.ref.bytes },
+        new Uint8Array(a.vectors.buffer, a.vectors.byteOffset, a.vectors.byteLength),
+      ]);
+      files.push(...vectorFile.files);
+      sidecarBytes += vectorFile.ref.bytes;
+      copied = true;
+      return { chunks, vectors: vectorFile.ref };
+    };
     const text = encodeManifest(
       db,
       generation,
@@ -304,6 +348,7 @@ export class SnapshotStore {
         files.push(...more);
         return ref;
       },
+      putAppended,
     );
     // The arrays are the database's own and nothing changes them meanwhile (this process
     // commits one write at a time); written off this thread, so a server goes on answering.
@@ -334,6 +379,7 @@ export class SnapshotStore {
     removeOtherGenerations(this.dir, [state.generation, generation]);
     return {
       db,
+      reload: copied || this.tuning.reopenAfterRewrite === true,
       version: 2,
       generation,
       manifestKey: this.fileKey(),
@@ -484,11 +530,11 @@ function statKey(st: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint }
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 
-/** Bytes of every array a snapshot would hold (vectors, slot seqs, index arrays). */
+/** Bytes of every array a snapshot would hold (vectors, slot seqs, index arrays, the full-text index). */
 function arrayBytes(db: Database): number {
   let n = 0;
   for (const lib of db.libraries) {
-    n += lib.vectors().byteLength;
+    n += lib.vectors().byteLength + (lib.text.stored?.bytes ?? 0);
     const s = lib.indexState;
     if (s) {
       n += s.slotSeqs.byteLength;

@@ -89,11 +89,13 @@ export class Bm25Index {
   private readonly postingsOffsets: Uint32Array;
   private readonly paging: Paging | null;
 
-  // Documents added since: slot baseDocs + i.
-  private readonly addedKeys: number[] = [];
-  private readonly addedLengths: number[] = [];
-  private readonly addedSlotOfKey = new Map<number, number>();
-  private readonly addedPostings = new Map<string, { slots: number[]; tfs: number[] }>();
+  // Documents added since: slot baseDocs + i. Keys added in ascending order (as refreshes
+  // add new seqs) are found by binary search; the first add out of order builds a map.
+  private addedKeys = new Uint32Array(16);
+  private addedLengths = new Uint32Array(16);
+  private addedCount = 0;
+  private addedSlotOfKey: Map<number, number> | null = null;
+  private readonly addedPostings = new PostingPool();
 
   private dead: Uint8Array;
   private removedCount = 0;
@@ -172,7 +174,7 @@ export class Bm25Index {
 
   stats(): Bm25Stats {
     let terms = this.baseDf.length;
-    for (const term of this.addedPostings.keys()) if (this.baseTerm(utf8.encode(term)) < 0) terms++;
+    for (const term of this.addedPostings.terms()) if (this.baseTerm(utf8.encode(term)) < 0) terms++;
     return { docs: this.liveDocs, removed: this.removedCount, terms };
   }
 
@@ -180,7 +182,7 @@ export class Bm25Index {
   liveKeys(): Uint32Array {
     const out = new Uint32Array(this.liveDocs);
     let n = 0;
-    const slots = this.baseKeys.length + this.addedKeys.length;
+    const slots = this.baseKeys.length + this.addedCount;
     for (let s = 0; s < slots; s++) if (this.dead[s] === 0) out[n++] = this.keyOf(s);
     return out.sort();
   }
@@ -200,18 +202,23 @@ export class Bm25Index {
   add(key: number, terms: readonly string[]): void {
     if (!Number.isInteger(key) || key < 0 || key > MAX_KEY) throw new Error(`full-text index: key ${key} is not an int32 ≥ 0`);
     if (this.slotOf(key) >= 0) throw new Error(`full-text index: key ${key} is already indexed`);
-    const slot = this.baseKeys.length + this.addedKeys.length;
+    const slot = this.baseKeys.length + this.addedCount;
     const tfs = new Map<string, number>();
     for (const t of terms) tfs.set(t, (tfs.get(t) ?? 0) + 1);
-    for (const [term, tf] of tfs) {
-      let list = this.addedPostings.get(term);
-      if (list === undefined) this.addedPostings.set(term, (list = { slots: [], tfs: [] }));
-      list.slots.push(slot);
-      list.tfs.push(tf);
+    for (const [term, tf] of tfs) this.addedPostings.add(term, slot, tf);
+    const i = this.addedCount;
+    if (i === this.addedKeys.length) {
+      this.addedKeys = grow(this.addedKeys);
+      this.addedLengths = grow(this.addedLengths);
     }
-    this.addedKeys.push(key);
-    this.addedLengths.push(terms.length);
-    this.addedSlotOfKey.set(key, slot);
+    if (this.addedSlotOfKey === null && i > 0 && key <= this.addedKeys[i - 1]) {
+      this.addedSlotOfKey = new Map();
+      for (let j = 0; j < i; j++) if (this.dead[this.baseKeys.length + j] === 0) this.addedSlotOfKey.set(this.addedKeys[j], this.baseKeys.length + j);
+    }
+    this.addedKeys[i] = key;
+    this.addedLengths[i] = terms.length;
+    this.addedCount++;
+    this.addedSlotOfKey?.set(key, slot);
     if (this.dead.length <= slot) {
       const grown = new Uint8Array(Math.max(16, this.dead.length * 2));
       grown.set(this.dead);
@@ -229,7 +236,7 @@ export class Bm25Index {
     this.removedCount++;
     this.liveDocs--;
     this.liveLength -= this.lengthOf(slot);
-    this.addedSlotOfKey.delete(key);
+    this.addedSlotOfKey?.delete(key);
     return true;
   }
 
@@ -238,10 +245,12 @@ export class Bm25Index {
    * then key ascending). Only documents holding at least one query term score.
    * @param accept when given, documents it refuses are left out; statistics
    *   still count every live document, so a filter does not change scores
+   * @param relabel when given, hits carry relabel(key) instead of the key, and
+   *   equal scores are ordered by it (a library's row: insertion order)
    */
-  search(queryTerms: readonly string[], k: number, accept?: (key: number) => boolean): TextHit[] {
+  search(queryTerms: readonly string[], k: number, accept?: (key: number) => boolean, relabel?: (key: number) => number): TextHit[] {
     const terms = [...new Set(queryTerms)];
-    const slots = this.baseKeys.length + this.addedKeys.length;
+    const slots = this.baseKeys.length + this.addedCount;
     if (this.acc.length < slots) this.acc = new Float64Array(Math.max(slots, this.acc.length * 2));
     const acc = this.acc;
     const touched: number[] = [];
@@ -265,7 +274,7 @@ export class Bm25Index {
     const top = new TopK(Math.max(0, Math.min(k, touched.length)));
     for (const slot of touched) {
       const key = this.keyOf(slot);
-      if (accept === undefined || accept(key)) top.push(-acc[slot], key);
+      if (accept === undefined || accept(key)) top.push(-acc[slot], relabel === undefined ? key : relabel(key));
       acc[slot] = 0;
     }
     const { keys, dists } = top.drain();
@@ -280,7 +289,7 @@ export class Bm25Index {
    */
   serialize(): SerializedBm25 {
     const live: number[] = [];
-    const slots = this.baseKeys.length + this.addedKeys.length;
+    const slots = this.baseKeys.length + this.addedCount;
     for (let s = 0; s < slots; s++) if (this.dead[s] === 0) live.push(s);
     live.sort((x, y) => this.keyOf(x) - this.keyOf(y));
     const renumber = new Int32Array(slots).fill(-1);
@@ -288,35 +297,33 @@ export class Bm25Index {
     const keys = Uint32Array.from(live, (s) => this.keyOf(s));
     const lengths = Uint32Array.from(live, (s) => this.lengthOf(s));
 
+    // Two passes over the postings: the first sizes them, the second writes them into an
+    // array of exactly that size (no growing buffer, no copy: a large index is held once).
+    const terms = this.sortedTerms();
     const vocab = new ByteWriter();
-    const postings = new ByteWriter();
     const vocabOffsets: number[] = [0];
     const postingsOffsets: number[] = [0];
     const df: number[] = [];
     const list = new PostingList();
-    const pairs: [number, number][] = [];
-    for (const term of this.sortedTerms()) {
-      this.collect(term.text, list);
-      pairs.length = 0;
-      let ordered = true;
-      for (let i = 0; i < list.length; i++) {
-        const slot = renumber[list.slots[i]];
-        if (pairs.length > 0 && slot < pairs[pairs.length - 1][0]) ordered = false;
-        pairs.push([slot, list.tfs[i]]);
-      }
-      if (pairs.length === 0) continue;
-      if (!ordered) pairs.sort((x, y) => x[0] - y[0]);
-      let prev = -1;
-      for (const [slot, tf] of pairs) {
-        postings.varint(slot - prev - 1);
-        postings.varint(tf - 1);
-        prev = slot;
-      }
+    const kept: boolean[] = [];
+    for (const term of terms) {
+      const n = this.renumbered(term.text, renumber, list);
+      kept.push(n > 0);
+      if (n === 0) continue;
       vocab.bytes(term.bytes);
       vocabOffsets.push(vocab.length);
-      postingsOffsets.push(postings.length);
-      df.push(pairs.length);
+      postingsOffsets.push(postingsOffsets[postingsOffsets.length - 1] + encodePairs(list, null, 0));
+      df.push(n);
     }
+    const postingsBytes = postingsOffsets[postingsOffsets.length - 1];
+    const postings = new Uint32Array(Math.ceil(postingsBytes / 4));
+    const out = new Uint8Array(postings.buffer);
+    let t = 0;
+    terms.forEach((term, i) => {
+      if (!kept[i]) return;
+      this.renumbered(term.text, renumber, list);
+      encodePairs(list, out, postingsOffsets[t++]);
+    });
     return {
       params: {
         k1: this.params.k1,
@@ -324,7 +331,7 @@ export class Bm25Index {
         docs: keys.length,
         terms: df.length,
         vocab_bytes: vocab.length,
-        postings_bytes: postings.length,
+        postings_bytes: postingsBytes,
       },
       arrays: {
         keys,
@@ -332,15 +339,34 @@ export class Bm25Index {
         vocab: vocab.words(),
         vocab_offsets: Uint32Array.from(vocabOffsets),
         df: Uint32Array.from(df),
-        postings: postings.words(),
+        postings,
         postings_offsets: Uint32Array.from(postingsOffsets),
       },
     };
   }
 
+  /** The live postings of `term` with slots renumbered, ascending, into `list`; returns how many. */
+  private renumbered(term: string, renumber: Int32Array, list: PostingList): number {
+    this.collect(term, list);
+    let ordered = true;
+    for (let i = 0; i < list.length; i++) {
+      list.slots[i] = renumber[list.slots[i]];
+      if (i > 0 && list.slots[i] < list.slots[i - 1]) ordered = false;
+    }
+    // Slots come base first, then added: out of order only when keys were added below older ones.
+    if (!ordered) {
+      const order = Array.from({ length: list.length }, (_, i) => i).sort((x, y) => list.slots[x] - list.slots[y]);
+      const slots = order.map((i) => list.slots[i]);
+      const tfs = order.map((i) => list.tfs[i]);
+      list.slots.set(slots);
+      list.tfs.set(tfs);
+    }
+    return list.length;
+  }
+
   /** Every term of the base and of the added documents, once each, in bytewise UTF-8 order. */
   private sortedTerms(): { text: string; bytes: Uint8Array }[] {
-    const added = [...this.addedPostings.keys()].map((text) => ({ text, bytes: utf8.encode(text) }));
+    const added = [...this.addedPostings.terms()].map((text) => ({ text, bytes: utf8.encode(text) }));
     added.sort((x, y) => compareBytes(x.bytes, 0, x.bytes.length, y.bytes, 0, y.bytes.length));
     const out: { text: string; bytes: Uint8Array }[] = [];
     const v = this.vocab;
@@ -364,10 +390,9 @@ export class Bm25Index {
     out.length = 0;
     const t = this.baseTerm(utf8.encode(term));
     if (t >= 0) this.decode(t, out);
-    const added = this.addedPostings.get(term);
-    if (added !== undefined) {
-      for (let i = 0; i < added.slots.length; i++) if (this.dead[added.slots[i]] === 0) out.push(added.slots[i], added.tfs[i]);
-    }
+    this.addedPostings.forEach(term, (slot, tf) => {
+      if (this.dead[slot] === 0) out.push(slot, tf);
+    });
   }
 
   private decode(t: number, out: PostingList): void {
@@ -427,8 +452,21 @@ export class Bm25Index {
 
   /** The live slot of `key`, or −1. */
   private slotOf(key: number): number {
-    const added = this.addedSlotOfKey.get(key);
-    if (added !== undefined) return added;
+    const base = this.baseKeys.length;
+    if (this.addedSlotOfKey !== null) {
+      const added = this.addedSlotOfKey.get(key);
+      if (added !== undefined) return added;
+    } else if (this.addedCount > 0 && key >= this.addedKeys[0] && key <= this.addedKeys[this.addedCount - 1]) {
+      let lo = 0;
+      let hi = this.addedCount - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const k = this.addedKeys[mid];
+        if (k === key) return this.dead[base + mid] === 0 ? base + mid : -1;
+        if (k < key) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }
     const keys = this.baseKeys;
     let lo = 0;
     let hi = keys.length - 1;
@@ -481,6 +519,131 @@ const EMPTY_BASE: Base = {
   postingsOffsets: new Uint32Array(1),
 };
 
+/**
+ * The postings of added documents, compactly: each term's (slot gap − 1,
+ * tf − 1) varints in a chain of 32-byte blocks of one shared pool (28 bytes of
+ * data, then the next block's number), so a term costs a block, not an array
+ * object, and a posting two or three bytes.
+ */
+class PostingPool {
+  /** Blocks live in 1 MiB pages, so the pool grows without copying (or doubling) what it holds. */
+  private pages: Uint8Array[] = [];
+  private blocks = 0;
+  private readonly ids = new Map<string, number>();
+  // Per term: first block, current block, bytes used in it, last slot.
+  private first = new Uint32Array(64);
+  private current = new Uint32Array(64);
+  private fill = new Uint8Array(64);
+  private last = new Int32Array(64);
+
+  terms(): IterableIterator<string> {
+    return this.ids.keys();
+  }
+
+  /** Appends (slot, tf); slots of one term come in ascending order. */
+  add(term: string, slot: number, tf: number): void {
+    let t = this.ids.get(term);
+    if (t === undefined) {
+      t = this.ids.size;
+      if (t === this.first.length) {
+        this.first = grow(this.first);
+        this.current = grow(this.current);
+        this.fill = grow(this.fill);
+        this.last = grow(this.last);
+      }
+      this.ids.set(term, t);
+      const b = this.block();
+      this.first[t] = b;
+      this.current[t] = b;
+      this.fill[t] = 0;
+      this.last[t] = -1;
+    }
+    this.varint(t, slot - this.last[t] - 1);
+    this.varint(t, tf - 1);
+    this.last[t] = slot;
+  }
+
+  /** Calls `each` with every (slot, tf) of `term`, in the order added. */
+  forEach(term: string, each: (slot: number, tf: number) => void): void {
+    const t = this.ids.get(term);
+    if (t === undefined) return;
+    let b = this.first[t];
+    let page = this.pages[b >>> PAGE_SHIFT];
+    let at = (b & PAGE_MASK) * BLOCK;
+    let end = at + (b === this.current[t] ? this.fill[t] : BLOCK_DATA);
+    const next = (): number => {
+      let value = 0;
+      let shift = 0;
+      let byte: number;
+      do {
+        if (at === end) {
+          b = readU32(page, at);
+          page = this.pages[b >>> PAGE_SHIFT];
+          at = (b & PAGE_MASK) * BLOCK;
+          end = at + (b === this.current[t] ? this.fill[t] : BLOCK_DATA);
+        }
+        byte = page[at++];
+        value += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (byte & 0x80);
+      return value;
+    };
+    let slot = -1;
+    while (at < end || b !== this.current[t]) {
+      slot += next() + 1;
+      each(slot, next() + 1);
+    }
+  }
+
+  private varint(t: number, value: number): void {
+    let v = value;
+    while (v >= 0x80) {
+      this.byte(t, (v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.byte(t, v);
+  }
+
+  private byte(t: number, value: number): void {
+    let b = this.current[t];
+    if (this.fill[t] === BLOCK_DATA) {
+      const next = this.block();
+      writeU32(this.pages[b >>> PAGE_SHIFT], (b & PAGE_MASK) * BLOCK + BLOCK_DATA, next);
+      this.current[t] = b = next;
+      this.fill[t] = 0;
+    }
+    this.pages[b >>> PAGE_SHIFT][(b & PAGE_MASK) * BLOCK + this.fill[t]++] = value;
+  }
+
+  private block(): number {
+    if (this.blocks >>> PAGE_SHIFT === this.pages.length) this.pages.push(new Uint8Array(BLOCK << PAGE_SHIFT));
+    return this.blocks++;
+  }
+}
+
+const BLOCK = 32;
+const BLOCK_DATA = BLOCK - 4;
+/** 2^15 blocks of 32 bytes: 1 MiB pages. */
+const PAGE_SHIFT = 15;
+const PAGE_MASK = (1 << PAGE_SHIFT) - 1;
+
+function readU32(a: Uint8Array, at: number): number {
+  return (a[at] | (a[at + 1] << 8) | (a[at + 2] << 16) | (a[at + 3] << 24)) >>> 0;
+}
+
+function writeU32(a: Uint8Array, at: number, v: number): void {
+  a[at] = v & 0xff;
+  a[at + 1] = (v >>> 8) & 0xff;
+  a[at + 2] = (v >>> 16) & 0xff;
+  a[at + 3] = v >>> 24;
+}
+
+function grow<T extends Uint8Array | Uint32Array | Int32Array>(a: T): T {
+  const out = new (a.constructor as new (n: number) => T)(a.length * 2);
+  out.set(a);
+  return out;
+}
+
 /** (slot, tf) pairs in two growing arrays, reused across terms. */
 class PostingList {
   slots = new Uint32Array(64);
@@ -529,6 +692,28 @@ class VarintReader {
   }
 }
 
+/** Writes the list's (slot gap − 1, tf − 1) varints at out[at…] (or only counts them, out null); returns the bytes. */
+function encodePairs(list: PostingList, out: Uint8Array | null, at: number): number {
+  let n = 0;
+  let prev = -1;
+  const put = (value: number) => {
+    let v = value;
+    while (v >= 0x80) {
+      if (out) out[at + n] = (v % 0x80) | 0x80;
+      n++;
+      v = Math.floor(v / 0x80);
+    }
+    if (out) out[at + n] = v;
+    n++;
+  };
+  for (let i = 0; i < list.length; i++) {
+    put(list.slots[i] - prev - 1);
+    put(list.tfs[i] - 1);
+    prev = list.slots[i];
+  }
+  return n;
+}
+
 class ByteWriter {
   private buf = new Uint8Array(1024);
   length = 0;
@@ -544,16 +729,6 @@ class ByteWriter {
     this.room(b.length);
     this.buf.set(b, this.length);
     this.length += b.length;
-  }
-
-  varint(value: number): void {
-    this.room(5);
-    let v = value;
-    while (v >= 0x80) {
-      this.buf[this.length++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.buf[this.length++] = v;
   }
 
   /** The bytes, zero padded to whole u32 words. */

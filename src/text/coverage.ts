@@ -33,14 +33,25 @@ export function textCoverage(index: Bm25Index, rowSeqs: Uint32Array): TextCovera
   return { indexed: rowSeqs.length - unindexedRows.length, unindexedRows, staleKeys };
 }
 
+/** Calls `each(row, text)` for every row of `rows` (ascending): how the library hands out the texts to index. */
+export type TextReader = (rows: readonly number[], each: (row: number, text: string) => void) => void;
+
+/** A TextReader over a function giving one row's text. */
+export function textsBy(textOf: (row: number) => string): TextReader {
+  return (rows, each) => {
+    for (const r of rows) each(r, textOf(r));
+  };
+}
+
 /**
  * Makes `index` hold exactly the library's current texts.
- * @param textOf the text of a row (only unindexed rows are asked for)
+ * @param texts reads the texts of rows (only unindexed rows are asked for)
  * @returns how many texts were added and removed
  */
-export function refreshTextIndex(index: Bm25Index, rowSeqs: Uint32Array, textOf: (row: number) => string): { added: number; removed: number } {
+export function refreshTextIndex(index: Bm25Index, rowSeqs: Uint32Array, texts: TextReader): { added: number; removed: number } {
   const { unindexedRows, staleKeys } = textCoverage(index, rowSeqs);
   for (const key of staleKeys) index.remove(key);
-  for (const row of unindexedRows) index.add(rowSeqs[row], analyze(textOf(row)));
+  // Row order is seq order for appended rows: the index's keys then stay ascending (no map of them).
+  texts(unindexedRows, (row, text) => index.add(rowSeqs[row], analyze(text)));
   return { added: unindexedRows.length, removed: staleKeys.length };
 }

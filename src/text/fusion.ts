@@ -37,7 +37,9 @@ export interface FusedHit {
   text: ModeHit | null;
 }
 
+/** How hybrid fuses its two lists: reciprocal rank fusion, or min-max scaled scores weighted by alpha. */
 export type FusionMethod = 'rrf' | 'score';
+export const FUSION_METHODS: readonly FusionMethod[] = ['rrf', 'score'];
 
 export const RRF_K = 60;
 

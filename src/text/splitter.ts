@@ -24,23 +24,12 @@
  * and `chars` sizes are UTF-16 code units (JavaScript string indices). Tokens
  * are the analyzer's words (tokenizer.ts step 1, stop words included).
  */
+import { checkSplitOptions, SPLIT_DEFAULTS } from './split-options.js';
+import type { SplitOptions } from './split-options.js';
 import { WORD_SOURCE } from './tokenizer.js';
 
-export type SizeUnit = 'chars' | 'tokens';
-
-export interface SplitOptions {
-  /** Largest chunk, in `unit`s. */
-  size: number;
-  /** How much of the previous chunk a chunk may repeat, in `unit`s; below size. */
-  overlap: number;
-  unit: SizeUnit;
-}
-
-/** 1,000 characters with 200 of overlap: a few paragraphs, within a small embedding model's window. */
-export const SPLIT_DEFAULTS: Readonly<SplitOptions> = { size: 1000, overlap: 200, unit: 'chars' };
-
-/** Limits the CLI and REST refuse beyond. */
-export const SPLIT_LIMITS = { maxSize: 1_000_000, minChars: 2, minTokens: 1 } as const;
+export { checkSplitOptions, SPLIT_DEFAULTS, SPLIT_LIMITS } from './split-options.js';
+export type { SizeUnit, SplitOptions } from './split-options.js';
 
 export interface Section {
   start: number;
@@ -59,22 +48,6 @@ export interface TextChunk {
   section: number;
   heading: string | null;
   path: string[];
-}
-
-/**
- * Checks split options; returns a message saying what is wrong, or null.
- * One rule for every caller (CLI flags, REST bodies).
- */
-export function checkSplitOptions(o: SplitOptions): string | null {
-  if (o.unit !== 'chars' && o.unit !== 'tokens') return `chunk unit must be chars or tokens, got ${String(o.unit)}`;
-  const min = o.unit === 'chars' ? SPLIT_LIMITS.minChars : SPLIT_LIMITS.minTokens;
-  if (!Number.isInteger(o.size) || o.size < min || o.size > SPLIT_LIMITS.maxSize) {
-    return `chunk size must be an integer from ${min} to ${SPLIT_LIMITS.maxSize} ${o.unit}, got ${o.size}`;
-  }
-  if (!Number.isInteger(o.overlap) || o.overlap < 0 || o.overlap >= o.size) {
-    return `overlap must be an integer from 0 to chunk size - 1 (${o.size - 1}), got ${o.overlap}`;
-  }
-  return null;
 }
 
 /**

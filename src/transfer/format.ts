@@ -3,7 +3,7 @@
  *
  *   {"format": "vdb-export", "version": 1}
  *   {"type": "library", "id", "name", "dim", "metric", "embedder", "metadata", "created_at", "updated_at",
- *    "index": null | {"type", "params": {...}}}
+ *    "index": null | {"type", "params": {...}}, "text_index"?: {"params": {"k1", "b"}}}
  *   {"type": "document", "id", "lib_id", "title", "metadata", "created_at", "updated_at"}
  *   {"type": "chunk", "id", "lib_id", "doc_id", "text", "metadata", "tags", "created_at", "updated_at",
  *    "embedding": {"dtype": "f32", "base64": "..."}}
@@ -12,7 +12,8 @@
  * in id order and its chunks in row order. Embeddings are little-endian
  * float32 in base64, so every bit survives (a JSON number cannot carry -0);
  * import also takes a plain array of numbers. The index is its definition
- * (type and every parameter): import builds it again. Ids, names and
+ * (type and every parameter): import builds it again, and so the full-text
+ * index, present only when the library has one. Ids, names and
  * timestamps are kept, so export → import into an empty database → export
  * gives the same bytes.
  *
@@ -41,7 +42,9 @@ export function headerLine(): string {
 
 export function libraryLine(lib: Library): string {
   const index = lib.indexView();
-  return `${JSON.stringify({ type: 'library', ...lib.fields(), index: index && { type: index.type, params: index.params } })}\n`;
+  const text = lib.text.stored;
+  const textIndex = text ? { text_index: { params: { k1: text.params.k1, b: text.params.b } } } : {};
+  return `${JSON.stringify({ type: 'library', ...lib.fields(), index: index && { type: index.type, params: index.params }, ...textIndex })}\n`;
 }
 
 export function documentLine(lib: Library, d: Document): string {
@@ -63,6 +66,8 @@ export interface ImportedDocument extends Document {
 export interface ImportedLibrary extends LibraryFields {
   line: number;
   index: { type: IndexType; params: Record<string, number> } | null;
+  /** The library had a full-text index: import builds one. */
+  textIndex: boolean;
   documents: ImportedDocument[];
   /** Ready to be stored as they are (seq 0 until appended). */
   chunks: Chunk[];
@@ -72,7 +77,7 @@ export interface ImportedLibrary extends LibraryFields {
   vectors: RowBuffer;
 }
 
-const LIBRARY_FIELDS = ['type', 'id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'created_at', 'updated_at', 'index'];
+const LIBRARY_FIELDS = ['type', 'id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'created_at', 'updated_at', 'index', 'text_index'];
 const DOCUMENT_FIELDS = ['type', 'lib_id', 'id', 'title', 'metadata', 'created_at', 'updated_at'];
 const CHUNK_FIELDS = ['type', 'lib_id', 'id', 'doc_id', 'text', 'metadata', 'tags', 'created_at', 'updated_at', 'embedding'];
 
@@ -141,6 +146,7 @@ export class ImportReader {
       created_at: timestamp(obj.created_at, 'created_at', at),
       updated_at: timestamp(obj.updated_at, 'updated_at', at),
       index: indexDefinition(obj.index, at),
+      textIndex: textIndexDefinition(obj.text_index, at),
       documents: [],
       chunks: [],
       chunkLines: [],
@@ -292,6 +298,14 @@ function indexDefinition(raw: unknown, at: string): ImportedLibrary['index'] {
     throw new InvalidInput(`${at}: index params must be an object of numbers`);
   }
   return { type, params: p as Record<string, number> };
+}
+
+/** `"text_index": {"params": {"k1", "b"}}` or absent; the params are BM25's defaults, the only ones vdb builds. */
+function textIndexDefinition(raw: unknown, at: string): boolean {
+  if (raw === null || raw === undefined) return false;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidInput(`${at}: text_index must be absent or {"params": {"k1", "b"}}`);
+  checkKeys(raw as Record<string, unknown>, ['params'], `${at}: text_index`);
+  return true;
 }
 
 function timestamp(v: unknown, field: string, at: string): string {

@@ -55,8 +55,8 @@ describe('wire format', () => {
   it('lib create/show --json print the library object', async () => {
     const db = fresh('wire');
     const created = JSON.parse((await vdbInProcess(['lib', 'create', 'w', '--metadata', '{"team":"x"}', '--json'], { db })).stdout);
-    expect(Object.keys(created)).toEqual(['id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'chunk_count', 'document_count', 'index', 'created_at', 'updated_at']);
-    expect(created).toMatchObject({ name: 'w', dim: 26, metric: 'cosine', embedder: 'letters', metadata: { team: 'x' }, chunk_count: 0, document_count: 0, index: null });
+    expect(Object.keys(created)).toEqual(['id', 'name', 'dim', 'metric', 'embedder', 'metadata', 'chunk_count', 'document_count', 'index', 'text_index', 'created_at', 'updated_at']);
+    expect(created).toMatchObject({ name: 'w', dim: 26, metric: 'cosine', embedder: 'letters', metadata: { team: 'x' }, chunk_count: 0, document_count: 0, index: null, text_index: null });
     const shown = JSON.parse((await vdbInProcess(['lib', 'show', created.id, '--json'], { db })).stdout);
     expect(shown).toEqual(created);
     expect(JSON.parse((await vdbInProcess(['lib', 'show', 'w', '--json'], { db })).stdout)).toEqual(created);

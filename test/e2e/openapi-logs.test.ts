@@ -33,10 +33,15 @@ describe('/openapi.json', () => {
     expect(query.schema.oneOf).toEqual([{ required: ['text'] }, { required: ['embedding'] }]);
     // Swagger UI's "try it out" body is one of these, and the server takes both.
     const lib = await service.createLibrary({ name: 'ex', dim: 3, embedder: null });
-    for (const { value } of Object.values<{ value: { text?: string } }>(query.examples)) {
+    const modes = new Set<string | undefined>();
+    for (const { value } of Object.values<{ value: { text?: string; mode?: string } }>(query.examples)) {
+      modes.add(value.mode);
       if (value.text === undefined) expect((await service.query(lib.id, value)).hits).toEqual([]);
-      else expect(value).toEqual({ text: expect.any(String), k: expect.any(Number) });
+      else if (value.mode === undefined) expect(value).toEqual({ text: expect.any(String), k: expect.any(Number) });
+      // A text mode needs no embedder: the server answers it on this library.
+      else expect((await service.query(lib.id, { ...value, mode: 'text' })).hits).toEqual([]);
     }
+    expect(modes).toContain('hybrid');
   });
 });
 

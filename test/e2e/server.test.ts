@@ -172,6 +172,13 @@ describe('REST API (in-process)', () => {
     ['POST', '/api/v1/libraries/$L/query', { embedding: ONES, ef: 8 }, 422, 'invalid_input'],
     ['POST', '/api/v1/libraries/$V/query', { text: 'no embedder' }, 422],
     ['POST', '/api/v1/libraries/nope/query', { text: 'x' }, 404],
+    ['POST', '/api/v1/libraries/$L/query', { text: 'x', mode: 'fuzzy' }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { text: 'x', mode: 'hybrid', fusion: 'max' }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { text: 'x', mode: 'hybrid', alpha: 1.5 }, 400],
+    ['POST', '/api/v1/libraries/$L/query', { text: 'the of', mode: 'text' }, 422, 'invalid_input'],
+    ['POST', '/api/v1/libraries/$L/query', { text: 'x', mode: 'hybrid', fusion: 'rrf', alpha: 0.5 }, 422, 'invalid_input'],
+    ['POST', '/api/v1/libraries/$V/query', { text: 'x', mode: 'hybrid' }, 422, 'invalid_input'],
+    ['POST', '/api/v1/libraries/$L/index', { text: 'yes' }, 400],
     ['POST', '/api/v1/libraries/$L/query', `{"embedding": [${new Array(1_200_000).fill('0.123456').join(',')}]}`, 413, 'payload_too_large'],
     ['GET', '/api/v1/nowhere', undefined, 404, 'not_found'],
   ];
@@ -251,6 +258,22 @@ describe('REST API (in-process)', () => {
     const answer = JSON.parse((await inject('POST', `/api/v1/libraries/${lib}/query`, q)).body);
     expect(answer.hits).toHaveLength(5);
     expect(answer).toEqual(await service.query(lib, q));
+  });
+
+  it('answers text and hybrid queries, and builds and shows the full-text index', async () => {
+    const built = await inject('POST', `/api/v1/libraries/${letters}/index`, { text: true });
+    expect(built.statusCode).toBe(200);
+    expect(JSON.parse(built.body)).toMatchObject({ text_build: { mode: 'full', added: 1, removed: 0 }, text_index: { indexed: 1, unindexed: 0, stale: 0, params: { k1: 1.2, b: 0.75 } } });
+    expect(JSON.parse((await inject('GET', `/api/v1/libraries/${letters}/index`)).body).text_index).toMatchObject({ indexed: 1 });
+    expect(JSON.parse((await inject('GET', `/api/v1/libraries/${letters}`)).body).text_index).toMatchObject({ indexed: 1 });
+    const text = JSON.parse((await inject('POST', `/api/v1/libraries/${letters}/query`, { text: 'vector', mode: 'text' })).body);
+    expect(text).toEqual({ mode: 'text', hits: [expect.objectContaining({ id: chunkId, distance: null, modes: { vector: null, text: { rank: 1, score: text.hits[0].score } } })] });
+    // No mode: hybrid, the library having a full-text index now.
+    const hybrid = JSON.parse((await inject('POST', `/api/v1/libraries/${letters}/query`, { text: 'hello', k: 1 })).body);
+    expect(hybrid.mode).toBe('hybrid');
+    expect(hybrid.hits[0].modes).toEqual({ vector: { rank: 1, score: expect.any(Number), distance: hybrid.hits[0].distance }, text: { rank: 1, score: expect.any(Number) } });
+    const raw = await inject('POST', `/api/v1/libraries/${vectors}/query`, { text: 'nothing here', mode: 'text' });
+    expect(JSON.parse(raw.body)).toEqual({ mode: 'text', hits: [] });
   });
 
   it('finds a library by a long non-ASCII name in the path', async () => {

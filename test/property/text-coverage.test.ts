@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Bm25Index } from '../../src/text/bm25.js';
-import { refreshTextIndex, textCoverage } from '../../src/text/coverage.js';
+import { refreshTextIndex, textCoverage, textsBy } from '../../src/text/coverage.js';
 import { analyze } from '../../src/text/tokenizer.js';
 
 const WORDS = ['red', 'green', 'blue', 'cats', 'cat', 'dogs', 'the', 'running', 'runs'];
@@ -27,7 +27,7 @@ describe('full-text coverage', () => {
           else if (o.kind === 'delete' && rows.length > 0) rows = rows.filter((_, i) => i !== o.at % rows.length);
           else if (o.kind === 'persist') {
             const index = Bm25Index.from(persisted);
-            refreshTextIndex(index, Uint32Array.from(rows, (r) => r.seq), (r) => rows[r].text);
+            refreshTextIndex(index, Uint32Array.from(rows, (r) => r.seq), textsBy((r) => rows[r].text));
             persisted = index.serialize();
           }
         }
@@ -35,7 +35,7 @@ describe('full-text coverage', () => {
         const stale = Bm25Index.from(persisted);
         const before = textCoverage(stale, seqs);
         const asked: number[] = [];
-        const { added, removed } = refreshTextIndex(stale, seqs, (r) => (asked.push(r), rows[r].text));
+        const { added, removed } = refreshTextIndex(stale, seqs, textsBy((r) => (asked.push(r), rows[r].text)));
         expect(asked).toEqual(before.unindexedRows);
         expect([added, removed]).toEqual([before.unindexedRows.length, before.staleKeys.length]);
         expect(textCoverage(stale, seqs)).toEqual({ indexed: rows.length, unindexedRows: [], staleKeys: [] });

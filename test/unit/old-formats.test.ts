@@ -30,7 +30,7 @@ describe.each(['v1.vdb.json', 'v2.vdb.json'])('a %s snapshot of vdb before docum
   it('loads and answers as that vdb did, with doc_id null and no documents', async () => {
     const svc = new VdbService({ path: copy(file), storage: SIDECARS });
     for (const [name, want] of Object.entries(before[file])) {
-      expect(svc.getLibrary(name)).toEqual({ ...want.library, document_count: 0 });
+      expect(svc.getLibrary(name)).toEqual({ ...want.library, document_count: 0, text_index: null });
       expect(svc.listChunks(name, { withEmbedding: true }).chunks).toEqual(want.chunks.map((c) => ({ ...c, doc_id: null })));
       const lib = svc.getLibrary(name);
       const q = await svc.query(name, { embedding: lib.dim === 26 ? Array.from({ length: 26 }, (_, i) => (i % 3) + 1) : [0.3, -0.2, 0.5, 0.1], k: 5 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stem } from '../../src/text/stemmer.js';
 import { analyze, countWords, forEachWord } from '../../src/text/tokenizer.js';
@@ -20,6 +21,21 @@ describe('analyzer', () => {
     ]);
     expect(analyze('to be or not to be')).toEqual([]);
     expect(analyze('')).toEqual([]);
+  });
+
+  it('reads ASCII text as the general rules do (its fast path)', () => {
+    const ascii = fc.string({ unit: fc.constantFrom(...'aZ09 \'-._,\n\tTheS'.split(''), 'the', "'s", 'ing', 'ies') });
+    fc.assert(
+      fc.property(ascii, (t) => {
+        const words: string[] = [];
+        forEachWord(t, (s, e) => words.push(t.slice(s, e)));
+        const general = words.map((w) => w.toLowerCase().replace(/'s$/, '')).filter((w) => w !== '' && !['the', 'a', 'is'].includes(w));
+        expect(analyze(t).length).toBeLessThanOrEqual(general.length);
+        // The same words through the general (non-ASCII) path: a non-ASCII separator changes no word.
+        expect(analyze(t)).toEqual(analyze(`${t}\u00a0`));
+      }),
+      { seed: 5, numRuns: 300 },
+    );
   });
 
   it('gives word offsets into the text', () => {

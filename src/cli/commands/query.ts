@@ -1,7 +1,7 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isatty } from 'node:tty';
-import type { Metric, QueryExplain, QueryResult } from '../../domain/types.js';
-import { DEFAULT_K, MAX_EF, MAX_K } from '../../domain/types.js';
+import type { FusionMethod, Hit, Metric, QueryExplain, QueryResult, SearchMode } from '../../domain/types.js';
+import { DEFAULT_K, FUSION_METHODS, MAX_EF, MAX_K, SEARCH_MODES } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
 import type { PreparedQuery } from '../../service/service.js';
 import { collect, envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
@@ -20,10 +20,13 @@ export function queryCommand(): Command {
     .option('--embedding <json>', 'query embedding, e.g. "[0.1, 0.2]"')
     .option('-k, --k <n>', `number of hits (1..${MAX_K})`, intArg(1, MAX_K), DEFAULT_K)
     .option('--ef <n>', `hnsw only: candidate list size for these queries, instead of the index's ef_search (1..${MAX_EF})`, intArg(1, MAX_EF))
+    .addOption(new Option('--mode <mode>', 'vector: nearest embeddings; text: BM25 over the chunk texts; hybrid: both, fused (default: hybrid on a library with a full-text index, text there without an embedder; vector otherwise)').choices([...SEARCH_MODES]))
+    .addOption(new Option('--fusion <method>', 'hybrid: score, min-max scaled scores weighted by --alpha (default), or rrf, reciprocal rank fusion').choices([...FUSION_METHODS]))
+    .option('--alpha <a>', "hybrid with --fusion score: the vector list's weight, 0..1 (default 0.3; 1 = vector only)", alphaArg)
     .option('--where <expr>', 'only chunks matching this shorthand filter, e.g. lang=en or year>=2020 (repeatable: all must hold)', collect)
     .option('--filter <json>', 'only chunks matching this JSON filter, e.g. \'{"lang": "en", "year": {"$gte": 2020}}\'')
     .option('--explain', 'also say which plan answered the query and why (--json: an "explain" field; otherwise on stderr)')
-    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?, "filter"?, "where"?, "explain"?}, one result line each, in order')
+    .option('--stdin', 'answer NDJSON lines {"text"? | "embedding"?, "k"?, "ef"?, "mode"?, "fusion"?, "alpha"?, "filter"?, "where"?, "explain"?}, one result line each, in order')
     .addHelpText(
       'after',
       `
@@ -33,6 +36,10 @@ cosine similarity and the dot product (higher is nearer), the Euclidean distance
 cosine 1 - similarity, l2 Euclidean, dot -(q·x).
 A larger --ef finds more of the true nearest chunks on an hnsw index, more slowly;
 other index types refuse it (linear and kdtree are exact; lsh has --probes).
+--mode text ranks chunks by BM25 over their words (any library, also one without an
+embedder); --mode hybrid fuses the vector and the text ranking. Their hits are best first,
+"score" higher-is-better (BM25, or the fused score), and "modes" gives each mode's rank and
+score for the hit (null: that mode did not find it).
 With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
 (VDB_STDIN_BATCH=N lines per batch, 1 for one at a time; VDB_THREADS=N threads).
 With a filter, the k nearest among the matching chunks are returned (fewer only when fewer match).
@@ -43,6 +50,9 @@ Examples:
   $ vdb query --lib docs --text "vector search" --where lang=en --where 'year>=2020' --explain
   $ vdb query --lib docs --text "vector search" --filter '{"tags": {"$contains": "faq"}}'
   $ vdb query --lib docs --text "vector search" --ef 200
+  $ vdb query --lib docs --text "reset password" --mode text
+  $ vdb query --lib docs --text "how do I reset my password" --mode hybrid -k 5
+  $ vdb query --lib docs --text "reset password" --mode hybrid --fusion score --alpha 0.3
   $ vdb query --lib docs --embedding "$(cat q.json)" --json | jq -r '.hits[].id'
   $ jq -c '{text: .question, k: 5}' questions.jsonl | vdb query --lib docs --stdin > answers.ndjson
   $ vdb query --lib docs --stdin          # on a terminal: type {"text": "hello", "k": 3}, one per line; Ctrl-D ends`,
@@ -63,15 +73,19 @@ Examples:
           for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
             const queries: PreparedQuery[] = [];
             let failure: { error: unknown } | undefined;
-            await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined ? [q.text] : [])));
+            // Text-mode lines need no embedding.
+            await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined && (q.mode ?? o.mode) !== 'text' ? [q.text] : [])));
             for (const [n, q] of batch) {
               try {
-                checkKeys(q, ['text', 'embedding', 'k', 'ef', 'filter', 'where', 'explain'], `line ${n}`);
+                checkKeys(q, ['text', 'embedding', 'k', 'ef', 'mode', 'fusion', 'alpha', 'filter', 'where', 'explain'], `line ${n}`);
                 const input = {
                   text: q.text as string,
                   embedding: q.embedding as number[],
                   k: q.k === undefined ? o.k : (q.k as number),
                   ef: q.ef === undefined ? o.ef : (q.ef as number),
+                  mode: (q.mode ?? o.mode) as SearchMode | undefined,
+                  fusion: (q.fusion ?? o.fusion) as FusionMethod | undefined,
+                  alpha: (q.alpha ?? o.alpha) as number | undefined,
                   filter: q.filter,
                   where: q.where as string[] | undefined,
                   explain: q.explain === undefined ? o.explain === true : (q.explain as boolean),
@@ -96,8 +110,8 @@ Examples:
         }
         return;
       }
-      if ((o.text === undefined) === (o.embedding === undefined)) cmd.error('error: give exactly one of --text and --embedding (or --stdin)', { exitCode: 2 });
-      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef, ...filterOptions(o), explain: o.explain === true });
+      if (o.text === undefined && o.embedding === undefined) cmd.error('error: give --text or --embedding (or --stdin)', { exitCode: 2 });
+      const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef, mode: o.mode, fusion: o.fusion, alpha: o.alpha, ...filterOptions(o), explain: o.explain === true });
       if (mode.json) return printJson(res);
       await printHits(res, svc.getLibrary(o.lib).metric, mode);
       if (res.explain) printExplain(res.explain);
@@ -113,6 +127,7 @@ function printExplain(e: QueryExplain): void {
     `why: ${e.reason}`,
     e.search !== null && `search: ${e.search}`,
     e.unindexed > 0 && `unindexed: ${e.unindexed} chunk${e.unindexed === 1 ? '' : 's'} added or re-embedded since the build, scanned exactly`,
+    e.terms && `terms: ${e.terms.join(' ')}`,
   ];
   message(lines.filter(Boolean).join('\n'));
 }
@@ -121,12 +136,37 @@ function printExplain(e: QueryExplain): void {
 const SCORE_HEAD: Record<Metric, string> = { cosine: 'similarity', dot: 'dot product', l2: 'distance' };
 
 async function printHits(res: QueryResult, metric: Metric, mode: ReturnType<typeof modeOf>): Promise<void> {
+  if (res.mode === undefined) {
+    await printTable(
+      ['#', SCORE_HEAD[metric], 'id', 'text', 'metadata'],
+      res.hits.map((h, i) => [String(i + 1), formatScore(h.score), h.id, h.text, JSON.stringify(h.metadata)]),
+      mode,
+      [3, 4],
+    );
+    return;
+  }
+  // Text and hybrid: the score, then which mode found each hit at which rank.
   await printTable(
-    ['#', SCORE_HEAD[metric], 'id', 'text', 'metadata'],
-    res.hits.map((h, i) => [String(i + 1), formatScore(h.score), h.id, h.text, JSON.stringify(h.metadata)]),
+    ['#', res.mode === 'text' ? 'bm25' : 'fused', 'found by', 'id', 'text', 'metadata'],
+    res.hits.map((h, i) => [String(i + 1), formatScore(h.score), foundBy(h), h.id, h.text, JSON.stringify(h.metadata)]),
     mode,
-    [3, 4],
+    [4, 5],
   );
+}
+
+/** "vector #3, text #1". */
+function foundBy(h: Hit): string {
+  const parts: string[] = [];
+  if (h.modes?.vector) parts.push(`vector #${h.modes.vector.rank}`);
+  if (h.modes?.text) parts.push(`text #${h.modes.text.rank}`);
+  return parts.join(', ');
+}
+
+/** `--alpha`: a number from 0 to 1. */
+function alphaArg(value: string): number {
+  const a = Number(value);
+  if (value.trim() === '' || !(a >= 0 && a <= 1)) throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`);
+  return a;
 }
 
 /** Six decimals for people; --json keeps every digit (float32 rounding shows up near 0 as ~1e-8). */

@@ -21,8 +21,8 @@ export const indexRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
       },
     },
     async (req) => {
-      const { type, full, ...params } = req.body;
-      return service.buildIndex(req.params.lib, { type, full, params: params as Record<string, number> });
+      const { type, full, text, ...params } = req.body;
+      return service.buildIndex(req.params.lib, { type, full, text, params: params as Record<string, number> });
     },
   );
 
