@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
-import { NotFound } from '../domain/errors.js';
+import { NotFound, UsageError } from '../domain/errors.js';
 import { parseJson, parseJsonObject } from '../domain/validate.js';
-import type { VdbService } from '../service/service.js';
+import type { VdbApi } from '../service/api.js';
 import type { StoreTuning } from '../store/store.js';
 import { outputMode } from './output.js';
 import type { OutputMode } from './output.js';
@@ -13,6 +13,9 @@ export interface Globals {
   json: boolean;
   wide: boolean;
   seed?: string;
+  /** A server's URL (--remote, VDB_REMOTE): commands run against it instead of --db. */
+  remote?: string;
+  consistency?: 'strong' | 'local';
 }
 
 /** Global options, wherever they appear on the command line, with their env fallbacks. */
@@ -23,6 +26,8 @@ export function globals(cmd: Command): Globals {
     json: o.json === true,
     wide: o.wide === true,
     seed: o.seed ?? process.env.VDB_SEED,
+    remote: o.remote ?? (process.env.VDB_REMOTE || undefined),
+    consistency: o.consistency,
   };
 }
 
@@ -32,18 +37,43 @@ export function modeOf(cmd: Command): OutputMode {
 }
 
 /**
- * The service, loaded on demand so `vdb --help` stays cheap. With `read`, a
- * command that only reads refuses a --db path where nothing is (a typo would
- * otherwise look like an empty database); writes create the database.
+ * What the command runs on: the snapshot at --db, or with --remote the server
+ * at that URL (VDB_API_KEY its key). Loaded on demand so `vdb --help` stays
+ * cheap. With `read`, a command that only reads refuses a --db path where
+ * nothing is (a typo would otherwise look like an empty database); writes
+ * create the database.
  */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbService> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbApi> {
   const g = globals(cmd);
+  if (g.remote !== undefined) {
+    const { RemoteService } = await import('../client/remote.js');
+    return new RemoteService(checkRemote(g.remote), { apiKey: process.env.VDB_API_KEY || undefined, consistency: g.consistency });
+  }
+  if (g.consistency !== undefined) throw new UsageError('--consistency applies to reads from a server: give --remote URL too');
   const { read, ...rest } = opts;
   if (read && !existsSync(g.db)) {
     throw new NotFound(`no database at ${g.db}`, { hint: `check --db${process.env.VDB_DB === undefined ? '' : ' and VDB_DB'}; vdb lib create NAME starts one` });
   }
   const { VdbService } = await import('../service/service.js');
   return new VdbService({ path: g.db, seed: g.seed, ...rest });
+}
+
+/** The snapshot at --db, for commands that work on it directly (export, import); refuses --remote. */
+export async function localServiceOf(cmd: Command, what: string, opts: { read?: boolean; storage?: StoreTuning } = {}): Promise<import('../service/service.js').VdbService> {
+  refuseRemote(cmd, what);
+  return (await serviceOf(cmd, opts)) as import('../service/service.js').VdbService;
+}
+
+/** For commands that work on this machine only (serve, demo, model, embed, compact). */
+export function refuseRemote(cmd: Command, what: string): void {
+  if (globals(cmd).remote === undefined) return;
+  const env = cmd.optsWithGlobals().remote === undefined ? ' (it comes from VDB_REMOTE: unset it)' : '';
+  throw new UsageError(`${what} runs on this machine, not against a server; drop --remote${env}`);
+}
+
+function checkRemote(url: string): string {
+  if (!/^https?:\/\/[^/\s]+\/?$/.test(url)) throw new UsageError(`--remote must be a server's URL such as http://127.0.0.1:8000, got "${url}"`);
+  return url;
 }
 
 /** commander parser for an integer flag within [min, max]. */

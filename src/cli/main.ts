@@ -2,10 +2,11 @@
  * The vdb program: global options, one subcommand per noun, and the one place
  * where errors become a `vdb: error: …` line and an exit code.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT_CODES, oneLine, VdbError } from '../domain/errors.js';
 import { chunkCommand } from './commands/chunk.js';
+import { clusterCommand } from './commands/cluster.js';
 import { compactCommand } from './commands/compact.js';
 import { countCommand } from './commands/count.js';
 import { demoCommand } from './commands/demo.js';
@@ -30,6 +31,8 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output: JSON (NDJSON for bulk commands)')
     .option('--wide', 'tables on a terminal: wrap long texts over several lines instead of cutting them to its width')
     .option('--seed <seed>', 'seed for ids and index randomness (default: $VDB_SEED); with SOURCE_DATE_EPOCH, snapshots are byte-identical')
+    .option('--remote <url>', 'run the command against the server at this URL instead of --db (default: $VDB_REMOTE; key: $VDB_API_KEY)')
+    .addOption(new Option('--consistency <level>', 'with --remote, reads from a cluster node: strong waits until it applied every committed write').choices(['strong', 'local']))
     .addHelpText(
       'after',
       `
@@ -43,12 +46,31 @@ Examples:
   $ vdb model pull glove && vdb lib create notes --embedder glove
   $ vdb serve --port 8000
   $ vdb export > backup.ndjson && vdb --db restored.json import < backup.ndjson
+  $ vdb --remote http://127.0.0.1:8000 lib list
+  $ vdb cluster status --remote http://127.0.0.1:8001
   $ vdb compact
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 conflict,
-6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed. VDB_DEBUG=1 prints stack traces.`,
+6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed,
+10 cluster unavailable (no leader yet, etcd out of reach). VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [libCommand(), docCommand(), chunkCommand(), ingestCommand(), indexCommand(), queryCommand(), countCommand(), embedCommand(), modelCommand(), exportCommand(), importCommand(), compactCommand(), serveCommand(), demoCommand(run)];
+  const subcommands = [
+    libCommand(),
+    docCommand(),
+    chunkCommand(),
+    ingestCommand(),
+    indexCommand(),
+    queryCommand(),
+    countCommand(),
+    embedCommand(),
+    modelCommand(),
+    exportCommand(),
+    importCommand(),
+    compactCommand(),
+    serveCommand(),
+    clusterCommand(),
+    demoCommand(run),
+  ];
   for (const cmd of subcommands) program.addCommand(cmd);
   configure(program);
   return program;

@@ -17,11 +17,13 @@ import type {
   ChunkListRequest,
   ChunkListView,
   ChunkPageView,
+  ClusterStatusView,
   CountRequest,
   CountView,
   DeletedView,
   DeleteWhereRequest,
   ChunkPatchRequest,
+  DocumentListView,
   DocumentPageView,
   DocumentPatchRequest,
   NewDocumentRequest,
@@ -38,6 +40,12 @@ export interface ClientOptions {
   apiKey?: string;
   /** Per-request timeout in milliseconds; default 30 000. */
   timeoutMs?: number;
+  /**
+   * Reads from a cluster node: `strong` waits until the node applied every
+   * write committed when the read arrived (read-your-writes on any node);
+   * `local` (the server's default) answers from the node's replica at once.
+   */
+  consistency?: 'strong' | 'local';
 }
 
 export interface PageOptions {
@@ -78,12 +86,12 @@ export class VdbClient {
   }
 
   listLibraries(page: PageOptions = {}): Promise<LibraryPageView> {
-    return this.call('GET', `/api/v1/libraries${query({ ...page })}`);
+    return this.call('GET', `/api/v1/libraries${this.read({ ...page })}`);
   }
 
   /** @param lib library id or name */
   getLibrary(lib: string): Promise<LibraryView> {
-    return this.call('GET', `/api/v1/libraries/${enc(lib)}`);
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}${this.read({})}`);
   }
 
   updateLibrary(lib: string, patch: LibraryPatchRequest): Promise<LibraryView> {
@@ -113,12 +121,12 @@ export class VdbClient {
 
   listChunks(lib: string, page: PageOptions & { withEmbedding?: boolean } = {}): Promise<ChunkPageView> {
     const { withEmbedding, ...rest } = page;
-    return this.call('GET', `/api/v1/libraries/${enc(lib)}/chunks${query({ ...rest, with_embedding: withEmbedding })}`);
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/chunks${this.read({ ...rest, with_embedding: withEmbedding })}`);
   }
 
   /** @param lib the chunk's library; needed when several libraries hold the id */
   getChunk(id: string, withEmbedding = false, lib?: string): Promise<ChunkView> {
-    return this.call('GET', `${chunkPath(id, lib)}${query({ with_embedding: withEmbedding || undefined })}`);
+    return this.call('GET', `${chunkPath(id, lib)}${this.read({ with_embedding: withEmbedding || undefined })}`);
   }
 
   updateChunk(id: string, patch: ChunkPatchRequest, lib?: string): Promise<ChunkView> {
@@ -137,11 +145,11 @@ export class VdbClient {
   }
 
   listDocuments(lib: string, page: PageOptions = {}): Promise<DocumentPageView> {
-    return this.call('GET', `/api/v1/libraries/${enc(lib)}/documents${query({ ...page })}`);
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/documents${this.read({ ...page })}`);
   }
 
   getDocument(lib: string, id: string): Promise<DocumentView> {
-    return this.call('GET', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}`);
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}${this.read({})}`);
   }
 
   updateDocument(lib: string, id: string, patch: DocumentPatchRequest): Promise<DocumentView> {
@@ -151,6 +159,21 @@ export class VdbClient {
   /** Deletes the document and every chunk in it; `chunk_count` says how many. */
   deleteDocument(lib: string, id: string): Promise<DocumentView> {
     return this.call('DELETE', `/api/v1/libraries/${enc(lib)}/documents/${enc(id)}`);
+  }
+
+  /** Deletes all the chunks or, if any id is unknown, none; `lib` names their library (needed when several hold an id). */
+  async deleteChunks(ids: string[], lib?: string): Promise<ChunkView[]> {
+    return (await this.call<{ chunks: ChunkView[] }>('POST', '/api/v1/chunks/delete', { ids, lib })).chunks;
+  }
+
+  /** Adds all the documents or, if any is invalid, none. */
+  addDocuments(lib: string, documents: NewDocumentRequest[], onConflict?: OnConflict): Promise<DocumentListView> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents/batch`, { documents, on_conflict: onConflict });
+  }
+
+  /** Deletes all the documents (and their chunks) or, if any id is unknown, none. */
+  async deleteDocuments(lib: string, ids: string[]): Promise<DocumentView[]> {
+    return (await this.call<{ documents: DocumentView[] }>('POST', `/api/v1/libraries/${enc(lib)}/documents/delete`, { ids })).documents;
   }
 
   /** A page of the chunks matching `{filter?, where?}` (README "Filters"); `total` counts the matches. */
@@ -176,26 +199,48 @@ export class VdbClient {
   }
 
   indexInfo(lib: string): Promise<IndexInfo> {
-    return this.call('GET', `/api/v1/libraries/${enc(lib)}/index`);
+    return this.call('GET', `/api/v1/libraries/${enc(lib)}/index${this.read({})}`);
   }
 
   query(lib: string, body: QueryRequest): Promise<QueryResult> {
-    return this.call('POST', `/api/v1/libraries/${enc(lib)}/query`, body);
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/query${this.read({})}`, body);
+  }
+
+  // ---- cluster -------------------------------------------------------------------
+
+  /** The cluster as the node sees it (`{"mode": "single", …}` from a server without --cluster). */
+  clusterStatus(): Promise<ClusterStatusView> {
+    return this.call('GET', '/api/v1/cluster');
   }
 
   // ---- transport -----------------------------------------------------------------
+
+  /** A read's query string, with the consistency asked for. */
+  private read(params: { [name: string]: number | boolean | string | undefined }): string {
+    return query({ ...params, consistency: this.options.consistency });
+  }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
-    const res = await fetch(this.base + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-    });
-    const text = await res.text();
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        // Embeddings may come as typed arrays (Float32Array): sent as plain arrays of their numbers.
+        body: body === undefined ? undefined : JSON.stringify(body, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+      text = await res.text();
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const why = e.name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs ?? 30_000} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+      const unknown = method === 'GET' || path.endsWith('/query') ? '' : ': the write may or may not have been made';
+      throw new ApiError(0, 'unavailable', `cannot reach ${this.base} (${why})${unknown}`);
+    }
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
@@ -218,7 +263,7 @@ function chunkPath(id: string, lib?: string): string {
   return lib === undefined ? `/api/v1/chunks/${enc(id)}` : `/api/v1/libraries/${enc(lib)}/chunks/${enc(id)}`;
 }
 
-function query(params: { [name: string]: number | boolean | undefined }): string {
+function query(params: { [name: string]: number | boolean | string | undefined }): string {
   const entries = Object.entries(params).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, String(v)]]));
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
 }

@@ -16,6 +16,7 @@ export {
   PayloadTooLarge,
   StorageError,
   Unauthorized,
+  Unavailable,
   UnsupportedMediaType,
   UsageError,
   VdbError,

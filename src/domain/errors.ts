@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'internal'
   // An embedding provider failed or is not set up here (key, network, model not installed).
   | 'embedder'
+  // A cluster cannot take the request now: no leader yet, etcd out of reach, a node still catching up.
+  | 'unavailable'
   // The HTTP request itself is wrong; raised only by `vdb serve` and its client.
   | 'bad_request'
   | 'unauthorized'
@@ -82,6 +84,13 @@ export class StorageError extends errorClass('io') {}
  */
 export class EmbedderError extends errorClass('embedder') {}
 
+/**
+ * A cluster node cannot answer now, though nothing is wrong with the request:
+ * no leader is elected yet, etcd is out of reach, or the node is still
+ * catching up with the log. Retrying later is the fix.
+ */
+export class Unavailable extends errorClass('unavailable') {}
+
 /** The HTTP request is malformed: not JSON, or not the shape its schema requires. */
 export class BadRequest extends errorClass('bad_request') {}
 /** VDB_API_KEY is set and the request lacks the matching bearer token. */
@@ -103,6 +112,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   locked: 7,
   io: 8,
   embedder: 9,
+  unavailable: 10,
   // HTTP-only codes: the closest CLI meaning, for a client that exits on them.
   bad_request: 2,
   unauthorized: 2,
@@ -123,6 +133,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   internal: 500,
   // The upstream provider failed (or is missing here), not vdb and not the request.
   embedder: 502,
+  unavailable: 503,
   bad_request: 400,
   unauthorized: 401,
   payload_too_large: 413,

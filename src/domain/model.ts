@@ -673,10 +673,22 @@ class PagedRows {
   }
 }
 
+/**
+ * Where a database stands as a replica in a cluster (vdb serve --cluster):
+ * the cluster it belongs to and the last entry of the cluster's log applied
+ * to it. Committed together with the change that entry made.
+ */
+export interface Replication {
+  cluster_id: string;
+  applied_seq: number;
+}
+
 export class Database {
   libraries: Library[] = [];
   /** Counter behind generated ids; persisted so seeded ids never repeat. */
   nextId = 0;
+  /** Set on a cluster node's database; null for a standalone one. */
+  replication: Replication | null = null;
   /** Generated ids handed out for a change not yet applied, so one batch never repeats an id. */
   private claimed = new Set<string>();
 

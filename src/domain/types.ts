@@ -1,5 +1,6 @@
 import type { Metric } from '../index/kernels.js';
 import type { IndexType } from '../index/types.js';
+import type { Filter } from '../filter/ast.js';
 import type { FusionMethod } from '../text/fusion.js';
 import type { TextBuildReport, TextIndexView } from '../text/state.js';
 
@@ -205,6 +206,8 @@ export interface QueryInput {
   filter?: unknown;
   /** `--where` shorthand expressions, ANDed with each other and with `filter`. */
   where?: string | readonly string[];
+  /** A filter compiled to the AST already (src/filter/ast.ts; Qdrant's filters), ANDed with the others. */
+  ast?: Filter;
   /** Add `explain` to the result: which plan ran and why. */
   explain?: boolean;
 }

@@ -97,6 +97,8 @@ export type CountRequest = FilterFields;
 /** `POST /api/v1/libraries/{lib}/chunks/delete`: a filter is required (`{"filter": {}}` matches every chunk). */
 export interface DeleteWhereRequest extends FilterFields {
   dry_run?: boolean;
+  /** Answer with the deleted chunks too (as `vdb chunk delete --json` prints them). */
+  with_chunks?: boolean;
 }
 
 /** `…/count`. */
@@ -109,6 +111,8 @@ export interface CountView {
 export interface DeletedView {
   deleted: number;
   ids: string[];
+  /** With `with_chunks`. */
+  chunks?: ChunkView[];
 }
 
 /** `GET /api/v1/libraries/{lib}/index`, as `vdb index show --json`. */
@@ -148,4 +152,50 @@ export interface ChunkListView {
   replaced: number;
   unchanged: number;
   skipped: number;
+}
+
+/** `POST /api/v1/libraries/{lib}/documents/batch`: the documents in input order, and what became of them. */
+export interface DocumentListView {
+  documents: DocumentView[];
+  added: number;
+  replaced: number;
+  unchanged: number;
+  skipped: number;
+}
+
+/** One node as `GET /api/v1/cluster` reports it. */
+export interface ClusterNodeView {
+  node_id: string;
+  /** Where the other nodes (and clients) reach it (--advertise). */
+  url: string;
+  role: 'leader' | 'follower';
+  /** The last log entry applied to its replica. */
+  applied_seq: number;
+  /** Entries committed to the log and not yet applied there. */
+  lag: number;
+  /** ready: applying as entries come; catching_up: behind since it started; bootstrapping: copying a snapshot; stalled: cannot apply (see error). */
+  state: 'catching_up' | 'bootstrapping' | 'ready' | 'stalled';
+  error: string | null;
+  started_at: string;
+  /** When the node last reported (the node answering reports live values for itself). */
+  updated_at: string;
+}
+
+/** `GET /api/v1/cluster`, as `vdb cluster status --json`. */
+export interface ClusterStatusView {
+  /** single: a server started without --cluster (every other field is null or empty). */
+  mode: 'cluster' | 'single';
+  cluster_id: string | null;
+  /** The cluster's name: the prefix of its keys in etcd. */
+  name: string | null;
+  /** The node that answered. */
+  node_id: string | null;
+  leader: { node_id: string; url: string } | null;
+  /** The leader's term: its election key's create revision in etcd; a new leader always has a larger one. */
+  term: number | null;
+  /** The last sequence appended to the log. */
+  committed_seq: number | null;
+  /** The sequence of the latest published snapshot (null: none yet); the log holds what came after the one before it. */
+  snapshot_seq: number | null;
+  nodes: ClusterNodeView[];
 }

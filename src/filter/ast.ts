@@ -72,6 +72,11 @@ export type Filter =
   | { kind: 'contains'; path: Path; value: Scalar }
   /** Some string value contains `text` (Qdrant's match.text without a full-text index). */
   | { kind: 'substring'; path: Path; text: string }
+  /**
+   * Some string value holds every one of `terms` among its terms (src/text
+   * analyze()): Qdrant's match.text on a field with a full-text index.
+   */
+  | { kind: 'terms'; path: Path; terms: string[] }
   /** Some value is null and not in an array at the end: `{"k": null}` (Qdrant's is_null). */
   | { kind: 'isNull'; path: Path }
   /** No value but null, and no null in an array: missing, null or [] (Qdrant's is_empty). */
@@ -141,6 +146,8 @@ export function render(f: Filter): string {
       return `${f.path.label} CONTAINS ${v(f.value)}`;
     case 'substring':
       return `${f.path.label} CONTAINS TEXT ${v(f.text)}`;
+    case 'terms':
+      return `${f.path.label} HAS WORDS ${v(f.terms.join(' '))}`;
     case 'isNull':
       return `${f.path.label} IS NULL`;
     case 'isEmpty':

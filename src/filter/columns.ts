@@ -33,6 +33,7 @@ import type { Bounds, Leaf, Path, Scalar, Step } from './ast.js';
 import { EACH } from './ast.js';
 import { RowBitmap } from './bitmap.js';
 import { inBounds, parseInstant } from './values.js';
+import { analyze } from '../text/tokenizer.js';
 
 const MAGIC = 'VDBCOLS1';
 const HEADER_WORDS = 12;
@@ -204,6 +205,18 @@ export class Column {
     this.eachString((i) => this.str(i).includes(text), (from, to) => mark(d.strRows, from, to));
   }
 
+  /** Marks the rows with some string value whose terms (src/text analyze) include all of `terms`. */
+  allTerms(terms: readonly string[], mark: Marker): void {
+    const d = this.d;
+    this.eachString(
+      (i) => {
+        const have = new Set(analyze(this.str(i)));
+        return terms.every((t) => have.has(t));
+      },
+      (from, to) => mark(d.strRows, from, to),
+    );
+  }
+
   /** Marks every row with an entry here. */
   present(mark: Marker): void {
     const d = this.d;
@@ -344,6 +357,9 @@ export class ColumnSet {
         return false;
       case 'substring':
         for (const c of this.valueColumns(leaf.path)) c.substring(leaf.text, mark);
+        return false;
+      case 'terms':
+        for (const c of this.valueColumns(leaf.path)) c.allTerms(leaf.terms, mark);
         return false;
       case 'isNull':
         for (const c of this.exactColumns(leaf.path)) c.nulls(mark);

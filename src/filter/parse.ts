@@ -24,6 +24,8 @@ import { isScalar, parseInstant } from './values.js';
 export interface FilterInput {
   filter?: unknown;
   where?: string | readonly string[];
+  /** A filter already compiled to the AST (a Qdrant filter: src/server/qdrant/filter.ts); plain JSON data. */
+  ast?: Filter;
 }
 
 const FIELD_OPS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$contains', '$not'];
@@ -48,6 +50,7 @@ export function parseFilter(input: FilterInput, at?: string): Filter | null {
     }
     parts.push(parseJsonFilter(value, `${pre}filter`));
   }
+  if (input.ast !== undefined) parts.push(input.ast);
   const where = typeof input.where === 'string' ? [input.where] : (input.where ?? []);
   for (const expr of where) {
     if (typeof expr !== 'string') throw new InvalidFilter(`${pre}where must be a list of strings such as "lang=en"`);

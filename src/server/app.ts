@@ -5,6 +5,7 @@
  * domain/errors.ts assigns to its code.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import Fastify, { LogController } from 'fastify';
@@ -15,20 +16,30 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { BadRequest, HTTP_STATUS, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, VdbError } from '../domain/errors.js';
-import type { VdbService } from '../service/service.js';
+import type { VdbApi } from '../service/api.js';
+import { VdbService } from '../service/service.js';
+import { writeContext } from '../service/write-context.js';
 import { chunkRoutes } from './routes/chunks.js';
+import { clusterRoutes } from './routes/cluster.js';
+import type { ClusterHooks } from './routes/context.js';
 import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
 import { indexRoutes } from './routes/indexes.js';
 import { libraryRoutes } from './routes/libraries.js';
+import { qdrantRoutes } from './qdrant/routes.js';
 import { DEFAULT_BODY_LIMIT } from './options.js';
 import type { LogLevel } from './options.js';
 import { ErrorBody } from './schemas.js';
 import { prettyStream } from './log-pretty.js';
 import { transformOpenapi } from './openapi.js';
 
+/** vdb's version, for the Qdrant routes' version info (dist/server, dist/bundle and src/server are all two levels down). */
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export interface AppOptions {
-  service: VdbService;
+  /** A VdbService on a single node; a ClusterNode (with `cluster`) on a cluster's. */
+  service: VdbApi;
+  cluster?: ClusterHooks;
   /** When set, every route but /healthz requires `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Bytes; larger bodies get 413. */
@@ -50,7 +61,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       level: opts.logLevel ?? 'silent',
       stream: pretty ? prettyStream(logStream) : logStream,
       // Headers are not logged by default; this keeps it so if a serializer changes.
-      redact: ['req.headers.authorization'],
+      redact: ['req.headers.authorization', 'req.headers["api-key"]'],
       serializers: { req: requestForLog },
     },
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -82,6 +93,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (closing) reply.header('connection', 'close');
   });
   if (opts.apiKey !== undefined) app.addHook('onRequest', bearerAuth(opts.apiKey));
+  app.addHook('onRequest', readOptions);
+  const cluster = opts.cluster;
+  if (cluster) {
+    app.addHook('preHandler', async (req) => {
+      if (strongReads.has(req)) await cluster.sync();
+    });
+  }
   app.addHook('preParsing', async (req) => checkCharset(req.headers['content-type']));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
@@ -92,6 +110,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'vdb', description: 'REST API of vdb serve: libraries of text chunks and their k-nearest-neighbour queries.', version: '1' },
+      tags: [{ name: 'qdrant', description: "Qdrant's REST API (the subset its clients use), at Qdrant's root paths: a collection is a library, a point a chunk, its payload the chunk's metadata" }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the value of VDB_API_KEY: every route but /healthz needs it when the server has one' } } },
       // This server's rule: the key is required when it has one, optional (ignored) when it has none.
       security: opts.apiKey !== undefined ? [{ bearer: [] }] : [{}, { bearer: [] }],
@@ -103,13 +122,42 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addSchema(ErrorBody);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const ctx = { service: opts.service };
+  const ctx = { service: opts.service, cluster: opts.cluster };
   await app.register(healthRoutes, ctx);
   await app.register(libraryRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(clusterRoutes, { ...ctx, prefix: '/api/v1' });
+  // The Qdrant routes write through the local service: their writes are not in the cluster's op table yet,
+  // so only a single node serves them (a cluster node answers them 404).
+  if (opts.service instanceof VdbService) await app.register(qdrantRoutes, { ...ctx, service: opts.service, errorHandlerWith, version: VERSION });
   return app;
+}
+
+/** Requests with ?consistency=strong: answered once this node applied everything its cluster committed. */
+const strongReads = new WeakSet<FastifyRequest>();
+
+/**
+ * Options any route takes, handled here rather than in each route's schema:
+ * `?consistency=strong|local` (taken out of the query before it is checked;
+ * strong waits on a cluster node, and a single node is always up to date) and
+ * the `Idempotency-Key` header (a cluster appends a retried write once).
+ */
+async function readOptions(req: FastifyRequest): Promise<void> {
+  const q = req.query as Record<string, unknown> | undefined;
+  if (q && typeof q === 'object' && 'consistency' in q) {
+    const c = q.consistency;
+    delete q.consistency;
+    if (c !== 'strong' && c !== 'local') throw new BadRequest(`consistency must be strong or local, got ${JSON.stringify(c)}`);
+    if (c === 'strong') strongReads.add(req);
+  }
+  const key = req.headers['idempotency-key'];
+  if (key !== undefined && (typeof key !== 'string' || key === '' || key.length > 200 || /[^\x21-\x7e]/.test(key))) {
+    throw new BadRequest('Idempotency-Key must be 1 to 200 printable ASCII characters without spaces');
+  }
+  // Every request gets its own context: nothing carries over from the one before on the same socket.
+  writeContext.enterWith({ idempotencyKey: key as string | undefined });
 }
 
 /**
@@ -125,14 +173,19 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart })
   };
 };
 
-/** Compares SHA-256 digests so the comparison is constant-time whatever the lengths. */
+/**
+ * `Authorization: Bearer <key>`, or Qdrant's `api-key: <key>` header (its
+ * clients send that). Compares SHA-256 digests so the comparison is
+ * constant-time whatever the lengths.
+ */
 function bearerAuth(apiKey: string) {
   const expected = digest(`Bearer ${apiKey}`);
   return async (req: FastifyRequest) => {
     if (req.routeOptions.url === '/healthz') return;
-    const given = req.headers.authorization ?? '';
+    const qdrantKey = req.headers['api-key'];
+    const given = typeof qdrantKey === 'string' ? `Bearer ${qdrantKey}` : (req.headers.authorization ?? '');
     if (!timingSafeEqual(digest(given), expected)) {
-      throw new Unauthorized(given === '' ? 'missing Authorization: Bearer <VDB_API_KEY> header' : 'wrong API key');
+      throw new Unauthorized(given === '' ? 'missing Authorization: Bearer <VDB_API_KEY> header (or api-key: <VDB_API_KEY>)' : 'wrong API key');
     }
   };
 }
@@ -182,12 +235,19 @@ function checkCharset(contentType: string | undefined): void {
  */
 const DRAIN_MAX_BYTES = 64 << 20;
 
-async function errorHandler(err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const mapped = toVdbError(err);
-  if (mapped.code === 'internal' || HTTP_STATUS[mapped.code] >= 500) req.log.error({ err }, 'request failed');
-  if (mapped.code === 'payload_too_large') await drain(req.raw, DRAIN_MAX_BYTES);
-  sendError(reply, mapped);
+/** Error handler of a route plugin whose errors have another shape (the Qdrant routes): the same mapping, logging and draining. */
+export type ErrorSender = (reply: FastifyReply, err: VdbError) => void;
+
+export function errorHandlerWith(send: ErrorSender) {
+  return async (err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const mapped = toVdbError(err);
+    if (mapped.code === 'internal' || HTTP_STATUS[mapped.code] >= 500) req.log.error({ err }, 'request failed');
+    if (mapped.code === 'payload_too_large') await drain(req.raw, DRAIN_MAX_BYTES);
+    send(reply, mapped);
+  };
 }
+
+const errorHandler = errorHandlerWith(sendError);
 
 /** Reads what is left of the request body, up to `maxBytes`, and drops it. */
 function drain(req: IncomingMessage, maxBytes: number): Promise<void> {

@@ -33,7 +33,7 @@ const Embedding = Type.Array(Type.Number(), { description: "exactly the library'
 const idRule = `printable characters, at most ${MAX_ID_BYTES} UTF-8 bytes`;
 const UserId = (what: string) => Type.String({ description: `${what}: ${idRule}` });
 const DocId = Type.Union([Type.String(), Type.Null()], { description: 'the document the chunk belongs to (in its library), or null' });
-const OnConflictField = Type.Optional(
+export const OnConflictField = Type.Optional(
   Type.Enum(ON_CONFLICT, { default: 'fail', description: 'when an id exists in the library: fail (409, nothing written), skip (leave it) or replace (upsert)' }),
 );
 
@@ -213,7 +213,7 @@ export const CountSchema = Type.Object({ lib_id: Type.String(), count: Type.Inte
 
 /** `POST …/chunks/delete`: what a delete by filter removed (or would, with dry_run). */
 export const DeletedSchema = Type.Object(
-  { deleted: Type.Integer(), ids: Type.Array(Type.String(), { description: 'in insertion order' }) },
+  { deleted: Type.Integer(), ids: Type.Array(Type.String(), { description: 'in insertion order' }), chunks: Type.Optional(Type.Array(ChunkViewSchema, { description: 'with with_chunks: the chunks themselves' })) },
   { description: 'the chunks deleted (with dry_run: that would be)' },
 );
 
@@ -241,6 +241,11 @@ export const ChunkList = Type.Object(
   { chunks: Type.Array(ChunkViewSchema), ...outcomeCounts },
   { description: 'the chunks of the request, in input order, and how many were added, replaced, unchanged and skipped' },
 );
+/** Answer of a bulk delete: what was deleted. */
+export const DeletedChunks = Type.Object({ chunks: Type.Array(ChunkViewSchema) }, { description: 'the chunks deleted' });
+/** Answer of a batch of documents, in input order, and what it did. */
+export const DocumentList = Type.Object({ documents: Type.Array(DocumentViewSchema), ...outcomeCounts }, { description: 'the documents of the request, in input order, and how many were added, replaced, unchanged and skipped' });
+export const DeletedDocuments = Type.Object({ documents: Type.Array(DocumentViewSchema) }, { description: 'the documents deleted, each with the number of its chunks deleted' });
 /** `GET /healthz`. */
 export const Health = Type.Object({ status: Type.Literal('ok') }, { description: 'the server is up' });
 
@@ -285,7 +290,7 @@ export const ChunkListBody = Type.Object(
 export const CountBody = Type.Object(filterFields, strict);
 export const CountQuery = Type.Object(filterQuery, strict);
 /** `POST …/chunks/delete`: a filter is required ({} matches every chunk). */
-export const DeleteWhereBody = Type.Object({ ...filterFields, dry_run: Type.Optional(Type.Boolean({ default: false, description: 'say what would be deleted, delete nothing' })) }, { ...strict, minProperties: 1 });
+export const DeleteWhereBody = Type.Object({ ...filterFields, dry_run: Type.Optional(Type.Boolean({ default: false, description: 'say what would be deleted, delete nothing' })), with_chunks: Type.Optional(Type.Boolean({ default: false, description: 'answer with the deleted chunks too' })) }, { ...strict, minProperties: 1 });
 export const ChunkGetQuery = Type.Object({ with_embedding: withEmbedding }, strict);
 
 /** `POST /libraries`; defaults and checks as `vdb lib create`. */
@@ -318,6 +323,11 @@ export const NewChunk = Type.Object(newChunkFields, strict);
 export const NewChunkBody = Type.Object({ lib_id: Type.String({ description: 'library id or name' }), ...newChunkFields, on_conflict: OnConflictField }, strict);
 /** `POST /libraries/:lib/chunks`: all or nothing. */
 export const BulkChunksBody = Type.Object({ chunks: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflictField }, strict);
+/** `POST /chunks/delete`: all or none. */
+export const ChunkIdsBody = Type.Object(
+  { ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK, description: 'chunk ids' }), lib: Type.Optional(Type.String({ description: 'their library (needed when several hold an id)' })) },
+  strict,
+);
 /** `PATCH /chunks/:id`: at least one field; a new text is re-embedded; `"doc_id": null` takes it out of its document. */
 export const ChunkPatchBody = Type.Object(chunkFields, { ...strict, minProperties: 1 });
 
@@ -327,6 +337,12 @@ export const NewDocumentBody = Type.Object(
   { id: Type.Optional(UserId('your own id (a path, a URL), unique in the library; generated (doc_…) when absent')), title: Type.Optional(Title), metadata: Type.Optional(Metadata), on_conflict: OnConflictField },
   strict,
 );
+/** One document of a batch. */
+export const NewDocument = Type.Object({ id: NewDocumentBody.properties.id, title: NewDocumentBody.properties.title, metadata: NewDocumentBody.properties.metadata }, strict);
+/** `POST /libraries/:lib/documents/batch`: all or nothing. */
+export const BulkDocumentsBody = Type.Object({ documents: Type.Array(NewDocument, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflictField }, strict);
+/** `POST /libraries/:lib/documents/delete`: all or none. */
+export const DocumentIdsBody = Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK, description: 'document ids' }) }, strict);
 /** `PATCH /libraries/:lib/documents/:id`: at least one field, each replacing the old one. */
 export const DocumentPatchBody = Type.Object({ title: Type.Optional(Title), metadata: Type.Optional(Metadata) }, { ...strict, minProperties: 1 });
 

@@ -16,8 +16,8 @@ import type {
   IndexType,
   IndexView,
   LibraryPatch,
-  Metadata,
   LibraryView,
+  Metadata,
   Metric,
   NewChunk,
   NewLibrary,
@@ -50,6 +50,7 @@ import { DocumentService } from './documents.js';
 import { answerText, buildTextIndex, checkTextQuery, depth } from './search.js';
 import type { RankedRows, TextQuery } from './search.js';
 import { newId, randomUint32 } from './ids.js';
+import type { VdbApi } from './api.js';
 
 export interface ServiceOptions {
   /** Snapshot file. */
@@ -65,6 +66,13 @@ export interface ServiceOptions {
   storage?: StoreTuning;
   /** Index builds run on a worker thread, so this thread goes on answering (a server). */
   buildsOffThread?: boolean;
+  /**
+   * Writes arrive prepared by the prepare* methods, possibly in another
+   * process (a cluster node applying its log): the write methods neither
+   * resolve nor call an embedder, so applying a write depends on nothing
+   * outside the database. The prepare* methods still do.
+   */
+  preparedWrites?: boolean;
 }
 
 export interface Progress {
@@ -121,19 +129,21 @@ export function clockFromEnv(env: NodeJS.ProcessEnv = process.env): () => string
   return () => new Date().toISOString();
 }
 
-export class VdbService {
+export class VdbService implements VdbApi {
   readonly store: SnapshotStore;
   /** Documents: add, list, get, update, delete (with their chunks). */
   readonly documents: DocumentService;
   readonly seed?: string;
   readonly now: () => string;
   private readonly buildsOffThread: boolean;
+  private readonly preparedWrites: boolean;
 
   constructor(opts: ServiceOptions) {
     this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
     this.seed = opts.seed;
     this.now = opts.now ?? clockFromEnv();
     this.buildsOffThread = opts.buildsOffThread ?? false;
+    this.preparedWrites = opts.preparedWrites ?? false;
     this.documents = new DocumentService(this);
   }
 
@@ -148,27 +158,43 @@ export class VdbService {
   }
 
   async createLibrary(input: NewLibrary): Promise<LibraryView> {
+    const { name, metric, dim, embedder, metadata } = await this.checkNewLibrary(input, !this.preparedWrites);
+    return this.store.update((db) => {
+      if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
+      const now = this.now();
+      const lib = new Library({ id: newId(db, 'lib', this.seed), name, dim, metric, embedder, metadata, created_at: now, updated_at: now, nextSeq: 0 });
+      db.libraries.push(lib);
+      db.changed();
+      return lib.view();
+    });
+  }
+
+  /**
+   * Checks a new library and finds its embedder's dimension (which may ask
+   * the provider), writing nothing: the result, with `embedder` and `dim`
+   * set, creates the library without an embedder (see preparedWrites).
+   */
+  async prepareLibrary(input: NewLibrary): Promise<NewLibrary> {
+    const { name, metric, dim, embedder, metadata } = await this.checkNewLibrary(input, true);
+    return { name, metric, dim, embedder, metadata };
+  }
+
+  /** @param resolve find the embedder's dimension (it must be usable here); else trust the given `dim` (a prepared write) */
+  private async checkNewLibrary(input: NewLibrary, resolve: boolean) {
     const name = checkName(input.name);
     const metric = input.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw new InvalidInput(`unknown metric "${metric}" (use one of: ${METRICS.join(', ')})`);
     // No dim and no embedder: the seed's letters embedder. A dim alone: explicit embeddings only.
     const embedderSpec = input.embedder !== undefined ? input.embedder : input.dim === undefined ? 'letters' : null;
     if (input.dim !== undefined && (!Number.isInteger(input.dim) || input.dim < 1 || input.dim > 65536)) throw new InvalidInput(`dim must be an integer from 1 to 65536, got ${input.dim}`);
-    const embedder = embedderSpec === null ? null : await resolveSpec(embedderSpec, input.dim);
+    const embedder = embedderSpec === null ? null : resolve ? await resolveSpec(embedderSpec, input.dim) : preparedSpec(embedderSpec, input.dim);
     const dim = input.dim ?? embedder?.dim;
     if (dim === undefined) throw new InvalidInput('a library without an embedder needs --dim N');
     if (embedder && embedder.dim !== dim) {
       throw new InvalidInput(`embedder ${embedder.spec} gives ${embedder.dim} dims but --dim is ${dim}`, { hint: 'drop --dim or choose another embedder' });
     }
     const metadata = input.metadata === undefined ? {} : checkMetadata(input.metadata);
-    return this.store.update((db) => {
-      if (db.hasLibraryName(name)) throw new Conflict(`a library named "${name}" already exists`, { hint: 'choose another name or see vdb lib list' });
-      const now = this.now();
-      const lib = new Library({ id: newId(db, 'lib', this.seed), name, dim, metric, embedder: embedder?.spec ?? null, metadata, created_at: now, updated_at: now, nextSeq: 0 });
-      db.libraries.push(lib);
-      db.changed();
-      return lib.view();
-    });
+    return { name, metric, dim, embedder: embedder?.spec ?? null, metadata };
   }
 
   async updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView> {
@@ -244,20 +270,12 @@ export class VdbService {
    * ingest of the same ids is idempotent.
    */
   async putChunks(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<PutResult> {
-    const where = opts.where ?? ((i: number) => (items.length > 1 ? `chunk ${i + 1}` : undefined));
+    const where = opts.where ?? itemLabel(items);
     const onConflict = checkOnConflict(opts.onConflict ?? 'fail');
     // Embed outside the lock: a real embedding provider may be slow.
     const target = this.store.read().library(ref);
     const ids = itemIds(items, where);
-    // Conflicts show before anything is embedded, and items to skip are not embedded at all.
-    const skip = new Set<number>();
-    if (onConflict !== 'replace') {
-      ids.forEach((id, i) => {
-        if (id === undefined || target.rowOf(id) < 0) return;
-        if (onConflict === 'fail') throw chunkConflict(id, target, where(i));
-        skip.add(i);
-      });
-    }
+    const skip = toSkip(target, ids, onConflict, where);
     const prepared = await this.prepareChunks(target, items, where, opts.onProgress, skip);
     return this.store.update((db) => {
       const lib = db.library(ref);
@@ -306,11 +324,32 @@ export class VdbService {
   }
 
   /**
+   * Validates chunks as putChunks does and embeds their texts, writing
+   * nothing: the items come back each with its `embedding` (but those
+   * putChunks would skip), so putting them needs no embedder (see preparedWrites).
+   */
+  async prepareChunkPut(ref: string, items: NewChunk[], opts: AddOptions = {}): Promise<NewChunk[]> {
+    const where = opts.where ?? itemLabel(items);
+    const target = this.store.read().library(ref);
+    const skip = toSkip(target, itemIds(items, where), checkOnConflict(opts.onConflict ?? 'fail'), where);
+    const prepared = await this.prepareChunks(target, items, where, opts.onProgress, skip, true);
+    return items.map((item, i) => (skip.has(i) ? item : { ...item, embedding: prepared[i].vector }));
+  }
+
+  /**
    * Validates chunks and embeds the texts of those without an embedding (all
    * in batches), for `lib`; items in `skip` are not embedded. Outside the lock.
+   * @param embed embed texts; else every item to write must have its embedding (a prepared write)
    * @throws InvalidInput naming the item; EmbedderError
    */
-  async prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress, skip: ReadonlySet<number> = new Set()): Promise<PreparedChunk[]> {
+  async prepareChunks(
+    lib: Library,
+    items: NewChunk[],
+    where: (i: number) => string | undefined,
+    onProgress?: Progress,
+    skip: ReadonlySet<number> = new Set(),
+    embed = !this.preparedWrites,
+  ): Promise<PreparedChunk[]> {
     let validated = 0;
     const out = items.map((item, i) => {
       const at = where(i);
@@ -337,6 +376,8 @@ export class VdbService {
     const explicit = out.length - toEmbed.length;
     onProgress?.(explicit, out.length);
     if (toEmbed.length > 0) {
+      // A prepared item lacks its embedding only if the library changed since it was prepared.
+      if (!embed) throw new Conflict(`library "${lib.name}" changed while adding chunks`, { hint: 'retry' });
       const embedder = await openEmbedder(lib.embedder as string, lib.dim);
       const vectors = await embedTexts(embedder, toEmbed.map((i) => out[i].text), {
         inputType: 'document',
@@ -355,18 +396,7 @@ export class VdbService {
 
   /** Changes a chunk; `libRef` names its library (needed when several hold the id). */
   async updateChunk(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkView> {
-    const current = this.store.read().chunk(id, libRef);
-    const text = patch.text === undefined ? undefined : checkText(patch.text);
-    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
-    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
-    // undefined: leave it; null: out of its document.
-    const docId = patch.doc_id === undefined || patch.doc_id === null ? patch.doc_id : checkId(patch.doc_id, 'doc_id');
-    let vector: Float32Array | undefined;
-    if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
-    else if (text !== undefined && current.lib.embedder) {
-      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
-    }
-    if (vector) current.lib.checkVector(vector);
+    const { current, text, metadata, tags, docId, vector } = await this.checkPatch(id, patch, libRef, !this.preparedWrites);
     return this.store.update((db) => {
       const { lib, row } = db.chunk(id, libRef ?? current.lib.id);
       if (vector && lib.dim !== vector.length) throw new Conflict(`library of chunk ${quote(id)} changed`, { hint: 'retry' });
@@ -387,6 +417,34 @@ export class VdbService {
       lib.updated_at = c.updated_at;
       return lib.chunkView(row);
     });
+  }
+
+  /**
+   * Validates a chunk patch as updateChunk does and embeds a new text, writing
+   * nothing: the result carries the `embedding`, so applying it needs no
+   * embedder (see preparedWrites).
+   */
+  async prepareChunkPatch(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkPatch> {
+    const { vector } = await this.checkPatch(id, patch, libRef, true);
+    return vector ? { ...patch, embedding: vector } : patch;
+  }
+
+  /** @param embed embed a new text; else a new text must come with its embedding (a prepared write) */
+  private async checkPatch(id: string, patch: ChunkPatch, libRef: string | undefined, embed: boolean) {
+    const current = this.store.read().chunk(id, libRef);
+    const text = patch.text === undefined ? undefined : checkText(patch.text);
+    const metadata = patch.metadata === undefined ? undefined : checkMetadata(patch.metadata);
+    const tags = patch.tags === undefined ? undefined : checkTags(patch.tags);
+    // undefined: leave it; null: out of its document.
+    const docId = patch.doc_id === undefined || patch.doc_id === null ? patch.doc_id : checkId(patch.doc_id, 'doc_id');
+    let vector: Float32Array | undefined;
+    if (patch.embedding !== undefined) vector = checkEmbedding(patch.embedding, current.lib.dim);
+    else if (text !== undefined && current.lib.embedder) {
+      if (!embed) throw new Conflict(`the library of chunk ${quote(id)} changed while it was updated`, { hint: 'retry' });
+      [vector] = await embedTexts(await openEmbedder(current.lib.embedder, current.lib.dim), [text], { inputType: 'document', metric: current.lib.metric });
+    }
+    if (vector) current.lib.checkVector(vector);
+    return { current, text, metadata, tags, docId, vector };
   }
 
   /** Deletes all the given chunks or, if any id is unknown, none; `libRef` names their library. */
@@ -431,6 +489,65 @@ export class VdbService {
       lib.updated_at = this.now();
       db.changed();
       return views;
+    });
+  }
+
+  /**
+   * Writes metadata into the chunks picked by `ids` (all must exist) or a
+   * filter, as one atomic change: `merge` sets the keys of `values` over the
+   * old ones, `replace` makes `values` the whole metadata; with `path`, at
+   * that nested key instead of the top (objects made on the way, a non-object
+   * there replaced). Returns how many chunks changed. Qdrant's set and
+   * overwrite payload.
+   * @throws NotFound naming the first unknown id, before anything changes
+   */
+  async setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }> {
+    checkMetadata(values);
+    const path = checkKeyPath(opts.path ?? []);
+    return this.rewriteMetadata(ref, target, (m) => withValues(m, path, values, opts.mode));
+  }
+
+  /**
+   * Removes the keys at `paths` (each a nested key path, e.g. ["a", "b"]) from
+   * the metadata of the chunks picked by `ids` or a filter, as one atomic
+   * change; missing keys are no error. Qdrant's delete payload.
+   */
+  async unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]): Promise<{ updated: number }> {
+    const checked = paths.map(checkKeyPath);
+    return this.rewriteMetadata(ref, target, (m) => checked.reduce(withoutKey, m));
+  }
+
+  private async rewriteMetadata(ref: string, target: MetadataTarget, rewrite: (m: Metadata) => Metadata): Promise<{ updated: number }> {
+    const f = target.filter ? parseFilter(target.filter) : null;
+    if ((target.ids === undefined) === (f === null)) throw new InvalidInput('give either chunk ids or a filter to update the metadata of');
+    return this.store.update((db) => {
+      const lib = db.library(ref);
+      let rows: number[];
+      if (f) rows = Array.from(lib.filterRows(f).toArray());
+      else {
+        rows = [...new Set(target.ids)].map((id) => {
+          const row = lib.rowOf(id);
+          if (row < 0) throw new NotFound(`chunk ${quote(id)} not found in library ${quote(lib.name)}`);
+          return row;
+        });
+      }
+      // Every new metadata object is checked before the first change.
+      const next = rows.map((row, i) => checkMetadata(rewrite(lib.chunkAt(row).metadata), rows.length > 1 ? `chunk ${i + 1}` : undefined));
+      const now = this.now();
+      let updated = 0;
+      rows.forEach((row, i) => {
+        if (sameJson(lib.chunkAt(row).metadata, next[i])) return;
+        const c = lib.chunks[row];
+        c.metadata = next[i];
+        c.updated_at = now;
+        lib.markEdited(row);
+        updated++;
+      });
+      if (updated > 0) {
+        lib.updated_at = now;
+        db.changed();
+      }
+      return { updated };
     });
   }
 
@@ -489,6 +606,67 @@ export class VdbService {
     return this.store.compact();
   }
 
+}
+
+/** The chunks a metadata update applies to: these ids (all must exist) or those a filter matches. */
+export interface MetadataTarget {
+  ids?: string[];
+  filter?: FilterInput;
+}
+
+function checkKeyPath(path: string[]): string[] {
+  if (!Array.isArray(path) || path.some((k) => typeof k !== 'string' || k === '')) throw new InvalidInput('a metadata key path needs non-empty keys, e.g. a.b');
+  return path;
+}
+
+/** `metadata` without the key at `path` (objects on the way copied, the input not changed). */
+function withoutKey(metadata: Metadata, path: string[]): Metadata {
+  const [head, ...rest] = path;
+  if (!Object.prototype.hasOwnProperty.call(metadata, head)) return metadata;
+  const out = { ...metadata };
+  if (rest.length === 0) delete out[head];
+  else {
+    const v = metadata[head];
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return metadata;
+    out[head] = withoutKey(v as Metadata, rest);
+  }
+  return out;
+}
+
+/** `metadata` with `values` merged in (or replacing) at `path`; the input is not changed. */
+function withValues(metadata: Metadata, path: string[], values: Metadata, mode: 'merge' | 'replace'): Metadata {
+  const isObject = (v: unknown): v is Metadata => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const put = (at: unknown, i: number): Metadata => {
+    const base = isObject(at) ? at : {};
+    if (i === path.length) return mode === 'replace' ? { ...values } : { ...base, ...values };
+    return { ...base, [path[i]]: put(base[path[i]], i + 1) };
+  };
+  return path.length === 0 && mode === 'replace' ? { ...values } : put(metadata, 0);
+}
+
+/** Names item i in errors of a bulk add: `chunk 3`; a single item needs no name. */
+function itemLabel(items: readonly unknown[]): (i: number) => string | undefined {
+  return (i) => (items.length > 1 ? `chunk ${i + 1}` : undefined);
+}
+
+/** Items whose id exists and that on_conflict skip leaves as they are; with fail, the first such id is a conflict. */
+function toSkip(target: Library, ids: (string | undefined)[], onConflict: OnConflict, where: (i: number) => string | undefined): Set<number> {
+  // Conflicts show before anything is embedded, and items to skip are not embedded at all.
+  const skip = new Set<number>();
+  if (onConflict !== 'replace') {
+    ids.forEach((id, i) => {
+      if (id === undefined || target.rowOf(id) < 0) return;
+      if (onConflict === 'fail') throw chunkConflict(id, target, where(i));
+      skip.add(i);
+    });
+  }
+  return skip;
+}
+
+/** A prepared write's embedder: recorded as it was resolved, with its dimension, where the write was taken. */
+function preparedSpec(spec: string, dim: number | undefined): { spec: string; dim: number } {
+  if (dim === undefined) throw new InvalidInput(`embedder ${spec} without a dim: prepare the library first (prepareLibrary)`);
+  return { spec, dim };
 }
 
 /** A chunk that passed validation, with its vector. */
@@ -681,10 +859,11 @@ export class QuerySession {
       throw new InvalidInput(prefix(where, 'a query needs text or embedding'));
     }
     if (vector) lib.checkVector(vector, where);
-    const own = parseFilter({ filter: input.filter, where: input.where }, where);
+    const own = parseFilter({ filter: input.filter, where: input.where, ast: input.ast }, where);
     const filter = own && this.filter ? and([this.filter, own]) : (own ?? this.filter);
     if (input.explain !== undefined && typeof input.explain !== 'boolean') throw new InvalidInput(prefix(where, 'explain must be true or false'));
-    return { vector, k, ef: this.efFor(input.ef, where), text, filter, explain: input.explain === true };
+    // A filter that admits every chunk (`{}`, a Qdrant query without conditions) is no filter: the unfiltered search.
+    return { vector, k, ef: this.efFor(input.ef, where), text, filter: filter?.kind === 'all' ? null : filter, explain: input.explain === true };
   }
 
   /**

@@ -9,13 +9,14 @@
  * a rewrite: `sidecars` (the next generation's arrays are written), `manifest`
  * (its log is created; the manifest's rename is next), `committed` (renamed;
  * old generations not yet removed); an append: `append` (the log is open,
- * the record not yet written), `appended` (written and fsynced).
+ * the record not yet written), `appended` (written and fsynced). A cluster
+ * leader: `leader-append` (a write is prepared; its append to the log is next).
  */
 import { writeSync } from 'node:fs';
 
 const wanted = new Set((process.env.VDB_FAILPOINTS ?? '').split(',').filter((s) => s !== ''));
 
-export type FailpointName = 'locked' | 'sidecars' | 'manifest' | 'committed' | 'append' | 'appended';
+export type FailpointName = 'locked' | 'sidecars' | 'manifest' | 'committed' | 'append' | 'appended' | 'leader-append';
 
 export function failpoint(name: FailpointName): void {
   if (wanted.size === 0 || !wanted.has(name)) return;

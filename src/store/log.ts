@@ -16,7 +16,7 @@
  * order, so chunks only ever name documents that exist; the f32 block holds
  * the vector of every edited, then every appended chunk, library by library.
  *
- *   {"next_id": N, "libraries": [{"id", "updated_at", "next_seq", "removed_rows": [...], "removed_ids": [...],
+ *   {"next_id": N, "replication"?: {"cluster_id", "applied_seq"}, "libraries": [{"id", "updated_at", "next_seq", "removed_rows": [...], "removed_ids": [...],
  *     "put": [{"row", "id", "doc_id"?, "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *     "add": [{"id", "doc_id"?, "text", "metadata", "tags", "created_at", "updated_at", "seq"}],
  *     "docs_removed"?: [id, ...], "docs_put"?: [{"id", "title", "metadata", "created_at", "updated_at"}]}]}
@@ -32,7 +32,7 @@ import { crc32 } from 'node:zlib';
 import { CorruptSnapshot } from '../domain/errors.js';
 import type { Document } from '../domain/documents.js';
 import type { Chunk, Database, Library } from '../domain/model.js';
-import { chunkRecord, documentRecord, isObject, storedMetadata } from './snapshot.js';
+import { chunkRecord, documentRecord, isObject, storedMetadata, storedReplication } from './snapshot.js';
 
 export const LOG_MAGIC = 'VDBLOG1\n';
 export const LOG_HEADER_BYTES = 16;
@@ -48,6 +48,7 @@ export function logHeader(generation: number): Buffer {
 /** What the store remembers before a write, to tell a loggable change from one that needs a rewrite. */
 export interface Before {
   nextId: number;
+  replication: string;
   libraries: Library[];
   libs: { id: string; name: string; dim: number; metric: string; embedder: string | null; metadata: string; created_at: string; updated_at: string; nextSeq: number; index: unknown; textIndex: unknown }[];
 }
@@ -57,6 +58,7 @@ export function captureBefore(db: Database): Before {
   for (const lib of db.libraries) lib.trackChanges();
   return {
     nextId: db.nextId,
+    replication: JSON.stringify(db.replication),
     libraries: [...db.libraries],
     libs: db.libraries.map((l) => ({
       id: l.id,
@@ -114,8 +116,10 @@ export function deltaFrame(before: Before, db: Database, maxBytes: number): Buff
     const docChanges = docs ? { docs_removed: docs.removed, docs_put: docs.put.map(documentRecord) } : {};
     entries.push({ id: lib.id, updated_at: lib.updated_at, next_seq: lib.nextSeq, removed_rows: c.removedRows, removed_ids: c.removedIds, put, add, ...docChanges });
   }
-  if (entries.length === 0 && db.nextId === before.nextId) return 'unchanged';
-  const frame = encodeFrame({ next_id: db.nextId, libraries: entries }, rows);
+  const replication = JSON.stringify(db.replication);
+  if (entries.length === 0 && db.nextId === before.nextId && replication === before.replication) return 'unchanged';
+  const header = db.replication ? { next_id: db.nextId, replication: db.replication, libraries: entries } : { next_id: db.nextId, libraries: entries };
+  const frame = encodeFrame(header, rows);
   return frame.length > maxBytes ? null : frame;
 }
 
@@ -262,6 +266,7 @@ function applyRecord(payload: Buffer, db: Database, fail: (what: string) => neve
   }
   if (vecOff !== floats.length) fail('it holds more vectors than chunks');
   db.nextId = nextId;
+  if (rec.replication !== undefined) db.replication = storedReplication(rec.replication, 'replication', fail);
 }
 
 function chunkFrom(raw: unknown, nextSeq: number, fail: (what: string) => never): Chunk {

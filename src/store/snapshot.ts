@@ -13,6 +13,9 @@
  *                                  "arrays": {"keys", "lengths", "vocab", "vocab_offsets", "df", "postings",
  *                                             "postings_offsets": {"dtype": "u32", ...}}}}]}   // absent: none
  *
+ * A cluster node's database also has `"replication": {"cluster_id", "applied_seq"}`
+ * after "next_id": the last entry of its cluster's log applied to it.
+ *
  * Version 2 (a manifest) is the same document with `"generation": G` after
  * "version", and any array may instead reference a raw little-endian sidecar
  * file: {"dtype", "file": "g000007-0001.f32", "bytes", "crc32"} (see sidecar.ts), and a
@@ -49,7 +52,7 @@ import type { Document, LazyDocuments } from '../domain/documents.js';
 import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
-import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows } from '../domain/model.js';
+import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows, Replication } from '../domain/model.js';
 import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
@@ -137,6 +140,8 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
   const doc = {
     ...head,
     next_id: db.nextId,
+    // Only on a cluster node's database, so a standalone one is written byte for byte as before.
+    ...(db.replication ? { replication: { cluster_id: db.replication.cluster_id, applied_seq: db.replication.applied_seq } } : {}),
     libraries: db.libraries.map((lib) => {
       // Sidecars are numbered in this order whichever way the rows are written, so both give the same files.
       const documents = documentsOf(lib, putDocs);
@@ -350,6 +355,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
   const ctx: Decoding = { fail, guard: (where, f) => guardedBy(fail, where, f), refOf, array, access };
   const db = new Database();
   db.nextId = int(doc.next_id, 'next_id', fail);
+  if (doc.replication !== undefined) db.replication = storedReplication(doc.replication, 'replication', fail);
   if (!Array.isArray(doc.libraries)) return fail('"libraries" is not an array');
   const libIds = new Set<string>();
   const names = new Set<string>();
@@ -905,3 +911,10 @@ export function storedMetadata(v: unknown, at: string, fail: (w: string) => neve
   return v;
 }
 
+
+/** A stored `replication` member: the cluster's id and the applied sequence. */
+export function storedReplication(v: unknown, at: string, fail: (w: string) => never): Replication {
+  if (!isObject(v)) return fail(`${at} must be an object`);
+  const id = str(v.cluster_id, `${at}.cluster_id`, fail);
+  return { cluster_id: id, applied_seq: int(v.applied_seq, `${at}.applied_seq`, fail) };
+}

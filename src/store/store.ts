@@ -15,8 +15,9 @@
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
+import { Conflict, CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
+import type { Replication } from '../domain/model.js';
 import type { AppendedRows } from '../domain/model.js';
 import type { CompactView } from '../domain/types.js';
 import { atomicWriteFile, atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
@@ -88,6 +89,9 @@ interface State {
 
 const MAX_RETRIES = 50;
 
+/** update: a change; compact: storage only; detach: drops the replication, the one change a replica's database takes from outside its cluster. */
+type CommitMode = 'update' | 'compact' | 'detach';
+
 /**
  * Tail of the in-process write queue per snapshot path. Writers in one process
  * (the server's concurrent requests) wait here in order instead of all
@@ -99,6 +103,8 @@ const writeQueues = new Map<string, Promise<unknown>>();
 export class SnapshotStore {
   private cached: State | null = null;
   private readonly dir: string;
+  /** What every commit records as the database's replication (a cluster node); null: a standalone writer. */
+  private stamp: Replication | null = null;
 
   /**
    * @param concurrentReaders readers run while a write is in progress (a
@@ -134,13 +140,49 @@ export class SnapshotStore {
    * read() may be the ones it changes.
    */
   async update<T>(fn: (db: Database) => T | Promise<T>): Promise<T> {
-    return this.commit(fn, false);
+    return this.commit(fn, 'update');
+  }
+
+  /**
+   * Makes every later commit record `replication` in the same atomic write:
+   * a cluster node applying its log sets it before each entry, so the entry's
+   * change and its sequence are durable together (or neither is). Only a
+   * store with a stamp may change a database that has a replication: a
+   * replica's data changes through its cluster's log, never beside it.
+   */
+  stampCommits(replication: Replication): void {
+    this.stamp = { ...replication };
+  }
+
+  /**
+   * Replaces the whole database with `next` (a cluster node copying the
+   * cluster's snapshot) as one commit: a new snapshot, never a log record.
+   */
+  async replaceAll(next: Database): Promise<void> {
+    await this.update((db) => {
+      db.libraries = next.libraries;
+      db.nextId = next.nextId;
+      db.replication = next.replication;
+      db.changed();
+    });
+  }
+
+  /**
+   * Makes a cluster node's database standalone: drops its replication, so
+   * any writer may change it again. Returns what it was (null: it was standalone).
+   */
+  async detach(): Promise<Replication | null> {
+    return this.commit((db) => {
+      const was = db.replication;
+      db.replication = null;
+      return was;
+    }, 'detach');
   }
 
   /** Folds the log into a new generation (or rewrites a v1 file as it is). */
   async compact(): Promise<CompactView> {
     let folded: CompactView | null = null;
-    await this.commit(() => undefined, true, (before, after) => {
+    await this.commit(() => undefined, 'compact', (before, after) => {
       folded = {
         format_version: after.version,
         generation: after.generation,
@@ -153,10 +195,10 @@ export class SnapshotStore {
   }
 
   /** Runs one commit at a time per snapshot path in this process, in call order. */
-  private async commit<T>(fn: (db: Database) => T | Promise<T>, compact: boolean, done?: (before: State, after: State) => void): Promise<T> {
+  private async commit<T>(fn: (db: Database) => T | Promise<T>, mode: CommitMode, done?: (before: State, after: State) => void): Promise<T> {
     const key = resolve(this.path);
     const previous = writeQueues.get(key) ?? Promise.resolve();
-    const mine = previous.then(() => this.lockedCommit(fn, compact, done));
+    const mine = previous.then(() => this.lockedCommit(fn, mode, done));
     // The queue must go on after a failed write, so its tail never rejects.
     const tail = mine.catch(() => undefined);
     writeQueues.set(key, tail);
@@ -167,7 +209,8 @@ export class SnapshotStore {
     }
   }
 
-  private async lockedCommit<T>(fn: (db: Database) => T | Promise<T>, compact: boolean, done?: (before: State, after: State) => void): Promise<T> {
+  private async lockedCommit<T>(fn: (db: Database) => T | Promise<T>, mode: CommitMode, done?: (before: State, after: State) => void): Promise<T> {
+    const compact = mode === 'compact';
     this.checkDirectory();
     return withLock(this.path, this.lockOptions, async () => {
       failpoint('locked');
@@ -177,6 +220,7 @@ export class SnapshotStore {
       const cached = this.cached;
       this.cached = null;
       const state = !this.concurrentReaders && cached && this.isCurrent(cached) ? cached : this.load();
+      if (mode === 'update') this.checkReplica(state.db);
       const before = captureBefore(state.db);
       let result: T;
       try {
@@ -185,6 +229,7 @@ export class SnapshotStore {
         for (const lib of state.db.libraries) lib.takeChanges();
         throw err;
       }
+      if (this.stamp && mode === 'update') state.db.replication = { ...this.stamp };
       let delta: Buffer | 'unchanged' | null = null;
       if (!compact && state.version === 2) delta = deltaFrame(before, state.db, this.logRoom(state));
       else for (const lib of state.db.libraries) lib.takeChanges();
@@ -219,6 +264,18 @@ export class SnapshotStore {
     const manifestNow = this.fileKey();
     const logNow = state.version === 2 ? this.logKey(state.generation) : null;
     if (manifestNow !== state.manifestKey || logNow !== state.logKey) throw this.changedUnderLock();
+  }
+
+  /** A replica's database changes only through its cluster's log (see stampCommits). */
+  private checkReplica(db: Database): void {
+    const r = db.replication;
+    if (!r || (this.stamp && this.stamp.cluster_id === r.cluster_id)) return;
+    if (this.stamp) {
+      throw new Conflict(`${this.path} belongs to cluster ${r.cluster_id}, not ${this.stamp.cluster_id}; nothing was written`, { hint: 'give this node another --db' });
+    }
+    throw new Conflict(`${this.path} is a replica in cluster ${r.cluster_id} (applied up to ${r.applied_seq}): its data changes only through the cluster; nothing was written`, {
+      hint: 'write through a node of the cluster (vdb --remote URL …), or make a standalone copy with vdb cluster detach',
+    });
   }
 
   private changedUnderLock(): Locked {

@@ -6,6 +6,7 @@
 import type { Bounds, Filter, Path, Scalar } from '../../src/filter/ast.js';
 import { EACH } from '../../src/filter/ast.js';
 import { parseInstant } from '../../src/filter/values.js';
+import { analyze } from '../../src/text/tokenizer.js';
 
 type Json = unknown;
 
@@ -98,6 +99,8 @@ export function matches(f: Filter, s: Json): boolean {
       return valuesAt(s, f.path).some(({ v, inArray }) => (inArray ? eq(f.value, v) : typeof v === 'string' && typeof f.value === 'string' && v.includes(f.value)));
     case 'substring':
       return valuesAt(s, f.path).some(({ v }) => typeof v === 'string' && v.includes(f.text));
+    case 'terms':
+      return valuesAt(s, f.path).some(({ v }) => typeof v === 'string' && f.terms.every((t) => analyze(v).includes(t)));
     case 'isNull':
       return endValues(s, f.path).some((v) => v === null);
     case 'isEmpty':

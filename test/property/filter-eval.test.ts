@@ -58,6 +58,7 @@ const leaf: fc.Arbitrary<Filter> = fc.oneof(
   fc.record({ kind: fc.constant('exists' as const), path }),
   fc.record({ kind: fc.constant('contains' as const), path, value: scalar }),
   fc.record({ kind: fc.constant('substring' as const), path, text: fc.constantFrom('e', 'en', '2024', '') }),
+  fc.record({ kind: fc.constant('terms' as const), path, terms: fc.uniqueArray(fc.constantFrom('en', 'de', '2024', 'draft'), { maxLength: 2 }) }),
   fc.record({ kind: fc.constant('isNull' as const), path }),
   fc.record({ kind: fc.constant('isEmpty' as const), path }),
   fc.record({ kind: fc.constant('count' as const), path, bounds: fc.constantFrom<Bounds>({ gte: 2 }, { lt: 1 }, { gt: 0, lte: 1 }, { lte: 2 }) }),

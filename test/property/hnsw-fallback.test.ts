@@ -1,14 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { hnswKind } from '../../src/index/hnsw.js';
 import { METRICS, distance, prepareData, prepareQuery } from '../../src/index/kernels.js';
 import { useSimd } from '../../src/index/simd.js';
 import { TopK } from '../../src/index/topk.js';
 
-// vitest runs each file in its own process (pool: forks), so this switch stays here.
-useSimd(false);
-
 describe('HNSW without WebAssembly SIMD (JS kernels)', () => {
+  // Files share a worker process (isolate: false): the switch is put back for the files after this one.
+  beforeAll(() => useSimd(false));
+  afterAll(() => useSimd(true));
+
   it('reaches the same recall bound and offers exact distances, built or updated in place', () => {
     const r = seededRandom('fallback');
     const dim = 24;

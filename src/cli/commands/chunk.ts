@@ -75,7 +75,7 @@ Examples:
         const lines: number[] = [];
         items = [];
         // Embeddings are checked while the parser thread reads on (as float32: half the memory of the parsed doubles).
-        const { dim } = svc.getLibrary(o.lib);
+        const { dim } = await svc.getLibrary(o.lib);
         const reading = progressCounter('reading lines:');
         try {
           for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
@@ -136,7 +136,7 @@ Examples:
       const mode = modeOf(cmd);
       const paged = mode.tty && !mode.json && o.limit === undefined;
       const withEmbedding = o.withEmbedding === true;
-      const { total, chunks } = (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding, filter });
+      const { total, chunks } = await (await serviceOf(cmd, { read: true })).listChunks(o.lib, { offset: o.offset, limit: paged ? TTY_PAGE : o.limit, withEmbedding, filter });
       if (mode.json) return printNdjson(chunks);
       // A terminal shows the doc column when a chunk has one; piped lines always have it (fifth), for cut and awk.
       const withDoc = !mode.tty || chunks.some((c) => c.doc_id !== null);
@@ -155,7 +155,7 @@ Examples:
     .option('--with-embedding', 'include the embedding')
     .addHelpText('after', '\nExamples:\n  $ vdb chunk get chk_0123456789abcdef --json --with-embedding\n  $ vdb chunk get faq-1 --lib docs')
     .action(async (id: string, o, cmd: Command) => {
-      const view = (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true, o.lib);
+      const view = await (await serviceOf(cmd, { read: true })).getChunk(id, o.withEmbedding === true, o.lib);
       await printRecord({ ...view }, modeOf(cmd));
     });
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { modeOf, serviceOf } from '../context.js';
+import { modeOf, refuseRemote, serviceOf } from '../context.js';
 import { printRecord, success } from '../output.js';
 
 export function compactCommand(): Command {
@@ -17,6 +17,7 @@ Examples:
   $ vdb --db big.json compact --json | jq .log_records_folded`,
     )
     .action(async (_o, cmd: Command) => {
+      refuseRemote(cmd, 'vdb compact (a server folds its own log as it goes)');
       const started = performance.now();
       const view = await (await serviceOf(cmd, { read: true })).compact();
       await printRecord({ ...view }, modeOf(cmd));

@@ -11,7 +11,7 @@ export function countCommand(): Command {
     .option('--filter <json>', 'count the chunks matching this JSON filter')
     .addHelpText('after', `\nPrints the number (--json: {"lib_id", "count"}). Counting reads the filter columns, not the chunks.\n${FILTER_HELP}\nExamples:\n  $ vdb count --lib docs\n  $ vdb count --lib docs --where tag=draft\n  $ vdb count --lib docs --filter '{"year": {"$gte": 2020}}' --json`)
     .action(async (o, cmd: Command) => {
-      const res = (await serviceOf(cmd, { read: true })).countChunks(o.lib, filterOptions(o));
+      const res = await (await serviceOf(cmd, { read: true })).countChunks(o.lib, filterOptions(o));
       if (globals(cmd).json) printJson(res);
       else process.stdout.write(`${res.count}\n`);
     });

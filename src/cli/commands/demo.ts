@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { refuseRemote } from '../context.js';
 import { message } from '../output.js';
 
 /** The embedder of the demo library: the best one that works offline with nothing to download. */
@@ -16,6 +17,7 @@ export function demoCommand(run: (argv: string[]) => Promise<number>): Command {
     .option('--keep', 'keep the temporary snapshot and print its path')
     .addHelpText('after', '\nExamples:\n  $ vdb demo\n  $ vdb demo --keep')
     .action(async (o, cmd: Command) => {
+      refuseRemote(cmd, 'vdb demo');
       const dir = mkdtempSync(join(tmpdir(), 'vdb-demo-'));
       const db = join(dir, 'demo.json');
       const json = cmd.optsWithGlobals().json === true ? ['--json'] : [];

@@ -72,7 +72,7 @@ Examples:
     .option('--limit <n>', 'list at most this many', intArg(0))
     .addHelpText('after', '\nExamples:\n  $ vdb doc list --lib docs\n  $ vdb doc list --lib docs --json | jq -r .id')
     .action(async (o, cmd: Command) => {
-      const { documents } = (await serviceOf(cmd, { read: true })).documents.list(o.lib, { offset: o.offset, limit: o.limit });
+      const { documents } = await (await serviceOf(cmd, { read: true })).documents.list(o.lib, { offset: o.offset, limit: o.limit });
       const mode = modeOf(cmd);
       if (mode.json) return printNdjson(documents);
       await printTable(['id', 'title', 'chunks', 'metadata'], documents.map(docRow), mode, [1, 3]);
@@ -85,7 +85,7 @@ Examples:
     .addOption(libOption('document'))
     .addHelpText('after', '\nExamples:\n  $ vdb doc get handbook.md --lib docs --json')
     .action(async (id: string, o, cmd: Command) => {
-      await printRecord({ ...(await serviceOf(cmd, { read: true })).documents.get(id, o.lib) }, modeOf(cmd));
+      await printRecord({ ...(await (await serviceOf(cmd, { read: true })).documents.get(id, o.lib)) }, modeOf(cmd));
     });
 
   doc

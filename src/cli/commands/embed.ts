@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { InvalidInput } from '../../domain/errors.js';
 import { checkText } from '../../domain/validate.js';
 import type { Embedder, InputType } from '../../embed/registry.js';
+import { refuseRemote } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printNdjson, progressCounter } from '../output.js';
 
@@ -28,6 +29,7 @@ Examples:
   $ vdb embed --embedder cohere:embed-english-v3.0 --input-type query "where is the cat?"`,
     )
     .action(async (texts: string[], o, cmd: Command) => {
+      refuseRemote(cmd, 'vdb embed');
       if (o.stdin && texts.length > 0) cmd.error('error: give TEXT arguments or --stdin, not both', { exitCode: 2 });
       if (!o.stdin && texts.length === 0) cmd.error('error: give TEXT arguments or --stdin (see vdb embed --help)', { exitCode: 2 });
       const { openEmbedder, resolveSpec } = await import('../../embed/registry.js');

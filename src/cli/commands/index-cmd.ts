@@ -59,7 +59,7 @@ Examples:
     )
     .action(async (o, cmd: Command) => {
       const svc = await serviceOf(cmd);
-      const type = (o.type as string | undefined) ?? svc.indexInfo(o.lib).index?.type ?? 'linear';
+      const type = (o.type as string | undefined) ?? (await svc.indexInfo(o.lib)).index?.type ?? 'linear';
       if (!(INDEX_TYPES as string[]).includes(type)) cmd.error(`error: unknown index type "${type}" (use one of: ${INDEX_TYPES.join(', ')})`, { exitCode: 2 });
       const kind = INDEX_KINDS[type as IndexType];
       const params: Record<string, number> = {};
@@ -93,9 +93,9 @@ Examples:
     .argument('<lib>', 'library id or name')
     .addHelpText('after', '\nExamples:\n  $ vdb index show docs\n  $ vdb index show docs --json | jq .index.unindexed')
     .action(async (ref: string, _o, cmd: Command) => {
-      const info = (await serviceOf(cmd, { read: true })).indexInfo(ref);
+      const info = await (await serviceOf(cmd, { read: true })).indexInfo(ref);
       const mode = modeOf(cmd);
-      if (mode.json) return printJson(info);
+      if (mode.json) return printRecord({ ...info }, mode);
       const vector = info.index ? indexRecord(info.index) : { index: 'none: queries scan every chunk exactly' };
       await printRecord({ lib_id: info.lib_id, chunk_count: info.chunk_count, ...vector, text_index: describeText(info.text_index) }, mode);
     });

@@ -4,7 +4,7 @@ import type { Format } from '../../ingest/types.js';
 import type { IngestProgress, IngestSummary } from '../../ingest/run.js';
 import { SPLIT_DEFAULTS, SPLIT_LIMITS } from '../../text/split-options.js';
 import type { SizeUnit } from '../../text/split-options.js';
-import { collect, globals, intArg, serviceOf } from '../context.js';
+import { collect, globals, intArg, localServiceOf } from '../context.js';
 import { message, out, printJson } from '../output.js';
 
 export function ingestCommand(): Command {
@@ -50,7 +50,8 @@ Examples:
     )
     .action(async (paths: string[], o, cmd: Command) => {
       const { ingest, ingestStorage } = await import('../../ingest/run.js');
-      const svc = await serviceOf(cmd, { storage: ingestStorage() });
+      // Not yet against a server or a cluster: an ingest batch is no replicated write yet (README "Cluster").
+      const svc = await localServiceOf(cmd, 'vdb ingest', { storage: ingestStorage() });
       const json = globals(cmd).json;
       const bar = await ingestProgress();
       let summary: IngestSummary;

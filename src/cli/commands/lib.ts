@@ -46,7 +46,7 @@ Examples:
     .description('list libraries')
     .addHelpText('after', '\nExamples:\n  $ vdb lib list\n  $ vdb lib list --json | jq -r \'.libraries[].name\'')
     .action(async (_o, cmd: Command) => {
-      const libs = (await serviceOf(cmd, { read: true })).listLibraries();
+      const libs = await (await serviceOf(cmd, { read: true })).listLibraries();
       const mode = modeOf(cmd);
       if (mode.json) return printJson({ libraries: libs });
       await printTable(
@@ -62,7 +62,7 @@ Examples:
     .argument('<lib>', 'library id or name')
     .addHelpText('after', '\nExamples:\n  $ vdb lib show docs\n  $ vdb lib show docs --json | jq .chunk_count')
     .action(async (ref: string, _o, cmd: Command) => {
-      await printRecord(libraryRecord((await serviceOf(cmd, { read: true })).getLibrary(ref), modeOf(cmd).json), modeOf(cmd));
+      await printRecord(libraryRecord(await (await serviceOf(cmd, { read: true })).getLibrary(ref), modeOf(cmd).json), modeOf(cmd));
     });
 
   lib

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { globals, modeOf } from '../context.js';
+import { globals, modeOf, refuseRemote } from '../context.js';
 import { message, printJson, printTable } from '../output.js';
 
 export function modelCommand(): Command {
@@ -24,6 +24,7 @@ Examples:
   $ vdb model pull local && vdb model pull local:Xenova/all-MiniLM-L6-v2`,
     )
     .action(async (name: string, o, cmd: Command) => {
+      refuseRemote(cmd, 'vdb model pull');
       const { pullModel } = await import('../../embed/models.js');
       const result = await pullModel(name, { force: o.force === true, say: message });
       if (globals(cmd).json) printJson(result);
@@ -36,6 +37,7 @@ Examples:
     .description('show what is installed and where')
     .addHelpText('after', '\nExamples:\n  $ vdb model list\n  $ vdb model list --json | jq -r \'.models[] | select(.installed) | .name\'')
     .action(async (_o, cmd: Command) => {
+      refuseRemote(cmd, 'vdb model list');
       const { listModels } = await import('../../embed/models.js');
       const rows = await listModels();
       const mode = modeOf(cmd);

@@ -71,7 +71,7 @@ Examples:
         };
         try {
           for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
-            const queries: PreparedQuery[] = [];
+            const queries: unknown[] = [];
             let failure: { error: unknown } | undefined;
             // Text-mode lines need no embedding.
             await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined && (q.mode ?? o.mode) !== 'text' ? [q.text] : [])));
@@ -113,7 +113,7 @@ Examples:
       if (o.text === undefined && o.embedding === undefined) cmd.error('error: give --text or --embedding (or --stdin)', { exitCode: 2 });
       const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef, mode: o.mode, fusion: o.fusion, alpha: o.alpha, ...filterOptions(o), explain: o.explain === true });
       if (mode.json) return printJson(res);
-      await printHits(res, svc.getLibrary(o.lib).metric, mode);
+      await printHits(res, (await svc.getLibrary(o.lib)).metric, mode);
       if (res.explain) printExplain(res.explain);
     });
 }

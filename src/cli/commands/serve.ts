@@ -2,6 +2,8 @@ import { Command, Option } from 'commander';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StorageError, UsageError } from '../../domain/errors.js';
+import type { VdbApi } from '../../service/api.js';
+import type { ClusterNode } from '../../cluster/node.js';
 import { globals, intArg, serviceOf } from '../context.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, LOG_LEVELS } from '../../server/options.js';
 import { message } from '../output.js';
@@ -19,11 +21,22 @@ export function serveCommand(): Command {
       new Option('--log-format <format>', 'auto: one readable line per request on a terminal, JSON lines (pino) otherwise').choices(LOG_FORMATS).default('auto'),
     )
     .option('--body-limit <bytes>', 'largest request body accepted (413 beyond)', intArg(1024, 1 << 30), DEFAULT_BODY_LIMIT)
+    .option('--cluster <url>', 'join a replica set coordinated by etcd: etcd://HOST:PORT[,HOST:PORT...][/NAME] (--db is this node\'s replica)')
+    .option('--node-id <id>', 'with --cluster: this node\'s unique name in the cluster')
+    .option('--advertise <url>', 'with --cluster: where the other nodes reach this one (default: http://HOST:PORT of --host and --port)')
     .addHelpText(
       'after',
       `
 Environment:
   VDB_API_KEY   when set, every request but GET /healthz needs "Authorization: Bearer $VDB_API_KEY"
+                (or Qdrant's "api-key: $VDB_API_KEY" header; cluster nodes forward writes to their
+                leader with it: give every node the same key)
+
+Qdrant's REST API is served too, at its root paths (/collections/...): Qdrant clients
+(@qdrant/js-client-rest, LangChain's QdrantVectorStore, qdrant-client) work against vdb serve --port 6333.
+
+Cluster (see the README's Cluster section): every node keeps its own replica, writes go to any node and
+through a log in etcd, the nodes elect a leader; GET /api/v1/cluster (vdb cluster status) shows them.
 
 SIGINT or SIGTERM stops accepting connections, lets in-flight requests finish, then exits.
 
@@ -31,24 +44,53 @@ Examples:
   $ vdb serve
   $ vdb serve --log-format json 2> requests.ndjson
   $ VDB_API_KEY=s3cret vdb --db /data/vdb.json serve --host 0.0.0.0 --port 8000 --log-level warn
+  $ vdb --db n1.json serve --port 8001 --cluster etcd://127.0.0.1:2379 --node-id n1
   $ curl -X POST http://127.0.0.1:8000/api/v1/libraries/ -d '{"name": "demo"}' -H "Content-Type: application/json"`,
     )
     .action(async (o, cmd: Command) => {
       const apiKey = process.env.VDB_API_KEY;
       if (apiKey !== undefined && apiKey.trim() === '') throw new UsageError('VDB_API_KEY is set but empty; unset it to serve without auth');
-      const db = globals(cmd).db;
+      const g = globals(cmd);
+      const db = g.db;
+      if (g.remote !== undefined) throw new UsageError('vdb serve serves a local snapshot; drop --remote (and VDB_REMOTE)');
+      if (o.cluster === undefined && (o.nodeId !== undefined || o.advertise !== undefined)) throw new UsageError('--node-id and --advertise go with --cluster');
+      if (o.cluster !== undefined && o.nodeId === undefined) throw new UsageError('--cluster needs --node-id ID, unique in the cluster');
+      if (o.advertise !== undefined && !/^https?:\/\/[^/\s]+$/.test(o.advertise)) throw new UsageError(`--advertise must be http://HOST:PORT (no path), got "${o.advertise}"`);
+      if (o.cluster !== undefined && o.advertise === undefined && !o.host.match(/^[0-9a-zA-Z.:-]+$/)) throw new UsageError('--cluster needs --advertise URL with this --host');
+      if (o.cluster !== undefined && o.advertise === undefined && (o.host === '0.0.0.0' || o.host === '::')) {
+        throw new UsageError(`--host ${o.host} listens everywhere: give --advertise http://ADDRESS:PORT, where the other nodes reach this one`);
+      }
       checkWritableDir(db);
-      // Builds on a worker thread: /healthz and reads are answered during a long HNSW build.
-      const service = await serviceOf(cmd, { concurrentReaders: true, buildsOffThread: true });
-      // Fail now on a corrupt or unreadable snapshot rather than on the first request.
-      service.listLibraries();
+      let api: VdbApi;
+      let node: ClusterNode | undefined;
+      if (o.cluster !== undefined) {
+        const { parseClusterUrl } = await import('../../cluster/etcd.js');
+        const address = parseClusterUrl(o.cluster);
+        const { ClusterNode } = await import('../../cluster/node.js');
+        message(`vdb: joining cluster ${address.name} on etcd ${o.cluster.replace(/^etcd:\/\//, '').split('/')[0]} as node ${o.nodeId}`);
+        node = await ClusterNode.join({ db, address, nodeId: o.nodeId, seed: g.seed, apiKey, log: message });
+        api = node;
+      } else {
+        // Builds on a worker thread: /healthz and reads are answered during a long HNSW build.
+        const service = await serviceOf(cmd, { concurrentReaders: true, buildsOffThread: true });
+        // Fail now on a corrupt or unreadable snapshot rather than on the first request.
+        service.listLibraries();
+        api = service;
+      }
       // Loaded only here: other commands must not pay for fastify at start-up.
       const { buildApp } = await import('../../server/app.js');
       const logFormat = o.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : o.logFormat;
-      const app = await buildApp({ service, apiKey, logLevel: o.logLevel, bodyLimit: o.bodyLimit, logFormat });
+      let app;
+      try {
+        app = await buildApp({ service: api, cluster: node, apiKey, logLevel: o.logLevel, bodyLimit: o.bodyLimit, logFormat });
+      } catch (err) {
+        await node?.stop();
+        throw err;
+      }
       try {
         await app.listen({ host: o.host, port: o.port });
       } catch (err) {
+        await node?.stop();
         const e = err as NodeJS.ErrnoException;
         const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message);
         throw new StorageError(`cannot listen on ${o.host}:${o.port}: ${why}`, { hint: e.code === 'EADDRINUSE' ? 'stop the other server or choose another --port' : 'check --host and --port' });
@@ -56,9 +98,26 @@ Examples:
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : o.port;
       const base = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+      if (node) {
+        try {
+          await node.start(o.advertise ?? base);
+        } catch (err) {
+          await app.close();
+          await node.stop();
+          throw err;
+        }
+        message(`vdb: node ${node.nodeId} of cluster ${node.clusterId}, reached at ${o.advertise ?? base}`);
+      }
       message(`vdb: serving ${resolve(globals(cmd).db)} at ${base}/api/v1 (docs: ${base}/docs)${apiKey ? ', API key required' : ''}`);
       if (!LOOPBACK.has(o.host) && !apiKey) message(`vdb: warning: listening on ${o.host} without VDB_API_KEY: anyone who can reach it can change the data`);
-      await stopOnSignal(app.close.bind(app));
+      // In-flight requests finish first; then a leader steps down, so another takes over at once.
+      await stopOnSignal(async () => {
+        await app.close();
+        await node?.stop();
+        // etcd3 leaves its watch stream open when etcd cancels a watch as it is created (a compacted revision):
+        // everything is closed and flushed by now, so exit if only that socket keeps the process alive.
+        if (node) setTimeout(() => process.exit(), 1000).unref();
+      });
     });
 }
 

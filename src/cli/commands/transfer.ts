@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { once } from 'node:events';
-import { collect, globals, serviceOf } from '../context.js';
+import { collect, globals, localServiceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printJson, progressBar, progressCounter, success } from '../output.js';
 import { onConflictOption } from './chunk.js';
@@ -22,7 +22,7 @@ Examples:
     )
     .action(async (o, cmd: Command) => {
       const { TransferService } = await import('../../service/transfer.js');
-      const lines = new TransferService(await serviceOf(cmd, { read: true })).exportLines(o.lib ?? []);
+      const lines = new TransferService(await localServiceOf(cmd, 'vdb export', { read: true })).exportLines(o.lib ?? []);
       const stdout = process.stdout;
       let buf = '';
       for (const line of lines) {
@@ -54,7 +54,7 @@ Examples:
     )
     .action(async (o, cmd: Command) => {
       const [{ TransferService }, { ImportReader }] = await Promise.all([import('../../service/transfer.js'), import('../../transfer/format.js')]);
-      const svc = await serviceOf(cmd);
+      const svc = await localServiceOf(cmd, 'vdb import');
       const reader = new ImportReader();
       const reading = progressCounter('reading lines:');
       try {

@@ -3,6 +3,8 @@ import { outcomeCounts } from '../../domain/types.js';
 import {
   BulkChunksBody,
   ChunkGetQuery,
+  ChunkIdsBody,
+  DeletedChunks,
   ChunkListBody,
   ChunkList,
   ChunkPage,
@@ -80,7 +82,7 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     },
     async (req) => {
       const { offset, limit, with_embedding, filter, where } = req.query;
-      const { total, chunks } = service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding, filter: filterOf(filter, where) });
+      const { total, chunks } = await service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding, filter: filterOf(filter, where) });
       return { chunks, total, offset, limit };
     },
   );
@@ -98,7 +100,7 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     },
     async (req) => {
       const { offset = 0, limit = DEFAULT_PAGE, with_embedding, filter, where } = req.body;
-      const { total, chunks } = service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding === true, filter: { filter, where } });
+      const { total, chunks } = await service.listChunks(req.params.lib, { offset, limit, withEmbedding: with_embedding === true, filter: { filter, where } });
       return { chunks, total, offset, limit };
     },
   );
@@ -115,9 +117,9 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
       },
     },
     async (req) => {
-      const { filter, where, dry_run } = req.body;
+      const { filter, where, dry_run, with_chunks } = req.body;
       const deleted = await service.deleteWhere(req.params.lib, { filter, where }, { dryRun: dry_run === true });
-      return { deleted: deleted.length, ids: deleted.map((c) => c.id) };
+      return { deleted: deleted.length, ids: deleted.map((c) => c.id), ...(with_chunks ? { chunks: deleted } : {}) };
     },
   );
 
@@ -155,6 +157,19 @@ export const chunkRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
     '/libraries/:lib/chunks/:id',
     { schema: { tags, summary: patch, params: LibChunkParams, body: ChunkPatchBody, response: { 200: ChunkViewSchema, ...errorResponses } } },
     async (req) => service.updateChunk(req.params.id, req.body, req.params.lib),
+  );
+
+  app.post(
+    '/chunks/delete',
+    {
+      schema: {
+        tags,
+        summary: 'delete several chunks: all of them, or none if any id is unknown; returns what was deleted',
+        body: ChunkIdsBody,
+        response: { 200: DeletedChunks, ...errorResponses },
+      },
+    },
+    async (req) => ({ chunks: await service.deleteChunks(req.body.ids, req.body.lib) }),
   );
 
   app.delete(

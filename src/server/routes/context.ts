@@ -1,8 +1,19 @@
-import type { VdbService } from '../../service/service.js';
+import type { ClusterStatusView } from '../../domain/wire.js';
+import type { VdbApi } from '../../service/api.js';
+
+/** A cluster node's own routes (src/cluster/node.ts); absent on a single node. */
+export interface ClusterHooks {
+  status(): Promise<ClusterStatusView>;
+  /** Waits until this node applied everything committed now (?consistency=strong). */
+  sync(): Promise<void>;
+  /** A write forwarded by another node, on the leader. */
+  submitForwarded(kind: string, input: unknown, key: string | undefined): Promise<{ seq: number; outcome: unknown }>;
+}
 
 /** What every route plugin gets from buildApp. */
 export interface RouteContext {
-  service: VdbService;
+  service: VdbApi;
+  cluster?: ClusterHooks;
 }
 
 const error = (description: string) => ({ $ref: 'Error#', description }) as const;
@@ -17,5 +28,5 @@ export const errorResponses = {
   415: error('unsupported_media_type: send Content-Type: application/json'),
   422: error('invalid_input: well-formed but wrong for this data (dimension, empty text, no embedder, option not of this index type)'),
   500: error('corrupt_snapshot, io or internal: the snapshot is damaged or cannot be written (the server log says why); data is left untouched'),
-  503: error('locked: another writer held the snapshot lock past the timeout; retry'),
+  503: error('locked: another writer held the snapshot lock past the timeout; or unavailable: a cluster without a leader yet, etcd out of reach, a node still catching up; retry'),
 } as const;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DocumentPage, DocumentPatchBody, DocumentViewSchema, LibDocParams, LibParams, NewDocumentBody, PageQuery } from '../schemas.js';
+import { outcomeCounts } from '../../domain/types.js';
+import { BulkDocumentsBody, DeletedDocuments, DocumentIdsBody, DocumentList, DocumentPage, DocumentPatchBody, DocumentViewSchema, LibDocParams, LibParams, NewDocumentBody, PageQuery } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -25,12 +26,44 @@ export const documentRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     },
   );
 
+  app.post(
+    '/libraries/:lib/documents/batch',
+    {
+      schema: {
+        tags,
+        summary: 'add many documents at once: all of them, or none if any is invalid (the error names "document N"); 201 when any was added, else 200',
+        params: LibParams,
+        body: BulkDocumentsBody,
+        response: { 200: DocumentList, 201: DocumentList, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { documents, outcomes } = await service.documents.add(req.params.lib, req.body.documents, { onConflict: req.body.on_conflict });
+      const counts = outcomeCounts(outcomes);
+      return reply.code(counts.added > 0 ? 201 : 200).send({ documents, ...counts });
+    },
+  );
+
+  app.post(
+    '/libraries/:lib/documents/delete',
+    {
+      schema: {
+        tags,
+        summary: 'delete several documents and all their chunks in one atomic change (none if any id is unknown)',
+        params: LibParams,
+        body: DocumentIdsBody,
+        response: { 200: DeletedDocuments, ...errorResponses },
+      },
+    },
+    async (req) => ({ documents: await service.documents.delete(req.body.ids, req.params.lib) }),
+  );
+
   app.get(
     '/libraries/:lib/documents',
     { schema: { tags, summary: 'list the documents of a library, in id order', params: LibParams, querystring: PageQuery, response: { 200: DocumentPage, ...errorResponses } } },
     async (req) => {
       const { offset, limit } = req.query;
-      const { total, documents } = service.documents.list(req.params.lib, { offset, limit });
+      const { total, documents } = await service.documents.list(req.params.lib, { offset, limit });
       return { documents, total, offset, limit };
     },
   );

@@ -18,7 +18,7 @@ export const libraryRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app
     { schema: { tags, summary: 'list libraries, oldest first', querystring: PageQuery, response: { 200: LibraryPage, ...errorResponses } } },
     async (req) => {
       const { offset, limit } = req.query;
-      const all = service.listLibraries();
+      const all = await service.listLibraries();
       return { libraries: all.slice(offset, offset + limit), total: all.length, offset, limit };
     },
   );

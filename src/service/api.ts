@@ -1,0 +1,81 @@
+/**
+ * What the CLI commands and the REST routes call: one interface, with one
+ * implementation per place the data lives. VdbService works on a local
+ * snapshot; RemoteService (src/client/remote.ts) on a server over REST;
+ * ClusterNode (src/cluster/node.ts) reads its local replica and sends writes
+ * through its cluster's log. Reads may answer at once or later (Awaitable):
+ * callers await them all.
+ */
+import type {
+  ChunkPatch,
+  ChunkView,
+  CompactView,
+  IndexBuildView,
+  LibraryPatch,
+  LibraryView,
+  NewChunk,
+  NewLibrary,
+  QueryInput,
+  QueryResult,
+} from '../domain/types.js';
+import type { DocumentPatch, DocumentView, NewDocument } from '../domain/documents.js';
+import type { AddOutcome } from '../domain/types.js';
+import type { AddDocumentOptions } from './documents.js';
+import type { AddOptions, BuildRequest, Progress, PutResult, SessionOptions } from './service.js';
+import type { FilterInput } from '../filter/parse.js';
+import type { IndexInfo } from '../domain/wire.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/**
+ * Answers many queries against one library (`query --stdin`): prepare each
+ * (it validates, and names the line in its error), then answer them together.
+ */
+export interface QueryRunner<P = unknown> {
+  prepare(input: QueryInput, where?: string): Promise<P>;
+  /** A hint: the texts of the queries about to be prepared, to embed in one go. */
+  embedAhead(texts: string[]): Promise<void>;
+  queryBatch(queries: P[]): Promise<QueryResult[]>;
+  close(): Promise<void>;
+}
+
+export interface ChunkPageResult {
+  total: number;
+  chunks: ChunkView[];
+}
+
+export type IndexInfoResult = IndexInfo;
+
+/** Documents: the same calls as DocumentService. */
+export interface DocumentsApi {
+  list(libRef: string, opts?: { offset?: number; limit?: number }): Awaitable<{ total: number; documents: DocumentView[] }>;
+  get(id: string, libRef?: string): Awaitable<DocumentView>;
+  add(libRef: string, items: NewDocument[], opts?: AddDocumentOptions): Promise<{ documents: DocumentView[]; outcomes: AddOutcome[] }>;
+  update(id: string, patch: DocumentPatch, libRef?: string): Promise<DocumentView>;
+  delete(ids: string[], libRef?: string): Promise<DocumentView[]>;
+}
+
+export interface VdbApi {
+  readonly documents: DocumentsApi;
+  listLibraries(): Awaitable<LibraryView[]>;
+  getLibrary(ref: string): Awaitable<LibraryView>;
+  createLibrary(input: NewLibrary): Promise<LibraryView>;
+  updateLibrary(ref: string, patch: LibraryPatch): Promise<LibraryView>;
+  deleteLibrary(ref: string): Promise<LibraryView>;
+  /** With a filter: a page of the matching chunks (`total` counts those). */
+  listChunks(ref: string, opts?: { offset?: number; limit?: number; withEmbedding?: boolean; filter?: FilterInput }): Awaitable<ChunkPageResult>;
+  countChunks(ref: string, filter?: FilterInput): Awaitable<{ lib_id: string; count: number }>;
+  /** `libRef` names the chunk's library (needed when several hold the id). */
+  getChunk(id: string, withEmbedding?: boolean, libRef?: string): Awaitable<ChunkView>;
+  addChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<ChunkView[]>;
+  putChunks(ref: string, items: NewChunk[], opts?: AddOptions): Promise<PutResult>;
+  updateChunk(id: string, patch: ChunkPatch, libRef?: string): Promise<ChunkView>;
+  deleteChunks(ids: string[], libRef?: string): Promise<ChunkView[]>;
+  /** Every chunk the filter matches, in one atomic change; `dryRun` only says which. */
+  deleteWhere(ref: string, filter: FilterInput, opts?: { dryRun?: boolean }): Promise<ChunkView[]>;
+  buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView>;
+  indexInfo(ref: string): Awaitable<IndexInfoResult>;
+  query(ref: string, input: QueryInput): Promise<QueryResult>;
+  querySession(ref: string, opts?: SessionOptions): Promise<QueryRunner>;
+  compact(): Promise<CompactView>;
+}

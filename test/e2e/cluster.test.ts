@@ -1,0 +1,274 @@
+/**
+ * Replica sets on a real etcd (one member, started here), with real `vdb
+ * serve --cluster` processes: replication and forwarding, failover under
+ * SIGKILL during writes from several clients, fencing of a deposed leader,
+ * and followers catching up from the log and from a snapshot. Each test is
+ * its own cluster (its own key prefix) on the one etcd. Timings are reported,
+ * not asserted: the bounds below are liveness timeouts only.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { etcdAvailable, startEtcd } from '../helpers/etcd.js';
+import type { Etcd } from '../helpers/etcd.js';
+import { serve } from '../helpers/server.js';
+import type { Served } from '../helpers/server.js';
+import { tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
+import { SnapshotStore } from '../../src/store/store.js';
+import { encodeSnapshot } from '../../src/store/snapshot.js';
+
+const HAVE_ETCD = etcdAvailable();
+const ENV = { VDB_CLUSTER_LEASE_TTL: '2', SOURCE_DATE_EPOCH: '1700000000' };
+
+interface Node {
+  id: string;
+  db: string;
+  served: Served;
+}
+
+// A liveness bound only: on a loaded machine a failover plus catch-up can take longer than the default 30 s.
+describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout: 120_000 }, () => {
+  let etcd: Etcd;
+  const { dir, cleanup } = tempDir('vdb-cluster-');
+  const running: Served[] = [];
+
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((s) => s.stop('SIGKILL')));
+    await etcd?.stop();
+    cleanup();
+  });
+
+  async function start(cluster: string, id: string, env: Record<string, string> = {}): Promise<Node> {
+    const db = join(dir, `${cluster}-${id}.json`);
+    const served = await serve({ db, args: ['--cluster', etcd.cluster(cluster), '--node-id', id], env: { ...ENV, ...env } });
+    running.push(served);
+    return { id, db, served };
+  }
+
+  async function call(node: Node, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+    const res = await fetch(`${node.served.url}${path}`, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: res.status, json: await res.json() };
+  }
+
+  async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const v = await f().catch(() => undefined);
+      if (v !== undefined) return v;
+      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  const leaderOf = (node: Node) =>
+    waitFor(`a leader seen by ${node.id}`, async () => {
+      const { json } = await call(node, 'GET', '/api/v1/cluster');
+      return json.leader ? (json.leader.node_id as string) : undefined;
+    });
+
+  /** Every chunk of every library, as a strongly consistent read on `node`. */
+  async function contents(node: Node): Promise<{ libs: any[]; chunks: any[] }> {
+    const libs = (await call(node, 'GET', '/api/v1/libraries?consistency=strong')).json.libraries;
+    const chunks: any[] = [];
+    for (const l of libs) chunks.push(...(await call(node, 'GET', `/api/v1/libraries/${l.id}/chunks?limit=1000&with_embedding=true&consistency=strong`)).json.chunks);
+    return { libs, chunks };
+  }
+
+  /** The logical state of a stopped node's replica, as one canonical text. */
+  function state(db: string): string {
+    return encodeSnapshot(new SnapshotStore(db).read());
+  }
+
+  it('replicates writes taken by any node, forwards them to the leader, and reads strongly anywhere', async () => {
+    const n1 = await start('basic', 'n1');
+    expect(await leaderOf(n1)).toBe('n1');
+    const n2 = await start('basic', 'n2');
+    expect(await leaderOf(n2)).toBe('n1');
+
+    // Through the follower: forwarded, and readable there as soon as it answered.
+    const lib = await call(n2, 'POST', '/api/v1/libraries', { name: 'docs' });
+    expect(lib.status).toBe(201);
+    const added = await call(n2, 'POST', '/api/v1/libraries/docs/chunks', { chunks: [{ text: 'hello vector world', tags: ['a'] }, { embedding: Array.from({ length: 26 }, (_, i) => i + 1) }] });
+    expect(added.status, JSON.stringify(added.json)).toBe(201);
+    expect((await call(n2, 'GET', `/api/v1/chunks/${added.json.chunks[0].id}`)).json.text).toBe('hello vector world');
+    await call(n1, 'PATCH', `/api/v1/chunks/${added.json.chunks[0].id}`, { text: 'hello again' });
+    // The same refusal from either node, with nothing appended that changes anything.
+    const dup1 = await call(n1, 'POST', '/api/v1/libraries', { name: 'docs' });
+    const dup2 = await call(n2, 'POST', '/api/v1/libraries', { name: 'docs' });
+    expect([dup1.status, dup2.status]).toEqual([409, 409]);
+    expect(dup2.json).toEqual(dup1.json);
+    expect((await call(n2, 'POST', '/api/v1/libraries/nope/chunks', { chunks: [{ text: 'x' }] })).status).toBe(404);
+    const bad = await call(n2, 'POST', '/api/v1/cluster/ops', { kind: 'chunk.put', input: { lib: 'docs', items: 'nope' } });
+    expect([bad.status, bad.json.error.code]).toEqual([400, 'bad_request']);
+
+    expect(await contents(n2)).toEqual(await contents(n1));
+    const status = (await call(n2, 'GET', '/api/v1/cluster?consistency=strong')).json;
+    expect(status).toMatchObject({ mode: 'cluster', node_id: 'n2', leader: { node_id: 'n1' }, name: 'basic' });
+    expect(status.nodes.map((n: any) => [n.node_id, n.role])).toEqual([
+      ['n1', 'leader'],
+      ['n2', 'follower'],
+    ]);
+
+    // The CLI against either node, and the refusal of a standalone write to a replica.
+    const listed = await vdbInProcess(['--remote', n2.served.url, '--consistency', 'strong', 'chunk', 'list', '--lib', 'docs', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).text)).toEqual(['hello again', '']);
+    const st = await vdbInProcess(['cluster', 'status', '--remote', n1.served.url, '--json']);
+    expect(JSON.parse(st.stdout).leader.node_id).toBe('n1');
+    // Filters over --remote: count, a filtered list and query, and a delete by filter replicated from the follower.
+    const rv = (args: string[]) => vdbInProcess(['--remote', n2.served.url, '--consistency', 'strong', ...args]);
+    expect((await rv(['count', '--lib', 'docs', '--where', 'tag=a'])).stdout).toBe('1\n');
+    expect((await rv(['chunk', 'list', '--lib', 'docs', '--where', 'tag=a', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual([added.json.chunks[0].id]);
+    const hits = JSON.parse((await rv(['query', '--lib', 'docs', '--text', 'hello', '--where', 'tag=a', '--json'])).stdout).hits;
+    expect(hits.map((h: any) => h.id)).toEqual([added.json.chunks[0].id]);
+    expect(JSON.parse((await rv(['chunk', 'delete', '--lib', 'docs', '--where', 'tag=a', '--dry-run', '--json'])).stdout).id).toBe(added.json.chunks[0].id);
+    expect((await rv(['count', '--lib', 'docs'])).stdout).toBe('2\n');
+    const tmp = await call(n2, 'POST', '/api/v1/libraries/docs/chunks', { chunks: [{ text: 'temporary', tags: ['tmp'] }, { text: 'scratch', tags: ['tmp'] }] });
+    const gone = (await rv(['chunk', 'delete', '--lib', 'docs', '--where', 'tag=tmp', '--json']));
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stdout.trim().split('\n').map((l) => JSON.parse(l).text)).toEqual(['temporary', 'scratch']);
+    expect(tmp.status).toBe(201);
+    expect((await call(n1, 'GET', '/api/v1/libraries/docs/count?consistency=strong')).json.count).toBe(2);
+    const badFilter = (await rv(['chunk', 'delete', '--lib', 'docs', '--filter', '{"$bogus": 1}']));
+    expect(badFilter.code).toBe(3);
+    expect(badFilter.stderr).toMatch(/^vdb: error: /);
+
+    const direct = vdb(['--db', n2.db, 'chunk', 'add', '--lib', 'docs', 'sneaky']);
+    expect(direct.code).toBe(5);
+    expect(direct.stderr).toMatch(/^vdb: error: .* is a replica in cluster c_[0-9a-f]+ .*nothing was written/);
+
+    // A graceful stop hands leadership over at once; both replicas hold the same state.
+    await n1.served.stop('SIGTERM');
+    expect(await leaderOf(n2)).toBe('n2');
+    expect((await call(n2, 'POST', '/api/v1/libraries/docs/chunks', { chunks: [{ text: 'after' }] })).status).toBe(201);
+    await n2.served.stop('SIGTERM');
+    const before = state(n1.db);
+    expect(before).toContain('hello again');
+    expect(state(n2.db)).toContain('"after"');
+  });
+
+  it('fails over when the leader is killed during writes: every acknowledged write is there once, on every node', async () => {
+    const nodes = [await start('failover', 'a')];
+    await leaderOf(nodes[0]);
+    nodes.push(await start('failover', 'b'), await start('failover', 'c'));
+    expect((await call(nodes[1], 'POST', '/api/v1/libraries', { name: 'w', dim: 2 })).status).toBe(201);
+    const acked: string[] = [];
+    let stop = false;
+    let killedAt = 0;
+    const alive = () => nodes.filter((n) => n.served.child.exitCode === null && n.served.child.signalCode === null);
+    // Three clients, each writing through whichever node it picks; a write is acknowledged by its 201.
+    const client = async (c: number) => {
+      for (let i = 0; !stop && i < 400; i++) {
+        const tag = `c${c}-${i}`;
+        const node = alive()[(c + i) % alive().length];
+        const r = await call(node, 'POST', '/api/v1/libraries/w/chunks', { chunks: [{ embedding: [c + 1, i + 1], metadata: { w: tag } }] }).catch(() => null);
+        if (r?.status === 201) acked.push(tag);
+      }
+    };
+    const clients = [0, 1, 2].map(client);
+    await waitFor('some writes', async () => (acked.length >= 15 ? true : undefined));
+    const leader = nodes.find((n) => n.id === 'a')!;
+    leader.served.child.kill('SIGKILL');
+    killedAt = Date.now();
+    const survivor = nodes[1];
+    const next = await waitFor('a new leader', async () => {
+      const { json } = await call(survivor, 'GET', '/api/v1/cluster');
+      return json.leader && json.leader.node_id !== 'a' ? json.leader.node_id : undefined;
+    });
+    const failoverMs = Date.now() - killedAt;
+    const afterKill = acked.length;
+    await waitFor('writes after the failover', async () => (acked.length >= afterKill + 15 ? true : undefined));
+    stop = true;
+    await Promise.all(clients);
+    console.log(`failover: new leader ${next} seen ${failoverMs} ms after SIGKILL; ${acked.length} writes acknowledged`);
+
+    const views = await Promise.all(alive().map(contents));
+    for (const v of views) {
+      const tags = v.chunks.map((c: any) => c.metadata.w);
+      const counts = new Map<string, number>();
+      for (const t of tags) counts.set(t, (counts.get(t) ?? 0) + 1);
+      for (const t of acked) expect(counts.get(t), t).toBe(1);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    }
+    expect(views[1]).toEqual(views[0]);
+    await Promise.all(alive().map((n) => n.served.stop('SIGTERM')));
+    expect(state(nodes[2].db)).toBe(state(nodes[1].db));
+  });
+
+  it('fences off a deposed leader: stopped past its lease and resumed, it cannot append', async () => {
+    const n1 = await start('fence', 'n1', { VDB_FAILPOINTS: 'leader-append' });
+    await leaderOf(n1);
+    const n2 = await start('fence', 'n2');
+    // The leader prepares the write, then stops itself just before its append.
+    const pending = call(n1, 'POST', '/api/v1/libraries', { name: 'late' });
+    await n1.served.waitUntil((s) => s.includes('vdb: failpoint leader-append '));
+    expect(await waitFor('n2 to lead', async () => ((await call(n2, 'GET', '/api/v1/cluster')).json.leader?.node_id === 'n2' ? true : undefined))).toBe(true);
+    n1.served.child.kill('SIGCONT');
+    const res = await pending;
+    // Fenced off, n1 handed the write to the new leader: appended once, in n2's term.
+    expect(res.status, JSON.stringify(res.json)).toBe(201);
+    await n1.served.waitUntil((s) => s.includes('no longer the leader') || s.includes('refused'));
+    const libs = (await call(n2, 'GET', '/api/v1/libraries?consistency=strong')).json.libraries;
+    expect(libs.map((l: any) => l.name)).toEqual(['late']);
+    const status = (await call(n2, 'GET', '/api/v1/cluster')).json;
+    expect(status.committed_seq).toBe(1);
+    const { connect } = await import('../../src/cluster/etcd.js');
+    const { decodeOp } = await import('../../src/cluster/codec.js');
+    const { client, ns } = await connect({ hosts: [`http://${etcd.endpoint}`], name: 'fence' });
+    try {
+      const entry = decodeOp((await ns.get('log/0000000000000001').buffer())!, 'entry 1');
+      expect([entry.node, entry.term]).toEqual(['n2', status.term]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('catches a restarted follower up from the log, and from a snapshot once the log was trimmed', async () => {
+    const env = { VDB_CLUSTER_SNAPSHOT_EVERY: '10', VDB_CLUSTER_MAX_VALUE_BYTES: '2048' };
+    const n1 = await start('catchup', 'n1', env);
+    await leaderOf(n1);
+    let n2 = await start('catchup', 'n2', env);
+    expect((await call(n1, 'POST', '/api/v1/libraries', { name: 'k', dim: 64 })).status).toBe(201);
+    const add = (i: number) => call(n1, 'POST', '/api/v1/libraries/k/chunks', { chunks: [{ embedding: Array.from({ length: 64 }, (_, j) => i + j + 1), metadata: { i } }] });
+    n2.served.child.kill('SIGKILL');
+    for (let i = 0; i < 4; i++) expect((await add(i)).status).toBe(201);
+    n2 = await start('catchup', 'n2', env);
+    expect(await contents(n2)).toEqual(await contents(n1));
+    expect(n2.served.stderr()).not.toContain('copying the snapshot');
+
+    n2.served.child.kill('SIGKILL');
+    // Some entries in parts (over 2 KiB each), and two snapshot intervals: the log is trimmed past n2.
+    expect((await call(n1, 'POST', '/api/v1/libraries/k/chunks', { chunks: Array.from({ length: 12 }, (_, j) => ({ embedding: Array.from({ length: 64 }, (_, d) => j * d + 1) })) })).status).toBe(201);
+    for (let i = 4; i < 30; i++) expect((await add(i)).status).toBe(201);
+    await waitFor('a snapshot', async () => {
+      const { json } = await call(n1, 'GET', '/api/v1/cluster');
+      return json.snapshot_seq >= 20 ? json : undefined;
+    });
+    n2 = await start('catchup', 'n2', env);
+    expect(await contents(n2)).toEqual(await contents(n1));
+    expect(n2.served.stderr()).toContain('copying the snapshot');
+    await n2.served.stop('SIGTERM');
+    await n1.served.stop('SIGTERM');
+    expect(state(n2.db)).toBe(state(n1.db));
+  });
+
+  it('refuses a node whose database is not the cluster\'s, in one line', async () => {
+    const other = join(dir, 'standalone.json');
+    expect(vdb(['--db', other, 'lib', 'create', 'mine']).code).toBe(0);
+    const n1 = await start('strict', 'n1');
+    await leaderOf(n1);
+    const r = vdb(['--db', other, 'serve', '--port', '0', '--cluster', etcd.cluster('strict'), '--node-id', 'n9'], { env: ENV });
+    expect(r.code).toBe(5);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^vdb: error: .* holds data that is not part of cluster c_[0-9a-f]+ \(give this node an empty --db/);
+    const noEtcd = vdb(['--db', join(dir, 'x.json'), 'serve', '--port', '0', '--cluster', 'etcd://127.0.0.1:1', '--node-id', 'n1'], { env: ENV });
+    expect(noEtcd.code).toBe(10);
+    expect(noEtcd.stderr).toMatch(/vdb: error: cannot reach etcd at 127\.0\.0\.1:1/);
+  });
+});
