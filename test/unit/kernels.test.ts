@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
-import { METRICS, allocRows, distance, dot, l2sq, prepareData, prepareQuery, scan } from '../../src/index/kernels.js';
+import { METRICS, allocRows, distance, dot, l2sq, prepareData, prepareQuery, prepareRows, scan } from '../../src/index/kernels.js';
 import { TopK } from '../../src/index/topk.js';
 import { INDEX_KINDS } from '../../src/index/registry.js';
 import { BLOCK_QUERIES, WasmF32, blockScratch, interleaveQueries, simdAvailable } from '../../src/index/simd.js';
@@ -165,6 +165,20 @@ describe('scan over allocRows blocks (f64x2 lanes)', () => {
     scan('l2', q, resident, dim, 0, rows, l2);
     const got = l2.drain();
     got.keys.forEach((row, i) => expect(got.dists[i]).toBe(Math.sqrt(l2sq(q, 0, resident, row * dim, dim))));
+  });
+
+  it('unit rows of an allocRows block (SIMD norms) equal those of a plain array, bit for bit', () => {
+    for (const dim of [7, 384]) {
+      const rows = Math.ceil(40000 / dim);
+      const raw = gauss(rows * dim);
+      const resident = allocRows(rows * dim, dim);
+      resident.set(raw);
+      expect(resident.byteOffset).toBeGreaterThan(0);
+      const plain = Float32Array.from(raw);
+      prepareRows('cosine', resident, dim, 0, rows);
+      prepareRows('cosine', plain, dim, 0, rows);
+      expect(Buffer.from(resident.buffer, resident.byteOffset, resident.byteLength).equals(Buffer.from(plain.buffer))).toBe(true);
+    }
   });
 
   it('falls back to the JS kernels for plain arrays and small blocks', () => {
