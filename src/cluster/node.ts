@@ -9,6 +9,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Conflict, InvalidInput, StorageError, Unavailable, UsageError, VdbError } from '../domain/errors.js';
+import { envNumber } from '../domain/env.js';
 import type { ClusterNodeView, ClusterStatusView } from '../domain/wire.js';
 import type { ChunkPatch, LibraryPatch, NewChunk, NewLibrary, QueryInput } from '../domain/types.js';
 import { clockFromEnv, VdbService } from '../service/service.js';
@@ -70,10 +71,7 @@ export interface Tuning {
 }
 
 export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): Tuning {
-  const num = (name: string, dflt: number, min: number) => {
-    const n = Number(env[name]);
-    return env[name] !== undefined && Number.isFinite(n) && n >= min ? n : dflt;
-  };
+  const num = (name: string, fallback: number, min: number) => envNumber(env, name, fallback, min);
   return {
     leaseTtl: Math.round(num('VDB_CLUSTER_LEASE_TTL', 2, 1)),
     writeWaitMs: num('VDB_CLUSTER_WRITE_WAIT_MS', 15_000, 0),

@@ -5,6 +5,7 @@
  * key. A provider's error text is shown only after the key is scrubbed from it.
  */
 import ky, { HTTPError, TimeoutError } from 'ky';
+import { envNumber } from '../domain/env.js';
 import { EmbedderError, InvalidInput } from '../domain/errors.js';
 import type { ParsedSpec, ResolvedSpec } from './registry.js';
 import type { Embedder } from './types.js';
@@ -26,10 +27,7 @@ export interface HttpSettings {
 }
 
 export function httpSettings(env: NodeJS.ProcessEnv = process.env): HttpSettings {
-  const num = (name: string, fallback: number, min: number) => {
-    const v = Number(env[name]);
-    return env[name] !== undefined && env[name] !== '' && Number.isFinite(v) && v >= min ? v : fallback;
-  };
+  const num = (name: string, fallback: number, min: number) => envNumber(env, name, fallback, min);
   return {
     timeoutMs: num('VDB_EMBED_TIMEOUT_MS', 60_000, 1),
     retries: Math.floor(num('VDB_EMBED_RETRIES', 5, 0)),
