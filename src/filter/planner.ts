@@ -12,6 +12,9 @@
  *                              walk, and exact (Qdrant's full_scan_threshold)
  *   kdtree, lsh, otherwise     the index, offering matching rows only
  *
+ * When every row matches, an index plan runs the index's own unfiltered
+ * search: the same hits, at its unfiltered recall and speed.
+ *
  * "Few" is a cost: scanning m rows reads m·dim floats. Up to
  * EXACT_SCAN_FLOATS (4 MB of vectors: 2,730 rows at 384 dims) a scan costs
  * about what an index search does at that size.
@@ -40,8 +43,9 @@ export function planFiltered(p: PlanInput): Plan {
   const share = p.rows === 0 ? 0 : p.matches / p.rows;
   const of = `${count(p.matches)} of ${count(p.rows)} chunks match (${percent(share)})`;
   if (p.matches === 0) return { kind: 'none', reason: 'no chunk matches the filter' };
+  // Nothing to leave out: the unfiltered search gives the same hits, at its own recall and speed.
   if (p.index === null || p.index === 'linear') return { kind: 'exact-scan', reason: `${of}; ${p.index === null ? 'no index' : 'linear index'}: exact scan of the matching chunks` };
-  if (p.index === 'hnsw') return { kind: 'index', reason: `${of}: the hnsw index searches among them` };
+  if (p.index === 'hnsw') return { kind: 'index', reason: p.matches === p.rows ? `${of}: every chunk matches, so the hnsw index searches as without a filter` : `${of}: the hnsw index searches among them` };
   if (p.matches * p.dim <= EXACT_SCAN_FLOATS) {
     return { kind: 'exact-scan', reason: `${of}: an exact scan of them (up to ${count(Math.floor(EXACT_SCAN_FLOATS / p.dim))} at ${p.dim} dims) costs less than the ${p.index} search and finds every neighbour` };
   }

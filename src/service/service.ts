@@ -1004,7 +1004,7 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
         unindexedMatches++;
       }
     }
-    const rowFilter = bits ? { bits: bits.words, count: (matches as number) - unindexedMatches } : undefined;
+    const rowFilter = bits && matches !== lib.size ? { bits: bits.words, count: (matches as number) - unindexedMatches } : undefined;
     search = (state?.index ?? LINEAR).search(q, space, top, ef, rowFilter);
   }
   const { keys, dists } = top.drain();

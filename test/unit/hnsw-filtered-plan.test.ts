@@ -1,5 +1,9 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/domain/random.js';
 import { awayFromMatches } from '../../src/index/hnsw.js';
+import { VdbService } from '../../src/service/service.js';
+import { tempDir } from '../helpers/cli.js';
 
 describe('hnsw: a filter taken for correlated with the vectors', () => {
   it('needs a shortfall near the query beyond chance, not a small unlucky neighbourhood', () => {
@@ -12,5 +16,34 @@ describe('hnsw: a filter taken for correlated with the vectors', () => {
     expect(awayFromMatches({ seen: 700, hit: 70 }, 0.1)).toBe(false);
     expect(awayFromMatches({ seen: 700, hit: 700 }, 0.1)).toBe(false);
     expect(awayFromMatches({ seen: 0, hit: 0 }, 0.1)).toBe(false);
+  });
+});
+
+describe('hnsw: a filter that every chunk matches', () => {
+  it('runs the unfiltered search: the same hits and search, and explain says why', async () => {
+    const tmp = tempDir();
+    try {
+      const svc = new VdbService({ path: join(tmp.dir, 'db.json') });
+      await svc.createLibrary({ name: 'v', dim: 8, metric: 'l2', embedder: null });
+      const r = seededRandom('all-match');
+      await svc.addChunks('v', Array.from({ length: 400 }, (_, i) => ({ embedding: Array.from({ length: 8 }, () => r.gaussian()), metadata: { n: i } })));
+      // A small beam, so a search among "matching" rows would walk differently from the plain one.
+      await svc.buildIndex('v', { type: 'hnsw', params: { m: 4, ef_construction: 16, ef_search: 10 } });
+      const session = await svc.querySession('v');
+      try {
+        for (let q = 0; q < 20; q++) {
+          const embedding = Array.from({ length: 8 }, () => r.gaussian());
+          const plain = await session.query({ embedding, k: 10, explain: true });
+          const all = await session.query({ embedding, k: 10, where: ['n>=0'], explain: true });
+          expect(all.hits).toEqual(plain.hits);
+          expect(all.explain).toMatchObject({ plan: 'index', matches: 400, search: plain.explain?.search });
+          expect(all.explain?.reason).toMatch(/every chunk matches, so the hnsw index searches as without a filter/);
+        }
+      } finally {
+        await session.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
   });
 });
