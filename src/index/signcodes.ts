@@ -199,9 +199,10 @@ export class SignCodes {
       return g.n;
     }
     let n = 0;
-    const words = (slots + 31) >>> 5;
+    const words = Math.min(bits.length, (slots + 31) >>> 5);
     for (let w = 0; w < words; w++) {
-      let word = bits[w];
+      // Rows past the slots (added since the build) are not the index's.
+      let word = w === (slots - 1) >>> 5 && (slots & 31) !== 0 ? bits[w] & ((1 << (slots & 31)) - 1) : bits[w];
       while (word !== 0) {
         const low = word & -word;
         list[n++] = (w << 5) + 31 - Math.clz32(low);
