@@ -116,13 +116,18 @@ export class SignCodes {
       let r2 = 0;
       let r1 = 0;
       let bits = 0;
+      let byte = 0;
       for (let d = 0; d < dim; d++) {
         const r = scales[d] * (i8[at + d] - mean8[d]);
         r2 += r * r;
-        r1 += Math.abs(r);
+        r1 += r < 0 ? -r : r;
         if (r >= 0) {
-          bytes[code + (d >>> 3)] |= 1 << (d & 7);
+          byte |= 1 << (d & 7);
           bits++;
+        }
+        if ((d & 7) === 7 || d === dim - 1) {
+          bytes[code + (d >>> 3)] = byte;
+          byte = 0;
         }
       }
       const f = r1 > 0 ? r2 / r1 : 0;
