@@ -514,6 +514,18 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile, 
     log(`  recall ${f4(extra.recall)}, ${f0(extra.qps)} q/s in process, ${f0(extra.qpsStdin)} q/s via --stdin (${lines} lines)`);
     rows.push(extra);
   }
+  // One `vdb chunk add` to the built library, as a user adds a chunk (issue 15: < 0.2 s at 1M); last, since it
+  // changes the snapshot (the added rows stay unindexed in a kept one).
+  const adds = [];
+  for (let i = 0; i < cfg.coldRuns; i++) {
+    const r = await run(process.execPath, vdbArgs(snapshot, 'chunk', 'add', '--lib', 'bench', '--embedding', emb, '--metadata', '{"row": -1}'));
+    if (r.code !== 0) {
+      row.addError = lastLines(r.stderr);
+      break;
+    }
+    adds.push(r);
+  }
+  if (adds.length) row.oneAdd = { wallMs: median(adds.map((r) => r.wallMs)), cpuMs: median(adds.map((r) => r.cpuMs ?? NaN)), runs: adds.map((r) => r.wallMs) };
   if (!cfg.keep) removeSnapshot(snapshot);
   return rows;
 }
@@ -765,6 +777,9 @@ function printRatios(name, d, bruteQps) {
   if (coldBest) {
     const vsCli = cli?.coldMs ? `, ${(coldBest.coldMs / cli.coldMs).toFixed(1)}× the sqlite3 CLI` : '';
     g.push(['vdb fastest cold query process', `${f0(coldBest.coldMs)} ms (${coldBest.index} ${coldBest.setting})${vsCli}`]);
+  }
+  for (const r of vdb.filter((x) => x.oneAdd)) {
+    g.push([`vdb chunk add of one chunk, ${r.index} ${r.setting}`, `${f0(r.oneAdd.wallMs)} ms wall, ${f0(r.oneAdd.cpuMs)} ms CPU (median of ${r.oneAdd.runs.length})`]);
   }
   for (const r of vdb.filter((x) => x.maxRssKb)) {
     g.push([`vdb query --stdin peak RSS, ${r.index} ${r.setting}`, `${mb(r.maxRssKb * 1024)} MB = ${((r.maxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors`]);
