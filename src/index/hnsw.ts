@@ -52,6 +52,7 @@ import { SignCodes, keepSmallest } from './signcodes.js';
 import { WasmF32, simdAvailable } from './simd.js';
 import type { TopK } from './topk.js';
 import { allows, forEachSet } from './types.js';
+import { percent, thousands } from '../domain/format.js';
 import type { ArraySource, BuildContext, IndexKind, IndexUpdate, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_M = 16;
@@ -543,7 +544,7 @@ export class HnswIndex implements VectorIndex {
     if (beam >= (filter ? filter.count : this.slots)) {
       // The beam would hold every candidate: a scan is exact and no slower.
       this.scanSlots(space, filter, (row) => top.push(score(row), row));
-      return filter ? `exact scan of the ${count(filter.count)} matching entries (no more than ef ${beam})` : undefined;
+      return filter ? `exact scan of the ${thousands(filter.count)} matching entries (no more than ef ${beam})` : undefined;
     }
     this.ip = metric !== 'l2';
     this.loadQuery(query);
@@ -560,13 +561,13 @@ export class HnswIndex implements VectorIndex {
         // A scan keeps more estimates than a walk's beam: a query far from every match (a correlated filter) has
         // estimates whose rounding error is large next to their gaps, and re-scoring stops once it is proven.
         const keep = Math.max(beam, FILTERED.scanKeep);
-        const why = few ? `${count(filter.count)} matching entries` : `${count(filter.count)} matching entries, but only ${pct(local!.hit / local!.seen)} of the graph near the query matches (${pct(share)} overall): a walk from there would miss them`;
+        const why = few ? `${thousands(filter.count)} matching entries` : `${thousands(filter.count)} matching entries, but only ${percent(local!.hit / local!.seen)} of the graph near the query matches (${percent(share)} overall): a walk from there would miss them`;
         const scan = codes !== null ? this.scanSigned(codes, query, beam, keep, sb) : (this.scanFiltered(0, keep, sb), 'scan of their int8 vectors');
         note = `${why}: ${scan}, the nearest of ${keep} re-scored exactly`;
       } else {
         const twoHop = share < FILTERED.twoHopBelow;
         this.searchFiltered(0, ep, beam, sb, space, filter, twoHop);
-        note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${pct(share)} of the entries match`;
+        note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${percent(share)} of the entries match`;
       }
     } else {
       this.searchLayer(0, this.descend(0, this.entry, 0), 0, beam, s2r);
@@ -751,7 +752,7 @@ export class HnswIndex implements VectorIndex {
     const twoPass = n > FILTERED.signAbove * wide;
     let m = n;
     if (twoPass) m = pass(1, m, wide);
-    const first = twoPass ? `a 1-bit query, then a 4-bit one for the nearest ${count(m)}` : 'a 4-bit query';
+    const first = twoPass ? `a 1-bit query, then a 4-bit one for the nearest ${thousands(m)}` : 'a 4-bit query';
     m = pass(4, m, FILTERED.signShortPerEf * beam);
     const batch = this.batch;
     this.res.size = 0;
@@ -761,7 +762,7 @@ export class HnswIndex implements VectorIndex {
       if (nb4 === 32) nb4 = this.scoreBatch(0, ef, nb4);
     }
     this.scoreBatch(0, ef, nb4);
-    return `scan of their 1-bit sign codes (${first}), the nearest ${count(m)} by int8`;
+    return `scan of their 1-bit sign codes (${first}), the nearest ${thousands(m)} by int8`;
   }
 
   /** Offers the int8 estimates of batch[0..nb4) to this.res, keeping its ef nearest; returns 0 (the batch is empty again). */
@@ -1324,16 +1325,6 @@ function nextSet(bits: Uint32Array, from: number, rows: number): number {
   }
 }
 
-const grouped = new Intl.NumberFormat('en-US');
-
-/** n with thousands separators (a cached formatter: toLocaleString costs microseconds a call, every query). */
-function count(n: number): string {
-  return grouped.format(n);
-}
-
-function pct(share: number): string {
-  return `${(100 * share).toFixed(share < 0.01 ? 2 : 1)}%`;
-}
 
 /** A level for a new element: floor(-ln(U) / ln(m)), U uniform in (0, 1]. */
 function drawLevel(ctx: BuildContext, m: number): number {
