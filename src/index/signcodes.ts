@@ -30,6 +30,7 @@
  *   codesAt ..           per slot: its code (`cb` bytes; bit d: byte d >> 3,
  *                        bit d & 7), then f and g (f32), then 8 bytes of padding
  *   gatherAt ..          the records of one filter's matching slots, side by side
+ *                        (up to GATHER_MAX)
  *
  * Scattered over the block, each matching record costs a cache miss: a
  * filter used again (the same bitmap, which the library keeps per filter)
@@ -40,6 +41,9 @@ import { WasmF32, simdAvailable } from './simd.js';
 
 /** Byte accumulators of `bitdot` count up to 8 a chunk of 16 bytes: exact up to 31 chunks (3,968 dims). */
 export const SIGN_CODES_MAX_DIM = 31 * 128;
+
+/** Records a gathered filter holds at most (4 MB at 384 dims): scans stop at 256·ef matches, 16,384 at ef 64. */
+const GATHER_MAX = 65_536;
 
 export class SignCodes {
   /** Bytes of one code: dim bits rounded up to 16 bytes. */
@@ -55,6 +59,7 @@ export class SignCodes {
   private readonly outAt: number;
   private readonly codesAt: number;
   private readonly gatherAt: number;
+  private readonly gatherCapacity: number;
   /** Where the listed records are: codesAt (list = slots) or gatherAt (list = positions in the gathered block). */
   private recordsAt = 0;
   /** The slot of each gathered record, while the list indexes them; else null. */
@@ -78,7 +83,8 @@ export class SignCodes {
     this.codesAt = this.outAt + 4 * slots;
     this.gatherAt = this.codesAt + slots * this.recordBytes;
     this.recordsAt = this.codesAt;
-    const size = this.gatherAt + slots * this.recordBytes;
+    this.gatherCapacity = Math.min(slots, GATHER_MAX);
+    const size = this.gatherAt + this.gatherCapacity * this.recordBytes;
     this.wasm = new WasmF32(size / 4);
     const buf = this.wasm.f32.buffer;
     this.bytes = new Uint8Array(buf, 0, size);
@@ -216,7 +222,7 @@ export class SignCodes {
     }
     this.recordsAt = this.codesAt;
     this.listSlots = null;
-    if (this.lastFilter === bits) {
+    if (this.lastFilter === bits && n <= this.gatherCapacity) {
       // Its second query: gather its records.
       const rb = this.recordBytes;
       for (let i = 0; i < n; i++) {
