@@ -7,13 +7,13 @@
  */
 import { InvalidInput, NotFound, UsageError, VdbError } from '../domain/errors.js';
 import { checkMetadata, checkTags, checkText, prefix } from '../domain/validate.js';
-import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult } from '../domain/types.js';
+import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult, TextBuildReport } from '../domain/types.js';
 import type { ChunkPageResult, DocumentsApi, IndexInfoResult, QueryRunner, VdbApi } from '../service/api.js';
 import type { AddOptions, BuildRequest, PutResult } from '../service/service.js';
 import type { AddOutcome } from '../domain/types.js';
 import { VdbClient } from './client.js';
 import type { ClientOptions } from './client.js';
-import type { FilterFields, NewChunkRequest, NewDocumentRequest, QueryRequest } from '../domain/wire.js';
+import type { FilterFields, NewChunkRequest, NewDocumentRequest, QueryRequest, ReplaceDocumentRequest } from '../domain/wire.js';
 import type { FilterInput } from '../filter/parse.js';
 
 /** The server's largest page and bulk add (server/schemas.ts MAX_PAGE, MAX_BULK). */
@@ -145,6 +145,11 @@ export class RemoteService implements VdbApi {
       if (ids.length === 0) throw new InvalidInput('give at least one document id');
       return this.client.deleteDocuments(await this.documentLib(ids[0], libRef), ids);
     },
+    replace: async (libRef, items, opts = {}) => {
+      const body = items.map((d) => ({ ...d, chunks: d.chunks.map((c) => (c.embedding === undefined ? c : { ...c, embedding: Array.from(c.embedding) })) }));
+      const { results } = await this.client.replaceDocuments(libRef, body as ReplaceDocumentRequest[], opts.isolate);
+      return results.map((r) => ('error' in r ? { id: r.id, error: new VdbError(r.error.code, r.error.message, { hint: r.error.hint }) } : r));
+    },
   };
 
   /** The library holding a document, as the local lookup finds it: given, or the one library that has the id. */
@@ -161,6 +166,10 @@ export class RemoteService implements VdbApi {
 
   buildIndex(ref: string, req: BuildRequest): Promise<IndexBuildView> {
     return this.client.buildIndex(ref, { ...req.params, type: req.type, full: req.full, text: req.text });
+  }
+
+  storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}): Promise<TextBuildReport | null> {
+    return this.client.storeTextIndex(ref, opts.whenWorthIt);
   }
 
   indexInfo(ref: string): Promise<IndexInfoResult> {

@@ -14,7 +14,11 @@ import type { ClusterNodeView, ClusterStatusView } from '../domain/wire.js';
 import type { ChunkPatch, LibraryPatch, NewChunk, NewLibrary, QueryInput } from '../domain/types.js';
 import { clockFromEnv, VdbService } from '../service/service.js';
 import type { AddOptions, BuildRequest, Progress, SessionOptions } from '../service/service.js';
-import type { DocumentsApi, VdbApi } from '../service/api.js';
+import type { DocumentsApi, LocalApi } from '../service/api.js';
+import type { DocumentReplacement, ReplaceFailure, ReplaceFailureView, ReplaceResult } from '../service/replace.js';
+import type { MetadataTarget } from '../service/service.js';
+import type { Metadata } from '../domain/types.js';
+import type { Database } from '../domain/model.js';
 import { writeContext } from '../service/write-context.js';
 import { SnapshotStore } from '../store/store.js';
 import { exportDatabase } from '../store/portable.js';
@@ -82,7 +86,7 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): Tuning {
   };
 }
 
-export class ClusterNode implements VdbApi {
+export class ClusterNode implements LocalApi {
   readonly service: VdbService;
   readonly clusterId: string;
   private election: Election | null = null;
@@ -249,6 +253,11 @@ export class ClusterNode implements VdbApi {
     return this.service.querySession(ref, opts);
   }
 
+  snapshot(): Database {
+    this.readable();
+    return this.service.store.read();
+  }
+
   /** Storage only: folds this replica's log (it changes no data, so it is not replicated). */
   compact() {
     return this.service.compact();
@@ -332,7 +341,43 @@ export class ClusterNode implements VdbApi {
     add: (libRef, items, opts) => this.submit('doc.add', { lib: libRef, items, on_conflict: opts?.onConflict }),
     update: (id, patch, libRef) => this.submit('doc.update', { id, patch, lib: libRef }),
     delete: (ids, libRef) => this.submit('doc.delete', { ids, lib: libRef }),
+    replace: (libRef, items, opts) => this.replaceDocuments(libRef, items, opts?.isolate),
   };
+
+  /**
+   * Documents replaced through as many `doc.replace` entries as keep each
+   * under one etcd value (VDB_CLUSTER_MAX_VALUE_BYTES), whole documents in
+   * each: every document is replaced atomically, every entry is one atomic
+   * change; a document larger than that goes alone, its entry in parts.
+   */
+  private async replaceDocuments(libRef: string, items: DocumentReplacement[], isolate?: boolean): Promise<(ReplaceResult | ReplaceFailure)[]> {
+    if (!Array.isArray(items) || items.length === 0) throw new InvalidInput('give at least one document');
+    // Sizes need the library's dim; a library this replica does not have yet is the leader's to judge, in one entry.
+    let dim = Infinity;
+    try {
+      dim = this.service.getLibrary(libRef).dim;
+    } catch {
+      // Sent as one group.
+    }
+    const out: (ReplaceResult | ReplaceFailure)[] = [];
+    for (const group of entryGroups(items, dim, maxValueBytes(this.opts.env))) {
+      const results = await this.submit('doc.replace', { lib: libRef, items: group, isolate });
+      out.push(...results.map((r) => ('error' in r ? failureOf(r) : r)));
+    }
+    return out;
+  }
+
+  setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }) {
+    return this.submit('chunk.set_metadata', { lib: ref, target, values, mode: opts.mode, path: opts.path });
+  }
+
+  unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]) {
+    return this.submit('chunk.unset_metadata', { lib: ref, target, paths });
+  }
+
+  storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}) {
+    return this.submit('text.store', { lib: ref, when_worth_it: opts.whenWorthIt });
+  }
 
   buildIndex(ref: string, req: BuildRequest, _onProgress?: Progress) {
     return this.submit('index.build', { lib: ref, req });
@@ -582,6 +627,30 @@ export class ClusterNode implements VdbApi {
       // Next tick.
     }
   }
+}
+
+/** Consecutive runs of documents whose entry stays under `limit` bytes (roughly: texts, metadata and float32 vectors). */
+function entryGroups(items: DocumentReplacement[], dim: number, limit: number): DocumentReplacement[][] {
+  const groups: DocumentReplacement[][] = [];
+  let group: DocumentReplacement[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = JSON.stringify(item ?? null).length + (Array.isArray(item?.chunks) ? item.chunks.length * dim * 4 : 0);
+    if (!Number.isFinite(size)) return [items];
+    if (group.length > 0 && bytes + size > limit) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += size;
+  }
+  groups.push(group);
+  return groups;
+}
+
+function failureOf(f: ReplaceFailureView): ReplaceFailure {
+  return { id: f.id, error: new VdbError(f.error.code, f.error.message, { hint: f.error.hint }) };
 }
 
 function unwrap(outcome: Outcome): unknown {

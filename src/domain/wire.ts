@@ -4,6 +4,7 @@
  * server/schemas.ts checks at compile time that its schemas accept exactly these.
  */
 import type { DocumentView } from './documents.js';
+import type { ErrorCode } from './errors.js';
 import type { ChunkView, FusionMethod, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict, SearchMode, TextIndexView } from './types.js';
 
 /** `POST /api/v1/libraries`. */
@@ -46,6 +47,27 @@ export interface NewDocumentRequest {
   title?: string | null;
   metadata?: Metadata;
   on_conflict?: OnConflict;
+}
+
+/** One document of `POST /api/v1/libraries/{lib}/documents/replace`: the document afterwards, with exactly these chunks. */
+export interface ReplaceDocumentRequest {
+  id: string;
+  title?: string | null;
+  metadata?: Metadata;
+  chunks: NewChunkRequest[];
+}
+
+/** What became of a replaced document. */
+export interface ReplaceResultView {
+  id: string;
+  document: 'added' | 'replaced' | 'unchanged';
+  chunks: { added: number; replaced: number; unchanged: number; removed: number };
+}
+
+/** A document the replace left out (`isolate`), and why. */
+export interface ReplaceFailureView {
+  id: string;
+  error: { code: ErrorCode; message: string; hint?: string };
 }
 
 /** `PATCH /api/v1/libraries/{lib}/documents/{id}`: at least one field. */
