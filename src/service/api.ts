@@ -22,7 +22,7 @@ import type { DocumentPatch, DocumentView, NewDocument } from '../domain/documen
 import type { AddOutcome } from '../domain/types.js';
 import type { AddDocumentOptions } from './documents.js';
 import type { DocumentReplacement, ReplaceFailure, ReplaceOptions, ReplaceResult } from './replace.js';
-import type { AddOptions, BuildRequest, MetadataTarget, Progress, PutResult, SessionOptions } from './service.js';
+import type { AddOptions, BuildRequest, MetadataTarget, Progress, PutResult, QuerySession, SessionOptions } from './service.js';
 import type { Database } from '../domain/model.js';
 import type { Metadata, TextBuildReport } from '../domain/types.js';
 import type { FilterInput } from '../filter/parse.js';
@@ -96,6 +96,8 @@ export interface VdbApi {
 export interface LocalApi extends VdbApi {
   /** The data as of now. @throws Unavailable while a cluster node is still catching up */
   snapshot(): Database;
+  /** A session over the library here, its Library at hand. */
+  querySession(ref: string, opts?: SessionOptions): Promise<QuerySession>;
   /** Metadata written into the chunks picked by ids or a filter, in one atomic change (Qdrant's set/overwrite payload). */
   setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }>;
   /** Keys removed from the metadata of the chunks picked (Qdrant's delete payload). */
