@@ -34,6 +34,9 @@ import type {
   NewLibraryRequest,
   QueryRequest,
   ReplaceDocumentRequest,
+  ImportBatchRequest,
+  ImportCheckRequest,
+  ImportedLibraryReport,
   ReplaceFailureView,
   ReplaceResultView,
 } from '../domain/wire.js';
@@ -182,6 +185,16 @@ export class VdbClient {
   /** Stores the full-text index brought up to date (`whenWorthIt`: only if worth it; else null). */
   async storeTextIndex(lib: string, whenWorthIt?: boolean): Promise<TextBuildReport | null> {
     return (await this.call<{ text_build: TextBuildReport | null }>('POST', `/api/v1/libraries/${enc(lib)}/text-index`, { when_worth_it: whenWorthIt })).text_build;
+  }
+
+  /** The checks before an import's first batch (vdb import --remote); answers 204-like {} when they pass. */
+  async checkImport(body: ImportCheckRequest): Promise<void> {
+    await this.call('POST', '/api/v1/import/check', body);
+  }
+
+  /** One batch of an import, as one atomic change. */
+  importBatch(body: ImportBatchRequest): Promise<ImportedLibraryReport> {
+    return this.call('POST', '/api/v1/import/batch', body);
   }
 
   /** Deletes all the documents (and their chunks) or, if any id is unknown, none. */

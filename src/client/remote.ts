@@ -10,7 +10,10 @@ import { checkMetadata, checkTags, checkText, prefix } from '../domain/validate.
 import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult, TextBuildReport } from '../domain/types.js';
 import type { ChunkPageResult, DocumentsApi, IndexInfoResult, QueryRunner, VdbApi } from '../service/api.js';
 import type { AddOptions, BuildRequest, PutResult } from '../service/service.js';
-import type { AddOutcome } from '../domain/types.js';
+import type { AddOutcome, OnConflict } from '../domain/types.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import type { ImportBatchOptions } from '../service/transfer.js';
+import type { ImportedLibraryReport } from '../domain/wire.js';
 import { VdbClient } from './client.js';
 import type { ClientOptions } from './client.js';
 import type { FilterFields, NewChunkRequest, NewDocumentRequest, QueryRequest, ReplaceDocumentRequest } from '../domain/wire.js';
@@ -166,6 +169,14 @@ export class RemoteService implements VdbApi {
 
   buildIndex(ref: string, req: BuildRequest): Promise<IndexBuildView> {
     return this.client.buildIndex(ref, { ...req.params, type: req.type, full: req.full, text: req.text });
+  }
+
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void> {
+    await this.client.checkImport({ records: libraries, on_conflict: opts.onConflict, outside: opts.outside });
+  }
+
+  importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport> {
+    return this.client.importBatch({ records, on_conflict: opts.onConflict, into: opts.into, last: opts.last, changed: opts.changed });
   }
 
   storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}): Promise<TextBuildReport | null> {

@@ -17,7 +17,9 @@ import type { AddOptions, BuildRequest, Progress, SessionOptions } from '../serv
 import type { DocumentsApi, LocalApi } from '../service/api.js';
 import type { DocumentReplacement, ReplaceFailure, ReplaceFailureView, ReplaceResult } from '../service/replace.js';
 import type { MetadataTarget } from '../service/service.js';
-import type { Metadata } from '../domain/types.js';
+import type { Metadata, OnConflict } from '../domain/types.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import type { ImportBatchOptions } from '../service/transfer.js';
 import type { Database } from '../domain/model.js';
 import { writeContext } from '../service/write-context.js';
 import { SnapshotStore } from '../store/store.js';
@@ -373,6 +375,16 @@ export class ClusterNode implements LocalApi {
 
   unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]) {
     return this.submit('chunk.unset_metadata', { lib: ref, target, paths });
+  }
+
+  /** On this replica once it applied everything committed: the checks before an import's first batch. */
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }) {
+    await this.sync();
+    return this.service.checkImport(libraries, opts);
+  }
+
+  importBatch(records: NumberedRecord[], opts: ImportBatchOptions) {
+    return this.submit('library.import', { records, on_conflict: opts.onConflict, into: opts.into, last: opts.last, changed: opts.changed });
   }
 
   storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}) {

@@ -14,6 +14,8 @@ import type { BuildRequest, MetadataTarget, VdbService } from '../service/servic
 import type { FilterInput } from '../filter/parse.js';
 import type { Metadata } from '../domain/types.js';
 import { InvalidInput } from '../domain/errors.js';
+import { readRecords } from '../transfer/format.js';
+import type { NumberedRecord } from '../transfer/format.js';
 import { failureView, prepareReplacements } from '../service/replace.js';
 import type { DocumentReplacement, ReplaceFailureView, ReplaceResult } from '../service/replace.js';
 
@@ -139,6 +141,15 @@ export const OPS = {
     // Whether it is worth storing is decided on each replica, which are all at the same state there.
     prepare: async (svc, { lib, when_worth_it }: { lib: string; when_worth_it?: boolean }) => plain({ lib: libId(svc, lib), when_worth_it }),
     apply: (svc, p: { lib: string; when_worth_it?: boolean }) => svc.storeTextIndex(p.lib, { whenWorthIt: p.when_worth_it }),
+  }),
+  'library.import': op({
+    // Records travel as read (embeddings in base64, every bit kept); the leader reads them once to refuse a bad batch before it is appended.
+    prepare: async (_svc, input: { records: NumberedRecord[]; on_conflict?: OnConflict; into?: { id: string; created: boolean }; last: boolean; changed?: boolean }) => {
+      readRecords(input.records);
+      return plain(input);
+    },
+    apply: (svc, p: { records: NumberedRecord[]; on_conflict?: OnConflict; into?: { id: string; created: boolean }; last: boolean; changed?: boolean }) =>
+      svc.importBatch(p.records, { onConflict: p.on_conflict, into: p.into, last: p.last, changed: p.changed }),
   }),
   'index.build': op({
     prepare: async (svc, { lib, req }: { lib: string; req: BuildRequest }) => plain({ lib: libId(svc, lib), req: { type: req.type as IndexType | undefined, params: req.params, full: req.full, text: req.text } }),

@@ -386,6 +386,44 @@ export const TextIndexStored = Type.Object(
   { text_build: Type.Union([Type.Object({ mode: Type.Enum(['full', 'incremental', 'none']), added: Type.Integer(), removed: Type.Integer() }), Type.Null()]) },
   { description: 'the full-text index build, or null when it was not worth storing' },
 );
+const NumberedRecords = Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Record(Type.String(), Type.Unknown())]), {
+  maxItems: MAX_BULK + 1,
+  description: 'records of a vdb export (README "Export and import"), each with the line it came from: errors name that line',
+});
+/** `POST /import/check`. */
+export const ImportCheckBody = Type.Object(
+  {
+    records: NumberedRecords,
+    on_conflict: OnConflictField,
+    outside: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'per library id: documents its chunks name that the export does not hold' })),
+  },
+  strict,
+);
+/** `POST /import/batch`. */
+export const ImportBatchBody = Type.Object(
+  {
+    records: NumberedRecords,
+    on_conflict: OnConflictField,
+    into: Type.Optional(Type.Object({ id: Type.String(), created: Type.Boolean() }, { ...strict, description: "what the library's first batch answered: later batches add to that library" })),
+    last: Type.Boolean({ description: "the library's last batch: its indexes are built" }),
+    changed: Type.Optional(Type.Boolean({ description: 'earlier batches added or replaced chunks' })),
+  },
+  strict,
+);
+const Counts = Type.Object({ added: Type.Integer(), replaced: Type.Integer(), unchanged: Type.Integer(), skipped: Type.Integer() });
+export const ImportedLibrarySchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    created: Type.Boolean(),
+    documents: Counts,
+    chunks: Counts,
+    index: Type.Union([IndexBuildViewSchema.properties.build, Type.Null()], { description: 'the index build (last batch), or null' }),
+    text_index: IndexBuildViewSchema.properties.text_build,
+  },
+  { description: 'what the batch did to its library, as one entry of vdb import --json' },
+);
+
 /** A filter in a replicated write: its JSON or shorthand forms, or the AST a Qdrant filter compiled to. */
 export const OpFilter = Type.Object({ ...filterFields, ast: Type.Optional(Type.Unknown({ description: "vdb's filter AST (src/filter/ast.ts)" })) }, strict);
 

@@ -24,6 +24,9 @@ import type { AddDocumentOptions } from './documents.js';
 import type { DocumentReplacement, ReplaceFailure, ReplaceOptions, ReplaceResult } from './replace.js';
 import type { AddOptions, BuildRequest, MetadataTarget, Progress, PutResult, QuerySession, SessionOptions } from './service.js';
 import type { Database } from '../domain/model.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import type { ImportBatchOptions, ImportedLibraryReport } from './transfer.js';
+import type { OnConflict } from '../domain/types.js';
 import type { Metadata, TextBuildReport } from '../domain/types.js';
 import type { FilterInput } from '../filter/parse.js';
 import type { IndexInfo } from '../domain/wire.js';
@@ -85,6 +88,10 @@ export interface VdbApi {
   query(ref: string, input: QueryInput): Promise<QueryResult>;
   querySession(ref: string, opts?: SessionOptions): Promise<QueryRunner>;
   compact(): Promise<CompactView>;
+  /** An import sent in batches (transfer/batches.ts): the checks before the first write, on the data where it is. */
+  checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void>;
+  /** One batch of an import: one library line and some of its documents and chunks, as one atomic change. */
+  importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport>;
 }
 
 /**

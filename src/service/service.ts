@@ -48,6 +48,10 @@ import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
 import { DocumentService } from './documents.js';
+import { readRecords } from '../transfer/format.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import { TransferService } from './transfer.js';
+import type { ImportBatchOptions, ImportedLibraryReport } from './transfer.js';
 import { answerText, buildTextIndex, checkTextQuery, depth, persistTextIndex, textIndexWorthStoring } from './search.js';
 import type { RankedRows, TextQuery } from './search.js';
 import { newId, randomUint32 } from './ids.js';
@@ -586,6 +590,14 @@ export class VdbService implements VdbApi {
    */
   async storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}): Promise<TextBuildReport | null> {
     return persistTextIndex(this, ref, opts.whenWorthIt ? textIndexWorthStoring : undefined);
+  }
+
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void> {
+    new TransferService(this).checkImport(readRecords(libraries), opts);
+  }
+
+  async importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport> {
+    return new TransferService(this).importBatch(readRecords(records), opts);
   }
 
   /** The database as of now, for readers that work on its libraries directly (the Qdrant routes). */

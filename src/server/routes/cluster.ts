@@ -6,7 +6,7 @@ import { BadRequest, NotFound } from '../../domain/errors.js';
 import type { ClusterStatusView } from '../../domain/wire.js';
 import { INDEX_TYPES } from '../../index/registry.js';
 import type { OpKind } from '../../cluster/ops.js';
-import { ChunkPatchBody, DocumentPatchBody, OpFilter, ReplaceDocument, LibraryPatchBody, MAX_BULK, NewChunk, NewDocument, NewLibraryBody, OnConflictField as OnConflict } from '../schemas.js';
+import { ChunkPatchBody, DocumentPatchBody, ImportBatchBody, OpFilter, ReplaceDocument, LibraryPatchBody, MAX_BULK, NewChunk, NewDocument, NewLibraryBody, OnConflictField as OnConflict } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -38,6 +38,7 @@ const OP_INPUTS: Record<OpKind, TSchema> = {
   'doc.delete': Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK }), lib: Type.Optional(Lib) }, { additionalProperties: false }),
   'doc.replace': Type.Object({ lib: Lib, items: Type.Array(ReplaceDocument, { minItems: 1, maxItems: MAX_BULK }), isolate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
   'text.store': Type.Object({ lib: Lib, when_worth_it: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  'library.import': ImportBatchBody,
   'index.build': Type.Object(
     {
       lib: Lib,
