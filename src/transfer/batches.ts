@@ -9,18 +9,20 @@
  * leaves the batches before it written, and running the import again with
  * --on-conflict skip or replace finishes it.
  */
+import { envNumber } from '../domain/env.js';
 import type { VdbApi } from '../service/api.js';
 import type { ImportedLibraryReport, ImportOptions } from '../service/transfer.js';
 import { importedChunkRecord, importedDocumentRecord, importedLibraryRecord } from './format.js';
 import type { ImportReader, NumberedRecord } from './format.js';
 
-/** Bytes of records per batch: one batch stays one etcd value (1 MiB) on a cluster, and far below a server's body limit. */
+/** Bytes of records per batch (VDB_IMPORT_BATCH_BYTES): one batch stays one etcd value (1 MiB) on a cluster, and far below a server's body limit. */
 export const IMPORT_BATCH_BYTES = 900 << 10;
 const IMPORT_BATCH_RECORDS = 5000;
 
 /** Imports what `reader` read through `api`'s batches; reports as TransferService.import does. */
 export async function importInBatches(api: VdbApi, reader: ImportReader, opts: ImportOptions = {}): Promise<ImportedLibraryReport[]> {
   const onConflict = opts.onConflict ?? 'fail';
+  const batchBytes = envNumber(process.env, 'VDB_IMPORT_BATCH_BYTES', IMPORT_BATCH_BYTES, 1);
   const outside: Record<string, string[]> = {};
   for (const L of reader.libraries) {
     const inFile = new Set(L.documents.map((d) => d.id));
@@ -52,7 +54,7 @@ export async function importInBatches(api: VdbApi, reader: ImportReader, opts: I
     };
     for (const rec of records()) {
       const size = JSON.stringify(rec[1]).length;
-      if (batch.length > 0 && (bytes + size > IMPORT_BATCH_BYTES || batch.length >= IMPORT_BATCH_RECORDS)) await send(false);
+      if (batch.length > 0 && (bytes + size > batchBytes || batch.length >= IMPORT_BATCH_RECORDS)) await send(false);
       batch.push(rec);
       bytes += size;
     }
