@@ -16,7 +16,7 @@ export const importRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app,
         tags,
         summary: "the checks an import makes before it writes (each library's name, dim, metric and embedder against this database; documents named from outside the export); writes nothing",
         body: ImportCheckBody,
-        response: { 200: Type.Object({ ok: Type.Literal(true) }), ...errorResponses },
+        response: { 200: Type.Object({ ok: Type.Literal(true) }, { description: 'every check passed: send the batches' }), ...errorResponses },
       },
     },
     async (req) => {
