@@ -20,7 +20,7 @@ import type { Chunk, Library } from '../domain/model.js';
 import type { Metadata, NewChunk } from '../domain/types.js';
 import { checkId, checkMetadata, checkTitle, prefix } from '../domain/validate.js';
 import type { SnapshotStore } from '../store/store.js';
-import type { ReplaceFailureView } from '../domain/wire.js';
+import type { ReplaceFailureView, ReplaceResultView } from '../domain/wire.js';
 import { newId } from './ids.js';
 import type { PreparedChunk, Progress } from './service.js';
 import { replaceChunk } from './service.js';
@@ -33,11 +33,8 @@ export interface DocumentReplacement {
   chunks: NewChunk[];
 }
 
-export interface ReplaceResult {
-  id: string;
-  document: 'added' | 'replaced' | 'unchanged';
-  chunks: { added: number; replaced: number; unchanged: number; removed: number };
-}
+/** What became of a document (the wire's ReplaceResultView). */
+export type ReplaceResult = ReplaceResultView;
 
 export interface ReplaceFailure {
   id: string;
