@@ -308,6 +308,18 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     n2.served.child.kill('SIGKILL');
     // Some entries in parts (over 2 KiB each), and two snapshot intervals: the log is trimmed past n2.
     expect((await call(n1, 'POST', '/api/v1/libraries/k/chunks', { chunks: Array.from({ length: 12 }, (_, j) => ({ embedding: Array.from({ length: 64 }, (_, d) => j * d + 1) })) })).status).toBe(201);
+    // Ingest, import and the full-text index while n2 is down: replayed or copied, they must leave the same bytes.
+    const files = join(dir, 'catchup-files');
+    mkdirSync(files, { recursive: true });
+    writeFileSync(join(files, 'a.md'), '# Owls\n\nOwls hunt at night.\n');
+    writeFileSync(join(files, 'b.txt'), 'Bees make honey. '.repeat(40));
+    expect((await call(n1, 'POST', '/api/v1/libraries', { name: 'kb' })).status).toBe(201);
+    const ingested = await vdbInProcess(['--remote', n1.served.url, 'ingest', '--lib', 'kb', files, '--chunk-size', '200', '--overlap', '0']);
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const exported = JSON.stringify({ format: 'vdb-export', version: 1 }) + '\n' + JSON.stringify({ type: 'library', id: 'lib_imported', name: 'imp', dim: 2, metric: 'l2', embedder: null, metadata: {}, created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z', index: { type: 'hnsw', params: {} } }) + '\n' +
+      Array.from({ length: 8 }, (_, i) => JSON.stringify({ type: 'chunk', lib_id: 'lib_imported', id: `p${i}`, text: `point ${i}`, embedding: [i, -i], created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z' })).join('\n') + '\n';
+    const imported = await vdbAsync(['--remote', n1.served.url, 'import'], { input: exported, env: { VDB_IMPORT_BATCH_BYTES: '400' } });
+    expect(imported.code, imported.stderr).toBe(0);
     for (let i = 4; i < 30; i++) expect((await add(i)).status).toBe(201);
     await waitFor('a snapshot', async () => {
       const { json } = await call(n1, 'GET', '/api/v1/cluster');
