@@ -5,7 +5,7 @@
  * codes map back to the same exit codes (domain/errors.ts); bulk adds are one
  * request, all or nothing, as locally.
  */
-import { InvalidInput, NotFound, UsageError, VdbError } from '../domain/errors.js';
+import { InvalidInput, NotFound, renameItem, UsageError, VdbError } from '../domain/errors.js';
 import { checkMetadata, checkTags, checkText, prefix } from '../domain/validate.js';
 import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult, TextBuildReport } from '../domain/types.js';
 import type { ChunkPageResult, DocumentsApi, IndexInfoResult, QueryRunner, VdbApi } from '../service/api.js';
@@ -228,21 +228,6 @@ class RemoteQueries implements QueryRunner<QueryResult> {
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * A bulk add's error names `chunk N` (its place in the request), a single
- * chunk's none; the CLI names the line it came from, as it does locally.
- */
-function renameItem(err: unknown, count: number, where: AddOptions['where'], noun = 'chunk'): unknown {
-  if (!(err instanceof VdbError) || where === undefined) return err;
-  if (count === 1) {
-    const name = where(0);
-    return name === undefined || err.code !== 'invalid_input' ? err : new VdbError(err.code, `${name}: ${err.message}`);
-  }
-  const m = new RegExp(`^${noun} (\\d+): `).exec(err.message);
-  const name = m ? where(Number(m[1]) - 1) : undefined;
-  return name === undefined ? err : new VdbError(err.code, `${name}: ${err.message.slice(m![0].length)}`);
 }
 
 /** A command's filter as a request's fields (absent ones left out). */

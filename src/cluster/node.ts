@@ -8,7 +8,7 @@
  * the node it wrote through.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Conflict, InvalidInput, StorageError, Unavailable, UsageError, VdbError } from '../domain/errors.js';
+import { Conflict, errorOf, InvalidInput, renameItem, StorageError, Unavailable, UsageError, VdbError } from '../domain/errors.js';
 import { envNumber } from '../domain/env.js';
 import type { ClusterNodeView, ClusterStatusView } from '../domain/wire.js';
 import type { ChunkPatch, LibraryPatch, NewChunk, NewLibrary, QueryInput } from '../domain/types.js';
@@ -309,9 +309,13 @@ export class ClusterNode implements LocalApi {
     return (await this.putChunks(ref, items, opts)).chunks;
   }
 
-  // Options naming lines and reporting progress are the CLI's; the REST routes pass none.
-  putChunks(ref: string, items: NewChunk[], opts?: AddOptions) {
-    return this.submit('chunk.put', { lib: ref, items, on_conflict: opts?.onConflict });
+  // Items are named as the caller names them (the Qdrant routes: points[i]); progress is the CLI's.
+  async putChunks(ref: string, items: NewChunk[], opts?: AddOptions) {
+    try {
+      return await this.submit('chunk.put', { lib: ref, items, on_conflict: opts?.onConflict });
+    } catch (err) {
+      throw renameItem(err, items.length, opts?.where);
+    }
   }
 
   updateChunk(id: string, patch: ChunkPatch, libRef?: string) {
@@ -340,7 +344,13 @@ export class ClusterNode implements LocalApi {
       this.readable();
       return this.service.documents.get(id, libRef);
     },
-    add: (libRef, items, opts) => this.submit('doc.add', { lib: libRef, items, on_conflict: opts?.onConflict }),
+    add: async (libRef, items, opts) => {
+      try {
+        return await this.submit('doc.add', { lib: libRef, items, on_conflict: opts?.onConflict });
+      } catch (err) {
+        throw renameItem(err, items.length, opts?.where, 'document');
+      }
+    },
     update: (id, patch, libRef) => this.submit('doc.update', { id, patch, lib: libRef }),
     delete: (ids, libRef) => this.submit('doc.delete', { ids, lib: libRef }),
     replace: (libRef, items, opts) => this.replaceDocuments(libRef, items, opts?.isolate),
@@ -662,12 +672,12 @@ function entryGroups(items: DocumentReplacement[], dim: number, limit: number): 
 }
 
 function failureOf(f: ReplaceFailureView): ReplaceFailure {
-  return { id: f.id, error: new VdbError(f.error.code, f.error.message, { hint: f.error.hint }) };
+  return { id: f.id, error: errorOf(f.error.code, f.error.message, { hint: f.error.hint }) };
 }
 
 function unwrap(outcome: Outcome): unknown {
   if (outcome.ok) return outcome.value;
-  throw new VdbError(outcome.error.code, outcome.error.message);
+  throw errorOf(outcome.error.code, outcome.error.message);
 }
 
 async function readMeta(ns: Namespace): Promise<Meta | null> {

@@ -200,6 +200,9 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     expect(left.points.map((p) => p.id)).toEqual([1, 3, 5, 7, 9, 11]);
     expect(left.points[0].payload).toEqual({ g: 0, tag: 'x' });
     expect((await call(n2, 'POST', '/collections/pts/points/scroll?consistency=bogus', {})).status).toBe(400);
+    // Errors from the leader in Qdrant's words, as on a single node.
+    await expect(q2.createCollection('pts', { vectors: { size: 4, distance: 'Euclid' } })).rejects.toMatchObject({ status: 409, data: { status: { error: 'Wrong input: Collection `pts` already exists!' } } });
+    await expect(q2.upsert('pts', { wait: true, points: [{ id: 50, vector: [1, 2, 3, 4] }, { id: 51, vector: [1, 2] }] })).rejects.toMatchObject({ status: 400, data: { status: { error: 'Wrong input: points[1]: embedding has 2 dims, expected 4' } } });
     expect(await contents(n2)).toEqual(await contents(n1));
 
     const direct = vdb(['--db', n2.db, 'chunk', 'add', '--lib', 'docs', 'sneaky']);
