@@ -357,10 +357,13 @@ export class ClusterNode implements LocalApi {
   };
 
   /**
-   * Documents replaced through as many `doc.replace` entries as keep each
-   * under one etcd value (VDB_CLUSTER_MAX_VALUE_BYTES), whole documents in
-   * each: every document is replaced atomically, every entry is one atomic
-   * change; a document larger than that goes alone, its entry in parts.
+   * Documents replaced through `doc.replace` entries. Leaving invalid ones
+   * out (`isolate`, what ingest does by default), as many entries as keep
+   * each under one etcd value (VDB_CLUSTER_MAX_VALUE_BYTES), whole documents
+   * in each: every document is replaced atomically, every entry is one atomic
+   * change, and a document larger than that goes alone, its entry in parts.
+   * All or nothing (`vdb ingest --strict`): one entry, in parts if need be,
+   * so a refused document leaves the whole request unwritten, as locally.
    */
   private async replaceDocuments(libRef: string, items: DocumentReplacement[], isolate?: boolean): Promise<(ReplaceResult | ReplaceFailure)[]> {
     if (!Array.isArray(items) || items.length === 0) throw new InvalidInput('give at least one document');
@@ -372,7 +375,7 @@ export class ClusterNode implements LocalApi {
       // Sent as one group.
     }
     const out: (ReplaceResult | ReplaceFailure)[] = [];
-    for (const group of entryGroups(items, dim, maxValueBytes(this.opts.env))) {
+    for (const group of isolate ? entryGroups(items, dim, maxValueBytes(this.opts.env)) : [items]) {
       const results = await this.submit('doc.replace', { lib: libRef, items: group, isolate });
       out.push(...results.map((r) => ('error' in r ? failureOf(r) : r)));
     }

@@ -375,7 +375,7 @@ export const ReplaceResults = Type.Object(
       { description: 'per document, in request order: what became of it, or (isolate) why it was left out' },
     ),
   },
-  { description: 'one atomic change on a single node; on a cluster one per log entry, each document whole in one' },
+  { description: 'one atomic change on a single node; on a cluster one per log entry (with isolate, several, each document whole in one)' },
 );
 /** `POST /libraries/:lib/text-index`. */
 export const TextIndexBody = Type.Object(

@@ -167,6 +167,12 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     const localChunks = chunkView((await vdbInProcess(['chunk', 'list', '--lib', 'kb', '--json'], { db: lone })).stdout);
     expect(chunkView((await vdbInProcess(['--remote', n1.served.url, '--consistency', 'strong', 'chunk', 'list', '--lib', 'kb', '--json'])).stdout)).toEqual(localChunks);
     expect(JSON.parse((await rv(['ingest', '--lib', 'kb', files, '--chunk-size', '200', '--overlap', '20', '--json'])).stdout)).toMatchObject({ unchanged: 3, chunks: { added: 0 } });
+    // --strict is all or nothing per batch: one entry (in parts), then text.store.
+    writeFileSync(join(files, 'b.txt'), 'Dogs sleep after barking. '.repeat(60));
+    writeFileSync(join(files, 'c.txt'), 'Birds fly south. '.repeat(30));
+    const seqStrict = await seq();
+    expect(JSON.parse((await rv([...ingest, '--strict'])).stdout)).toMatchObject({ updated: 2, unchanged: 1 });
+    expect((await seq()) - seqStrict).toBe(2);
 
     // vdb import through the follower, in batches: the data of the export, bit for bit, on the other node.
     const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: `v${i}`, embedding: [i, 1, -0], metadata: { i }, text: `vector ${i}` })).join('\n');
