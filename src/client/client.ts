@@ -11,7 +11,7 @@
 import type { ErrorCode } from '../domain/errors.js';
 import { VdbError } from '../domain/errors.js';
 import type { DocumentView } from '../domain/documents.js';
-import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult } from '../domain/types.js';
+import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult, TextBuildReport } from '../domain/types.js';
 import type {
   BuildIndexRequest,
   ChunkListRequest,
@@ -33,6 +33,12 @@ import type {
   NewChunkRequest,
   NewLibraryRequest,
   QueryRequest,
+  ReplaceDocumentRequest,
+  ImportBatchRequest,
+  ImportCheckRequest,
+  ImportedLibraryReport,
+  ReplaceFailureView,
+  ReplaceResultView,
 } from '../domain/wire.js';
 
 export interface ClientOptions {
@@ -169,6 +175,26 @@ export class VdbClient {
   /** Adds all the documents or, if any is invalid, none. */
   addDocuments(lib: string, documents: NewDocumentRequest[], onConflict?: OnConflict): Promise<DocumentListView> {
     return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents/batch`, { documents, on_conflict: onConflict });
+  }
+
+  /** Each document with exactly these chunks (`isolate`: invalid ones left out and reported). */
+  replaceDocuments(lib: string, documents: ReplaceDocumentRequest[], isolate?: boolean): Promise<{ results: (ReplaceResultView | ReplaceFailureView)[] }> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents/replace`, { documents, isolate });
+  }
+
+  /** Stores the full-text index brought up to date (`whenWorthIt`: only if worth it; else null). */
+  async storeTextIndex(lib: string, whenWorthIt?: boolean): Promise<TextBuildReport | null> {
+    return (await this.call<{ text_build: TextBuildReport | null }>('POST', `/api/v1/libraries/${enc(lib)}/text-index`, { when_worth_it: whenWorthIt })).text_build;
+  }
+
+  /** The checks before an import's first batch (vdb import --remote); answers 204-like {} when they pass. */
+  async checkImport(body: ImportCheckRequest): Promise<void> {
+    await this.call('POST', '/api/v1/import/check', body);
+  }
+
+  /** One batch of an import, as one atomic change. */
+  importBatch(body: ImportBatchRequest): Promise<ImportedLibraryReport> {
+    return this.call('POST', '/api/v1/import/batch', body);
   }
 
   /** Deletes all the documents (and their chunks) or, if any id is unknown, none. */

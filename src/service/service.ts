@@ -4,7 +4,7 @@
  */
 import { Conflict, InvalidFilter, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
-import type { Chunk } from '../domain/model.js';
+import type { Chunk, Database } from '../domain/model.js';
 import type {
   AddOutcome,
   BuildReport,
@@ -25,6 +25,7 @@ import type {
   QueryExplain,
   QueryInput,
   QueryResult,
+  TextBuildReport,
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
 import type { IndexInfo } from '../domain/wire.js';
@@ -47,7 +48,11 @@ import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
 import { DocumentService } from './documents.js';
-import { answerText, buildTextIndex, checkTextQuery, depth } from './search.js';
+import { readRecords } from '../transfer/format.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import { TransferService } from './transfer.js';
+import type { ImportBatchOptions, ImportedLibraryReport } from './transfer.js';
+import { answerText, buildTextIndex, checkTextQuery, depth, persistTextIndex, textIndexWorthStoring } from './search.js';
 import type { RankedRows, TextQuery } from './search.js';
 import { newId, randomUint32 } from './ids.js';
 import type { VdbApi } from './api.js';
@@ -578,6 +583,28 @@ export class VdbService implements VdbApi {
   }
 
   /** The library's index coverage; null when no index was built (queries scan exactly). */
+  /**
+   * Stores the library's full-text index brought up to date; with
+   * `whenWorthIt`, only as textIndexWorthStoring says (null when not), as
+   * `vdb ingest` does at its end.
+   */
+  async storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}): Promise<TextBuildReport | null> {
+    return persistTextIndex(this, ref, opts.whenWorthIt ? textIndexWorthStoring : undefined);
+  }
+
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void> {
+    new TransferService(this).checkImport(readRecords(libraries), opts);
+  }
+
+  async importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport> {
+    return new TransferService(this).importBatch(readRecords(records), opts);
+  }
+
+  /** The database as of now, for readers that work on its libraries directly (the Qdrant routes). */
+  snapshot(): Database {
+    return this.store.read();
+  }
+
   indexInfo(ref: string): IndexInfo {
     const lib = this.store.read().library(ref);
     return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView(), text_index: lib.text.view(lib.rowSeqs()) };

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { once } from 'node:events';
-import { collect, globals, localServiceOf } from '../context.js';
+import { collect, globals, localServiceOf, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printJson, progressBar, progressCounter, success } from '../output.js';
 import { onConflictOption } from './chunk.js';
@@ -47,14 +47,21 @@ A library whose name is not in the database is created (with its id, unless that
 One whose name exists is a conflict; with --on-conflict skip or replace, the export's documents
 and chunks are merged into it (same dim, metric and embedder), and ids that exist are left as they
 are or replaced. Every line is checked first: a bad line is named and nothing is imported.
+With --remote URL the export is read and checked here, then checked against the server's data,
+then sent in batches, each one atomic change (one log entry on a cluster).
 
 Examples:
   $ vdb --db restored.json import < backup.ndjson
   $ vdb export --db a.json --lib docs | vdb --db b.json import --on-conflict replace`,
     )
     .action(async (o, cmd: Command) => {
-      const [{ TransferService }, { ImportReader }] = await Promise.all([import('../../service/transfer.js'), import('../../transfer/format.js')]);
-      const svc = await localServiceOf(cmd, 'vdb import');
+      const [{ TransferService }, { ImportReader }, { importInBatches }, { VdbService }] = await Promise.all([
+        import('../../service/transfer.js'),
+        import('../../transfer/format.js'),
+        import('../../transfer/batches.js'),
+        import('../../service/service.js'),
+      ]);
+      const svc = await serviceOf(cmd);
       const reader = new ImportReader();
       const reading = progressCounter('reading lines:');
       try {
@@ -65,10 +72,14 @@ Examples:
       } finally {
         reading.stop();
       }
-      const bar = await progressBar('building indexes');
+      const local = svc instanceof VdbService;
+      const bar = await progressBar(local ? 'building indexes' : 'sending');
       let reports;
       try {
-        reports = await new TransferService(svc).import(reader, { onConflict: o.onConflict, onProgress: bar?.update });
+        // Locally one atomic change; to a server, checked there and then sent in batches (transfer/batches.ts).
+        reports = local
+          ? await new TransferService(svc).import(reader, { onConflict: o.onConflict, onProgress: bar?.update })
+          : await importInBatches(svc, reader, { onConflict: o.onConflict, onProgress: bar?.update });
       } finally {
         bar?.stop();
       }
