@@ -58,12 +58,6 @@ export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolea
   return new VdbService({ path: g.db, seed: g.seed, ...rest });
 }
 
-/** The snapshot at --db, for commands that work on it directly (export, import); refuses --remote. */
-export async function localServiceOf(cmd: Command, what: string, opts: { read?: boolean; storage?: StoreTuning } = {}): Promise<import('../service/service.js').VdbService> {
-  refuseRemote(cmd, what);
-  return (await serviceOf(cmd, opts)) as import('../service/service.js').VdbService;
-}
-
 /** For commands that work on this machine only (serve, demo, model, embed, compact). */
 export function refuseRemote(cmd: Command, what: string): void {
   if (globals(cmd).remote === undefined) return;

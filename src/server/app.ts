@@ -24,7 +24,7 @@ import { clusterRoutes } from './routes/cluster.js';
 import type { ClusterHooks } from './routes/context.js';
 import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
-import { importRoutes } from './routes/imports.js';
+import { transferRoutes } from './routes/transfer.js';
 import { indexRoutes } from './routes/indexes.js';
 import { libraryRoutes } from './routes/libraries.js';
 import { qdrantRoutes } from './qdrant/routes.js';
@@ -129,7 +129,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
-  await app.register(importRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(transferRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(clusterRoutes, { ...ctx, prefix: '/api/v1' });
   // The Qdrant routes read a library where it is: on a single node and on a cluster node (whose writes go through its log).
   const local = opts.service;

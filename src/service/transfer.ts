@@ -39,19 +39,11 @@ export class TransferService {
   constructor(private readonly ctx: TransferContext) {}
 
   /**
-   * The export of the given libraries (default: all), line by line. Reads
-   * each library's rows as it gets to them; nothing is held as one string.
+   * The export of the given libraries (default: all), line by line (see `exportLines`).
    * @throws NotFound for an unknown library
    */
-  *exportLines(libRefs: string[] = []): Generator<string> {
-    const db = this.ctx.store.read();
-    const libs = libRefs.length === 0 ? db.libraries : [...new Set(libRefs.map((ref) => db.library(ref)))];
-    yield headerLine();
-    for (const lib of libs) {
-      yield libraryLine(lib);
-      for (const d of lib.documents.list()) yield documentLine(lib, d);
-      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, r);
-    }
+  exportLines(libRefs: string[] = []): Generator<string> {
+    return exportLines(this.ctx.store.read(), libRefs);
   }
 
   /**
@@ -257,4 +249,22 @@ function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnC
     return same ? 'unchanged' : 'replaced';
   });
   return { source: L, target, docOutcomes, chunkOutcomes, chunkRows };
+}
+
+/**
+ * The export of `db`'s libraries named in `libRefs` (default: all), line by
+ * line; a server streams it as `GET /api/v1/export`. Reads each library's
+ * rows as it gets to them; nothing is held as one string.
+ * @throws NotFound for an unknown library, at once (before the first line)
+ */
+export function exportLines(db: Database, libRefs: string[] = []): Generator<string> {
+  const libs = libRefs.length === 0 ? db.libraries : [...new Set(libRefs.map((ref) => db.library(ref)))];
+  return (function* () {
+    yield headerLine();
+    for (const lib of libs) {
+      yield libraryLine(lib);
+      for (const d of lib.documents.list()) yield documentLine(lib, d);
+      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, r);
+    }
+  })();
 }

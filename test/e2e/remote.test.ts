@@ -40,6 +40,8 @@ describe('vdb --remote against a single node', () => {
       ['query', '--lib', 'docs', '--embedding', '[1,0.1,0]', '-k', '2', '--json'],
       ['query', '--lib', 'docs', '--embedding', '[1,0.1,0]', '--filter', '{"lang": "fr"}', '--json'],
       ['index', 'show', '--lib', 'docs', '--json'],
+      ['export'],
+      ['export', '--lib', 'docs'],
     ]) {
       const [r, l] = [await remote(args), await local(args)];
       expect([r.code, r.stdout], args.join(' ')).toEqual([l.code, l.stdout]);
@@ -112,6 +114,7 @@ describe('vdb --remote against a single node', () => {
       [['lib', 'create', 'docs'], 5],
       [['chunk', 'add', '--lib', 'docs', '--embedding', '[1,2]'], 3],
       [['count', '--lib', 'docs', '--filter', '{"$bogus": 1}'], 3],
+      [['export', '--lib', 'docs', '--lib', 'nope'], 4],
     ] as const) {
       const [r, l] = [await remote([...args]), await local([...args])];
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);

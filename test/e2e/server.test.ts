@@ -56,6 +56,7 @@ const OPERATIONS = [
   'POST /api/v1/import/check',
   'POST /api/v1/import/batch',
   'GET /api/v1/cluster',
+  'GET /api/v1/export',
   'POST /api/v1/cluster/ops',
   // The Qdrant-compatible routes (src/server/qdrant, tag "qdrant").
   'GET /',

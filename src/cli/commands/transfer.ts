@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { once } from 'node:events';
-import { collect, globals, localServiceOf, serviceOf } from '../context.js';
+import type { RemoteService } from '../../client/remote.js';
+import type { VdbService } from '../../service/service.js';
+import { collect, globals, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printJson, progressBar, progressCounter, success } from '../output.js';
 import { onConflictOption } from './chunk.js';
@@ -15,17 +17,25 @@ export function exportCommand(): Command {
 Embeddings are base64 float32, bit for bit. vdb import reads it back; export → import → export
 gives the same bytes.
 
+With --remote URL the server streams it (GET /api/v1/export), from one state of its data.
+
 Examples:
   $ vdb export > backup.ndjson
+  $ vdb --remote http://127.0.0.1:8000 export --lib docs > docs.ndjson
   $ vdb export --lib docs | vdb --db other.json import
   $ vdb export --lib docs | gzip > docs.ndjson.gz`,
     )
     .action(async (o, cmd: Command) => {
-      const { TransferService } = await import('../../service/transfer.js');
-      const lines = new TransferService(await localServiceOf(cmd, 'vdb export', { read: true })).exportLines(o.lib ?? []);
+      const libs: string[] = o.lib ?? [];
+      const service = await serviceOf(cmd, { read: true });
+      // Over --remote the server streams the same lines (GET /api/v1/export).
+      const lines =
+        globals(cmd).remote !== undefined
+          ? (service as RemoteService).client.exportNdjson(libs)
+          : new (await import('../../service/transfer.js')).TransferService(service as VdbService).exportLines(libs);
       const stdout = process.stdout;
       let buf = '';
-      for (const line of lines) {
+      for await (const line of lines) {
         buf += line;
         if (buf.length < 1 << 20) continue;
         // Waits for a slow reader instead of queueing the whole export in memory.
