@@ -48,7 +48,8 @@
  * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
  */
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
-import { WasmF32, simdAvailable } from './simd.js';
+import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
+import type { WasmMemory } from './simd.js';
 import type { TopK } from './topk.js';
 import { allows, forEachSet } from './types.js';
 import type { ArraySource, BuildContext, IndexKind, IndexUpdate, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
@@ -191,8 +192,12 @@ export class HnswIndex implements VectorIndex {
   private format: 'f32' | 'i8' = 'f32';
   private stride = 0;
   private base = 0;
-  /** Word offset of the 4 batch results. */
+  /** Word offset of this instance's query scratch: 0, or a worker view's region of a shared block (see share). */
+  private qAt = 0;
+  /** Word offset of the 4 batch results (just after the query scratch). */
   private out = 0;
+  /** The block as worker threads see it, once share() moved it into a shared memory. */
+  private sharing: SharedHnsw | null = null;
   /** Bytes of one int8 vector (dim rounded up to 16, zero-padded). */
   private readonly vecBytes: number;
   private wasm: WasmF32 | null = null;
@@ -211,7 +216,7 @@ export class HnswIndex implements VectorIndex {
   private sqMax = 0;
   private readonly nd = new Float64Array(4);
   private readonly one = new Int32Array(1);
-  private readonly upperOff: Int32Array;
+  private upperOff: Int32Array;
   private maxLevel: number;
   private entry: number;
   private tags: Uint16Array;
@@ -237,9 +242,9 @@ export class HnswIndex implements VectorIndex {
     readonly efConstruction: number,
     efSearch: number,
     entry: number,
-    private readonly levels: Int32Array,
-    private readonly upper: Int32Array,
-    format: 'f32' | 'i8',
+    private levels: Int32Array,
+    private upper: Int32Array,
+    format: 'f32' | 'i8' | { shared: SharedHnsw; thread: number },
   ) {
     this.efSearch = efSearch;
     this.maxM = m;
@@ -248,16 +253,27 @@ export class HnswIndex implements VectorIndex {
     this.vecBytes = up16(dim);
     this.scales = new Float32Array(dim);
     this.sqnorms = new Float32Array(slots);
-    this.allocate(format);
-    this.upperOff = new Int32Array(slots);
-    let off = 0;
-    let maxLevel = -1;
-    for (let e = 0; e < slots; e++) {
-      this.upperOff[e] = off;
-      off += levels[e] * (1 + m);
-      if (levels[e] > maxLevel) maxLevel = levels[e];
+    if (typeof format === 'object') {
+      // A worker's view: every array is the shared one; only the query scratch, tags and heaps are its own.
+      const { shared, thread } = format;
+      this.bindShared(new WasmF32(shared.words, { memory: shared.memory }), shared.words, thread);
+      this.upperOff = shared.upperOff;
+      this.scales = shared.scales;
+      this.sqnorms = shared.sqnorms;
+      this.sqMax = shared.sqMax;
+      this.maxLevel = entry < 0 ? -1 : levels[entry];
+    } else {
+      this.allocate(format);
+      this.upperOff = new Int32Array(slots);
+      let off = 0;
+      let maxLevel = -1;
+      for (let e = 0; e < slots; e++) {
+        this.upperOff[e] = off;
+        off += levels[e] * (1 + m);
+        if (levels[e] > maxLevel) maxLevel = levels[e];
+      }
+      this.maxLevel = maxLevel;
     }
-    this.maxLevel = maxLevel;
     this.entry = entry;
     this.tags = new Uint16Array(slots);
     this.sel = new Int32Array(this.maxM0 + 1);
@@ -269,6 +285,7 @@ export class HnswIndex implements VectorIndex {
     const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
     this.format = format;
     this.stride = this.linkWords + vecWords;
+    this.qAt = 0;
     this.out = vecWords;
     this.base = this.out + 4;
     const words = this.base + this.slots * this.stride;
@@ -281,6 +298,82 @@ export class HnswIndex implements VectorIndex {
 
   params(): Record<string, number> {
     return { m: this.m, ef_construction: this.efConstruction, ef_search: this.efSearch };
+  }
+
+  /**
+   * Moves the quantized block into a shared WebAssembly memory (one copy,
+   * level 0 read in whole first), with a query scratch region for each of
+   * `threads` - 1 worker threads after the slots:
+   *
+   *   [scratch 0 | slots … | scratch 1 | … | scratch threads-1], each scratch Q + 4 words (= base)
+   *
+   * and the other arrays into SharedArrayBuffers; this index goes on
+   * searching from scratch 0. Nothing is written to any of it afterwards, so
+   * worker views (`HnswIndex.view`) read it without locks. Returns what to
+   * post to them, or null when shared memory is unavailable (the caller stays on one thread).
+   */
+  share(threads: number): SharedHnsw | null {
+    if (this.format !== 'i8' || this.wasm === null || !sharedSimdAvailable()) return null;
+    if (this.sharing !== null && this.sharing.threads >= threads) return this.sharing;
+    this.loadAll();
+    const used = this.base + this.slots * this.stride;
+    const words = used + (threads - 1) * this.base;
+    if (words * 4 > 2 ** 32) return null;
+    let wasm: WasmF32;
+    try {
+      wasm = new WasmF32(words, { shared: true });
+    } catch {
+      return null;
+    }
+    wasm.f32.set(this.f32.subarray(0, used));
+    this.bindShared(wasm, words, 0);
+    this.levels = inSharedMemory(this.levels);
+    this.upper = inSharedMemory(this.upper);
+    this.upperOff = inSharedMemory(this.upperOff);
+    this.scales = inSharedMemory(this.scales);
+    this.sqnorms = inSharedMemory(this.sqnorms);
+    this.sharing = {
+      memory: wasm.memory,
+      words,
+      threads,
+      slots: this.slots,
+      dim: this.dim,
+      m: this.m,
+      efConstruction: this.efConstruction,
+      efSearch: this.efSearch,
+      entry: this.entry,
+      sqMax: this.sqMax,
+      levels: this.levels,
+      upper: this.upper,
+      upperOff: this.upperOff,
+      scales: this.scales,
+      sqnorms: this.sqnorms,
+    };
+    return this.sharing;
+  }
+
+  /**
+   * A worker thread's index over a shared block (see share): the same
+   * answers, bit for bit, from its own query scratch `thread` (1 ≤ thread < shared.threads).
+   */
+  static view(shared: SharedHnsw, thread: number): HnswIndex {
+    if (!(thread >= 1 && thread < shared.threads)) throw new Error(`hnsw view: no scratch region for thread ${thread}`);
+    const { slots, dim, m, efConstruction, efSearch, entry, levels, upper } = shared;
+    return new HnswIndex(slots, dim, m, efConstruction, efSearch, entry, levels, upper, { shared, thread });
+  }
+
+  /** Views of the quantized layout over `wasm` (`words` long), searching from scratch region `thread`. */
+  private bindShared(wasm: WasmF32, words: number, thread: number): void {
+    const vecWords = this.vecBytes / 4;
+    this.format = 'i8';
+    this.stride = this.linkWords + vecWords;
+    this.base = vecWords + 4;
+    this.qAt = thread === 0 ? 0 : this.base + this.slots * this.stride + (thread - 1) * this.base;
+    this.out = this.qAt + vecWords;
+    this.wasm = wasm;
+    this.f32 = wasm.f32;
+    this.i32 = new Int32Array(wasm.f32.buffer, 0, words);
+    this.i8 = new Int8Array(wasm.f32.buffer, 0, words * 4);
   }
 
   serialize(): SerializedIndex {
@@ -489,7 +582,7 @@ export class HnswIndex implements VectorIndex {
     nd[3] = sign * f[out + 3];
   }
 
-  /** Quantizes the query into the scratch at word 0: q[i]·scales[i] ≈ qStep · int8. */
+  /** Quantizes the query into this instance's scratch (word qAt): q[i]·scales[i] ≈ qStep · int8. */
   private loadQuery(query: Float32Array): void {
     const scales = this.scales;
     const dim = this.dim;
@@ -504,7 +597,8 @@ export class HnswIndex implements VectorIndex {
     const step = max > 0 ? max / 127 : 1;
     this.qStep = step;
     const i8 = this.i8;
-    for (let i = 0; i < dim; i++) i8[i] = Math.round((query[i] * scales[i]) / step);
+    const at = this.qAt << 2;
+    for (let i = 0; i < dim; i++) i8[at + i] = Math.round((query[i] * scales[i]) / step);
     // Rounding errors as independent uniforms (variance step²/12 each): the
     // data's, weighted by q[i]·scales[i], and the query's, weighted by the
     // int8 vector (|x'|² ≤ sqMax).
@@ -525,28 +619,29 @@ export class HnswIndex implements VectorIndex {
     }
     this.ip = metric !== 'l2';
     this.loadQuery(query);
+    const q = this.qAt;
     let note: string | undefined;
     if (filter) {
       const sb = this.slotBits(space, filter);
       const share = filter.count / this.slots;
       const few = filter.count <= FILTERED.scanPerEf * beam;
-      const ep = few ? -1 : this.descend(0, this.entry, 0);
+      const ep = few ? -1 : this.descend(q, this.entry, 0);
       const local = few ? null : this.localMatches(ep, sb);
       const correlated = local !== null && awayFromMatches(local, share);
       if (few || (correlated && filter.count <= FILTERED.correlatedScanPerEf * beam)) {
         // A scan keeps more estimates than a walk's beam: a query far from every match (a correlated filter) has
         // estimates whose rounding error is large next to their gaps, and re-scoring stops once it is proven.
         const keep = Math.max(beam, FILTERED.scanKeep);
-        this.scanFiltered(0, keep, sb);
+        this.scanFiltered(q, keep, sb);
         const why = few ? `${count(filter.count)} matching entries` : `${count(filter.count)} matching entries, but only ${pct(local!.hit / local!.seen)} of the graph near the query matches (${pct(share)} overall): a walk from there would miss them`;
         note = `${why}: scan of their int8 vectors, the nearest of ${keep} re-scored exactly`;
       } else {
         const twoHop = share < FILTERED.twoHopBelow;
-        this.searchFiltered(0, ep, beam, sb, space, filter, twoHop);
+        this.searchFiltered(q, ep, beam, sb, space, filter, twoHop);
         note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${pct(share)} of the entries match`;
       }
     } else {
-      this.searchLayer(0, this.descend(0, this.entry, 0), 0, beam, s2r);
+      this.searchLayer(q, this.descend(q, this.entry, 0), 0, beam, s2r);
     }
     // Never short: a walk that found fewer than k live candidates (a filter whose
     // matches the graph does not connect, or a graph mostly stale) scans instead.
@@ -1039,7 +1134,7 @@ export class HnswIndex implements VectorIndex {
       const x = space.data.subarray(row * dim, (row + 1) * dim);
       index.setQuantized(row, x);
       index.loadQuery(x);
-      index.insert(row, 0);
+      index.insert(row, index.qAt);
       if ((i & 1023) === 1023 || i === added.length - 1) ctx.onProgress?.(i + 1, added.length);
     });
     index.pair = null;
@@ -1269,6 +1364,36 @@ function idot(i8: Int8Array, a: number, b: number, n: number): number {
   let s = 0;
   for (let i = 0; i < n; i++) s += i8[a + i] * i8[b + i];
   return s;
+}
+
+/** What a worker thread needs to search a shared index (HnswIndex.share, HnswIndex.view); every array is SharedArrayBuffer-backed. */
+export interface SharedHnsw {
+  memory: WasmMemory;
+  /** Words of the block, the workers' scratch regions included. */
+  words: number;
+  /** Scratch regions: this thread's and the workers'. */
+  threads: number;
+  slots: number;
+  dim: number;
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+  entry: number;
+  sqMax: number;
+  levels: Int32Array;
+  upper: Int32Array;
+  upperOff: Int32Array;
+  scales: Float32Array;
+  sqnorms: Float32Array;
+}
+
+/** A copy of `a` in a SharedArrayBuffer, so worker threads read this one copy. */
+function inSharedMemory<T extends Int32Array | Float32Array>(a: T): T {
+  const Ctor = a.constructor as new (buffer: SharedArrayBuffer) => T;
+  const out = new Ctor(new SharedArrayBuffer(Math.max(4, a.byteLength)));
+  const view = a.length === out.length ? out : (out.subarray(0, a.length) as T);
+  view.set(a);
+  return view;
 }
 
 /** A WebAssembly memory for the block, or null (no SIMD, > 4 GiB, or out of address space). */

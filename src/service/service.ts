@@ -36,13 +36,15 @@ import type { FilterInput } from '../filter/parse.js';
 import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
+import type { Ranked } from '../index/batch.js';
+import { SearchPool } from '../index/pool.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
 import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
 import type { BuildJob, BuildOutcome } from '../index/build-job.js';
-import type { VectorIndex } from '../index/types.js';
+import type { SearchSpace, VectorIndex } from '../index/types.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -804,7 +806,7 @@ export interface PreparedQuery {
 }
 
 export interface SessionOptions {
-  /** Threads for batched exact search (`queryBatch`); default: the machine's. */
+  /** Threads for batched search (`queryBatch`: exact scans, and HNSW on a pool of workers); default: the machine's. */
   threads?: number;
   /** A filter ANDed into every query of the session (`query --stdin --where ...`). */
   filter?: FilterInput;
@@ -814,6 +816,8 @@ export interface SessionOptions {
 export class QuerySession {
   private answered = 0;
   private batch: BatchSearch | null = null;
+  /** The worker pool of an index that can be shared (HNSW), for the index and rows it was opened on. */
+  private pool: { index: VectorIndex; space: SearchSpace; pool: SearchPool | null } | null = null;
   /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
   private ahead = new Map<string, Float32Array>();
   private readonly filter: Filter | null;
@@ -898,7 +902,9 @@ export class QuerySession {
   /**
    * Answers prepared queries, in order, with the same hits as one `query`
    * each. On a library scanned exactly (no index, or linear) several queries
-   * share each pass over the vectors, on up to `threads` threads.
+   * share each pass over the vectors, on up to `threads` threads; on an HNSW
+   * index plain vector queries are spread over a pool of worker threads
+   * sharing the graph and the rows (index/pool.ts).
    */
   async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
     const lib = this.lib;
@@ -908,16 +914,23 @@ export class QuerySession {
     // queries (they report their own plan) are answered one at a time.
     const alone = (q: PreparedQuery) => Boolean(q.text || q.filter || q.explain);
     const batched = queries.filter((q) => !alone(q));
-    if (batched.length < 2 || type !== 'linear' || lib.size === 0) return queries.map(one);
-    const space = lib.searchSpace();
-    if (this.batch?.rows.data !== space.data) {
-      void this.batch?.close();
-      this.batch = new BatchSearch(space, { threads: this.opts.threads });
+    if (batched.length < 2 || lib.size === 0) return queries.map(one);
+    let ranked: Ranked[];
+    if (type === 'linear') {
+      const space = lib.searchSpace();
+      if (this.batch?.rows.data !== space.data) {
+        void this.batch?.close();
+        this.batch = new BatchSearch(space, { threads: this.opts.threads });
+      }
+      ranked = await this.batch.search(
+        batched.map((q) => prepareQuery(lib.metric, q.vector as Float32Array)),
+        batched.map((q) => q.k),
+      );
+    } else {
+      const pool = this.poolFor(lib);
+      if (pool === null) return queries.map(one);
+      ranked = await pool.search(batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef })));
     }
-    const ranked = await this.batch.search(
-      batched.map((q) => prepareQuery(lib.metric, q.vector as Float32Array)),
-      batched.map((q) => q.k),
-    );
     let next = 0;
     return queries.map((q) => {
       if (alone(q)) return one(q);
@@ -926,10 +939,28 @@ export class QuerySession {
     });
   }
 
+  /**
+   * The pool for the library's index as it is now (a new one after a write
+   * changed the index or the rows); null when it runs on this thread only.
+   */
+  private poolFor(lib: Library): SearchPool | null {
+    const index = lib.indexState?.index;
+    if (!index || !SearchPool.shareable(index, this.opts.threads)) return null;
+    // Workers cannot page: every row and all of level 0 in memory first.
+    lib.preload(true);
+    const space = lib.searchSpace();
+    if (this.pool?.index === index && this.pool.space === space) return this.pool.pool;
+    void this.pool?.pool?.close();
+    this.pool = { index, space, pool: SearchPool.open(index, space, lib.unindexedRows(), { threads: this.opts.threads }) };
+    return this.pool.pool;
+  }
+
   /** Stops the threads of batched search, if any were started. */
   async close(): Promise<void> {
     await this.batch?.close();
     this.batch = null;
+    await this.pool?.pool?.close();
+    this.pool = null;
   }
 }
 
