@@ -72,6 +72,11 @@ export interface PoolBatch {
 export interface PoolOptions {
   /** Threads, this one included; default: the machine's. */
   threads?: number;
+  /**
+   * Every query goes to a worker, the least busy first, and this thread
+   * answers none (a server: it goes on parsing requests meanwhile).
+   */
+  offThread?: boolean;
   /** The worker script; default query-worker.js next to this module. */
   workerUrl?: URL;
 }
@@ -87,6 +92,7 @@ export class SearchPool {
     private readonly unindexed: Int32Array,
     setups: PoolSetup[],
     url: URL,
+    private readonly offThread: boolean,
   ) {
     this.workers = setups.map((s) => new QueryWorker(url, s));
   }
@@ -120,7 +126,7 @@ export class SearchPool {
     const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
     const rest = shared(Int32Array.from(unindexed));
     const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, thread: i + 1 }));
-    return new SearchPool(index, space, rest, setups, url);
+    return new SearchPool(index, space, rest, setups, url, opts.offThread === true);
   }
 
   /**
@@ -129,12 +135,21 @@ export class SearchPool {
    */
   async search(queries: PoolQuery[]): Promise<Ranked[]> {
     if (this.closed) throw new Error('search pool is closed');
-    const parts = this.threads;
     // The index's ef_search now, for every thread alike.
     const efSearch = (this.index as HnswIndex).efSearch;
     queries = queries.map((q) => (q.ef === undefined ? { ...q, ef: efSearch } : q));
+    const dim = this.space.dim;
+    if (this.offThread) {
+      // Least busy first; on ties the first worker, so a lone query always finds an idle one if there is one.
+      const order = [...this.workers].sort((a, b) => a.pending - b.pending);
+      const parts = Math.min(order.length, queries.length);
+      const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * queries.length) / parts));
+      const answers = await Promise.all(order.slice(0, parts).map((w, i) => w.search(queries.slice(bounds[i], bounds[i + 1]), dim)));
+      return answers.flat();
+    }
+    const parts = this.threads;
     const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * queries.length) / parts));
-    const pending = this.workers.map((w, i) => (bounds[i + 2] > bounds[i + 1] ? w.search(queries.slice(bounds[i + 1], bounds[i + 2]), this.space.dim) : Promise.resolve([])));
+    const pending = this.workers.map((w, i) => (bounds[i + 2] > bounds[i + 1] ? w.search(queries.slice(bounds[i + 1], bounds[i + 2]), dim) : Promise.resolve([])));
     // Failures are awaited below; until then they must not count as unhandled.
     for (const p of pending) p.catch(() => undefined);
     const out: Ranked[] = [];
@@ -143,7 +158,7 @@ export class SearchPool {
     return out;
   }
 
-  /** Stops the workers (idle ones never keep the process alive). */
+  /** Stops the workers once the searches already sent to them are answered (idle ones never keep the process alive). */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.close()));
@@ -161,6 +176,8 @@ class QueryWorker {
   private readonly worker: Worker;
   private readonly waiting: { resolve: (r: Ranked[]) => void; reject: (e: unknown) => void }[] = [];
   private failure: Error | null = null;
+  /** The last search sent: answers come in order, so once it settles every one has. */
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(url: URL, setup: PoolSetup) {
     this.worker = new Worker(url);
@@ -190,14 +207,22 @@ class QueryWorker {
       batch.ks[i] = q.k;
       batch.efs[i] = q.ef ?? 0;
     });
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<Ranked[]>((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       this.worker.postMessage(batch, [batch.vectors.buffer as ArrayBuffer, batch.ks.buffer as ArrayBuffer, batch.efs.buffer as ArrayBuffer]);
     });
+    this.last = answer.catch(() => undefined);
+    return answer;
+  }
+
+  /** Searches sent and not yet answered. */
+  get pending(): number {
+    return this.waiting.length;
   }
 
   async close(): Promise<void> {
     this.failure ??= new Error('query worker closed');
+    await this.last;
     await this.worker.terminate();
   }
 }

@@ -37,14 +37,14 @@ import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
 import type { Ranked } from '../index/batch.js';
-import { SearchPool } from '../index/pool.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
 import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
 import type { BuildJob, BuildOutcome } from '../index/build-job.js';
-import type { SearchSpace, VectorIndex } from '../index/types.js';
+import type { VectorIndex } from '../index/types.js';
+import { QueryPools } from './pools.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -68,6 +68,13 @@ export interface ServiceOptions {
   storage?: StoreTuning;
   /** Index builds run on a worker thread, so this thread goes on answering (a server). */
   buildsOffThread?: boolean;
+  /**
+   * Threads for `query` and `querySession` on an HNSW index (a server): above
+   * 1, a pool of worker threads per loaded library generation answers them,
+   * sharing the graph and the rows, while this thread serves (index/pool.ts).
+   * Default 1: queries run on this thread.
+   */
+  queryThreads?: number;
   /**
    * Writes arrive prepared by the prepare* methods, possibly in another
    * process (a cluster node applying its log): the write methods neither
@@ -139,6 +146,7 @@ export class VdbService implements VdbApi {
   readonly now: () => string;
   private readonly buildsOffThread: boolean;
   private readonly preparedWrites: boolean;
+  private readonly pools: QueryPools | null;
 
   constructor(opts: ServiceOptions) {
     this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
@@ -147,6 +155,13 @@ export class VdbService implements VdbApi {
     this.buildsOffThread = opts.buildsOffThread ?? false;
     this.preparedWrites = opts.preparedWrites ?? false;
     this.documents = new DocumentService(this);
+    const threads = opts.queryThreads ?? 1;
+    this.pools = threads > 1 ? new QueryPools(threads, true, () => this.store.read().libraries.map((l) => l.id)) : null;
+  }
+
+  /** Stops the query worker threads, if any (a server shutting down; idle ones never keep the process alive). */
+  async closeQueryThreads(): Promise<void> {
+    await this.pools?.close();
   }
 
   // ---- libraries -------------------------------------------------------
@@ -598,7 +613,7 @@ export class VdbService implements VdbApi {
 
   /** Resolves the library once, for answering many queries (`query --stdin`). */
   async querySession(ref: string, opts: SessionOptions = {}): Promise<QuerySession> {
-    return new QuerySession(this.store.read().library(ref), opts);
+    return new QuerySession(this.store.read().library(ref), opts, this.pools ?? undefined);
   }
 
   // ---- storage ---------------------------------------------------------
@@ -816,18 +831,25 @@ export interface SessionOptions {
 export class QuerySession {
   private answered = 0;
   private batch: BatchSearch | null = null;
-  /** The worker pool of an index that can be shared (HNSW), for the index and rows it was opened on. */
-  private pool: { index: VectorIndex; space: SearchSpace; pool: SearchPool | null } | null = null;
+  /** Worker pools for an index that can be shared (HNSW): the service's (a server), else the session's own. */
+  private readonly pools: QueryPools;
+  private readonly ownPools: boolean;
   /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
   private ahead = new Map<string, Float32Array>();
   private readonly filter: Filter | null;
 
-  /** @throws InvalidFilter when the session's filter is bad */
+  /**
+   * @param pools the service's pools, shared by its sessions; default: the session's own, closed with it
+   * @throws InvalidFilter when the session's filter is bad
+   */
   constructor(
     readonly lib: Library,
     private readonly opts: SessionOptions = {},
+    pools?: QueryPools,
   ) {
     this.filter = opts.filter ? parseFilter(opts.filter) : null;
+    this.ownPools = pools === undefined;
+    this.pools = pools ?? new QueryPools(opts.threads);
   }
 
   async query(input: QueryInput, where?: string): Promise<QueryResult> {
@@ -914,7 +936,10 @@ export class QuerySession {
     // queries (they report their own plan) are answered one at a time.
     const alone = (q: PreparedQuery) => Boolean(q.text || q.filter || q.explain);
     const batched = queries.filter((q) => !alone(q));
-    if (batched.length < 2 || lib.size === 0) return queries.map(one);
+    // A server's pool takes even a lone query: this thread goes on serving meanwhile.
+    const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
+    const pool = pooled ? this.pools.get(lib) : null;
+    if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
     let ranked: Ranked[];
     if (type === 'linear') {
       const space = lib.searchSpace();
@@ -927,7 +952,6 @@ export class QuerySession {
         batched.map((q) => q.k),
       );
     } else {
-      const pool = this.poolFor(lib);
       if (pool === null) return queries.map(one);
       ranked = await pool.search(batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef })));
     }
@@ -939,28 +963,11 @@ export class QuerySession {
     });
   }
 
-  /**
-   * The pool for the library's index as it is now (a new one after a write
-   * changed the index or the rows); null when it runs on this thread only.
-   */
-  private poolFor(lib: Library): SearchPool | null {
-    const index = lib.indexState?.index;
-    if (!index || !SearchPool.shareable(index, this.opts.threads)) return null;
-    // Workers cannot page: every row and all of level 0 in memory first.
-    lib.preload(true);
-    const space = lib.searchSpace();
-    if (this.pool?.index === index && this.pool.space === space) return this.pool.pool;
-    void this.pool?.pool?.close();
-    this.pool = { index, space, pool: SearchPool.open(index, space, lib.unindexedRows(), { threads: this.opts.threads }) };
-    return this.pool.pool;
-  }
-
   /** Stops the threads of batched search, if any were started. */
   async close(): Promise<void> {
     await this.batch?.close();
     this.batch = null;
-    await this.pool?.pool?.close();
-    this.pool = null;
+    if (this.ownPools) await this.pools.close();
   }
 }
 

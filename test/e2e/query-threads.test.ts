@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { VdbService } from '../../src/service/service.js';
 import { tempDir, vdb } from '../helpers/cli.js';
+import { serve } from '../helpers/server.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let db: string;
@@ -94,5 +95,27 @@ describe('query --stdin on hnsw, on worker threads', () => {
       found += got.filter((h) => h.score >= tenth - 1e-6).length;
     });
     expect(found / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('REST: concurrent queries on the pool answer as one thread, also after a write made a new generation, and the server stops cleanly', async () => {
+    const input = lines(60);
+    const bodies = input.trim().split('\n');
+    const expected = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l));
+    const before = expected(run('cosine', input, { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' }).stdout);
+    const server = await serve({ db, env: { VDB_THREADS: '2' } });
+    try {
+      const ask = () => Promise.all(bodies.map((body) => fetch(`${server.url}/api/v1/libraries/cosine/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => [r.status, await r.json()])));
+      expect(await ask()).toEqual(before.map((b) => [200, b]));
+      const add = await fetch(`${server.url}/api/v1/libraries/cosine/chunks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chunks: [{ embedding: JSON.parse(bodies[1]).embedding, metadata: { row: -1, even: true } }] }) });
+      expect(add.status).toBe(201);
+      const after = await ask();
+      expect(after.map(([status]) => status)).toEqual(bodies.map(() => 200));
+      // The new chunk is line 1's query itself: its nearest hit now.
+      expect((after[1][1] as { hits: { metadata: { row: number } }[] }).hits[0].metadata.row).toBe(-1);
+      expect(await server.stop()).toBe(0);
+      expect(after.map(([, b]) => b)).toEqual(expected(run('cosine', input, { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' }).stdout));
+    } finally {
+      await server.stop();
+    }
   });
 });
