@@ -476,6 +476,7 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   } else {
     row.stdin = { lines, error: lastLines(r.stderr), wallMs: r.wallMs, maxRssKb: r.maxRssKb };
   }
+  if (kind.type === 'hnsw' && r.code === 0) row.stdinThreads = await stdinThreads(snapshot, queryFile(lines), lines, outFile, work);
   rmSync(outFile, { force: true });
   if (kind.type === 'linear') row.stdinBatched = await stdinBatched(ds, snapshot, queryFile(lines), lines, work);
   log(
@@ -484,6 +485,31 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   );
   if (!cfg.keep) removeSnapshot(snapshot);
   return row;
+}
+
+/**
+ * HNSW through `vdb query --stdin` at each VDB_THREADS of --stdin-threads
+ * (the worker pool of src/index/pool.ts), in alternating order, with whether
+ * the output equals the default run's (`defaultOut`) byte for byte.
+ */
+async function stdinThreads(snapshot, file, lines, defaultOut, work) {
+  const args = vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin');
+  const out = join(work, 'stdin-threads.ndjson');
+  const expected = readFileSync(defaultOut);
+  const results = [];
+  for (const threads of cfg.stdinThreads) {
+    const r = await run(process.execPath, args, { stdinFile: file, stdoutFile: out, env: benchEnv({ VDB_THREADS: String(threads) }) });
+    const res = { threads, wallMs: r.wallMs, maxRssKb: r.maxRssKb };
+    if (r.code !== 0) res.error = lastLines(r.stderr);
+    else {
+      res.qps = (lines * 1000) / r.wallMs;
+      res.sameAsDefault = readFileSync(out).equals(expected);
+    }
+    log(`  --stdin VDB_THREADS=${threads}: ${f0(res.qps)} q/s${res.sameAsDefault === false ? ', OUTPUT DIFFERS' : ''}`);
+    results.push(res);
+  }
+  rmSync(out, { force: true });
+  return results;
 }
 
 /**

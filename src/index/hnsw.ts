@@ -47,6 +47,9 @@
  * levels: i32, upper: i32, scales: f32, sqnorms: f32}. Levels come from
  * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
  */
+import { availableParallelism } from 'node:os';
+import { envNumber } from '../domain/env.js';
+import { BuildThreads, PlanBuffer } from './build-threads.js';
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
 import type { WasmMemory } from './simd.js';
@@ -111,6 +114,24 @@ const MAX_LEVEL = 24;
  * local repair mends a graph around holes, not around a quarter of it.
  */
 const MAX_DEAD_SHARE = 0.25;
+
+/**
+ * Elements per build batch (see build): one at a time at first (every
+ * element then links to all before it, as a sequential build does), then
+ * up to 1/16 of the graph so far and at most 256, so a batch's elements,
+ * which do not see each other in their searches, are a sliver of the graph.
+ * Depends only on the position, so a build is the same on any thread count.
+ */
+function batchSize(inserted: number): number {
+  return Math.max(1, Math.min(256, inserted >> 4));
+}
+/** Fewer rows than this per thread and a build uses fewer threads. */
+const MIN_ROWS_PER_BUILD_THREAD = 2048;
+
+/** Build threads: ctx.threads, else VDB_THREADS, else the machine's cores. */
+function buildThreads(ctx: BuildContext): number {
+  return Math.max(1, Math.floor(ctx.threads ?? envNumber(process.env, 'VDB_THREADS', availableParallelism(), 1)));
+}
 
 const up4 = (n: number): number => (n + 3) & ~3;
 const up16 = (n: number): number => (n + 15) & ~15;
@@ -256,7 +277,8 @@ export class HnswIndex implements VectorIndex {
     if (typeof format === 'object') {
       // A worker's view: every array is the shared one; only the query scratch, tags and heaps are its own.
       const { shared, thread } = format;
-      this.bindShared(new WasmF32(shared.words, { memory: shared.memory }), shared.words, thread);
+      this.ip = shared.ip;
+      this.bindShared(new WasmF32(shared.words, { memory: shared.memory }), shared.words, thread, shared.format);
       this.upperOff = shared.upperOff;
       this.scales = shared.scales;
       this.sqnorms = shared.sqnorms;
@@ -280,20 +302,35 @@ export class HnswIndex implements VectorIndex {
     this.batch = new Int32Array(Math.max(this.maxM0, 32) + 4);
   }
 
-  /** A fresh zeroed block in `format` (see the layout at the top). */
-  private allocate(format: 'f32' | 'i8'): void {
+  /**
+   * A fresh zeroed block in `format` (see the layout at the top); with
+   * `threads` > 1 in a shared memory with a scratch region per worker after
+   * the slots (see share), when shared memory is available. Returns the threads the block serves.
+   */
+  private allocate(format: 'f32' | 'i8', threads = 1): number {
     const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
     this.format = format;
     this.stride = this.linkWords + vecWords;
     this.qAt = 0;
     this.out = vecWords;
     this.base = this.out + 4;
-    const words = this.base + this.slots * this.stride;
+    const used = this.base + this.slots * this.stride;
+    if (threads > 1 && sharedSimdAvailable() && (used + (threads - 1) * this.base) * 4 <= 2 ** 32) {
+      const words = used + (threads - 1) * this.base;
+      try {
+        this.bindShared(new WasmF32(words, { shared: true }), words, 0, format);
+        return threads;
+      } catch {
+        // No address space for a shared memory: one thread.
+      }
+    }
+    const words = used;
     this.wasm = residentBlock(words);
     const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
     this.f32 = buf;
     this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
     this.i8 = new Int8Array(buf.buffer, buf.byteOffset, words * 4);
+    return 1;
   }
 
   params(): Record<string, number> {
@@ -326,16 +363,24 @@ export class HnswIndex implements VectorIndex {
       return null;
     }
     wasm.f32.set(this.f32.subarray(0, used));
-    this.bindShared(wasm, words, 0);
+    this.bindShared(wasm, words, 0, 'i8');
+    this.sharing = this.describeShared(wasm, words, threads);
+    return this.sharing;
+  }
+
+  /** Moves the other arrays into SharedArrayBuffers and describes the shared block `wasm` for worker views. */
+  private describeShared(wasm: WasmF32, words: number, threads: number): SharedHnsw {
     this.levels = inSharedMemory(this.levels);
     this.upper = inSharedMemory(this.upper);
     this.upperOff = inSharedMemory(this.upperOff);
     this.scales = inSharedMemory(this.scales);
     this.sqnorms = inSharedMemory(this.sqnorms);
-    this.sharing = {
+    return {
       memory: wasm.memory,
       words,
       threads,
+      format: this.format,
+      ip: this.ip,
       slots: this.slots,
       dim: this.dim,
       m: this.m,
@@ -349,7 +394,6 @@ export class HnswIndex implements VectorIndex {
       scales: this.scales,
       sqnorms: this.sqnorms,
     };
-    return this.sharing;
   }
 
   /**
@@ -362,10 +406,10 @@ export class HnswIndex implements VectorIndex {
     return new HnswIndex(slots, dim, m, efConstruction, efSearch, entry, levels, upper, { shared, thread });
   }
 
-  /** Views of the quantized layout over `wasm` (`words` long), searching from scratch region `thread`. */
-  private bindShared(wasm: WasmF32, words: number, thread: number): void {
-    const vecWords = this.vecBytes / 4;
-    this.format = 'i8';
+  /** Views of the `format` layout over `wasm` (`words` long), searching from scratch region `thread`. */
+  private bindShared(wasm: WasmF32, words: number, thread: number, format: 'f32' | 'i8'): void {
+    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
+    this.format = format;
     this.stride = this.linkWords + vecWords;
     this.base = vecWords + 4;
     this.qAt = thread === 0 ? 0 : this.base + this.slots * this.stride + (thread - 1) * this.base;
@@ -1080,13 +1124,112 @@ export class HnswIndex implements VectorIndex {
     const index = new HnswIndex(n, dim, m, efc, efs, -1, levels, new Int32Array(upperWords), 'f32');
     index.ip = space.metric !== 'l2';
     index.maxLevel = -1;
+    // The block is allocated again, shared, when threads are wanted (the first, unshared one is still empty).
+    const wanted = n >= MIN_ROWS_PER_BUILD_THREAD * 2 ? Math.min(buildThreads(ctx), Math.floor(n / MIN_ROWS_PER_BUILD_THREAD)) : 1;
+    const threads = wanted > 1 && BuildThreads.available() ? index.allocate('f32', wanted) : 1;
     for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
-    for (let e = 0; e < n; e++) {
-      index.insert(e, index.vec(e));
-      if ((e & 1023) === 1023 || e === n - 1) ctx.onProgress?.(e + 1, n);
+    const plan = new PlanBuffer(efc);
+    const pool = threads > 1 ? BuildThreads.start(index.describeShared(index.wasm as WasmF32, index.i32.length, threads), plan) : null;
+    try {
+      let reported = 0;
+      for (let s = 0; s < n; ) {
+        const entry = index.entry;
+        const top = index.maxLevel;
+        // A batch: elements planned against the graph as it stands, then linked here in order (see planInsert).
+        let e = s;
+        let units = 0;
+        const most = Math.min(batchSize(s), plan.maxBatch);
+        plan.start = s;
+        while (e < n && e - s < most && units + index.planUnits(e, top) <= plan.units) {
+          units += index.planUnits(e, top);
+          e++;
+        }
+        for (let x = s, unit = 0; x <= e; x++) {
+          plan.unitAt[x - s] = unit;
+          if (x < e) unit += index.planUnits(x, top);
+        }
+        if (pool) pool.plan(s, e, entry, top, (x) => index.planElement(x, entry, top, plan));
+        else for (let x = s; x < e; x++) index.planElement(x, entry, top, plan);
+        for (let x = s; x < e; x++) index.linkPlanned(x, s, top, plan.unitAt[x - s], plan);
+        s = e;
+        if (s - reported >= 1024 || s === n) ctx.onProgress?.((reported = s), n);
+      }
+    } finally {
+      pool?.close();
     }
     index.quantize();
     return index;
+  }
+
+  /** Plan units (one per level searched) of inserting x into a graph whose top level is `top`. */
+  planUnits(x: number, top: number): number {
+    return top < 0 ? 0 : Math.min(this.levels[x], top) + 1;
+  }
+
+  /** Plans element x of the batch starting at plan.start into its units (plan.unitAt). */
+  planElement(x: number, entry: number, top: number, plan: PlanBuffer): void {
+    this.planInsert(x, entry, top, plan.unitAt[x - plan.start], plan);
+  }
+
+  /**
+   * Searches the graph as it stood before the batch (entry, top level `top`)
+   * for x's neighbour candidates at each of its levels, top down, as
+   * `insert` does, into plan units from `unit`: nearest first. It only reads
+   * the graph, so threads plan a batch at once; the result does not depend
+   * on which thread plans what.
+   */
+  private planInsert(x: number, entry: number, top: number, unit: number, plan: PlanBuffer): void {
+    if (top < 0) return;
+    this.entry = entry;
+    this.maxLevel = top;
+    const level = this.levels[x];
+    const q = this.vec(x);
+    const efc = this.efConstruction;
+    let ep = this.descend(q, entry, level);
+    for (let l = Math.min(level, top), u = unit; l >= 0; l--, u++) {
+      this.searchLayer(q, ep, l, efc, null);
+      const { n, order, dists } = this.drainNearestFirst();
+      const at = u * (efc + 1);
+      plan.ids[at] = n;
+      for (let i = 0; i < n; i++) {
+        plan.ids[at + 1 + i] = order[i];
+        plan.dists[u * efc + i] = dists[i];
+      }
+      ep = order[0];
+    }
+  }
+
+  /**
+   * Links x into the graph as it is now: at each level, from its planned
+   * candidates (found against the graph before the batch, whose top level was
+   * `top`) and the batch's elements before it (from `from`, already linked),
+   * with hnswlib's heuristic and back-links, as `insert` does.
+   */
+  private linkPlanned(x: number, from: number, top: number, unit: number, plan: PlanBuffer): void {
+    const level = this.levels[x];
+    if (this.entry < 0) {
+      this.entry = x;
+      this.maxLevel = level;
+      return;
+    }
+    const planned = top < 0 ? -1 : Math.min(level, top);
+    const q = this.vec(x);
+    const efc = this.efConstruction;
+    const res = this.res;
+    for (let l = Math.min(level, this.maxLevel); l >= 0; l--) {
+      res.size = 0;
+      if (l <= planned) {
+        const u = unit + (planned - l);
+        const at = u * (efc + 1);
+        for (let i = 0; i < plan.ids[at]; i++) res.push(plan.dists[u * efc + i], plan.ids[at + 1 + i]);
+      }
+      for (let y = from; y < x; y++) if (this.levels[y] >= l) res.push(this.distTo(q, y), y);
+      this.connect(x, l);
+    }
+    if (level > this.maxLevel) {
+      this.entry = x;
+      this.maxLevel = level;
+    }
   }
 
   /**
@@ -1373,6 +1516,10 @@ export interface SharedHnsw {
   words: number;
   /** Scratch regions: this thread's and the workers'. */
   threads: number;
+  /** 'f32' while building (build threads), 'i8' for queries. */
+  format: 'f32' | 'i8';
+  /** Navigation by -dot (cosine, dot) rather than squared L2. */
+  ip: boolean;
   slots: number;
   dim: number;
   m: number;
