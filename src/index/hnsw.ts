@@ -20,7 +20,10 @@
  * stored; `upperOff` is its prefix sum.
  *
  * Build: float32 SIMD distances (-dot for cosine/dot, squared L2 for l2),
- * hnswlib's insert and neighbour heuristic. Then the vectors are quantized:
+ * hnswlib's insert and neighbour heuristic, in batches: a batch's elements
+ * search the graph as it stood before the batch (on every core, see
+ * build-threads.ts), then are linked in order with the batch's earlier
+ * elements as extra candidates, so the index does not depend on the thread count. Then the vectors are quantized:
  * x[i] ≈ scales[i] · int8, scales[i] = max |x[i]| / 127 over the slots. A
  * query is q[i]·scales[i] ≈ qStep · int8, so q·x ≈ qStep · Σ int8·int8
  * (i32x4.dot_i16x8_s, four neighbours per call so their cache misses
@@ -1223,7 +1226,15 @@ export class HnswIndex implements VectorIndex {
         const at = u * (efc + 1);
         for (let i = 0; i < plan.ids[at]; i++) res.push(plan.dists[u * efc + i], plan.ids[at + 1 + i]);
       }
-      for (let y = from; y < x; y++) if (this.levels[y] >= l) res.push(this.distTo(q, y), y);
+      // Kept to the ef_construction nearest, as a search would: far batch-mates would only slow the heuristic.
+      for (let y = from; y < x; y++) {
+        if (this.levels[y] < l) continue;
+        const d = this.distTo(q, y);
+        if (res.size < efc || d < res.d[0]) {
+          res.push(d, y);
+          if (res.size > efc) res.pop();
+        }
+      }
       this.connect(x, l);
     }
     if (level > this.maxLevel) {
