@@ -26,9 +26,9 @@ function digest(s: SerializedIndex): string {
 describe.runIf(existsSync(`${DIST}/build-thread-worker.js`))('hnsw build threads', () => {
   it('gives the same bytes on 1, 2 and 3 threads as the one-thread build, with the recall of the index', async () => {
     const { HnswIndex: Compiled } = (await import(`${DIST}/hnsw.js`)) as { HnswIndex: typeof HnswIndex };
-    // 4,200 rows: threads need 2,048 rows each; batches of up to 256 from the 4,096th row on.
+    // 6,200 rows: threads need 2,048 rows each (3 here); batches of up to 256 from the 4,096th row on.
     const dim = 12;
-    const raw = clustered(4200, dim, 20, 0.25, 3);
+    const raw = clustered(6200, dim, 20, 0.25, 3);
     const space = makeSpace('l2', raw, dim);
     const params = { m: 6, ef_construction: 24 };
     const one = digest(HnswIndex.build(space, params, { random: seededRandom('bt'), threads: 1 }).serialize());
@@ -37,7 +37,7 @@ describe.runIf(existsSync(`${DIST}/build-thread-worker.js`))('hnsw build threads
     const rnd = seededRandom('bt-q');
     let found = 0;
     for (let i = 0; i < 100; i++) {
-      const q = prepareQuery('l2', raw.slice(((i * 41) % 4200) * dim, (((i * 41) % 4200) + 1) * dim).map((x) => x + 0.05 * rnd.gaussian()));
+      const q = prepareQuery('l2', raw.slice(((i * 41) % 6200) * dim, (((i * 41) % 6200) + 1) * dim).map((x) => x + 0.05 * rnd.gaussian()));
       const top = new TopK(10);
       index.search(q, space, top, 32);
       const got = new Set(top.drain().keys);
