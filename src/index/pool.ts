@@ -19,7 +19,6 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Ranked } from './batch.js';
 import { HnswIndex } from './hnsw.js';
 import type { SharedHnsw } from './hnsw.js';
 import { shareRows, spaceScorer } from './kernels.js';
@@ -27,6 +26,9 @@ import { sharedSimdAvailable } from './simd.js';
 import type { SharedRows } from './kernels.js';
 import { TopK } from './topk.js';
 import type { SearchSpace, VectorIndex } from './types.js';
+
+/** k nearest rows of one query, nearest first (as `TopK.drain` gives them). */
+type Ranked = ReturnType<TopK['drain']>;
 
 /** One plain vector query: prepared with `prepareQuery`; `ef` the index's candidate list size for it (undefined: its ef_search). */
 export interface PoolQuery {
@@ -77,8 +79,8 @@ export interface PoolOptions {
    * answers none (a server: it goes on parsing requests meanwhile).
    */
   offThread?: boolean;
-  /** The worker script; default query-worker.js next to this module. */
-  workerUrl?: URL;
+  /** The worker script's file URL (a URL, or anything with its href); default query-worker.js next to this module. */
+  workerUrl?: { readonly href: string };
 }
 
 /** Worker threads answering plain vector queries over one index and one set of rows. */
@@ -117,7 +119,7 @@ export class SearchPool {
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     if (!SearchPool.shareable(index, threads) || !(index instanceof HnswIndex) || space.rows === 0) return null;
     // Run from the TypeScript sources (tests in process) there is no compiled worker beside this module.
-    const url = opts.workerUrl ?? new URL('./query-worker.js', import.meta.url);
+    const url = new URL(opts.workerUrl?.href ?? './query-worker.js', import.meta.url);
     if (!existsSync(fileURLToPath(url))) return null;
     const hnsw = index.share(threads);
     if (hnsw === null) return null;
