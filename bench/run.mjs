@@ -51,7 +51,7 @@ const HELP = `Usage: npm run bench -- [options]
   --indexes LIST           vdb index types (default: every type in the registry)
   --peers LIST             ${PEERS.join(', ')} (default: all); "none" for vdb only
   --grid tiny|quick|full   parameter grids (default: quick; tiny with --quick, full with --full)
-  --hnsw-ef LIST           vdb hnsw ef_search values instead of the grid's (each is a build; m 16, ef_construction 200)
+  --hnsw-ef LIST           vdb hnsw ef_search values instead of the grid's (one build, m 16, ef_construction 200, queried at each)
   --queries N              in-process queries for approximate indexes and HNSW peers (default 1000)
   --exact-queries N        in-process queries for exact scans: linear, kdtree, brute, sqlite-vec (default 200)
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
@@ -232,7 +232,7 @@ async function benchDataset(name) {
   const work = join(WORK, name);
   mkdirSync(work, { recursive: true });
   const dsRef = { name, dir };
-  const queryFile = (lines) => writeQueryNdjson(ds, join(CACHE, `${name}-queries-${lines}.ndjson`), lines);
+  const queryFile = (lines, ef) => writeQueryNdjson(ds, join(CACHE, `${name}-queries-${lines}${ef ? `-ef${ef}` : ''}.ndjson`), lines, ef);
 
   // The brute-force baseline runs first and last; its row averages both (load drifts).
   const bruteRuns = [];
@@ -276,11 +276,21 @@ async function benchDataset(name) {
   for (const type of vdbTypes) {
     const kind = INDEX_KINDS[type];
     const names = new Set(kind.options.map((o) => o.name));
-    for (const raw of GRIDS[cfg.grid][type] ?? [{}]) {
-      const params = Object.fromEntries(Object.entries(raw).filter(([k]) => names.has(k)));
+    const points = (GRIDS[cfg.grid][type] ?? [{}]).map((raw) => {
       const dropped = Object.keys(raw).filter((k) => !names.has(k));
       if (dropped.length) note(`${type}: grid option(s) ${dropped.join(', ')} not in the registry's options (${[...names].join(', ')}); dropped`);
-      out.rows.push(await benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile));
+      return Object.fromEntries(Object.entries(raw).filter(([k]) => names.has(k)));
+    });
+    // ef_search only sizes a query's candidate list: one build per other setting serves all of its
+    // ef_search values, queried with a per-query ef.
+    const groups = new Map();
+    for (const p of points) {
+      const { ef_search: _ef, ...built } = p;
+      const key = JSON.stringify(built);
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+    for (const [first, ...more] of groups.values()) {
+      out.rows.push(...(await benchVdb(ds, dsRef, work, kind, first, baseSnapshot, queryFile, more.map((p) => p.ef_search))));
       writeReport();
     }
   }
@@ -320,12 +330,13 @@ async function benchDataset(name) {
 }
 
 /** `{"embedding": [...], "k": 10}` lines, cycling through the dataset's queries. */
-function writeQueryNdjson(ds, path, lines) {
+function writeQueryNdjson(ds, path, lines, ef) {
   if (existsSync(path)) return path;
   const parts = [];
+  const tail = ef ? `,"ef":${ef}}\n` : '}\n';
   for (let i = 0; i < lines; i++) {
     const q = i % ds.nq;
-    parts.push(`{"embedding":${JSON.stringify(Array.from(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim)))},"k":${K}}\n`);
+    parts.push(`{"embedding":${JSON.stringify(Array.from(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim)))},"k":${K}${tail}`);
   }
   writeFileSync(`${path}.tmp`, parts.join(''));
   execFileSync('mv', [`${path}.tmp`, path]);
@@ -388,7 +399,12 @@ function removeSnapshot(path) {
   rmSync(`${path}.d`, { recursive: true, force: true });
 }
 
-async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) {
+/**
+ * Builds one vdb index and measures it; `moreEfs` are further ef_search values measured on the same
+ * build with a per-query ef (one row each, sharing the build's figures).
+ * @returns the rows, the build's first
+ */
+async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile, moreEfs = []) {
   const setting = Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
   log(`-- vdb ${kind.type} ${setting}`);
   const snapshot = join(work, `vdb-${kind.type}.json`);
@@ -402,7 +418,7 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
     row.error = b.error ?? 'no snapshot written';
     log(`  failed: ${row.error}`);
     removeSnapshot(snapshot);
-    return row;
+    return [row];
   }
   row.buildMs = b.buildMs;
   row.recall = b.query?.recall;
@@ -465,26 +481,54 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile) 
   // `vdb query --stdin`: process start, snapshot load and N queries.
   const lines = kind.exact ? Math.min(cfg.stdinQueries, cfg.exactStdinQueries) : cfg.stdinQueries;
   const outFile = join(work, 'stdin-out.ndjson');
-  const prof = cfg.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles'), '--cpu-prof-name', `${ds.name}-${kind.type}-${setting.replace(/[ =]/g, '_')}-${Date.now()}.cpuprofile`] : [];
-  const r = await run(process.execPath, [...prof, ...vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin')], { stdinFile: queryFile(lines), stdoutFile: outFile });
-  if (r.code === 0) {
-    const answers = readFileSync(outFile, 'utf8').trimEnd().split('\n');
-    const first = answers.slice(0, Math.min(ds.nq, answers.length)).map((a) => JSON.parse(a).hits.map((h) => h.metadata.row));
-    row.stdin = { lines, answered: answers.length, wallMs: r.wallMs, qps: (lines * 1000) / r.wallMs, maxRssKb: r.maxRssKb, recall: recallAtK(ds, first, K, cosFromBase(ds)) };
-    row.qpsStdin = row.stdin.qps;
-    row.maxRssKb = r.maxRssKb;
-  } else {
-    row.stdin = { lines, error: lastLines(r.stderr), wallMs: r.wallMs, maxRssKb: r.maxRssKb };
-  }
-  if (kind.type === 'hnsw' && r.code === 0) row.stdinThreads = await stdinThreads(snapshot, queryFile(lines), lines, outFile, work);
-  rmSync(outFile, { force: true });
+  const stdinRun = async (target, label, ef) => {
+    const prof = cfg.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles'), '--cpu-prof-name', `${ds.name}-${kind.type}-${label.replace(/[ =]/g, '_')}-${Date.now()}.cpuprofile`] : [];
+    const r = await run(process.execPath, [...prof, ...vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin')], { stdinFile: queryFile(lines, ef), stdoutFile: outFile });
+    if (r.code === 0) {
+      const answers = readFileSync(outFile, 'utf8').trimEnd().split('\n');
+      const first = answers.slice(0, Math.min(ds.nq, answers.length)).map((a) => JSON.parse(a).hits.map((h) => h.metadata.row));
+      target.stdin = { lines, answered: answers.length, wallMs: r.wallMs, qps: (lines * 1000) / r.wallMs, maxRssKb: r.maxRssKb, recall: recallAtK(ds, first, K, cosFromBase(ds)) };
+      target.qpsStdin = target.stdin.qps;
+      target.maxRssKb = r.maxRssKb;
+    } else {
+      target.stdin = { lines, error: lastLines(r.stderr), wallMs: r.wallMs, maxRssKb: r.maxRssKb };
+    }
+    if (kind.type === 'hnsw' && r.code === 0) target.stdinThreads = await stdinThreads(snapshot, queryFile(lines, ef), lines, outFile, work);
+    rmSync(outFile, { force: true });
+  };
+  await stdinRun(row, setting);
   if (kind.type === 'linear') row.stdinBatched = await stdinBatched(ds, snapshot, queryFile(lines), lines, work);
   log(
     `  build ${s(row.buildMs)} s, recall ${f4(row.recall)}, ${f0(row.qps)} q/s in process, ${f0(row.qpsStdin)} q/s via --stdin (${lines} lines), ` +
       `load ${f0(row.loadMs)} ms, cold query ${f0(row.coldMs)} ms, snapshot ${mb(row.fileBytes)} MB, --stdin peak RSS ${mb(row.maxRssKb * 1024)} MB`,
   );
+  const rows = [row];
+  for (const ef of moreEfs) {
+    const more = { ...params, ef_search: ef };
+    const label = Object.entries(more).map(([k, v]) => `${k}=${v}`).join(' ');
+    log(`-- vdb ${kind.type} ${label} (the build above, queried with ef ${ef})`);
+    const extra = { system: 'vdb', index: kind.type, exact: kind.exact, setting: label, params: more, sharedBuild: setting };
+    const q = await worker({ task: 'query', system: 'vdb', dataset: dsRef, snapshot, ef, nQueries });
+    if (q.error) extra.error = q.error;
+    Object.assign(extra, { build: row.build, buildMs: row.buildMs, fileBytes: row.fileBytes, load: row.load, loadMs: row.loadMs, recall: q.query?.recall, qps: q.query?.qps });
+    await stdinRun(extra, label, ef);
+    log(`  recall ${f4(extra.recall)}, ${f0(extra.qps)} q/s in process, ${f0(extra.qpsStdin)} q/s via --stdin (${lines} lines)`);
+    rows.push(extra);
+  }
+  // One `vdb chunk add` to the built library, as a user adds a chunk (issue 15: < 0.2 s at 1M); last, since it
+  // changes the snapshot (the added rows stay unindexed in a kept one).
+  const adds = [];
+  for (let i = 0; i < cfg.coldRuns; i++) {
+    const r = await run(process.execPath, vdbArgs(snapshot, 'chunk', 'add', '--lib', 'bench', '--embedding', emb, '--metadata', '{"row": -1}'));
+    if (r.code !== 0) {
+      row.addError = lastLines(r.stderr);
+      break;
+    }
+    adds.push(r);
+  }
+  if (adds.length) row.oneAdd = { wallMs: median(adds.map((r) => r.wallMs)), cpuMs: median(adds.map((r) => r.cpuMs ?? NaN)), runs: adds.map((r) => r.wallMs) };
   if (!cfg.keep) removeSnapshot(snapshot);
-  return row;
+  return rows;
 }
 
 /**
@@ -759,6 +803,9 @@ function printRatios(name, d, bruteQps) {
   if (coldBest) {
     const vsCli = cli?.coldMs ? `, ${(coldBest.coldMs / cli.coldMs).toFixed(1)}× the sqlite3 CLI` : '';
     g.push(['vdb fastest cold query process', `${f0(coldBest.coldMs)} ms (${coldBest.index} ${coldBest.setting})${vsCli}`]);
+  }
+  for (const r of vdb.filter((x) => x.oneAdd)) {
+    g.push([`vdb chunk add of one chunk, ${r.index} ${r.setting}`, `${f0(r.oneAdd.wallMs)} ms wall, ${f0(r.oneAdd.cpuMs)} ms CPU (median of ${r.oneAdd.runs.length})`]);
   }
   for (const r of vdb.filter((x) => x.maxRssKb)) {
     g.push([`vdb query --stdin peak RSS, ${r.index} ${r.setting}`, `${mb(r.maxRssKb * 1024)} MB = ${((r.maxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors`]);

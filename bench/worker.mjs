@@ -31,6 +31,7 @@ const tasks = {
   ingest: { vdb: ingestVdb },
   build: { vdb: buildVdb, brute: buildBrute, hnswlib: buildHnswlib, usearch: buildUsearch, sqlitevec: buildSqliteVec },
   filtered: { vdb: filteredVdb },
+  query: { vdb: queryVdb },
   load: { vdb: loadVdb, hnswlib: loadHnswlib, usearch: loadUsearch, sqlitevec: loadSqliteVec },
 };
 
@@ -141,6 +142,18 @@ async function buildVdb(c) {
   log(`${c.type}: ${out.query.qps.toFixed(1)} q/s, recall@10 ${out.query.recall.toFixed(4)}`);
   if (c.batched) out.batched = await timeBatched(svc, ds, c.batched);
   return out;
+}
+
+/** In-process queries on a built snapshot at a per-query ef: one hnsw build serves every ef_search of the grid. */
+async function queryVdb(c) {
+  const ds = dataset();
+  const svc = await vdbService(c.snapshot);
+  const session = await svc.querySession('bench');
+  // In memory, as right after the build (and as the peers' indexes are): no first reads in the timing.
+  session.lib.preload(true);
+  const query = await timeQueries(ds, c.nQueries, async (q) => (await session.query({ embedding: qView(ds, q), k: K, ef: c.ef })).hits.map((h) => h.metadata.row), true);
+  log(`ef ${c.ef}: ${query.qps.toFixed(1)} q/s, recall@10 ${query.recall.toFixed(4)}`);
+  return { query };
 }
 
 /**

@@ -122,10 +122,19 @@ async function fullDataset(name, { dataDir, cacheDir, log }) {
   if (existsSync(join(dir, 'truth-cosine.f32'))) return dir;
   mkdirSync(dir, { recursive: true });
   let t = performance.now();
-  const { base, queries } = generateSynthetic(n, SYNTH_QUERIES);
-  writeAtomic(join(dir, 'base.f32'), base);
-  writeAtomic(join(dir, 'queries.f32'), queries);
-  log(`${name}: generated ${n} × ${DIM} + ${SYNTH_QUERIES} queries in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // Rows and queries of a run stopped before its truth was written are kept (writeAtomic: whole or absent).
+  let base;
+  let queries;
+  if (existsSync(join(dir, 'base.f32')) && existsSync(join(dir, 'queries.f32'))) {
+    base = readTyped(join(dir, 'base.f32'), Float32Array);
+    queries = readTyped(join(dir, 'queries.f32'), Float32Array);
+    log(`${name}: rows and queries from an earlier run, computing the truth`);
+  } else {
+    ({ base, queries } = generateSynthetic(n, SYNTH_QUERIES));
+    writeAtomic(join(dir, 'base.f32'), base);
+    writeAtomic(join(dir, 'queries.f32'), queries);
+    log(`${name}: generated ${n} × ${DIM} + ${SYNTH_QUERIES} queries in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
   t = performance.now();
   const { ids, cos } = await exactTruth(base, queries, TRUTH_K, DIM);
   // PEERS.md quotes 0.601 / 0.577 for synth100k: a check that this generator matches its description.

@@ -9,13 +9,13 @@ export const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 let seq = 0;
 
 /**
- * Runs `cmd args` and resolves {code, wallMs, maxRssKb, stdout, stderr}.
+ * Runs `cmd args` and resolves {code, wallMs, cpuMs (user + system), maxRssKb, stdout, stderr}.
  * @param opts.stdinFile file fed to stdin (read by the child directly, not piped through us)
  * @param opts.stdoutFile file receiving stdout (then `stdout` is '')
  */
 export function run(cmd, args, opts = {}) {
   const timeOut = join(tmpdir(), `vdb-bench-time-${process.pid}-${seq++}`);
-  const [exe, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M %e', '-o', timeOut, cmd, ...args]] : [cmd, args];
+  const [exe, argv] = GNU_TIME ? [GNU_TIME, ['-f', '%M %e %U %S', '-o', timeOut, cmd, ...args]] : [cmd, args];
   const stdinFd = opts.stdinFile ? openSync(opts.stdinFile, 'r') : 'ignore';
   const stdoutFd = opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : 'pipe';
   return new Promise((resolve, reject) => {
@@ -34,13 +34,17 @@ export function run(cmd, args, opts = {}) {
       if (typeof stdinFd === 'number') closeSync(stdinFd);
       if (typeof stdoutFd === 'number') closeSync(stdoutFd);
       let maxRssKb = null;
+      let cpuMs = null;
       if (GNU_TIME && existsSync(timeOut)) {
         const lines = readFileSync(timeOut, 'utf8').trim().split('\n');
-        const m = /^(\d+) [\d.]+$/.exec(lines[lines.length - 1]);
-        if (m) maxRssKb = Number(m[1]);
+        const m = /^(\d+) [\d.]+ ([\d.]+) ([\d.]+)$/.exec(lines[lines.length - 1]);
+        if (m) {
+          maxRssKb = Number(m[1]);
+          cpuMs = (Number(m[2]) + Number(m[3])) * 1000;
+        }
         rmSync(timeOut, { force: true });
       }
-      resolve({ code: code ?? (signal ? `signal ${signal}` : -1), wallMs, maxRssKb, stdout, stderr });
+      resolve({ code: code ?? (signal ? `signal ${signal}` : -1), wallMs, cpuMs, maxRssKb, stdout, stderr });
     });
   });
 }

@@ -3,6 +3,7 @@
  * a table on a TTY, tab-separated lines otherwise), messages and progress to
  * stderr. Colour and tables load only when stdout is a terminal.
  */
+import { thousands } from '../domain/format.js';
 import type { Progress } from '../service/service.js';
 import { renderTable } from './table.js';
 
@@ -132,7 +133,7 @@ export async function progressBar(label: string): Promise<{ update: Progress; st
       bar.setTotal(total);
       const secs = (Date.now() - t0) / 1000;
       // Items per second since the first update: what was ready at once (cache hits) does not count.
-      bar.update(done, { rate: secs > 0.2 ? Math.round((done - first) / secs).toLocaleString('en-US') : '-' });
+      bar.update(done, { rate: secs > 0.2 ? thousands(Math.round((done - first) / secs)) : '-' });
     },
     stop() {
       if (started) bar.stop();

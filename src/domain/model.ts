@@ -526,7 +526,8 @@ export class Library {
     if (this.cache.space) return this.cache.space;
     const state = this.indexState;
     let slotToRow: Int32Array | null = null;
-    if (state && state.slotSeqs.length > 0) {
+    // The common case, an index over every row in row order, is one native compare (no O(n) JS loops on a cold start).
+    if (state && state.slotSeqs.length > 0 && !sameWords(state.slotSeqs, this.rowSeqs())) {
       const seqs = this.rowSeqs();
       const rowBySeq = new Int32Array(this.nextSeq).fill(-1);
       seqs.forEach((seq, r) => (rowBySeq[seq] = r));
@@ -784,4 +785,9 @@ function ambiguous(what: string, id: string, libs: Library[]): UsageError {
   return new UsageError(`${what} id ${quote(id)} is in ${libs.length} libraries (${names}); say which`, {
     hint: `give --lib LIB, or use /api/v1/libraries/{lib}/${what === 'chunk' ? 'chunks' : 'documents'}/{id}`,
   });
+}
+
+/** True when the two arrays hold the same numbers (memcmp of their bytes). */
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }

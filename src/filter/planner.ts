@@ -19,6 +19,7 @@
  * EXACT_SCAN_FLOATS (4 MB of vectors: 2,730 rows at 384 dims) a scan costs
  * about what an index search does at that size.
  */
+import { percent, thousands } from '../domain/format.js';
 import type { IndexType } from '../index/types.js';
 
 export const EXACT_SCAN_FLOATS = 1 << 20;
@@ -41,24 +42,14 @@ export interface PlanInput {
 
 export function planFiltered(p: PlanInput): Plan {
   const share = p.rows === 0 ? 0 : p.matches / p.rows;
-  const of = `${count(p.matches)} of ${count(p.rows)} chunks match (${percent(share)})`;
+  const of = `${thousands(p.matches)} of ${thousands(p.rows)} chunks match (${percent(share)})`;
   if (p.matches === 0) return { kind: 'none', reason: 'no chunk matches the filter' };
   // Nothing to leave out: the unfiltered search gives the same hits, at its own recall and speed.
   if (p.index === null || p.index === 'linear') return { kind: 'exact-scan', reason: `${of}; ${p.index === null ? 'no index' : 'linear index'}: exact scan of the matching chunks` };
   if (p.index === 'hnsw') return { kind: 'index', reason: p.matches === p.rows ? `${of}: every chunk matches, so the hnsw index searches as without a filter` : `${of}: the hnsw index searches among them` };
   if (p.matches * p.dim <= EXACT_SCAN_FLOATS) {
-    return { kind: 'exact-scan', reason: `${of}: an exact scan of them (up to ${count(Math.floor(EXACT_SCAN_FLOATS / p.dim))} at ${p.dim} dims) costs less than the ${p.index} search and finds every neighbour` };
+    return { kind: 'exact-scan', reason: `${of}: an exact scan of them (up to ${thousands(Math.floor(EXACT_SCAN_FLOATS / p.dim))} at ${p.dim} dims) costs less than the ${p.index} search and finds every neighbour` };
   }
   return { kind: 'index', reason: `${of}: too many for an exact scan, so the ${p.index} index searches among them` };
 }
 
-export function percent(share: number): string {
-  return `${(100 * share).toFixed(share > 0 && share < 0.01 ? 2 : 1)}%`;
-}
-
-const grouped = new Intl.NumberFormat('en-US');
-
-/** n with thousands separators (a cached formatter: the reason is built on every filtered query). */
-function count(n: number): string {
-  return grouped.format(n);
-}

@@ -58,6 +58,7 @@ import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
 import type { WasmMemory } from './simd.js';
 import type { TopK } from './topk.js';
 import { allows, forEachSet } from './types.js';
+import { percent, thousands } from '../domain/format.js';
 import type { ArraySource, BuildContext, IndexKind, IndexUpdate, RowFilter, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
 
 const DEFAULT_M = 16;
@@ -662,7 +663,7 @@ export class HnswIndex implements VectorIndex {
     if (beam >= (filter ? filter.count : this.slots)) {
       // The beam would hold every candidate: a scan is exact and no slower.
       this.scanSlots(space, filter, (row) => top.push(score(row), row));
-      return filter ? `exact scan of the ${count(filter.count)} matching entries (no more than ef ${beam})` : undefined;
+      return filter ? `exact scan of the ${thousands(filter.count)} matching entries (no more than ef ${beam})` : undefined;
     }
     this.ip = metric !== 'l2';
     this.loadQuery(query);
@@ -680,12 +681,12 @@ export class HnswIndex implements VectorIndex {
         // estimates whose rounding error is large next to their gaps, and re-scoring stops once it is proven.
         const keep = Math.max(beam, FILTERED.scanKeep);
         this.scanFiltered(q, keep, sb);
-        const why = few ? `${count(filter.count)} matching entries` : `${count(filter.count)} matching entries, but only ${pct(local!.hit / local!.seen)} of the graph near the query matches (${pct(share)} overall): a walk from there would miss them`;
+        const why = few ? `${thousands(filter.count)} matching entries` : `${thousands(filter.count)} matching entries, but only ${percent(local!.hit / local!.seen)} of the graph near the query matches (${percent(share)} overall): a walk from there would miss them`;
         note = `${why}: scan of their int8 vectors, the nearest of ${keep} re-scored exactly`;
       } else {
         const twoHop = share < FILTERED.twoHopBelow;
         this.searchFiltered(q, ep, beam, sb, space, filter, twoHop);
-        note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${pct(share)} of the entries match`;
+        note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${percent(share)} of the entries match`;
       }
     } else {
       this.searchLayer(q, this.descend(q, this.entry, 0), 0, beam, s2r);
@@ -1492,16 +1493,6 @@ function nextSet(bits: Uint32Array, from: number, rows: number): number {
   }
 }
 
-const grouped = new Intl.NumberFormat('en-US');
-
-/** n with thousands separators (a cached formatter: toLocaleString costs microseconds a call, every query). */
-function count(n: number): string {
-  return grouped.format(n);
-}
-
-function pct(share: number): string {
-  return `${(100 * share).toFixed(share < 0.01 ? 2 : 1)}%`;
-}
 
 /** A level for a new element: floor(-ln(U) / ln(m)), U uniform in (0, 1]. */
 function drawLevel(ctx: BuildContext, m: number): number {

@@ -78,7 +78,8 @@ export function* splitText(text: string, options: SplitOptions = SPLIT_DEFAULTS,
 // searches, so boundaries there are decided as they would be on the whole text.
 const SENTENCE_LOOKAHEAD = 256;
 const SENTENCE_LOOKBEHIND = 64;
-const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
+// Made on first use: building it loads ICU data, which a process that never splits should not pay for.
+let sentences: Intl.Segmenter | undefined;
 const BLANK_LINE = /\n[^\S\n]*\n/g;
 
 class SectionSplitter {
@@ -207,7 +208,7 @@ class SectionSplitter {
     const from = Math.max(lineStart, p, useful - SENTENCE_LOOKBEHIND);
     const sliceEnd = Math.min(this.to, limit + SENTENCE_LOOKAHEAD);
     const slice = this.text.slice(from, sliceEnd);
-    for (const seg of sentences.segment(slice)) {
+    for (const seg of (sentences ??= new Intl.Segmenter('en', { granularity: 'sentence' })).segment(slice)) {
       const segEnd = from + seg.index + seg.segment.length;
       // The slice's own end is no boundary unless it is the section's.
       if (segEnd === sliceEnd && sliceEnd < this.to) break;

@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { thousands } from '../../domain/format.js';
 import { FORMATS } from '../../ingest/types.js';
 import type { Format } from '../../ingest/types.js';
 import type { IngestProgress, IngestSummary } from '../../ingest/run.js';
@@ -130,7 +131,7 @@ async function ingestProgress(): Promise<{ update: (p: IngestProgress) => void; 
       }
       const secs = (Date.now() - t0) / 1000;
       bar.setTotal(Math.max(p.total ?? 0, p.files));
-      bar.update(p.files, { chunks: p.chunks.toLocaleString('en-US'), rate: secs > 0.5 ? Math.round(p.chunks / secs).toLocaleString('en-US') : '-' });
+      bar.update(p.files, { chunks: thousands(p.chunks), rate: secs > 0.5 ? thousands(Math.round(p.chunks / secs)) : '-' });
     },
     clear() {
       if (started) process.stderr.write('\r\u001b[2K');

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isatty } from 'node:tty';
+import { thousands } from '../../domain/format.js';
 import type { FusionMethod, Hit, Metric, QueryExplain, QueryResult, SearchMode } from '../../domain/types.js';
 import { DEFAULT_K, FUSION_METHODS, MAX_EF, MAX_K, SEARCH_MODES } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
@@ -123,7 +124,7 @@ function printExplain(e: QueryExplain): void {
   const lines = [
     `plan: ${e.plan}${e.index ? ` (${e.index} index)` : ''}`,
     e.filter !== null && `filter: ${e.filter}`,
-    e.matches !== null && `matches: ${e.matches.toLocaleString('en-US')} of ${e.chunks.toLocaleString('en-US')} chunks`,
+    e.matches !== null && `matches: ${thousands(e.matches)} of ${thousands(e.chunks)} chunks`,
     `why: ${e.reason}`,
     e.search !== null && `search: ${e.search}`,
     e.unindexed > 0 && `unindexed: ${e.unindexed} chunk${e.unindexed === 1 ? '' : 's'} added or re-embedded since the build, scanned exactly`,
