@@ -39,17 +39,19 @@ export interface PoolQuery {
 
 /**
  * The k nearest of `space`'s rows to q, nearest first: the rows the index does
- * not cover (`unindexed`) scored exactly, then the index's search; as every
- * thread of a pool and the one-thread query path compute it.
+ * not cover (`unindexed`) scored exactly, then the index's search (`note`: how
+ * it searched, for explain); what every thread of a pool and the one-thread
+ * query path (service.ts `nearestRows`) compute.
  */
-export function nearestUnfiltered(index: VectorIndex, space: SearchSpace, unindexed: ArrayLike<number>, q: PoolQuery): Ranked {
+export function nearestUnfiltered(index: VectorIndex, space: SearchSpace, unindexed: ArrayLike<number>, q: PoolQuery): Ranked & { note: string | void } {
   const top = new TopK(Math.min(q.k, space.rows));
+  // Unindexed rows first: a fuller heap lets an exact index prune more.
   if (unindexed.length > 0) {
     const score = spaceScorer(space, q.vector);
     for (let i = 0; i < unindexed.length; i++) top.push(score(unindexed[i]), unindexed[i]);
   }
-  index.search(q.vector, space, top, q.ef);
-  return top.drain();
+  const note = index.search(q.vector, space, top, q.ef);
+  return { ...top.drain(), note };
 }
 
 /** What a query worker is started with (posted once). */

@@ -26,9 +26,10 @@ port.on('message', (m: PoolSetup | PoolBatch) => {
     if (state === undefined) throw new Error('a batch came before the setup');
     const { index, space, unindexed } = state;
     const dim = space.dim;
-    const ranked = Array.from(m.ks, (k, i) =>
-      nearestUnfiltered(index, space, unindexed, { vector: m.vectors.subarray(i * dim, (i + 1) * dim), k, ef: m.efs[i] === 0 ? undefined : m.efs[i] }),
-    );
+    const ranked = Array.from(m.ks, (k, i) => {
+      const { keys, dists } = nearestUnfiltered(index, space, unindexed, { vector: m.vectors.subarray(i * dim, (i + 1) * dim), k, ef: m.efs[i] === 0 ? undefined : m.efs[i] });
+      return { keys, dists };
+    });
     port.postMessage({ ranked });
   } catch (err) {
     port.postMessage({ error: (err as Error)?.message ?? String(err) });

@@ -37,6 +37,7 @@ import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
 import type { Ranked } from '../index/batch.js';
+import { nearestUnfiltered } from '../index/pool.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
@@ -1029,7 +1030,13 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
   const matches = bits ? bits.count() : null;
   const plan = bits ? planFiltered({ matches: matches as number, rows: lib.size, dim: lib.dim, index: state?.type ?? null }) : null;
   let search: string | void = undefined;
-  if (bits && plan?.kind === 'exact-scan') {
+  let ranked: { keys: Int32Array; dists: Float64Array } | null = null;
+  if (!bits) {
+    // What every thread of a query pool computes (index/pool.ts), so pooled answers are these, bit for bit.
+    const answer = nearestUnfiltered(state?.index ?? LINEAR, space, unindexed, { vector: q, k, ef });
+    ranked = answer;
+    search = answer.note;
+  } else if (plan?.kind === 'exact-scan') {
     scanAllowed(spaceScorer(space, q), bits.words, lib.size, top);
   } else if (plan?.kind !== 'none') {
     // Unindexed rows first: a fuller heap lets an exact index prune more.
@@ -1045,7 +1052,7 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
     const rowFilter = bits && matches !== lib.size ? { bits: bits.words, count: (matches as number) - unindexedMatches } : undefined;
     search = (state?.index ?? LINEAR).search(q, space, top, ef, rowFilter);
   }
-  const { keys, dists } = top.drain();
+  const { keys, dists } = ranked ?? top.drain();
   const type = state?.type ?? null;
   const exact = type === null || type === 'linear';
   const explain: QueryExplain = {
