@@ -57,7 +57,7 @@ const HELP = `Usage: npm run bench -- [options]
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
   --exact-stdin-queries N  the same for exact indexes (default 1000; 5000 × a 1M scan takes half an hour)
   --stdin-batches LIST     VDB_STDIN_BATCH values for the batched exact --stdin runs of linear (default 96)
-  --stdin-threads LIST     VDB_THREADS values for those runs (default: 1 and this machine's cores)
+  --stdin-threads LIST     VDB_THREADS values for those runs and for hnsw --stdin runs (default: 1 and this machine's cores)
   --filtered-queries N     queries per filtered shape on hnsw and linear (default 500; --skip-filtered: none)
   --n N                    use only the first N base rows of each dataset (truth recomputed, cached)
   --repeats N              timed passes over the queries, median QPS reported (default 1, 3 with --full)
