@@ -43,7 +43,7 @@ export function modeOf(cmd: Command): OutputMode {
  * nothing is (a typo would otherwise look like an empty database); writes
  * create the database.
  */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbApi> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; queryThreads?: number; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbApi> {
   const g = globals(cmd);
   if (g.remote !== undefined) {
     const { RemoteService } = await import('../client/remote.js');
