@@ -9,13 +9,24 @@ import { SearchPool } from '../index/pool.js';
 import type { SearchSpace, VectorIndex } from '../index/types.js';
 
 interface Generation {
+  lib: Library;
   index: VectorIndex;
   space: SearchSpace;
   pool: SearchPool | null;
 }
 
+/**
+ * Queries a generation of a library answers on this thread before it gets a
+ * pool. A pool first reads every row and all of level 0 and copies them into
+ * shared memory (about half a second at 100k × 384): a few queries, or a
+ * library written to between every few, would not earn that back.
+ */
+export const QUERIES_BEFORE_POOL = 64;
+
 export class QueryPools {
   private readonly byLib = new Map<string, Generation>();
+  /** Queries answered on this thread so far by generations without a pool. */
+  private readonly answered = new WeakMap<Library, number>();
 
   /**
    * @param threads threads per pool, this one included (default: the machine's)
@@ -28,19 +39,30 @@ export class QueryPools {
     private readonly libraries?: () => readonly string[],
   ) {}
 
-  /** The pool for `lib`'s index as it is now; null when its queries run on this thread (one thread, or an index that cannot be shared). */
-  get(lib: Library): SearchPool | null {
+  /**
+   * The pool for `lib`'s index as it is now; null when these `queries` run on
+   * this thread: one thread, an index that cannot be shared, or a generation
+   * that has not answered QUERIES_BEFORE_POOL queries yet.
+   */
+  get(lib: Library, queries = 1): SearchPool | null {
     const index = lib.indexState?.index;
     if (!index || !SearchPool.shareable(index, this.threads)) return null;
+    const now = this.byLib.get(lib.id);
+    if (now?.lib !== lib || now.index !== index) {
+      const answered = (this.answered.get(lib) ?? 0) + queries;
+      if (answered <= QUERIES_BEFORE_POOL) {
+        this.answered.set(lib, answered);
+        return null;
+      }
+    }
     // Workers cannot page: every row and all of level 0 in memory first.
     lib.preload(true);
     const space = lib.searchSpace();
-    const now = this.byLib.get(lib.id);
-    if (now?.index === index && now.space === space) return now.pool;
+    if (now?.lib === lib && now.index === index && now.space === space) return now.pool;
     void now?.pool?.close();
     if (this.libraries) this.retain(new Set(this.libraries()));
     const pool = SearchPool.open(index, space, lib.unindexedRows(), { threads: this.threads, offThread: this.offThread });
-    this.byLib.set(lib.id, { index, space, pool });
+    this.byLib.set(lib.id, { lib, index, space, pool });
     return pool;
   }
 

@@ -966,7 +966,7 @@ export class QuerySession {
     const batched = queries.filter((q) => !alone(q));
     // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
-    const pool = pooled ? this.pools.get(lib) : null;
+    const pool = pooled ? this.pools.get(lib, batched.length) : null;
     if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
     let ranked: Ranked[];
     if (type === 'linear') {

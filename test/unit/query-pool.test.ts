@@ -93,3 +93,25 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     expect(r.stdout).toBe('2 0,1\n');
   });
 });
+
+describe('QueryPools', () => {
+  it('answers a generation on this thread for its first QUERIES_BEFORE_POOL queries, without reading it all in', async () => {
+    const { VdbService } = await import('../../src/service/service.js');
+    const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    const svc = new VdbService({ path: join(tmp.dir, 'pools.json'), seed: 'pools' });
+    await svc.createLibrary({ name: 'p', dim: 4, metric: 'cosine', embedder: null });
+    await svc.addChunks('p', Array.from({ length: 50 }, (_, i) => ({ embedding: [1, i, i % 3, 1] })));
+    await svc.buildIndex('p', { type: 'hnsw' });
+    const lib = svc.store.read().library('p');
+    let preloads = 0;
+    const preload = lib.preload.bind(lib);
+    lib.preload = (rows?: boolean) => (preloads++, preload(rows));
+    const pools = new QueryPools(2);
+    for (let i = 0; i < QUERIES_BEFORE_POOL / 8; i++) expect(pools.get(lib, 8)).toBeNull();
+    expect(preloads).toBe(0);
+    // The next query earns the generation its pool: everything is read in for the workers.
+    pools.get(lib, 1);
+    expect(preloads).toBe(1);
+    await pools.close();
+  });
+});
