@@ -57,7 +57,7 @@ const HELP = `Usage: npm run bench -- [options]
   --stdin-queries N        NDJSON lines fed to vdb query --stdin (default 5000)
   --exact-stdin-queries N  the same for exact indexes (default 1000; 5000 × a 1M scan takes half an hour)
   --stdin-batches LIST     VDB_STDIN_BATCH values for the batched exact --stdin runs of linear (default 96)
-  --stdin-threads LIST     VDB_THREADS values for those runs (default: 1 and this machine's cores)
+  --stdin-threads LIST     VDB_THREADS values for those runs and for hnsw --stdin runs (default: 1 and this machine's cores)
   --filtered-queries N     queries per filtered shape on hnsw and linear (default 500; --skip-filtered: none)
   --n N                    use only the first N base rows of each dataset (truth recomputed, cached)
   --repeats N              timed passes over the queries, median QPS reported (default 1, 3 with --full)
@@ -493,6 +493,7 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile, 
     } else {
       target.stdin = { lines, error: lastLines(r.stderr), wallMs: r.wallMs, maxRssKb: r.maxRssKb };
     }
+    if (kind.type === 'hnsw' && r.code === 0) target.stdinThreads = await stdinThreads(snapshot, queryFile(lines, ef), lines, outFile, work);
     rmSync(outFile, { force: true });
   };
   await stdinRun(row, setting);
@@ -528,6 +529,31 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile, 
   if (adds.length) row.oneAdd = { wallMs: median(adds.map((r) => r.wallMs)), cpuMs: median(adds.map((r) => r.cpuMs ?? NaN)), runs: adds.map((r) => r.wallMs) };
   if (!cfg.keep) removeSnapshot(snapshot);
   return rows;
+}
+
+/**
+ * HNSW through `vdb query --stdin` at each VDB_THREADS of --stdin-threads
+ * (the worker pool of src/index/pool.ts), in alternating order, with whether
+ * the output equals the default run's (`defaultOut`) byte for byte.
+ */
+async function stdinThreads(snapshot, file, lines, defaultOut, work) {
+  const args = vdbArgs(snapshot, 'query', '--lib', 'bench', '--stdin');
+  const out = join(work, 'stdin-threads.ndjson');
+  const expected = readFileSync(defaultOut);
+  const results = [];
+  for (const threads of cfg.stdinThreads) {
+    const r = await run(process.execPath, args, { stdinFile: file, stdoutFile: out, env: benchEnv({ VDB_THREADS: String(threads) }) });
+    const res = { threads, wallMs: r.wallMs, maxRssKb: r.maxRssKb };
+    if (r.code !== 0) res.error = lastLines(r.stderr);
+    else {
+      res.qps = (lines * 1000) / r.wallMs;
+      res.sameAsDefault = readFileSync(out).equals(expected);
+    }
+    log(`  --stdin VDB_THREADS=${threads}: ${f0(res.qps)} q/s${res.sameAsDefault === false ? ', OUTPUT DIFFERS' : ''}`);
+    results.push(res);
+  }
+  rmSync(out, { force: true });
+  return results;
 }
 
 /**

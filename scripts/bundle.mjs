@@ -30,7 +30,7 @@ const swaggerUiDir = {
 
 await build({
   // Worker threads load their entry files from beside the chunk that starts them.
-  entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts' },
+  entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

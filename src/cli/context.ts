@@ -43,7 +43,7 @@ export function modeOf(cmd: Command): OutputMode {
  * nothing is (a typo would otherwise look like an empty database); writes
  * create the database.
  */
-export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbApi> {
+export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolean; buildsOffThread?: boolean; queryThreads?: number; read?: boolean; storage?: StoreTuning } = {}): Promise<VdbApi> {
   const g = globals(cmd);
   if (g.remote !== undefined) {
     const { RemoteService } = await import('../client/remote.js');
@@ -56,12 +56,6 @@ export async function serviceOf(cmd: Command, opts: { concurrentReaders?: boolea
   }
   const { VdbService } = await import('../service/service.js');
   return new VdbService({ path: g.db, seed: g.seed, ...rest });
-}
-
-/** The snapshot at --db, for commands that work on it directly (export, import); refuses --remote. */
-export async function localServiceOf(cmd: Command, what: string, opts: { read?: boolean; storage?: StoreTuning } = {}): Promise<import('../service/service.js').VdbService> {
-  refuseRemote(cmd, what);
-  return (await serviceOf(cmd, opts)) as import('../service/service.js').VdbService;
 }
 
 /** For commands that work on this machine only (serve, demo, model, embed, compact). */

@@ -11,7 +11,7 @@
 import type { ErrorCode } from '../domain/errors.js';
 import { VdbError } from '../domain/errors.js';
 import type { DocumentView } from '../domain/documents.js';
-import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult } from '../domain/types.js';
+import type { ChunkView, IndexBuildView, LibraryView, OnConflict, QueryResult, TextBuildReport } from '../domain/types.js';
 import type {
   BuildIndexRequest,
   ChunkListRequest,
@@ -33,6 +33,12 @@ import type {
   NewChunkRequest,
   NewLibraryRequest,
   QueryRequest,
+  ReplaceDocumentRequest,
+  ImportBatchRequest,
+  ImportCheckRequest,
+  ImportedLibraryReport,
+  ReplaceFailureView,
+  ReplaceResultView,
 } from '../domain/wire.js';
 
 export interface ClientOptions {
@@ -171,6 +177,26 @@ export class VdbClient {
     return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents/batch`, { documents, on_conflict: onConflict });
   }
 
+  /** Each document with exactly these chunks (`isolate`: invalid ones left out and reported). */
+  replaceDocuments(lib: string, documents: ReplaceDocumentRequest[], isolate?: boolean): Promise<{ results: (ReplaceResultView | ReplaceFailureView)[] }> {
+    return this.call('POST', `/api/v1/libraries/${enc(lib)}/documents/replace`, { documents, isolate });
+  }
+
+  /** Stores the full-text index brought up to date (`whenWorthIt`: only if worth it; else null). */
+  async storeTextIndex(lib: string, whenWorthIt?: boolean): Promise<TextBuildReport | null> {
+    return (await this.call<{ text_build: TextBuildReport | null }>('POST', `/api/v1/libraries/${enc(lib)}/text-index`, { when_worth_it: whenWorthIt })).text_build;
+  }
+
+  /** The checks before an import's first batch (vdb import --remote); answers 204-like {} when they pass. */
+  async checkImport(body: ImportCheckRequest): Promise<void> {
+    await this.call('POST', '/api/v1/import/check', body);
+  }
+
+  /** One batch of an import, as one atomic change. */
+  importBatch(body: ImportBatchRequest): Promise<ImportedLibraryReport> {
+    return this.call('POST', '/api/v1/import/batch', body);
+  }
+
   /** Deletes all the documents (and their chunks) or, if any id is unknown, none. */
   async deleteDocuments(lib: string, ids: string[]): Promise<DocumentView[]> {
     return (await this.call<{ documents: DocumentView[] }>('POST', `/api/v1/libraries/${enc(lib)}/documents/delete`, { ids })).documents;
@@ -206,6 +232,37 @@ export class VdbClient {
     return this.call('POST', `/api/v1/libraries/${enc(lib)}/query${this.read({})}`, body);
   }
 
+  // ---- export --------------------------------------------------------------------
+
+  /**
+   * The export of `libs` (ids or names; all when empty) as `vdb export` writes
+   * it, NDJSON text in pieces as the server streams them. The timeout applies
+   * until the answer starts; a stream cut short throws ApiError `unavailable`.
+   */
+  async *exportNdjson(libs: string[] = []): AsyncGenerator<string> {
+    const params = new URLSearchParams(libs.map((l): [string, string] => ['lib', l]));
+    if (this.options.consistency !== undefined) params.set('consistency', this.options.consistency);
+    const qs = params.toString();
+    const path = `/api/v1/export${qs ? `?${qs}` : ''}`;
+    const started = new AbortController();
+    const timer = setTimeout(() => started.abort(new DOMException('no answer', 'TimeoutError')), this.options.timeoutMs ?? 30_000);
+    let res: Response;
+    try {
+      res = await this.send('GET', path, undefined, started.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+    const text = new TextDecoder();
+    try {
+      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) yield text.decode(piece, { stream: true });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      throw new ApiError(0, 'unavailable', `the export from ${this.base} was cut short (${e.cause?.code ?? e.cause?.message ?? e.message}): what arrived is incomplete`);
+    }
+    const rest = text.decode();
+    if (rest) yield rest;
+  }
+
   // ---- cluster -------------------------------------------------------------------
 
   /** The cluster as the node sees it (`{"mode": "single", …}` from a server without --cluster). */
@@ -221,25 +278,13 @@ export class VdbClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
-    let res: Response;
+    const timeoutMs = this.options.timeoutMs ?? 30_000;
+    const res = await this.send(method, path, body, AbortSignal.timeout(timeoutMs));
     let text: string;
     try {
-      res = await fetch(this.base + path, {
-        method,
-        headers,
-        // Embeddings may come as typed arrays (Float32Array): sent as plain arrays of their numbers.
-        body: body === undefined ? undefined : JSON.stringify(body, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-      });
       text = await res.text();
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const why = e.name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs ?? 30_000} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
-      const unknown = method === 'GET' || path.endsWith('/query') ? '' : ': the write may or may not have been made';
-      throw new ApiError(0, 'unavailable', `cannot reach ${this.base} (${why})${unknown}`);
+      throw this.unreachable(method, path, err);
     }
     let json: unknown;
     try {
@@ -247,11 +292,41 @@ export class VdbClient {
     } catch {
       throw new ApiError(res.status, 'internal', `${method} ${path}: HTTP ${res.status} with a body that is not JSON`);
     }
-    if (!res.ok) {
-      const err = (json as { error?: { code?: ErrorCode; message?: string } } | undefined)?.error;
-      throw new ApiError(res.status, err?.code ?? 'internal', err?.message ?? `${method} ${path}: HTTP ${res.status}`);
-    }
     return json as T;
+  }
+
+  /** The request's response once its status is 2xx; a non-2xx one throws its ApiError. */
+  private async send(method: string, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.options.apiKey !== undefined) headers.authorization = `Bearer ${this.options.apiKey}`;
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers,
+        // Embeddings may come as typed arrays (Float32Array): sent as plain arrays of their numbers.
+        body: body === undefined ? undefined : JSON.stringify(body, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)),
+        signal,
+      });
+    } catch (err) {
+      throw this.unreachable(method, path, err);
+    }
+    if (res.ok) return res;
+    let err: { code?: ErrorCode; message?: string } | undefined;
+    try {
+      err = (JSON.parse(await res.text()) as { error?: { code?: ErrorCode; message?: string } } | undefined)?.error;
+    } catch {
+      throw new ApiError(res.status, 'internal', `${method} ${path}: HTTP ${res.status} with a body that is not JSON`);
+    }
+    throw new ApiError(res.status, err?.code ?? 'internal', err?.message ?? `${method} ${path}: HTTP ${res.status}`);
+  }
+
+  private unreachable(method: string, path: string, err: unknown): ApiError {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs ?? 30_000} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const unknown = method === 'GET' || path.endsWith('/query') ? '' : ': the write may or may not have been made';
+    return new ApiError(0, 'unavailable', `cannot reach ${this.base} (${why})${unknown}`);
   }
 }
 

@@ -5,15 +5,18 @@
  * codes map back to the same exit codes (domain/errors.ts); bulk adds are one
  * request, all or nothing, as locally.
  */
-import { InvalidInput, NotFound, UsageError, VdbError } from '../domain/errors.js';
+import { InvalidInput, NotFound, renameItem, UsageError, VdbError } from '../domain/errors.js';
 import { checkMetadata, checkTags, checkText, prefix } from '../domain/validate.js';
-import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult } from '../domain/types.js';
+import type { ChunkPatch, ChunkView, IndexBuildView, LibraryPatch, LibraryView, NewChunk, NewLibrary, QueryInput, QueryResult, TextBuildReport } from '../domain/types.js';
 import type { ChunkPageResult, DocumentsApi, IndexInfoResult, QueryRunner, VdbApi } from '../service/api.js';
 import type { AddOptions, BuildRequest, PutResult } from '../service/service.js';
-import type { AddOutcome } from '../domain/types.js';
+import type { AddOutcome, OnConflict } from '../domain/types.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import type { ImportBatchOptions } from '../service/transfer.js';
+import type { ImportedLibraryReport } from '../domain/wire.js';
 import { VdbClient } from './client.js';
 import type { ClientOptions } from './client.js';
-import type { FilterFields, NewChunkRequest, NewDocumentRequest, QueryRequest } from '../domain/wire.js';
+import type { FilterFields, NewChunkRequest, NewDocumentRequest, QueryRequest, ReplaceDocumentRequest } from '../domain/wire.js';
 import type { FilterInput } from '../filter/parse.js';
 
 /** The server's largest page and bulk add (server/schemas.ts MAX_PAGE, MAX_BULK). */
@@ -145,6 +148,11 @@ export class RemoteService implements VdbApi {
       if (ids.length === 0) throw new InvalidInput('give at least one document id');
       return this.client.deleteDocuments(await this.documentLib(ids[0], libRef), ids);
     },
+    replace: async (libRef, items, opts = {}) => {
+      const body = items.map((d) => ({ ...d, chunks: d.chunks.map((c) => (c.embedding === undefined ? c : { ...c, embedding: Array.from(c.embedding) })) }));
+      const { results } = await this.client.replaceDocuments(libRef, body as ReplaceDocumentRequest[], opts.isolate);
+      return results.map((r) => ('error' in r ? { id: r.id, error: new VdbError(r.error.code, r.error.message, { hint: r.error.hint }) } : r));
+    },
   };
 
   /** The library holding a document, as the local lookup finds it: given, or the one library that has the id. */
@@ -161,6 +169,18 @@ export class RemoteService implements VdbApi {
 
   buildIndex(ref: string, req: BuildRequest): Promise<IndexBuildView> {
     return this.client.buildIndex(ref, { ...req.params, type: req.type, full: req.full, text: req.text });
+  }
+
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void> {
+    await this.client.checkImport({ records: libraries, on_conflict: opts.onConflict, outside: opts.outside });
+  }
+
+  importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport> {
+    return this.client.importBatch({ records, on_conflict: opts.onConflict, into: opts.into, last: opts.last, changed: opts.changed });
+  }
+
+  storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}): Promise<TextBuildReport | null> {
+    return this.client.storeTextIndex(ref, opts.whenWorthIt);
   }
 
   indexInfo(ref: string): Promise<IndexInfoResult> {
@@ -208,21 +228,6 @@ class RemoteQueries implements QueryRunner<QueryResult> {
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * A bulk add's error names `chunk N` (its place in the request), a single
- * chunk's none; the CLI names the line it came from, as it does locally.
- */
-function renameItem(err: unknown, count: number, where: AddOptions['where'], noun = 'chunk'): unknown {
-  if (!(err instanceof VdbError) || where === undefined) return err;
-  if (count === 1) {
-    const name = where(0);
-    return name === undefined || err.code !== 'invalid_input' ? err : new VdbError(err.code, `${name}: ${err.message}`);
-  }
-  const m = new RegExp(`^${noun} (\\d+): `).exec(err.message);
-  const name = m ? where(Number(m[1]) - 1) : undefined;
-  return name === undefined ? err : new VdbError(err.code, `${name}: ${err.message.slice(m![0].length)}`);
 }
 
 /** A command's filter as a request's fields (absent ones left out). */

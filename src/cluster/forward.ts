@@ -6,8 +6,8 @@
  * node made up: a retry after a lost answer (the leader died mid-request) is
  * appended at most once.
  */
-import type { ErrorCode } from '../domain/errors.js';
-import { VdbError } from '../domain/errors.js';
+import type { ErrorCode, VdbError } from '../domain/errors.js';
+import { errorOf } from '../domain/errors.js';
 import type { Outcome } from './applier.js';
 
 export type Forwarded =
@@ -49,7 +49,7 @@ export async function forward(leaderUrl: string, req: ForwardRequest, apiKey: st
   }
   const err = (body as { error?: { code?: ErrorCode; message?: string } }).error;
   if (res.status === 503 || !err?.code) return { kind: 'retry', why: err?.message ?? `the leader at ${leaderUrl} answered HTTP ${res.status}` };
-  return { kind: 'refused', error: new VdbError(err.code, err.message ?? `HTTP ${res.status}`) };
+  return { kind: 'refused', error: errorOf(err.code, err.message ?? `HTTP ${res.status}`) };
 }
 
 /** JSON with typed arrays (embeddings read from --stdin, vectors a node prepared) as plain arrays. */

@@ -8,13 +8,19 @@
  * the node it wrote through.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Conflict, InvalidInput, StorageError, Unavailable, UsageError, VdbError } from '../domain/errors.js';
+import { Conflict, errorOf, InvalidInput, renameItem, StorageError, Unavailable, UsageError, VdbError } from '../domain/errors.js';
 import { envNumber } from '../domain/env.js';
 import type { ClusterNodeView, ClusterStatusView } from '../domain/wire.js';
 import type { ChunkPatch, LibraryPatch, NewChunk, NewLibrary, QueryInput } from '../domain/types.js';
 import { clockFromEnv, VdbService } from '../service/service.js';
 import type { AddOptions, BuildRequest, Progress, SessionOptions } from '../service/service.js';
-import type { DocumentsApi, VdbApi } from '../service/api.js';
+import type { DocumentsApi, LocalApi } from '../service/api.js';
+import type { DocumentReplacement, ReplaceFailure, ReplaceFailureView, ReplaceResult } from '../service/replace.js';
+import type { MetadataTarget } from '../service/service.js';
+import type { Metadata, OnConflict } from '../domain/types.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import type { ImportBatchOptions } from '../service/transfer.js';
+import type { Database } from '../domain/model.js';
 import { writeContext } from '../service/write-context.js';
 import { SnapshotStore } from '../store/store.js';
 import { exportDatabase } from '../store/portable.js';
@@ -82,7 +88,7 @@ export function tuningFromEnv(env: NodeJS.ProcessEnv = process.env): Tuning {
   };
 }
 
-export class ClusterNode implements VdbApi {
+export class ClusterNode implements LocalApi {
   readonly service: VdbService;
   readonly clusterId: string;
   private election: Election | null = null;
@@ -249,6 +255,11 @@ export class ClusterNode implements VdbApi {
     return this.service.querySession(ref, opts);
   }
 
+  snapshot(): Database {
+    this.readable();
+    return this.service.store.read();
+  }
+
   /** Storage only: folds this replica's log (it changes no data, so it is not replicated). */
   compact() {
     return this.service.compact();
@@ -298,9 +309,13 @@ export class ClusterNode implements VdbApi {
     return (await this.putChunks(ref, items, opts)).chunks;
   }
 
-  // Options naming lines and reporting progress are the CLI's; the REST routes pass none.
-  putChunks(ref: string, items: NewChunk[], opts?: AddOptions) {
-    return this.submit('chunk.put', { lib: ref, items, on_conflict: opts?.onConflict });
+  // Items are named as the caller names them (the Qdrant routes: points[i]); progress is the CLI's.
+  async putChunks(ref: string, items: NewChunk[], opts?: AddOptions) {
+    try {
+      return await this.submit('chunk.put', { lib: ref, items, on_conflict: opts?.onConflict });
+    } catch (err) {
+      throw renameItem(err, items.length, opts?.where);
+    }
   }
 
   updateChunk(id: string, patch: ChunkPatch, libRef?: string) {
@@ -329,10 +344,65 @@ export class ClusterNode implements VdbApi {
       this.readable();
       return this.service.documents.get(id, libRef);
     },
-    add: (libRef, items, opts) => this.submit('doc.add', { lib: libRef, items, on_conflict: opts?.onConflict }),
+    add: async (libRef, items, opts) => {
+      try {
+        return await this.submit('doc.add', { lib: libRef, items, on_conflict: opts?.onConflict });
+      } catch (err) {
+        throw renameItem(err, items.length, opts?.where, 'document');
+      }
+    },
     update: (id, patch, libRef) => this.submit('doc.update', { id, patch, lib: libRef }),
     delete: (ids, libRef) => this.submit('doc.delete', { ids, lib: libRef }),
+    replace: (libRef, items, opts) => this.replaceDocuments(libRef, items, opts?.isolate),
   };
+
+  /**
+   * Documents replaced through `doc.replace` entries. Leaving invalid ones
+   * out (`isolate`, what ingest does by default), as many entries as keep
+   * each under one etcd value (VDB_CLUSTER_MAX_VALUE_BYTES), whole documents
+   * in each: every document is replaced atomically, every entry is one atomic
+   * change, and a document larger than that goes alone, its entry in parts.
+   * All or nothing (`vdb ingest --strict`): one entry, in parts if need be,
+   * so a refused document leaves the whole request unwritten, as locally.
+   */
+  private async replaceDocuments(libRef: string, items: DocumentReplacement[], isolate?: boolean): Promise<(ReplaceResult | ReplaceFailure)[]> {
+    if (!Array.isArray(items) || items.length === 0) throw new InvalidInput('give at least one document');
+    // Sizes need the library's dim; a library this replica does not have yet is the leader's to judge, in one entry.
+    let dim = Infinity;
+    try {
+      dim = this.service.getLibrary(libRef).dim;
+    } catch {
+      // Sent as one group.
+    }
+    const out: (ReplaceResult | ReplaceFailure)[] = [];
+    for (const group of isolate ? entryGroups(items, dim, maxValueBytes(this.opts.env)) : [items]) {
+      const results = await this.submit('doc.replace', { lib: libRef, items: group, isolate });
+      out.push(...results.map((r) => ('error' in r ? failureOf(r) : r)));
+    }
+    return out;
+  }
+
+  setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }) {
+    return this.submit('chunk.set_metadata', { lib: ref, target, values, mode: opts.mode, path: opts.path });
+  }
+
+  unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]) {
+    return this.submit('chunk.unset_metadata', { lib: ref, target, paths });
+  }
+
+  /** On this replica once it applied everything committed: the checks before an import's first batch. */
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }) {
+    await this.sync();
+    return this.service.checkImport(libraries, opts);
+  }
+
+  importBatch(records: NumberedRecord[], opts: ImportBatchOptions) {
+    return this.submit('library.import', { records, on_conflict: opts.onConflict, into: opts.into, last: opts.last, changed: opts.changed });
+  }
+
+  storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}) {
+    return this.submit('text.store', { lib: ref, when_worth_it: opts.whenWorthIt });
+  }
 
   buildIndex(ref: string, req: BuildRequest, _onProgress?: Progress) {
     return this.submit('index.build', { lib: ref, req });
@@ -584,9 +654,33 @@ export class ClusterNode implements VdbApi {
   }
 }
 
+/** Consecutive runs of documents whose entry stays under `limit` bytes (roughly: texts, metadata and float32 vectors). */
+function entryGroups(items: DocumentReplacement[], dim: number, limit: number): DocumentReplacement[][] {
+  const groups: DocumentReplacement[][] = [];
+  let group: DocumentReplacement[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = JSON.stringify(item ?? null).length + (Array.isArray(item?.chunks) ? item.chunks.length * dim * 4 : 0);
+    if (!Number.isFinite(size)) return [items];
+    if (group.length > 0 && bytes + size > limit) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(item);
+    bytes += size;
+  }
+  groups.push(group);
+  return groups;
+}
+
+function failureOf(f: ReplaceFailureView): ReplaceFailure {
+  return { id: f.id, error: errorOf(f.error.code, f.error.message, { hint: f.error.hint }) };
+}
+
 function unwrap(outcome: Outcome): unknown {
   if (outcome.ok) return outcome.value;
-  throw new VdbError(outcome.error.code, outcome.error.message);
+  throw errorOf(outcome.error.code, outcome.error.message);
 }
 
 async function readMeta(ns: Namespace): Promise<Meta | null> {

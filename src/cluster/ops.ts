@@ -10,9 +10,14 @@
  */
 import type { DocumentPatch, NewDocument } from '../domain/documents.js';
 import type { ChunkPatch, IndexType, LibraryPatch, NewChunk, NewLibrary, OnConflict } from '../domain/types.js';
-import type { BuildRequest, VdbService } from '../service/service.js';
+import type { BuildRequest, MetadataTarget, VdbService } from '../service/service.js';
 import type { FilterInput } from '../filter/parse.js';
+import type { Metadata } from '../domain/types.js';
 import { InvalidInput } from '../domain/errors.js';
+import { readRecords } from '../transfer/format.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import { failureView, prepareReplacements } from '../service/replace.js';
+import type { DocumentReplacement, ReplaceFailureView, ReplaceResult } from '../service/replace.js';
 
 export interface Prepared {
   /** JSON. */
@@ -83,7 +88,7 @@ export const OPS = {
     prepare: async (svc, { lib, filter }: { lib: string; filter: FilterInput }) => {
       const id = libId(svc, lib);
       await svc.deleteWhere(id, filter, { dryRun: true });
-      return plain({ lib: id, filter: { filter: filter.filter, where: filter.where } });
+      return plain({ lib: id, filter: filterOf(filter) });
     },
     apply: (svc, p: { lib: string; filter: FilterInput }) => svc.deleteWhere(p.lib, p.filter),
   }),
@@ -99,11 +104,67 @@ export const OPS = {
     prepare: async (svc, { ids, lib }: { ids: string[]; lib?: string }) => plain({ ids, lib: lib === undefined ? undefined : libId(svc, lib) }),
     apply: (svc, p: { ids: string[]; lib?: string }) => svc.documents.delete(p.ids, p.lib),
   }),
+  'doc.replace': op({
+    // The leader checks and embeds; documents it leaves out (isolate) travel as failures, by input position.
+    prepare: async (svc, { lib, items, isolate }: { lib: string; items: DocumentReplacement[]; isolate?: boolean }) => {
+      const id = libId(svc, lib);
+      const { ready, failed } = await prepareReplacements(svc, id, items, { isolate });
+      const vectors: Float32Array[] = [];
+      const docs = ready.map(({ item }) => ({ ...item, chunks: item.chunks.map(({ embedding, ...rest }) => (vectors.push(embedding as Float32Array), rest)) }));
+      const failures = [...failed].map(([i, error]) => ({ at: i, ...failureView({ id: String(items[i]?.id), error }) }));
+      return { payload: { lib: id, count: items.length, at: ready.map((r) => r.at), items: docs, failed: failures, isolate }, vectors };
+    },
+    apply: async (svc, p: { lib: string; count: number; at: number[]; items: DocumentReplacement[]; failed: (ReplaceFailureView & { at: number })[]; isolate?: boolean }, vectors) => {
+      let k = 0;
+      const items = p.items.map((d) => ({ ...d, chunks: d.chunks.map((c) => ({ ...c, embedding: vectors[k++] })) }));
+      if (k !== vectors.length || p.at.length !== items.length) throw new InvalidInput('a doc.replace entry names vectors it does not hold');
+      const out: (ReplaceResult | ReplaceFailureView)[] = new Array(p.count);
+      if (items.length > 0) {
+        const results = await svc.documents.replace(p.lib, items, { isolate: p.isolate });
+        results.forEach((r, j) => (out[p.at[j]] = 'error' in r ? failureView(r) : r));
+      }
+      for (const { at, ...f } of p.failed) out[at] = f;
+      return out;
+    },
+  }),
+  'chunk.set_metadata': op({
+    // Chunks picked by a filter are picked where the entry lands in the log, as chunk.delete_where.
+    prepare: async (svc, { lib, target, values, mode, path }: { lib: string; target: MetadataTarget; values: Metadata; mode: 'merge' | 'replace'; path?: string[] }) =>
+      plain({ lib: libId(svc, lib), target: targetOf(target), values, mode, path }),
+    apply: (svc, p: { lib: string; target: MetadataTarget; values: Metadata; mode: 'merge' | 'replace'; path?: string[] }) => svc.setMetadata(p.lib, p.target, p.values, { mode: p.mode, path: p.path }),
+  }),
+  'chunk.unset_metadata': op({
+    prepare: async (svc, { lib, target, paths }: { lib: string; target: MetadataTarget; paths: string[][] }) => plain({ lib: libId(svc, lib), target: targetOf(target), paths }),
+    apply: (svc, p: { lib: string; target: MetadataTarget; paths: string[][] }) => svc.unsetMetadata(p.lib, p.target, p.paths),
+  }),
+  'text.store': op({
+    // Whether it is worth storing is decided on each replica, which are all at the same state there.
+    prepare: async (svc, { lib, when_worth_it }: { lib: string; when_worth_it?: boolean }) => plain({ lib: libId(svc, lib), when_worth_it }),
+    apply: (svc, p: { lib: string; when_worth_it?: boolean }) => svc.storeTextIndex(p.lib, { whenWorthIt: p.when_worth_it }),
+  }),
+  'library.import': op({
+    // Records travel as read (embeddings in base64, every bit kept); the leader reads them once to refuse a bad batch before it is appended.
+    prepare: async (_svc, input: { records: NumberedRecord[]; on_conflict?: OnConflict; into?: { id: string; created: boolean }; last: boolean; changed?: boolean }) => {
+      readRecords(input.records);
+      return plain(input);
+    },
+    apply: (svc, p: { records: NumberedRecord[]; on_conflict?: OnConflict; into?: { id: string; created: boolean }; last: boolean; changed?: boolean }) =>
+      svc.importBatch(p.records, { onConflict: p.on_conflict, into: p.into, last: p.last, changed: p.changed }),
+  }),
   'index.build': op({
     prepare: async (svc, { lib, req }: { lib: string; req: BuildRequest }) => plain({ lib: libId(svc, lib), req: { type: req.type as IndexType | undefined, params: req.params, full: req.full, text: req.text } }),
     apply: (svc, p: { lib: string; req: BuildRequest }) => svc.buildIndex(p.lib, p.req),
   }),
 } satisfies Record<string, OpSpec<never, unknown>>;
+
+/** A filter as JSON for the log: its text forms, or the AST a Qdrant filter compiled to. */
+function filterOf(f: FilterInput): FilterInput {
+  return { filter: f.filter, where: f.where, ast: f.ast };
+}
+
+function targetOf(t: MetadataTarget): MetadataTarget {
+  return t.filter ? { filter: filterOf(t.filter) } : { ids: t.ids };
+}
 
 export type OpKind = keyof typeof OPS;
 export type OpInput<K extends OpKind> = Parameters<(typeof OPS)[K]['prepare']>[1];

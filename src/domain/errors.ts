@@ -100,6 +100,30 @@ export class PayloadTooLarge extends errorClass('payload_too_large') {}
 /** The request body is not `application/json`. */
 export class UnsupportedMediaType extends errorClass('unsupported_media_type') {}
 
+/** The class of each code (`internal` has none but VdbError). */
+const CLASSES: Partial<Record<ErrorCode, new (message: string, options?: ErrorOptions) => VdbError>> = {
+  usage: UsageError,
+  invalid_input: InvalidInput,
+  invalid_filter: InvalidFilter,
+  not_found: NotFound,
+  conflict: Conflict,
+  corrupt_snapshot: CorruptSnapshot,
+  locked: Locked,
+  io: StorageError,
+  embedder: EmbedderError,
+  unavailable: Unavailable,
+  bad_request: BadRequest,
+  unauthorized: Unauthorized,
+  payload_too_large: PayloadTooLarge,
+  unsupported_media_type: UnsupportedMediaType,
+};
+
+/** An error that crossed a wire (a cluster's log, a forwarded write) as its code, as an instance of its class again. */
+export function errorOf(code: ErrorCode, message: string, options?: ErrorOptions): VdbError {
+  const Class = CLASSES[code];
+  return Class ? new Class(message, options) : new VdbError(code, message, options);
+}
+
 /** Exit code per error class; documented in README.md ("Exit codes"). */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   internal: 1,
@@ -139,3 +163,19 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
 };
+
+/**
+ * A bulk write done elsewhere (a server, a cluster's leader) names `chunk N`
+ * (the item's place in the request), a single item's none; this renames it
+ * as the caller names its items (`line 7`, `points[3]`), as a local write does.
+ */
+export function renameItem(err: unknown, count: number, where: ((i: number) => string | undefined) | undefined, noun = 'chunk'): unknown {
+  if (!(err instanceof VdbError) || where === undefined) return err;
+  if (count === 1) {
+    const name = where(0);
+    return name === undefined || err.code !== 'invalid_input' ? err : errorOf(err.code, `${name}: ${err.message}`, { hint: err.hint });
+  }
+  const m = new RegExp(`^${noun} (\\d+): `).exec(err.message);
+  const name = m ? where(Number(m[1]) - 1) : undefined;
+  return name === undefined ? err : errorOf(err.code, `${name}: ${err.message.slice(m![0].length)}`, { hint: err.hint });
+}

@@ -4,6 +4,8 @@
  * server/schemas.ts checks at compile time that its schemas accept exactly these.
  */
 import type { DocumentView } from './documents.js';
+import type { ErrorCode } from './errors.js';
+import type { AddOutcome, BuildReport, TextBuildReport } from './types.js';
 import type { ChunkView, FusionMethod, IndexType, IndexView, LibraryView, Metadata, Metric, OnConflict, SearchMode, TextIndexView } from './types.js';
 
 /** `POST /api/v1/libraries`. */
@@ -46,6 +48,27 @@ export interface NewDocumentRequest {
   title?: string | null;
   metadata?: Metadata;
   on_conflict?: OnConflict;
+}
+
+/** One document of `POST /api/v1/libraries/{lib}/documents/replace`: the document afterwards, with exactly these chunks. */
+export interface ReplaceDocumentRequest {
+  id: string;
+  title?: string | null;
+  metadata?: Metadata;
+  chunks: NewChunkRequest[];
+}
+
+/** What became of a replaced document. */
+export interface ReplaceResultView {
+  id: string;
+  document: 'added' | 'replaced' | 'unchanged';
+  chunks: { added: number; replaced: number; unchanged: number; removed: number };
+}
+
+/** A document the replace left out (`isolate`), and why. */
+export interface ReplaceFailureView {
+  id: string;
+  error: { code: ErrorCode; message: string; hint?: string };
 }
 
 /** `PATCH /api/v1/libraries/{lib}/documents/{id}`: at least one field. */
@@ -198,4 +221,37 @@ export interface ClusterStatusView {
   /** The sequence of the latest published snapshot (null: none yet); the log holds what came after the one before it. */
   snapshot_seq: number | null;
   nodes: ClusterNodeView[];
+}
+
+/** What `vdb import` did to one library (`vdb import --json`, the import routes). */
+export interface ImportedLibraryReport {
+  id: string;
+  name: string;
+  /** false: merged into a library of that name. */
+  created: boolean;
+  documents: Record<AddOutcome, number>;
+  chunks: Record<AddOutcome, number>;
+  /** The index build, or null when none was built. */
+  index: BuildReport | null;
+  /** The full-text index build, or null when the library has none. */
+  text_index: TextBuildReport | null;
+}
+
+/** An export's record and its line number: how `vdb import --remote` sends what it read. */
+export type NumberedRecordWire = [number, Record<string, unknown>];
+
+/** `POST /api/v1/import/check`: the export's library lines, and the documents its chunks name from outside it. */
+export interface ImportCheckRequest {
+  records: NumberedRecordWire[];
+  on_conflict?: OnConflict;
+  outside?: Record<string, string[]>;
+}
+
+/** `POST /api/v1/import/batch`: one library line and some of its documents and chunks. */
+export interface ImportBatchRequest {
+  records: NumberedRecordWire[];
+  on_conflict?: OnConflict;
+  into?: { id: string; created: boolean };
+  last: boolean;
+  changed?: boolean;
 }

@@ -20,7 +20,10 @@
  * stored; `upperOff` is its prefix sum.
  *
  * Build: float32 SIMD distances (-dot for cosine/dot, squared L2 for l2),
- * hnswlib's insert and neighbour heuristic. Then the vectors are quantized:
+ * hnswlib's insert and neighbour heuristic, in batches: a batch's elements
+ * search the graph as it stood before the batch (on every core, see
+ * build-threads.ts), then are linked in order with the batch's earlier
+ * elements as extra candidates, so the index does not depend on the thread count. Then the vectors are quantized:
  * x[i] ≈ scales[i] · int8, scales[i] = max |x[i]| / 127 over the slots. A
  * query is q[i]·scales[i] ≈ qStep · int8, so q·x ≈ qStep · Σ int8·int8
  * (i32x4.dot_i16x8_s, four neighbours per call so their cache misses
@@ -47,9 +50,13 @@
  * levels: i32, upper: i32, scales: f32, sqnorms: f32}. Levels come from
  * ctx.random, so a build is deterministic and byte-identical for a fixed seed.
  */
+import { availableParallelism } from 'node:os';
+import { envNumber } from '../domain/env.js';
+import { BuildThreads, PlanBuffer } from './build-threads.js';
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { SignCodes, keepSmallest } from './signcodes.js';
-import { WasmF32, simdAvailable } from './simd.js';
+import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
+import type { WasmMemory } from './simd.js';
 import type { TopK } from './topk.js';
 import { allows, forEachSet } from './types.js';
 import { percent, thousands } from '../domain/format.js';
@@ -133,6 +140,24 @@ const MAX_LEVEL = 24;
  */
 const MAX_DEAD_SHARE = 0.25;
 
+/**
+ * Elements per build batch (see build): one at a time at first (every
+ * element then links to all before it, as a sequential build does), then
+ * up to 1/16 of the graph so far and at most 256, so a batch's elements,
+ * which do not see each other in their searches, are a sliver of the graph.
+ * Depends only on the position, so a build is the same on any thread count.
+ */
+function batchSize(inserted: number): number {
+  return Math.max(1, Math.min(256, inserted >> 4));
+}
+/** Fewer rows than this per thread and a build uses fewer threads. */
+const MIN_ROWS_PER_BUILD_THREAD = 2048;
+
+/** Build threads: ctx.threads, else VDB_THREADS, else the machine's cores. */
+function buildThreads(ctx: BuildContext): number {
+  return Math.max(1, Math.floor(ctx.threads ?? envNumber(process.env, 'VDB_THREADS', availableParallelism(), 1)));
+}
+
 const up4 = (n: number): number => (n + 3) & ~3;
 const up16 = (n: number): number => (n + 15) & ~15;
 
@@ -213,8 +238,12 @@ export class HnswIndex implements VectorIndex {
   private format: 'f32' | 'i8' = 'f32';
   private stride = 0;
   private base = 0;
-  /** Word offset of the 4 batch results. */
+  /** Word offset of this instance's query scratch: 0, or a worker view's region of a shared block (see share). */
+  private qAt = 0;
+  /** Word offset of the 4 batch results (just after the query scratch). */
   private out = 0;
+  /** The block as worker threads see it, once share() moved it into a shared memory. */
+  private sharing: SharedHnsw | null = null;
   /** Bytes of one int8 vector (dim rounded up to 16, zero-padded). */
   private readonly vecBytes: number;
   private wasm: WasmF32 | null = null;
@@ -233,7 +262,7 @@ export class HnswIndex implements VectorIndex {
   private sqMax = 0;
   private readonly nd = new Float64Array(4);
   private readonly one = new Int32Array(1);
-  private readonly upperOff: Int32Array;
+  private upperOff: Int32Array;
   private maxLevel: number;
   private entry: number;
   private tags: Uint16Array;
@@ -262,9 +291,9 @@ export class HnswIndex implements VectorIndex {
     readonly efConstruction: number,
     efSearch: number,
     entry: number,
-    private readonly levels: Int32Array,
-    private readonly upper: Int32Array,
-    format: 'f32' | 'i8',
+    private levels: Int32Array,
+    private upper: Int32Array,
+    format: 'f32' | 'i8' | { shared: SharedHnsw; thread: number },
   ) {
     this.efSearch = efSearch;
     this.maxM = m;
@@ -273,40 +302,151 @@ export class HnswIndex implements VectorIndex {
     this.vecBytes = up16(dim);
     this.scales = new Float32Array(dim);
     this.sqnorms = new Float32Array(slots);
-    this.allocate(format);
-    this.upperOff = new Int32Array(slots);
-    let off = 0;
-    let maxLevel = -1;
-    for (let e = 0; e < slots; e++) {
-      this.upperOff[e] = off;
-      off += levels[e] * (1 + m);
-      if (levels[e] > maxLevel) maxLevel = levels[e];
+    if (typeof format === 'object') {
+      // A worker's view: every array is the shared one; only the query scratch, tags and heaps are its own.
+      const { shared, thread } = format;
+      this.ip = shared.ip;
+      this.bindShared(new WasmF32(shared.words, { memory: shared.memory }), shared.words, thread, shared.format);
+      this.upperOff = shared.upperOff;
+      this.scales = shared.scales;
+      this.sqnorms = shared.sqnorms;
+      this.sqMax = shared.sqMax;
+      this.maxLevel = entry < 0 ? -1 : levels[entry];
+    } else {
+      this.allocate(format);
+      this.upperOff = new Int32Array(slots);
+      let off = 0;
+      let maxLevel = -1;
+      for (let e = 0; e < slots; e++) {
+        this.upperOff[e] = off;
+        off += levels[e] * (1 + m);
+        if (levels[e] > maxLevel) maxLevel = levels[e];
+      }
+      this.maxLevel = maxLevel;
     }
-    this.maxLevel = maxLevel;
     this.entry = entry;
     this.tags = new Uint16Array(slots);
     this.sel = new Int32Array(this.maxM0 + 1);
     this.batch = new Int32Array(Math.max(this.maxM0, 32) + 4);
   }
 
-  /** A fresh zeroed block in `format` (see the layout at the top). */
-  private allocate(format: 'f32' | 'i8'): void {
+  /**
+   * A fresh zeroed block in `format` (see the layout at the top); with
+   * `threads` > 1 in a shared memory with a scratch region per worker after
+   * the slots (see share), when shared memory is available. Returns the threads the block serves.
+   */
+  private allocate(format: 'f32' | 'i8', threads = 1): number {
     const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
     this.format = format;
     this.stride = this.linkWords + vecWords;
+    this.qAt = 0;
     this.out = vecWords;
     this.base = this.out + 4;
-    const words = this.base + this.slots * this.stride;
+    const used = this.base + this.slots * this.stride;
+    if (threads > 1 && sharedSimdAvailable() && (used + (threads - 1) * this.base) * 4 <= 2 ** 32) {
+      const words = used + (threads - 1) * this.base;
+      try {
+        this.bindShared(new WasmF32(words, { shared: true }), words, 0, format);
+        return threads;
+      } catch {
+        // No address space for a shared memory: one thread.
+      }
+    }
+    const words = used;
     this.wasm = residentBlock(words);
     this.dropCodes();
     const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
     this.f32 = buf;
     this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
     this.i8 = new Int8Array(buf.buffer, buf.byteOffset, words * 4);
+    return 1;
   }
 
   params(): Record<string, number> {
     return { m: this.m, ef_construction: this.efConstruction, ef_search: this.efSearch };
+  }
+
+  /**
+   * Moves the quantized block into a shared WebAssembly memory (one copy,
+   * level 0 read in whole first), with a query scratch region for each of
+   * `threads` - 1 worker threads after the slots:
+   *
+   *   [scratch 0 | slots … | scratch 1 | … | scratch threads-1], each scratch Q + 4 words (= base)
+   *
+   * and the other arrays into SharedArrayBuffers; this index goes on
+   * searching from scratch 0. Nothing is written to any of it afterwards, so
+   * worker views (`HnswIndex.view`) read it without locks. Returns what to
+   * post to them, or null when shared memory is unavailable (the caller stays on one thread).
+   */
+  share(threads: number): SharedHnsw | null {
+    if (this.format !== 'i8' || this.wasm === null || !sharedSimdAvailable()) return null;
+    if (this.sharing !== null && this.sharing.threads >= threads) return this.sharing;
+    this.loadAll();
+    const used = this.base + this.slots * this.stride;
+    const words = used + (threads - 1) * this.base;
+    if (words * 4 > 2 ** 32) return null;
+    let wasm: WasmF32;
+    try {
+      wasm = new WasmF32(words, { shared: true });
+    } catch {
+      return null;
+    }
+    wasm.f32.set(this.f32.subarray(0, used));
+    this.bindShared(wasm, words, 0, 'i8');
+    this.sharing = this.describeShared(wasm, words, threads);
+    return this.sharing;
+  }
+
+  /** Moves the other arrays into SharedArrayBuffers and describes the shared block `wasm` for worker views. */
+  private describeShared(wasm: WasmF32, words: number, threads: number): SharedHnsw {
+    this.levels = inSharedMemory(this.levels);
+    this.upper = inSharedMemory(this.upper);
+    this.upperOff = inSharedMemory(this.upperOff);
+    this.scales = inSharedMemory(this.scales);
+    this.sqnorms = inSharedMemory(this.sqnorms);
+    return {
+      memory: wasm.memory,
+      words,
+      threads,
+      format: this.format,
+      ip: this.ip,
+      slots: this.slots,
+      dim: this.dim,
+      m: this.m,
+      efConstruction: this.efConstruction,
+      efSearch: this.efSearch,
+      entry: this.entry,
+      sqMax: this.sqMax,
+      levels: this.levels,
+      upper: this.upper,
+      upperOff: this.upperOff,
+      scales: this.scales,
+      sqnorms: this.sqnorms,
+    };
+  }
+
+  /**
+   * A worker thread's index over a shared block (see share): the same
+   * answers, bit for bit, from its own query scratch `thread` (1 ≤ thread < shared.threads).
+   */
+  static view(shared: SharedHnsw, thread: number): HnswIndex {
+    if (!(thread >= 1 && thread < shared.threads)) throw new Error(`hnsw view: no scratch region for thread ${thread}`);
+    const { slots, dim, m, efConstruction, efSearch, entry, levels, upper } = shared;
+    return new HnswIndex(slots, dim, m, efConstruction, efSearch, entry, levels, upper, { shared, thread });
+  }
+
+  /** Views of the `format` layout over `wasm` (`words` long), searching from scratch region `thread`. */
+  private bindShared(wasm: WasmF32, words: number, thread: number, format: 'f32' | 'i8'): void {
+    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
+    this.format = format;
+    this.stride = this.linkWords + vecWords;
+    this.base = vecWords + 4;
+    this.qAt = thread === 0 ? 0 : this.base + this.slots * this.stride + (thread - 1) * this.base;
+    this.out = this.qAt + vecWords;
+    this.wasm = wasm;
+    this.f32 = wasm.f32;
+    this.i32 = new Int32Array(wasm.f32.buffer, 0, words);
+    this.i8 = new Int8Array(wasm.f32.buffer, 0, words * 4);
   }
 
   serialize(): SerializedIndex {
@@ -515,7 +655,7 @@ export class HnswIndex implements VectorIndex {
     nd[3] = sign * f[out + 3];
   }
 
-  /** Quantizes the query into the scratch at word 0: q[i]·scales[i] ≈ qStep · int8. */
+  /** Quantizes the query into this instance's scratch (word qAt): q[i]·scales[i] ≈ qStep · int8. */
   private loadQuery(query: Float32Array): void {
     const scales = this.scales;
     const dim = this.dim;
@@ -530,7 +670,8 @@ export class HnswIndex implements VectorIndex {
     const step = max > 0 ? max / 127 : 1;
     this.qStep = step;
     const i8 = this.i8;
-    for (let i = 0; i < dim; i++) i8[i] = Math.round((query[i] * scales[i]) / step);
+    const at = this.qAt << 2;
+    for (let i = 0; i < dim; i++) i8[at + i] = Math.round((query[i] * scales[i]) / step);
     // Rounding errors as independent uniforms (variance step²/12 each): the
     // data's, weighted by q[i]·scales[i], and the query's, weighted by the
     // int8 vector (|x'|² ≤ sqMax).
@@ -551,13 +692,14 @@ export class HnswIndex implements VectorIndex {
     }
     this.ip = metric !== 'l2';
     this.loadQuery(query);
+    const q = this.qAt;
     let note: string | undefined;
     if (filter) {
       const sb = this.slotBits(space, filter);
       const share = filter.count / this.slots;
       const codes = filter.count > FILTERED.scanPerEf * beam ? this.signCodes() : null;
       const few = filter.count <= (codes !== null ? FILTERED.signScanPerEf : FILTERED.scanPerEf) * beam;
-      const ep = few ? -1 : this.descend(0, this.entry, 0);
+      const ep = few ? -1 : this.descend(q, this.entry, 0);
       const local = few ? null : this.localMatches(ep, sb);
       const correlated = local !== null && awayFromMatches(local, share);
       if (few || (correlated && filter.count <= FILTERED.correlatedScanPerEf * beam)) {
@@ -565,15 +707,15 @@ export class HnswIndex implements VectorIndex {
         // estimates whose rounding error is large next to their gaps, and re-scoring stops once it is proven.
         const keep = Math.max(beam, FILTERED.scanKeep);
         const why = few ? `${thousands(filter.count)} matching entries` : `${thousands(filter.count)} matching entries, but only ${percent(local!.hit / local!.seen)} of the graph near the query matches (${percent(share)} overall): a walk from there would miss them`;
-        const scan = codes !== null ? this.scanSigned(codes, query, beam, keep, sb) : (this.scanFiltered(0, keep, sb), 'scan of their int8 vectors');
+        const scan = codes !== null ? this.scanSigned(codes, query, q, beam, keep, sb) : (this.scanFiltered(q, keep, sb), 'scan of their int8 vectors');
         note = `${why}: ${scan}, the nearest of ${keep} re-scored exactly`;
       } else {
         const twoHop = share < FILTERED.twoHopBelow;
-        this.searchFiltered(0, ep, beam, sb, space, filter, twoHop);
+        this.searchFiltered(q, ep, beam, sb, space, filter, twoHop);
         note = `${twoHop ? 'filtered graph search, two hops through non-matching nodes (ACORN-1)' : 'filtered graph search through non-matching nodes'}, ef ${beam}, ${percent(share)} of the entries match`;
       }
     } else {
-      this.searchLayer(0, this.descend(0, this.entry, 0), 0, beam, s2r);
+      this.searchLayer(q, this.descend(q, this.entry, 0), 0, beam, s2r);
     }
     // Never short: a walk that found fewer than k live candidates (a filter whose
     // matches the graph does not connect, or a graph mostly stale) scans instead.
@@ -737,7 +879,7 @@ export class HnswIndex implements VectorIndex {
    * signShortPerEf · beam (at least that many, so never fewer than k), whose
    * int8 estimates leave the ef nearest in this.res. Returns what it did, for explain.
    */
-  private scanSigned(codes: SignCodes, query: Float32Array, beam: number, ef: number, sb: Uint32Array): string {
+  private scanSigned(codes: SignCodes, query: Float32Array, q: number, beam: number, ef: number, sb: Uint32Array): string {
     const list = codes.list;
     const n = codes.listFilter(sb, this.slots);
     const sq = this.sqnorms;
@@ -762,9 +904,9 @@ export class HnswIndex implements VectorIndex {
     let nb4 = 0;
     for (let i = 0; i < m; i++) {
       batch[nb4++] = codes.slotOf(list[i]);
-      if (nb4 === 32) nb4 = this.scoreBatch(0, ef, nb4);
+      if (nb4 === 32) nb4 = this.scoreBatch(q, ef, nb4);
     }
-    this.scoreBatch(0, ef, nb4);
+    this.scoreBatch(q, ef, nb4);
     return `scan of their 1-bit sign codes (${first}), the nearest ${thousands(m)} by int8`;
   }
 
@@ -1051,13 +1193,120 @@ export class HnswIndex implements VectorIndex {
     const index = new HnswIndex(n, dim, m, efc, efs, -1, levels, new Int32Array(upperWords), 'f32');
     index.ip = space.metric !== 'l2';
     index.maxLevel = -1;
+    // The block is allocated again, shared, when threads are wanted (the first, unshared one is still empty).
+    const wanted = n >= MIN_ROWS_PER_BUILD_THREAD * 2 ? Math.min(buildThreads(ctx), Math.floor(n / MIN_ROWS_PER_BUILD_THREAD)) : 1;
+    const threads = wanted > 1 && BuildThreads.available() ? index.allocate('f32', wanted) : 1;
     for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
-    for (let e = 0; e < n; e++) {
-      index.insert(e, index.vec(e));
-      if ((e & 1023) === 1023 || e === n - 1) ctx.onProgress?.(e + 1, n);
+    const plan = new PlanBuffer(efc);
+    const pool = threads > 1 ? BuildThreads.start(index.describeShared(index.wasm as WasmF32, index.i32.length, threads), plan) : null;
+    try {
+      let reported = 0;
+      for (let s = 0; s < n; ) {
+        const entry = index.entry;
+        const top = index.maxLevel;
+        // A batch: elements planned against the graph as it stands, then linked here in order (see planInsert).
+        let e = s;
+        let units = 0;
+        const most = Math.min(batchSize(s), plan.maxBatch);
+        plan.start = s;
+        while (e < n && e - s < most && units + index.planUnits(e, top) <= plan.units) {
+          units += index.planUnits(e, top);
+          e++;
+        }
+        for (let x = s, unit = 0; x <= e; x++) {
+          plan.unitAt[x - s] = unit;
+          if (x < e) unit += index.planUnits(x, top);
+        }
+        if (pool) pool.plan(s, e, entry, top, (x) => index.planElement(x, entry, top, plan));
+        else for (let x = s; x < e; x++) index.planElement(x, entry, top, plan);
+        for (let x = s; x < e; x++) index.linkPlanned(x, s, top, plan.unitAt[x - s], plan);
+        s = e;
+        if (s - reported >= 1024 || s === n) ctx.onProgress?.((reported = s), n);
+      }
+    } finally {
+      pool?.close();
     }
     index.quantize();
     return index;
+  }
+
+  /** Plan units (one per level searched) of inserting x into a graph whose top level is `top`. */
+  planUnits(x: number, top: number): number {
+    return top < 0 ? 0 : Math.min(this.levels[x], top) + 1;
+  }
+
+  /** Plans element x of the batch starting at plan.start into its units (plan.unitAt). */
+  planElement(x: number, entry: number, top: number, plan: PlanBuffer): void {
+    this.planInsert(x, entry, top, plan.unitAt[x - plan.start], plan);
+  }
+
+  /**
+   * Searches the graph as it stood before the batch (entry, top level `top`)
+   * for x's neighbour candidates at each of its levels, top down, as
+   * `insert` does, into plan units from `unit`: nearest first. It only reads
+   * the graph, so threads plan a batch at once; the result does not depend
+   * on which thread plans what.
+   */
+  private planInsert(x: number, entry: number, top: number, unit: number, plan: PlanBuffer): void {
+    if (top < 0) return;
+    this.entry = entry;
+    this.maxLevel = top;
+    const level = this.levels[x];
+    const q = this.vec(x);
+    const efc = this.efConstruction;
+    let ep = this.descend(q, entry, level);
+    for (let l = Math.min(level, top), u = unit; l >= 0; l--, u++) {
+      this.searchLayer(q, ep, l, efc, null);
+      const { n, order, dists } = this.drainNearestFirst();
+      const at = u * (efc + 1);
+      plan.ids[at] = n;
+      for (let i = 0; i < n; i++) {
+        plan.ids[at + 1 + i] = order[i];
+        plan.dists[u * efc + i] = dists[i];
+      }
+      ep = order[0];
+    }
+  }
+
+  /**
+   * Links x into the graph as it is now: at each level, from its planned
+   * candidates (found against the graph before the batch, whose top level was
+   * `top`) and the batch's elements before it (from `from`, already linked),
+   * with hnswlib's heuristic and back-links, as `insert` does.
+   */
+  private linkPlanned(x: number, from: number, top: number, unit: number, plan: PlanBuffer): void {
+    const level = this.levels[x];
+    if (this.entry < 0) {
+      this.entry = x;
+      this.maxLevel = level;
+      return;
+    }
+    const planned = top < 0 ? -1 : Math.min(level, top);
+    const q = this.vec(x);
+    const efc = this.efConstruction;
+    const res = this.res;
+    for (let l = Math.min(level, this.maxLevel); l >= 0; l--) {
+      res.size = 0;
+      if (l <= planned) {
+        const u = unit + (planned - l);
+        const at = u * (efc + 1);
+        for (let i = 0; i < plan.ids[at]; i++) res.push(plan.dists[u * efc + i], plan.ids[at + 1 + i]);
+      }
+      // Kept to the ef_construction nearest, as a search would: far batch-mates would only slow the heuristic.
+      for (let y = from; y < x; y++) {
+        if (this.levels[y] < l) continue;
+        const d = this.distTo(q, y);
+        if (res.size < efc || d < res.d[0]) {
+          res.push(d, y);
+          if (res.size > efc) res.pop();
+        }
+      }
+      this.connect(x, l);
+    }
+    if (level > this.maxLevel) {
+      this.entry = x;
+      this.maxLevel = level;
+    }
   }
 
   /**
@@ -1105,7 +1354,7 @@ export class HnswIndex implements VectorIndex {
       const x = space.data.subarray(row * dim, (row + 1) * dim);
       index.setQuantized(row, x);
       index.loadQuery(x);
-      index.insert(row, 0);
+      index.insert(row, index.qAt);
       if ((i & 1023) === 1023 || i === added.length - 1) ctx.onProgress?.(i + 1, added.length);
     });
     index.pair = null;
@@ -1344,6 +1593,40 @@ function idot(i8: Int8Array, a: number, b: number, n: number): number {
   let s = 0;
   for (let i = 0; i < n; i++) s += i8[a + i] * i8[b + i];
   return s;
+}
+
+/** What a worker thread needs to search a shared index (HnswIndex.share, HnswIndex.view); every array is SharedArrayBuffer-backed. */
+export interface SharedHnsw {
+  memory: WasmMemory;
+  /** Words of the block, the workers' scratch regions included. */
+  words: number;
+  /** Scratch regions: this thread's and the workers'. */
+  threads: number;
+  /** 'f32' while building (build threads), 'i8' for queries. */
+  format: 'f32' | 'i8';
+  /** Navigation by -dot (cosine, dot) rather than squared L2. */
+  ip: boolean;
+  slots: number;
+  dim: number;
+  m: number;
+  efConstruction: number;
+  efSearch: number;
+  entry: number;
+  sqMax: number;
+  levels: Int32Array;
+  upper: Int32Array;
+  upperOff: Int32Array;
+  scales: Float32Array;
+  sqnorms: Float32Array;
+}
+
+/** A copy of `a` in a SharedArrayBuffer, so worker threads read this one copy. */
+function inSharedMemory<T extends Int32Array | Float32Array>(a: T): T {
+  const Ctor = a.constructor as new (buffer: SharedArrayBuffer) => T;
+  const out = new Ctor(new SharedArrayBuffer(Math.max(4, a.byteLength)));
+  const view = a.length === out.length ? out : (out.subarray(0, a.length) as T);
+  view.set(a);
+  return view;
 }
 
 /** A WebAssembly memory for the block, or null (no SIMD, > 4 GiB, or out of address space). */

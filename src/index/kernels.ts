@@ -12,7 +12,8 @@
  * the f64x2 kernels of simd.ts, which are bit-identical to `dot`/`l2sq`
  * below, so exact indexes and the oracle still agree to the bit.
  */
-import { WasmF32, blockScratch, simdAvailable } from './simd.js';
+import { WasmF32, blockScratch, sharedSimdAvailable, simdAvailable } from './simd.js';
+import type { WasmMemory } from './simd.js';
 import type { TopK } from './topk.js';
 import { forEachSet } from './types.js';
 import type { SearchSpace } from './types.js';
@@ -84,6 +85,8 @@ export interface Resident {
   /** Float offset of the row block in the memory (the scratch, `blockScratch(dim)`, is in front). */
   base: number;
   dim: number;
+  /** Float offset of this thread's single-query scratch (`rowScorer`, `scan`): 0, or a worker's own region of a shared block. */
+  query: number;
 }
 
 const RESIDENT = new WeakMap<ArrayBuffer, Resident>();
@@ -116,12 +119,56 @@ export function allocResident(length: number, dim: number): Float32Array | undef
   try {
     const wasm = new WasmF32(scratch + length);
     const rows = wasm.f32.subarray(scratch, scratch + length);
-    RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: scratch, dim });
+    RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: scratch, dim, query: 0 });
     return rows;
   } catch {
     // Out of address space for another memory: fall back to the JS kernels.
     return undefined;
   }
+}
+
+/**
+ * Rows in a shared WebAssembly memory, for worker threads to re-score from
+ * without a copy each: [blockScratch(dim) | rows | one query region of
+ * up4(dim) floats per worker]. Posted as is; `adoptSharedRows` binds it.
+ */
+export interface SharedRows {
+  memory: WasmMemory;
+  dim: number;
+  length: number;
+  base: number;
+  /** Float offset of each worker's query region (worker t ≥ 1 uses queries[t - 1]). */
+  queries: number[];
+}
+
+/**
+ * One copy of `data` (rows of `dim`) in a shared memory with query regions
+ * for `workers` worker threads; undefined when shared SIMD memory is unavailable.
+ */
+export function shareRows(data: Float32Array, dim: number, workers: number): SharedRows | undefined {
+  if (dim === 0 || !sharedSimdAvailable()) return undefined;
+  const base = blockScratch(dim).floats;
+  const region = (dim + 3) & ~3;
+  const floats = base + data.length + workers * region;
+  if (floats > MAX_RESIDENT_FLOATS) return undefined;
+  try {
+    const wasm = new WasmF32(floats, { shared: true });
+    wasm.f32.set(data, base);
+    return { memory: wasm.memory, dim, length: data.length, base, queries: Array.from({ length: workers }, (_, t) => base + data.length + t * region) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The rows of a `SharedRows` in this worker thread, as a resident block whose
+ * single-query scratch is worker `t`'s region (`rowScorer` and `scan` use it).
+ */
+export function adoptSharedRows(shared: SharedRows, t: number): Float32Array {
+  const wasm = new WasmF32(shared.base + shared.length + shared.queries.length * ((shared.dim + 3) & ~3), { memory: shared.memory });
+  const rows = wasm.f32.subarray(shared.base, shared.base + shared.length);
+  RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: shared.base, dim: shared.dim, query: shared.queries[t - 1] });
+  return rows;
 }
 
 /** The `allocRows` block of rows of `dim` that `data` starts; undefined if it is not one. */
@@ -137,7 +184,7 @@ export function residency(data: Float32Array, dim: number): Resident | undefined
 function residentBlock(q: Float32Array, data: Float32Array, dim: number) {
   const res = residency(data, dim);
   if (res === undefined || q.length !== dim) return undefined;
-  res.wasm.f32.set(q, 0);
+  res.wasm.f32.set(q, res.query);
   return res;
 }
 
@@ -151,13 +198,13 @@ export function scan(metric: Metric, q: Float32Array, data: Float32Array, dim: n
     for (let r = from; r < to; r++) top.push(distance(metric, q, data, r * dim, dim), r);
     return;
   }
-  const { wasm: w, base } = res;
+  const { wasm: w, base, query: q0 } = res;
   if (metric === 'l2') {
-    for (let r = from; r < to; r++) top.push(Math.sqrt(w.l2sqExact(0, base + r * dim, dim)), r);
+    for (let r = from; r < to; r++) top.push(Math.sqrt(w.l2sqExact(q0, base + r * dim, dim)), r);
   } else if (metric === 'cosine') {
-    for (let r = from; r < to; r++) top.push(1 - w.dotExact(0, base + r * dim, dim), r);
+    for (let r = from; r < to; r++) top.push(1 - w.dotExact(q0, base + r * dim, dim), r);
   } else {
-    for (let r = from; r < to; r++) top.push(-w.dotExact(0, base + r * dim, dim), r);
+    for (let r = from; r < to; r++) top.push(-w.dotExact(q0, base + r * dim, dim), r);
   }
 }
 
@@ -178,10 +225,10 @@ export function scanAllowed(score: (row: number) => number, bits: Uint32Array, r
 export function rowScorer(metric: Metric, q: Float32Array, data: Float32Array, dim: number): (row: number) => number {
   const res = residentBlock(q, data, dim);
   if (res === undefined) return (row) => distance(metric, q, data, row * dim, dim);
-  const { wasm: w, base } = res;
-  if (metric === 'l2') return (row) => Math.sqrt(w.l2sqExact(0, base + row * dim, dim));
-  if (metric === 'cosine') return (row) => 1 - w.dotExact(0, base + row * dim, dim);
-  return (row) => -w.dotExact(0, base + row * dim, dim);
+  const { wasm: w, base, query: q0 } = res;
+  if (metric === 'l2') return (row) => Math.sqrt(w.l2sqExact(q0, base + row * dim, dim));
+  if (metric === 'cosine') return (row) => 1 - w.dotExact(q0, base + row * dim, dim);
+  return (row) => -w.dotExact(q0, base + row * dim, dim);
 }
 
 /**

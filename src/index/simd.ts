@@ -450,12 +450,17 @@ function name(s: string): number[] {
   return [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 }
 
-/** The module's bytes: imports memory "k"."m", exports dot and l2sq. */
-export function kernelModuleBytes(): Uint8Array {
+/**
+ * The module's bytes: imports memory "k"."m", exports the kernels. `shared`:
+ * the import is a shared memory (threads proposal limits flag 3, maximum
+ * 65536 pages), which worker threads can all bind their own instance to.
+ */
+export function kernelModuleBytes(shared = false): Uint8Array {
+  const memoryImport = shared ? [0x02, 0x03, 0x00, ...uleb(65536)] : [0x02, 0x00, 0x00];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [5, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64, 0x60, 6, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, F64, 0]),
-    ...section(2, [1, ...name('k'), ...name('m'), 0x02, 0x00, 0x00]),
+    ...section(2, [1, ...name('k'), ...name('m'), ...memoryImport]),
     ...section(3, [12, 0, 0, 1, 1, 2, 2, 1, 3, 3, 4, 3, 3]),
     ...section(7, [
       12,
@@ -484,8 +489,8 @@ declare namespace WebAssembly {
     constructor(bytes: Uint8Array);
   }
   class Memory {
-    constructor(desc: { initial: number; maximum?: number });
-    readonly buffer: ArrayBuffer;
+    constructor(desc: { initial: number; maximum?: number; shared?: boolean });
+    readonly buffer: ArrayBuffer | SharedArrayBuffer;
   }
   class Instance {
     constructor(mod: Module, imports: Record<string, Record<string, unknown>>);
@@ -494,19 +499,23 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
 
-function kernelModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
+function kernelModule(shared = false): WebAssembly.Module | null {
+  const which = shared ? 'shared' : 'plain';
+  if (compiled[which] === undefined) {
     try {
-      const bytes = kernelModuleBytes();
-      compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+      const bytes = kernelModuleBytes(shared);
+      compiled[which] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
     } catch {
-      compiled = null;
+      compiled[which] = null;
     }
   }
-  return compiled;
+  return compiled[which] ?? null;
 }
+
+/** A WebAssembly memory, as posted to worker threads (only shared ones can be). */
+export type WasmMemory = WebAssembly.Memory;
 
 let enabled = true;
 
@@ -522,6 +531,11 @@ export function useSimd(on: boolean): void {
 /** True when this runtime runs the SIMD module (Node ≥ 16.4 does) and it is enabled. */
 export function simdAvailable(): boolean {
   return enabled && kernelModule() !== null;
+}
+
+/** True when the SIMD module also runs on shared memories, so worker threads can share blocks. */
+export function sharedSimdAvailable(): boolean {
+  return simdAvailable() && kernelModule(true) !== null;
 }
 
 /**
@@ -547,12 +561,22 @@ export class WasmF32 {
   /** (codes, q, cb, list, n, out), byte offsets; see bitdotBody: 4 query planes, and 1. */
   readonly bitdot4: BlockKernel;
   readonly bitdot1: BlockKernel;
+  /** The memory; with `shared`, one a worker thread can bind with `WasmF32.over`. */
+  readonly memory: WebAssembly.Memory;
 
-  constructor(length: number) {
-    const mod = kernelModule();
+  /**
+   * @param length floats
+   * @param opts.shared a shared memory (SharedArrayBuffer-backed), for worker threads
+   * @param opts.memory bind to this (shared) memory instead of allocating one
+   * @throws Error when SIMD (or, for shared, the threads proposal) is unavailable, or out of address space
+   */
+  constructor(length: number, opts: { shared?: boolean; memory?: WebAssembly.Memory } = {}) {
+    const shared = opts.shared === true || opts.memory !== undefined;
+    const mod = kernelModule(shared);
     if (mod === null) throw new Error('WebAssembly SIMD is not available');
     const pages = Math.max(1, Math.ceil((length * 4) / 65536));
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const memory = opts.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, ...(shared ? { shared: true } : {}) });
+    this.memory = memory;
     const inst = new WebAssembly.Instance(mod, { k: { m: memory } });
     this.f32 = new Float32Array(memory.buffer, 0, length);
     this.dotK = inst.exports.dot as Kernel;

@@ -103,6 +103,8 @@ export interface VectorIndex {
 export interface BuildContext {
   random: Random;
   onProgress?: (done: number, total: number) => void;
+  /** Threads a build may use, this one included (HNSW); default VDB_THREADS, else the machine's cores. The index is the same for any count. */
+  threads?: number;
 }
 
 /** One tunable of an index type, as the CLI and the REST API expose it. */

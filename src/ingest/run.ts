@@ -28,8 +28,9 @@ import { InvalidInput, NotFound, StorageError, VdbError } from '../domain/errors
 import { quote, sameJson } from '../domain/model.js';
 import { checkId } from '../domain/validate.js';
 import type { DocumentReplacement, ReplaceResult } from '../service/replace.js';
-import { persistTextIndex } from '../service/search.js';
-import type { VdbService } from '../service/service.js';
+import type { VdbApi } from '../service/api.js';
+import { clockFromEnv, VdbService } from '../service/service.js';
+import type { Metadata } from '../domain/types.js';
 import { tuningFromEnv } from '../store/store.js';
 import type { StoreTuning } from '../store/store.js';
 import { checkSplitOptions, defaultOverlap, SPLIT_DEFAULTS } from '../text/split-options.js';
@@ -46,8 +47,12 @@ import { walk } from './walk.js';
 export const BATCH_FILES = 256;
 export const BATCH_CHUNKS = 2048;
 export const BATCH_BYTES = 4 << 20;
+/** Against a server a batch is one request: at most this many bytes of chunk text, well under its body limit. */
+export const REMOTE_BATCH_BYTES = 2 << 20;
 /** The full-text index is stored at the end when the library has at most this many chunks, or the run changed at least 1/16 of them. */
-export const TEXT_INDEX_SMALL = 20_000;
+export { TEXT_INDEX_SMALL } from '../service/search.js';
+/** Documents deleted by prune per request against a server. */
+const PRUNE_BATCH = 1000;
 
 /** The log an ingest lets grow before folding it (unless VDB_LOG_MAX_BYTES says): fewer rewrites of a growing database. */
 export const INGEST_LOG_MAX_BYTES = 64 << 20;
@@ -128,10 +133,11 @@ interface Pending {
 }
 
 /**
- * Runs an ingest.
+ * Runs an ingest, on a local database or (`vdb --remote`) a server: files are
+ * read here either way, and each batch goes to `svc.documents.replace`.
  * @throws the first failure with `strict`; NotFound for an unknown library; InvalidInput for bad options
  */
-export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestSummary> {
+export async function ingest(svc: VdbApi, o: IngestOptions): Promise<IngestSummary> {
   const size = o.split?.size ?? SPLIT_DEFAULTS.size;
   const split: SplitOptions = { size, overlap: o.split?.overlap ?? defaultOverlap(size), unit: o.split?.unit ?? SPLIT_DEFAULTS.unit };
   const problem = checkSplitOptions(split);
@@ -139,11 +145,12 @@ export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestS
   if (o.paths.length === 0) throw new InvalidInput('give at least one file or folder to ingest (or - for stdin)');
   const textField = o.textField ?? DEFAULT_TEXT_FIELD;
   const maxBytes = o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const library = svc.getLibrary(o.lib);
+  const library = await svc.getLibrary(o.lib);
   if (!library.embedder) {
     throw new InvalidInput(`library ${quote(library.name)} has no embedder, and ingest embeds each chunk's text`, { hint: 'create one with an embedder, e.g. vdb lib create NAME --embedder glove' });
   }
   const libId = library.id;
+  const batchBytes = svc instanceof VdbService ? BATCH_BYTES : REMOTE_BATCH_BYTES;
   // A path that is not there is a mistake in the command, not a file to skip.
   for (const given of o.paths) {
     if (given === '-') continue;
@@ -169,6 +176,7 @@ export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestS
     text_index: null,
   };
   const chunking = { size: split.size, overlap: split.overlap, unit: split.unit };
+  const stored = await storedMetadata(svc, libId);
   const total = o.countFirst ? await countFiles(o) : null;
   const progress = () => o.onProgress?.({ files: summary.files, total, chunks: summary.chunks.added + summary.chunks.replaced + summary.chunks.unchanged });
   const failed = (path: string, err: unknown) => {
@@ -200,8 +208,7 @@ export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestS
 
   const take = async (src: Source, format: Format | undefined) => {
     const id = src.path;
-    const stored = svc.store.read().library(libId).documents.get(id);
-    const meta = stored?.metadata as Record<string, unknown> | undefined;
+    const meta = stored(id) as Record<string, unknown> | undefined;
     const recordFormat = (f: string) => f === 'json' || f === 'jsonl' || f === 'csv' || f === 'tsv';
     if (meta && meta.sha256 === src.sha256 && sameJson(meta.chunking, chunking) && (!recordFormat(String(meta.format)) || meta.text_field === textField) && (format === undefined || meta.format === format)) {
       summary.unchanged++;
@@ -225,7 +232,7 @@ export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestS
     pending.items.push({ id, title: file.title, metadata, chunks });
     pending.chunks += chunks.length;
     pending.bytes += bytes;
-    if (pending.items.length >= BATCH_FILES || pending.chunks >= BATCH_CHUNKS || pending.bytes >= BATCH_BYTES) await flush();
+    if (pending.items.length >= BATCH_FILES || pending.chunks >= BATCH_CHUNKS || pending.bytes >= batchBytes) await flush();
   };
 
   const found = (id: string, label: string): boolean => {
@@ -256,7 +263,7 @@ export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestS
         continue;
       }
       try {
-        await take(sourceOf(name, bytes, new Date(svc.now())), o.format);
+        await take(sourceOf(name, bytes, new Date(clockFromEnv()())), o.format);
       } catch (err) {
         failed(name, err);
       }
@@ -289,12 +296,7 @@ export async function ingest(svc: VdbService, o: IngestOptions): Promise<IngestS
     summary.pruned = pruned.documents;
     summary.chunks.removed += pruned.chunks;
   }
-  summary.text_index = await persistTextIndex(svc, libId, (lib) => {
-    const view = lib.text.view(lib.rowSeqs());
-    if (!view) return true;
-    const pendingRows = view.unindexed + view.stale;
-    return pendingRows > 0 && (lib.size <= TEXT_INDEX_SMALL || pendingRows * 16 >= lib.size);
-  });
+  summary.text_index = await svc.storeTextIndex(libId, { whenWorthIt: true });
   progress();
   return summary;
 }
@@ -319,17 +321,45 @@ function isFileError(err: VdbError): boolean {
  * not found, in one change; none when some path could not be read (its files
  * may only be out of reach).
  */
-async function prune(svc: VdbService, libId: string, seen: Set<string>, walkProblems: number): Promise<{ documents: number; chunks: number }> {
+async function prune(svc: VdbApi, libId: string, seen: Set<string>, walkProblems: number): Promise<{ documents: number; chunks: number }> {
   if (walkProblems > 0) {
     throw new InvalidInput(`not pruning: ${walkProblems} path${walkProblems === 1 ? '' : 's'} could not be read, so their documents might be deleted wrongly (everything else was ingested)`, {
       hint: 'fix the paths named above, or run without --prune',
     });
   }
-  const docs = svc.store.read().library(libId).documents.list();
+  const docs = svc instanceof VdbService ? svc.store.read().library(libId).documents.list() : await listDocuments(svc, libId);
   const gone = docs.filter((d) => !seen.has(d.id) && typeof d.metadata.sha256 === 'string' && d.metadata.path === d.id).map((d) => d.id);
   if (gone.length === 0) return { documents: 0, chunks: 0 };
-  const deleted = await svc.documents.delete(gone, libId);
-  return { documents: deleted.length, chunks: deleted.reduce((n, d) => n + d.chunk_count, 0) };
+  // One change locally; against a server, requests of PRUNE_BATCH documents.
+  const step = svc instanceof VdbService ? gone.length : PRUNE_BATCH;
+  let documents = 0;
+  let chunks = 0;
+  for (let i = 0; i < gone.length; i += step) {
+    const deleted = await svc.documents.delete(gone.slice(i, i + step), libId);
+    documents += deleted.length;
+    chunks += deleted.reduce((n, d) => n + d.chunk_count, 0);
+  }
+  return { documents, chunks };
+}
+
+/**
+ * The stored metadata of the library's documents, by id: read as needed from
+ * a local database; from a server, listed once at the start (a document this
+ * run writes is not looked up again: each id is taken once).
+ */
+async function storedMetadata(svc: VdbApi, libId: string): Promise<(id: string) => Metadata | undefined> {
+  if (svc instanceof VdbService) return (id) => svc.store.read().library(libId).documents.get(id)?.metadata;
+  const byId = new Map((await listDocuments(svc, libId)).map((d) => [d.id, d.metadata]));
+  return (id) => byId.get(id);
+}
+
+async function listDocuments(svc: VdbApi, libId: string): Promise<{ id: string; metadata: Metadata }[]> {
+  const out: { id: string; metadata: Metadata }[] = [];
+  for (;;) {
+    const page = await svc.documents.list(libId, { offset: out.length, limit: 1000 });
+    out.push(...page.documents.map((d) => ({ id: d.id, metadata: d.metadata })));
+    if (page.documents.length === 0 || out.length >= page.total) return out;
+  }
 }
 
 /** How many files the walk will find (names only: nothing is read). */

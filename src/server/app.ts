@@ -1,5 +1,5 @@
 /**
- * The REST server: a fastify instance over one VdbService. Routes only parse
+ * The REST server: a fastify instance over one VdbApi. Routes only parse
  * (TypeBox schemas), make one service call and map the result to HTTP; every
  * failure leaves as `{"error": {"code", "message"}}` with the status that
  * domain/errors.ts assigns to its code.
@@ -17,13 +17,14 @@ import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { BadRequest, HTTP_STATUS, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType, VdbError } from '../domain/errors.js';
 import type { VdbApi } from '../service/api.js';
-import { VdbService } from '../service/service.js';
+import { isLocalApi } from '../service/api.js';
 import { writeContext } from '../service/write-context.js';
 import { chunkRoutes } from './routes/chunks.js';
 import { clusterRoutes } from './routes/cluster.js';
 import type { ClusterHooks } from './routes/context.js';
 import { documentRoutes } from './routes/documents.js';
 import { healthRoutes } from './routes/health.js';
+import { transferRoutes } from './routes/transfer.js';
 import { indexRoutes } from './routes/indexes.js';
 import { libraryRoutes } from './routes/libraries.js';
 import { qdrantRoutes } from './qdrant/routes.js';
@@ -128,10 +129,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(chunkRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(documentRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(indexRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(transferRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(clusterRoutes, { ...ctx, prefix: '/api/v1' });
-  // The Qdrant routes write through the local service: their writes are not in the cluster's op table yet,
-  // so only a single node serves them (a cluster node answers them 404).
-  if (opts.service instanceof VdbService) await app.register(qdrantRoutes, { ...ctx, service: opts.service, errorHandlerWith, version: VERSION });
+  // The Qdrant routes read a library where it is: on a single node and on a cluster node (whose writes go through its log).
+  const local = opts.service;
+  if (isLocalApi(local)) await app.register(qdrantRoutes, { ...ctx, service: local, errorHandlerWith, version: VERSION });
   return app;
 }
 
@@ -149,8 +151,14 @@ async function readOptions(req: FastifyRequest): Promise<void> {
   if (q && typeof q === 'object' && 'consistency' in q) {
     const c = q.consistency;
     delete q.consistency;
-    if (c !== 'strong' && c !== 'local') throw new BadRequest(`consistency must be strong or local, got ${JSON.stringify(c)}`);
-    if (c === 'strong') strongReads.add(req);
+    if (req.url.startsWith('/collections/')) {
+      // Qdrant's read consistency (a replica count, majority, quorum or all): more than one replica is a strong read.
+      if (!(typeof c === 'string' && /^(all|majority|quorum|strong|local|[1-9]\d{0,5})$/.test(c))) throw new BadRequest(`consistency must be all, majority, quorum or a number of replicas, got ${JSON.stringify(c)}`);
+      if (c !== '1' && c !== 'local') strongReads.add(req);
+    } else {
+      if (c !== 'strong' && c !== 'local') throw new BadRequest(`consistency must be strong or local, got ${JSON.stringify(c)}`);
+      if (c === 'strong') strongReads.add(req);
+    }
   }
   const key = req.headers['idempotency-key'];
   if (key !== undefined && (typeof key !== 'string' || key === '' || key.length > 200 || /[^\x21-\x7e]/.test(key))) {

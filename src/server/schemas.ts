@@ -346,6 +346,87 @@ export const DocumentIdsBody = Type.Object({ ids: Type.Array(Type.String(), { mi
 /** `PATCH /libraries/:lib/documents/:id`: at least one field, each replacing the old one. */
 export const DocumentPatchBody = Type.Object({ title: Type.Optional(Title), metadata: Type.Optional(Metadata) }, { ...strict, minProperties: 1 });
 
+/** One document of `POST /libraries/:lib/documents/replace`: the document afterwards, with exactly these chunks. */
+export const ReplaceDocument = Type.Object(
+  {
+    id: UserId('the document id'),
+    title: Type.Optional(Title),
+    metadata: Type.Optional(Metadata),
+    chunks: Type.Array(NewChunk, { maxItems: MAX_BULK, description: "its chunks afterwards: each id is added or replaced in place; the document's other chunks are deleted" }),
+  },
+  strict,
+);
+/** `POST /libraries/:lib/documents/replace`: what `vdb ingest --remote` sends per batch of files. */
+export const ReplaceDocumentsBody = Type.Object(
+  {
+    documents: Type.Array(ReplaceDocument, { minItems: 1, maxItems: MAX_BULK }),
+    isolate: Type.Optional(Type.Boolean({ default: false, description: 'leave out (and report) documents whose input is invalid, instead of refusing the whole request' })),
+  },
+  strict,
+);
+const ChunkCounts = Type.Object({ added: Type.Integer(), replaced: Type.Integer(), unchanged: Type.Integer(), removed: Type.Integer() });
+export const ReplaceResults = Type.Object(
+  {
+    results: Type.Array(
+      Type.Union([
+        Type.Object({ id: Type.String(), document: Type.Enum(['added', 'replaced', 'unchanged']), chunks: ChunkCounts }),
+        Type.Object({ id: Type.String(), error: Type.Object({ code: Type.String(), message: Type.String(), hint: Type.Optional(Type.String()) }) }),
+      ]),
+      { description: 'per document, in request order: what became of it, or (isolate) why it was left out' },
+    ),
+  },
+  { description: 'one atomic change on a single node; on a cluster one per log entry (with isolate, several, each document whole in one)' },
+);
+/** `POST /libraries/:lib/text-index`. */
+export const TextIndexBody = Type.Object(
+  { when_worth_it: Type.Optional(Type.Boolean({ default: false, description: 'only when the library is small or at least 1/16 of its rows wait (as vdb ingest does at its end); else answer null' })) },
+  strict,
+);
+export const TextIndexStored = Type.Object(
+  { text_build: Type.Union([Type.Object({ mode: Type.Enum(['full', 'incremental', 'none']), added: Type.Integer(), removed: Type.Integer() }), Type.Null()]) },
+  { description: 'the full-text index build, or null when it was not worth storing' },
+);
+const NumberedRecords = Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Record(Type.String(), Type.Unknown())]), {
+  maxItems: MAX_BULK + 1,
+  description: 'records of a vdb export (README "Export and import"), each with the line it came from: errors name that line',
+});
+/** `POST /import/check`. */
+export const ImportCheckBody = Type.Object(
+  {
+    records: NumberedRecords,
+    on_conflict: OnConflictField,
+    outside: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()), { description: 'per library id: documents its chunks name that the export does not hold' })),
+  },
+  strict,
+);
+/** `POST /import/batch`. */
+export const ImportBatchBody = Type.Object(
+  {
+    records: NumberedRecords,
+    on_conflict: OnConflictField,
+    into: Type.Optional(Type.Object({ id: Type.String(), created: Type.Boolean() }, { ...strict, description: "what the library's first batch answered: later batches add to that library" })),
+    last: Type.Boolean({ description: "the library's last batch: its indexes are built" }),
+    changed: Type.Optional(Type.Boolean({ description: 'earlier batches added or replaced chunks' })),
+  },
+  strict,
+);
+const Counts = Type.Object({ added: Type.Integer(), replaced: Type.Integer(), unchanged: Type.Integer(), skipped: Type.Integer() });
+export const ImportedLibrarySchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    created: Type.Boolean(),
+    documents: Counts,
+    chunks: Counts,
+    index: Type.Union([IndexBuildViewSchema.properties.build, Type.Null()], { description: 'the index build (last batch), or null' }),
+    text_index: IndexBuildViewSchema.properties.text_build,
+  },
+  { description: 'what the batch did to its library, as one entry of vdb import --json' },
+);
+
+/** A filter in a replicated write: its JSON or shorthand forms, or the AST a Qdrant filter compiled to. */
+export const OpFilter = Type.Object({ ...filterFields, ast: Type.Optional(Type.Unknown({ description: "vdb's filter AST (src/filter/ast.ts)" })) }, strict);
+
 // Every index type's options as top-level integers; the service checks which apply to `type`.
 const indexOptions: Record<string, TSchema> = {};
 for (const kind of Object.values(INDEX_KINDS)) {

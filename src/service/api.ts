@@ -21,7 +21,13 @@ import type {
 import type { DocumentPatch, DocumentView, NewDocument } from '../domain/documents.js';
 import type { AddOutcome } from '../domain/types.js';
 import type { AddDocumentOptions } from './documents.js';
-import type { AddOptions, BuildRequest, Progress, PutResult, SessionOptions } from './service.js';
+import type { DocumentReplacement, ReplaceFailure, ReplaceOptions, ReplaceResult } from './replace.js';
+import type { AddOptions, BuildRequest, MetadataTarget, Progress, PutResult, QuerySession, SessionOptions } from './service.js';
+import type { Database } from '../domain/model.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import type { ImportBatchOptions, ImportedLibraryReport } from './transfer.js';
+import type { OnConflict } from '../domain/types.js';
+import type { Metadata, TextBuildReport } from '../domain/types.js';
 import type { FilterInput } from '../filter/parse.js';
 import type { IndexInfo } from '../domain/wire.js';
 
@@ -53,6 +59,8 @@ export interface DocumentsApi {
   add(libRef: string, items: NewDocument[], opts?: AddDocumentOptions): Promise<{ documents: DocumentView[]; outcomes: AddOutcome[] }>;
   update(id: string, patch: DocumentPatch, libRef?: string): Promise<DocumentView>;
   delete(ids: string[], libRef?: string): Promise<DocumentView[]>;
+  /** Each document with exactly these chunks (replace.ts): atomic per call locally, per log entry on a cluster. */
+  replace(libRef: string, items: DocumentReplacement[], opts?: ReplaceOptions): Promise<(ReplaceResult | ReplaceFailure)[]>;
 }
 
 export interface VdbApi {
@@ -74,8 +82,35 @@ export interface VdbApi {
   /** Every chunk the filter matches, in one atomic change; `dryRun` only says which. */
   deleteWhere(ref: string, filter: FilterInput, opts?: { dryRun?: boolean }): Promise<ChunkView[]>;
   buildIndex(ref: string, req: BuildRequest, onProgress?: Progress): Promise<IndexBuildView>;
+  /** Stores the full-text index brought up to date; `whenWorthIt`: only as search.ts textIndexWorthStoring says (else null). */
+  storeTextIndex(ref: string, opts?: { whenWorthIt?: boolean }): Promise<TextBuildReport | null>;
   indexInfo(ref: string): Awaitable<IndexInfoResult>;
   query(ref: string, input: QueryInput): Promise<QueryResult>;
   querySession(ref: string, opts?: SessionOptions): Promise<QueryRunner>;
   compact(): Promise<CompactView>;
+  /** An import sent in batches (transfer/batches.ts): the checks before the first write, on the data where it is. */
+  checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void>;
+  /** One batch of an import: one library line and some of its documents and chunks, as one atomic change. */
+  importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport>;
+}
+
+/**
+ * A VdbApi whose data is on this machine (a single node's snapshot, a cluster
+ * node's replica), as the Qdrant routes need it: they read a library directly
+ * from `snapshot()` and write through these calls, which a cluster node sends
+ * through its log like every other write.
+ */
+export interface LocalApi extends VdbApi {
+  /** The data as of now. @throws Unavailable while a cluster node is still catching up */
+  snapshot(): Database;
+  /** A session over the library here, its Library at hand. */
+  querySession(ref: string, opts?: SessionOptions): Promise<QuerySession>;
+  /** Metadata written into the chunks picked by ids or a filter, in one atomic change (Qdrant's set/overwrite payload). */
+  setMetadata(ref: string, target: MetadataTarget, values: Metadata, opts: { mode: 'merge' | 'replace'; path?: string[] }): Promise<{ updated: number }>;
+  /** Keys removed from the metadata of the chunks picked (Qdrant's delete payload). */
+  unsetMetadata(ref: string, target: MetadataTarget, paths: string[][]): Promise<{ updated: number }>;
+}
+
+export function isLocalApi(api: VdbApi): api is LocalApi {
+  return typeof (api as Partial<LocalApi>).snapshot === 'function';
 }

@@ -20,6 +20,7 @@ import type { Chunk, Library } from '../domain/model.js';
 import type { Metadata, NewChunk } from '../domain/types.js';
 import { checkId, checkMetadata, checkTitle, prefix } from '../domain/validate.js';
 import type { SnapshotStore } from '../store/store.js';
+import type { ReplaceFailureView, ReplaceResultView } from '../domain/wire.js';
 import { newId } from './ids.js';
 import type { PreparedChunk, Progress } from './service.js';
 import { replaceChunk } from './service.js';
@@ -32,11 +33,8 @@ export interface DocumentReplacement {
   chunks: NewChunk[];
 }
 
-export interface ReplaceResult {
-  id: string;
-  document: 'added' | 'replaced' | 'unchanged';
-  chunks: { added: number; replaced: number; unchanged: number; removed: number };
-}
+/** What became of a document (the wire's ReplaceResultView). */
+export type ReplaceResult = ReplaceResultView;
 
 export interface ReplaceFailure {
   id: string;
@@ -50,12 +48,26 @@ export interface ReplaceOptions {
   onProgress?: Progress;
 }
 
+/** The wire form of a document left out (REST answers, the cluster's log): its error as code and message. */
+export type { ReplaceFailureView };
+
+/**
+ * Documents checked and embedded, ready to be written by replaceDocuments on
+ * a service that embeds nothing (a cluster's replicas): each chunk carries
+ * its id and its `embedding`. `failed` holds, by input position, the
+ * documents left out (only with `isolate`).
+ */
+export interface PreparedReplacements {
+  ready: { at: number; item: DocumentReplacement }[];
+  failed: Map<number, VdbError>;
+}
+
 /** What replacing needs of the service. */
 export interface ReplaceContext {
   readonly store: SnapshotStore;
   readonly now: () => string;
   readonly seed?: string;
-  prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress): Promise<PreparedChunk[]>;
+  prepareChunks(lib: Library, items: NewChunk[], where: (i: number) => string | undefined, onProgress?: Progress, skip?: ReadonlySet<number>, embed?: boolean): Promise<PreparedChunk[]>;
 }
 
 interface Checked {
@@ -68,24 +80,7 @@ interface Checked {
 
 /** Results in input order: each document's outcome, or why it was left out (only with `isolate`). */
 export async function replaceDocuments(ctx: ReplaceContext, libRef: string, items: DocumentReplacement[], opts: ReplaceOptions = {}): Promise<(ReplaceResult | ReplaceFailure)[]> {
-  if (!Array.isArray(items) || items.length === 0) throw new InvalidInput('give at least one document');
-  const failed = new Map<number, VdbError>();
-  const fail = (i: number, err: unknown) => {
-    if (!opts.isolate || !isItemError(err)) throw err;
-    failed.set(i, err as VdbError);
-  };
-  const target = ctx.store.read().library(libRef);
-  const checked: (Checked | null)[] = items.map(() => null);
-  const docIds = new Set<string>();
-  const chunkIds = new Set<string>();
-  items.forEach((item, i) => {
-    try {
-      checked[i] = checkItem(item, docIds, chunkIds);
-    } catch (err) {
-      fail(i, err);
-    }
-  });
-  await prepare(ctx, target, items, checked, opts.isolate === true, fail, opts.onProgress);
+  const { target, checked, failed, fail } = await check(ctx, libRef, items, opts);
   return ctx.store.update((db) => {
     const lib = db.library(libRef);
     if (lib.id !== target.id || lib.dim !== target.dim || lib.embedder !== target.embedder) throw new Conflict(`library ${quote(libRef)} changed while replacing documents`, { hint: 'retry' });
@@ -139,6 +134,48 @@ export async function replaceDocuments(ctx: ReplaceContext, libRef: string, item
   });
 }
 
+/**
+ * Every check replaceDocuments makes before it writes, and the embedding, with
+ * the embedder even on a service that embeds nothing by itself: a cluster's
+ * leader prepares a `doc.replace` entry with it. Writes nothing.
+ */
+export async function prepareReplacements(ctx: ReplaceContext, libRef: string, items: DocumentReplacement[], opts: ReplaceOptions = {}): Promise<PreparedReplacements> {
+  const { checked, failed } = await check(ctx, libRef, items, opts, true);
+  const ready = checked.flatMap((c, i) => {
+    if (!c || failed.has(i)) return [];
+    const chunks = c.prepared.map((p, j): NewChunk => ({ id: c.chunkIds[j], text: p.text, metadata: p.metadata, tags: p.tags, embedding: p.vector }));
+    return [{ at: i, item: { id: c.id, title: c.title, metadata: c.metadata, chunks } }];
+  });
+  return { ready, failed };
+}
+
+/** A failure as the wire carries it. */
+export function failureView(f: ReplaceFailure): ReplaceFailureView {
+  return { id: f.id, error: { code: f.error.code, message: f.error.message, ...(f.error.hint === undefined ? {} : { hint: f.error.hint }) } };
+}
+
+async function check(ctx: ReplaceContext, libRef: string, items: DocumentReplacement[], opts: ReplaceOptions, embed?: boolean) {
+  if (!Array.isArray(items) || items.length === 0) throw new InvalidInput('give at least one document');
+  const failed = new Map<number, VdbError>();
+  const fail = (i: number, err: unknown) => {
+    if (!opts.isolate || !isItemError(err)) throw err;
+    failed.set(i, err as VdbError);
+  };
+  const target = ctx.store.read().library(libRef);
+  const checked: (Checked | null)[] = items.map(() => null);
+  const docIds = new Set<string>();
+  const chunkIds = new Set<string>();
+  items.forEach((item, i) => {
+    try {
+      checked[i] = checkItem(item, docIds, chunkIds);
+    } catch (err) {
+      fail(i, err);
+    }
+  });
+  await prepare(ctx, target, items, checked, opts.isolate === true, fail, opts.onProgress, embed);
+  return { target, checked, failed, fail };
+}
+
 /** Only problems of one document's input are left out with `isolate`; anything else (a provider down, the disk) fails the call. */
 function isItemError(err: unknown): boolean {
   return err instanceof InvalidInput || err instanceof Conflict || err instanceof NotFound;
@@ -177,6 +214,7 @@ async function prepare(
   isolate: boolean,
   fail: (i: number, err: unknown) => void,
   onProgress?: Progress,
+  embed?: boolean,
 ): Promise<void> {
   const live = checked.flatMap((c, i) => (c ? [i] : []));
   const flat: NewChunk[] = [];
@@ -189,7 +227,7 @@ async function prepare(
   }
   const where = (k: number) => `document ${quote((checked[owner[k].i] as Checked).id)}, chunk ${owner[k].j + 1}`;
   try {
-    const prepared = await ctx.prepareChunks(lib, flat, where, onProgress);
+    const prepared = await ctx.prepareChunks(lib, flat, where, onProgress, undefined, embed);
     prepared.forEach((p, k) => (checked[owner[k].i] as Checked).prepared.push(p));
     return;
   } catch (err) {
@@ -199,7 +237,7 @@ async function prepare(
   for (const i of live) {
     const c = checked[i] as Checked;
     try {
-      c.prepared = await ctx.prepareChunks(lib, items[i].chunks.map((ch) => ({ ...ch, id: undefined, doc_id: c.id })), (j) => `document ${quote(c.id)}, chunk ${j + 1}`);
+      c.prepared = await ctx.prepareChunks(lib, items[i].chunks.map((ch) => ({ ...ch, id: undefined, doc_id: c.id })), (j) => `document ${quote(c.id)}, chunk ${j + 1}`, undefined, undefined, embed);
     } catch (err) {
       fail(i, err);
     }

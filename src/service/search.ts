@@ -167,6 +167,21 @@ export function buildTextIndex(lib: Library, builtAt: string): TextBuildReport {
   return lib.text.build(lib.rowSeqs(), (rows, each) => lib.forEachText(rows, each), builtAt);
 }
 
+/** The full-text index is worth storing after a bulk write when the library has at most this many chunks ... */
+export const TEXT_INDEX_SMALL = 20_000;
+
+/**
+ * ... or when at least 1/16 of its rows wait to be indexed: below that, a
+ * large database is not rewritten for a small change (text queries index the
+ * few new rows themselves).
+ */
+export function textIndexWorthStoring(lib: Library): boolean {
+  const view = lib.text.view(lib.rowSeqs());
+  if (!view) return true;
+  const pendingRows = view.unindexed + view.stale;
+  return pendingRows > 0 && (lib.size <= TEXT_INDEX_SMALL || pendingRows * 16 >= lib.size);
+}
+
 /**
  * Stores the library's full-text index brought up to date, as one commit,
  * when `wanted(lib)` says so (on the state read before the lock); null when not.

@@ -4,7 +4,7 @@
  */
 import { Conflict, InvalidFilter, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
-import type { Chunk } from '../domain/model.js';
+import type { Chunk, Database } from '../domain/model.js';
 import type {
   AddOutcome,
   BuildReport,
@@ -25,6 +25,7 @@ import type {
   QueryExplain,
   QueryInput,
   QueryResult,
+  TextBuildReport,
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
 import type { IndexInfo } from '../domain/wire.js';
@@ -36,6 +37,8 @@ import type { FilterInput } from '../filter/parse.js';
 import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
+import type { Ranked } from '../index/batch.js';
+import { nearestUnfiltered } from '../index/pool.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
@@ -43,11 +46,16 @@ import { TopK } from '../index/topk.js';
 import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
 import type { BuildJob, BuildOutcome } from '../index/build-job.js';
 import type { VectorIndex } from '../index/types.js';
+import { QueryPools } from './pools.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
 import { DocumentService } from './documents.js';
-import { answerText, buildTextIndex, checkTextQuery, depth } from './search.js';
+import { readRecords } from '../transfer/format.js';
+import type { NumberedRecord } from '../transfer/format.js';
+import { TransferService } from './transfer.js';
+import type { ImportBatchOptions, ImportedLibraryReport } from './transfer.js';
+import { answerText, buildTextIndex, checkTextQuery, depth, persistTextIndex, textIndexWorthStoring } from './search.js';
 import type { RankedRows, TextQuery } from './search.js';
 import { newId, randomUint32 } from './ids.js';
 import type { VdbApi } from './api.js';
@@ -66,6 +74,13 @@ export interface ServiceOptions {
   storage?: StoreTuning;
   /** Index builds run on a worker thread, so this thread goes on answering (a server). */
   buildsOffThread?: boolean;
+  /**
+   * Threads for `query` and `querySession` on an HNSW index (a server): above
+   * 1, a pool of worker threads per loaded library generation answers them,
+   * sharing the graph and the rows, while this thread serves (index/pool.ts).
+   * Default 1: queries run on this thread.
+   */
+  queryThreads?: number;
   /**
    * Writes arrive prepared by the prepare* methods, possibly in another
    * process (a cluster node applying its log): the write methods neither
@@ -137,6 +152,7 @@ export class VdbService implements VdbApi {
   readonly now: () => string;
   private readonly buildsOffThread: boolean;
   private readonly preparedWrites: boolean;
+  private readonly pools: QueryPools | null;
 
   constructor(opts: ServiceOptions) {
     this.store = new SnapshotStore(opts.path, opts.lock, opts.storage, opts.concurrentReaders);
@@ -145,6 +161,13 @@ export class VdbService implements VdbApi {
     this.buildsOffThread = opts.buildsOffThread ?? false;
     this.preparedWrites = opts.preparedWrites ?? false;
     this.documents = new DocumentService(this);
+    const threads = opts.queryThreads ?? 1;
+    this.pools = threads > 1 ? new QueryPools(threads, true, () => this.store.read().libraries.map((l) => l.id)) : null;
+  }
+
+  /** Stops the query worker threads, if any (a server shutting down; idle ones never keep the process alive). */
+  async closeQueryThreads(): Promise<void> {
+    await this.pools?.close();
   }
 
   // ---- libraries -------------------------------------------------------
@@ -578,6 +601,28 @@ export class VdbService implements VdbApi {
   }
 
   /** The library's index coverage; null when no index was built (queries scan exactly). */
+  /**
+   * Stores the library's full-text index brought up to date; with
+   * `whenWorthIt`, only as textIndexWorthStoring says (null when not), as
+   * `vdb ingest` does at its end.
+   */
+  async storeTextIndex(ref: string, opts: { whenWorthIt?: boolean } = {}): Promise<TextBuildReport | null> {
+    return persistTextIndex(this, ref, opts.whenWorthIt ? textIndexWorthStoring : undefined);
+  }
+
+  async checkImport(libraries: NumberedRecord[], opts: { onConflict?: OnConflict; outside?: Record<string, string[]> }): Promise<void> {
+    new TransferService(this).checkImport(readRecords(libraries), opts);
+  }
+
+  async importBatch(records: NumberedRecord[], opts: ImportBatchOptions): Promise<ImportedLibraryReport> {
+    return new TransferService(this).importBatch(readRecords(records), opts);
+  }
+
+  /** The database as of now, for readers that work on its libraries directly (the Qdrant routes). */
+  snapshot(): Database {
+    return this.store.read();
+  }
+
   indexInfo(ref: string): IndexInfo {
     const lib = this.store.read().library(ref);
     return { lib_id: lib.id, chunk_count: lib.size, index: lib.indexView(), text_index: lib.text.view(lib.rowSeqs()) };
@@ -596,7 +641,7 @@ export class VdbService implements VdbApi {
 
   /** Resolves the library once, for answering many queries (`query --stdin`). */
   async querySession(ref: string, opts: SessionOptions = {}): Promise<QuerySession> {
-    return new QuerySession(this.store.read().library(ref), opts);
+    return new QuerySession(this.store.read().library(ref), opts, this.pools ?? undefined);
   }
 
   // ---- storage ---------------------------------------------------------
@@ -804,7 +849,7 @@ export interface PreparedQuery {
 }
 
 export interface SessionOptions {
-  /** Threads for batched exact search (`queryBatch`); default: the machine's. */
+  /** Threads for batched search (`queryBatch`: exact scans, and HNSW on a pool of workers); default: the machine's. */
   threads?: number;
   /** A filter ANDed into every query of the session (`query --stdin --where ...`). */
   filter?: FilterInput;
@@ -814,16 +859,25 @@ export interface SessionOptions {
 export class QuerySession {
   private answered = 0;
   private batch: BatchSearch | null = null;
+  /** Worker pools for an index that can be shared (HNSW): the service's (a server), else the session's own. */
+  private readonly pools: QueryPools;
+  private readonly ownPools: boolean;
   /** Vectors of texts embedded ahead by embedAhead, for the prepare calls that follow. */
   private ahead = new Map<string, Float32Array>();
   private readonly filter: Filter | null;
 
-  /** @throws InvalidFilter when the session's filter is bad */
+  /**
+   * @param pools the service's pools, shared by its sessions; default: the session's own, closed with it
+   * @throws InvalidFilter when the session's filter is bad
+   */
   constructor(
     readonly lib: Library,
     private readonly opts: SessionOptions = {},
+    pools?: QueryPools,
   ) {
     this.filter = opts.filter ? parseFilter(opts.filter) : null;
+    this.ownPools = pools === undefined;
+    this.pools = pools ?? new QueryPools(opts.threads);
   }
 
   async query(input: QueryInput, where?: string): Promise<QueryResult> {
@@ -898,7 +952,9 @@ export class QuerySession {
   /**
    * Answers prepared queries, in order, with the same hits as one `query`
    * each. On a library scanned exactly (no index, or linear) several queries
-   * share each pass over the vectors, on up to `threads` threads.
+   * share each pass over the vectors, on up to `threads` threads; on an HNSW
+   * index plain vector queries are spread over a pool of worker threads
+   * sharing the graph and the rows (index/pool.ts).
    */
   async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
     const lib = this.lib;
@@ -908,16 +964,25 @@ export class QuerySession {
     // queries (they report their own plan) are answered one at a time.
     const alone = (q: PreparedQuery) => Boolean(q.text || q.filter || q.explain);
     const batched = queries.filter((q) => !alone(q));
-    if (batched.length < 2 || type !== 'linear' || lib.size === 0) return queries.map(one);
-    const space = lib.searchSpace();
-    if (this.batch?.rows.data !== space.data) {
-      void this.batch?.close();
-      this.batch = new BatchSearch(space, { threads: this.opts.threads });
+    // A server's pool takes even a lone query: this thread goes on serving meanwhile.
+    const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
+    const pool = pooled ? this.pools.get(lib, batched.length) : null;
+    if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
+    let ranked: Ranked[];
+    if (type === 'linear') {
+      const space = lib.searchSpace();
+      if (this.batch?.rows.data !== space.data) {
+        void this.batch?.close();
+        this.batch = new BatchSearch(space, { threads: this.opts.threads });
+      }
+      ranked = await this.batch.search(
+        batched.map((q) => prepareQuery(lib.metric, q.vector as Float32Array)),
+        batched.map((q) => q.k),
+      );
+    } else {
+      if (pool === null) return queries.map(one);
+      ranked = await pool.search(batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef })));
     }
-    const ranked = await this.batch.search(
-      batched.map((q) => prepareQuery(lib.metric, q.vector as Float32Array)),
-      batched.map((q) => q.k),
-    );
     let next = 0;
     return queries.map((q) => {
       if (alone(q)) return one(q);
@@ -930,6 +995,7 @@ export class QuerySession {
   async close(): Promise<void> {
     await this.batch?.close();
     this.batch = null;
+    if (this.ownPools) await this.pools.close();
   }
 }
 
@@ -991,7 +1057,13 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
   const matches = bits ? bits.count() : null;
   const plan = bits ? planFiltered({ matches: matches as number, rows: lib.size, dim: lib.dim, index: state?.type ?? null }) : null;
   let search: string | void = undefined;
-  if (bits && plan?.kind === 'exact-scan') {
+  let ranked: { keys: Int32Array; dists: Float64Array } | null = null;
+  if (!bits) {
+    // What every thread of a query pool computes (index/pool.ts), so pooled answers are these, bit for bit.
+    const answer = nearestUnfiltered(state?.index ?? LINEAR, space, unindexed, { vector: q, k, ef });
+    ranked = answer;
+    search = answer.note;
+  } else if (plan?.kind === 'exact-scan') {
     scanAllowed(spaceScorer(space, q), bits.words, lib.size, top);
   } else if (plan?.kind !== 'none') {
     // Unindexed rows first: a fuller heap lets an exact index prune more.
@@ -1007,7 +1079,7 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
     const rowFilter = bits && matches !== lib.size ? { bits: bits.words, count: (matches as number) - unindexedMatches } : undefined;
     search = (state?.index ?? LINEAR).search(q, space, top, ef, rowFilter);
   }
-  const { keys, dists } = top.drain();
+  const { keys, dists } = ranked ?? top.drain();
   const type = state?.type ?? null;
   const exact = type === null || type === 'linear';
   const explain: QueryExplain = {

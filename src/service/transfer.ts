@@ -6,8 +6,9 @@
  */
 import { Conflict, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
-import type { Chunk } from '../domain/model.js';
-import type { AddOutcome, BuildReport, OnConflict, TextBuildReport } from '../domain/types.js';
+import type { Chunk, Database } from '../domain/model.js';
+import type { AddOutcome, BuildReport, OnConflict } from '../domain/types.js';
+import type { ImportedLibraryReport } from '../domain/wire.js';
 import { outcomeCounts } from '../domain/types.js';
 import { checkOnConflict, prefix } from '../domain/validate.js';
 import type { SnapshotStore } from '../store/store.js';
@@ -32,36 +33,17 @@ export interface ImportOptions {
 }
 
 /** What `vdb import` did to one library. */
-export interface ImportedLibraryReport {
-  id: string;
-  name: string;
-  /** false: merged into a library of that name. */
-  created: boolean;
-  documents: Record<AddOutcome, number>;
-  chunks: Record<AddOutcome, number>;
-  /** The index build, or null when none was built. */
-  index: BuildReport | null;
-  /** The full-text index build, or null when the library has none. */
-  text_index: TextBuildReport | null;
-}
+export type { ImportedLibraryReport };
 
 export class TransferService {
   constructor(private readonly ctx: TransferContext) {}
 
   /**
-   * The export of the given libraries (default: all), line by line. Reads
-   * each library's rows as it gets to them; nothing is held as one string.
+   * The export of the given libraries (default: all), line by line (see `exportLines`).
    * @throws NotFound for an unknown library
    */
-  *exportLines(libRefs: string[] = []): Generator<string> {
-    const db = this.ctx.store.read();
-    const libs = libRefs.length === 0 ? db.libraries : [...new Set(libRefs.map((ref) => db.library(ref)))];
-    yield headerLine();
-    for (const lib of libs) {
-      yield libraryLine(lib);
-      for (const d of lib.documents.list()) yield documentLine(lib, d);
-      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, r);
-    }
+  exportLines(libRefs: string[] = []): Generator<string> {
+    return exportLines(this.ctx.store.read(), libRefs);
   }
 
   /**
@@ -76,81 +58,146 @@ export class TransferService {
   async import(reader: ImportReader, opts: ImportOptions = {}): Promise<ImportedLibraryReport[]> {
     const onConflict = checkOnConflict(opts.onConflict ?? 'fail');
     if (reader.libraries.length === 0) throw new InvalidInput('nothing to import: no library lines', { hint: 'make an export with vdb export' });
-    const indexParams = reader.libraries.map((L) => {
-      if (!L.index) return null;
-      try {
-        return checkIndexParams(L.index.type, L.index.params);
-      } catch (err) {
-        throw new InvalidInput(prefix(`line ${L.line}`, (err as Error).message));
-      }
-    });
+    const indexParams = reader.libraries.map(checkedIndexParams);
     return this.ctx.store.update((db) => {
       // Every check first: a refused import writes nothing.
       const plans = reader.libraries.map((L) => planLibrary(L, db.libraries.find((l) => l.name === L.name) ?? null, onConflict));
-      const now = this.ctx.now();
-      const reports = plans.map((plan, li): ImportedLibraryReport => {
-        const L = plan.source;
-        let lib = plan.target;
-        const created = lib === null;
-        if (!lib) {
-          const id = db.hasId(L.id) ? newId(db, 'lib', this.ctx.seed) : L.id;
-          lib = new Library({ id, name: L.name, dim: L.dim, metric: L.metric, embedder: L.embedder, metadata: L.metadata, created_at: L.created_at, updated_at: L.updated_at, nextSeq: 0 });
-          db.libraries.push(lib);
-          db.claimId(id);
-        } else if (onConflict === 'replace' && !sameJson(lib.metadata, L.metadata)) {
-          lib.metadata = L.metadata;
-          lib.updated_at = now;
-        }
-        L.documents.forEach((d, i) => {
-          const outcome = plan.docOutcomes[i];
-          if (outcome === 'added' || outcome === 'replaced') lib.documents.put({ id: d.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at });
-        });
-        if (created) {
-          // The chunks as read, and their vectors in the buffer they were read into: nothing is copied.
-          lib.append(L.chunks, L.vectors.all());
-        } else {
-          const added: Chunk[] = [];
-          const vectors: Float32Array[] = [];
-          L.chunks.forEach((c, i) => {
-            const outcome = plan.chunkOutcomes[i];
-            if (outcome === 'added') {
-              added.push(c);
-              vectors.push(L.vectors.row(i));
-            } else if (outcome === 'replaced') {
-              const row = plan.chunkRows[i];
-              const { seq, text } = lib.chunks[row];
-              lib.chunks[row] = { ...c, seq };
-              if (!sameBits(lib.vectorAt(row), L.vectors.row(i))) lib.replaceVector(row, L.vectors.row(i));
-              else if (c.text !== text) lib.renew(row);
-              lib.markEdited(row);
-            }
-          });
-          lib.append(added, vectors);
-        }
-        const docCounts = outcomeCounts(plan.docOutcomes);
-        const chunkCounts = outcomeCounts(plan.chunkOutcomes);
-        if (!created && docCounts.added + docCounts.replaced + chunkCounts.added + chunkCounts.replaced > 0) lib.updated_at = now;
-        db.changed();
-        const randomKey = () => (this.ctx.seed !== undefined ? `${this.ctx.seed}:index:${db.nextId++}` : randomUint32());
-        let index: BuildReport | null = null;
-        const changedRows = chunkCounts.added + chunkCounts.replaced > 0;
-        const current = lib.indexView();
-        const wanted = created || onConflict === 'replace' ? L.index : null;
-        const asWanted = current !== null && wanted !== null && current.type === wanted.type && sameJson(current.params, indexParams[li]);
-        if (wanted && (created || changedRows || !asWanted)) {
-          index = refreshIndex(lib, wanted.type, indexParams[li]!, { full: true, builtAt: now, randomKey, onProgress: opts.onProgress });
-        } else if (!created && onConflict === 'replace' && !wanted && lib.indexState) {
-          lib.setIndex(null);
-        } else if (!created && !wanted && lib.indexState && changedRows) {
-          index = refreshIndex(lib, lib.indexState.type, {}, { builtAt: now, randomKey, onProgress: opts.onProgress });
-        }
-        // The full-text index as the export had it, or the merged library's own, brought up to date.
-        const text = L.textIndex || lib.text.stored ? buildTextIndex(lib, now) : null;
-        return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index, text_index: text };
-      });
-      return reports;
+      return plans.map((plan, li) => writeLibrary(db, this.ctx, plan, indexParams[li], onConflict, { final: true, onProgress: opts.onProgress }));
     });
   }
+
+  /**
+   * The checks import makes before it writes, for an import sent in batches
+   * (importBatch): each library's name, dim, metric and embedder against
+   * this database, and the documents its chunks name that are not in the
+   * export (`outside`, by library id) against the library they merge into.
+   * Writes nothing.
+   */
+  checkImport(reader: ImportReader, opts: { onConflict?: OnConflict; outside?: Record<string, string[]> } = {}): void {
+    const onConflict = checkOnConflict(opts.onConflict ?? 'fail');
+    reader.libraries.forEach(checkedIndexParams);
+    const db = this.ctx.store.read();
+    for (const L of reader.libraries) {
+      const target = db.libraries.find((l) => l.name === L.name) ?? null;
+      planLibrary(L, target, onConflict);
+      for (const id of opts.outside?.[L.id] ?? []) {
+        if (!target?.documents.has(id)) throw new NotFound(`a chunk of library ${quote(L.name)} names document ${quote(id)}, which is neither in the export nor in the library`);
+      }
+    }
+  }
+
+  /**
+   * One batch of an import of one library, as one atomic change: the first
+   * (no `into`) creates the library or merges into the one of its name as
+   * import does; the next ones (`into`: what the first made) add their
+   * documents and chunks to it. The last builds the indexes import builds.
+   */
+  async importBatch(reader: ImportReader, opts: ImportBatchOptions): Promise<ImportedLibraryReport> {
+    const onConflict = checkOnConflict(opts.onConflict ?? 'fail');
+    if (reader.libraries.length !== 1) throw new InvalidInput(`an import batch holds one library line, got ${reader.libraries.length}`);
+    const [L] = reader.libraries;
+    const params = checkedIndexParams(L);
+    return this.ctx.store.update((db) => {
+      const into = opts.into;
+      if (!into) return writeLibrary(db, this.ctx, planLibrary(L, db.libraries.find((l) => l.name === L.name) ?? null, onConflict), params, onConflict, { final: opts.last, changed: opts.changed });
+      const target = db.libraries.find((l) => l.id === into.id);
+      if (!target || target.name !== L.name) throw new Conflict(`library ${quote(L.name)} (${into.id}) was deleted or renamed during the import`, { hint: 'import again' });
+      // Ids this import added itself come again only from a repeat of this batch: replace leaves them as they are.
+      const mode: OnConflict = into.created ? 'replace' : onConflict;
+      return writeLibrary(db, this.ctx, planLibrary(L, target, mode, true), params, mode, { final: opts.last, changed: opts.changed, created: into.created, keepLibrary: true });
+    });
+  }
+}
+
+export interface ImportBatchOptions {
+  onConflict?: OnConflict;
+  /** The library the import's first batch of it made or merged into. */
+  into?: { id: string; created: boolean };
+  /** The library's last batch: its indexes are built. */
+  last: boolean;
+  /** Chunks were added or replaced by the earlier batches (the index is brought up to date for them too). */
+  changed?: boolean;
+}
+
+function checkedIndexParams(L: ImportedLibrary): Record<string, number> | null {
+  if (!L.index) return null;
+  try {
+    return checkIndexParams(L.index.type, L.index.params);
+  } catch (err) {
+    throw new InvalidInput(prefix(`line ${L.line}`, (err as Error).message));
+  }
+}
+
+/** Writes one planned library (the caller commits); `final`: its indexes are built, as import does at the end. */
+function writeLibrary(
+  db: Database,
+  ctx: TransferContext,
+  plan: LibraryPlan,
+  params: Record<string, number> | null,
+  onConflict: OnConflict,
+  opts: { final: boolean; changed?: boolean; created?: boolean; keepLibrary?: boolean; onProgress?: Progress },
+): ImportedLibraryReport {
+  const L = plan.source;
+  let lib = plan.target;
+  const created = opts.created ?? lib === null;
+  const now = ctx.now();
+  if (!lib) {
+    const id = db.hasId(L.id) ? newId(db, 'lib', ctx.seed) : L.id;
+    lib = new Library({ id, name: L.name, dim: L.dim, metric: L.metric, embedder: L.embedder, metadata: L.metadata, created_at: L.created_at, updated_at: L.updated_at, nextSeq: 0 });
+    db.libraries.push(lib);
+    db.claimId(id);
+  } else if (!opts.keepLibrary && onConflict === 'replace' && !sameJson(lib.metadata, L.metadata)) {
+    lib.metadata = L.metadata;
+    lib.updated_at = now;
+  }
+  const target = lib;
+  L.documents.forEach((d, i) => {
+    const outcome = plan.docOutcomes[i];
+    if (outcome === 'added' || outcome === 'replaced') target.documents.put({ id: d.id, title: d.title, metadata: d.metadata, created_at: d.created_at, updated_at: d.updated_at });
+  });
+  if (plan.target === null) {
+    // The chunks as read, and their vectors in the buffer they were read into: nothing is copied.
+    lib.append(L.chunks, L.vectors.all());
+  } else {
+    const added: Chunk[] = [];
+    const vectors: Float32Array[] = [];
+    L.chunks.forEach((c, i) => {
+      const outcome = plan.chunkOutcomes[i];
+      if (outcome === 'added') {
+        added.push(c);
+        vectors.push(L.vectors.row(i));
+      } else if (outcome === 'replaced') {
+        const row = plan.chunkRows[i];
+        const { seq, text } = target.chunks[row];
+        target.chunks[row] = { ...c, seq };
+        if (!sameBits(target.vectorAt(row), L.vectors.row(i))) target.replaceVector(row, L.vectors.row(i));
+        else if (c.text !== text) target.renew(row);
+        target.markEdited(row);
+      }
+    });
+    lib.append(added, vectors);
+  }
+  const docCounts = outcomeCounts(plan.docOutcomes);
+  const chunkCounts = outcomeCounts(plan.chunkOutcomes);
+  if (!created && docCounts.added + docCounts.replaced + chunkCounts.added + chunkCounts.replaced > 0) lib.updated_at = now;
+  db.changed();
+  if (!opts.final) return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index: null, text_index: null };
+  const randomKey = () => (ctx.seed !== undefined ? `${ctx.seed}:index:${db.nextId++}` : randomUint32());
+  let index: BuildReport | null = null;
+  const changedRows = opts.changed === true || chunkCounts.added + chunkCounts.replaced > 0;
+  const current = lib.indexView();
+  const wanted = created || onConflict === 'replace' ? L.index : null;
+  const asWanted = current !== null && wanted !== null && current.type === wanted.type && sameJson(current.params, params);
+  if (wanted && (created || changedRows || !asWanted)) {
+    index = refreshIndex(lib, wanted.type, params!, { full: true, builtAt: now, randomKey, onProgress: opts.onProgress });
+  } else if (!created && onConflict === 'replace' && !wanted && lib.indexState) {
+    lib.setIndex(null);
+  } else if (!created && !wanted && lib.indexState && changedRows) {
+    index = refreshIndex(lib, lib.indexState.type, {}, { builtAt: now, randomKey, onProgress: opts.onProgress });
+  }
+  // The full-text index as the export had it, or the merged library's own, brought up to date.
+  const text = L.textIndex || lib.text.stored ? buildTextIndex(lib, now) : null;
+  return { id: lib.id, name: lib.name, created, documents: docCounts, chunks: chunkCounts, index, text_index: text };
 }
 
 interface LibraryPlan {
@@ -163,9 +210,9 @@ interface LibraryPlan {
 }
 
 /** What importing `L` does, item by item; throws for what it may not do, before anything changes. */
-function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnConflict): LibraryPlan {
+function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnConflict, continued = false): LibraryPlan {
   const at = `line ${L.line}`;
-  if (target) {
+  if (target && !continued) {
     if (onConflict === 'fail') {
       throw new Conflict(`${at}: library ${quote(L.name)} already exists`, { hint: 'import into another database, or merge with --on-conflict skip|replace' });
     }
@@ -202,4 +249,22 @@ function planLibrary(L: ImportedLibrary, target: Library | null, onConflict: OnC
     return same ? 'unchanged' : 'replaced';
   });
   return { source: L, target, docOutcomes, chunkOutcomes, chunkRows };
+}
+
+/**
+ * The export of `db`'s libraries named in `libRefs` (default: all), line by
+ * line; a server streams it as `GET /api/v1/export`. Reads each library's
+ * rows as it gets to them; nothing is held as one string.
+ * @throws NotFound for an unknown library, at once (before the first line)
+ */
+export function exportLines(db: Database, libRefs: string[] = []): Generator<string> {
+  const libs = libRefs.length === 0 ? db.libraries : [...new Set(libRefs.map((ref) => db.library(ref)))];
+  return (function* () {
+    yield headerLine();
+    for (const lib of libs) {
+      yield libraryLine(lib);
+      for (const d of lib.documents.list()) yield documentLine(lib, d);
+      for (let r = 0; r < lib.size; r++) yield chunkLine(lib, r);
+    }
+  })();
 }

@@ -58,6 +58,37 @@ export function chunkLine(lib: Library, row: number): string {
   return `${JSON.stringify({ type: 'chunk', ...lib.chunkView(row), embedding: { dtype: 'f32', base64 } })}\n`;
 }
 
+/** A record of an export with the line it came from: how an import travels in batches (`vdb import --remote`). */
+export type NumberedRecord = [line: number, record: Record<string, unknown>];
+
+/** The library line of what was read, as read. */
+export function importedLibraryRecord(L: ImportedLibrary): NumberedRecord {
+  const { line, index, textIndex, documents: _d, chunks: _c, chunkLines: _l, vectors: _v, ...fields } = L;
+  return [line, { type: 'library', ...fields, index, ...(textIndex ? { text_index: {} } : {}) }];
+}
+
+/** Document i of what was read, as a record. */
+export function importedDocumentRecord(L: ImportedLibrary, i: number): NumberedRecord {
+  const { line, ...d } = L.documents[i];
+  return [line, { type: 'document', lib_id: L.id, ...d }];
+}
+
+/** Chunk i of what was read, its embedding in base64 (every bit kept). */
+export function importedChunkRecord(L: ImportedLibrary, i: number): NumberedRecord {
+  const { seq: _, ...c } = L.chunks[i];
+  const v = L.vectors.row(i);
+  const base64 = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+  return [L.chunkLines[i], { type: 'chunk', lib_id: L.id, ...c, embedding: { dtype: 'f32', base64 } }];
+}
+
+/** Reads numbered records (a batch of an import) as ImportReader does lines. */
+export function readRecords(records: readonly NumberedRecord[]): ImportReader {
+  const reader = new ImportReader();
+  reader.add(0, { format: EXPORT_FORMAT, version: EXPORT_VERSION });
+  for (const [n, obj] of records) reader.add(n, obj);
+  return reader;
+}
+
 export interface ImportedDocument extends Document {
   line: number;
 }

@@ -7,12 +7,14 @@
  * not asserted: the bounds below are liveness timeouts only.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { etcdAvailable, startEtcd } from '../helpers/etcd.js';
 import type { Etcd } from '../helpers/etcd.js';
 import { serve } from '../helpers/server.js';
 import type { Served } from '../helpers/server.js';
-import { tempDir, vdb, vdbInProcess } from '../helpers/cli.js';
+import { tempDir, vdb, vdbAsync, vdbInProcess } from '../helpers/cli.js';
 import { SnapshotStore } from '../../src/store/store.js';
 import { encodeSnapshot } from '../../src/store/snapshot.js';
 
@@ -87,9 +89,11 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
   }
 
   it('replicates writes taken by any node, forwards them to the leader, and reads strongly anywhere', async () => {
-    const n1 = await start('basic', 'n1');
+    // Entries over 2 KiB go in parts, and an ingest batch splits into several entries.
+    const small = { VDB_CLUSTER_MAX_VALUE_BYTES: '2048' };
+    const n1 = await start('basic', 'n1', small);
     expect(await leaderOf(n1)).toBe('n1');
-    const n2 = await start('basic', 'n2');
+    const n2 = await start('basic', 'n2', small);
     expect(await leaderOf(n2)).toBe('n1');
 
     // Through the follower: forwarded, and readable there as soon as it answered.
@@ -139,6 +143,73 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     const badFilter = (await rv(['chunk', 'delete', '--lib', 'docs', '--filter', '{"$bogus": 1}']));
     expect(badFilter.code).toBe(3);
     expect(badFilter.stderr).toMatch(/^vdb: error: /);
+
+    // vdb ingest through the follower: the same summary as a local run, in several entries (each document whole in one).
+    const files = join(dir, 'basic-files');
+    mkdirSync(files, { recursive: true });
+    writeFileSync(join(files, 'a.md'), '# Cats\n\nCats sleep a lot.\n\n## More\n\nThey purr when happy.\n');
+    writeFileSync(join(files, 'b.txt'), 'Dogs bark at the mailman. '.repeat(60));
+    writeFileSync(join(files, 'c.txt'), 'Birds sing at dawn. '.repeat(30));
+    const lone = join(dir, 'basic-local.json');
+    expect((await rv(['lib', 'create', 'kb'])).code).toBe(0);
+    expect((await vdbInProcess(['lib', 'create', 'kb'], { db: lone })).code).toBe(0);
+    const seq = async () => (await call(n1, 'GET', '/api/v1/cluster')).json.committed_seq as number;
+    const seqBefore = await seq();
+    const ingest = ['ingest', '--lib', 'kb', files, '--chunk-size', '200', '--overlap', '20', '--json'];
+    const [ri, li] = [await rv(ingest), await vdbInProcess(ingest, { db: lone })];
+    expect(ri.code, ri.stderr).toBe(0);
+    const summary = (out: string) => ({ ...JSON.parse(out), lib_id: undefined });
+    expect(summary(ri.stdout)).toEqual(summary(li.stdout));
+    expect(summary(ri.stdout)).toMatchObject({ added: 3, failed: 0, text_index: { mode: 'full' } });
+    // Two of the three documents are over half of 2 KiB with their vectors: one doc.replace entry each, then text.store.
+    expect((await seq()) - seqBefore).toBe(4);
+    const chunkView = (out: string) => out.trim().split('\n').map((line) => { const { id, text, metadata, doc_id } = JSON.parse(line); return { id, text, metadata, doc_id }; });
+    const localChunks = chunkView((await vdbInProcess(['chunk', 'list', '--lib', 'kb', '--json'], { db: lone })).stdout);
+    expect(chunkView((await vdbInProcess(['--remote', n1.served.url, '--consistency', 'strong', 'chunk', 'list', '--lib', 'kb', '--json'])).stdout)).toEqual(localChunks);
+    expect(JSON.parse((await rv(['ingest', '--lib', 'kb', files, '--chunk-size', '200', '--overlap', '20', '--json'])).stdout)).toMatchObject({ unchanged: 3, chunks: { added: 0 } });
+    // --strict is all or nothing per batch: one entry (in parts), then text.store.
+    writeFileSync(join(files, 'b.txt'), 'Dogs sleep after barking. '.repeat(60));
+    writeFileSync(join(files, 'c.txt'), 'Birds fly south. '.repeat(30));
+    const seqStrict = await seq();
+    expect(JSON.parse((await rv([...ingest, '--strict'])).stdout)).toMatchObject({ updated: 2, unchanged: 1 });
+    expect((await seq()) - seqStrict).toBe(2);
+
+    // vdb import through the follower, in batches: the data of the export, bit for bit, on the other node.
+    const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: `v${i}`, embedding: [i, 1, -0], metadata: { i }, text: `vector ${i}` })).join('\n');
+    expect((await vdbInProcess(['lib', 'create', 'vecs', '--dim', '3'], { db: lone })).code).toBe(0);
+    expect((await vdbAsync(['chunk', 'add', '--lib', 'vecs', '--stdin'], { db: lone, input: lines })).code).toBe(0);
+    expect((await vdbInProcess(['index', 'build', '--lib', 'vecs', '--type', 'hnsw'], { db: lone })).code).toBe(0);
+    const exported = (await vdbInProcess(['export', '--lib', 'vecs'], { db: lone })).stdout;
+    const imported = await vdbAsync(['--remote', n2.served.url, 'import', '--json'], { input: exported, env: { VDB_IMPORT_BATCH_BYTES: '1500' } });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout).libraries[0]).toMatchObject({ created: true, chunks: { added: 20 }, index: { mode: 'full', inserted: 20 } });
+    const withVectors = ['chunk', 'list', '--lib', 'vecs', '--with-embedding', '--json'];
+    expect((await vdbInProcess(['--remote', n1.served.url, '--consistency', 'strong', ...withVectors])).stdout).toBe((await vdbInProcess(withVectors, { db: lone })).stdout);
+    const refused = await vdbAsync(['--remote', n1.served.url, 'import'], { input: exported });
+    expect([refused.code, refused.stderr]).toEqual([5, expect.stringMatching(/^vdb: error: line 2: library "vecs" already exists/)]);
+
+    // The Qdrant API on both nodes: writes through the follower and the leader, strong reads on the follower.
+    const q2 = new QdrantClient({ url: n2.served.url, checkCompatibility: false });
+    const q1 = new QdrantClient({ url: n1.served.url, checkCompatibility: false });
+    await q2.createCollection('pts', { vectors: { size: 4, distance: 'Euclid' } });
+    const points = Array.from({ length: 12 }, (_, i) => ({ id: i + 1, vector: [i % 3, i % 5, (i * 7) % 4, i], payload: { g: i % 2 } }));
+    await q2.upsert('pts', { wait: true, points });
+    await q1.setPayload('pts', { payload: { tag: 'x' }, points: [1, 2], wait: true });
+    const tagged = await q2.search('pts', { vector: [0, 0, 0, 0], limit: 5, filter: { must: [{ key: 'tag', match: { value: 'x' } }] }, consistency: 'all' });
+    expect(tagged.map((h) => h.id)).toEqual([1, 2]);
+    const q = [1, 2, 1, 3];
+    const nearest = points.map((p) => ({ id: p.id, d: Math.hypot(...p.vector.map((x, j) => x - q[j])) })).sort((a, b) => a.d - b.d || a.id - b.id);
+    const hitsOn1 = await q1.search('pts', { vector: q, limit: 4, consistency: 'all' });
+    expect(hitsOn1.map((h) => h.id)).toEqual(nearest.slice(0, 4).map((p) => p.id));
+    await q1.delete('pts', { wait: true, filter: { must: [{ key: 'g', match: { value: 1 } }] } });
+    const left = await q2.scroll('pts', { limit: 20, with_payload: true, consistency: 'all' });
+    expect(left.points.map((p) => p.id)).toEqual([1, 3, 5, 7, 9, 11]);
+    expect(left.points[0].payload).toEqual({ g: 0, tag: 'x' });
+    expect((await call(n2, 'POST', '/collections/pts/points/scroll?consistency=bogus', {})).status).toBe(400);
+    // Errors from the leader in Qdrant's words, as on a single node.
+    await expect(q2.createCollection('pts', { vectors: { size: 4, distance: 'Euclid' } })).rejects.toMatchObject({ status: 409, data: { status: { error: 'Wrong input: Collection `pts` already exists!' } } });
+    await expect(q2.upsert('pts', { wait: true, points: [{ id: 50, vector: [1, 2, 3, 4] }, { id: 51, vector: [1, 2] }] })).rejects.toMatchObject({ status: 400, data: { status: { error: 'Wrong input: points[1]: embedding has 2 dims, expected 4' } } });
+    expect(await contents(n2)).toEqual(await contents(n1));
 
     const direct = vdb(['--db', n2.db, 'chunk', 'add', '--lib', 'docs', 'sneaky']);
     expect(direct.code).toBe(5);
@@ -246,6 +317,18 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     n2.served.child.kill('SIGKILL');
     // Some entries in parts (over 2 KiB each), and two snapshot intervals: the log is trimmed past n2.
     expect((await call(n1, 'POST', '/api/v1/libraries/k/chunks', { chunks: Array.from({ length: 12 }, (_, j) => ({ embedding: Array.from({ length: 64 }, (_, d) => j * d + 1) })) })).status).toBe(201);
+    // Ingest, import and the full-text index while n2 is down: replayed or copied, they must leave the same bytes.
+    const files = join(dir, 'catchup-files');
+    mkdirSync(files, { recursive: true });
+    writeFileSync(join(files, 'a.md'), '# Owls\n\nOwls hunt at night.\n');
+    writeFileSync(join(files, 'b.txt'), 'Bees make honey. '.repeat(40));
+    expect((await call(n1, 'POST', '/api/v1/libraries', { name: 'kb' })).status).toBe(201);
+    const ingested = await vdbInProcess(['--remote', n1.served.url, 'ingest', '--lib', 'kb', files, '--chunk-size', '200', '--overlap', '0']);
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const exported = JSON.stringify({ format: 'vdb-export', version: 1 }) + '\n' + JSON.stringify({ type: 'library', id: 'lib_imported', name: 'imp', dim: 2, metric: 'l2', embedder: null, metadata: {}, created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z', index: { type: 'hnsw', params: {} } }) + '\n' +
+      Array.from({ length: 8 }, (_, i) => JSON.stringify({ type: 'chunk', lib_id: 'lib_imported', id: `p${i}`, text: `point ${i}`, embedding: [i, -i], created_at: '2020-01-01T00:00:00.000Z', updated_at: '2020-01-01T00:00:00.000Z' })).join('\n') + '\n';
+    const imported = await vdbAsync(['--remote', n1.served.url, 'import'], { input: exported, env: { VDB_IMPORT_BATCH_BYTES: '400' } });
+    expect(imported.code, imported.stderr).toBe(0);
     for (let i = 4; i < 30; i++) expect((await add(i)).status).toBe(201);
     await waitFor('a snapshot', async () => {
       const { json } = await call(n1, 'GET', '/api/v1/cluster');

@@ -146,6 +146,46 @@ describe('documents and ids: the CLI and REST agree', () => {
   });
 });
 
+describe('POST …/documents/replace and …/text-index (what vdb ingest --remote sends)', () => {
+  const service = new VdbService({ path: join(tmp.dir, 'replace.json'), seed: SEED, now: () => new Date(EPOCH * 1000).toISOString() });
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await buildApp({ service });
+    await service.createLibrary({ name: 'r', dim: 2 });
+    await service.putChunks('r', [{ id: 'loose', embedding: [1, 1] }]);
+  });
+  afterAll(() => app.close());
+  const post = async (url: string, payload: object) => {
+    const res = await app.inject({ method: 'POST', url, payload });
+    return { status: res.statusCode, json: JSON.parse(res.body) };
+  };
+
+  it('replaces documents whole, refuses or (isolate) reports the invalid ones, and stores the full-text index', async () => {
+    const docs = [
+      { id: 'a', title: 'A', chunks: [{ id: 'a#1', text: 'one', embedding: [1, 0] }, { id: 'a#2', text: 'two', embedding: [0, 1] }] },
+      { id: 'b', chunks: [{ id: 'loose', text: 'taken', embedding: [1, 0] }] },
+    ];
+    // Without isolate: the conflict refuses the request, nothing is written.
+    const refused = await post('/api/v1/libraries/r/documents/replace', { documents: docs });
+    expect([refused.status, refused.json.error.code]).toEqual([409, 'conflict']);
+    expect(service.documents.list('r').total).toBe(0);
+    const isolated = await post('/api/v1/libraries/r/documents/replace', { documents: docs, isolate: true });
+    expect(isolated.status).toBe(200);
+    expect(isolated.json.results).toEqual([
+      { id: 'a', document: 'added', chunks: { added: 2, replaced: 0, unchanged: 0, removed: 0 } },
+      { id: 'b', error: { code: 'conflict', message: expect.stringMatching(/chunk id "loose" is taken by a chunk in no document/), hint: expect.any(String) } },
+    ]);
+    // Again with one chunk fewer: that chunk goes, the other is unchanged.
+    const again = await post('/api/v1/libraries/r/documents/replace', { documents: [{ ...docs[0], chunks: docs[0].chunks.slice(0, 1) }] });
+    expect(again.json.results).toEqual([{ id: 'a', document: 'unchanged', chunks: { added: 0, replaced: 0, unchanged: 1, removed: 1 } }]);
+    expect((await post('/api/v1/libraries/r/documents/replace', { documents: [{ id: 'c', chunks: [{ text: 'x' }] }] })).json.error.code).toBe('invalid_input');
+    expect((await post('/api/v1/libraries/r/documents/replace', { documents: [] })).status).toBe(400);
+    expect((await post('/api/v1/libraries/r/text-index', { when_worth_it: true })).json).toEqual({ text_build: { mode: 'full', added: 2, removed: 0 } });
+    expect((await post('/api/v1/libraries/r/text-index', { when_worth_it: true })).json).toEqual({ text_build: null });
+    expect((await post('/api/v1/libraries/r/text-index', {})).json).toEqual({ text_build: { mode: 'none', added: 0, removed: 0 } });
+  });
+});
+
 describe('the typed client against vdb serve', () => {
   it('adds, reads and deletes documents and chunks whose ids hold /, ? and spaces', async () => {
     const db = join(tmp.dir, 'served.json');

@@ -51,7 +51,12 @@ const OPERATIONS = [
   'POST /api/v1/chunks/delete',
   'POST /api/v1/libraries/{lib}/documents/batch',
   'POST /api/v1/libraries/{lib}/documents/delete',
+  'POST /api/v1/libraries/{lib}/documents/replace',
+  'POST /api/v1/libraries/{lib}/text-index',
+  'POST /api/v1/import/check',
+  'POST /api/v1/import/batch',
   'GET /api/v1/cluster',
+  'GET /api/v1/export',
   'POST /api/v1/cluster/ops',
   // The Qdrant-compatible routes (src/server/qdrant, tag "qdrant").
   'GET /',

@@ -5,7 +5,7 @@ import type { Format } from '../../ingest/types.js';
 import type { IngestProgress, IngestSummary } from '../../ingest/run.js';
 import { SPLIT_DEFAULTS, SPLIT_LIMITS } from '../../text/split-options.js';
 import type { SizeUnit } from '../../text/split-options.js';
-import { collect, globals, intArg, localServiceOf } from '../context.js';
+import { collect, globals, intArg, serviceOf } from '../context.js';
 import { message, out, printJson } from '../output.js';
 
 export function ingestCommand(): Command {
@@ -38,6 +38,8 @@ chunks are ID#1, ID#2, ... with metadata start, end and heading/section (or reco
 Unchanged files (same sha256 and chunking) are skipped without being parsed; changed ones
 are replaced. Files are written in batches, each batch one atomic change, so a run that is
 interrupted leaves every file either fully old or fully new, and running it again finishes.
+With --remote URL the files are read here and sent to the server in batches (on a cluster,
+every file is still written whole, in one log entry).
 The full-text index (BM25) is stored at the end; query with --mode text or hybrid.
 
 Examples:
@@ -51,8 +53,8 @@ Examples:
     )
     .action(async (paths: string[], o, cmd: Command) => {
       const { ingest, ingestStorage } = await import('../../ingest/run.js');
-      // Not yet against a server or a cluster: an ingest batch is no replicated write yet (README "Cluster").
-      const svc = await localServiceOf(cmd, 'vdb ingest', { storage: ingestStorage() });
+      // With --remote the files are read here and each batch is one request to the server.
+      const svc = await serviceOf(cmd, { storage: ingestStorage() });
       const json = globals(cmd).json;
       const bar = await ingestProgress();
       let summary: IngestSummary;

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { StorageError, UsageError } from '../../domain/errors.js';
 import type { VdbApi } from '../../service/api.js';
 import type { ClusterNode } from '../../cluster/node.js';
-import { globals, intArg, serviceOf } from '../context.js';
+import { envPositiveInt, globals, intArg, serviceOf } from '../context.js';
 import { DEFAULT_BODY_LIMIT, DEFAULT_HOST, DEFAULT_PORT, LOG_FORMATS, LOG_LEVELS } from '../../server/options.js';
 import { message } from '../output.js';
 
@@ -72,7 +73,8 @@ Examples:
         api = node;
       } else {
         // Builds on a worker thread: /healthz and reads are answered during a long HNSW build.
-        const service = await serviceOf(cmd, { concurrentReaders: true, buildsOffThread: true });
+        // HNSW queries on a pool of worker threads (VDB_THREADS, default a thread per core), this one serving.
+        const service = await serviceOf(cmd, { concurrentReaders: true, buildsOffThread: true, queryThreads: envPositiveInt('VDB_THREADS') ?? availableParallelism() });
         // Fail now on a corrupt or unreadable snapshot rather than on the first request.
         service.listLibraries();
         api = service;
@@ -114,6 +116,7 @@ Examples:
       await stopOnSignal(async () => {
         await app.close();
         await node?.stop();
+        if (!node) await (api as import('../../service/service.js').VdbService).closeQueryThreads();
         // etcd3 leaves its watch stream open when etcd cancels a watch as it is created (a compacted revision):
         // everything is closed and flushed by now, so exit if only that socket keeps the process alive.
         if (node) setTimeout(() => process.exit(), 1000).unref();

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { once } from 'node:events';
-import { collect, globals, localServiceOf } from '../context.js';
+import type { RemoteService } from '../../client/remote.js';
+import type { VdbService } from '../../service/service.js';
+import { collect, globals, serviceOf } from '../context.js';
 import { stdinObjects } from '../ndjson.js';
 import { printJson, progressBar, progressCounter, success } from '../output.js';
 import { onConflictOption } from './chunk.js';
@@ -15,17 +17,25 @@ export function exportCommand(): Command {
 Embeddings are base64 float32, bit for bit. vdb import reads it back; export → import → export
 gives the same bytes.
 
+With --remote URL the server streams it (GET /api/v1/export), from one state of its data.
+
 Examples:
   $ vdb export > backup.ndjson
+  $ vdb --remote http://127.0.0.1:8000 export --lib docs > docs.ndjson
   $ vdb export --lib docs | vdb --db other.json import
   $ vdb export --lib docs | gzip > docs.ndjson.gz`,
     )
     .action(async (o, cmd: Command) => {
-      const { TransferService } = await import('../../service/transfer.js');
-      const lines = new TransferService(await localServiceOf(cmd, 'vdb export', { read: true })).exportLines(o.lib ?? []);
+      const libs: string[] = o.lib ?? [];
+      const service = await serviceOf(cmd, { read: true });
+      // Over --remote the server streams the same lines (GET /api/v1/export).
+      const lines =
+        globals(cmd).remote !== undefined
+          ? (service as RemoteService).client.exportNdjson(libs)
+          : new (await import('../../service/transfer.js')).TransferService(service as VdbService).exportLines(libs);
       const stdout = process.stdout;
       let buf = '';
-      for (const line of lines) {
+      for await (const line of lines) {
         buf += line;
         if (buf.length < 1 << 20) continue;
         // Waits for a slow reader instead of queueing the whole export in memory.
@@ -47,14 +57,21 @@ A library whose name is not in the database is created (with its id, unless that
 One whose name exists is a conflict; with --on-conflict skip or replace, the export's documents
 and chunks are merged into it (same dim, metric and embedder), and ids that exist are left as they
 are or replaced. Every line is checked first: a bad line is named and nothing is imported.
+With --remote URL the export is read and checked here, then checked against the server's data,
+then sent in batches, each one atomic change (one log entry on a cluster).
 
 Examples:
   $ vdb --db restored.json import < backup.ndjson
   $ vdb export --db a.json --lib docs | vdb --db b.json import --on-conflict replace`,
     )
     .action(async (o, cmd: Command) => {
-      const [{ TransferService }, { ImportReader }] = await Promise.all([import('../../service/transfer.js'), import('../../transfer/format.js')]);
-      const svc = await localServiceOf(cmd, 'vdb import');
+      const [{ TransferService }, { ImportReader }, { importInBatches }, { VdbService }] = await Promise.all([
+        import('../../service/transfer.js'),
+        import('../../transfer/format.js'),
+        import('../../transfer/batches.js'),
+        import('../../service/service.js'),
+      ]);
+      const svc = await serviceOf(cmd);
       const reader = new ImportReader();
       const reading = progressCounter('reading lines:');
       try {
@@ -65,10 +82,14 @@ Examples:
       } finally {
         reading.stop();
       }
-      const bar = await progressBar('building indexes');
+      const local = svc instanceof VdbService;
+      const bar = await progressBar(local ? 'building indexes' : 'sending');
       let reports;
       try {
-        reports = await new TransferService(svc).import(reader, { onConflict: o.onConflict, onProgress: bar?.update });
+        // Locally one atomic change; to a server, checked there and then sent in batches (transfer/batches.ts).
+        reports = local
+          ? await new TransferService(svc).import(reader, { onConflict: o.onConflict, onProgress: bar?.update })
+          : await importInBatches(svc, reader, { onConflict: o.onConflict, onProgress: bar?.update });
       } finally {
         bar?.stop();
       }

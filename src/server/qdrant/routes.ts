@@ -12,7 +12,7 @@ import type { Library } from '../../domain/model.js';
 import type { Metadata, Metric } from '../../domain/types.js';
 import { MAX_K } from '../../domain/types.js';
 import type { Filter } from '../../filter/ast.js';
-import type { VdbService } from '../../service/service.js';
+import type { LocalApi } from '../../service/api.js';
 import { sendError, sendResult } from './envelope.js';
 import { compileQdrantFilter, payloadPath } from './filter.js';
 import type { CompileContext } from './filter.js';
@@ -37,7 +37,8 @@ const FIELD_TYPES = ['keyword', 'integer', 'float', 'geo', 'text', 'bool', 'date
 const MAX_LIMIT = MAX_K;
 
 export interface QdrantContext {
-  service: VdbService;
+  /** A single node's service or a cluster node: reads from its data here, writes through its calls (a cluster's log). */
+  service: LocalApi;
   /** The app's error handler around an error sender (app.ts errorHandlerWith). */
   errorHandlerWith: (send: (reply: FastifyReply, err: VdbError) => void) => (err: FastifyError | VdbError, req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   version: string;
@@ -74,7 +75,7 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
   /** The library of a collection, as of now. */
   const collection = (name: string): Library => {
     try {
-      return service.store.read().library(name);
+      return service.snapshot().library(name);
     } catch (err) {
       if (err instanceof NotFound) throw new NotFound(`Collection \`${name}\` doesn't exist!`);
       throw err;
@@ -90,7 +91,7 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
   // ---- collections ----------------------------------------------------
 
   app.get('/collections', { schema: { tags, summary: 'every library, as collections', response: S.responses.collections } }, async (_req, reply) =>
-    sendResult(reply, { collections: service.listLibraries().map((l) => ({ name: l.name })) }),
+    sendResult(reply, { collections: (await service.listLibraries()).map((l) => ({ name: l.name })) }),
   );
 
   app.get('/collections/:name', { schema: { tags, summary: 'collection info: size, distance, points_count, payload indexes', params: S.CollectionParams, response: S.responses.collection } }, async (req: Req, reply) =>
@@ -98,7 +99,7 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
   );
 
   app.get('/collections/:name/exists', { schema: { tags, summary: 'whether the collection exists', params: S.CollectionParams, response: S.responses.exists } }, async (req: Req, reply) =>
-    sendResult(reply, { exists: service.listLibraries().some((l) => l.name === req.params.name) }),
+    sendResult(reply, { exists: (await service.listLibraries()).some((l) => l.name === req.params.name) }),
   );
 
   app.put(
@@ -283,7 +284,7 @@ export async function qdrantRoutes(app: FastifyInstance, ctx: QdrantContext): Pr
     async (req: Req, reply) => {
       const body = bodyOf(req.body);
       const lib = collection(req.params.name);
-      const { count } = service.countChunks(req.params.name, { ast: compile(lib, body.filter) });
+      const { count } = await service.countChunks(req.params.name, { ast: compile(lib, body.filter) });
       return sendResult(reply, { count });
     },
   );
@@ -493,7 +494,7 @@ function readQuery(q: unknown): { vector?: number[]; id?: PointId; mmr?: { diver
 }
 
 /** The scored points of a query: the service's filtered kNN, then Qdrant's offset, threshold and selection. */
-async function search(service: VdbService, name: string, collection: (name: string) => Library, input: SearchInput) {
+async function search(service: LocalApi, name: string, collection: (name: string) => Library, input: SearchInput) {
   const q = readQuery(input.query);
   let session;
   try {

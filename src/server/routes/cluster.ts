@@ -6,13 +6,14 @@ import { BadRequest, NotFound } from '../../domain/errors.js';
 import type { ClusterStatusView } from '../../domain/wire.js';
 import { INDEX_TYPES } from '../../index/registry.js';
 import type { OpKind } from '../../cluster/ops.js';
-import { ChunkPatchBody, CountBody as FilterFields, DocumentPatchBody, LibraryPatchBody, MAX_BULK, NewChunk, NewDocument, NewLibraryBody, OnConflictField as OnConflict } from '../schemas.js';
+import { ChunkPatchBody, DocumentPatchBody, ImportBatchBody, OpFilter, ReplaceDocument, LibraryPatchBody, MAX_BULK, NewChunk, NewDocument, NewLibraryBody, OnConflictField as OnConflict } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
 const tags = ['cluster'];
 
 const Lib = Type.String({ description: 'library id or name' });
+const Target = Type.Union([Type.Object({ ids: Type.Array(Type.String()) }, { additionalProperties: false }), Type.Object({ filter: OpFilter }, { additionalProperties: false })]);
 
 /**
  * The input of each replicated write, as the public routes hand it on: the
@@ -26,10 +27,18 @@ const OP_INPUTS: Record<OpKind, TSchema> = {
   'chunk.put': Type.Object({ lib: Lib, items: Type.Array(NewChunk, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflict }, { additionalProperties: false }),
   'chunk.update': Type.Object({ id: Type.String(), patch: ChunkPatchBody, lib: Type.Optional(Lib) }, { additionalProperties: false }),
   'chunk.delete': Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK }), lib: Type.Optional(Lib) }, { additionalProperties: false }),
-  'chunk.delete_where': Type.Object({ lib: Lib, filter: FilterFields }, { additionalProperties: false }),
+  'chunk.delete_where': Type.Object({ lib: Lib, filter: OpFilter }, { additionalProperties: false }),
+  'chunk.set_metadata': Type.Object(
+    { lib: Lib, target: Target, values: Type.Record(Type.String(), Type.Unknown()), mode: Type.Enum(['merge', 'replace']), path: Type.Optional(Type.Array(Type.String())) },
+    { additionalProperties: false },
+  ),
+  'chunk.unset_metadata': Type.Object({ lib: Lib, target: Target, paths: Type.Array(Type.Array(Type.String())) }, { additionalProperties: false }),
   'doc.add': Type.Object({ lib: Lib, items: Type.Array(NewDocument, { minItems: 1, maxItems: MAX_BULK }), on_conflict: OnConflict }, { additionalProperties: false }),
   'doc.update': Type.Object({ id: Type.String(), patch: DocumentPatchBody, lib: Type.Optional(Lib) }, { additionalProperties: false }),
   'doc.delete': Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: MAX_BULK }), lib: Type.Optional(Lib) }, { additionalProperties: false }),
+  'doc.replace': Type.Object({ lib: Lib, items: Type.Array(ReplaceDocument, { minItems: 1, maxItems: MAX_BULK }), isolate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  'text.store': Type.Object({ lib: Lib, when_worth_it: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  'library.import': ImportBatchBody,
   'index.build': Type.Object(
     {
       lib: Lib,

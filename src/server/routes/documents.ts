@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { outcomeCounts } from '../../domain/types.js';
-import { BulkDocumentsBody, DeletedDocuments, DocumentIdsBody, DocumentList, DocumentPage, DocumentPatchBody, DocumentViewSchema, LibDocParams, LibParams, NewDocumentBody, PageQuery } from '../schemas.js';
+import { failureView } from '../../service/replace.js';
+import { BulkDocumentsBody, DeletedDocuments, ReplaceDocumentsBody, ReplaceResults, DocumentIdsBody, DocumentList, DocumentPage, DocumentPatchBody, DocumentViewSchema, LibDocParams, LibParams, NewDocumentBody, PageQuery } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -41,6 +42,24 @@ export const documentRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       const { documents, outcomes } = await service.documents.add(req.params.lib, req.body.documents, { onConflict: req.body.on_conflict });
       const counts = outcomeCounts(outcomes);
       return reply.code(counts.added > 0 ? 201 : 200).send({ documents, ...counts });
+    },
+  );
+
+  app.post(
+    '/libraries/:lib/documents/replace',
+    {
+      schema: {
+        tags,
+        summary:
+          'replace each document with exactly the chunks given (created if new; its other chunks deleted; identical ones left as they are), as vdb ingest does per batch; one atomic change on a single node, one per log entry on a cluster (each document whole in one)',
+        params: LibParams,
+        body: ReplaceDocumentsBody,
+        response: { 200: ReplaceResults, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const results = await service.documents.replace(req.params.lib, req.body.documents, { isolate: req.body.isolate });
+      return { results: results.map((r) => ('error' in r ? failureView(r) : r)) };
     },
   );
 

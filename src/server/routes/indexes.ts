@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { BuildIndexBody, IndexBuildViewSchema, IndexInfoSchema, LibParams, QueryBody, QueryResultSchema } from '../schemas.js';
+import { BuildIndexBody, IndexBuildViewSchema, IndexInfoSchema, LibParams, QueryBody, QueryResultSchema, TextIndexBody, TextIndexStored } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
@@ -24,6 +24,23 @@ export const indexRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (app, 
       const { type, full, text, ...params } = req.body;
       return service.buildIndex(req.params.lib, { type, full, text, params: params as Record<string, number> });
     },
+  );
+
+  app.post(
+    '/libraries/:lib/text-index',
+    {
+      schema: {
+        tags: ['index'],
+        summary: "store the library's full-text index brought up to date (text and hybrid queries work without it, indexing what it lacks as they go)",
+        params: LibParams,
+        body: TextIndexBody,
+        response: { 200: TextIndexStored, ...errorResponses },
+      },
+      preValidation: async (req) => {
+        if (req.body === undefined) req.body = {};
+      },
+    },
+    async (req) => ({ text_build: await service.storeTextIndex(req.params.lib, { whenWorthIt: req.body.when_worth_it }) }),
   );
 
   app.get(

@@ -1,0 +1,232 @@
+/**
+ * Index queries on worker threads that share the index and the rows.
+ *
+ * `SearchPool.open` moves an HNSW index's block into a shared WebAssembly
+ * memory (`HnswIndex.share`: one copy, level 0 read in whole first, a query
+ * scratch region per worker) and copies the prepared rows once into another
+ * (`shareRows`), so re-scoring reads the same floats the main thread does.
+ * Each worker (query-worker.ts) binds its own kernel instance and an index
+ * view (`HnswIndex.view`) to those memories: the graph and the vectors exist
+ * once whatever the thread count; per thread there are only the query
+ * scratch, the visit tags and the heaps.
+ *
+ * A batch of plain vector queries is cut into contiguous parts, one per
+ * thread; this thread answers the first. Every thread runs `nearestUnfiltered`,
+ * the computation the one-thread path runs, on identical bytes, so the
+ * answers are bit for bit those of one thread, in input order.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { HnswIndex } from './hnsw.js';
+import type { SharedHnsw } from './hnsw.js';
+import { shareRows, spaceScorer } from './kernels.js';
+import { sharedSimdAvailable } from './simd.js';
+import type { SharedRows } from './kernels.js';
+import { TopK } from './topk.js';
+import type { SearchSpace, VectorIndex } from './types.js';
+
+/** k nearest rows of one query, nearest first (as `TopK.drain` gives them). */
+type Ranked = ReturnType<TopK['drain']>;
+
+/** One plain vector query: prepared with `prepareQuery`; `ef` the index's candidate list size for it (undefined: its ef_search). */
+export interface PoolQuery {
+  vector: Float32Array;
+  k: number;
+  ef?: number;
+}
+
+/**
+ * The k nearest of `space`'s rows to q, nearest first: the rows the index does
+ * not cover (`unindexed`) scored exactly, then the index's search (`note`: how
+ * it searched, for explain); what every thread of a pool and the one-thread
+ * query path (service.ts `nearestRows`) compute.
+ */
+export function nearestUnfiltered(index: VectorIndex, space: SearchSpace, unindexed: ArrayLike<number>, q: PoolQuery): Ranked & { note: string | void } {
+  const top = new TopK(Math.min(q.k, space.rows));
+  // Unindexed rows first: a fuller heap lets an exact index prune more.
+  if (unindexed.length > 0) {
+    const score = spaceScorer(space, q.vector);
+    for (let i = 0; i < unindexed.length; i++) top.push(score(unindexed[i]), unindexed[i]);
+  }
+  const note = index.search(q.vector, space, top, q.ef);
+  return { ...top.drain(), note };
+}
+
+/** What a query worker is started with (posted once). */
+export interface PoolSetup {
+  hnsw: SharedHnsw;
+  rows: SharedRows;
+  metric: SearchSpace['metric'];
+  /** Rows of the library (space.rows). */
+  size: number;
+  slotToRow: Int32Array | null;
+  unindexed: Int32Array;
+  thread: number;
+}
+
+/** A batch for a worker: `vectors` holds ks.length queries of dim floats; ef 0 means the index's ef_search. */
+export interface PoolBatch {
+  vectors: Float32Array;
+  ks: Int32Array;
+  efs: Int32Array;
+}
+
+export interface PoolOptions {
+  /** Threads, this one included; default: the machine's. */
+  threads?: number;
+  /**
+   * Every query goes to a worker, the least busy first, and this thread
+   * answers none (a server: it goes on parsing requests meanwhile).
+   */
+  offThread?: boolean;
+  /** The worker script's file URL (a URL, or anything with its href); default query-worker.js next to this module. */
+  workerUrl?: { readonly href: string };
+}
+
+/** Worker threads answering plain vector queries over one index and one set of rows. */
+export class SearchPool {
+  private readonly workers: QueryWorker[];
+  private closed = false;
+
+  private constructor(
+    readonly index: VectorIndex,
+    readonly space: SearchSpace,
+    private readonly unindexed: Int32Array,
+    setups: PoolSetup[],
+    url: URL,
+    private readonly offThread: boolean,
+  ) {
+    this.workers = setups.map((s) => new QueryWorker(url, s));
+  }
+
+  /** Threads answering, this one included. */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /** Whether `open` could give a pool for this index and thread count (so the caller may prepare for it). */
+  static shareable(index: VectorIndex, threads?: number): boolean {
+    return Math.floor(threads ?? availableParallelism()) >= 2 && index instanceof HnswIndex && sharedSimdAvailable();
+  }
+
+  /**
+   * A pool over `index` and `space` (every row in memory: `fill` null or
+   * every row filled); null when one thread is asked for, or the index cannot
+   * be shared (not HNSW, or no shared WebAssembly memory), so the caller answers on this thread.
+   * @param unindexed rows the index does not cover, scored exactly for every query
+   */
+  static open(index: VectorIndex, space: SearchSpace, unindexed: readonly number[], opts: PoolOptions = {}): SearchPool | null {
+    const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+    if (!SearchPool.shareable(index, threads) || !(index instanceof HnswIndex) || space.rows === 0) return null;
+    // Run from the TypeScript sources (tests in process) there is no compiled worker beside this module.
+    const url = new URL(opts.workerUrl?.href ?? './query-worker.js', import.meta.url);
+    if (!existsSync(fileURLToPath(url))) return null;
+    const hnsw = index.share(threads);
+    if (hnsw === null) return null;
+    const rows = shareRows(space.data.subarray(0, space.rows * space.dim), space.dim, threads - 1);
+    if (rows === undefined) return null;
+    const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
+    const rest = shared(Int32Array.from(unindexed));
+    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, thread: i + 1 }));
+    return new SearchPool(index, space, rest, setups, url, opts.offThread === true);
+  }
+
+  /**
+   * The answers to `queries`, in order, each as `nearestUnfiltered` gives it.
+   * @throws Error when a worker fails (it names the worker's error); the pool is unusable then
+   */
+  async search(queries: PoolQuery[]): Promise<Ranked[]> {
+    if (this.closed) throw new Error('search pool is closed');
+    // The index's ef_search now, for every thread alike.
+    const efSearch = (this.index as HnswIndex).efSearch;
+    queries = queries.map((q) => (q.ef === undefined ? { ...q, ef: efSearch } : q));
+    const dim = this.space.dim;
+    if (this.offThread) {
+      // Least busy first; on ties the first worker, so a lone query always finds an idle one if there is one.
+      const order = [...this.workers].sort((a, b) => a.pending - b.pending);
+      const parts = Math.min(order.length, queries.length);
+      const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * queries.length) / parts));
+      const answers = await Promise.all(order.slice(0, parts).map((w, i) => w.search(queries.slice(bounds[i], bounds[i + 1]), dim)));
+      return answers.flat();
+    }
+    const parts = this.threads;
+    const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * queries.length) / parts));
+    const pending = this.workers.map((w, i) => (bounds[i + 2] > bounds[i + 1] ? w.search(queries.slice(bounds[i + 1], bounds[i + 2]), dim) : Promise.resolve([])));
+    // Failures are awaited below; until then they must not count as unhandled.
+    for (const p of pending) p.catch(() => undefined);
+    const out: Ranked[] = [];
+    for (let i = bounds[0]; i < bounds[1]; i++) out.push(nearestUnfiltered(this.index, this.space, this.unindexed, queries[i]));
+    for (const part of await Promise.all(pending)) out.push(...part);
+    return out;
+  }
+
+  /** Stops the workers once the searches already sent to them are answered (idle ones never keep the process alive). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
+
+function shared(a: Int32Array): Int32Array {
+  const out = new Int32Array(new SharedArrayBuffer(Math.max(4, a.byteLength)), 0, a.length);
+  out.set(a);
+  return out;
+}
+
+/** One worker thread; requests are answered in order. */
+class QueryWorker {
+  private readonly worker: Worker;
+  private readonly waiting: { resolve: (r: Ranked[]) => void; reject: (e: unknown) => void }[] = [];
+  private failure: Error | null = null;
+  /** The last search sent: answers come in order, so once it settles every one has. */
+  private last: Promise<unknown> = Promise.resolve();
+
+  constructor(url: URL, setup: PoolSetup) {
+    this.worker = new Worker(url);
+    this.worker.unref();
+    this.worker.on('message', (m: { ranked: Ranked[] } | { error: string }) => {
+      if ('error' in m) return fail(new Error(m.error));
+      this.waiting.shift()?.resolve(m.ranked);
+      if (this.waiting.length === 0) this.worker.unref();
+    });
+    const fail = (err: Error) => {
+      this.failure ??= new Error(`query worker ${setup.thread} failed: ${err.message}`);
+      for (const w of this.waiting.splice(0)) w.reject(this.failure);
+      this.worker.unref();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`it exited with code ${code}`)));
+    this.worker.postMessage(setup);
+  }
+
+  search(queries: PoolQuery[], dim: number): Promise<Ranked[]> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    // A pending answer must keep the process alive; an idle worker must not.
+    this.worker.ref();
+    const batch: PoolBatch = { vectors: new Float32Array(queries.length * dim), ks: new Int32Array(queries.length), efs: new Int32Array(queries.length) };
+    queries.forEach((q, i) => {
+      batch.vectors.set(q.vector, i * dim);
+      batch.ks[i] = q.k;
+      batch.efs[i] = q.ef ?? 0;
+    });
+    const answer = new Promise<Ranked[]>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage(batch, [batch.vectors.buffer as ArrayBuffer, batch.ks.buffer as ArrayBuffer, batch.efs.buffer as ArrayBuffer]);
+    });
+    this.last = answer.catch(() => undefined);
+    return answer;
+  }
+
+  /** Searches sent and not yet answered. */
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  async close(): Promise<void> {
+    this.failure ??= new Error('query worker closed');
+    await this.last;
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Worker pools (index/pool.ts) for the libraries a session or a server
+ * queries: one per loaded generation of a library, so a write that changes
+ * its index or its rows gets a fresh pool, and the old one closes once the
+ * searches already sent to it are answered.
+ */
+import type { Library } from '../domain/model.js';
+import { SearchPool } from '../index/pool.js';
+import type { SearchSpace, VectorIndex } from '../index/types.js';
+
+interface Generation {
+  lib: Library;
+  index: VectorIndex;
+  space: SearchSpace;
+  pool: SearchPool | null;
+}
+
+/**
+ * Queries a generation of a library answers on this thread before it gets a
+ * pool. A pool first reads every row and all of level 0 and copies them into
+ * shared memory (about half a second at 100k × 384): a few queries, or a
+ * library written to between every few, would not earn that back.
+ */
+export const QUERIES_BEFORE_POOL = 64;
+
+export class QueryPools {
+  private readonly byLib = new Map<string, Generation>();
+  /** Queries answered on this thread so far by generations without a pool. */
+  private readonly answered = new WeakMap<Library, number>();
+
+  /**
+   * @param threads threads per pool, this one included (default: the machine's)
+   * @param offThread every query to a worker (a server), see PoolOptions
+   * @param libraries the ids of the libraries there are now: a new pool closes those of deleted ones
+   */
+  constructor(
+    private readonly threads: number | undefined,
+    readonly offThread = false,
+    private readonly libraries?: () => readonly string[],
+  ) {}
+
+  /**
+   * The pool for `lib`'s index as it is now; null when these `queries` run on
+   * this thread: one thread, an index that cannot be shared, or a generation
+   * that has not answered QUERIES_BEFORE_POOL queries yet.
+   */
+  get(lib: Library, queries = 1): SearchPool | null {
+    const index = lib.indexState?.index;
+    if (!index || !SearchPool.shareable(index, this.threads)) return null;
+    const now = this.byLib.get(lib.id);
+    if (now?.lib !== lib || now.index !== index) {
+      const answered = (this.answered.get(lib) ?? 0) + queries;
+      if (answered <= QUERIES_BEFORE_POOL) {
+        this.answered.set(lib, answered);
+        return null;
+      }
+    }
+    // Workers cannot page: every row and all of level 0 in memory first.
+    lib.preload(true);
+    const space = lib.searchSpace();
+    if (now?.lib === lib && now.index === index && now.space === space) return now.pool;
+    void now?.pool?.close();
+    if (this.libraries) this.retain(new Set(this.libraries()));
+    const pool = SearchPool.open(index, space, lib.unindexedRows(), { threads: this.threads, offThread: this.offThread });
+    this.byLib.set(lib.id, { lib, index, space, pool });
+    return pool;
+  }
+
+  /** Closes the pools of libraries not in `ids` (deleted ones). */
+  retain(ids: ReadonlySet<string>): void {
+    for (const [id, g] of this.byLib) {
+      if (ids.has(id)) continue;
+      void g.pool?.close();
+      this.byLib.delete(id);
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.byLib.values()];
+    this.byLib.clear();
+    await Promise.all(all.map((g) => g.pool?.close()));
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * `vdb query --stdin` on an HNSW index answers plain vector lines on worker
+ * threads sharing the graph and the rows (src/index/pool.ts): its output must
+ * be byte for byte what one thread answering one line at a time gives, for
+ * any thread count and batch size, with lines the main thread keeps (filters,
+ * explain) mixed in; and the threaded answers keep HNSW's recall.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/domain/random.js';
+import { QUERIES_BEFORE_POOL } from '../../src/service/pools.js';
+import { VdbService } from '../../src/service/service.js';
+import { tempDir, vdb } from '../helpers/cli.js';
+import { serve } from '../helpers/server.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let db: string;
+const rnd = seededRandom('query-threads');
+const DIM = 24;
+const ROWS = 2000;
+/** Coarse values (ties in distance) around a few centres (a graph worth walking). */
+const vector = (centre: number) => Array.from({ length: DIM }, (_, i) => Math.round(4 * Math.sin(centre * (i + 1)) + 3 * (rnd.next() - 0.5)) || 1);
+let live: { row: number; v: number[] }[] = [];
+
+beforeAll(async () => {
+  tmp = tempDir();
+  db = join(tmp.dir, 'db.json');
+  const svc = new VdbService({ path: db, seed: 'query-threads' });
+  for (const metric of ['cosine', 'l2'] as const) {
+    await svc.createLibrary({ name: metric, dim: DIM, metric, embedder: null });
+    const vectors = Array.from({ length: ROWS }, (_, r) => vector(r % 17));
+    // Every 11th row repeats row 0: equal distances, so the tie order shows.
+    for (let r = 11; r < ROWS; r += 11) vectors[r] = vectors[0];
+    const added = await svc.addChunks(metric, vectors.map((embedding, row) => ({ embedding, metadata: { row, even: row % 2 === 0 } })));
+    await svc.buildIndex(metric, { type: 'hnsw', m: 8, ef_construction: 64, ef_search: 32 });
+    // Dead slots (deleted since the build) and rows the index does not cover (added since).
+    const gone = added.filter((_, r) => r % 97 === 5).map((c) => c.id);
+    await svc.deleteChunks(gone, metric);
+    const extra = Array.from({ length: 40 }, (_, i) => vector(i % 5));
+    await svc.addChunks(metric, extra.map((embedding, i) => ({ embedding, metadata: { row: ROWS + i, even: i % 2 === 0 } })));
+    if (metric === 'cosine') {
+      live = vectors.map((v, row) => ({ row, v })).filter(({ row }) => row % 97 !== 5);
+      live.push(...extra.map((v, i) => ({ row: ROWS + i, v })));
+    }
+  }
+}, 60_000);
+afterAll(() => tmp.cleanup());
+
+/** Plain lines (several k and ef), a few kept on the main thread (filter, explain). */
+function lines(count: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const embedding = i % 4 === 0 ? live[(i * 31) % live.length].v : vector(i % 17);
+    const line: Record<string, unknown> = { embedding, k: [1, 5, 10, 40][i % 4] };
+    if (i % 6 === 1) line.ef = 16 + (i % 5) * 20;
+    if (i % 37 === 3) line.filter = { even: true };
+    if (i % 53 === 7) line.explain = true;
+    out.push(JSON.stringify(line));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const run = (lib: string, input: string, env: Record<string, string>) => vdb(['query', '--lib', lib, '--stdin'], { db, input, env });
+
+describe('query --stdin on hnsw, on worker threads', () => {
+  it.each([
+    { lib: 'cosine', envs: [{ VDB_THREADS: '2' }, { VDB_THREADS: '3', VDB_STDIN_BATCH: '7' }] },
+    { lib: 'l2', envs: [{ VDB_THREADS: '2', VDB_STDIN_BATCH: '200' }] },
+  ])('$lib: the same bytes as one thread, line by line, whatever the threads and batch size', ({ lib, envs }) => {
+    const input = lines(240);
+    const one = run(lib, input, { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout.split('\n')).toHaveLength(241);
+    for (const env of envs) {
+      const many = run(lib, input, env);
+      expect(many.code, many.stderr).toBe(0);
+      expect(many.stderr).toBe('');
+      expect(many.stdout, JSON.stringify(env)).toBe(one.stdout);
+    }
+  });
+
+  it('keeps the recall of the index (recall@10 against the exact order ≥ 0.9)', () => {
+    const queries = Array.from({ length: 150 }, (_, i) => vector(i % 17));
+    const r = run('cosine', `${queries.map((embedding) => JSON.stringify({ embedding, k: 10 })).join('\n')}\n`, { VDB_THREADS: '3' });
+    expect(r.code, r.stderr).toBe(0);
+    const cos = (a: number[], b: number[]) => {
+      let d = 0, na = 0, nb = 0;
+      for (let i = 0; i < DIM; i++) (d += a[i] * b[i]), (na += a[i] * a[i]), (nb += b[i] * b[i]);
+      return d / Math.sqrt(na * nb);
+    };
+    let found = 0;
+    r.stdout.trim().split('\n').forEach((line, i) => {
+      const got = JSON.parse(line).hits as { metadata: { row: number }; score: number }[];
+      // The exact 10th similarity: a hit at least that similar counts (ties make the set of 10 ambiguous).
+      const tenth = live.map(({ v }) => cos(queries[i], v)).sort((a, b) => b - a)[9];
+      found += got.filter((h) => h.score >= tenth - 1e-6).length;
+    });
+    expect(found / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('REST: concurrent queries on the pool answer as one thread, also after a write made a new generation, and the server stops cleanly', async () => {
+    const input = lines(60);
+    const bodies = input.trim().split('\n');
+    const expected = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l));
+    const before = expected(run('cosine', input, { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' }).stdout);
+    const server = await serve({ db, env: { VDB_THREADS: '2' } });
+    try {
+      const ask = () => Promise.all(bodies.map((body) => fetch(`${server.url}/api/v1/libraries/cosine/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => [r.status, await r.json()])));
+      // The first QUERIES_BEFORE_POOL queries of a generation run on the main thread, the rest on the pool.
+      for (let round = 0; round * bodies.length <= QUERIES_BEFORE_POOL; round++) expect(await ask()).toEqual(before.map((b) => [200, b]));
+      const add = await fetch(`${server.url}/api/v1/libraries/cosine/chunks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chunks: [{ embedding: JSON.parse(bodies[1]).embedding, metadata: { row: -1, even: true } }] }) });
+      expect(add.status).toBe(201);
+      for (let round = 0; round * bodies.length < QUERIES_BEFORE_POOL; round++) await ask();
+      const after = await ask();
+      expect(after.map(([status]) => status)).toEqual(bodies.map(() => 200));
+      // The new chunk is line 1's query itself: its nearest hit now.
+      expect((after[1][1] as { hits: { metadata: { row: number } }[] }).hits[0].metadata.row).toBe(-1);
+      expect(await server.stop()).toBe(0);
+      expect(after.map(([, b]) => b)).toEqual(expected(run('cosine', input, { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' }).stdout));
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * SearchPool (src/index/pool.ts): worker threads over one shared HNSW block
+ * answer as this thread does, bit for bit; a failing worker becomes one error,
+ * not a hang; an idle pool never keeps the process alive. Runs the compiled
+ * worker (dist/index/query-worker.js, built by `npm test`; `npm run build` first when running this file alone).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/domain/random.js';
+import { HnswIndex } from '../../src/index/hnsw.js';
+import { SearchPool, nearestUnfiltered } from '../../src/index/pool.js';
+import type { SearchSpace } from '../../src/index/types.js';
+import { ROOT, tempDir } from '../helpers/cli.js';
+import { clustered, makeSpace, prepareQuery } from '../helpers/oracle.js';
+
+const WORKER = new URL(`file://${ROOT}/dist/index/query-worker.js`);
+const tmp = tempDir('vdb-pool-');
+afterAll(() => tmp.cleanup());
+
+const DIM = 20;
+function setup(n = 1500) {
+  const space = makeSpace('cosine', clustered(n, DIM, 12, 0.3, 7), DIM);
+  const index = HnswIndex.build(space, { m: 8, ef_construction: 48, ef_search: 24 }, { random: seededRandom('pool') });
+  const rnd = seededRandom('pool-queries');
+  const queries = Array.from({ length: 60 }, (_, i) => ({
+    vector: prepareQuery('cosine', Float32Array.from({ length: DIM }, () => rnd.gaussian())),
+    k: 1 + (i % 12),
+    ef: i % 3 === 0 ? 10 + i : undefined,
+  }));
+  return { space, index, queries };
+}
+
+describe.runIf(existsSync(WORKER))('SearchPool', () => {
+  it('answers as this thread does, with dead slots and unindexed rows, then closes', async () => {
+    const { space, index, queries } = setup();
+    // Slot 3 dead, row 3 not covered by the index (as after a re-embed).
+    const slotToRow = Int32Array.from({ length: space.rows }, (_, s) => (s === 3 ? -1 : s));
+    const mapped: SearchSpace = { ...space, slotToRow };
+    const expected = queries.map((q) => nearestUnfiltered(index, mapped, [3], q));
+    const pool = SearchPool.open(index, mapped, [3], { threads: 3, workerUrl: WORKER });
+    expect(pool?.threads).toBe(3);
+    try {
+      const got = await pool!.search(queries);
+      expect(got.map((r) => [Array.from(r.keys), Array.from(r.dists)])).toEqual(expected.map((r) => [Array.from(r.keys), Array.from(r.dists)]));
+      // This thread's own searches on the now shared block are unchanged too.
+      expect(Array.from(nearestUnfiltered(index, mapped, [3], queries[5]).dists)).toEqual(Array.from(expected[5].dists));
+    } finally {
+      await pool!.close();
+    }
+    await expect(pool!.search(queries)).rejects.toThrow('search pool is closed');
+  });
+
+  it('is not opened for one thread', () => {
+    const { space, index } = setup(200);
+    expect(SearchPool.open(index, space, [], { threads: 1, workerUrl: WORKER })).toBeNull();
+  });
+
+  it('turns a worker that fails into one error naming it, for every pending and later search', async () => {
+    const { space, index, queries } = setup(300);
+    const broken = join(tmp.dir, 'broken-worker.mjs');
+    writeFileSync(broken, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', (m) => { if (!('hnsw' in m)) throw new Error('disk on fire'); });\n");
+    const pool = SearchPool.open(index, space, [], { threads: 2, workerUrl: new URL(`file://${broken}`) })!;
+    try {
+      await expect(pool.search(queries)).rejects.toThrow('query worker 1 failed: disk on fire');
+      await expect(pool.search(queries)).rejects.toThrow('query worker 1 failed: disk on fire');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('lets the process exit with an idle pool left open', () => {
+    const script = [
+      `import { HnswIndex } from '${ROOT}/dist/index/hnsw.js';`,
+      `import { SearchPool } from '${ROOT}/dist/index/pool.js';`,
+      `import { prepareData } from '${ROOT}/dist/index/kernels.js';`,
+      `import { seededRandom } from '${ROOT}/dist/domain/random.js';`,
+      'const r = seededRandom(1); const dim = 8, n = 400;',
+      'const raw = Float32Array.from({ length: n * dim }, () => r.gaussian());',
+      "const space = { metric: 'cosine', dim, data: prepareData('cosine', raw, dim), rows: n, slotToRow: null };",
+      "const index = HnswIndex.build(space, { m: 8, ef_construction: 32 }, { random: r });",
+      'const pool = SearchPool.open(index, space, [], { threads: 2 });',
+      'const got = await pool.search([{ vector: space.data.slice(0, dim), k: 3 }, { vector: space.data.slice(dim, 2 * dim), k: 3 }]);',
+      "console.log(pool.threads, got.map((g) => g.keys[0]).join(','));",
+    ].join('\n');
+    const file = join(tmp.dir, 'idle-pool.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('2 0,1\n');
+  });
+});
+
+describe('QueryPools', () => {
+  it('answers a generation on this thread for its first QUERIES_BEFORE_POOL queries, without reading it all in', async () => {
+    const { VdbService } = await import('../../src/service/service.js');
+    const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    const svc = new VdbService({ path: join(tmp.dir, 'pools.json'), seed: 'pools' });
+    await svc.createLibrary({ name: 'p', dim: 4, metric: 'cosine', embedder: null });
+    await svc.addChunks('p', Array.from({ length: 50 }, (_, i) => ({ embedding: [1, i, i % 3, 1] })));
+    await svc.buildIndex('p', { type: 'hnsw' });
+    const lib = svc.store.read().library('p');
+    let preloads = 0;
+    const preload = lib.preload.bind(lib);
+    lib.preload = (rows?: boolean) => (preloads++, preload(rows));
+    const pools = new QueryPools(2);
+    for (let i = 0; i < QUERIES_BEFORE_POOL / 8; i++) expect(pools.get(lib, 8)).toBeNull();
+    expect(preloads).toBe(0);
+    // The next query earns the generation its pool: everything is read in for the workers.
+    pools.get(lib, 1);
+    expect(preloads).toBe(1);
+    await pools.close();
+  });
+});
