@@ -137,6 +137,7 @@ export function planLabel(explain) {
   if (explain.plan !== 'index') return explain.plan === 'exact-scan' ? 'exact scan' : explain.plan;
   if (/found \d+ of \d+/.test(s)) return 'graph, then exact-scan fallback';
   if (s.startsWith('exact scan')) return 'exact scan (no more than ef)';
+  if (s.includes('sign codes')) return s.includes('but only') ? 'sign-code scan (correlated)' : 'sign-code scan';
   if (s.includes('int8')) return s.includes('but only') ? 'int8 scan (correlated)' : 'int8 scan';
   if (s.includes('two hops')) return 'graph, two hops (ACORN-1)';
   if (s.includes('graph')) return 'graph, walk through';

@@ -331,6 +331,71 @@ export function interleaveQueries(queries: Float32Array[], dim: number): Float32
 }
 
 /**
+ * bitdot4/bitdot1 (param $codes $q $cb $list $n $out): for each of the $n
+ * slots listed (i32s at $list), K = Σ_p 2^p · popcount(code & plane_p), the
+ * dot product of a 1-bit code with a query of 4 bits (or 1) given as bit
+ * planes, and from it one f32 at $out: f · (a·K + c) + b · g (signcodes.ts).
+ * Slot e's record, cb + 16 bytes at $codes + e·(cb + 16), is its code ($cb
+ * bytes, a multiple of 16), then f and g (f32). At $q: a, b, c (f32), a word
+ * of padding, then the planes, interleaved per 16 bytes of code: for chunk
+ * c, plane p at $q + 16 + 16·(P·c + p). Per chunk and plane: and,
+ * i8x16.popcnt, i8x16.add into a byte accumulator per plane (≤ 8 a chunk, so
+ * exact while $cb ≤ 496); then widen to i16, shift by the plane, add, widen
+ * to i32, sum the lanes. Each f32 operation rounds once, in this order:
+ * a·K, + c, f·, b·g, +.
+ */
+function bitdotBody(planes: 1 | 4): number[] {
+  const [CODES, Q, CB, LIST, N, OUT] = [0, 1, 2, 3, 4, 5];
+  const [END, P, PEND, QP, STRIDE] = [6, 7, 8, 9, 10];
+  const acc = Array.from({ length: planes }, (_, i) => 11 + i);
+  const X = 11 + planes;
+  const S = X + 1;
+  const [KA, KB, KC] = [S + 1, S + 2, S + 3];
+  const AND = simd(0x4e);
+  const POPCNT = simd(0x62);
+  const ADD8 = simd(0x6e);
+  const WIDEN8 = simd(0x7d);
+  const WIDEN16 = simd(0x7f);
+  const SHL16 = simd(0x8b);
+  const ADD16 = simd(0x8e);
+  const V128_ZERO = simd(0x0c, ...new Array(16).fill(0));
+  const f32load = (offset: number): number[] => [0x2a, 2, ...uleb(offset)];
+  const plane = (p: number): number[] => [...get(acc[p]), ...get(X), ...get(QP), ...V128_LOAD(16 * p), ...AND, ...POPCNT, ...ADD8, ...set(acc[p])];
+  const widened = (p: number): number[] => [...get(acc[p]), ...WIDEN8, ...(p === 0 ? [] : [...i32c(p), ...SHL16])];
+  const sum = planes === 4 ? [...widened(0), ...widened(1), ...ADD16, ...widened(2), ...widened(3), ...ADD16, ...ADD16] : widened(0);
+  const lane = (i: number): number[] => [...get(S), ...simd(0x1b, i)];
+  const body: number[] = [
+    ...get(Q), ...f32load(0), ...set(KA), ...get(Q), ...f32load(4), ...set(KB), ...get(Q), ...f32load(8), ...set(KC),
+    ...get(CB), ...i32c(16), I32_ADD, ...set(STRIDE),
+    ...get(LIST), ...get(N), ...i32c(2), I32_SHL, I32_ADD, ...set(END),
+    0x02, 0x40, 0x03, 0x40, ...get(LIST), ...get(END), I32_GE_U, 0x0d, 1,
+    ...get(CODES), ...get(LIST), 0x28, 2, 0, ...get(STRIDE), 0x6c, I32_ADD, 0x22, P, ...get(CB), I32_ADD, ...set(PEND),
+    ...get(Q), ...i32c(16), I32_ADD, ...set(QP),
+    ...acc.flatMap((a) => [...V128_ZERO, ...set(a)]),
+    0x02, 0x40, 0x03, 0x40, ...get(P), ...get(PEND), I32_GE_U, 0x0d, 1,
+    ...get(P), ...V128_LOAD(0), ...set(X),
+    ...acc.flatMap((_, p) => plane(p)),
+    ...get(P), ...i32c(16), I32_ADD, ...set(P), ...get(QP), ...i32c(16 * planes), I32_ADD, ...set(QP),
+    0x0c, 0, 0x0b, 0x0b,
+    ...sum, ...WIDEN16, ...set(S),
+    // out = f · (a·K + c) + b · g
+    ...get(OUT),
+    ...get(PEND), ...f32load(0),
+    ...get(KA), ...lane(0), ...lane(1), I32_ADD, ...lane(2), ...lane(3), I32_ADD, I32_ADD, 0xb2, F32_MUL, ...get(KC), F32_ADD,
+    F32_MUL,
+    ...get(KB), ...get(PEND), ...f32load(4), F32_MUL,
+    F32_ADD,
+    0x38, 2, 0,
+    ...get(OUT), ...i32c(4), I32_ADD, ...set(OUT), ...get(LIST), ...i32c(4), I32_ADD, ...set(LIST),
+    0x0c, 0, 0x0b, 0x0b,
+    0x0b,
+  ];
+  // locals after the 6 params: end p pend qp stride i32; the accumulators, x and s v128; a b c f32
+  const fn = [3, 5, I32, planes + 2, V128, 3, F32, ...body];
+  return [...uleb(fn.length), ...fn];
+}
+
+/**
  * scalex (param $a $n $inv f64): f32[a..a+n) *= inv, each product in
  * float64 and rounded to float32, two at a time: bit-identical to the JS
  * loop `data[i] *= inv` on a Float32Array (promote, multiply, demote).
@@ -396,17 +461,18 @@ export function kernelModuleBytes(shared = false): Uint8Array {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [5, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, I32, 1, F64, 0x60, 6, I32, I32, I32, I32, I32, I32, 0, 0x60, 3, I32, I32, F64, 0]),
     ...section(2, [1, ...name('k'), ...name('m'), ...memoryImport]),
-    ...section(3, [10, 0, 0, 1, 1, 2, 2, 1, 3, 3, 4]),
+    ...section(3, [12, 0, 0, 1, 1, 2, 2, 1, 3, 3, 4, 3, 3]),
     ...section(7, [
-      10,
+      12,
       ...name('dot'), 0x00, 0, ...name('l2sq'), 0x00, 1, ...name('dot4'), 0x00, 2, ...name('l2sq4'), 0x00, 3,
       ...name('dotx'), 0x00, 4, ...name('l2sqx'), 0x00, 5, ...name('idot4'), 0x00, 6,
-      ...name('dotq'), 0x00, 7, ...name('l2sqq'), 0x00, 8, ...name('scalex'), 0x00, 9,
+      ...name('dotq'), 0x00, 7, ...name('l2sqq'), 0x00, 8, ...name('scalex'), 0x00, 9, ...name('bitdot4'), 0x00, 10,
+      ...name('bitdot1'), 0x00, 11,
     ]),
     ...section(10, [
-      10,
+      12,
       ...kernelBody(false), ...kernelBody(true), ...batchBody(false), ...batchBody(true), ...exactBody(false), ...exactBody(true), ...int8Body(),
-      ...blockBody(false), ...blockBody(true), ...scaleBody(),
+      ...blockBody(false), ...blockBody(true), ...scaleBody(), ...bitdotBody(4), ...bitdotBody(1),
     ]),
   ];
   return new Uint8Array(bytes);
@@ -492,6 +558,9 @@ export class WasmF32 {
   readonly dotBlock: BlockKernel;
   readonly l2sqBlock: BlockKernel;
   private readonly scaleX: (a: number, n: number, inv: number) => void;
+  /** (codes, q, cb, list, n, out), byte offsets; see bitdotBody: 4 query planes, and 1. */
+  readonly bitdot4: BlockKernel;
+  readonly bitdot1: BlockKernel;
   /** The memory; with `shared`, one a worker thread can bind with `WasmF32.over`. */
   readonly memory: WebAssembly.Memory;
 
@@ -520,6 +589,8 @@ export class WasmF32 {
     this.dotBlock = inst.exports.dotq as BlockKernel;
     this.l2sqBlock = inst.exports.l2sqq as BlockKernel;
     this.scaleX = inst.exports.scalex as (a: number, n: number, inv: number) => void;
+    this.bitdot4 = inst.exports.bitdot4 as BlockKernel;
+    this.bitdot1 = inst.exports.bitdot1 as BlockKernel;
   }
 
   /** f32[a..a+n) *= inv, bit-identical to the JS loop on a Float32Array. */

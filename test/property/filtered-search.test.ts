@@ -111,7 +111,7 @@ describe('filtered lsh', () => {
 /** Runs `f` with the hnsw scan limits set to 0 (every filtered search walks the graph) or left as they are. */
 function walking<T>(walk: boolean, f: () => T): T {
   const saved = { ...FILTERED };
-  if (walk) Object.assign(FILTERED, { scanPerEf: 0, correlatedScanPerEf: 0 });
+  if (walk) Object.assign(FILTERED, { scanPerEf: 0, correlatedScanPerEf: 0, signScanPerEf: 0 });
   try {
     return f();
   } finally {

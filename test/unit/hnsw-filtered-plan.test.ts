@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { awayFromMatches } from '../../src/index/hnsw.js';
+import { SignCodes } from '../../src/index/signcodes.js';
 import { VdbService } from '../../src/service/service.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -38,6 +39,34 @@ describe('hnsw: a filter that every chunk matches', () => {
           expect(all.hits).toEqual(plain.hits);
           expect(all.explain).toMatchObject({ plan: 'index', matches: 400, search: plain.explain?.search });
           expect(all.explain?.reason).toMatch(/every chunk matches, so the hnsw index searches as without a filter/);
+        }
+      } finally {
+        await session.close();
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('hnsw: a filter matching many entries, in a session', () => {
+  it.skipIf(!SignCodes.available(16))('is scanned by sign codes once the graph is in memory, and explain names that scan', async () => {
+    const tmp = tempDir();
+    try {
+      const svc = new VdbService({ path: join(tmp.dir, 'db.json') });
+      await svc.createLibrary({ name: 'v', dim: 16, metric: 'cosine', embedder: null });
+      const r = seededRandom('sign-scan');
+      await svc.addChunks('v', Array.from({ length: 3000 }, (_, i) => ({ embedding: Array.from({ length: 16 }, () => r.gaussian()), metadata: { n: i } })));
+      await svc.buildIndex('v', { type: 'hnsw', params: { m: 8, ef_construction: 40, ef_search: 16 } });
+      const session = await svc.querySession('v');
+      try {
+        for (let q = 0; q < 4; q++) {
+          const embedding = Array.from({ length: 16 }, () => r.gaussian());
+          // 2,000 of 3,000: more than 2·48·ef (a 1-bit pass first), at most 256·ef (scanned, not walked).
+          const res = await session.query({ embedding, k: 10, where: ['n<2000'], explain: true });
+          expect(res.hits).toHaveLength(10);
+          expect(res.hits.every((h) => (h.metadata.n as number) < 2000)).toBe(true);
+          expect(res.explain?.search).toMatch(/^2,000 matching entries: scan of their 1-bit sign codes \(a 1-bit query, then a 4-bit one for the nearest [\d,]+\), the nearest [\d,]+ by int8, the nearest of 256 re-scored exactly$/);
         }
       } finally {
         await session.close();
