@@ -268,3 +268,20 @@ export function exportLines(db: Database, libRefs: string[] = []): Generator<str
     }
   })();
 }
+
+/**
+ * Export lines (or pieces of them) joined into pieces of at least `size`
+ * characters, the last one shorter: a write per line would cost more than the
+ * lines. What `vdb export` writes to stdout and `GET /api/v1/export` to the socket.
+ */
+export async function* exportPieces(lines: Iterable<string> | AsyncIterable<string>, size = 1 << 20): AsyncGenerator<string> {
+  let buf = '';
+  for await (const line of lines) {
+    buf += line;
+    if (buf.length >= size) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}

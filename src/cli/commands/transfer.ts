@@ -28,21 +28,14 @@ Examples:
     .action(async (o, cmd: Command) => {
       const libs: string[] = o.lib ?? [];
       const service = await serviceOf(cmd, { read: true });
+      const { TransferService, exportPieces } = await import('../../service/transfer.js');
       // Over --remote the server streams the same lines (GET /api/v1/export).
-      const lines =
-        globals(cmd).remote !== undefined
-          ? (service as RemoteService).client.exportNdjson(libs)
-          : new (await import('../../service/transfer.js')).TransferService(service as VdbService).exportLines(libs);
+      const lines = globals(cmd).remote !== undefined ? (service as RemoteService).client.exportNdjson(libs) : new TransferService(service as VdbService).exportLines(libs);
       const stdout = process.stdout;
-      let buf = '';
-      for await (const line of lines) {
-        buf += line;
-        if (buf.length < 1 << 20) continue;
+      for await (const piece of exportPieces(lines)) {
         // Waits for a slow reader instead of queueing the whole export in memory.
-        if (!stdout.write(buf)) await once(stdout, 'drain');
-        buf = '';
+        if (!stdout.write(piece)) await once(stdout, 'drain');
       }
-      if (buf && !stdout.write(buf)) await once(stdout, 'drain');
     });
 }
 

@@ -3,16 +3,13 @@ import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { NotFound } from '../../domain/errors.js';
 import { isLocalApi } from '../../service/api.js';
-import { exportLines } from '../../service/transfer.js';
+import { exportLines, exportPieces } from '../../service/transfer.js';
 import type { NumberedRecord } from '../../transfer/format.js';
 import { ImportBatchBody, ImportCheckBody, ImportedLibrarySchema } from '../schemas.js';
 import { errorResponses } from './context.js';
 import type { RouteContext } from './context.js';
 
 const tags = ['export and import'];
-
-/** Bytes of export lines sent to the socket at a time. */
-const EXPORT_PIECE = 1 << 20;
 
 /**
  * `vdb export --remote`: the export streamed as NDJSON; `vdb import --remote`: an
@@ -35,7 +32,7 @@ export const transferRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
       // Unknown libraries are a 404 before the first byte; the lines come from the state of this moment.
       const lines = exportLines(service.snapshot(), lib === undefined ? [] : Array.isArray(lib) ? lib : [lib]);
       reply.type('application/x-ndjson');
-      return reply.send(Readable.from(pieces(lines)));
+      return reply.send(Readable.from(exportPieces(lines)));
     },
   );
 
@@ -71,16 +68,3 @@ export const transferRoutes: FastifyPluginAsyncTypebox<RouteContext> = async (ap
     },
   );
 };
-
-/** Lines joined into pieces of about EXPORT_PIECE bytes (a write per line would cost more than the lines). */
-function* pieces(lines: Iterable<string>): Generator<string> {
-  let buf = '';
-  for (const line of lines) {
-    buf += line;
-    if (buf.length >= EXPORT_PIECE) {
-      yield buf;
-      buf = '';
-    }
-  }
-  if (buf) yield buf;
-}
