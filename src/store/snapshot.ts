@@ -60,6 +60,7 @@ import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
 import { storedOnDisk, TEXT_INDEX_ARRAYS } from '../text/state.js';
 import type { LaterWords, StoredTextIndex, TextIndexArrayName } from '../text/state.js';
 import { ColumnSet } from '../filter/columns.js';
+import { CODE_PARAMS, codeStride, CodedRows } from '../index/rowcodes.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -90,6 +91,12 @@ export type DocumentEncoder = (records: object[], docs: readonly Document[]) => 
  * "vectors", or null when it cannot (the caller then encodes every record).
  */
 export type AppendEncoder = (rows: AppendedRows, records: object[]) => { chunks: object; vectors: object } | null;
+/**
+ * Writes a library's row codes (index/rowcodes.ts) as sidecars, `copied`: the
+ * appended rows when its rows were written by the AppendEncoder; returns the
+ * manifest's "row_codes".
+ */
+export type CodesEncoder = (lib: Library, copied: AppendedRows | null) => object;
 
 /** Writes bytes (4-aligned) as a u32 sidecar; returns its reference. */
 export type BytesEncoder = (bytes: Uint8Array) => object;
@@ -115,13 +122,13 @@ export function encodeSnapshot(db: Database): string {
  * only appended to since they were read through `putAppended`; each writes
  * sidecars and returns their references.
  */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder, putAppended?: AppendEncoder): string {
-  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes, putAppended);
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder, putAppended?: AppendEncoder, putCodes?: CodesEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes, putAppended, putCodes);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder, putCodes?: CodesEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes, putAppended);
+  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes, putAppended, putCodes);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -136,7 +143,7 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder, putCodes?: CodesEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
@@ -146,13 +153,16 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
       // Sidecars are numbered in this order whichever way the rows are written, so both give the same files.
       const documents = documentsOf(lib, putDocs);
       const appended = putAppended ? lib.appendedSince() : null;
-      const rows = (appended && putAppended!(appended, appended.chunks.map(chunkRecord))) ?? { chunks: chunksOf(lib, putChunks), vectors: put(lib.vectors()) };
+      const copied = appended && putAppended!(appended, appended.chunks.map(chunkRecord));
+      const rows = copied ?? { chunks: chunksOf(lib, putChunks), vectors: put(lib.vectors()) };
       return {
         ...lib.fields(),
         next_seq: lib.nextSeq,
         documents,
         chunks: rows.chunks,
         vectors: rows.vectors,
+        // Absent from v1 snapshots and empty libraries, so those are written as before.
+        ...(putCodes && lib.size > 0 ? { row_codes: putCodes(lib, copied ? appended : null) } : {}),
         index: lib.indexState && encodeIndex(lib.indexState, put),
         ...textIndexOf(lib, put),
         ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
@@ -390,7 +400,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
     decodeDocuments(raw.documents, lib, `${at}.documents`, ctx);
     const chunksRef = refOf(raw.chunks, `${at}.chunks`);
     if (chunksRef) {
-      lib.setLazy(lazyRows(raw.chunks as Record<string, unknown>, chunksRef, raw.vectors, lib, nextSeq, at, ctx));
+      lib.setLazy(lazyRows(raw.chunks as Record<string, unknown>, chunksRef, raw.vectors, raw.row_codes, lib, nextSeq, at, ctx));
     } else {
       if (!Array.isArray(raw.chunks)) return fail(`${at}.chunks is not an array`);
       const vectors = ctx.guard(`${at}.vectors`, () => {
@@ -574,7 +584,7 @@ function checkAgainstTable(ids: IdTable, idAt: (row: number) => string, at: stri
 }
 
 /** The rows of a library whose chunk records and vectors stay in sidecars until first used. */
-function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVectors: unknown, lib: Library, nextSeq: number, at: string, ctx: Decoding): LazyRows {
+function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVectors: unknown, rawCodes: unknown, lib: Library, nextSeq: number, at: string, ctx: Decoding): LazyRows {
   const { fail, guard, refOf, array } = ctx;
   const count = int(raw.count, `${at}.chunks.count`, fail);
   const dim = lib.dim;
@@ -590,6 +600,7 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     inline = v as Float32Array;
   }
   const vectorFile = vectorsRef ? ctx.access!.open(vectorsRef, `${at}.vectors`) : null;
+  const codes = vectorFile ? rowCodesOf(rawCodes, count, lib, `${at}.row_codes`, ctx) : null;
   const ids = idTableOf(raw, count, `${at}.chunks`, ctx);
   const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`, ctx);
   if (seqs) {
@@ -609,12 +620,20 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   const checked = (file: OpenSidecar, where: string) => ({ ref: file.ref, readRange: (into: Uint8Array, offset: number) => guard(where, () => file.readRange(into, offset)) });
   const copyable: CopyableRows | null =
     records.offsets && ids?.kind === 'hash' && seqs && vectorFile
-      ? { records: checked(records.file, `${at}.chunks`), offsets: records.offsets, idTable: ids.table, seqs, vectors: checked(vectorFile, `${at}.vectors`) }
+      ? {
+          records: checked(records.file, `${at}.chunks`),
+          offsets: records.offsets,
+          idTable: ids.table,
+          seqs,
+          vectors: checked(vectorFile, `${at}.vectors`),
+          codes: codes && { codes: checked(codes.codeFile, `${at}.row_codes`), params: checked(codes.paramFile, `${at}.row_codes.params`) },
+        }
       : null;
   return {
     count,
     seqs,
     copyable,
+    codes: codes && { read: codes.read, verify: codes.verify, damaged: codes.damaged },
     forEachChunk: readEach
       ? (rows, each) =>
           guard(`${at}.chunks`, () =>
@@ -666,6 +685,47 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     close: () => {
       records.close();
       vectorFile?.close();
+      codes?.close();
+    },
+  };
+}
+
+/**
+ * A library's row codes (index/rowcodes.ts): `{"dtype": "u32", "file", ...,
+ * "rows", "stride", "params": {"dtype": "f32", ...}}`, opened now; null when
+ * the manifest has none (written before them, or by an older vdb).
+ */
+function rowCodesOf(raw: unknown, count: number, lib: Library, at: string, ctx: Decoding) {
+  if (raw === undefined || raw === null) return null;
+  const { fail, guard } = ctx;
+  const ref = ctx.refOf(raw, at);
+  const r = raw as Record<string, unknown>;
+  const stride = codeStride(lib.dim);
+  if (!ref || ref.dtype !== 'u32' || r.rows !== count || r.stride !== stride || ref.bytes !== count * stride) {
+    return fail(`${at} must reference a u32 sidecar of ${count} rows of ${stride} bytes`);
+  }
+  const paramsRef = ctx.refOf(r.params, `${at}.params`);
+  if (!paramsRef || paramsRef.dtype !== 'f32' || paramsRef.bytes !== count * CODE_PARAMS * 4) fail(`${at}.params must reference an f32 sidecar of ${count} × ${CODE_PARAMS} floats`);
+  const codeFile = ctx.access!.open(ref, at);
+  const paramFile = ctx.access!.open(paramsRef!, `${at}.params`);
+  const params = (): Float32Array => guard(`${at}.params`, () => viewAs('f32', paramFile.read(0), paramsRef!.bytes) as Float32Array);
+  return {
+    codeFile,
+    paramFile,
+    read: (): CodedRows => {
+      const coded = new CodedRows(lib.metric, lib.dim, count, params());
+      guard(at, () => codeFile.readInto(coded.codeBytes));
+      return coded;
+    },
+    // Listings and rewrites read everything, so they check these files too.
+    verify: (): void => {
+      params();
+      guard(at, () => codeFile.read(0));
+    },
+    damaged: (row: number): never => fail(`${at}: the code of row ${row} does not match its vector`),
+    close: () => {
+      codeFile.close();
+      paramFile.close();
     },
   };
 }

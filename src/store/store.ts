@@ -18,7 +18,8 @@ import { dirname, join, resolve } from 'node:path';
 import { Conflict, CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
 import type { Replication } from '../domain/model.js';
-import type { AppendedRows } from '../domain/model.js';
+import type { AppendedRows, ByteSource, Library } from '../domain/model.js';
+import { codeStride, makeRowCodes, makeRowCodesFrom } from '../index/rowcodes.js';
 import type { CompactView } from '../domain/types.js';
 import { atomicWriteFile, atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
 import { dtypeOf, encodeArray } from './codec.js';
@@ -393,6 +394,31 @@ export class SnapshotStore {
       copied = true;
       return { chunks, vectors: vectorFile.ref };
     };
+    // Row codes (index/rowcodes.ts) go with every library's vectors: copied with them when its rows were,
+    // else made from its rows. Either way the same bytes.
+    const putCodes = (lib: Library, a: AppendedRows | null): object => {
+      const { metric, dim } = lib;
+      const shape = { rows: lib.size, stride: codeStride(dim) };
+      if (a?.copy.codes) {
+        const fresh = makeRowCodes(metric, a.vectors, dim, a.chunks.length);
+        const part = (source: ByteSource, tail: IndexArray, dtype: string) => {
+          const written = writeSidecarParts(this.dir, arrayFileName(generation, k++, dtype), dtype, [
+            { source, from: 0, length: source.ref.bytes },
+            new Uint8Array(tail.buffer, tail.byteOffset, tail.byteLength),
+          ]);
+          files.push(...written.files);
+          sidecarBytes += written.ref.bytes;
+          return written.ref;
+        };
+        const codes = part(a.copy.codes.codes, fresh.codes, 'u32');
+        return { ...codes, ...shape, params: part(a.copy.codes.params, fresh.params, 'f32') };
+      }
+      const made = a
+        ? makeRowCodesFrom(metric, dim, a.count, (into, row) => a.copy.vectors.readRange(new Uint8Array(into.buffer, into.byteOffset, into.byteLength), row * dim * 4), a.vectors)
+        : makeRowCodes(metric, lib.vectors(), dim, lib.size);
+      const codes = put(made.codes);
+      return { ...codes, ...shape, params: put(made.params) };
+    };
     const text = encodeManifest(
       db,
       generation,
@@ -406,6 +432,7 @@ export class SnapshotStore {
         return ref;
       },
       putAppended,
+      putCodes,
     );
     // The arrays are the database's own and nothing changes them meanwhile (this process
     // commits one write at a time); written off this thread, so a server goes on answering.
