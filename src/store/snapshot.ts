@@ -446,7 +446,8 @@ interface RecordFile {
   /** Records `rows` (ascending) one by one, read in large sequential blocks; null without offsets. */
   readEach: ((rows: readonly number[], each: (row: number, record: unknown) => void) => void) | null;
   file: OpenSidecar;
-  offsets: Uint32Array | null;
+  /** The offsets, checked ascending (once, on first call): for uses that rely on all of them. */
+  offsets(): Uint32Array | null;
   close(): void;
 }
 
@@ -459,10 +460,17 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
   if (ref.dtype !== 'json') fail(`${at} must reference a json sidecar`);
   const file = ctx.access!.open(ref, at);
   const offsets = optionalU32(raw.offsets, count + 1, `${at}.offsets`, ctx);
-  if (offsets) {
-    if (offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
-    for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.offsets is not ascending`);
-  }
+  if (offsets && offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
+  // The pass over every offset waits for a use that relies on all of them (reading many records, a copy):
+  // a cold query reads a few records, each checking its own two offsets. The file's crc32 vouches for its bytes.
+  let ascending = false;
+  const checkedOffsets = (): Uint32Array | null => {
+    if (offsets && !ascending) {
+      for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.offsets is not ascending`);
+      ascending = true;
+    }
+    return offsets;
+  };
   return {
     readAll: () => {
       const bytes = file.read(0);
@@ -477,6 +485,7 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
     },
     readAt: offsets
       ? (i) => {
+          if (!(offsets[i] < offsets[i + 1])) fail(`${at}.offsets is not ascending at record ${i}`);
           const bytes = Buffer.allocUnsafe(offsets[i + 1] - 1 - offsets[i]);
           file.readRange(bytes, offsets[i]);
           try {
@@ -488,6 +497,7 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
       : null,
     readEach: offsets
       ? (rows, each) => {
+          checkedOffsets();
           let block = Buffer.alloc(0);
           let blockFrom = 0;
           let blockTo = 0;
@@ -514,7 +524,7 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
         }
       : null,
     file,
-    offsets,
+    offsets: checkedOffsets,
     close: () => file.close(),
   };
 }
@@ -526,15 +536,26 @@ function optionalU32(rawArray: unknown, length: number, where: string, ctx: Deco
   return a;
 }
 
-/** A library's id table: the hash table (id-table.ts), the older u64 table of generated ids, or none. */
-type IdTable = { kind: 'hash'; table: Uint32Array } | { kind: 'u64'; table: BigUint64Array } | null;
+/**
+ * A library's id table: the hash table (id-table.ts), the older u64 table of generated ids, or none.
+ * The hash table's order is checked by `verified`, once, before the first use that relies on it (a
+ * lookup, a whole read, a copy): a cold query only confirms the records it reads against their entries.
+ */
+type IdTable = { kind: 'hash'; table: Uint32Array; verified: () => Uint32Array } | { kind: 'u64'; table: BigUint64Array } | null;
 
 function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx: Decoding): IdTable {
   if (raw.id_hashes !== undefined && raw.id_hashes !== null) {
     const table = optionalU32(raw.id_hashes, count * 3, `${at}.id_hashes`, ctx)!;
-    const problem = idTableProblem(table, count);
-    if (problem) ctx.fail(`${at}.id_hashes ${problem}`);
-    return { kind: 'hash', table };
+    let checked = false;
+    const verified = (): Uint32Array => {
+      if (!checked) {
+        const problem = idTableProblem(table, count);
+        if (problem) ctx.fail(`${at}.id_hashes ${problem}`);
+        checked = true;
+      }
+      return table;
+    };
+    return { kind: 'hash', table, verified };
   }
   if (raw.ids === null || raw.ids === undefined) return null;
   const t = ctx.guard(`${at}.ids`, () => ctx.array(raw.ids, `${at}.ids`));
@@ -548,7 +569,7 @@ function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx:
 /** Rows that may hold `id` (see LazyRows.idCandidates). */
 function idCandidates(ids: IdTable, id: string): number[] | null {
   if (ids === null) return null;
-  if (ids.kind === 'hash') return idTableRows(ids.table, id);
+  if (ids.kind === 'hash') return idTableRows(ids.verified(), id);
   // The older table holds generated ids only, without rows: it can rule an id out, not find it.
   return hasKey(ids.table, idKey(id)) ? null : [];
 }
@@ -566,7 +587,7 @@ function inIdTable(ids: IdTable, id: string, row: number): boolean {
  */
 function checkAgainstTable(ids: IdTable, idAt: (row: number) => string, at: string, fail: Fail): void {
   if (ids === null || ids.kind !== 'hash') return;
-  const { table } = ids;
+  const table = ids.verified();
   const byRow = hashesByRow(table);
   const n = byRow.length / 2;
   const h = new Uint32Array(2);
@@ -603,14 +624,20 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   const codes = vectorFile ? rowCodesOf(rawCodes, count, lib, `${at}.row_codes`, ctx) : null;
   const ids = idTableOf(raw, count, `${at}.chunks`, ctx);
   const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`, ctx);
-  if (seqs) {
-    const seen = new Uint8Array(nextSeq);
-    for (let i = 0; i < count; i++) {
-      const seq = seqs[i];
-      if (seq >= nextSeq || seen[seq] === 1) fail(`${at}.chunks.seqs: ${seq} is repeated or not below next_seq`);
-      seen[seq] = 1;
+  // Checked on first use (index coverage, a copy): an exact query never needs them.
+  let seqsChecked = false;
+  const checkedSeqs = (): Uint32Array | null => {
+    if (seqs && !seqsChecked) {
+      const seen = new Uint8Array(nextSeq);
+      for (let i = 0; i < count; i++) {
+        const seq = seqs[i];
+        if (seq >= nextSeq || seen[seq] === 1) fail(`${at}.chunks.seqs: ${seq} is repeated or not below next_seq`);
+        seen[seq] = 1;
+      }
+      seqsChecked = true;
     }
-  }
+    return seqs;
+  };
   const checkSeq = (chunk: Chunk, row: number): void => {
     if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
   };
@@ -618,21 +645,31 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   const readEach = records.readEach;
   // Damage met while a rewrite copies these files is reported as such, as when it parses them.
   const checked = (file: OpenSidecar, where: string) => ({ ref: file.ref, readRange: (into: Uint8Array, offset: number) => guard(where, () => file.readRange(into, offset)) });
-  const copyable: CopyableRows | null =
-    records.offsets && ids?.kind === 'hash' && seqs && vectorFile
-      ? {
-          records: checked(records.file, `${at}.chunks`),
-          offsets: records.offsets,
-          idTable: ids.table,
-          seqs,
-          vectors: checked(vectorFile, `${at}.vectors`),
-          codes: codes && { codes: checked(codes.codeFile, `${at}.row_codes`), params: checked(codes.paramFile, `${at}.row_codes.params`) },
-        }
-      : null;
+  let copyable: CopyableRows | null | undefined;
+  const copyableRows = (): CopyableRows | null => {
+    if (copyable !== undefined) return copyable;
+    const offsets = records.offsets();
+    copyable =
+      offsets && ids?.kind === 'hash' && seqs && vectorFile
+        ? {
+            records: checked(records.file, `${at}.chunks`),
+            offsets,
+            idTable: ids.verified(),
+            seqs: checkedSeqs()!,
+            vectors: checked(vectorFile, `${at}.vectors`),
+            codes: codes && { codes: checked(codes.codeFile, `${at}.row_codes`), params: checked(codes.paramFile, `${at}.row_codes.params`) },
+          }
+        : null;
+    return copyable;
+  };
   return {
     count,
-    seqs,
-    copyable,
+    get seqs() {
+      return checkedSeqs();
+    },
+    get copyable() {
+      return copyableRows();
+    },
     codes: codes && { read: codes.read, verify: codes.verify, damaged: codes.damaged },
     forEachChunk: readEach
       ? (rows, each) =>
@@ -759,7 +796,7 @@ function lazyDocuments(raw: Record<string, unknown>, ref: SidecarFileRef, at: st
         whole ??= readAll();
         return whole.find((d) => d.id === id) ?? null;
       }
-      for (const row of idTableRows(ids.table, id)) {
+      for (const row of idTableRows(ids.verified(), id)) {
         const doc = guard(`${at}[${row}]`, () => checkDocument(readAt(row), row, at, fail));
         if (doc.id === id) return doc;
       }
