@@ -600,15 +600,22 @@ export class Library {
     }
     const codes = this.cache.codes;
     if (!codes) return null;
-    const paged = this.pagedRows();
-    const score = rowScorer(this.metric, q, paged.data, this.dim);
-    const top = new TopK(Math.min(k, this.size));
+    // The candidates' rows and the appended ones, prepared in a block of their own: reading them into
+    // a block of every row (pagedRows) would map memory for all of them, for a few hundred rows.
     const dim = this.dim;
-    for (const row of codes.candidates(q, k)) {
-      if (paged.fill(row) && !codes.matches(row, paged.data, row * dim)) lazy.codes.damaged(row);
-      top.push(score(row), row);
-    }
-    for (let row = lazy.count; row < this.size; row++) top.push(score(row), row);
+    const candidates = codes.candidates(q, k);
+    const appended = this.size - lazy.count;
+    const m = candidates.length;
+    const block = allocRows((m + appended) * dim, dim);
+    for (let i = 0; i < m; i++) lazy.readVectors(block, i * dim, candidates[i], candidates[i] + 1);
+    block.set(this.store.subarray(0, appended * dim), m * dim);
+    prepareRows(this.metric, block, dim, 0, m + appended);
+    for (let i = 0; i < m; i++) if (!codes.matches(candidates[i], block, i * dim)) lazy.codes.damaged(candidates[i]);
+    // Distances depend on a row's values alone, so these are the scan's to the bit.
+    const score = rowScorer(this.metric, q, block, dim);
+    const top = new TopK(Math.min(k, this.size));
+    for (let i = 0; i < m; i++) top.push(score(i), candidates[i]);
+    for (let i = 0; i < appended; i++) top.push(score(m + i), lazy.count + i);
     return top.drain();
   }
 
@@ -710,13 +717,12 @@ class PagedRows {
     this.done = new Uint8Array(lazy.count);
   }
 
-  /** Makes `row` readable in `data`; true when it read it now. */
-  readonly fill = (row: number): boolean => {
-    if (this.whole || row >= this.lazy.count || this.done[row] === 1) return false;
+  /** Makes `row` readable in `data`. */
+  readonly fill = (row: number): void => {
+    if (this.whole || row >= this.lazy.count || this.done[row] === 1) return;
     this.lazy.readVectors(this.data, row * this.dim, row, row + 1);
     prepareRows(this.metric, this.data, this.dim, row, row + 1);
     this.done[row] = 1;
-    return true;
   };
 
   fillAll(): void {
