@@ -635,11 +635,11 @@ export class Library {
     if (this.cache.unindexed) return this.cache.unindexed;
     const state = this.indexState;
     const out: number[] = [];
-    if (state && state.type !== 'linear') {
+    // Every seq is below nextSeq: an index built since the last write covers every row, with no pass over them.
+    if (state && state.type !== 'linear' && state.coveredBelowSeq < this.nextSeq) {
       const covered = state.coveredBelowSeq;
-      this.rowSeqs().forEach((seq, r) => {
-        if (seq >= covered) out.push(r);
-      });
+      const seqs = this.rowSeqs();
+      for (let r = 0; r < seqs.length; r++) if (seqs[r] >= covered) out.push(r);
     }
     return (this.cache.unindexed = out);
   }

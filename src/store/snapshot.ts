@@ -628,8 +628,11 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   let seqsChecked = false;
   const checkedSeqs = (): Uint32Array | null => {
     if (seqs && !seqsChecked) {
-      const seen = new Uint8Array(nextSeq);
-      for (let i = 0; i < count; i++) {
+      // Rows only ever appended to have ascending seqs, unique without a map of them.
+      let ascending = count === 0 || seqs[count - 1] < nextSeq;
+      for (let i = 1; ascending && i < count; i++) ascending = seqs[i - 1] < seqs[i];
+      const seen = ascending ? null : new Uint8Array(nextSeq);
+      for (let i = 0; seen && i < count; i++) {
         const seq = seqs[i];
         if (seq >= nextSeq || seen[seq] === 1) fail(`${at}.chunks.seqs: ${seq} is repeated or not below next_seq`);
         seen[seq] = 1;
