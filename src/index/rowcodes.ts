@@ -27,7 +27,7 @@
  * whatever the tie order: it cannot rank. Every other row is re-scored from its
  * float row by the exact kernels, so the answer is the scan's, bit for bit.
  */
-import { norm, prepareRows } from './kernels.js';
+import { allocRows, norm, prepareRows } from './kernels.js';
 import type { Metric } from './kernels.js';
 import { WasmF32 } from './simd.js';
 import { TopK } from './topk.js';
@@ -49,31 +49,43 @@ const SLACK = 1e-9;
  */
 export function encodeRowCodes(metric: Metric, data: Float32Array, dim: number, from: number, to: number, codes: Int8Array, params: Float32Array, at: number): void {
   const stride = codeStride(dim);
-  const x = new Float32Array(dim);
-  for (let r = from; r < to; r++) {
-    x.set(data.subarray(r * dim, (r + 1) * dim));
-    // A plain array takes prepareRows' JS path, which gives the bits of the SIMD one.
-    prepareRows(metric, x, dim, 0, 1);
-    const o = (at + r - from) * stride;
-    let max = 0;
-    let n2 = 0;
-    for (let i = 0; i < dim; i++) {
-      const a = Math.abs(x[i]);
-      if (a > max) max = a;
-      n2 += x[i] * x[i];
+  // Rows are prepared a block at a time by prepareRows itself (its SIMD kernels on a resident block), so the
+  // codes are of the very rows a query scores.
+  const blockRows = Math.max(1, Math.min(to - from, Math.floor(2 ** 17 / Math.max(1, dim))));
+  const block = allocRows(blockRows * dim, dim);
+  for (let r0 = from; r0 < to; r0 += blockRows) {
+    const n = Math.min(blockRows, to - r0);
+    block.set(data.subarray(r0 * dim, (r0 + n) * dim));
+    prepareRows(metric, block, dim, 0, n);
+    for (let j = 0; j < n; j++) {
+      const off = j * dim;
+      let max = 0;
+      let n2 = 0;
+      for (let i = 0; i < dim; i++) {
+        const v = block[off + i];
+        const a = v < 0 ? -v : v;
+        if (a > max) max = a;
+        n2 += v * v;
+      }
+      // The codes may be any integers: E is measured from the ones stored, so only it must be right.
+      const s = Math.fround(max / 127);
+      const k = s === 0 ? 0 : 1 / s;
+      const o = (at + r0 - from + j) * stride;
+      let e2 = 0;
+      for (let i = 0; i < dim; i++) {
+        const v = block[off + i];
+        // Rounded half away from zero, within ±127 (|v·k| ≤ 127 up to rounding).
+        let c = (v * k + (v < 0 ? -0.5 : 0.5)) | 0;
+        c = c > 127 ? 127 : c < -127 ? -127 : c;
+        codes[o + i] = c;
+        const e = v - s * c;
+        e2 += e * e;
+      }
+      const p = (at + r0 - from + j) * CODE_PARAMS;
+      params[p] = s;
+      params[p + 1] = roundUp(Math.sqrt(e2) * (1 + SLACK));
+      params[p + 2] = Math.fround(n2);
     }
-    const s = Math.fround(max / 127);
-    let e2 = 0;
-    for (let i = 0; i < dim; i++) {
-      const c = s === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(x[i] / s)));
-      codes[o + i] = c;
-      const e = x[i] - s * c;
-      e2 += e * e;
-    }
-    const p = (at + r - from) * CODE_PARAMS;
-    params[p] = s;
-    params[p + 1] = roundUp(Math.sqrt(e2) * (1 + SLACK));
-    params[p + 2] = Math.fround(n2);
   }
 }
 
