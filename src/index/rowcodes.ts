@@ -51,8 +51,8 @@ export function encodeRowCodes(metric: Metric, data: Float32Array, dim: number, 
   const stride = codeStride(dim);
   // Rows are prepared a block at a time by prepareRows itself (its SIMD kernels on a resident block), so the
   // codes are of the very rows a query scores.
-  const blockRows = Math.max(1, Math.min(to - from, Math.floor(2 ** 17 / Math.max(1, dim))));
-  const block = allocRows(blockRows * dim, dim);
+  const blockRows = Math.max(1, Math.floor(2 ** 17 / Math.max(1, dim)));
+  const block = prepareBlock(blockRows, dim);
   for (let r0 = from; r0 < to; r0 += blockRows) {
     const n = Math.min(blockRows, to - r0);
     block.set(data.subarray(r0 * dim, (r0 + n) * dim));
@@ -87,6 +87,14 @@ export function encodeRowCodes(metric: Metric, data: Float32Array, dim: number, 
       params[p + 2] = Math.fround(n2);
     }
   }
+}
+
+let scratch: Float32Array | null = null;
+
+/** A block of `rows` rows for prepareRows, kept for the next call (one memory, not one per call). */
+function prepareBlock(rows: number, dim: number): Float32Array {
+  if (scratch === null || scratch.length !== rows * dim) scratch = allocRows(rows * dim, dim);
+  return scratch;
 }
 
 /** The smallest float32 at least v (v ≥ 0). */
@@ -223,24 +231,38 @@ export function makeRowCodes(metric: Metric, data: Float32Array, dim: number, ro
   return { codes: words, params };
 }
 
-/** Rows per block when codes are made from rows read piece by piece: 1 MiB of floats at dim 256. */
-const BLOCK_ROWS = 1024;
+/** Rows asked of `rowsAt` at a time: 1.5 MB of floats at dim 384. */
+export const SLICE_ROWS = 1024;
 
 /**
- * The codes of `rows` rows read through `read(into, fromRow)` in blocks (rows
- * still on disk), then of the rows of `more` (in memory) after them.
+ * The codes of `rows` rows as a byte source for writeSidecarParts, made a
+ * slice at a time as it reads them (in order) from `rowsAt(from, to)` (at most
+ * SLICE_ROWS rows, as stored, row-major; the array may be reused by the next
+ * call). `params` is filled as the codes are read, so it is whole once they
+ * all were. No copy of all the rows or of all the codes is held.
  */
-export function makeRowCodesFrom(metric: Metric, dim: number, rows: number, read: (into: Float32Array, fromRow: number) => void, more: Float32Array): { codes: Uint32Array; params: Float32Array } {
-  const extra = dim === 0 ? 0 : more.length / dim;
-  const words = new Uint32Array(((rows + extra) * codeStride(dim)) / 4);
-  const codes = new Int8Array(words.buffer);
-  const params = new Float32Array((rows + extra) * CODE_PARAMS);
-  const block = new Float32Array(BLOCK_ROWS * dim);
-  for (let r0 = 0; r0 < rows; r0 += BLOCK_ROWS) {
-    const n = Math.min(BLOCK_ROWS, rows - r0);
-    read(block.subarray(0, n * dim), r0);
-    encodeRowCodes(metric, block, dim, 0, n, codes, params, r0);
-  }
-  encodeRowCodes(metric, more, dim, 0, extra, codes, params, rows);
-  return { codes: words, params };
+export function rowCodeSource(metric: Metric, dim: number, rows: number, rowsAt: (from: number, to: number) => Float32Array): { source: { ref: { bytes: number }; readRange(into: Uint8Array, offset: number): void }; params: Float32Array } {
+  const stride = codeStride(dim);
+  const params = new Float32Array(rows * CODE_PARAMS);
+  let codes = new Int8Array(0);
+  let some = new Float32Array(0);
+  const source = {
+    ref: { bytes: rows * stride },
+    readRange(into: Uint8Array, offset: number): void {
+      const r0 = Math.floor(offset / stride);
+      const r1 = Math.min(rows, Math.ceil((offset + into.byteLength) / stride));
+      const n = r1 - r0;
+      if (codes.length < n * stride) codes = new Int8Array(n * stride);
+      if (some.length < n * CODE_PARAMS) some = new Float32Array(n * CODE_PARAMS);
+      // A few rows at a time, so what rowsAt returns (maybe a buffer it reuses) stays small.
+      for (let a = r0; a < r1; a += SLICE_ROWS) {
+        const b = Math.min(r1, a + SLICE_ROWS);
+        encodeRowCodes(metric, rowsAt(a, b), dim, 0, b - a, codes, some, a - r0);
+      }
+      params.set(some.subarray(0, n * CODE_PARAMS), r0 * CODE_PARAMS);
+      const from = offset - r0 * stride;
+      into.set(new Uint8Array(codes.buffer, from, into.byteLength));
+    },
+  };
+  return { source, params };
 }
