@@ -28,6 +28,11 @@ const swaggerUiDir = {
   },
 };
 
+// The SIMD kernels' module, assembled once here from the compiled simd.js (so always the bytes of
+// this source) instead of at every start of the CLI.
+const { kernelModuleBytes } = await import('../dist/index/simd.js');
+const kernelBytes = { plain: Buffer.from(kernelModuleBytes(false)).toString('base64'), shared: Buffer.from(kernelModuleBytes(true)).toString('base64') };
+
 await build({
   // Worker threads load their entry files from beside the chunk that starts them.
   entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
@@ -41,6 +46,7 @@ await build({
   // so does the ONNX runtime, the user's optional install (vdb model pull local).
   external: [...Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}), '@huggingface/transformers'],
   plugins: [swaggerUiDir],
+  define: { __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes) },
   // Bundled CommonJS packages (commander, fastify, …) call require(); swagger-ui reads files by __dirname.
   banner: {
     js: [

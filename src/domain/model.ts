@@ -19,7 +19,10 @@ import { Documents } from './documents.js';
 import type { Document, DocumentChanges } from './documents.js';
 import { InvalidInput, NotFound, UsageError } from './errors.js';
 import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from './types.js';
-import { allocRows, norm, prepareData, prepareRows } from '../index/kernels.js';
+import { allocRows, norm, prepareData, prepareRows, rowScorer } from '../index/kernels.js';
+import type { CodedRows } from '../index/rowcodes.js';
+import { simdAvailable } from '../index/simd.js';
+import { TopK } from '../index/topk.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
 import { LibraryText } from '../text/state.js';
@@ -113,8 +116,20 @@ export interface LazyRows {
   readonly forEachChunk: ((rows: readonly number[], each: (row: number, chunk: Chunk) => void) => void) | null;
   /** The files behind these rows, for a rewrite that copies them as bytes; null when the snapshot lacks what that needs. */
   readonly copyable: CopyableRows | null;
+  /** The rows' int8 codes (index/rowcodes.ts); null when the snapshot has none. */
+  readonly codes: LazyCodes | null;
   /** Releases the files (once everything is in memory). */
   close(): void;
+}
+
+/** Row codes still on disk. */
+export interface LazyCodes {
+  /** Reads and checks them. @throws CorruptSnapshot */
+  read(): CodedRows;
+  /** Reads and checks them, keeping nothing: for reads that check every file. @throws CorruptSnapshot */
+  verify(): void;
+  /** Reports that row's code does not match its vector. @throws CorruptSnapshot */
+  damaged(row: number): never;
 }
 
 /** A byte range source: a sidecar still open, its reads checked against its checksums. */
@@ -134,6 +149,8 @@ export interface CopyableRows {
   idTable: Uint32Array;
   seqs: Uint32Array;
   vectors: ByteSource;
+  /** The rows' codes and their params (index/rowcodes.ts), when the snapshot has them. */
+  codes: { codes: ByteSource; params: ByteSource } | null;
 }
 
 /** Rows still on disk and the rows appended since (see Library.appendedSince). */
@@ -166,7 +183,7 @@ export class Library {
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
   private store: Float32Array;
-  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap> } = {};
+  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap>; codes?: CodedRows | null } = {};
   /**
    * Records read one at a time while the rows are on disk (frozen: changes go
    * through `chunks`); past a sixteenth of the rows, all of them at once.
@@ -229,6 +246,8 @@ export class Library {
     const chunks = lazy.chunks();
     // Room for what was appended meanwhile and for a few more appends.
     const store = lazy.vectors(pending.length * dim * 4 + (64 << 10));
+    // Every file of the rows is read here, so damage to their codes is found too, not left to a later query.
+    lazy.codes?.verify();
     store.set(this.store.subarray(0, pending.length * dim), lazy.count * dim);
     for (const c of pending) chunks.push(c);
     lazy.close();
@@ -559,6 +578,47 @@ export class Library {
     if (rows) this.prepared();
   }
 
+  /**
+   * The exact k nearest rows to `q` (prepared with `prepareQuery`), nearest
+   * first, as `scan` over every row ranks them, through the row codes
+   * (index/rowcodes.ts): the codes are read whole, the float rows only of the
+   * candidates they leave. null when that cannot serve: no codes on disk, or
+   * the rows are in memory already (a scan of them is as fast).
+   */
+  nearestByCodes(q: Float32Array, k: number): { keys: Int32Array; dists: Float64Array } | null {
+    const lazy = this.lazy;
+    if (!lazy || !lazy.codes || this.cache.prepared || lazy.count === 0) return null;
+    if (this.cache.codes === undefined) {
+      try {
+        // Without SIMD the float rows are scanned instead.
+        this.cache.codes = simdAvailable() ? lazy.codes.read() : null;
+      } catch (err) {
+        // No address space for another memory: scan the float rows. Damage is reported.
+        if (!(err instanceof RangeError)) throw err;
+        this.cache.codes = null;
+      }
+    }
+    const codes = this.cache.codes;
+    if (!codes) return null;
+    // The candidates' rows and the appended ones, prepared in a block of their own: reading them into
+    // a block of every row (pagedRows) would map memory for all of them, for a few hundred rows.
+    const dim = this.dim;
+    const candidates = codes.candidates(q, k);
+    const appended = this.size - lazy.count;
+    const m = candidates.length;
+    const block = allocRows((m + appended) * dim, dim);
+    for (let i = 0; i < m; i++) lazy.readVectors(block, i * dim, candidates[i], candidates[i] + 1);
+    block.set(this.store.subarray(0, appended * dim), m * dim);
+    prepareRows(this.metric, block, dim, 0, m + appended);
+    for (let i = 0; i < m; i++) if (!codes.matches(candidates[i], block, i * dim)) lazy.codes.damaged(candidates[i]);
+    // Distances depend on a row's values alone, so these are the scan's to the bit.
+    const score = rowScorer(this.metric, q, block, dim);
+    const top = new TopK(Math.min(k, this.size));
+    for (let i = 0; i < m; i++) top.push(score(i), candidates[i]);
+    for (let i = 0; i < appended; i++) top.push(score(m + i), lazy.count + i);
+    return top.drain();
+  }
+
   /** Prepared rows of a library still on disk, read as they are touched; appended rows are in place. */
   private pagedRows(): PagedRows {
     if (this.cache.paged) return this.cache.paged;
@@ -575,11 +635,11 @@ export class Library {
     if (this.cache.unindexed) return this.cache.unindexed;
     const state = this.indexState;
     const out: number[] = [];
-    if (state && state.type !== 'linear') {
+    // Every seq is below nextSeq: an index built since the last write covers every row, with no pass over them.
+    if (state && state.type !== 'linear' && state.coveredBelowSeq < this.nextSeq) {
       const covered = state.coveredBelowSeq;
-      this.rowSeqs().forEach((seq, r) => {
-        if (seq >= covered) out.push(r);
-      });
+      const seqs = this.rowSeqs();
+      for (let r = 0; r < seqs.length; r++) if (seqs[r] >= covered) out.push(r);
     }
     return (this.cache.unindexed = out);
   }

@@ -501,11 +501,23 @@ declare namespace WebAssembly {
 
 const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
 
+/**
+ * The module's bytes as the CLI bundle carries them (scripts/bundle.mjs defines
+ * this as kernelModuleBytes' base64, plain and shared): assembling them costs a
+ * cold start a few milliseconds. Undefined outside the bundle.
+ */
+declare const __VDB_KERNEL_BYTES__: { plain: string; shared: string } | undefined;
+
+function moduleBytes(shared: boolean): Uint8Array {
+  const prebuilt = typeof __VDB_KERNEL_BYTES__ === 'undefined' ? undefined : __VDB_KERNEL_BYTES__;
+  return prebuilt ? Buffer.from(shared ? prebuilt.shared : prebuilt.plain, 'base64') : kernelModuleBytes(shared);
+}
+
 function kernelModule(shared = false): WebAssembly.Module | null {
   const which = shared ? 'shared' : 'plain';
   if (compiled[which] === undefined) {
     try {
-      const bytes = kernelModuleBytes(shared);
+      const bytes = moduleBytes(shared);
       compiled[which] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
     } catch {
       compiled[which] = null;

@@ -45,7 +45,7 @@ import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
 import { TopK } from '../index/topk.js';
 import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
 import type { BuildJob, BuildOutcome } from '../index/build-job.js';
-import type { VectorIndex } from '../index/types.js';
+import type { SearchSpace, VectorIndex } from '../index/types.js';
 import { QueryPools } from './pools.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
@@ -1048,7 +1048,9 @@ export function answer(lib: Library, vector: Float32Array, k: number, ef?: numbe
 
 /** The k nearest rows among those `filter` matches (all, without one) and their distances, nearest first; and how they were found. */
 export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: number, filter: Filter | null = null): RankedRows & { explain: QueryExplain } {
-  const space = lib.searchSpace();
+  // Read only when used: the codes path needs no search space (which would read every row).
+  let memo: SearchSpace | null = null;
+  const space = (): SearchSpace => (memo ??= lib.searchSpace());
   const q = prepareQuery(lib.metric, vector);
   const top = new TopK(Math.min(k, lib.size));
   const state = lib.indexState;
@@ -1058,18 +1060,23 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
   const plan = bits ? planFiltered({ matches: matches as number, rows: lib.size, dim: lib.dim, index: state?.type ?? null }) : null;
   let search: string | void = undefined;
   let ranked: { keys: Int32Array; dists: Float64Array } | null = null;
-  if (!bits) {
+  // An exact query over rows still on disk reads their codes and the float rows of the candidates they leave.
+  const coded = !bits && (state === null || state.type === 'linear') ? lib.nearestByCodes(q, k) : null;
+  if (coded) {
+    ranked = coded;
+    search = 'int8 row codes, then the float rows of the candidates they leave';
+  } else if (!bits) {
     // What every thread of a query pool computes (index/pool.ts), so pooled answers are these, bit for bit.
-    const answer = nearestUnfiltered(state?.index ?? LINEAR, space, unindexed, { vector: q, k, ef });
+    const answer = nearestUnfiltered(state?.index ?? LINEAR, space(), unindexed, { vector: q, k, ef });
     ranked = answer;
     search = answer.note;
   } else if (plan?.kind === 'exact-scan') {
-    scanAllowed(spaceScorer(space, q), bits.words, lib.size, top);
+    scanAllowed(spaceScorer(space(), q), bits.words, lib.size, top);
   } else if (plan?.kind !== 'none') {
     // Unindexed rows first: a fuller heap lets an exact index prune more.
     let unindexedMatches = 0;
     if (unindexed.length > 0) {
-      const score = spaceScorer(space, q);
+      const score = spaceScorer(space(), q);
       for (const r of unindexed) {
         if (bits && !bits.has(r)) continue;
         top.push(score(r), r);
@@ -1077,7 +1084,7 @@ export function nearestRows(lib: Library, vector: Float32Array, k: number, ef?: 
       }
     }
     const rowFilter = bits && matches !== lib.size ? { bits: bits.words, count: (matches as number) - unindexedMatches } : undefined;
-    search = (state?.index ?? LINEAR).search(q, space, top, ef, rowFilter);
+    search = (state?.index ?? LINEAR).search(q, space(), top, ef, rowFilter);
   }
   const { keys, dists } = ranked ?? top.drain();
   const type = state?.type ?? null;

@@ -60,6 +60,7 @@ import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
 import { storedOnDisk, TEXT_INDEX_ARRAYS } from '../text/state.js';
 import type { LaterWords, StoredTextIndex, TextIndexArrayName } from '../text/state.js';
 import { ColumnSet } from '../filter/columns.js';
+import { CODE_PARAMS, codeStride, CodedRows } from '../index/rowcodes.js';
 import { decodeArray, encodeArray } from './codec.js';
 import { SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
@@ -90,6 +91,12 @@ export type DocumentEncoder = (records: object[], docs: readonly Document[]) => 
  * "vectors", or null when it cannot (the caller then encodes every record).
  */
 export type AppendEncoder = (rows: AppendedRows, records: object[]) => { chunks: object; vectors: object } | null;
+/**
+ * Writes a library's row codes (index/rowcodes.ts) as sidecars, `copied`: the
+ * appended rows when its rows were written by the AppendEncoder; returns the
+ * manifest's "row_codes".
+ */
+export type CodesEncoder = (lib: Library, copied: AppendedRows | null) => object;
 
 /** Writes bytes (4-aligned) as a u32 sidecar; returns its reference. */
 export type BytesEncoder = (bytes: Uint8Array) => object;
@@ -115,13 +122,13 @@ export function encodeSnapshot(db: Database): string {
  * only appended to since they were read through `putAppended`; each writes
  * sidecars and returns their references.
  */
-export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder, putAppended?: AppendEncoder): string {
-  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes, putAppended);
+export function encodeManifest(db: Database, generation: number, put: ArrayEncoder, putChunks: ChunkEncoder, putDocs: DocumentEncoder, putBytes: BytesEncoder, putAppended?: AppendEncoder, putCodes?: CodesEncoder): string {
+  return encodeDoc(db, generation, put, putChunks, putDocs, putBytes, putAppended, putCodes);
 }
 
-function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
+function encodeDoc(db: Database, generation: number | null, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder, putCodes?: CodesEncoder): string {
   const head = generation === null ? { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION } : { format: SNAPSHOT_FORMAT, version: MANIFEST_VERSION, generation };
-  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes, putAppended);
+  const text = encodeBody(db, head, put, putChunks, putDocs, putBytes, putAppended, putCodes);
   if (generation === null) return `${text}\n`;
   // The checksum goes in after the head, which has a fixed form: no second stringify.
   const headText = JSON.stringify(head).slice(0, -1);
@@ -136,7 +143,7 @@ export function hasManifestChecksum(doc: Record<string, unknown>): boolean {
   return CHECKSUM_KEY in doc;
 }
 
-function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder): string {
+function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: ChunkEncoder, putDocs?: DocumentEncoder, putBytes?: BytesEncoder, putAppended?: AppendEncoder, putCodes?: CodesEncoder): string {
   const doc = {
     ...head,
     next_id: db.nextId,
@@ -146,13 +153,16 @@ function encodeBody(db: Database, head: object, put: ArrayEncoder, putChunks?: C
       // Sidecars are numbered in this order whichever way the rows are written, so both give the same files.
       const documents = documentsOf(lib, putDocs);
       const appended = putAppended ? lib.appendedSince() : null;
-      const rows = (appended && putAppended!(appended, appended.chunks.map(chunkRecord))) ?? { chunks: chunksOf(lib, putChunks), vectors: put(lib.vectors()) };
+      const copied = appended && putAppended!(appended, appended.chunks.map(chunkRecord));
+      const rows = copied ?? { chunks: chunksOf(lib, putChunks), vectors: put(lib.vectors()) };
       return {
         ...lib.fields(),
         next_seq: lib.nextSeq,
         documents,
         chunks: rows.chunks,
         vectors: rows.vectors,
+        // Absent from v1 snapshots and empty libraries, so those are written as before.
+        ...(putCodes && lib.size > 0 ? { row_codes: putCodes(lib, copied ? appended : null) } : {}),
         index: lib.indexState && encodeIndex(lib.indexState, put),
         ...textIndexOf(lib, put),
         ...(putBytes ? { filter_columns: lib.size === 0 ? null : { ...putBytes(lib.filterColumns().encode()), rows: lib.size } } : {}),
@@ -395,7 +405,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
     decodeDocuments(raw.documents, lib, `${at}.documents`, ctx);
     const chunksRef = refOf(raw.chunks, `${at}.chunks`);
     if (chunksRef) {
-      lib.setLazy(lazyRows(raw.chunks as Record<string, unknown>, chunksRef, raw.vectors, lib, nextSeq, at, ctx));
+      lib.setLazy(lazyRows(raw.chunks as Record<string, unknown>, chunksRef, raw.vectors, raw.row_codes, lib, nextSeq, at, ctx));
     } else {
       if (!Array.isArray(raw.chunks)) return fail(`${at}.chunks is not an array`);
       const vectors = ctx.guard(`${at}.vectors`, () => {
@@ -441,7 +451,8 @@ interface RecordFile {
   /** Records `rows` (ascending) one by one, read in large sequential blocks; null without offsets. */
   readEach: ((rows: readonly number[], each: (row: number, record: unknown) => void) => void) | null;
   file: OpenSidecar;
-  offsets: Uint32Array | null;
+  /** The offsets, checked ascending (once, on first call): for uses that rely on all of them. */
+  offsets(): Uint32Array | null;
   close(): void;
 }
 
@@ -454,10 +465,17 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
   if (ref.dtype !== 'json') fail(`${at} must reference a json sidecar`);
   const file = ctx.access!.open(ref, at);
   const offsets = optionalU32(raw.offsets, count + 1, `${at}.offsets`, ctx);
-  if (offsets) {
-    if (offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
-    for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.offsets is not ascending`);
-  }
+  if (offsets && offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
+  // The pass over every offset waits for a use that relies on all of them (reading many records, a copy):
+  // a cold query reads a few records, each checking its own two offsets. The file's crc32 vouches for its bytes.
+  let ascending = false;
+  const checkedOffsets = (): Uint32Array | null => {
+    if (offsets && !ascending) {
+      for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.offsets is not ascending`);
+      ascending = true;
+    }
+    return offsets;
+  };
   return {
     readAll: () => {
       const bytes = file.read(0);
@@ -472,6 +490,7 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
     },
     readAt: offsets
       ? (i) => {
+          if (!(offsets[i] < offsets[i + 1])) fail(`${at}.offsets is not ascending at record ${i}`);
           const bytes = Buffer.allocUnsafe(offsets[i + 1] - 1 - offsets[i]);
           file.readRange(bytes, offsets[i]);
           try {
@@ -483,6 +502,7 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
       : null,
     readEach: offsets
       ? (rows, each) => {
+          checkedOffsets();
           let block = Buffer.alloc(0);
           let blockFrom = 0;
           let blockTo = 0;
@@ -509,7 +529,7 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
         }
       : null,
     file,
-    offsets,
+    offsets: checkedOffsets,
     close: () => file.close(),
   };
 }
@@ -521,15 +541,26 @@ function optionalU32(rawArray: unknown, length: number, where: string, ctx: Deco
   return a;
 }
 
-/** A library's id table: the hash table (id-table.ts), the older u64 table of generated ids, or none. */
-type IdTable = { kind: 'hash'; table: Uint32Array } | { kind: 'u64'; table: BigUint64Array } | null;
+/**
+ * A library's id table: the hash table (id-table.ts), the older u64 table of generated ids, or none.
+ * The hash table's order is checked by `verified`, once, before the first use that relies on it (a
+ * lookup, a whole read, a copy): a cold query only confirms the records it reads against their entries.
+ */
+type IdTable = { kind: 'hash'; table: Uint32Array; verified: () => Uint32Array } | { kind: 'u64'; table: BigUint64Array } | null;
 
 function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx: Decoding): IdTable {
   if (raw.id_hashes !== undefined && raw.id_hashes !== null) {
     const table = optionalU32(raw.id_hashes, count * 3, `${at}.id_hashes`, ctx)!;
-    const problem = idTableProblem(table, count);
-    if (problem) ctx.fail(`${at}.id_hashes ${problem}`);
-    return { kind: 'hash', table };
+    let checked = false;
+    const verified = (): Uint32Array => {
+      if (!checked) {
+        const problem = idTableProblem(table, count);
+        if (problem) ctx.fail(`${at}.id_hashes ${problem}`);
+        checked = true;
+      }
+      return table;
+    };
+    return { kind: 'hash', table, verified };
   }
   if (raw.ids === null || raw.ids === undefined) return null;
   const t = ctx.guard(`${at}.ids`, () => ctx.array(raw.ids, `${at}.ids`));
@@ -543,7 +574,7 @@ function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx:
 /** Rows that may hold `id` (see LazyRows.idCandidates). */
 function idCandidates(ids: IdTable, id: string): number[] | null {
   if (ids === null) return null;
-  if (ids.kind === 'hash') return idTableRows(ids.table, id);
+  if (ids.kind === 'hash') return idTableRows(ids.verified(), id);
   // The older table holds generated ids only, without rows: it can rule an id out, not find it.
   return hasKey(ids.table, idKey(id)) ? null : [];
 }
@@ -561,7 +592,7 @@ function inIdTable(ids: IdTable, id: string, row: number): boolean {
  */
 function checkAgainstTable(ids: IdTable, idAt: (row: number) => string, at: string, fail: Fail): void {
   if (ids === null || ids.kind !== 'hash') return;
-  const { table } = ids;
+  const table = ids.verified();
   const byRow = hashesByRow(table);
   const n = byRow.length / 2;
   const h = new Uint32Array(2);
@@ -579,7 +610,7 @@ function checkAgainstTable(ids: IdTable, idAt: (row: number) => string, at: stri
 }
 
 /** The rows of a library whose chunk records and vectors stay in sidecars until first used. */
-function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVectors: unknown, lib: Library, nextSeq: number, at: string, ctx: Decoding): LazyRows {
+function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVectors: unknown, rawCodes: unknown, lib: Library, nextSeq: number, at: string, ctx: Decoding): LazyRows {
   const { fail, guard, refOf, array } = ctx;
   const count = int(raw.count, `${at}.chunks.count`, fail);
   const dim = lib.dim;
@@ -595,16 +626,26 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     inline = v as Float32Array;
   }
   const vectorFile = vectorsRef ? ctx.access!.open(vectorsRef, `${at}.vectors`) : null;
+  const codes = vectorFile ? rowCodesOf(rawCodes, count, lib, `${at}.row_codes`, ctx) : null;
   const ids = idTableOf(raw, count, `${at}.chunks`, ctx);
   const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`, ctx);
-  if (seqs) {
-    const seen = new Uint8Array(nextSeq);
-    for (let i = 0; i < count; i++) {
-      const seq = seqs[i];
-      if (seq >= nextSeq || seen[seq] === 1) fail(`${at}.chunks.seqs: ${seq} is repeated or not below next_seq`);
-      seen[seq] = 1;
+  // Checked on first use (index coverage, a copy): an exact query never needs them.
+  let seqsChecked = false;
+  const checkedSeqs = (): Uint32Array | null => {
+    if (seqs && !seqsChecked) {
+      // Rows only ever appended to have ascending seqs, unique without a map of them.
+      let ascending = count === 0 || seqs[count - 1] < nextSeq;
+      for (let i = 1; ascending && i < count; i++) ascending = seqs[i - 1] < seqs[i];
+      const seen = ascending ? null : new Uint8Array(nextSeq);
+      for (let i = 0; seen && i < count; i++) {
+        const seq = seqs[i];
+        if (seq >= nextSeq || seen[seq] === 1) fail(`${at}.chunks.seqs: ${seq} is repeated or not below next_seq`);
+        seen[seq] = 1;
+      }
+      seqsChecked = true;
     }
-  }
+    return seqs;
+  };
   const checkSeq = (chunk: Chunk, row: number): void => {
     if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
   };
@@ -612,14 +653,32 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   const readEach = records.readEach;
   // Damage met while a rewrite copies these files is reported as such, as when it parses them.
   const checked = (file: OpenSidecar, where: string) => ({ ref: file.ref, readRange: (into: Uint8Array, offset: number) => guard(where, () => file.readRange(into, offset)) });
-  const copyable: CopyableRows | null =
-    records.offsets && ids?.kind === 'hash' && seqs && vectorFile
-      ? { records: checked(records.file, `${at}.chunks`), offsets: records.offsets, idTable: ids.table, seqs, vectors: checked(vectorFile, `${at}.vectors`) }
-      : null;
+  let copyable: CopyableRows | null | undefined;
+  const copyableRows = (): CopyableRows | null => {
+    if (copyable !== undefined) return copyable;
+    const offsets = records.offsets();
+    copyable =
+      offsets && ids?.kind === 'hash' && seqs && vectorFile
+        ? {
+            records: checked(records.file, `${at}.chunks`),
+            offsets,
+            idTable: ids.verified(),
+            seqs: checkedSeqs()!,
+            vectors: checked(vectorFile, `${at}.vectors`),
+            codes: codes && { codes: checked(codes.codeFile, `${at}.row_codes`), params: checked(codes.paramFile, `${at}.row_codes.params`) },
+          }
+        : null;
+    return copyable;
+  };
   return {
     count,
-    seqs,
-    copyable,
+    get seqs() {
+      return checkedSeqs();
+    },
+    get copyable() {
+      return copyableRows();
+    },
+    codes: codes && { read: codes.read, verify: codes.verify, damaged: codes.damaged },
     forEachChunk: readEach
       ? (rows, each) =>
           guard(`${at}.chunks`, () =>
@@ -671,6 +730,47 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     close: () => {
       records.close();
       vectorFile?.close();
+      codes?.close();
+    },
+  };
+}
+
+/**
+ * A library's row codes (index/rowcodes.ts): `{"dtype": "u32", "file", ...,
+ * "rows", "stride", "params": {"dtype": "f32", ...}}`, opened now; null when
+ * the manifest has none (written before them, or by an older vdb).
+ */
+function rowCodesOf(raw: unknown, count: number, lib: Library, at: string, ctx: Decoding) {
+  if (raw === undefined || raw === null) return null;
+  const { fail, guard } = ctx;
+  const ref = ctx.refOf(raw, at);
+  const r = raw as Record<string, unknown>;
+  const stride = codeStride(lib.dim);
+  if (!ref || ref.dtype !== 'u32' || r.rows !== count || r.stride !== stride || ref.bytes !== count * stride) {
+    return fail(`${at} must reference a u32 sidecar of ${count} rows of ${stride} bytes`);
+  }
+  const paramsRef = ctx.refOf(r.params, `${at}.params`);
+  if (!paramsRef || paramsRef.dtype !== 'f32' || paramsRef.bytes !== count * CODE_PARAMS * 4) fail(`${at}.params must reference an f32 sidecar of ${count} × ${CODE_PARAMS} floats`);
+  const codeFile = ctx.access!.open(ref, at);
+  const paramFile = ctx.access!.open(paramsRef!, `${at}.params`);
+  const params = (): Float32Array => guard(`${at}.params`, () => viewAs('f32', paramFile.read(0), paramsRef!.bytes) as Float32Array);
+  return {
+    codeFile,
+    paramFile,
+    read: (): CodedRows => {
+      const coded = new CodedRows(lib.metric, lib.dim, count, params());
+      guard(at, () => codeFile.readInto(coded.codeBytes));
+      return coded;
+    },
+    // Listings and rewrites read everything, so they check these files too.
+    verify: (): void => {
+      params();
+      guard(at, () => codeFile.read(0));
+    },
+    damaged: (row: number): never => fail(`${at}: the code of row ${row} does not match its vector`),
+    close: () => {
+      codeFile.close();
+      paramFile.close();
     },
   };
 }
@@ -704,7 +804,7 @@ function lazyDocuments(raw: Record<string, unknown>, ref: SidecarFileRef, at: st
         whole ??= readAll();
         return whole.find((d) => d.id === id) ?? null;
       }
-      for (const row of idTableRows(ids.table, id)) {
+      for (const row of idTableRows(ids.verified(), id)) {
         const doc = guard(`${at}[${row}]`, () => checkDocument(readAt(row), row, at, fail));
         if (doc.id === id) return doc;
       }

@@ -18,7 +18,8 @@ import { dirname, join, resolve } from 'node:path';
 import { Conflict, CorruptSnapshot, Locked, StorageError, VdbError } from '../domain/errors.js';
 import { Database } from '../domain/model.js';
 import type { Replication } from '../domain/model.js';
-import type { AppendedRows } from '../domain/model.js';
+import type { AppendedRows, ByteSource, Library } from '../domain/model.js';
+import { codeStride, makeRowCodes, rowCodeSource, SLICE_ROWS } from '../index/rowcodes.js';
 import type { CompactView } from '../domain/types.js';
 import { atomicWriteFile, atomicWriteFileSync, fsyncDir, removeOrphanTemps } from './atomic-write.js';
 import { dtypeOf, encodeArray } from './codec.js';
@@ -393,6 +394,40 @@ export class SnapshotStore {
       copied = true;
       return { chunks, vectors: vectorFile.ref };
     };
+    // Row codes (index/rowcodes.ts) go with every library's vectors: copied with them when its rows were,
+    // else made from its rows. Either way the same bytes.
+    const putCodes = (lib: Library, a: AppendedRows | null): object => {
+      const { metric, dim } = lib;
+      const shape = { rows: lib.size, stride: codeStride(dim) };
+      const write = (dtype: string, parts: SidecarPart[]) => {
+        const written = writeSidecarParts(this.dir, arrayFileName(generation, k++, dtype), dtype, parts);
+        files.push(...written.files);
+        sidecarBytes += written.ref.bytes;
+        return written.ref;
+      };
+      const bytesOf = (a: IndexArray) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      if (a?.copy.codes) {
+        const fresh = makeRowCodes(metric, a.vectors, dim, a.chunks.length);
+        const { codes: oldCodes, params: oldParams } = a.copy.codes;
+        const codes = write('u32', [{ source: oldCodes, from: 0, length: oldCodes.ref.bytes }, bytesOf(fresh.codes)]);
+        return { ...codes, ...shape, params: write('f32', [{ source: oldParams, from: 0, length: oldParams.ref.bytes }, bytesOf(fresh.params)]) };
+      }
+      // Made a slice at a time as the file is written: rows in memory, or read back from the previous generation.
+      const inMemory = a ? null : lib.vectors();
+      const slice = a ? new Float32Array(SLICE_ROWS * dim) : null;
+      const rowsAt = (from: number, to: number): Float32Array => {
+        if (inMemory) return inMemory.subarray(from * dim, to * dim);
+        const out = slice!.subarray(0, (to - from) * dim);
+        const onDisk = Math.max(0, Math.min(to, a!.count) - from);
+        if (onDisk > 0) a!.copy.vectors.readRange(new Uint8Array(out.buffer, 0, onDisk * dim * 4), from * dim * 4);
+        const rest = Math.max(from, a!.count);
+        if (to > rest) out.set(a!.vectors.subarray((rest - a!.count) * dim, (to - a!.count) * dim), (rest - from) * dim);
+        return out;
+      };
+      const { source, params } = rowCodeSource(metric, dim, lib.size, rowsAt);
+      const codes = write('u32', [{ source, from: 0, length: source.ref.bytes }]);
+      return { ...codes, ...shape, params: write('f32', [bytesOf(params)]) };
+    };
     const text = encodeManifest(
       db,
       generation,
@@ -406,6 +441,7 @@ export class SnapshotStore {
         return ref;
       },
       putAppended,
+      putCodes,
     );
     // The arrays are the database's own and nothing changes them meanwhile (this process
     // commits one write at a time); written off this thread, so a server goes on answering.

@@ -97,8 +97,9 @@ describe('v2 manifest with sidecars', () => {
     expect(existsSync(`${path}.d`)).toBe(false);
     await svc.addChunks('v', Array.from({ length: 10 }, () => ({ embedding: randomVector(rnd, 64) })));
     expect(manifest(path)).toMatchObject({ version: 2, generation: 1 });
-    // Chunk records, their ids, offsets and seqs, the vectors, the filter columns; the generation's log exists from its commit on, header only.
-    expect(sidecars(path)).toEqual(['g000001-0000.json', 'g000001-0001.u32', 'g000001-0002.u32', 'g000001-0003.u32', 'g000001-0004.f32', 'g000001-0005.u32', 'g000001.log']);
+    // Chunk records, their ids, offsets and seqs, the vectors, their row codes and params, the filter columns;
+    // the generation's log exists from its commit on, header only.
+    expect(sidecars(path)).toEqual(['g000001-0000.json', 'g000001-0001.u32', 'g000001-0002.u32', 'g000001-0003.u32', 'g000001-0004.f32', 'g000001-0005.u32', 'g000001-0006.f32', 'g000001-0007.u32', 'g000001.log']);
     expect(load(path, storage).libraries[0].size).toBe(20);
   });
 
