@@ -28,7 +28,9 @@ import type { WasmF32, WasmMemory } from './simd.js';
 
 /** Descriptor fields (i32 indexes). */
 export const DESC = { base: 0, stride: 1, vecOff: 2, vlen: 3, tags: 4, candD: 5, candId: 6, resD: 7, resId: 8, sq: 9, batch: 10, out: 11 } as const;
-export const DESC_WORDS = 12;
+export const DESC_WORDS = 16;
+/** Where the touched words are folded (so the loads stay). */
+const SINK = 12;
 
 type Variant = { int8: boolean; ip: boolean };
 const VARIANTS: (Variant & { name: string })[] = [
@@ -47,7 +49,7 @@ function walkFunc(v: Variant): Func {
     [I32],
   );
   f.locals(I32, 'base', 'stride', 'vecOff', 'vlen', 'tags', 'cD', 'cI', 'rD', 'rI', 'sq', 'batch', 'out');
-  f.locals(I32, 'cs', 'rs', 'c', 'at', 'count', 'j', 'nb', 'nb4', 'i', 'hi', 'hp', 'hl', 'hr', 'hc', 'hs', 's0', 's1', 's2', 's3', 'ok');
+  f.locals(I32, 'cs', 'rs', 'c', 'at', 'count', 'j', 'nb', 'nb4', 'i', 'hi', 'hp', 'hl', 'hr', 'hc', 'hs', 's0', 's1', 's2', 's3', 'ok', 'sink', 'va');
   f.locals(F64, 'bound', 'd', 'cd', 'hx', 'hpd', 'k');
   const g = (n: string): Code => f.get(n);
   const add = (a: Code, b: Code): Code => [...a, ...b, ...OP.i32Add];
@@ -179,6 +181,10 @@ function walkFunc(v: Variant): Func {
             f.when([...g('tags'), ...shl(g('nb'), 1), ...OP.i32Add, ...i32Load16u(), ...g('epoch'), ...OP.i32Ne], () => [
               [...g('tags'), ...shl(g('nb'), 1), ...OP.i32Add, ...g('epoch'), ...i32Store16()],
               [...g('batch'), ...shl(g('nb4'), 2), ...OP.i32Add, ...g('nb'), ...i32Store()],
+              // The vector's lines at 0, 128 and 256 bytes (the adjacent-line prefetch takes their pairs),
+              // touched now so the misses of the whole batch overlap: WebAssembly has no prefetch.
+              f.set('va', vecAddr('nb')),
+              ...[0, 128, 256].map((o) => f.set('sink', g('sink'), g('va'), i32Load(o), OP.i32Xor)),
               f.set('nb4', [...g('nb4'), ...i32c(1), ...OP.i32Add]),
             ]),
             f.br('links'),
@@ -202,6 +208,7 @@ function walkFunc(v: Variant): Func {
         f.br('expand'),
       ]),
     ]),
+    [...g('desc'), ...g('sink'), ...i32Store(4 * SINK)],
     g('rs'),
   );
   return f;
