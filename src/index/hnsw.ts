@@ -10,11 +10,14 @@
  *   word Q + 4 + e·S ..    element e (slot e), S = L + Q:
  *     [count | M0 neighbour slots | pad to L]  L = 1 + M0 rounded up to 4
  *     [the vector, zero-padded to Q words]
+ *   then                   squared norms (f32, one per slot), the workers'
+ *                          query scratch, a walk region per thread (walk.ts)
  *   built (and stored): int8 vectors, Q = dim rounded up to 16, / 4
  *   while building:     float32 vectors, Q = dim rounded up to 4
  *
  * Level 0 sits beside each vector (locality, as in hnswlib's
- * `data_level0_memory_`). Upper levels live apart in `upper` (Int32Array):
+ * `data_level0_memory_`); its beam search runs in WebAssembly over this
+ * block (walk.ts), with searchLayer's JS walk as the fallback. Upper levels live apart in `upper` (Int32Array):
  * element e with level l > 0 owns l lists of [count | M neighbour slots] at
  * `upperOff[e]`, levels 1..l in order. `levels` (Int32Array, one per slot) is
  * stored; `upperOff` is its prefix sum.
