@@ -196,11 +196,13 @@ export const OP = {
 
 export const call = (fn: number): Code => [0x10, ...uleb(fn)];
 
-function section(id: number, payload: Code): Code {
+/** A module section: id, size, payload. */
+export function section(id: number, payload: Code): Code {
   return [id, ...uleb(payload.length), ...payload];
 }
 
-function name(s: string): Code {
+/** A name as the binary format spells it: length, then the characters. */
+export function wasmName(s: string): Code {
   return [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 }
 
@@ -233,11 +235,11 @@ export function moduleBytes(
     ...section(1, [...uleb(types.length), ...types.flat()]),
     ...section(2, [
       ...uleb(1 + imports.length),
-      ...name('k'), ...name('m'), ...memory,
-      ...imports.flatMap((f, i) => [...name('k'), ...name(f.name), 0x00, ...uleb(importTypes[i])]),
+      ...wasmName('k'), ...wasmName('m'), ...memory,
+      ...imports.flatMap((f, i) => [...wasmName('k'), ...wasmName(f.name), 0x00, ...uleb(importTypes[i])]),
     ]),
     ...section(3, [...uleb(funcs.length), ...funcTypes.flatMap((t) => uleb(t))]),
-    ...section(7, [...uleb(funcs.length), ...funcs.flatMap(({ name: n }, i) => [...name(n), 0x00, ...uleb(imports.length + i)])]),
+    ...section(7, [...uleb(funcs.length), ...funcs.flatMap(({ name: n }, i) => [...wasmName(n), 0x00, ...uleb(imports.length + i)])]),
     ...section(10, [...uleb(funcs.length), ...funcs.flatMap(({ fn }) => fn.body())]),
   ];
   return new Uint8Array(bytes);
