@@ -412,7 +412,10 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile, 
   const row = { system: 'vdb', index: kind.type, exact: kind.exact, setting, params };
   const nQueries = kind.exact ? Math.min(cfg.exactQueries, ds.nq) : Math.min(cfg.queries, ds.nq);
   const batched = kind.type === 'linear' ? cfg.stdinBatches.flatMap((batch) => cfg.stdinThreads.map((threads) => ({ batch, threads }))) : undefined;
-  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries, batched });
+  // An approximate index is built in a worker of its own (its peak RSS is the build's, without the harness's copy of
+  // the vectors) and queried in the next, as the further ef values are.
+  const buildOnly = !kind.exact && baseSnapshot !== undefined;
+  const b = await worker({ task: 'build', system: 'vdb', dataset: dsRef, type: kind.type, params, snapshot, baseSnapshot, nQueries, batched, buildOnly });
   row.build = b;
   if (b.error || !existsSync(snapshot)) {
     row.error = b.error ?? 'no snapshot written';
@@ -421,9 +424,15 @@ async function benchVdb(ds, dsRef, work, kind, params, baseSnapshot, queryFile, 
     return [row];
   }
   row.buildMs = b.buildMs;
+  row.buildMaxRssKb = b.maxRssKb;
+  row.fileBytes = b.fileBytes;
+  if (buildOnly) {
+    const q = await worker({ task: 'query', system: 'vdb', dataset: dsRef, snapshot, ef: params.ef_search, nQueries });
+    if (q.error) row.error = q.error;
+    b.query = q.query;
+  }
   row.recall = b.query?.recall;
   row.qps = b.query?.qps;
-  row.fileBytes = b.fileBytes;
 
   const l = await worker({ task: 'load', system: 'vdb', dataset: dsRef, snapshot });
   row.load = l;
@@ -806,6 +815,13 @@ function printRatios(name, d, bruteQps) {
   }
   for (const r of vdb.filter((x) => x.oneAdd)) {
     g.push([`vdb chunk add of one chunk, ${r.index} ${r.setting}`, `${f0(r.oneAdd.wallMs)} ms wall, ${f0(r.oneAdd.cpuMs)} ms CPU (median of ${r.oneAdd.runs.length})`]);
+  }
+  for (const r of vdb.filter((x) => x.buildMaxRssKb && !x.sharedBuild && !x.exact)) {
+    g.push([`vdb ${r.index} build peak RSS (load, build, write; no harness data), ${r.setting}`, `${mb(r.buildMaxRssKb * 1024)} MB = ${((r.buildMaxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors, ${s(r.buildMs)} s`]);
+  }
+  if (d.apiIngest && !d.apiIngest.error && d.apiIngest.maxRssKb) {
+    const vdbOwn = d.apiIngest.maxRssKb * 1024 - d.rawVectorBytes;
+    g.push([`vdb addChunks peak RSS less the caller's vectors`, `${mb(vdbOwn)} MB = ${(vdbOwn / d.rawVectorBytes).toFixed(2)}× raw vectors`]);
   }
   for (const r of vdb.filter((x) => x.maxRssKb)) {
     g.push([`vdb query --stdin peak RSS, ${r.index} ${r.setting}`, `${mb(r.maxRssKb * 1024)} MB = ${((r.maxRssKb * 1024) / d.rawVectorBytes).toFixed(2)}× raw vectors`]);

@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import { copySnapshot, snapshotBytes } from './lib/snapshot-files.mjs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { bruteTopK } from './lib/brute.mjs';
 import { cosFromBase, loadDataset, recallAtK } from './lib/data.mjs';
@@ -115,7 +116,8 @@ async function ingestVdb(c) {
 }
 
 async function buildVdb(c) {
-  const ds = dataset();
+  // With buildOnly the vectors are not read in here: the peak RSS is the build's own.
+  const ds = c.buildOnly ? null : dataset();
   const out = { type: c.type, params: c.params };
   if (c.baseSnapshot) copySnapshot(c.baseSnapshot, c.snapshot);
   let svc = await vdbService(c.snapshot);
@@ -137,6 +139,7 @@ async function buildVdb(c) {
   out.indexParams = svc.indexInfo('bench').index?.params ?? null;
   out.fileBytes = fileBytes(c.snapshot);
   log(`${c.type} ${JSON.stringify(c.params)}: buildIndex ${(out.buildMs / 1000).toFixed(1)} s (snapshot rewrite ${(out.rewriteMs / 1000).toFixed(1)} s)`);
+  if (c.buildOnly) return out;
   const session = await svc.querySession('bench');
   out.query = await timeQueries(ds, c.nQueries, async (q) => (await session.query({ embedding: qView(ds, q), k: K })).hits.map((h) => h.metadata.row), true);
   log(`${c.type}: ${out.query.qps.toFixed(1)} q/s, recall@10 ${out.query.recall.toFixed(4)}`);
@@ -357,9 +360,11 @@ async function buildUsearch(c) {
   const keys = new BigUint64Array(ds.n);
   for (let r = 0; r < ds.n; r++) keys[r] = BigInt(r);
   let t = now();
-  index.add(keys, ds.base, 1);
+  // Every core, as vdb's build (hnswlib-node's addPoint has no threads).
+  const threads = availableParallelism();
+  index.add(keys, ds.base, threads);
   const buildMs = now() - t;
-  log(`built ${ds.n} in ${(buildMs / 1000).toFixed(1)} s (1 thread)`);
+  log(`built ${ds.n} in ${(buildMs / 1000).toFixed(1)} s (${threads} threads)`);
   t = now();
   index.save(c.file);
   const saveMs = now() - t;

@@ -12,8 +12,12 @@ export function prefix(where: string | undefined, message: string): string {
   return where ? `${where}: ${message}` : message;
 }
 
-/** A finite float32 vector of exactly `dim` numbers. */
-export function checkEmbedding(value: unknown, dim: number, where?: string): Float32Array {
+/**
+ * A finite float32 vector of exactly `dim` numbers. A Float32Array is checked
+ * and returned as it is (callers copy vectors into a library's rows); other
+ * input is converted into `into` (a fresh array unless given).
+ */
+export function checkEmbedding(value: unknown, dim: number, where?: string, into?: Float32Array): Float32Array {
   if (!Array.isArray(value) && !(value instanceof Float32Array) && !(value instanceof Float64Array)) {
     throw new InvalidInput(prefix(where, 'embedding must be an array of numbers, e.g. [0.1, 0.2]'));
   }
@@ -21,7 +25,7 @@ export function checkEmbedding(value: unknown, dim: number, where?: string): Flo
   if (arr.length !== dim) {
     throw new InvalidInput(prefix(where, `embedding has ${arr.length} dims, expected ${dim}`));
   }
-  const out = new Float32Array(dim);
+  const out = value instanceof Float32Array && into === undefined ? value : (into ?? new Float32Array(dim));
   for (let i = 0; i < dim; i++) {
     const x = arr[i];
     if (typeof x !== 'number' || !Number.isFinite(x)) {

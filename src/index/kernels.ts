@@ -87,7 +87,11 @@ export interface Resident {
   dim: number;
   /** Float offset of this thread's single-query scratch (`rowScorer`, `scan`): 0, or a worker's own region of a shared block. */
   query: number;
+  /** Worker query regions after the rows (a block allocated shared), else 0. */
+  regions: number;
 }
+
+const up4 = (n: number): number => (n + 3) & ~3;
 
 const RESIDENT = new WeakMap<ArrayBuffer, Resident>();
 /**
@@ -115,16 +119,30 @@ export function allocRows(length: number, dim: number): Float32Array {
 export function allocResident(length: number, dim: number): Float32Array | undefined {
   if (dim === 0 || !simdAvailable()) return undefined;
   const scratch = blockScratch(dim).floats;
-  if (scratch + length > MAX_RESIDENT_FLOATS) return undefined;
+  const regions = sharedFromStart > 0 && sharedSimdAvailable() ? sharedFromStart : 0;
+  const floats = scratch + length + regions * up4(dim);
+  if (floats > MAX_RESIDENT_FLOATS) return undefined;
   try {
-    const wasm = new WasmF32(scratch + length);
+    const wasm = new WasmF32(floats, { shared: regions > 0 });
     const rows = wasm.f32.subarray(scratch, scratch + length);
-    RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: scratch, dim, query: 0 });
+    RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: scratch, dim, query: 0, regions });
     return rows;
   } catch {
     // Out of address space for another memory: fall back to the JS kernels.
     return undefined;
   }
+}
+
+/** Query regions for worker threads that blocks allocated from now on reserve; 0: blocks are not shared. */
+let sharedFromStart = 0;
+
+/**
+ * From now on, row blocks go into shared memories with query regions for up to
+ * `workers` worker threads, so a pool's `shareRows` adopts them instead of
+ * holding a second copy (1.5 GB at 1M × 384). For processes that open pools.
+ */
+export function shareRowsFromStart(workers: number): void {
+  sharedFromStart = Math.max(sharedFromStart, Math.max(0, Math.floor(workers)));
 }
 
 /**
@@ -147,8 +165,14 @@ export interface SharedRows {
  */
 export function shareRows(data: Float32Array, dim: number, workers: number): SharedRows | undefined {
   if (dim === 0 || !sharedSimdAvailable()) return undefined;
+  const region = up4(dim);
+  const res = residency(data, dim);
+  if (res !== undefined && res.regions >= workers && res.wasm.memory.buffer instanceof SharedArrayBuffer) {
+    // Allocated shared (shareRowsFromStart): the block itself, with the regions after its rows.
+    const rowsEnd = res.wasm.f32.length - res.regions * region;
+    if (rowsEnd - res.base === data.length) return { memory: res.wasm.memory, dim, length: data.length, base: res.base, queries: Array.from({ length: workers }, (_, t) => rowsEnd + t * region) };
+  }
   const base = blockScratch(dim).floats;
-  const region = (dim + 3) & ~3;
   const floats = base + data.length + workers * region;
   if (floats > MAX_RESIDENT_FLOATS) return undefined;
   try {
@@ -167,7 +191,7 @@ export function shareRows(data: Float32Array, dim: number, workers: number): Sha
 export function adoptSharedRows(shared: SharedRows, t: number): Float32Array {
   const wasm = new WasmF32(shared.base + shared.length + shared.queries.length * ((shared.dim + 3) & ~3), { memory: shared.memory });
   const rows = wasm.f32.subarray(shared.base, shared.base + shared.length);
-  RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: shared.base, dim: shared.dim, query: shared.queries[t - 1] });
+  RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: shared.base, dim: shared.dim, query: shared.queries[t - 1], regions: 0 });
   return rows;
 }
 

@@ -5,6 +5,8 @@
  * searches already sent to it are answered.
  */
 import type { Library } from '../domain/model.js';
+import { availableParallelism } from 'node:os';
+import { shareRowsFromStart } from '../index/kernels.js';
 import { SearchPool } from '../index/pool.js';
 import type { SearchSpace, VectorIndex } from '../index/types.js';
 
@@ -37,7 +39,10 @@ export class QueryPools {
     private readonly threads: number | undefined,
     readonly offThread = false,
     private readonly libraries?: () => readonly string[],
-  ) {}
+  ) {
+    // Rows read from now on can be shared with the workers as they are, rather than copied once more.
+    shareRowsFromStart((threads ?? availableParallelism()) - 1);
+  }
 
   /**
    * The pool for `lib`'s index as it is now; null when these `queries` run on

@@ -192,15 +192,20 @@ export function documentRecord(d: Document): object {
  */
 export function encodeRecords(records: object[]): { json: Buffer; offsets: Uint32Array | null } {
   const parts = records.map((r) => JSON.stringify(r));
-  const json = Buffer.from(`[${parts.join(',')}]`);
-  if (json.length > 0xffffffff) return { json, offsets: null };
-  const offsets = new Uint32Array(parts.length + 1);
-  let at = 1;
+  // Written part by part: one joined string would hold the records twice and cannot pass 512 MiB (V8's limit).
+  let bytes = 2 + Math.max(0, parts.length - 1);
+  for (const p of parts) bytes += Buffer.byteLength(p);
+  const json = Buffer.allocUnsafe(bytes);
+  const offsets = bytes <= 0xffffffff ? new Uint32Array(parts.length + 1) : null;
+  let at = 0;
+  json[at++] = 0x5b; // [
   for (let i = 0; i < parts.length; i++) {
-    offsets[i] = at;
-    at += Buffer.byteLength(parts[i]) + 1;
+    if (i > 0) json[at++] = 0x2c; // ,
+    if (offsets) offsets[i] = at;
+    at += json.write(parts[i], at);
   }
-  offsets[parts.length] = json.length;
+  json[at++] = 0x5d; // ]
+  if (offsets) offsets[parts.length] = at;
   return { json, offsets };
 }
 

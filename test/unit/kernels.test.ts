@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
-import { METRICS, allocRows, distance, dot, l2sq, prepareData, prepareQuery, prepareRows, scan } from '../../src/index/kernels.js';
+import { METRICS, adoptSharedRows, allocRows, distance, dot, l2sq, prepareData, prepareQuery, prepareRows, scan, shareRows, shareRowsFromStart } from '../../src/index/kernels.js';
 import { TopK } from '../../src/index/topk.js';
 import { INDEX_KINDS } from '../../src/index/registry.js';
-import { BLOCK_QUERIES, WasmF32, blockScratch, interleaveQueries, simdAvailable } from '../../src/index/simd.js';
+import { BLOCK_QUERIES, WasmF32, blockScratch, interleaveQueries, sharedSimdAvailable, simdAvailable } from '../../src/index/simd.js';
 
 /** Float64 reference loops; also Σ|terms| to scale the float32-lane tolerance. */
 function naive(a: Float32Array, aOff: number, b: Float32Array, bOff: number, n: number): { dot: number; l2: number; absDot: number } {
@@ -218,5 +218,34 @@ describe('exact indexes over allocRows blocks', () => {
         }
       }
     }
+  });
+});
+
+describe('rows allocated shared (shareRowsFromStart)', () => {
+  it('a pool adopts the block as it is: no copy, worker regions after the rows, the same scan results', () => {
+    if (!sharedSimdAvailable()) return;
+    const dim = 37;
+    const rows = 600;
+    const plain = gauss(rows * dim, 0.5);
+    const before = allocRows(rows * dim, dim);
+    before.set(plain);
+    expect(shareRows(before, dim, 2)!.memory.buffer).not.toBe(before.buffer); // a plain block is copied
+    shareRowsFromStart(2);
+    const block = allocRows(rows * dim, dim);
+    block.set(plain);
+    const shared = shareRows(block, dim, 2)!;
+    expect(shared.memory.buffer).toBe(block.buffer);
+    expect(shared.queries.every((at) => at >= shared.base + rows * dim)).toBe(true);
+    expect(shareRows(block, dim, 3)!.memory.buffer).not.toBe(block.buffer); // more workers than regions: a copy
+    const view = adoptSharedRows(shared, 2);
+    const q = gauss(dim);
+    for (const metric of METRICS) {
+      const a = new TopK(10);
+      const b = new TopK(10);
+      scan(metric, q, view, dim, 0, rows, a);
+      scan(metric, q, block, dim, 0, rows, b);
+      expect(a.drain()).toEqual(b.drain());
+    }
+    expect(Array.from(block)).toEqual(Array.from(plain));
   });
 });

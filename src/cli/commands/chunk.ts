@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { VectorArena } from '../../domain/arena.js';
 import { InvalidInput } from '../../domain/errors.js';
 import type { ChunkView, NewChunk } from '../../domain/types.js';
 import { ON_CONFLICT, outcomeCounts } from '../../domain/types.js';
@@ -76,11 +77,12 @@ Examples:
         items = [];
         // Embeddings are checked while the parser thread reads on (as float32: half the memory of the parsed doubles).
         const { dim } = await svc.getLibrary(o.lib);
+        const arena = new VectorArena(dim);
         const reading = progressCounter('reading lines:');
         try {
           for await (const [n, obj] of stdinObjects('{"text": "hello"}')) {
             checkKeys(obj, [...CHUNK_FIELDS, ...VIEW_FIELDS], `line ${n}`);
-            const embedding = obj.embedding === undefined ? undefined : checkEmbedding(obj.embedding, dim, `line ${n}`);
+            const embedding = obj.embedding === undefined ? undefined : checkEmbedding(obj.embedding, dim, `line ${n}`, arena.take());
             items.push({ id: obj.id, doc_id: obj.doc_id, text: obj.text, embedding, metadata: obj.metadata, tags: obj.tags } as NewChunk);
             lines.push(n);
             reading.tick(items.length);
