@@ -10,11 +10,14 @@
  *   word Q + 4 + e·S ..    element e (slot e), S = L + Q:
  *     [count | M0 neighbour slots | pad to L]  L = 1 + M0 rounded up to 4
  *     [the vector, zero-padded to Q words]
+ *   then                   squared norms (f32, one per slot), the workers'
+ *                          query scratch, a walk region per thread (walk.ts)
  *   built (and stored): int8 vectors, Q = dim rounded up to 16, / 4
  *   while building:     float32 vectors, Q = dim rounded up to 4
  *
  * Level 0 sits beside each vector (locality, as in hnswlib's
- * `data_level0_memory_`). Upper levels live apart in `upper` (Int32Array):
+ * `data_level0_memory_`); its beam search runs in WebAssembly over this
+ * block (walk.ts), with searchLayer's JS walk as the fallback. Upper levels live apart in `upper` (Int32Array):
  * element e with level l > 0 owns l lists of [count | M neighbour slots] at
  * `upperOff[e]`, levels 1..l in order. `levels` (Int32Array, one per slot) is
  * stored; `upperOff` is its prefix sum.
@@ -56,6 +59,8 @@ import { BuildThreads, PlanBuffer } from './build-threads.js';
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { SignCodes, keepSmallest } from './signcodes.js';
 import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
+import { DESC, DESC_WORDS, bindWalks, wasmWalkAvailable } from './walk.js';
+import type { Walks } from './walk.js';
 import type { WasmMemory } from './simd.js';
 import type { TopK } from './topk.js';
 import { allows, forEachSet } from './types.js';
@@ -175,6 +180,13 @@ class Heap {
     this.id = new Int32Array(Math.max(4, capacity));
   }
 
+  /** Moves the heap (emptied) onto these arrays: a walk region's, which the WebAssembly walk fills too (walk.ts). */
+  bind(d: Float64Array, id: Int32Array): void {
+    this.d = d;
+    this.id = id;
+    this.size = 0;
+  }
+
   /** True when a ranks above b (closer to the root). */
   private above(a: number, b: number): boolean {
     return this.max ? a > b : a < b;
@@ -267,6 +279,15 @@ export class HnswIndex implements VectorIndex {
   private entry: number;
   private tags: Uint16Array;
   private epoch = 0;
+  /** Words of a walk region per thread (walk.ts), 0 without the WebAssembly walk. */
+  private walkWords = 0;
+  /** The WebAssembly walks over this thread's region, or null (the JS walk). */
+  private walks: Walks | null = null;
+  /** Byte offset of this thread's walk descriptor. */
+  private walkDesc = 0;
+  /** Word offset of this thread's dead-slot bitmap, and the slot map it was made from. */
+  private deadAt = 0;
+  private deadOf: Int32Array | null = null;
   /** While an update links slots of a quantized index: distance between two rows (slot = row). */
   private pair: ((a: number, b: number) => number) | null = null;
   private readonly cand = new Heap(256, false);
@@ -302,14 +323,15 @@ export class HnswIndex implements VectorIndex {
     this.vecBytes = up16(dim);
     this.scales = new Float32Array(dim);
     this.sqnorms = new Float32Array(slots);
+    this.tags = new Uint16Array(slots);
     if (typeof format === 'object') {
       // A worker's view: every array is the shared one; only the query scratch, tags and heaps are its own.
       const { shared, thread } = format;
       this.ip = shared.ip;
-      this.bindShared(new WasmF32(shared.words, { memory: shared.memory }), shared.words, thread, shared.format);
+      this.walkWords = shared.walkWords;
+      this.bindShared(new WasmF32(shared.words, { memory: shared.memory }), shared.words, thread, shared.threads, shared.format);
       this.upperOff = shared.upperOff;
       this.scales = shared.scales;
-      this.sqnorms = shared.sqnorms;
       this.sqMax = shared.sqMax;
       this.maxLevel = entry < 0 ? -1 : levels[entry];
     } else {
@@ -325,7 +347,6 @@ export class HnswIndex implements VectorIndex {
       this.maxLevel = maxLevel;
     }
     this.entry = entry;
-    this.tags = new Uint16Array(slots);
     this.sel = new Int32Array(this.maxM0 + 1);
     this.batch = new Int32Array(Math.max(this.maxM0, 32) + 4);
   }
@@ -333,33 +354,99 @@ export class HnswIndex implements VectorIndex {
   /**
    * A fresh zeroed block in `format` (see the layout at the top); with
    * `threads` > 1 in a shared memory with a scratch region per worker after
-   * the slots (see share), when shared memory is available. Returns the threads the block serves.
+   * the slots (see share), when shared memory is available. Returns the
+   * threads the block serves. The squared norms move with it.
    */
   private allocate(format: 'f32' | 'i8', threads = 1): number {
-    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
-    this.format = format;
-    this.stride = this.linkWords + vecWords;
-    this.qAt = 0;
-    this.out = vecWords;
-    this.base = this.out + 4;
-    const used = this.base + this.slots * this.stride;
-    if (threads > 1 && sharedSimdAvailable() && (used + (threads - 1) * this.base) * 4 <= 2 ** 32) {
-      const words = used + (threads - 1) * this.base;
+    this.setFormat(format);
+    this.walkWords = wasmWalkAvailable() ? walkRegionWords(this.slots, this.maxM0) : 0;
+    const sqnorms = this.sqnorms;
+    if (threads > 1 && sharedSimdAvailable() && this.blockWords(threads) * 4 <= 2 ** 32) {
+      const words = this.blockWords(threads);
       try {
-        this.bindShared(new WasmF32(words, { shared: true }), words, 0, format);
+        this.bindShared(new WasmF32(words, { shared: true }), words, 0, threads, format);
+        this.sqnorms.set(sqnorms);
         return threads;
       } catch {
         // No address space for a shared memory: one thread.
       }
     }
-    const words = used;
+    const words = this.blockWords(1);
     this.wasm = residentBlock(words);
     this.dropCodes();
     const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
+    this.bindViews(buf, 0, 1);
+    this.sqnorms.set(sqnorms);
+    return 1;
+  }
+
+  /** Format, stride and the front scratch (query, then the 4 batch results) of `format`. */
+  private setFormat(format: 'f32' | 'i8'): void {
+    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
+    this.format = format;
+    this.stride = this.linkWords + vecWords;
+    this.base = vecWords + 4;
+  }
+
+  /** Word offset of the squared norms, just after the slots. */
+  private sqAt(): number {
+    return this.base + this.slots * this.stride;
+  }
+
+  /**
+   * Words of a block serving `threads`:
+   *
+   *   [scratch 0 | slots … | sqnorms | scratch 1 | … | scratch threads-1 | walk 0 | … | walk threads-1]
+   *
+   * a scratch being Q + 4 words (= base), a walk region walkWords (walk.ts; none without the WebAssembly walk).
+   */
+  private blockWords(threads: number): number {
+    return this.sqAt() + this.slots + (threads - 1) * this.base + threads * this.walkWords;
+  }
+
+  /**
+   * Binds the typed-array views to `buf` (the whole block), this thread's
+   * query scratch and walk region (`thread` of `threads`): the tags and
+   * heaps then live in the walk region, where the WebAssembly walk reads them.
+   */
+  private bindViews(buf: Float32Array, thread: number, threads: number): void {
+    const words = buf.length;
+    const vecWords = this.base - 4;
     this.f32 = buf;
     this.i32 = new Int32Array(buf.buffer, buf.byteOffset, words);
     this.i8 = new Int8Array(buf.buffer, buf.byteOffset, words * 4);
-    return 1;
+    const sqAt = this.sqAt();
+    this.sqnorms = new Float32Array(buf.buffer, buf.byteOffset + sqAt * 4, this.slots);
+    this.qAt = thread === 0 ? 0 : sqAt + this.slots + (thread - 1) * this.base;
+    this.out = this.qAt + vecWords;
+    this.walks = null;
+    this.deadOf = null;
+    if (this.walkWords === 0 || this.wasm === null) return;
+    const walks = bindWalks(this.wasm);
+    if (walks === null) return;
+    const at = sqAt + this.slots + (threads - 1) * this.base + thread * this.walkWords;
+    const r = walkRegion(at, this.slots, this.maxM0);
+    const b = buf.buffer;
+    this.tags = new Uint16Array(b, r.tags * 4, this.slots);
+    this.cand.bind(new Float64Array(b, r.candD * 4, this.slots + 1), new Int32Array(b, r.candId * 4, this.slots + 1));
+    this.res.bind(new Float64Array(b, r.resD * 4, this.slots + 1), new Int32Array(b, r.resId * 4, this.slots + 1));
+    this.epoch = 0;
+    const desc = this.i32.subarray(r.desc, r.desc + DESC_WORDS);
+    desc[DESC.base] = this.base * 4;
+    desc[DESC.stride] = this.stride * 4;
+    desc[DESC.vecOff] = this.linkWords * 4;
+    desc[DESC.vlen] = this.format === 'i8' ? this.vecBytes : up4(this.dim);
+    desc[DESC.tags] = r.tags * 4;
+    desc[DESC.candD] = r.candD * 4;
+    desc[DESC.candId] = r.candId * 4;
+    desc[DESC.resD] = r.resD * 4;
+    desc[DESC.resId] = r.resId * 4;
+    desc[DESC.sq] = sqAt * 4;
+    desc[DESC.batch] = r.batch * 4;
+    desc[DESC.out] = this.out * 4;
+    this.walkDesc = r.desc * 4;
+    this.deadAt = r.dead;
+    this.walks = walks;
   }
 
   params(): Record<string, number> {
@@ -382,8 +469,8 @@ export class HnswIndex implements VectorIndex {
     if (this.format !== 'i8' || this.wasm === null || !sharedSimdAvailable()) return null;
     if (this.sharing !== null && this.sharing.threads >= threads) return this.sharing;
     this.loadAll();
-    const used = this.base + this.slots * this.stride;
-    const words = used + (threads - 1) * this.base;
+    const used = this.sqAt() + this.slots;
+    const words = this.blockWords(threads);
     if (words * 4 > 2 ** 32) return null;
     let wasm: WasmF32;
     try {
@@ -392,7 +479,7 @@ export class HnswIndex implements VectorIndex {
       return null;
     }
     wasm.f32.set(this.f32.subarray(0, used));
-    this.bindShared(wasm, words, 0, 'i8');
+    this.bindShared(wasm, words, 0, threads, 'i8');
     this.sharing = this.describeShared(wasm, words, threads);
     return this.sharing;
   }
@@ -403,7 +490,6 @@ export class HnswIndex implements VectorIndex {
     this.upper = inSharedMemory(this.upper);
     this.upperOff = inSharedMemory(this.upperOff);
     this.scales = inSharedMemory(this.scales);
-    this.sqnorms = inSharedMemory(this.sqnorms);
     return {
       memory: wasm.memory,
       words,
@@ -421,7 +507,7 @@ export class HnswIndex implements VectorIndex {
       upper: this.upper,
       upperOff: this.upperOff,
       scales: this.scales,
-      sqnorms: this.sqnorms,
+      walkWords: this.walkWords,
     };
   }
 
@@ -435,18 +521,11 @@ export class HnswIndex implements VectorIndex {
     return new HnswIndex(slots, dim, m, efConstruction, efSearch, entry, levels, upper, { shared, thread });
   }
 
-  /** Views of the `format` layout over `wasm` (`words` long), searching from scratch region `thread`. */
-  private bindShared(wasm: WasmF32, words: number, thread: number, format: 'f32' | 'i8'): void {
-    const vecWords = format === 'f32' ? up4(this.dim) : this.vecBytes / 4;
-    this.format = format;
-    this.stride = this.linkWords + vecWords;
-    this.base = vecWords + 4;
-    this.qAt = thread === 0 ? 0 : this.base + this.slots * this.stride + (thread - 1) * this.base;
-    this.out = this.qAt + vecWords;
+  /** Views of the `format` layout over `wasm` (`words` long, serving `threads`), searching from scratch region `thread`. */
+  private bindShared(wasm: WasmF32, words: number, thread: number, threads: number, format: 'f32' | 'i8'): void {
+    this.setFormat(format);
     this.wasm = wasm;
-    this.f32 = wasm.f32;
-    this.i32 = new Int32Array(wasm.f32.buffer, 0, words);
-    this.i8 = new Int8Array(wasm.f32.buffer, 0, words * 4);
+    this.bindViews(wasm.f32.subarray(0, words), thread, threads);
   }
 
   serialize(): SerializedIndex {
@@ -541,6 +620,12 @@ export class HnswIndex implements VectorIndex {
    */
   private searchLayer(q: number, ep: number, level: number, ef: number, dead: Int32Array | null): void {
     const epoch = this.nextEpoch();
+    const walks = this.walks;
+    if (level === 0 && walks !== null && this.paging === null) {
+      const walk = this.format === 'i8' ? (this.ip ? walks.i8ip : walks.i8l2) : this.ip ? walks.f32ip : walks.f32l2;
+      this.res.size = walk(q << 2, ep, ef, epoch, this.qStep, this.walkDesc, dead === null ? -1 : this.deadBits(dead) << 2);
+      return;
+    }
     const tags = this.tags;
     const cand = this.cand;
     const res = this.res;
@@ -588,6 +673,19 @@ export class HnswIndex implements VectorIndex {
         }
       }
     }
+  }
+
+  /** Word offset of this thread's bitmap of the slots `dead` marks (slotToRow -1), made once per slot map. */
+  private deadBits(dead: Int32Array): number {
+    if (this.deadOf !== dead) {
+      const at = this.deadAt;
+      const words = (this.slots + 31) >>> 5;
+      const bits = this.i32;
+      bits.fill(0, at, at + words);
+      for (let s = 0; s < this.slots; s++) if (dead[s] < 0) bits[at + (s >>> 5)] |= 1 << (s & 31);
+      this.deadOf = dead;
+    }
+    return this.deadAt;
   }
 
   /**
@@ -1617,7 +1715,38 @@ export interface SharedHnsw {
   upper: Int32Array;
   upperOff: Int32Array;
   scales: Float32Array;
-  sqnorms: Float32Array;
+  /** Words of each thread's walk region (0: the JS walk); the squared norms live in the block, after the slots. */
+  walkWords: number;
+}
+
+/**
+ * Word offsets of a walk region at word `at` (walk.ts): the descriptor, the
+ * batch of neighbour ids, the dead-slot bitmap, the u16 tags, and the two
+ * heaps (f64 keys, i32 ids; slots + 1 entries, more than a walk can hold),
+ * each part 16-byte aligned.
+ */
+function walkRegion(at: number, slots: number, maxM0: number) {
+  let next = up4(at);
+  const part = (words: number): number => {
+    const start = next;
+    next = up4(next + words);
+    return start;
+  };
+  const cap = slots + 1;
+  const desc = part(DESC_WORDS);
+  const batch = part(Math.max(maxM0, 32) + 4);
+  const dead = part((slots + 31) >>> 5);
+  const tags = part((slots + 1) >>> 1);
+  const candD = part(2 * cap);
+  const candId = part(cap);
+  const resD = part(2 * cap);
+  const resId = part(cap);
+  return { desc, batch, dead, tags, candD, candId, resD, resId, end: next };
+}
+
+/** Words a walk region takes, its alignment included. */
+function walkRegionWords(slots: number, maxM0: number): number {
+  return walkRegion(0, slots, maxM0).end + 4;
 }
 
 /** A copy of `a` in a SharedArrayBuffer, so worker threads read this one copy. */

@@ -22,6 +22,8 @@
  * bound leaves the final ranking to the exact kernels.
  */
 
+import { section, sleb, uleb, wasmName as name } from './wasm-asm.js';
+
 const LOCAL_A = 0;
 const LOCAL_B = 1;
 const LOCAL_N = 2;
@@ -35,30 +37,6 @@ const I32 = 0x7f;
 const F32 = 0x7d;
 const V128 = 0x7b;
 const F64 = 0x7c;
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
 
 const get = (i: number): number[] => [0x20, i];
 const set = (i: number): number[] => [0x21, i];
@@ -440,14 +418,6 @@ export function blockScratch(dim: number): { group: number; out: number; floats:
   const group = (dim + 3) & ~3;
   const out = group + BLOCK_QUERIES * ((dim & ~3) + 4 * (dim & 3));
   return { group, out, floats: out + blockTileRows(dim) * BLOCK_QUERIES };
-}
-
-function section(id: number, payload: number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
-}
-
-function name(s: string): number[] {
-  return [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 }
 
 /**
