@@ -22,7 +22,7 @@
  * bound leaves the final ranking to the exact kernels.
  */
 
-import { section, sleb, uleb, wasmName as name } from './wasm-asm.js';
+import { compiledOnce, section, sleb, uleb, wasmName as name } from './wasm-asm.js';
 
 const LOCAL_A = 0;
 const LOCAL_B = 1;
@@ -469,8 +469,6 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
-const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
-
 /**
  * The module's bytes as the CLI bundle carries them (scripts/bundle.mjs defines
  * this as kernelModuleBytes' base64, plain and shared): assembling them costs a
@@ -483,17 +481,10 @@ function moduleBytes(shared: boolean): Uint8Array {
   return prebuilt ? Buffer.from(shared ? prebuilt.shared : prebuilt.plain, 'base64') : kernelModuleBytes(shared);
 }
 
+const compiledKernels = compiledOnce(moduleBytes);
+
 function kernelModule(shared = false): WebAssembly.Module | null {
-  const which = shared ? 'shared' : 'plain';
-  if (compiled[which] === undefined) {
-    try {
-      const bytes = moduleBytes(shared);
-      compiled[which] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-    } catch {
-      compiled[which] = null;
-    }
-  }
-  return compiled[which] ?? null;
+  return compiledKernels(shared);
 }
 
 /** A WebAssembly memory, as posted to worker threads (only shared ones can be). */

@@ -22,7 +22,7 @@
  * dead the byte offset of a bitmap of slots to walk through but never return,
  * or -1. Heaps are binary heaps over (f64 key, i32 id), as hnsw.ts's Heap.
  */
-import { F64, Func, I32, OP, call, f32Load, f64Load, f64Store, f64c, i32Load, i32Load16u, i32Store, i32Store16, i32c, moduleBytes } from './wasm-asm.js';
+import { F64, Func, I32, OP, call, compiledOnce, f32Load, f64Load, f64Store, f64c, i32Load, i32Load16u, i32Store, i32Store16, i32c, moduleBytes } from './wasm-asm.js';
 import type { Code } from './wasm-asm.js';
 import type { WasmF32, WasmMemory } from './simd.js';
 
@@ -237,20 +237,7 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
-const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
-
-function walkModule(shared: boolean): WebAssembly.Module | null {
-  const which = shared ? 'shared' : 'plain';
-  if (compiled[which] === undefined) {
-    try {
-      const bytes = walkModuleBytes(shared);
-      compiled[which] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-    } catch {
-      compiled[which] = null;
-    }
-  }
-  return compiled[which] ?? null;
-}
+const walkModule = compiledOnce(walkModuleBytes);
 
 /** (q, ep, ef, epoch, step, desc, dead) → the res heap's size; see the top of this file. */
 export type WalkFn = (q: number, ep: number, ef: number, epoch: number, step: number, desc: number, dead: number) => number;

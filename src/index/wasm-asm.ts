@@ -244,3 +244,31 @@ export function moduleBytes(
   ];
   return new Uint8Array(bytes);
 }
+
+// The project's lib settings (ES2022, node types) do not declare WebAssembly.
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  function validate(bytes: Uint8Array): boolean;
+}
+
+/**
+ * Compiles a module's plain and shared variants once each, on first use;
+ * null for a variant this engine cannot validate or compile (no SIMD, no threads).
+ */
+export function compiledOnce(bytesOf: (shared: boolean) => Uint8Array): (shared: boolean) => WebAssembly.Module | null {
+  const compiled: { plain?: WebAssembly.Module | null; shared?: WebAssembly.Module | null } = {};
+  return (shared) => {
+    const which = shared ? 'shared' : 'plain';
+    if (compiled[which] === undefined) {
+      try {
+        const bytes = bytesOf(shared);
+        compiled[which] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+      } catch {
+        compiled[which] = null;
+      }
+    }
+    return compiled[which] ?? null;
+  };
+}
