@@ -166,11 +166,12 @@ export interface SharedRows {
 export function shareRows(data: Float32Array, dim: number, workers: number): SharedRows | undefined {
   if (dim === 0 || !sharedSimdAvailable()) return undefined;
   const region = up4(dim);
+  const regionsFrom = (at: number): number[] => Array.from({ length: workers }, (_, t) => at + t * region);
   const res = residency(data, dim);
   if (res !== undefined && res.regions >= workers && res.wasm.memory.buffer instanceof SharedArrayBuffer) {
     // Allocated shared (shareRowsFromStart): the block itself, with the regions after its rows.
     const rowsEnd = res.wasm.f32.length - res.regions * region;
-    if (rowsEnd - res.base === data.length) return { memory: res.wasm.memory, dim, length: data.length, base: res.base, queries: Array.from({ length: workers }, (_, t) => rowsEnd + t * region) };
+    if (rowsEnd - res.base === data.length) return { memory: res.wasm.memory, dim, length: data.length, base: res.base, queries: regionsFrom(rowsEnd) };
   }
   const base = blockScratch(dim).floats;
   const floats = base + data.length + workers * region;
@@ -178,7 +179,7 @@ export function shareRows(data: Float32Array, dim: number, workers: number): Sha
   try {
     const wasm = new WasmF32(floats, { shared: true });
     wasm.f32.set(data, base);
-    return { memory: wasm.memory, dim, length: data.length, base, queries: Array.from({ length: workers }, (_, t) => base + data.length + t * region) };
+    return { memory: wasm.memory, dim, length: data.length, base, queries: regionsFrom(base + data.length) };
   } catch {
     return undefined;
   }
@@ -189,7 +190,7 @@ export function shareRows(data: Float32Array, dim: number, workers: number): Sha
  * single-query scratch is worker `t`'s region (`rowScorer` and `scan` use it).
  */
 export function adoptSharedRows(shared: SharedRows, t: number): Float32Array {
-  const wasm = new WasmF32(shared.base + shared.length + shared.queries.length * ((shared.dim + 3) & ~3), { memory: shared.memory });
+  const wasm = new WasmF32(shared.base + shared.length + shared.queries.length * up4(shared.dim), { memory: shared.memory });
   const rows = wasm.f32.subarray(shared.base, shared.base + shared.length);
   RESIDENT.set(rows.buffer as ArrayBuffer, { wasm, base: shared.base, dim: shared.dim, query: shared.queries[t - 1], regions: 0 });
   return rows;

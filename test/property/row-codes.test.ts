@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptSnapshot } from '../../src/domain/errors.js';
 import { seededRandom } from '../../src/domain/random.js';
-import { distance } from '../../src/index/kernels.js';
-import type { Metric } from '../../src/index/kernels.js';
+import { METRICS, distance } from '../../src/index/kernels.js';
 import { CodedRows, makeRowCodes } from '../../src/index/rowcodes.js';
 import { TopK } from '../../src/index/topk.js';
 import { nearestRows, VdbService } from '../../src/service/service.js';
@@ -13,7 +12,6 @@ import type { StoreTuning } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { makeSpace, oracle, prepareQuery } from '../helpers/oracle.js';
 
-const METRICS: Metric[] = ['l2', 'cosine', 'dot'];
 
 /** Small integer coordinates (duplicates, exact ties) or Gaussian ones of any scale. */
 const dataset = fc
