@@ -34,7 +34,7 @@ export function checkEmbedding(value: unknown, dim: number, where?: string, into
     if (Math.abs(x) > FLOAT32_MAX) {
       throw new InvalidInput(prefix(where, `embedding[${i}] is ${x}, beyond float32 range (±3.4e38)`));
     }
-    out[i] = x;
+    if (out !== value) out[i] = x;
   }
   return out;
 }
