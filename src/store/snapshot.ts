@@ -53,7 +53,7 @@ import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
 import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows, Replication } from '../domain/model.js';
-import { hashesByRow, hashInto, ID_ENTRY_WORDS, idRowsBy, idTableProblem, idTableRows } from './id-table.js';
+import { hashesByRow, hashInto, ID_ENTRY_WORDS, idRowsBy, idTableProblem } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
@@ -557,13 +557,17 @@ interface U32Later {
   close(): void;
 }
 
-/** Elements read one by one before `U32Later` reads the whole array: past this, a whole read costs less. */
-const ELEMENT_READS_BEFORE_WHOLE = 1024;
+/**
+ * Pages `U32Later` reads one at a time, as a share of the array's pages (at least 16), before it reads the whole
+ * array: a page read alone costs a few times its share of one whole read, so past this the whole read is cheaper.
+ */
+const PAGE_SHARE_BEFORE_WHOLE = 1 / 4;
 
 /**
  * `optionalU32`, read on first use: a sidecar is opened now (and its size
  * checked) but read page by page for single elements (a cold query needs two
- * offsets and a seq per record it reads), whole for the rest.
+ * offsets, a seq and an id-table search per record it reads), whole once
+ * enough pages were read alone, and whole for the uses that need all.
  */
 function u32Later(rawArray: unknown, length: number, where: string, ctx: Decoding): U32Later | null {
   if (rawArray === null || rawArray === undefined) return null;
@@ -584,14 +588,15 @@ function u32Later(rawArray: unknown, length: number, where: string, ctx: Decodin
   };
   const page = new Uint32Array(PAGE_BYTES / 4);
   let pageAt = -1;
-  let reads = 0;
+  let pageReads = 0;
+  const maxPageReads = Math.max(16, Math.ceil((ref.bytes / PAGE_BYTES) * PAGE_SHARE_BEFORE_WHOLE));
   return {
     at: (i) => {
       if (whole !== null) return whole[i];
       if (!(i >= 0 && i < length)) return ctx.fail(`${where}: element ${i} is past its end`);
-      if (++reads > ELEMENT_READS_BEFORE_WHOLE) return all()[i];
       const p = Math.floor(i / page.length);
       if (p !== pageAt) {
+        if (++pageReads > maxPageReads) return all()[i];
         const bytes = new Uint8Array(page.buffer, 0, Math.min(PAGE_BYTES, ref.bytes - p * PAGE_BYTES));
         pageAt = -1;
         ctx.guard(where, () => file.readRange(bytes, p * PAGE_BYTES));
@@ -615,40 +620,23 @@ type IdTable = { kind: 'hash'; rows: (id: string) => number[]; verified: () => U
 function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx: Decoding): IdTable {
   if (raw.id_hashes !== undefined && raw.id_hashes !== null) {
     const where = `${at}.id_hashes`;
-    const words = count * ID_ENTRY_WORDS;
-    const ref = ctx.refOf(raw.id_hashes, where);
-    let table = ref ? null : optionalU32(raw.id_hashes, words, where, ctx);
-    if (ref && (ref.dtype !== 'u32' || ref.bytes !== words * 4)) ctx.fail(`${where} must be ${words} u32 values`);
-    // Opened now, like every sidecar; entries are read page by page (each page checked) until the whole table is read.
-    const file = ref ? ctx.access!.open(ref, where) : null;
-    const entry = new Uint8Array(ID_ENTRY_WORDS * 4);
-    const words3 = new Uint32Array(entry.buffer);
-    const whole = (): Uint32Array => {
-      if (table === null) {
-        table = ctx.guard(where, () => viewAs('u32', file!.read(0), ref!.bytes) as Uint32Array);
-        file!.close();
-      }
-      return table;
-    };
+    const table = u32Later(raw.id_hashes, count * ID_ENTRY_WORDS, where, ctx)!;
     let checked = false;
     const verified = (): Uint32Array => {
       if (!checked) {
-        const problem = idTableProblem(whole(), count);
+        const problem = idTableProblem(table.all(), count);
         if (problem) ctx.fail(`${where} ${problem}`);
         checked = true;
       }
-      return table!;
+      return table.all();
     };
-    const rows = (id: string): number[] => {
-      if (table !== null) return idTableRows(table, id);
-      return ctx.guard(where, () =>
-        idRowsBy(count, (i, out) => {
-          file!.readRange(entry, i * ID_ENTRY_WORDS * 4);
-          out.set(words3);
-        }, id),
-      );
+    const entry = (i: number, out: Uint32Array): void => {
+      out[0] = table.at(i * 3);
+      out[1] = table.at(i * 3 + 1);
+      out[2] = table.at(i * 3 + 2);
     };
-    return { kind: 'hash', rows, verified, close: () => file?.close() };
+    const rows = (id: string): number[] => ctx.guard(where, () => idRowsBy(count, entry, id));
+    return { kind: 'hash', rows, verified, close: () => table.close() };
   }
   if (raw.ids === null || raw.ids === undefined) return null;
   const t = ctx.guard(`${at}.ids`, () => ctx.array(raw.ids, `${at}.ids`));
