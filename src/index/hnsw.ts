@@ -1163,6 +1163,9 @@ export class HnswIndex implements VectorIndex {
 
   private orderBuf = new Int32Array(0);
   private distBuf = new Float64Array(0);
+  /** A batch's earlier elements and their distances to the one being selected (selectElement). */
+  private mateIds = new Int32Array(0);
+  private mateDists = new Float64Array(0);
 
   private scratchOrder(n: number): Int32Array {
     if (this.orderBuf.length < n) this.orderBuf = new Int32Array(Math.max(n, 2 * this.orderBuf.length));
@@ -1440,6 +1443,22 @@ export class HnswIndex implements VectorIndex {
     const efc = this.efConstruction;
     const res = this.res;
     const sel = this.sel;
+    // Every level links at 0, where all the batch-mates are candidates: their distances once, four per kernel call.
+    const mates = x - from;
+    if (this.mateIds.length < mates) {
+      this.mateIds = new Int32Array(plan.maxBatch);
+      this.mateDists = new Float64Array(plan.maxBatch);
+    }
+    const mateIds = this.mateIds;
+    const mateDist = this.mateDists;
+    if (linked > 0) {
+      const nd = this.nd;
+      for (let i = 0; i < mates; i++) mateIds[i] = from + i;
+      for (let i = 0; i < mates; i += 4) {
+        this.dist4(q, mateIds, i, mates);
+        for (let k = 0; k < 4 && i + k < mates; k++) mateDist[i + k] = nd[k];
+      }
+    }
     for (let l = linked - 1; l >= 0; l--) {
       res.size = 0;
       if (l <= planned) {
@@ -1450,7 +1469,7 @@ export class HnswIndex implements VectorIndex {
       // Far batch-mates would only slow the heuristic.
       for (let y = from; y < x; y++) {
         if (this.levels[y] < l) continue;
-        const d = this.distTo(q, y);
+        const d = mateDist[y - from];
         if (res.size < efc || d < res.d[0]) {
           res.push(d, y);
           if (res.size > efc) res.pop();
