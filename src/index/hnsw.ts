@@ -25,8 +25,10 @@
  * Build: float32 SIMD distances (-dot for cosine/dot, squared L2 for l2),
  * hnswlib's insert and neighbour heuristic, in batches: a batch's elements
  * search the graph as it stood before the batch (on every core, see
- * build-threads.ts), then are linked in order with the batch's earlier
- * elements as extra candidates, so the index does not depend on the thread count. Then the vectors are quantized:
+ * build-threads.ts), then are linked with the batch's earlier elements as
+ * extra candidates, on every core too but as linking them one after another
+ * would (selectElement, linkGroup), so the index does not depend on the
+ * thread count. Then the vectors are quantized:
  * x[i] ≈ scales[i] · int8, scales[i] = max |x[i]| / 127 over the slots. A
  * query is q[i]·scales[i] ≈ qStep · int8, so q·x ≈ qStep · Σ int8·int8
  * (i32x4.dot_i16x8_s, four neighbours per call so their cache misses
@@ -1410,9 +1412,8 @@ export class HnswIndex implements VectorIndex {
    * entry to where linking the batch in order leaves it: element x links at
    * levels 0..min(levels[x], the top level after the elements before it),
    * none for the first element of all, and becomes the entry when it tops them.
-   * Returns the units laid out.
    */
-  private layOutLinks(s: number, e: number, link: LinkBuffer): number {
+  private layOutLinks(s: number, e: number, link: LinkBuffer): void {
     let unit = 0;
     for (let x = s; x < e; x++) {
       link.unitAt[x - s] = unit;
@@ -1424,7 +1425,6 @@ export class HnswIndex implements VectorIndex {
       }
     }
     link.unitAt[e - s] = unit;
-    return unit;
   }
 
   /**
