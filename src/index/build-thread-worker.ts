@@ -1,10 +1,10 @@
 /**
  * A worker thread of `BuildThreads` (build-threads.ts): a view of the shared
- * build block, then, for each batch signalled on the control block, its share
- * of the batch's plans; until told to stop.
+ * build block, then, for each phase signalled on the control block, its share
+ * of the phase's items; until told to stop.
  */
 import { parentPort } from 'node:worker_threads';
-import { CTRL, PlanBuffer, claim, tagOf } from './build-threads.js';
+import { CTRL, LinkBuffer, PHASE, PlanBuffer, claim, tagOf } from './build-threads.js';
 import type { BuildSetup } from './build-threads.js';
 import { HnswIndex } from './hnsw.js';
 
@@ -15,20 +15,26 @@ port.once('message', (m: BuildSetup) => {
   try {
     const index = HnswIndex.view(m.hnsw, m.thread);
     const plan = new PlanBuffer(m.efc, { ids: m.ids, dists: m.dists, unitAt: m.unitAt });
+    const l = m.link;
+    const link = new LinkBuffer(l.m, l.units, l.groups, plan.maxBatch, { ids: l.ids, unitAt: l.unitAt });
     Atomics.add(c, CTRL.ready, 1);
     let gen = 0;
     for (;;) {
       Atomics.wait(c, CTRL.gen, gen);
       gen = Atomics.load(c, CTRL.gen);
       if (Atomics.load(c, CTRL.stop) === 1) break;
-      // Read after gen: the batch is written before gen is bumped.
+      // Read after gen: the phase is written before gen is bumped.
+      const phase = Atomics.load(c, CTRL.phase);
+      const count = Atomics.load(c, CTRL.count);
       const s = Atomics.load(c, CTRL.s);
-      const count = Atomics.load(c, CTRL.e) - s;
+      const e = Atomics.load(c, CTRL.e);
       const entry = Atomics.load(c, CTRL.entry);
       const top = Atomics.load(c, CTRL.top);
       plan.start = s;
       for (let i = claim(c, tagOf(gen), count); i >= 0; i = claim(c, tagOf(gen), count)) {
-        index.planElement(s + i, entry, top, plan);
+        if (phase === PHASE.plan) index.planElement(s + i, entry, top, plan);
+        else if (phase === PHASE.select) index.selectElement(s + i, s, top, plan, link);
+        else index.linkGroup(i, s, e, link);
         Atomics.add(c, CTRL.finished, 1);
         Atomics.notify(c, CTRL.finished);
       }

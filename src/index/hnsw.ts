@@ -25,8 +25,10 @@
  * Build: float32 SIMD distances (-dot for cosine/dot, squared L2 for l2),
  * hnswlib's insert and neighbour heuristic, in batches: a batch's elements
  * search the graph as it stood before the batch (on every core, see
- * build-threads.ts), then are linked in order with the batch's earlier
- * elements as extra candidates, so the index does not depend on the thread count. Then the vectors are quantized:
+ * build-threads.ts), then are linked with the batch's earlier elements as
+ * extra candidates, on every core too but as linking them one after another
+ * would (selectElement, linkGroup), so the index does not depend on the
+ * thread count. Then the vectors are quantized:
  * x[i] ≈ scales[i] · int8, scales[i] = max |x[i]| / 127 over the slots. A
  * query is q[i]·scales[i] ≈ qStep · int8, so q·x ≈ qStep · Σ int8·int8
  * (i32x4.dot_i16x8_s, four neighbours per call so their cache misses
@@ -55,7 +57,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { envNumber } from '../domain/env.js';
-import { BuildThreads, PlanBuffer } from './build-threads.js';
+import { BuildThreads, LinkBuffer, PHASE, PlanBuffer } from './build-threads.js';
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { SignCodes, keepSmallest } from './signcodes.js';
 import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
@@ -157,6 +159,24 @@ function batchSize(inserted: number): number {
 }
 /** Fewer rows than this per thread and a build uses fewer threads. */
 const MIN_ROWS_PER_BUILD_THREAD = 2048;
+/** Groups of lists per build thread in a batch's link phase: a thread the scheduler holds up leaves its share to the others. */
+const LINK_GROUPS_PER_THREAD = 4;
+
+/**
+ * Link units (one per element and level it links at) a batch of at most
+ * `maxBatch` elements can need: the sum of levels + 1 over the `maxBatch` highest levels.
+ */
+function linkUnitsBound(levels: Int32Array, maxBatch: number): number {
+  const count = new Int32Array(MAX_LEVEL + 1);
+  for (let e = 0; e < levels.length; e++) count[levels[e]]++;
+  let units = 0;
+  for (let level = MAX_LEVEL, left = maxBatch; level >= 0 && left > 0; level--) {
+    const take = Math.min(left, count[level]);
+    units += take * (level + 1);
+    left -= take;
+  }
+  return Math.max(units, 1);
+}
 
 /** Build threads: ctx.threads, else VDB_THREADS, else the machine's cores. */
 function buildThreads(ctx: BuildContext): number {
@@ -1145,6 +1165,9 @@ export class HnswIndex implements VectorIndex {
 
   private orderBuf = new Int32Array(0);
   private distBuf = new Float64Array(0);
+  /** A batch's earlier elements and their distances to the one being selected (selectElement). */
+  private mateIds = new Int32Array(0);
+  private mateDists = new Float64Array(0);
 
   private scratchOrder(n: number): Int32Array {
     if (this.orderBuf.length < n) this.orderBuf = new Int32Array(Math.max(n, 2 * this.orderBuf.length));
@@ -1191,7 +1214,6 @@ export class HnswIndex implements VectorIndex {
   /** Picks e's neighbours at `level` from this.res and links both ways; returns the nearest. */
   private connect(e: number, level: number): number {
     const arr = level === 0 ? this.i32 : this.upper;
-    const cap = level === 0 ? this.maxM0 : this.maxM;
     this.selectNeighbors(this.maxM);
     const sel = this.sel;
     const count = sel[0];
@@ -1199,30 +1221,38 @@ export class HnswIndex implements VectorIndex {
     const at = this.links(e, level);
     arr[at] = count;
     for (let j = 1; j <= count; j++) arr[at + j] = sel[j];
-    // sel is reused by the pruning below, so e's list (just written) is the source.
-    for (let j = 1; j <= count; j++) {
-      const nb = arr[at + j];
-      const nat = this.links(nb, level);
-      const ncount = arr[nat];
-      if (ncount < cap) {
-        arr[nat + 1 + ncount] = e;
-        arr[nat] = ncount + 1;
-        continue;
-      }
-      // Full: re-select among the old neighbours plus e, with the same heuristic.
-      const res = this.res;
-      res.size = 0;
-      res.push(this.pairDist(nb, e), e);
-      for (let i = 1; i <= ncount; i++) {
-        const o = arr[nat + i];
-        res.push(this.pairDist(nb, o), o);
-      }
-      this.selectNeighbors(cap);
-      const kept = sel[0];
-      arr[nat] = kept;
-      for (let i = 1; i <= kept; i++) arr[nat + i] = sel[i];
-    }
+    // sel is reused by linkBack, so e's list (just written) is the source.
+    for (let j = 1; j <= count; j++) this.linkBack(arr[at + j], e, level);
     return nearest;
+  }
+
+  /**
+   * Adds e to nb's list at `level`: appended while there is room, else the
+   * list is re-selected among its old neighbours and e with the same
+   * heuristic. Reads and writes nb's list only (and the vectors).
+   */
+  private linkBack(nb: number, e: number, level: number): void {
+    const arr = level === 0 ? this.i32 : this.upper;
+    const cap = level === 0 ? this.maxM0 : this.maxM;
+    const nat = this.links(nb, level);
+    const ncount = arr[nat];
+    if (ncount < cap) {
+      arr[nat + 1 + ncount] = e;
+      arr[nat] = ncount + 1;
+      return;
+    }
+    const res = this.res;
+    res.size = 0;
+    res.push(this.pairDist(nb, e), e);
+    for (let i = 1; i <= ncount; i++) {
+      const o = arr[nat + i];
+      res.push(this.pairDist(nb, o), o);
+    }
+    this.selectNeighbors(cap);
+    const sel = this.sel;
+    const kept = sel[0];
+    arr[nat] = kept;
+    for (let i = 1; i <= kept; i++) arr[nat + i] = sel[i];
   }
 
   /**
@@ -1296,13 +1326,14 @@ export class HnswIndex implements VectorIndex {
     const threads = wanted > 1 && BuildThreads.available() ? index.allocate('f32', wanted) : 1;
     for (let e = 0; e < n; e++) index.f32.set(space.data.subarray(e * dim, (e + 1) * dim), index.vec(e));
     const plan = new PlanBuffer(efc);
-    const pool = threads > 1 ? BuildThreads.start(index.describeShared(index.wasm as WasmF32, index.i32.length, threads), plan) : null;
+    const link = new LinkBuffer(m, linkUnitsBound(levels, plan.maxBatch), threads > 1 ? LINK_GROUPS_PER_THREAD * threads : 1, plan.maxBatch);
+    const pool = threads > 1 ? BuildThreads.start(index.describeShared(index.wasm as WasmF32, index.i32.length, threads), plan, link) : null;
     try {
       let reported = 0;
       for (let s = 0; s < n; ) {
         const entry = index.entry;
         const top = index.maxLevel;
-        // A batch: elements planned against the graph as it stands, then linked here in order (see planInsert).
+        // A batch: elements planned against the graph as it stands, then linked as if in order (see linkGroup).
         let e = s;
         let units = 0;
         const most = Math.min(batchSize(s), plan.maxBatch);
@@ -1315,9 +1346,19 @@ export class HnswIndex implements VectorIndex {
           plan.unitAt[x - s] = unit;
           if (x < e) unit += index.planUnits(x, top);
         }
-        if (pool) pool.plan(s, e, entry, top, (x) => index.planElement(x, entry, top, plan));
+        if (pool) pool.run(PHASE.plan, s, e, entry, top, e - s, (i) => index.planElement(s + i, entry, top, plan));
         else for (let x = s; x < e; x++) index.planElement(x, entry, top, plan);
-        for (let x = s; x < e; x++) index.linkPlanned(x, s, top, plan.unitAt[x - s], plan);
+        // planElement set the entry it was given; from here on it is the batch's.
+        index.entry = entry;
+        index.maxLevel = top;
+        index.layOutLinks(s, e, link);
+        if (pool) {
+          pool.run(PHASE.select, s, e, entry, top, e - s, (i) => index.selectElement(s + i, s, top, plan, link));
+          pool.run(PHASE.link, s, e, entry, top, link.groups, (g) => index.linkGroup(g, s, e, link));
+        } else {
+          for (let x = s; x < e; x++) index.selectElement(x, s, top, plan, link);
+          index.linkGroup(0, s, e, link);
+        }
         s = e;
         if (s - reported >= 1024 || s === n) ctx.onProgress?.((reported = s), n);
       }
@@ -1367,43 +1408,106 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Links x into the graph as it is now: at each level, from its planned
-   * candidates (found against the graph before the batch, whose top level was
-   * `top`) and the batch's elements before it (from `from`, already linked),
-   * with hnswlib's heuristic and back-links, as `insert` does.
+   * Lays out the link units of batch [s, e) (see LinkBuffer) and moves the
+   * entry to where linking the batch in order leaves it: element x links at
+   * levels 0..min(levels[x], the top level after the elements before it),
+   * none for the first element of all, and becomes the entry when it tops them.
    */
-  private linkPlanned(x: number, from: number, top: number, unit: number, plan: PlanBuffer): void {
-    const level = this.levels[x];
-    if (this.entry < 0) {
-      this.entry = x;
-      this.maxLevel = level;
-      return;
+  private layOutLinks(s: number, e: number, link: LinkBuffer): void {
+    let unit = 0;
+    for (let x = s; x < e; x++) {
+      link.unitAt[x - s] = unit;
+      const level = this.levels[x];
+      if (this.entry >= 0) unit += Math.min(level, this.maxLevel) + 1;
+      if (this.entry < 0 || level > this.maxLevel) {
+        this.entry = x;
+        this.maxLevel = level;
+      }
     }
-    const planned = top < 0 ? -1 : Math.min(level, top);
+    link.unitAt[e - s] = unit;
+  }
+
+  /**
+   * Selects element x's own neighbour lists into its link units (batch from
+   * `from`; `top`, the graph's top level before the batch): at each level,
+   * from its planned candidates and the batch's elements before it, kept to
+   * the ef_construction nearest as a search would, with hnswlib's heuristic.
+   * Reads vectors only, not the graph, so threads select a batch at once.
+   */
+  selectElement(x: number, from: number, top: number, plan: PlanBuffer, link: LinkBuffer): void {
+    const first = link.unitAt[x - from];
+    const linked = link.unitAt[x - from + 1] - first;
+    const planned = top < 0 ? -1 : Math.min(this.levels[x], top);
+    const unit = plan.unitAt[x - from];
     const q = this.vec(x);
     const efc = this.efConstruction;
     const res = this.res;
-    for (let l = Math.min(level, this.maxLevel); l >= 0; l--) {
+    const sel = this.sel;
+    // Every level links at 0, where all the batch-mates are candidates: their distances once, four per kernel call.
+    const mates = x - from;
+    if (this.mateIds.length < mates) {
+      this.mateIds = new Int32Array(plan.maxBatch);
+      this.mateDists = new Float64Array(plan.maxBatch);
+    }
+    const mateIds = this.mateIds;
+    const mateDist = this.mateDists;
+    if (linked > 0) {
+      const nd = this.nd;
+      for (let i = 0; i < mates; i++) mateIds[i] = from + i;
+      for (let i = 0; i < mates; i += 4) {
+        this.dist4(q, mateIds, i, mates);
+        for (let k = 0; k < 4 && i + k < mates; k++) mateDist[i + k] = nd[k];
+      }
+    }
+    for (let l = linked - 1; l >= 0; l--) {
       res.size = 0;
       if (l <= planned) {
         const u = unit + (planned - l);
         const at = u * (efc + 1);
         for (let i = 0; i < plan.ids[at]; i++) res.push(plan.dists[u * efc + i], plan.ids[at + 1 + i]);
       }
-      // Kept to the ef_construction nearest, as a search would: far batch-mates would only slow the heuristic.
+      // Far batch-mates would only slow the heuristic.
       for (let y = from; y < x; y++) {
         if (this.levels[y] < l) continue;
-        const d = this.distTo(q, y);
+        const d = mateDist[y - from];
         if (res.size < efc || d < res.d[0]) {
           res.push(d, y);
           if (res.size > efc) res.pop();
         }
       }
-      this.connect(x, l);
+      this.selectNeighbors(this.maxM);
+      link.ids.set(sel.subarray(0, sel[0] + 1), (first + l) * (link.m + 1));
     }
-    if (level > this.maxLevel) {
-      this.entry = x;
-      this.maxLevel = level;
+  }
+
+  /**
+   * Applies the writes of batch [from, to) to the lists of the slots in
+   * `group` (slot % link.groups): in element order, x's own lists from its
+   * link units, then x added to each selected neighbour's list (linkBack), as
+   * `connect` does. Writes to one list keep their order and lists of
+   * different groups do not meet, so the graph is the same however the
+   * groups are shared out.
+   */
+  linkGroup(group: number, from: number, to: number, link: LinkBuffer): void {
+    const groups = link.groups;
+    const ids = link.ids;
+    const width = link.m + 1;
+    for (let x = from; x < to; x++) {
+      const first = link.unitAt[x - from];
+      const linked = link.unitAt[x - from + 1] - first;
+      const own = x % groups === group;
+      for (let l = 0; l < linked; l++) {
+        const at = (first + l) * width;
+        const count = ids[at];
+        if (own) {
+          const arr = l === 0 ? this.i32 : this.upper;
+          arr.set(ids.subarray(at, at + count + 1), this.links(x, l));
+        }
+        for (let j = 1; j <= count; j++) {
+          const nb = ids[at + j];
+          if (nb % groups === group) this.linkBack(nb, x, l);
+        }
+      }
     }
   }
 
