@@ -119,15 +119,15 @@ export async function* stdinObjects(example: string): AsyncGenerator<[number, Re
 /**
  * `stdinObjects` in batches of up to `max` lines: a batch ends when no more
  * lines are parsed yet, so lines typed one by one are answered one by one;
- * `onWait` runs each time the reader is about to wait for input (a place to
- * flush output). A bad line ends the batch before it, then throws.
+ * `onWait` runs (and is awaited) each time the reader is about to wait for
+ * input: the place to finish and flush the answers so far. A bad line ends the batch before it, then throws.
  */
-export async function* stdinBatches(example: string, max: number, onWait: () => void): AsyncGenerator<[number, Record<string, unknown>][]> {
+export async function* stdinBatches(example: string, max: number, onWait: () => void | Promise<void>): AsyncGenerator<[number, Record<string, unknown>][]> {
   // Lines typed on a terminal are welcome: each batch is answered as soon as no more input is waiting.
   const parser = openStdin(example, true);
   try {
     for (;;) {
-      if (!parser.ready()) onWait();
+      if (!parser.ready()) await onWait();
       const first = await parser.next();
       if (first === null) return;
       const batch = [first];

@@ -237,7 +237,13 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
-const walkModule = compiledOnce(walkModuleBytes);
+/** The walk module's bytes assembled by scripts/bundle.mjs (base64, plain and shared); undefined outside the bundle. */
+declare const __VDB_WALK_BYTES__: { plain: string; shared: string } | undefined;
+
+const walkModule = compiledOnce((shared) => {
+  const prebuilt = typeof __VDB_WALK_BYTES__ === 'undefined' ? undefined : __VDB_WALK_BYTES__;
+  return prebuilt ? Buffer.from(shared ? prebuilt.shared : prebuilt.plain, 'base64') : walkModuleBytes(shared);
+});
 
 /** (q, ep, ef, epoch, step, desc, dead) → the res heap's size; see the top of this file. */
 export type WalkFn = (q: number, ep: number, ef: number, epoch: number, step: number, desc: number, dead: number) => number;

@@ -2,8 +2,9 @@
  * Generated ids: `lib_`, `chk_` or `doc_` + 16 hex digits, unique in the
  * whole database (user-chosen chunk and document ids are unique only in their
  * library). Seeded ids derive from the seed and `db.nextId`, which the
- * snapshot keeps, so they never repeat; unseeded ones come from Web Crypto.
+ * snapshot keeps, so they never repeat; unseeded ones are random (randomUint32).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Database } from '../domain/model.js';
 import { hash32 } from '../domain/random.js';
 
@@ -22,18 +23,36 @@ export function newId(db: Database, kind: IdKind, seed: string | undefined): str
   }
 }
 
-// Web Crypto is global in Node 20: no node:crypto import on the query path.
 // Drawn 1024 at a time: bulk inserts need two per id.
 const randomPool = new Uint32Array(1024);
 let randomLeft = 0;
 
-/** A random u32 from Web Crypto. */
+/** A random u32: from /dev/urandom where there is one, else Web Crypto. */
 export function randomUint32(): number {
   if (randomLeft === 0) {
-    globalThis.crypto.getRandomValues(randomPool);
+    fillRandom(randomPool);
     randomLeft = randomPool.length;
   }
   return randomPool[--randomLeft];
+}
+
+/**
+ * Fills `a` with random bytes. A read of /dev/urandom needs no module: the
+ * first use of Web Crypto loads its implementation, ~15 ms of every cold
+ * `chunk add` (a generated id) on a 2-core machine.
+ */
+function fillRandom(a: Uint32Array): void {
+  try {
+    const fd = openSync('/dev/urandom', 'r');
+    try {
+      if (readSync(fd, a) === a.byteLength) return;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // No /dev/urandom (Windows): Web Crypto below.
+  }
+  globalThis.crypto.getRandomValues(a);
 }
 
 function hex32(n: number): string {

@@ -2,6 +2,7 @@
  * The use cases. The CLI and the REST server only parse input, call one of
  * these methods and format the result; all validation and all data rules are here.
  */
+import { availableParallelism } from 'node:os';
 import { Conflict, InvalidFilter, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk, Database } from '../domain/model.js';
@@ -853,6 +854,19 @@ export interface SessionOptions {
   threads?: number;
   /** A filter ANDed into every query of the session (`query --stdin --where ...`). */
   filter?: FilterInput;
+  /**
+   * The caller keeps several `queryBatch` calls in flight (`query --stdin`):
+   * pooled HNSW searches all go to `threads` workers, so this thread parses,
+   * prepares and writes meanwhile instead of searching its share and waiting.
+   */
+  pipelined?: boolean;
+}
+
+/** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
+function sessionPools(opts: SessionOptions): QueryPools {
+  if (!opts.pipelined) return new QueryPools(opts.threads);
+  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  return threads >= 2 ? new QueryPools(threads + 1, true) : new QueryPools(threads);
 }
 
 /** Answers queries against one loaded library. */
@@ -877,7 +891,7 @@ export class QuerySession {
   ) {
     this.filter = opts.filter ? parseFilter(opts.filter) : null;
     this.ownPools = pools === undefined;
-    this.pools = pools ?? new QueryPools(opts.threads);
+    this.pools = pools ?? sessionPools(opts);
   }
 
   async query(input: QueryInput, where?: string): Promise<QueryResult> {

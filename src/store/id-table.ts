@@ -102,18 +102,52 @@ export function idTableProblem(table: Uint32Array, count: number): string | null
 
 /** Rows whose id hashes like `id` (almost always none or one): the candidates to confirm by reading. */
 export function idTableRows(table: Uint32Array, id: string): number[] {
+  const entry = (i: number, out: Uint32Array) => {
+    out[0] = table[i * 3];
+    out[1] = table[i * 3 + 1];
+    out[2] = table[i * 3 + 2];
+  };
+  return idRowsBy(table.length / ID_ENTRY_WORDS, entry, id);
+}
+
+/**
+ * `idTableRows` over a table of `entries` entries read one entry at a time
+ * (`read(i, out)` puts entry i's three words in out): a lookup in a table on
+ * disk reads about 20 entries, not the table. The entries the search passes
+ * must be in order among themselves: one that is not throws, rather than
+ * leaving an id unfound (order elsewhere is idTableProblem's, on whole reads;
+ * damage on disk, the page checksums').
+ */
+export function idRowsBy(entries: number, read: (i: number, out: Uint32Array) => void, id: string): number[] {
   const [lo, hi] = idHash(id);
+  const e = new Uint32Array(3);
+  // The hashes of the nearest entries passed below and above: every later probe lies between them.
+  let belowHi = 0;
+  let belowLo = 0;
+  let aboveHi = 0xffffffff;
+  let aboveLo = 0xffffffff;
+  const between = (h: number, l: number) => (h > belowHi || (h === belowHi && l >= belowLo)) && (h < aboveHi || (h === aboveHi && l <= aboveLo));
   let a = 0;
-  let b = table.length / ID_ENTRY_WORDS;
+  let b = entries;
   // First entry whose hash is not below (hi, lo).
   while (a < b) {
     const mid = (a + b) >>> 1;
-    const h = table[mid * 3 + 1];
-    if (h < hi || (h === hi && table[mid * 3] < lo)) a = mid + 1;
-    else b = mid;
+    read(mid, e);
+    if (!between(e[1], e[0])) throw new Error(`entry ${mid} is out of order`);
+    if (e[1] < hi || (e[1] === hi && e[0] < lo)) {
+      a = mid + 1;
+      [belowHi, belowLo] = [e[1], e[0]];
+    } else {
+      b = mid;
+      [aboveHi, aboveLo] = [e[1], e[0]];
+    }
   }
   const rows: number[] = [];
-  for (let i = a; i * 3 < table.length && table[i * 3] === lo && table[i * 3 + 1] === hi; i++) rows.push(table[i * 3 + 2]);
+  for (let i = a; i < entries; i++) {
+    read(i, e);
+    if (e[0] !== lo || e[1] !== hi) break;
+    rows.push(e[2]);
+  }
   return rows;
 }
 

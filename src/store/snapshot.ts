@@ -53,7 +53,7 @@ import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
 import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows, Replication } from '../domain/model.js';
-import { hashesByRow, hashInto, idTableProblem, idTableRows } from './id-table.js';
+import { hashesByRow, hashInto, ID_ENTRY_WORDS, idRowsBy, idTableProblem } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
@@ -62,7 +62,7 @@ import type { LaterWords, StoredTextIndex, TextIndexArrayName } from '../text/st
 import { ColumnSet } from '../filter/columns.js';
 import { CODE_PARAMS, codeStride, CodedRows } from '../index/rowcodes.js';
 import { decodeArray, encodeArray } from './codec.js';
-import { SidecarMissing, viewAs } from './sidecar.js';
+import { PAGE_BYTES, SidecarMissing, viewAs } from './sidecar.js';
 import type { OpenSidecar, SidecarFileRef } from './sidecar.js';
 
 export const SNAPSHOT_FORMAT = 'vdb-snapshot';
@@ -420,7 +420,7 @@ export function decodeDocument(doc: Record<string, unknown>, source: string, acc
       checkDocIds(chunks, lib, at, fail);
       lib.setRows(chunks, vectors);
     }
-    if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, array, arrayLater));
+    if (raw.index !== null && raw.index !== undefined) lib.setIndex(decodeIndex(raw.index, dim, `${at}.index`, fail, arrayLater));
     if (raw.text_index !== null && raw.text_index !== undefined) lib.text.stored = decodeTextIndex(raw.text_index, `${at}.text_index`, fail, arrayLater);
     if (isObject(raw.filter_columns)) {
       const where = `${at}.filter_columns`;
@@ -464,13 +464,15 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
   const { fail } = ctx;
   if (ref.dtype !== 'json') fail(`${at} must reference a json sidecar`);
   const file = ctx.access!.open(ref, at);
-  const offsets = optionalU32(raw.offsets, count + 1, `${at}.offsets`, ctx);
-  if (offsets && offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
+  const later = u32Later(raw.offsets, count + 1, `${at}.offsets`, ctx);
   // The pass over every offset waits for a use that relies on all of them (reading many records, a copy):
   // a cold query reads a few records, each checking its own two offsets. The file's crc32 vouches for its bytes.
   let ascending = false;
   const checkedOffsets = (): Uint32Array | null => {
-    if (offsets && !ascending) {
+    if (later === null) return null;
+    const offsets = later.all();
+    if (!ascending) {
+      if (offsets[count] !== ref.bytes) fail(`${at}.offsets does not end at the end of its records`);
       for (let i = 0; i < count; i++) if (offsets[i + 1] <= offsets[i]) fail(`${at}.offsets is not ascending`);
       ascending = true;
     }
@@ -488,11 +490,13 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
       if (!Array.isArray(list) || list.length !== count) throw new Error(`sidecar ${ref.file} does not hold ${count} ${noun}`);
       return list;
     },
-    readAt: offsets
+    readAt: later
       ? (i) => {
-          if (!(offsets[i] < offsets[i + 1])) fail(`${at}.offsets is not ascending at record ${i}`);
-          const bytes = Buffer.allocUnsafe(offsets[i + 1] - 1 - offsets[i]);
-          file.readRange(bytes, offsets[i]);
+          const from = later.at(i);
+          const to = later.at(i + 1);
+          if (!(from < to && to <= ref.bytes)) fail(`${at}.offsets is not ascending at record ${i}`);
+          const bytes = Buffer.allocUnsafe(to - 1 - from);
+          file.readRange(bytes, from);
           try {
             return JSON.parse(bytes.toString('utf8'));
           } catch (err) {
@@ -500,9 +504,9 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
           }
         }
       : null,
-    readEach: offsets
+    readEach: later
       ? (rows, each) => {
-          checkedOffsets();
+          const offsets = checkedOffsets()!;
           let block = Buffer.alloc(0);
           let blockFrom = 0;
           let blockTo = 0;
@@ -530,7 +534,10 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
       : null,
     file,
     offsets: checkedOffsets,
-    close: () => file.close(),
+    close: () => {
+      file.close();
+      later?.close();
+    },
   };
 }
 
@@ -541,26 +548,95 @@ function optionalU32(rawArray: unknown, length: number, where: string, ctx: Deco
   return a;
 }
 
+/** A u32 array of the manifest read on first use: element by element (a page at a time), or whole. */
+interface U32Later {
+  /** Element i, from the page holding it (each page read once in a row, checked against its crc32). */
+  at(i: number): number;
+  /** The whole array (read and checked once). */
+  all(): Uint32Array;
+  close(): void;
+}
+
+/**
+ * Pages `U32Later` reads one at a time, as a share of the array's pages (at least 16), before it reads the whole
+ * array: a page read alone costs a few times its share of one whole read, so past this the whole read is cheaper.
+ */
+const PAGE_SHARE_BEFORE_WHOLE = 1 / 4;
+
+/**
+ * `optionalU32`, read on first use: a sidecar is opened now (and its size
+ * checked) but read page by page for single elements (a cold query needs two
+ * offsets, a seq and an id-table search per record it reads), whole once
+ * enough pages were read alone, and whole for the uses that need all.
+ */
+function u32Later(rawArray: unknown, length: number, where: string, ctx: Decoding): U32Later | null {
+  if (rawArray === null || rawArray === undefined) return null;
+  const ref = ctx.refOf(rawArray, where);
+  if (!ref) {
+    const inline = optionalU32(rawArray, length, where, ctx)!;
+    return { at: (i) => inline[i], all: () => inline, close: () => undefined };
+  }
+  if (ref.dtype !== 'u32' || ref.bytes !== length * 4) return ctx.fail(`${where} must be ${length} u32 values`);
+  const file = ctx.access!.open(ref, where);
+  let whole: Uint32Array | null = null;
+  const all = (): Uint32Array => {
+    if (whole === null) {
+      whole = ctx.guard(where, () => viewAs('u32', file.read(0), ref.bytes) as Uint32Array);
+      file.close();
+    }
+    return whole;
+  };
+  const page = new Uint32Array(PAGE_BYTES / 4);
+  let pageAt = -1;
+  let pageReads = 0;
+  const maxPageReads = Math.max(16, Math.ceil((ref.bytes / PAGE_BYTES) * PAGE_SHARE_BEFORE_WHOLE));
+  return {
+    at: (i) => {
+      if (whole !== null) return whole[i];
+      if (!(i >= 0 && i < length)) return ctx.fail(`${where}: element ${i} is past its end`);
+      const p = Math.floor(i / page.length);
+      if (p !== pageAt) {
+        if (++pageReads > maxPageReads) return all()[i];
+        const bytes = new Uint8Array(page.buffer, 0, Math.min(PAGE_BYTES, ref.bytes - p * PAGE_BYTES));
+        pageAt = -1;
+        ctx.guard(where, () => file.readRange(bytes, p * PAGE_BYTES));
+        pageAt = p;
+      }
+      return page[i - p * page.length];
+    },
+    all,
+    close: () => file.close(),
+  };
+}
+
 /**
  * A library's id table: the hash table (id-table.ts), the older u64 table of generated ids, or none.
- * The hash table's order is checked by `verified`, once, before the first use that relies on it (a
- * lookup, a whole read, a copy): a cold query only confirms the records it reads against their entries.
+ * A lookup in the hash table reads the entries its search passes, each page checked against its crc32
+ * (and those entries against each other's order); the whole table is read, and its order checked, by
+ * `verified`, before the first use that relies on all of it (a whole read of the records, a copy).
  */
-type IdTable = { kind: 'hash'; table: Uint32Array; verified: () => Uint32Array } | { kind: 'u64'; table: BigUint64Array } | null;
+type IdTable = { kind: 'hash'; rows: (id: string) => number[]; verified: () => Uint32Array; close: () => void } | { kind: 'u64'; table: BigUint64Array } | null;
 
 function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx: Decoding): IdTable {
   if (raw.id_hashes !== undefined && raw.id_hashes !== null) {
-    const table = optionalU32(raw.id_hashes, count * 3, `${at}.id_hashes`, ctx)!;
+    const where = `${at}.id_hashes`;
+    const table = u32Later(raw.id_hashes, count * ID_ENTRY_WORDS, where, ctx)!;
     let checked = false;
     const verified = (): Uint32Array => {
       if (!checked) {
-        const problem = idTableProblem(table, count);
-        if (problem) ctx.fail(`${at}.id_hashes ${problem}`);
+        const problem = idTableProblem(table.all(), count);
+        if (problem) ctx.fail(`${where} ${problem}`);
         checked = true;
       }
-      return table;
+      return table.all();
     };
-    return { kind: 'hash', table, verified };
+    const entry = (i: number, out: Uint32Array): void => {
+      out[0] = table.at(i * 3);
+      out[1] = table.at(i * 3 + 1);
+      out[2] = table.at(i * 3 + 2);
+    };
+    const rows = (id: string): number[] => ctx.guard(where, () => idRowsBy(count, entry, id));
+    return { kind: 'hash', rows, verified, close: () => table.close() };
   }
   if (raw.ids === null || raw.ids === undefined) return null;
   const t = ctx.guard(`${at}.ids`, () => ctx.array(raw.ids, `${at}.ids`));
@@ -574,7 +650,7 @@ function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx:
 /** Rows that may hold `id` (see LazyRows.idCandidates). */
 function idCandidates(ids: IdTable, id: string): number[] | null {
   if (ids === null) return null;
-  if (ids.kind === 'hash') return idTableRows(ids.verified(), id);
+  if (ids.kind === 'hash') return ids.rows(id);
   // The older table holds generated ids only, without rows: it can rule an id out, not find it.
   return hasKey(ids.table, idKey(id)) ? null : [];
 }
@@ -582,7 +658,7 @@ function idCandidates(ids: IdTable, id: string): number[] | null {
 /** Whether the record read at `row` is the one the id table has there. */
 function inIdTable(ids: IdTable, id: string, row: number): boolean {
   if (ids === null) return true;
-  if (ids.kind === 'hash') return idTableRows(ids.table, id).includes(row);
+  if (ids.kind === 'hash') return ids.rows(id).includes(row);
   return hasKey(ids.table, idKey(id));
 }
 
@@ -628,10 +704,11 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   const vectorFile = vectorsRef ? ctx.access!.open(vectorsRef, `${at}.vectors`) : null;
   const codes = vectorFile ? rowCodesOf(rawCodes, count, lib, `${at}.row_codes`, ctx) : null;
   const ids = idTableOf(raw, count, `${at}.chunks`, ctx);
-  const seqs = optionalU32(raw.seqs, count, `${at}.chunks.seqs`, ctx);
-  // Checked on first use (index coverage, a copy): an exact query never needs them.
+  const laterSeqs = u32Later(raw.seqs, count, `${at}.chunks.seqs`, ctx);
+  // Read and checked on first use (index coverage, a copy): an exact query never needs them.
   let seqsChecked = false;
   const checkedSeqs = (): Uint32Array | null => {
+    const seqs = laterSeqs?.all() ?? null;
     if (seqs && !seqsChecked) {
       // Rows only ever appended to have ascending seqs, unique without a map of them.
       let ascending = count === 0 || seqs[count - 1] < nextSeq;
@@ -647,7 +724,8 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     return seqs;
   };
   const checkSeq = (chunk: Chunk, row: number): void => {
-    if (seqs && chunk.seq !== seqs[row]) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seqs[row]})`);
+    const seq = laterSeqs?.at(row);
+    if (seq !== undefined && chunk.seq !== seq) fail(`${at}.chunks[${row}].seq ${chunk.seq} differs from chunks.seqs (${seq})`);
   };
   const readAt = records.readAt;
   const readEach = records.readEach;
@@ -658,7 +736,7 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     if (copyable !== undefined) return copyable;
     const offsets = records.offsets();
     copyable =
-      offsets && ids?.kind === 'hash' && seqs && vectorFile
+      offsets && ids?.kind === 'hash' && laterSeqs && vectorFile
         ? {
             records: checked(records.file, `${at}.chunks`),
             offsets,
@@ -731,6 +809,8 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
       records.close();
       vectorFile?.close();
       codes?.close();
+      laterSeqs?.close();
+      if (ids?.kind === 'hash') ids.close();
     },
   };
 }
@@ -804,14 +884,17 @@ function lazyDocuments(raw: Record<string, unknown>, ref: SidecarFileRef, at: st
         whole ??= readAll();
         return whole.find((d) => d.id === id) ?? null;
       }
-      for (const row of idTableRows(ids.verified(), id)) {
+      for (const row of ids.rows(id)) {
         const doc = guard(`${at}[${row}]`, () => checkDocument(readAt(row), row, at, fail));
         if (doc.id === id) return doc;
       }
       return null;
     },
     all: () => whole ?? readAll(),
-    close: () => records.close(),
+    close: () => {
+      records.close();
+      if (ids?.kind === 'hash') ids.close();
+    },
   };
 }
 
@@ -897,15 +980,15 @@ function checkChunk(c: unknown, ci: number, nextSeq: number, at: string, fail: F
 }
 
 /**
- * The index's own arrays are read and checked on first use of `index`: a write
- * that only appends chunks to a large library never reads its graph.
+ * The index's own arrays are read and checked on first use of `index`, its
+ * slot seqs on first use of `slotSeqs`: a write that only appends chunks to a
+ * large library reads neither.
  */
 function decodeIndex(
   raw: unknown,
   dim: number,
   at: string,
   fail: Fail,
-  array: (raw: unknown, at: string) => IndexArray,
   arrayLater: (raw: unknown, at: string) => LaterArray,
 ): IndexState {
   if (!isObject(raw)) return fail(`${at} is not an object`);
@@ -914,18 +997,26 @@ function decodeIndex(
   if (!isObject(raw.params) || !isObject(raw.arrays)) return fail(`${at} lacks params or arrays`);
   const guarded = <T>(what: () => T): T => guardedBy(fail, at, what);
   const params = raw.params as Record<string, number>;
-  const { slotSeqs, pending } = guarded(() => {
-    const seqs = array(raw.slot_seqs, `${at}.slot_seqs`);
-    if (!(seqs instanceof Uint32Array)) throw new Error('slot_seqs must be u32');
+  const { laterSeqs, pending } = guarded(() => {
     const later = Object.entries(raw.arrays as Record<string, unknown>).map(([name, a]) => [name, arrayLater(a, `${at}.arrays.${name}`)] as const);
-    return { slotSeqs: seqs, pending: later };
+    return { laterSeqs: arrayLater(raw.slot_seqs, `${at}.slot_seqs`), pending: later };
   });
+  // Read on first use too (4 MB at 1M rows): a write that only appends chunks never needs them.
+  let seqs: Uint32Array | null = null;
+  const slotSeqs = (): Uint32Array =>
+    (seqs ??= guarded(() => {
+      const read = laterSeqs.read();
+      if (!(read instanceof Uint32Array)) throw new Error('slot_seqs must be u32');
+      return read;
+    }));
   let index: VectorIndex | null = null;
   return {
     type,
     built_at: str(raw.built_at, `${at}.built_at`, fail),
     coveredBelowSeq: int(raw.covered_below_seq, `${at}.covered_below_seq`, fail),
-    slotSeqs,
+    get slotSeqs(): Uint32Array {
+      return slotSeqs();
+    },
     // Only the options users set: the view needs no index arrays for them.
     params: Object.fromEntries(INDEX_KINDS[type].options.filter((o) => o.name in params).map((o) => [o.name, params[o.name]])),
     get index(): VectorIndex {
@@ -939,7 +1030,7 @@ function decodeIndex(
           if (later.source) sources[name] = later.source;
         }
         const built = INDEX_KINDS[type].from({ params, arrays, sources }, dim);
-        if (built.slots !== slotSeqs.length) throw new Error('slot_seqs does not match the index size');
+        if (built.slots !== slotSeqs().length) throw new Error('slot_seqs does not match the index size');
         return built;
       });
       return index;

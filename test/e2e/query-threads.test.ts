@@ -79,6 +79,17 @@ describe('query --stdin on hnsw, on worker threads', () => {
     }
   });
 
+  it('stops at a bad line with batches in flight as one thread does: the answers before it, its message, its exit code', () => {
+    const good = lines(230).trimEnd().split('\n');
+    const input = `${[...good.slice(0, 211), '{"embedding": [1, 2', ...good.slice(211)].join('\n')}\n`;
+    const one = run('cosine', input, { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' });
+    expect([one.code, one.stderr]).toEqual([3, expect.stringContaining('line 212: not valid JSON')]);
+    expect(one.stdout.trimEnd().split('\n')).toHaveLength(211);
+    const many = run('cosine', input, { VDB_THREADS: '2', VDB_STDIN_BATCH: '5' });
+    expect([many.code, many.stderr]).toEqual([one.code, one.stderr]);
+    expect(many.stdout).toBe(one.stdout);
+  });
+
   it('keeps the recall of the index (recall@10 against the exact order ≥ 0.9)', () => {
     const queries = Array.from({ length: 150 }, (_, i) => vector(i % 17));
     const r = run('cosine', `${queries.map((embedding) => JSON.stringify({ embedding, k: 10 })).join('\n')}\n`, { VDB_THREADS: '3' });

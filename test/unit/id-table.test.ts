@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildIdTable, hashesByRow, idHash, idTableProblem, idTableRows } from '../../src/store/id-table.js';
+import { buildIdTable, hashesByRow, idHash, idRowsBy, idTableProblem, idTableRows } from '../../src/store/id-table.js';
 
 const idArb = fc.oneof(
   fc.string({ minLength: 1, maxLength: 12 }),
@@ -47,5 +47,28 @@ describe('id tables', () => {
     const repeated = table.slice();
     repeated[5] = repeated[2];
     expect(idTableProblem(repeated, 4)).toMatch(/repeated/);
+  });
+
+  it('answer lookups entry by entry as from the whole table, reading about log2(n) entries, and refuse entries out of order on the way', () => {
+    const ids = Array.from({ length: 4096 }, (_, i) => `row-${i}`);
+    const table = buildIdTable(ids.length, (r) => ids[r]);
+    let reads = 0;
+    const read = (t: Uint32Array) => (i: number, out: Uint32Array) => {
+      reads++;
+      out.set(t.subarray(i * 3, i * 3 + 3));
+    };
+    for (const id of [...ids.slice(0, 300), 'absent', 'row-4096', '']) {
+      reads = 0;
+      expect(idRowsBy(ids.length, read(table), id)).toEqual(idTableRows(table, id));
+      expect(reads).toBeLessThanOrEqual(14);
+    }
+    // A search for an id in the first quarter goes below the middle entry, then probes the quarter entry: made
+    // larger than the middle one, it is out of order with what the search passed, and the lookup says so.
+    const n = ids.length;
+    const target = ids[table[5 * 3 + 2]];
+    const damaged = table.slice();
+    damaged.set(table.subarray((n - 1) * 3, n * 3), (n >>> 2) * 3);
+    expect(() => idRowsBy(n, read(damaged), target)).toThrow(/entry 1024 is out of order/);
+    expect(idRowsBy(n, read(table), target)).toEqual([table[5 * 3 + 2]]);
   });
 });

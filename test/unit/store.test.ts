@@ -157,6 +157,7 @@ describe('damaged sidecars and logs are reported, never overwritten', () => {
     ['flipped byte in the vectors', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.f32'))!), 5), /vectors: sidecar .*\.f32 fails its checksum \(damaged\)/, false],
     ['flipped byte in the chunk records', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.json'))!), 3), /chunks: sidecar .*\.json fails its checksum/, false],
     ['flipped byte in the id table', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.u32'))!), 3), /id_hashes: sidecar .*\.u32 fails its checksum/, true],
+    ['flipped byte in the row seqs', (dir) => flip(join(dir, chunkRef(dir, 'seqs')), 9), /seqs: sidecar .*\.u32 fails its checksum/, false],
     ['short sidecar', (dir, files) => truncateSync(join(dir, files.find((f) => f.endsWith('.f32'))!), 12), /has 12 bytes, the manifest says \d+ \(truncated\)/, true],
     ['missing sidecar', (dir, files) => unlinkSync(join(dir, files.find((f) => f.endsWith('.f32'))!)), /sidecar .*\.f32 is missing/, true],
     ['corrupt log record', (dir, files) => flip(join(dir, files.find((f) => f.endsWith('.log'))!), 40), /log .* is corrupt: record 1 at byte 16 fails its checksum/, true],
@@ -195,6 +196,36 @@ describe('damaged sidecars and logs are reported, never overwritten', () => {
     for (const f of Object.keys(before)) if (atLoad || !f.endsWith('.log')) expect(after[f].equals(before[f]), f).toBe(true);
   });
 });
+
+describe('damaged record offsets', () => {
+  it('are reported by the reads that use them (a record read alone, a compaction), and nothing is rewritten', async () => {
+    const path = fresh();
+    await seeded(path);
+    const dir = `${path}.d`;
+    flip(join(dir, chunkRef(dir, 'offsets')), 6);
+    const before = allFiles(path);
+    // Reading every record at once needs no offsets.
+    expect(load(path).libraries[0].chunks).toHaveLength(42);
+    const err = (() => {
+      try {
+        load(path).libraries[0].chunkAt(3);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(CorruptSnapshot);
+    expect((err as CorruptSnapshot).display).toMatch(/offsets: sidecar .*\.u32 fails its checksum/);
+    await expect(service(path).compact()).rejects.toBeInstanceOf(CorruptSnapshot);
+    const after = allFiles(path);
+    for (const f of Object.keys(before)) expect(after[f].equals(before[f]), f).toBe(true);
+  });
+});
+
+/** The sidecar file of the first library's chunks.<member> (read from the manifest beside the sidecar folder). */
+function chunkRef(dir: string, member: 'offsets' | 'seqs'): string {
+  const libs = manifest(dir.slice(0, -'.d'.length)).libraries as { chunks: Record<string, { file: string }> }[];
+  return libs[0].chunks[member].file;
+}
 
 function flip(file: string, at: number): void {
   const b = readFileSync(file);

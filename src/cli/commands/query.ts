@@ -12,6 +12,8 @@ import { FILTER_HELP, filterOptions } from './filter-options.js';
 
 /** Lines per batch of `query --stdin` (VDB_STDIN_BATCH): 16 groups of the block kernels' 6 queries. */
 const STDIN_BATCH = 96;
+/** Batches of `query --stdin` searched while the next one is prepared: enough to keep every worker busy. */
+const PIPELINE_DEPTH = 8;
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -63,15 +65,40 @@ Examples:
       const mode = modeOf(cmd);
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
-        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o) });
+        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o), pipelined: true });
         if (isatty(0)) message('vdb: type one query per line, e.g. {"text": "hello", "k": 3}; each is answered as you press Enter; Ctrl-D ends');
         let buf = '';
         const flush = () => {
           if (buf) out(buf);
           buf = '';
         };
+        // Answers of the batches sent, in input order: the next batch is prepared while the workers search these.
+        const inFlight: Promise<QueryResult[]>[] = [];
+        let searchFailed = false;
+        const settle = async (keep: number) => {
+          while (inFlight.length > keep) {
+            const answers = inFlight.shift() as Promise<QueryResult[]>;
+            let results: QueryResult[];
+            try {
+              results = await answers;
+            } catch (err) {
+              // Nothing after a failed batch is written: the output stays a prefix of the answers.
+              searchFailed = true;
+              inFlight.length = 0;
+              throw err;
+            }
+            for (const res of results) {
+              buf += `${JSON.stringify(res)}\n`;
+              if (buf.length > 1 << 16) flush();
+            }
+          }
+        };
+        const waitingForInput = async () => {
+          await settle(0);
+          flush();
+        };
         try {
-          for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, flush)) {
+          for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, waitingForInput)) {
             const queries: unknown[] = [];
             let failure: { error: unknown } | undefined;
             // Text-mode lines need no embedding.
@@ -97,15 +124,23 @@ Examples:
                 break;
               }
             }
+            const answers = session.queryBatch(queries);
+            // Awaited in turn by settle; until then a failure must not count as unhandled.
+            answers.catch(() => undefined);
+            inFlight.push(answers);
             // The lines before a bad one are answered first, as one at a time.
-            for (const res of await session.queryBatch(queries)) {
-              buf += `${JSON.stringify(res)}\n`;
-              if (buf.length > 1 << 16) flush();
+            if (failure) {
+              await settle(0);
+              throw failure.error;
             }
-            if (failure) throw failure.error;
+            await settle(PIPELINE_DEPTH);
           }
-        } finally {
+          await settle(0);
+        } catch (err) {
           // Answers to the lines before a bad one still go out.
+          if (!searchFailed) await settle(0).catch(() => undefined);
+          throw err;
+        } finally {
           flush();
           await session.close();
         }
