@@ -25,6 +25,19 @@ interface Generation {
  */
 export const QUERIES_BEFORE_POOL = 64;
 
+/**
+ * Row floats per query a large library answers on this thread before it gets
+ * a pool: opening one costs about the bytes of every row and of level 0 (at
+ * 1M × 384, 1.5 GB and 2–4 s), about what 1,000 queries at ef 384 take there on
+ * one thread; a 100-line `--stdin` would not earn it back.
+ */
+const ROW_FLOATS_PER_QUERY = 400_000;
+
+/** Queries a generation of `lib` answers on this thread before it gets a pool: QUERIES_BEFORE_POOL, more for a large library. */
+export function queriesBeforePool(lib: { size: number; dim: number }): number {
+  return Math.max(QUERIES_BEFORE_POOL, Math.ceil((lib.size * lib.dim) / ROW_FLOATS_PER_QUERY));
+}
+
 export class QueryPools {
   private readonly byLib = new Map<string, Generation>();
   /** Queries answered on this thread so far by generations without a pool. */
@@ -47,7 +60,7 @@ export class QueryPools {
   /**
    * The pool for `lib`'s index as it is now; null when these `queries` run on
    * this thread: one thread, an index that cannot be shared, or a generation
-   * that has not answered QUERIES_BEFORE_POOL queries yet.
+   * that has not answered queriesBeforePool(lib) queries yet.
    */
   get(lib: Library, queries = 1): SearchPool | null {
     const index = lib.indexState?.index;
@@ -55,7 +68,7 @@ export class QueryPools {
     const now = this.byLib.get(lib.id);
     if (now?.lib !== lib || now.index !== index) {
       const answered = (this.answered.get(lib) ?? 0) + queries;
-      if (answered <= QUERIES_BEFORE_POOL) {
+      if (answered <= queriesBeforePool(lib)) {
         this.answered.set(lib, answered);
         return null;
       }

@@ -114,4 +114,11 @@ describe('QueryPools', () => {
     expect(preloads).toBe(1);
     await pools.close();
   });
+
+  it('waits longer before a pool for a large library, whose pool reads more', async () => {
+    const { queriesBeforePool, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    expect(queriesBeforePool({ size: 30_000, dim: 384 })).toBe(QUERIES_BEFORE_POOL);
+    expect(queriesBeforePool({ size: 1_000_000, dim: 384 })).toBe(960);
+    expect(queriesBeforePool({ size: 2_000_000, dim: 384 })).toBe(1920);
+  });
 });
