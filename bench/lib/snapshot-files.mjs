@@ -4,10 +4,10 @@ import { cpSync, existsSync, readFileSync, rmSync, statSync, copyFileSync } from
 
 /** Bytes of the snapshot and of every sidecar file its manifest references. */
 export function snapshotBytes(path) {
-  const text = readFileSync(path, 'utf8');
   let n = statSync(path).size;
-  // Only a v2 manifest is small enough to scan; a v1 file holds no references.
-  if (text.length < 1 << 24) for (const m of text.matchAll(/"file":"[^"]+","bytes":(\d+)/g)) n += Number(m[1]);
+  // Only a v2 manifest is small enough to scan; a v1 file holds no references (and a peer's index file, read as
+  // text, can pass the 512 MiB string limit: hnswlib-node's at 1M × 384 did).
+  if (n < 1 << 24) for (const m of readFileSync(path, 'utf8').matchAll(/"file":"[^"]+","bytes":(\d+)/g)) n += Number(m[1]);
   return n;
 }
 
