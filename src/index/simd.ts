@@ -22,7 +22,8 @@
  * bound leaves the final ranking to the exact kernels.
  */
 
-import { compiledOnce, section, sleb, uleb, wasmName as name } from './wasm-asm.js';
+import { compiledOnce, prebuiltOr, section, sleb, uleb, wasmName as name } from './wasm-asm.js';
+import type { PrebuiltBytes } from './wasm-asm.js';
 
 const LOCAL_A = 0;
 const LOCAL_B = 1;
@@ -469,19 +470,10 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
-/**
- * The module's bytes as the CLI bundle carries them (scripts/bundle.mjs defines
- * this as kernelModuleBytes' base64, plain and shared): assembling them costs a
- * cold start a few milliseconds. Undefined outside the bundle.
- */
-declare const __VDB_KERNEL_BYTES__: { plain: string; shared: string } | undefined;
+/** kernelModuleBytes' base64 as scripts/bundle.mjs defines it in the CLI bundle; undefined outside it. */
+declare const __VDB_KERNEL_BYTES__: PrebuiltBytes | undefined;
 
-function moduleBytes(shared: boolean): Uint8Array {
-  const prebuilt = typeof __VDB_KERNEL_BYTES__ === 'undefined' ? undefined : __VDB_KERNEL_BYTES__;
-  return prebuilt ? Buffer.from(shared ? prebuilt.shared : prebuilt.plain, 'base64') : kernelModuleBytes(shared);
-}
-
-const compiledKernels = compiledOnce(moduleBytes);
+const compiledKernels = compiledOnce(prebuiltOr(typeof __VDB_KERNEL_BYTES__ === 'undefined' ? undefined : __VDB_KERNEL_BYTES__, kernelModuleBytes));
 
 function kernelModule(shared = false): WebAssembly.Module | null {
   return compiledKernels(shared);

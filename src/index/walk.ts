@@ -22,8 +22,8 @@
  * dead the byte offset of a bitmap of slots to walk through but never return,
  * or -1. Heaps are binary heaps over (f64 key, i32 id), as hnsw.ts's Heap.
  */
-import { F64, Func, I32, OP, call, compiledOnce, f32Load, f64Load, f64Store, f64c, i32Load, i32Load16u, i32Store, i32Store16, i32c, moduleBytes } from './wasm-asm.js';
-import type { Code } from './wasm-asm.js';
+import { F64, Func, I32, OP, call, compiledOnce, f32Load, f64Load, f64Store, f64c, i32Load, i32Load16u, i32Store, i32Store16, i32c, moduleBytes, prebuiltOr } from './wasm-asm.js';
+import type { Code, PrebuiltBytes } from './wasm-asm.js';
 import type { WasmF32, WasmMemory } from './simd.js';
 
 /** Descriptor fields (i32 indexes). */
@@ -237,13 +237,10 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
-/** The walk module's bytes assembled by scripts/bundle.mjs (base64, plain and shared); undefined outside the bundle. */
-declare const __VDB_WALK_BYTES__: { plain: string; shared: string } | undefined;
+/** walkModuleBytes' base64 as scripts/bundle.mjs defines it in the CLI bundle; undefined outside it. */
+declare const __VDB_WALK_BYTES__: PrebuiltBytes | undefined;
 
-const walkModule = compiledOnce((shared) => {
-  const prebuilt = typeof __VDB_WALK_BYTES__ === 'undefined' ? undefined : __VDB_WALK_BYTES__;
-  return prebuilt ? Buffer.from(shared ? prebuilt.shared : prebuilt.plain, 'base64') : walkModuleBytes(shared);
-});
+const walkModule = compiledOnce(prebuiltOr(typeof __VDB_WALK_BYTES__ === 'undefined' ? undefined : __VDB_WALK_BYTES__, walkModuleBytes));
 
 /** (q, ep, ef, epoch, step, desc, dead) → the res heap's size; see the top of this file. */
 export type WalkFn = (q: number, ep: number, ef: number, epoch: number, step: number, desc: number, dead: number) => number;

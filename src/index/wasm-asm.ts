@@ -253,6 +253,21 @@ declare namespace WebAssembly {
   function validate(bytes: Uint8Array): boolean;
 }
 
+/** A module's bytes, plain and shared, as base64: what scripts/bundle.mjs assembles into the CLI bundle. */
+export interface PrebuiltBytes {
+  plain: string;
+  shared: string;
+}
+
+/**
+ * `bytesOf`, unless the bundle carries the module's bytes already (`prebuilt`,
+ * undefined outside it): assembling them at every start costs a cold query
+ * milliseconds (the walk's, ~0.1 s).
+ */
+export function prebuiltOr(prebuilt: PrebuiltBytes | undefined, bytesOf: (shared: boolean) => Uint8Array): (shared: boolean) => Uint8Array {
+  return (shared) => (prebuilt ? Buffer.from(shared ? prebuilt.shared : prebuilt.plain, 'base64') : bytesOf(shared));
+}
+
 /**
  * Compiles a module's plain and shared variants once each, on first use;
  * null for a variant this engine cannot validate or compile (no SIMD, no threads).
