@@ -1743,11 +1743,17 @@ export class HnswIndex implements VectorIndex {
     this.paging = null;
   }
 
+  /** checkLinks(e, 0) for the slots [from, to) read from `source`, in one loop (every slot's, after a whole read). */
   private checkLoaded(source: ArraySource, from: number, to: number): void {
-    try {
-      for (let e = from; e < to; e++) this.checkLinks(e, 0);
-    } catch (err) {
-      source.damaged((err as Error).message);
+    const arr = this.i32;
+    const { stride, maxM0, slots } = this;
+    // Levels are checked non-negative on load, so any slot may be a level-0 neighbour.
+    for (let e = from, at = this.base + from * stride; e < to; e++, at += stride) {
+      const count = arr[at];
+      if (count < 0 || count > maxM0) return source.damaged('hnsw link count out of range');
+      for (let j = at + 1, end = at + count; j <= end; j++) {
+        if (arr[j] >>> 0 >= slots) return source.damaged('hnsw link points to a missing node');
+      }
     }
   }
 }
