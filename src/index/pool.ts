@@ -120,9 +120,8 @@ export class SearchPool {
   static open(index: VectorIndex, space: SearchSpace, unindexed: readonly number[], opts: PoolOptions = {}): SearchPool | null {
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     if (!SearchPool.shareable(index, threads) || !(index instanceof HnswIndex) || space.rows === 0) return null;
-    // Run from the TypeScript sources (tests in process) there is no compiled worker beside this module.
-    const url = new URL(opts.workerUrl?.href ?? './query-worker.js', import.meta.url);
-    if (!existsSync(fileURLToPath(url))) return null;
+    const url = workerUrl(opts);
+    if (url === null) return null;
     const hnsw = index.share(threads);
     if (hnsw === null) return null;
     const rows = shareRows(space.data.subarray(0, space.rows * space.dim), space.dim, threads - 1);
@@ -131,6 +130,36 @@ export class SearchPool {
     const rest = shared(Int32Array.from(unindexed));
     const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, thread: i + 1 }));
     return new SearchPool(index, space, rest, setups, url, opts.offThread === true);
+  }
+
+  /**
+   * Starts the workers a pool of `threads` will need, so they boot while this
+   * thread reads what the pool shares (the next `open` takes them); the caller
+   * has decided to open one. Unused ones stop with the process.
+   */
+  static prestart(threads?: number, opts: Pick<PoolOptions, 'workerUrl'> = {}): void {
+    const url = workerUrl(opts);
+    if (url === null) return;
+    const want = Math.max(1, Math.floor(threads ?? availableParallelism())) - 1;
+    const ready = spares.filter((w) => w.url === url.href).length;
+    for (let i = ready; i < want; i++) {
+      const worker = new Worker(url);
+      worker.unref();
+      const spare = { url: url.href, worker };
+      // One that fails before a pool takes it is dropped (a pool would wait on it); a taken one is the pool's to watch.
+      const drop = () => {
+        const at = spares.indexOf(spare);
+        if (at !== -1) spares.splice(at, 1);
+      };
+      worker.once('error', drop);
+      worker.once('exit', drop);
+      spares.push(spare);
+    }
+  }
+
+  /** Workers prestarted and not yet taken by a pool. */
+  static get spares(): number {
+    return spares.length;
   }
 
   /**
@@ -169,6 +198,21 @@ export class SearchPool {
   }
 }
 
+/** Workers started by `prestart`, not yet taken by a pool. */
+const spares: { url: string; worker: Worker }[] = [];
+
+/** The query worker's script; null run from the TypeScript sources (tests in process), with no compiled worker beside this module. */
+function workerUrl(opts: Pick<PoolOptions, 'workerUrl'>): URL | null {
+  const url = new URL(opts.workerUrl?.href ?? './query-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(url)) ? url : null;
+}
+
+/** A prestarted worker of `url`, or a new one. */
+function takeWorker(url: URL): Worker {
+  const i = spares.findIndex((w) => w.url === url.href);
+  return i === -1 ? new Worker(url) : spares.splice(i, 1)[0].worker;
+}
+
 function shared(a: Int32Array): Int32Array {
   const out = new Int32Array(new SharedArrayBuffer(Math.max(4, a.byteLength)), 0, a.length);
   out.set(a);
@@ -184,7 +228,7 @@ class QueryWorker {
   private last: Promise<unknown> = Promise.resolve();
 
   constructor(url: URL, setup: PoolSetup) {
-    this.worker = new Worker(url);
+    this.worker = takeWorker(url);
     this.worker.unref();
     this.worker.on('message', (m: { ranked: Ranked[] } | { error: string }) => {
       if ('error' in m) return fail(new Error(m.error));

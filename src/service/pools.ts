@@ -60,19 +60,26 @@ export class QueryPools {
   /**
    * The pool for `lib`'s index as it is now; null when these `queries` run on
    * this thread: one thread, an index that cannot be shared, or a generation
-   * that has not answered queriesBeforePool(lib) queries yet.
+   * without a pool yet that should not get one. Without `ahead` that is one
+   * that has answered fewer than queriesBeforePool(lib) queries (opening a pool
+   * then costs at most what was spent without one). With `ahead`, about how many
+   * queries follow, a pool opens at once when the time its threads save on
+   * these and those is at least its cost, and otherwise never.
    */
-  get(lib: Library, queries = 1): SearchPool | null {
+  get(lib: Library, queries = 1, ahead?: number): SearchPool | null {
     const index = lib.indexState?.index;
     if (!index || !SearchPool.shareable(index, this.threads)) return null;
     const now = this.byLib.get(lib.id);
     if (now?.lib !== lib || now.index !== index) {
       const answered = (this.answered.get(lib) ?? 0) + queries;
-      if (answered <= queriesBeforePool(lib)) {
+      const worth = ahead === undefined ? answered > queriesBeforePool(lib) : (queries + ahead) * (1 - 1 / this.speedup()) >= queriesBeforePool(lib);
+      if (!worth) {
         this.answered.set(lib, answered);
         return null;
       }
     }
+    // Booting while this thread reads what they will share.
+    if (now?.lib !== lib || now.index !== index) SearchPool.prestart(this.threads);
     // Workers cannot page: every row and all of level 0 in memory first.
     lib.preload(true);
     const space = lib.searchSpace();
@@ -82,6 +89,12 @@ export class QueryPools {
     const pool = SearchPool.open(index, space, lib.unindexedRows(), { threads: this.threads, offThread: this.offThread });
     this.byLib.set(lib.id, { lib, index, space, pool });
     return pool;
+  }
+
+  /** How many times faster a pool answers than this thread alone: its workers, and this thread unless offThread. */
+  private speedup(): number {
+    const threads = Math.max(1, Math.floor(this.threads ?? availableParallelism()));
+    return this.offThread ? threads - 1 : threads;
   }
 
   /** Closes the pools of libraries not in `ids` (deleted ones). */

@@ -52,6 +52,24 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     await expect(pool!.search(queries)).rejects.toThrow('search pool is closed');
   });
 
+  it('takes the workers prestart started, and answers the same', async () => {
+    const { space, index, queries } = setup(600);
+    const expected = queries.map((q) => nearestUnfiltered(index, space, [], q));
+    SearchPool.prestart(3, { workerUrl: WORKER });
+    expect(SearchPool.spares).toBe(2);
+    // Asked again (a second pool's decision), it starts no more than a pool needs.
+    SearchPool.prestart(3, { workerUrl: WORKER });
+    expect(SearchPool.spares).toBe(2);
+    const pool = SearchPool.open(index, space, [], { threads: 3, workerUrl: WORKER })!;
+    expect(SearchPool.spares).toBe(0);
+    try {
+      const got = await pool.search(queries);
+      expect(got.map((r) => Array.from(r.keys))).toEqual(expected.map((r) => Array.from(r.keys)));
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('is not opened for one thread', () => {
     const { space, index } = setup(200);
     expect(SearchPool.open(index, space, [], { threads: 1, workerUrl: WORKER })).toBeNull();
@@ -70,7 +88,7 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     }
   });
 
-  it('lets the process exit with an idle pool left open', () => {
+  it('lets the process exit with an idle pool left open, and with prestarted workers no pool took', () => {
     const script = [
       `import { HnswIndex } from '${ROOT}/dist/index/hnsw.js';`,
       `import { SearchPool } from '${ROOT}/dist/index/pool.js';`,
@@ -83,6 +101,8 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
       'const pool = SearchPool.open(index, space, [], { threads: 2 });',
       'const got = await pool.search([{ vector: space.data.slice(0, dim), k: 3 }, { vector: space.data.slice(dim, 2 * dim), k: 3 }]);',
       "console.log(pool.threads, got.map((g) => g.keys[0]).join(','));",
+      // Workers started for a pool that never opens do not keep it alive either.
+      'SearchPool.prestart(3);',
     ].join('\n');
     const file = join(tmp.dir, 'idle-pool.mjs');
     writeFileSync(file, script);
@@ -113,6 +133,35 @@ describe('QueryPools', () => {
     pools.get(lib, 1);
     expect(preloads).toBe(1);
     await pools.close();
+  });
+
+  it('with the number of queries ahead known, opens a pool at once when they earn it, and otherwise never', async () => {
+    const { VdbService } = await import('../../src/service/service.js');
+    const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    const svc = new VdbService({ path: join(tmp.dir, 'ahead.json'), seed: 'ahead' });
+    await svc.createLibrary({ name: 'p', dim: 4, metric: 'cosine', embedder: null });
+    await svc.addChunks('p', Array.from({ length: 50 }, (_, i) => ({ embedding: [1, i, i % 3, 1] })));
+    await svc.buildIndex('p', { type: 'hnsw' });
+    const lib = svc.store.read().library('p');
+    let preloads = 0;
+    const preload = lib.preload.bind(lib);
+    lib.preload = (rows?: boolean) => (preloads++, preload(rows));
+    // Two threads halve the time: the queries must number twice the pool's cost in queries.
+    const pools = new QueryPools(2);
+    expect(pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+    // A short input never gets one, however many of its queries were answered.
+    for (let left = 2 * QUERIES_BEFORE_POOL - 17; left >= 0; left -= 8) expect(pools.get(lib, 8, Math.max(0, left))).toBeNull();
+    expect(preloads).toBe(0);
+    pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
+    expect(preloads).toBe(1);
+    await pools.close();
+    // A pool whose workers do all the searching (offThread) saves less per thread: 3 threads, 2 of them searching.
+    const offThread = new QueryPools(3, true);
+    expect(offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+    expect(preloads).toBe(1);
+    offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
+    expect(preloads).toBe(2);
+    await offThread.close();
   });
 
   it('waits longer before a pool for a large library, whose pool reads more', async () => {
