@@ -10,7 +10,7 @@
  * and messages do not change. Blank lines are counted and skipped, lines end
  * at \n, \r\n or a lone \r (as node:readline does).
  */
-import { read } from 'node:fs';
+import { fstatSync, read } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { parentPort } from 'node:worker_threads';
 import { LIMITS, metadataProblem, nestingDepth } from '../domain/validate.js';
@@ -33,6 +33,10 @@ let waiting = false;
 let lines: NdjsonLine[] = [];
 let floats = new Float64Array(1 << 16);
 let used = 0;
+/** A regular file's size (null: a pipe or a terminal), the bytes of the lines sent, and of those in this batch: for bytesLeft and bytes. */
+const fileBytes = inputFileBytes();
+let bytesParsed = 0;
+let bytesInBatch = 0;
 
 port.on('message', () => {
   if (--inFlight < MAX_IN_FLIGHT && waiting) {
@@ -79,12 +83,16 @@ function take(text: string, atEnd: boolean): void {
     if (end === -1) break;
     // A \r at the very end may be the first half of \r\n: decide with the next chunk.
     if (end === cr && cr + 1 === text.length && !atEnd) break;
-    line(text.slice(start, end));
-    start = end === cr && text.charCodeAt(cr + 1) === 10 ? cr + 2 : end + 1;
+    const lineText = text.slice(start, end);
+    line(lineText);
+    const next = end === cr && text.charCodeAt(cr + 1) === 10 ? cr + 2 : end + 1;
+    bytesInBatch += Buffer.byteLength(lineText) + (next - end);
+    start = next;
     if (lines.length >= MAX_BATCH_LINES) flush();
   }
   carry = text.slice(start);
   if (atEnd && carry !== '') {
+    bytesInBatch += Buffer.byteLength(carry);
     line(carry);
     carry = '';
   }
@@ -126,8 +134,21 @@ function line(text: string): void {
 function flush(): void {
   if (lines.length === 0) return;
   const packed = floats.slice(0, used);
-  port.postMessage({ lines, floats: packed, done: false } satisfies NdjsonBatch, [packed.buffer]);
+  bytesParsed += bytesInBatch;
+  const bytesLeft = fileBytes === null ? null : Math.max(0, fileBytes - bytesParsed);
+  port.postMessage({ lines, floats: packed, done: false, bytes: bytesInBatch, bytesLeft } satisfies NdjsonBatch, [packed.buffer]);
   lines = [];
   used = 0;
+  bytesInBatch = 0;
   inFlight++;
+}
+
+/** The size of stdin when it is a regular file (read from its start, as `< file` gives it), else null. */
+function inputFileBytes(): number | null {
+  try {
+    const st = fstatSync(0);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
+  }
 }

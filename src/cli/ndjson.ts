@@ -20,12 +20,16 @@ export interface NdjsonBatch {
   lines: NdjsonLine[];
   floats: Float64Array | null;
   done: boolean;
+  /** Bytes of input these lines (and the blank ones among them) were, line ends included. */
+  bytes?: number;
+  /** Bytes of a regular file not read yet; null for a pipe or a terminal. */
+  bytesLeft?: number | null;
   /** Reading stdin failed. */
   error?: string;
 }
 
 /** Parsed stdin lines as the worker delivers them. */
-class StdinParser {
+export class StdinParser {
   private readonly worker = new Worker(new URL('./ndjson-worker.js', import.meta.url));
   private readonly queue: NdjsonBatch[] = [];
   private at = 0;
@@ -33,8 +37,16 @@ class StdinParser {
   private failure: Error | null = null;
   private wake: (() => void) | null = null;
 
+  /** Lines and bytes received so far, and the bytes of a regular file still unread (null: not a file). */
+  private linesIn = 0;
+  private bytesIn = 0;
+  private bytesLeft: number | null = null;
+
   constructor(private readonly example: string) {
     this.worker.on('message', (batch: NdjsonBatch) => {
+      this.linesIn += batch.lines.length;
+      this.bytesIn += batch.bytes ?? 0;
+      this.bytesLeft = batch.bytesLeft ?? null;
       this.queue.push(batch);
       this.notify();
     });
@@ -47,6 +59,20 @@ class StdinParser {
   private notify(): void {
     this.wake?.();
     this.wake = null;
+  }
+
+  /**
+   * About how many lines follow the ones taken so far: those received and not
+   * taken, plus, when stdin is a regular file, its unread bytes at the bytes per
+   * line seen so far (blank lines included). null when stdin is a pipe or a terminal.
+   */
+  linesAhead(): number | null {
+    if (this.bytesLeft === null) return null;
+    let queued = 0;
+    for (const b of this.queue) queued += b.lines.length;
+    queued -= this.at;
+    const perLine = this.linesIn > 0 ? this.bytesIn / this.linesIn : Infinity;
+    return queued + Math.round(this.bytesLeft / perLine);
   }
 
   /** Whether next() can answer without waiting for input. */
@@ -91,12 +117,21 @@ class StdinParser {
     }
   }
 
+  private closing: Promise<unknown> | null = null;
+
   async close(): Promise<void> {
-    await this.worker.terminate();
+    this.closing ??= this.worker.terminate();
+    await this.closing;
   }
 }
 
-function openStdin(example: string, typed: boolean): StdinParser {
+/**
+ * Starts reading and parsing stdin; a command opens it before it loads the
+ * database, so the first lines are parsed meanwhile (pass it to stdinBatches,
+ * which closes it; close it yourself if that never runs).
+ * @param typed whether lines typed on a terminal are welcome (else a terminal is refused)
+ */
+export function openStdin(example: string, typed: boolean): StdinParser {
   // isatty, not process.stdin: opening stdin here would make fd 0 non-blocking under the worker's reads.
   if (!typed && isatty(0)) throw new InvalidInput(`--stdin reads NDJSON lines such as ${example} from a pipe or a file (… --stdin < lines.ndjson)`);
   return new StdinParser(example);
@@ -117,14 +152,14 @@ export async function* stdinObjects(example: string): AsyncGenerator<[number, Re
 }
 
 /**
- * `stdinObjects` in batches of up to `max` lines: a batch ends when no more
+ * `stdinObjects` in batches of up to `max` lines (`input`: an example line, or a reader openStdin started): a batch ends when no more
  * lines are parsed yet, so lines typed one by one are answered one by one;
  * `onWait` runs (and is awaited) each time the reader is about to wait for
  * input: the place to finish and flush the answers so far. A bad line ends the batch before it, then throws.
  */
-export async function* stdinBatches(example: string, max: number, onWait: () => void | Promise<void>): AsyncGenerator<[number, Record<string, unknown>][]> {
+export async function* stdinBatches(input: string | StdinParser, max: number, onWait: () => void | Promise<void>): AsyncGenerator<[number, Record<string, unknown>][]> {
   // Lines typed on a terminal are welcome: each batch is answered as soon as no more input is waiting.
-  const parser = openStdin(example, true);
+  const parser = typeof input === 'string' ? openStdin(input, true) : input;
   try {
     for (;;) {
       if (!parser.ready()) await onWait();

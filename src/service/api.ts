@@ -41,7 +41,8 @@ export interface QueryRunner<P = unknown> {
   prepare(input: QueryInput, where?: string): Promise<P>;
   /** A hint: the texts of the queries about to be prepared, to embed in one go. */
   embedAhead(texts: string[]): Promise<void>;
-  queryBatch(queries: P[]): Promise<QueryResult[]>;
+  /** `ahead`: a hint, about how many queries will follow these (see QuerySession.queryBatch). */
+  queryBatch(queries: P[], ahead?: number): Promise<QueryResult[]>;
   close(): Promise<void>;
 }
 

@@ -969,8 +969,11 @@ export class QuerySession {
    * share each pass over the vectors, on up to `threads` threads; on an HNSW
    * index plain vector queries are spread over a pool of worker threads
    * sharing the graph and the rows (index/pool.ts).
+   * @param ahead about how many queries follow this batch in the session, when
+   *   the caller knows (`query --stdin < file`): a pool then opens at once if
+   *   they earn its cost, and never if they do not (QueryPools.get)
    */
-  async queryBatch(queries: PreparedQuery[]): Promise<QueryResult[]> {
+  async queryBatch(queries: PreparedQuery[], ahead?: number): Promise<QueryResult[]> {
     const lib = this.lib;
     const type = lib.indexState?.type ?? 'linear';
     const one = (q: PreparedQuery): QueryResult => answerPrepared(lib, q);
@@ -980,7 +983,7 @@ export class QuerySession {
     const batched = queries.filter((q) => !alone(q));
     // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
-    const pool = pooled ? this.pools.get(lib, batched.length) : null;
+    const pool = pooled ? this.pools.get(lib, batched.length, ahead) : null;
     if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
     let ranked: Ranked[];
     if (type === 'linear') {

@@ -5,6 +5,7 @@
  * any thread count and batch size, with lines the main thread keeps (filters,
  * explain) mixed in; and the threaded answers keep HNSW's recall.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
@@ -77,6 +78,12 @@ describe('query --stdin on hnsw, on worker threads', () => {
       expect(many.stderr).toBe('');
       expect(many.stdout, JSON.stringify(env)).toBe(one.stdout);
     }
+    // From a file, whose size tells how many lines follow: the pool opens at the first batch.
+    const file = join(tmp.dir, `${lib}-lines.ndjson`);
+    writeFileSync(file, input);
+    const fromFile = vdb(['query', '--lib', lib, '--stdin'], { db, stdinFile: file, env: { VDB_THREADS: '2' } });
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stdout).toBe(one.stdout);
   });
 
   it('stops at a bad line with batches in flight as one thread does: the answers before it, its message, its exit code', () => {

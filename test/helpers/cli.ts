@@ -1,6 +1,6 @@
 /** Runs the real bin/vdb as a child process on temporary snapshots. */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -16,6 +16,8 @@ export interface RunResult {
 export interface RunOptions {
   db?: string;
   input?: string;
+  /** A file to be stdin instead of `input` (a regular file, as `< file` gives; vdb() only). */
+  stdinFile?: string;
   env?: Record<string, string | undefined>;
   cwd?: string;
 }
@@ -32,13 +34,15 @@ export function childEnv(extra: Record<string, string | undefined> = {}): NodeJS
 /** Runs `vdb args…` synchronously; `--db` is prepended when opts.db is set. */
 export function vdb(args: string[], opts: RunOptions = {}): RunResult {
   const argv = opts.db ? ['--db', opts.db, ...args] : args;
+  const fd = opts.stdinFile === undefined ? null : openSync(opts.stdinFile, 'r');
   const r = spawnSync(process.execPath, [VDB, ...argv], {
-    input: opts.input ?? '',
+    ...(fd === null ? { input: opts.input ?? '' } : { stdio: [fd, 'pipe', 'pipe'] }),
     env: childEnv(opts.env),
     cwd: opts.cwd,
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
+  if (fd !== null) closeSync(fd);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -4,9 +4,11 @@ import { thousands } from '../../domain/format.js';
 import type { FusionMethod, Hit, Metric, QueryExplain, QueryResult, SearchMode } from '../../domain/types.js';
 import { DEFAULT_K, FUSION_METHODS, MAX_EF, MAX_K, SEARCH_MODES } from '../../domain/types.js';
 import { checkKeys } from '../../domain/validate.js';
+import type { VdbApi } from '../../service/api.js';
 import type { PreparedQuery } from '../../service/service.js';
 import { collect, envPositiveInt, intArg, jsonFlag, modeOf, serviceOf } from '../context.js';
-import { stdinBatches } from '../ndjson.js';
+import { openStdin, stdinBatches } from '../ndjson.js';
+import type { StdinParser } from '../ndjson.js';
 import { message, out, printJson, printTable } from '../output.js';
 import { FILTER_HELP, filterOptions } from './filter-options.js';
 
@@ -14,6 +16,7 @@ import { FILTER_HELP, filterOptions } from './filter-options.js';
 const STDIN_BATCH = 96;
 /** Batches of `query --stdin` searched while the next one is prepared: enough to keep every worker busy. */
 const PIPELINE_DEPTH = 8;
+const STDIN_EXAMPLE = '{"text": "hello", "k": 5}';
 
 export function queryCommand(): Command {
   return new Command('query')
@@ -61,97 +64,121 @@ Examples:
   $ vdb query --lib docs --stdin          # on a terminal: type {"text": "hello", "k": 3}, one per line; Ctrl-D ends`,
     )
     .action(async (o, cmd: Command) => {
-      const svc = await serviceOf(cmd, { read: true });
-      const mode = modeOf(cmd);
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
-        const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o), pipelined: true });
-        if (isatty(0)) message('vdb: type one query per line, e.g. {"text": "hello", "k": 3}; each is answered as you press Enter; Ctrl-D ends');
-        let buf = '';
-        const flush = () => {
-          if (buf) out(buf);
-          buf = '';
-        };
-        // Answers of the batches sent, in input order: the next batch is prepared while the workers search these.
-        const inFlight: Promise<QueryResult[]>[] = [];
-        let searchFailed = false;
-        const settle = async (keep: number) => {
-          while (inFlight.length > keep) {
-            const answers = inFlight.shift() as Promise<QueryResult[]>;
-            let results: QueryResult[];
-            try {
-              results = await answers;
-            } catch (err) {
-              // Nothing after a failed batch is written: the output stays a prefix of the answers.
-              searchFailed = true;
-              inFlight.length = 0;
-              throw err;
-            }
-            for (const res of results) {
-              buf += `${JSON.stringify(res)}\n`;
-              if (buf.length > 1 << 16) flush();
-            }
-          }
-        };
-        const waitingForInput = async () => {
-          await settle(0);
-          flush();
-        };
+        // Its thread parses the first lines while the library loads.
+        const input = openStdin(STDIN_EXAMPLE, true);
         try {
-          for await (const batch of stdinBatches('{"text": "hello", "k": 5}', envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, waitingForInput)) {
-            const queries: unknown[] = [];
-            let failure: { error: unknown } | undefined;
-            // Text-mode lines need no embedding.
-            await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined && (q.mode ?? o.mode) !== 'text' ? [q.text] : [])));
-            for (const [n, q] of batch) {
-              try {
-                checkKeys(q, ['text', 'embedding', 'k', 'ef', 'mode', 'fusion', 'alpha', 'filter', 'where', 'explain'], `line ${n}`);
-                const input = {
-                  text: q.text as string,
-                  embedding: q.embedding as number[],
-                  k: q.k === undefined ? o.k : (q.k as number),
-                  ef: q.ef === undefined ? o.ef : (q.ef as number),
-                  mode: (q.mode ?? o.mode) as SearchMode | undefined,
-                  fusion: (q.fusion ?? o.fusion) as FusionMethod | undefined,
-                  alpha: (q.alpha ?? o.alpha) as number | undefined,
-                  filter: q.filter,
-                  where: q.where as string[] | undefined,
-                  explain: q.explain === undefined ? o.explain === true : (q.explain as boolean),
-                };
-                queries.push(await session.prepare(input, `line ${n}`));
-              } catch (error) {
-                failure = { error };
-                break;
-              }
-            }
-            const answers = session.queryBatch(queries);
-            // Awaited in turn by settle; until then a failure must not count as unhandled.
-            answers.catch(() => undefined);
-            inFlight.push(answers);
-            // The lines before a bad one are answered first, as one at a time.
-            if (failure) {
-              await settle(0);
-              throw failure.error;
-            }
-            await settle(PIPELINE_DEPTH);
-          }
-          await settle(0);
-        } catch (err) {
-          // Answers to the lines before a bad one still go out.
-          if (!searchFailed) await settle(0).catch(() => undefined);
-          throw err;
+          await answerStdin(o, await serviceOf(cmd, { read: true }), input);
         } finally {
-          flush();
-          await session.close();
+          await input.close();
         }
         return;
       }
+      const svc = await serviceOf(cmd, { read: true });
+      const mode = modeOf(cmd);
       if (o.text === undefined && o.embedding === undefined) cmd.error('error: give --text or --embedding (or --stdin)', { exitCode: 2 });
       const res = await svc.query(o.lib, { text: o.text, embedding: jsonFlag(o.embedding, '--embedding') as number[] | undefined, k: o.k, ef: o.ef, mode: o.mode, fusion: o.fusion, alpha: o.alpha, ...filterOptions(o), explain: o.explain === true });
       if (mode.json) return printJson(res);
       await printHits(res, (await svc.getLibrary(o.lib)).metric, mode);
       if (res.explain) printExplain(res.explain);
     });
+}
+
+/** The flags `query --stdin` reads: defaults for every line. */
+interface StdinFlags {
+  lib: string;
+  k: number;
+  ef?: number;
+  mode?: SearchMode;
+  fusion?: FusionMethod;
+  alpha?: number;
+  where?: string[];
+  filter?: string;
+  explain?: boolean;
+}
+
+/** `query --stdin`: one answer line per input line, in order; batches are searched while the next are prepared. */
+async function answerStdin(o: StdinFlags, svc: VdbApi, lines: StdinParser): Promise<void> {
+  const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o), pipelined: true });
+  if (isatty(0)) message('vdb: type one query per line, e.g. {"text": "hello", "k": 3}; each is answered as you press Enter; Ctrl-D ends');
+  let buf = '';
+  const flush = () => {
+    if (buf) out(buf);
+    buf = '';
+  };
+  // Answers of the batches sent, in input order: the next batch is prepared while the workers search these.
+  const inFlight: Promise<QueryResult[]>[] = [];
+  let searchFailed = false;
+  const settle = async (keep: number) => {
+    while (inFlight.length > keep) {
+      const answers = inFlight.shift() as Promise<QueryResult[]>;
+      let results: QueryResult[];
+      try {
+        results = await answers;
+      } catch (err) {
+        // Nothing after a failed batch is written: the output stays a prefix of the answers.
+        searchFailed = true;
+        inFlight.length = 0;
+        throw err;
+      }
+      for (const res of results) {
+        buf += `${JSON.stringify(res)}\n`;
+        if (buf.length > 1 << 16) flush();
+      }
+    }
+  };
+  const waitingForInput = async () => {
+    await settle(0);
+    flush();
+  };
+  try {
+    for await (const batch of stdinBatches(lines, envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, waitingForInput)) {
+      const queries: unknown[] = [];
+      let failure: { error: unknown } | undefined;
+      // Text-mode lines need no embedding.
+      await session.embedAhead(batch.flatMap(([, q]) => (typeof q?.text === 'string' && q.embedding === undefined && (q.mode ?? o.mode) !== 'text' ? [q.text] : [])));
+      for (const [n, q] of batch) {
+        try {
+          checkKeys(q, ['text', 'embedding', 'k', 'ef', 'mode', 'fusion', 'alpha', 'filter', 'where', 'explain'], `line ${n}`);
+          const input = {
+            text: q.text as string,
+            embedding: q.embedding as number[],
+            k: q.k === undefined ? o.k : (q.k as number),
+            ef: q.ef === undefined ? o.ef : (q.ef as number),
+            mode: (q.mode ?? o.mode) as SearchMode | undefined,
+            fusion: (q.fusion ?? o.fusion) as FusionMethod | undefined,
+            alpha: (q.alpha ?? o.alpha) as number | undefined,
+            filter: q.filter,
+            where: q.where as string[] | undefined,
+            explain: q.explain === undefined ? o.explain === true : (q.explain as boolean),
+          };
+          queries.push(await session.prepare(input, `line ${n}`));
+        } catch (error) {
+          failure = { error };
+          break;
+        }
+      }
+      const answers = session.queryBatch(queries, lines.linesAhead() ?? undefined);
+      // Awaited in turn by settle; until then a failure must not count as unhandled.
+      answers.catch(() => undefined);
+      inFlight.push(answers);
+      // The lines before a bad one are answered first, as one at a time.
+      if (failure) {
+        await settle(0);
+        throw failure.error;
+      }
+      await settle(PIPELINE_DEPTH);
+    }
+    await settle(0);
+  } catch (err) {
+    // Answers to the lines before a bad one still go out.
+    if (!searchFailed) await settle(0).catch(() => undefined);
+    throw err;
+  } finally {
+    flush();
+    await session.close();
+  }
 }
 
 /** --explain without --json: on stderr, so stdout keeps only the hits. */
