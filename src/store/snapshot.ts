@@ -53,7 +53,7 @@ import { CorruptSnapshot } from '../domain/errors.js';
 import { LIMITS, metadataProblem } from '../domain/validate.js';
 import { Database, Library } from '../domain/model.js';
 import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows, Replication } from '../domain/model.js';
-import { hashesByRow, hashInto, ID_ENTRY_WORDS, idRowsBy, idTableProblem } from './id-table.js';
+import { hashesByRow, hashInto, ID_ENTRY_WORDS, idRowsBy, idTableProblem, idTableRows } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
@@ -554,6 +554,8 @@ interface U32Later {
   at(i: number): number;
   /** The whole array (read and checked once). */
   all(): Uint32Array;
+  /** Whether all() was read already. */
+  isWhole(): boolean;
   close(): void;
 }
 
@@ -574,7 +576,7 @@ function u32Later(rawArray: unknown, length: number, where: string, ctx: Decodin
   const ref = ctx.refOf(rawArray, where);
   if (!ref) {
     const inline = optionalU32(rawArray, length, where, ctx)!;
-    return { at: (i) => inline[i], all: () => inline, close: () => undefined };
+    return { at: (i) => inline[i], all: () => inline, isWhole: () => true, close: () => undefined };
   }
   if (ref.dtype !== 'u32' || ref.bytes !== length * 4) return ctx.fail(`${where} must be ${length} u32 values`);
   const file = ctx.access!.open(ref, where);
@@ -605,6 +607,7 @@ function u32Later(rawArray: unknown, length: number, where: string, ctx: Decodin
       return page[i - p * page.length];
     },
     all,
+    isWhole: () => whole !== null,
     close: () => file.close(),
   };
 }
@@ -635,7 +638,8 @@ function idTableOf(raw: Record<string, unknown>, count: number, at: string, ctx:
       out[1] = table.at(i * 3 + 1);
       out[2] = table.at(i * 3 + 2);
     };
-    const rows = (id: string): number[] => ctx.guard(where, () => idRowsBy(count, entry, id));
+    // Once the table was read whole (many lookups), its order is checked in one pass and searched directly.
+    const rows = (id: string): number[] => ctx.guard(where, () => (table.isWhole() ? idTableRows(verified(), id) : idRowsBy(count, entry, id)));
     return { kind: 'hash', rows, verified, close: () => table.close() };
   }
   if (raw.ids === null || raw.ids === undefined) return null;
