@@ -48,6 +48,8 @@ embedder); --mode hybrid fuses the vector and the text ranking. Their hits are b
 score for the hit (null: that mode did not find it).
 With --stdin and no index (or linear), lines are answered in batches, on every core, with the same output
 (VDB_STDIN_BATCH=N lines per batch, 1 for one at a time; VDB_THREADS=N threads).
+On an hnsw index, vector lines go to VDB_THREADS worker threads once enough lines come to pay for
+starting them (from a file, --stdin < lines.ndjson, its size decides at the first batch), same output.
 With a filter, the k nearest among the matching chunks are returned (fewer only when fewer match).
 --where and --filter given with --stdin apply to every line, together with the line's own "filter".
 ${FILTER_HELP}
