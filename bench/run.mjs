@@ -400,7 +400,8 @@ async function cliIngest(ds, work, tag) {
 }
 
 async function worker(task, { echo = true } = {}) {
-  const r = await run(process.execPath, [WORKER, JSON.stringify({ repeats: cfg.repeats, ...task })], { echoStderr: echo });
+  // --expose-gc: a usearch index is native memory the heap does not see; the worker frees each one it is done with.
+  const r = await run(process.execPath, ['--expose-gc', WORKER, JSON.stringify({ repeats: cfg.repeats, ...task })], { echoStderr: echo });
   const res = workerResult(r);
   res.maxRssKb = r.maxRssKb ?? res.selfMaxRssKb;
   res.wallMs = r.wallMs;
