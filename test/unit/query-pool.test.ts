@@ -114,53 +114,51 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
   });
 });
 
+/** A loaded 50-row library with an hnsw index, and how many times its rows were preloaded (what opening a pool does). */
+async function countingPreloads(name: string) {
+  const { VdbService } = await import('../../src/service/service.js');
+  const svc = new VdbService({ path: join(tmp.dir, `${name}.json`), seed: name });
+  await svc.createLibrary({ name: 'p', dim: 4, metric: 'cosine', embedder: null });
+  await svc.addChunks('p', Array.from({ length: 50 }, (_, i) => ({ embedding: [1, i, i % 3, 1] })));
+  await svc.buildIndex('p', { type: 'hnsw' });
+  const lib = svc.store.read().library('p');
+  let count = 0;
+  const preload = lib.preload.bind(lib);
+  lib.preload = (rows?: boolean) => (count++, preload(rows));
+  return { lib, preloads: () => count };
+}
+
 describe('QueryPools', () => {
   it('answers a generation on this thread for its first QUERIES_BEFORE_POOL queries, without reading it all in', async () => {
-    const { VdbService } = await import('../../src/service/service.js');
     const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
-    const svc = new VdbService({ path: join(tmp.dir, 'pools.json'), seed: 'pools' });
-    await svc.createLibrary({ name: 'p', dim: 4, metric: 'cosine', embedder: null });
-    await svc.addChunks('p', Array.from({ length: 50 }, (_, i) => ({ embedding: [1, i, i % 3, 1] })));
-    await svc.buildIndex('p', { type: 'hnsw' });
-    const lib = svc.store.read().library('p');
-    let preloads = 0;
-    const preload = lib.preload.bind(lib);
-    lib.preload = (rows?: boolean) => (preloads++, preload(rows));
+    const { lib, preloads } = await countingPreloads('pools');
     const pools = new QueryPools(2);
     for (let i = 0; i < QUERIES_BEFORE_POOL / 8; i++) expect(pools.get(lib, 8)).toBeNull();
-    expect(preloads).toBe(0);
+    expect(preloads()).toBe(0);
     // The next query earns the generation its pool: everything is read in for the workers.
     pools.get(lib, 1);
-    expect(preloads).toBe(1);
+    expect(preloads()).toBe(1);
     await pools.close();
   });
 
   it('with the number of queries ahead known, opens a pool at once when they earn it, and otherwise never', async () => {
-    const { VdbService } = await import('../../src/service/service.js');
     const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
-    const svc = new VdbService({ path: join(tmp.dir, 'ahead.json'), seed: 'ahead' });
-    await svc.createLibrary({ name: 'p', dim: 4, metric: 'cosine', embedder: null });
-    await svc.addChunks('p', Array.from({ length: 50 }, (_, i) => ({ embedding: [1, i, i % 3, 1] })));
-    await svc.buildIndex('p', { type: 'hnsw' });
-    const lib = svc.store.read().library('p');
-    let preloads = 0;
-    const preload = lib.preload.bind(lib);
-    lib.preload = (rows?: boolean) => (preloads++, preload(rows));
+    const { lib, preloads } = await countingPreloads('ahead');
     // Two threads halve the time: the queries must number twice the pool's cost in queries.
     const pools = new QueryPools(2);
     expect(pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
     // A short input never gets one, however many of its queries were answered.
     for (let left = 2 * QUERIES_BEFORE_POOL - 17; left >= 0; left -= 8) expect(pools.get(lib, 8, Math.max(0, left))).toBeNull();
-    expect(preloads).toBe(0);
+    expect(preloads()).toBe(0);
     pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
-    expect(preloads).toBe(1);
+    expect(preloads()).toBe(1);
     await pools.close();
     // A pool whose workers do all the searching (offThread) saves less per thread: 3 threads, 2 of them searching.
     const offThread = new QueryPools(3, true);
     expect(offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
-    expect(preloads).toBe(1);
+    expect(preloads()).toBe(1);
     offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
-    expect(preloads).toBe(2);
+    expect(preloads()).toBe(2);
     await offThread.close();
   });
 
