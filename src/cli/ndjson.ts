@@ -22,7 +22,7 @@ export interface NdjsonBatch {
   done: boolean;
   /** Bytes of input these lines (and the blank ones among them) were, line ends included. */
   bytes?: number;
-  /** Bytes of a regular file not read yet; null for a pipe or a terminal. */
+  /** Bytes of a regular file in no batch yet (unread, or read and not yet parsed); null for a pipe or a terminal. */
   bytesLeft?: number | null;
   /** Reading stdin failed. */
   error?: string;
@@ -152,14 +152,12 @@ export async function* stdinObjects(example: string): AsyncGenerator<[number, Re
 }
 
 /**
- * `stdinObjects` in batches of up to `max` lines (`input`: an example line, or a reader openStdin started): a batch ends when no more
+ * The lines of a reader openStdin started, in batches of up to `max`: a batch ends when no more
  * lines are parsed yet, so lines typed one by one are answered one by one;
  * `onWait` runs (and is awaited) each time the reader is about to wait for
  * input: the place to finish and flush the answers so far. A bad line ends the batch before it, then throws.
  */
-export async function* stdinBatches(input: string | StdinParser, max: number, onWait: () => void | Promise<void>): AsyncGenerator<[number, Record<string, unknown>][]> {
-  // Lines typed on a terminal are welcome: each batch is answered as soon as no more input is waiting.
-  const parser = typeof input === 'string' ? openStdin(input, true) : input;
+export async function* stdinBatches(parser: StdinParser, max: number, onWait: () => void | Promise<void>): AsyncGenerator<[number, Record<string, unknown>][]> {
   try {
     for (;;) {
       if (!parser.ready()) await onWait();

@@ -68,7 +68,7 @@ Examples:
     .action(async (o, cmd: Command) => {
       if (o.stdin) {
         if (o.text !== undefined || o.embedding !== undefined) cmd.error('error: --stdin takes queries from its lines; drop --text and --embedding', { exitCode: 2 });
-        // Its thread parses the first lines while the library loads.
+        // Its thread parses the first lines while the library loads; lines typed on a terminal are welcome.
         const input = openStdin(STDIN_EXAMPLE, true);
         try {
           await answerStdin(o, await serviceOf(cmd, { read: true }), input);
