@@ -108,7 +108,7 @@ export class SearchPool {
 
   /** Whether `open` could give a pool for this index and thread count (so the caller may prepare for it). */
   static shareable(index: VectorIndex, threads?: number): boolean {
-    return Math.floor(threads ?? availableParallelism()) >= 2 && index instanceof HnswIndex && sharedSimdAvailable();
+    return poolThreads(threads) >= 2 && index instanceof HnswIndex && sharedSimdAvailable();
   }
 
   /**
@@ -118,7 +118,7 @@ export class SearchPool {
    * @param unindexed rows the index does not cover, scored exactly for every query
    */
   static open(index: VectorIndex, space: SearchSpace, unindexed: readonly number[], opts: PoolOptions = {}): SearchPool | null {
-    const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+    const threads = poolThreads(opts.threads);
     if (!SearchPool.shareable(index, threads) || !(index instanceof HnswIndex) || space.rows === 0) return null;
     const url = workerUrl(opts);
     if (url === null) return null;
@@ -140,7 +140,7 @@ export class SearchPool {
   static prestart(threads?: number, opts: Pick<PoolOptions, 'workerUrl'> = {}): void {
     const url = workerUrl(opts);
     if (url === null) return;
-    const want = Math.max(1, Math.floor(threads ?? availableParallelism())) - 1;
+    const want = poolThreads(threads) - 1;
     const ready = spares.filter((w) => w.url === url.href).length;
     for (let i = ready; i < want; i++) {
       const worker = new Worker(url);
@@ -196,6 +196,11 @@ export class SearchPool {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.close()));
   }
+}
+
+/** Threads of a pool asked for `threads` (this one included): the machine's cores by default, at least 1. */
+export function poolThreads(threads?: number): number {
+  return Math.max(1, Math.floor(threads ?? availableParallelism()));
 }
 
 /** Workers started by `prestart`, not yet taken by a pool. */

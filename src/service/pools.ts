@@ -5,9 +5,8 @@
  * searches already sent to it are answered.
  */
 import type { Library } from '../domain/model.js';
-import { availableParallelism } from 'node:os';
 import { shareRowsFromStart } from '../index/kernels.js';
-import { SearchPool } from '../index/pool.js';
+import { poolThreads, SearchPool } from '../index/pool.js';
 import type { SearchSpace, VectorIndex } from '../index/types.js';
 
 interface Generation {
@@ -54,7 +53,7 @@ export class QueryPools {
     private readonly libraries?: () => readonly string[],
   ) {
     // Rows read from now on can be shared with the workers as they are, rather than copied once more.
-    shareRowsFromStart((threads ?? availableParallelism()) - 1);
+    shareRowsFromStart(poolThreads(threads) - 1);
   }
 
   /**
@@ -70,7 +69,8 @@ export class QueryPools {
     const index = lib.indexState?.index;
     if (!index || !SearchPool.shareable(index, this.threads)) return null;
     const now = this.byLib.get(lib.id);
-    if (now?.lib !== lib || now.index !== index) {
+    const fresh = now?.lib !== lib || now.index !== index;
+    if (fresh) {
       const answered = (this.answered.get(lib) ?? 0) + queries;
       const worth = ahead === undefined ? answered > queriesBeforePool(lib) : (queries + ahead) * (1 - 1 / this.speedup()) >= queriesBeforePool(lib);
       if (!worth) {
@@ -79,7 +79,7 @@ export class QueryPools {
       }
     }
     // Booting while this thread reads what they will share.
-    if (now?.lib !== lib || now.index !== index) SearchPool.prestart(this.threads);
+    if (fresh) SearchPool.prestart(this.threads);
     // Workers cannot page: every row and all of level 0 in memory first.
     lib.preload(true);
     const space = lib.searchSpace();
@@ -93,7 +93,7 @@ export class QueryPools {
 
   /** How many times faster a pool answers than this thread alone: its workers, and this thread unless offThread. */
   private speedup(): number {
-    const threads = Math.max(1, Math.floor(this.threads ?? availableParallelism()));
+    const threads = poolThreads(this.threads);
     return this.offThread ? threads - 1 : threads;
   }
 

@@ -2,7 +2,6 @@
  * The use cases. The CLI and the REST server only parse input, call one of
  * these methods and format the result; all validation and all data rules are here.
  */
-import { availableParallelism } from 'node:os';
 import { Conflict, InvalidFilter, InvalidInput, NotFound } from '../domain/errors.js';
 import { Library, quote, sameBits, sameJson } from '../domain/model.js';
 import type { Chunk, Database } from '../domain/model.js';
@@ -39,7 +38,7 @@ import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
 import type { Ranked } from '../index/batch.js';
-import { nearestUnfiltered } from '../index/pool.js';
+import { nearestUnfiltered, poolThreads } from '../index/pool.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
@@ -865,7 +864,7 @@ export interface SessionOptions {
 /** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
 function sessionPools(opts: SessionOptions): QueryPools {
   if (!opts.pipelined) return new QueryPools(opts.threads);
-  const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const threads = poolThreads(opts.threads);
   return threads >= 2 ? new QueryPools(threads + 1, true) : new QueryPools(threads);
 }
 
