@@ -6,7 +6,7 @@
  *
  * sorted by the 64-bit hash (high word, then low word), rows ascending among
  * equal hashes. The hash is `idHash` below (cyrb53's mixing, all 64 bits kept)
- * over the id's UTF-16 code units. A lookup binary-searches the hash and reads
+ * over the id's UTF-16 code units. A lookup searches the hash and reads
  * the record at each row it names to confirm the id, so a collision costs one
  * more read, never a wrong answer; with 64 bits, one read is the rule.
  *
@@ -123,14 +123,28 @@ export function idTableRows(table: Uint32Array, id: string): number[] {
 
 /**
  * `idTableRows` over a table of `entries` entries read one entry at a time
- * (`read(i, out)` puts entry i's three words in out): a lookup in a table on
- * disk reads about 20 entries, not the table. The entries the search passes
- * must be in order among themselves: one that is not throws, rather than
- * leaving an id unfound (order elsewhere is idTableProblem's, on whole reads;
- * damage on disk, the page checksums').
+ * (`read(i, out)` puts entry i's three words in out), for a table on disk. The
+ * hashes are uniform, so each probe goes where the hash falls between the
+ * nearest entries passed (interpolation): a lookup in a million entries reads
+ * about six entries on fewer than two 4 KiB pages, where halving read twenty on
+ * a dozen. After INTERPOLATED_PROBES probes it halves, so a table that is not
+ * uniform still costs at most that many more than log2(n). The entries the
+ * search passes must be in order among themselves: one that is not throws,
+ * rather than leaving an id unfound (order elsewhere is idTableProblem's, on
+ * whole reads; damage on disk, the page checksums').
  */
 export function idRowsBy(entries: number, read: (i: number, out: Uint32Array) => void, id: string): number[] {
   const [lo, hi] = idHash(id);
+  return rowsByHash(entries, read, lo, hi);
+}
+
+/** Probes guided by the hashes before a lookup halves instead (see idRowsBy). */
+export const INTERPOLATED_PROBES = 12;
+
+const TWO_32 = 2 ** 32;
+
+/** `idRowsBy` for the hash (lo, hi) itself. */
+export function rowsByHash(entries: number, read: (i: number, out: Uint32Array) => void, lo: number, hi: number): number[] {
   const e = new Uint32Array(3);
   // The hashes of the nearest entries passed below and above: every later probe lies between them.
   let belowHi = 0;
@@ -138,11 +152,19 @@ export function idRowsBy(entries: number, read: (i: number, out: Uint32Array) =>
   let aboveHi = 0xffffffff;
   let aboveLo = 0xffffffff;
   const between = (h: number, l: number) => (h > belowHi || (h === belowHi && l >= belowLo)) && (h < aboveHi || (h === aboveHi && l <= aboveLo));
+  // As doubles (53 bits are plenty to aim a probe); the bounds sit at entries a - 1 and b.
+  const target = hi * TWO_32 + lo;
   let a = 0;
   let b = entries;
+  let probes = 0;
   // First entry whose hash is not below (hi, lo).
   while (a < b) {
-    const mid = (a + b) >>> 1;
+    let mid = (a + b) >>> 1;
+    if (probes++ < INTERPOLATED_PROBES) {
+      const below = belowHi * TWO_32 + belowLo;
+      const span = aboveHi * TWO_32 + aboveLo - below;
+      if (span > 0) mid = Math.min(b - 1, Math.max(a, Math.floor(a - 1 + ((target - below) / span) * (b - a + 1))));
+    }
     read(mid, e);
     if (!between(e[1], e[0])) throw new Error(`entry ${mid} is out of order`);
     if (e[1] < hi || (e[1] === hi && e[0] < lo)) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildIdTable, hashesByRow, idHash, idRowsBy, idTableProblem, idTableRows } from '../../src/store/id-table.js';
+import { buildIdTable, hashesByRow, idHash, idRowsBy, idTableProblem, idTableRows, INTERPOLATED_PROBES, rowsByHash } from '../../src/store/id-table.js';
 
 const idArb = fc.oneof(
   fc.string({ minLength: 1, maxLength: 12 }),
@@ -49,26 +49,60 @@ describe('id tables', () => {
     expect(idTableProblem(repeated, 4)).toMatch(/repeated/);
   });
 
-  it('answer lookups entry by entry as from the whole table, reading about log2(n) entries, and refuse entries out of order on the way', () => {
+  it('answer lookups entry by entry as from the whole table, reading a few entries of uniform hashes, and refuse entries out of order on the way', () => {
     const ids = Array.from({ length: 4096 }, (_, i) => `row-${i}`);
     const table = buildIdTable(ids.length, (r) => ids[r]);
     let reads = 0;
+    const probed: number[] = [];
     const read = (t: Uint32Array) => (i: number, out: Uint32Array) => {
       reads++;
+      probed.push(i);
       out.set(t.subarray(i * 3, i * 3 + 3));
     };
+    const counts: number[] = [];
     for (const id of [...ids.slice(0, 300), 'absent', 'row-4096', '']) {
       reads = 0;
       expect(idRowsBy(ids.length, read(table), id)).toEqual(idTableRows(table, id));
-      expect(reads).toBeLessThanOrEqual(14);
+      counts.push(reads);
     }
-    // A search for an id in the first quarter goes below the middle entry, then probes the quarter entry: made
-    // larger than the middle one, it is out of order with what the search passed, and the lookup says so.
+    // Halving reads 13 or 14 entries here; aiming at the hash, the median lookup reads 6 (seen: at most 10).
+    counts.sort((x, y) => x - y);
+    expect(counts[counts.length >> 1]).toBeLessThanOrEqual(7);
+    expect(counts[counts.length - 1]).toBeLessThanOrEqual(INTERPOLATED_PROBES);
+    // Damage the entry a lookup probes second so that it is out of order with the first: the lookup says so.
     const n = ids.length;
     const target = ids[table[5 * 3 + 2]];
+    probed.length = 0;
+    idRowsBy(n, read(table), target);
+    const [first, second] = probed;
     const damaged = table.slice();
-    damaged.set(table.subarray((n - 1) * 3, n * 3), (n >>> 2) * 3);
-    expect(() => idRowsBy(n, read(damaged), target)).toThrow(/entry 1024 is out of order/);
+    const wentDown = second < first;
+    // Past the first probe's hash on the side the search left behind: larger than it if the search went below it.
+    damaged.set(table.subarray(wentDown ? (n - 1) * 3 : 0, wentDown ? n * 3 : 3), second * 3);
+    expect(() => idRowsBy(n, read(damaged), target)).toThrow(new RegExp(`entry ${second} is out of order`));
     expect(idRowsBy(n, read(table), target)).toEqual([table[5 * 3 + 2]]);
+  });
+
+  it('find every hash of a table that is not uniform, within the interpolated probes plus a halving search', () => {
+    // Hashes bunched at the bottom of the range, runs of equal ones, and a few far above: aiming misleads here.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(64), fc.nat(3)), { minLength: 1, maxLength: 400 }), fc.array(fc.nat(0xffffffff), { maxLength: 5 }), (small, far) => {
+        const keys = [...small.map(([h, l]) => [h, l]), ...far.map((h) => [h, 0])].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+        const table = new Uint32Array(keys.length * 3);
+        keys.forEach(([h, l], i) => table.set([l, h, i], i * 3));
+        let reads = 0;
+        const read = (i: number, out: Uint32Array) => {
+          reads++;
+          out.set(table.subarray(i * 3, i * 3 + 3));
+        };
+        for (const [h, l] of [...keys, [65, 0], [0, 9], [0xffffffff, 0xffffffff]]) {
+          reads = 0;
+          const expected = keys.flatMap(([kh, kl], i) => (kh === h && kl === l ? [i] : []));
+          expect(rowsByHash(keys.length, read, l, h)).toEqual(expected);
+          expect(reads).toBeLessThanOrEqual(INTERPOLATED_PROBES + Math.ceil(Math.log2(keys.length + 1)) + expected.length + 1);
+        }
+      }),
+      { seed: 12, numRuns: 100 },
+    );
   });
 });
