@@ -126,6 +126,8 @@ export interface LazyRows {
 export interface LazyCodes {
   /** Reads and checks them. @throws CorruptSnapshot */
   read(): CodedRows;
+  /** Codes read from disk at each query, a window at a time, checked at the end of each pass. @throws CorruptSnapshot */
+  stream(): CodedRows;
   /** Reads and checks them, keeping nothing: for reads that check every file. @throws CorruptSnapshot */
   verify(): void;
   /** Reports that row's code does not match its vector. @throws CorruptSnapshot */
@@ -191,7 +193,7 @@ export class Library {
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
   private store: Float32Array;
-  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap>; codes?: CodedRows | null } = {};
+  private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap>; codes?: CodedRows | null; codesStreamed?: boolean } = {};
   /**
    * Records read one at a time while the rows are on disk (frozen: changes go
    * through `chunks`); past LOOSE_SHARE of the rows, all of them at once.
@@ -589,24 +591,29 @@ export class Library {
   /**
    * The exact k nearest rows to `q` (prepared with `prepareQuery`), nearest
    * first, as `scan` over every row ranks them, through the row codes
-   * (index/rowcodes.ts): the codes are read whole, the float rows only of the
-   * candidates they leave. null when that cannot serve: no codes on disk, or
+   * (index/rowcodes.ts): the codes are read (streamed at the first query, whole
+   * after), the float rows only of the candidates they leave. null when that cannot serve: no codes on disk, or
    * the rows are in memory already (a scan of them is as fast).
    */
   nearestByCodes(q: Float32Array, k: number): { keys: Int32Array; dists: Float64Array } | null {
     const lazy = this.lazy;
     if (!lazy || !lazy.codes || this.cache.prepared || lazy.count === 0) return null;
-    if (this.cache.codes === undefined) {
+    let codes = this.cache.codes;
+    if (codes === undefined) {
       try {
-        // Without SIMD the float rows are scanned instead.
-        this.cache.codes = simdAvailable() ? lazy.codes.read() : null;
+        // Without SIMD the float rows are scanned instead. The first query streams the codes (a process that
+        // asks once, as a cold query does, never holds them); a second one reads them whole and keeps them.
+        if (!simdAvailable()) codes = this.cache.codes = null;
+        else if (!this.cache.codesStreamed) {
+          codes = lazy.codes.stream();
+          this.cache.codesStreamed = true;
+        } else codes = this.cache.codes = lazy.codes.read();
       } catch (err) {
         // No address space for another memory: scan the float rows. Damage is reported.
         if (!(err instanceof RangeError)) throw err;
-        this.cache.codes = null;
+        codes = this.cache.codes = null;
       }
     }
-    const codes = this.cache.codes;
     if (!codes) return null;
     // The candidates' rows and the appended ones, prepared in a block of their own: reading them into
     // a block of every row (pagedRows) would map memory for all of them, for a few hundred rows.

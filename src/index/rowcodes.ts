@@ -103,14 +103,34 @@ function roundUp(v: number): number {
   return f >= v ? f : Math.fround(v * (1 + 2 ** -23));
 }
 
-/** Row codes in a WebAssembly memory, ready for `candidates`. */
+/** Where codes not held in memory are read from (a sidecar): a pass over all of them, checked once it ends, and ranges. */
+export interface CodeSource {
+  scan(window: Uint8Array, each: (filled: Uint8Array, offset: number) => void): void;
+  readRange(into: Uint8Array, offset: number): void;
+}
+
+/** Bytes of codes a streamed pass holds at once: its reads stay in the caches and reuse one small memory. */
+const STREAM_BYTES = 1 << 20;
+
+/** Rows of a streamed pass's window: about STREAM_BYTES of codes, at least one row. */
+export function streamRows(stride: number): number {
+  return Math.max(1, Math.floor(STREAM_BYTES / stride));
+}
+
+/**
+ * Row codes in a WebAssembly memory, ready for `candidates`: all of them, or,
+ * given a source, a window that each `candidates` call fills from it in turn.
+ * A cold query streams (reading 38 MB into a memory of its own cost it as much
+ * as scoring them); a process that asks again holds them.
+ */
 export class CodedRows {
-  /** Where the codes go: read the codes sidecar straight into it. */
+  /** Where the codes go: read the codes sidecar straight into it (all rows; with a source, the window). */
   readonly codeBytes: Uint8Array;
   private readonly wasm: WasmF32;
   private readonly bytes: Uint8Array;
   private readonly out: Int32Array;
   private readonly stride: number;
+  private readonly windowRows: number;
   /** Byte offsets in the memory: the query's code, idot4's output, the rows' codes. */
   private readonly q0: number;
   private readonly out0: number;
@@ -118,6 +138,7 @@ export class CodedRows {
 
   /**
    * @param params rows × CODE_PARAMS floats
+   * @param source read the codes from here at each query instead of holding them (`windowRows` at a time)
    * @throws Error when SIMD is unavailable (callers then scan the float rows)
    */
   constructor(
@@ -125,19 +146,27 @@ export class CodedRows {
     readonly dim: number,
     readonly rows: number,
     readonly params: Float32Array,
+    private readonly source: CodeSource | null = null,
+    windowRows = streamRows(codeStride(dim)),
   ) {
     this.stride = codeStride(dim);
+    this.windowRows = source ? Math.max(1, Math.min(rows, windowRows)) : rows;
     this.q0 = 0;
     this.out0 = this.stride;
     this.codes0 = this.stride + 64;
-    this.wasm = new WasmF32(Math.ceil((this.codes0 + rows * this.stride) / 4));
+    this.wasm = new WasmF32(Math.ceil((this.codes0 + this.windowRows * this.stride) / 4));
     this.bytes = new Uint8Array(this.wasm.memory.buffer);
     this.out = new Int32Array(this.wasm.memory.buffer, this.out0, 4);
-    this.codeBytes = this.bytes.subarray(this.codes0, this.codes0 + rows * this.stride);
+    this.codeBytes = this.bytes.subarray(this.codes0, this.codes0 + this.windowRows * this.stride);
   }
 
-  /** Row r's code. */
+  /** Row r's code (read from the source when they are streamed). */
   code(r: number): Int8Array {
+    if (this.source) {
+      const c = new Int8Array(this.dim);
+      this.source.readRange(new Uint8Array(c.buffer), r * this.stride);
+      return c;
+    }
     return new Int8Array(this.bytes.buffer, this.codes0 + r * this.stride, this.dim);
   }
 
@@ -163,15 +192,34 @@ export class CodedRows {
       f2 += f * f;
     }
     const fn = Math.sqrt(f2) * (1 + SLACK);
-    const { params, stride, out, metric } = this;
     const lo = new Float64Array(n);
     const top = new TopK(k);
+    if (this.source) {
+      // The pass throws, after the last window, when the codes are damaged: nothing scored is used then.
+      this.source.scan(this.codeBytes, (filled, offset) => {
+        const w0 = offset / this.stride;
+        this.scoreWindow(w0, w0 + filled.byteLength / this.stride, t, qn, fn, lo, top);
+      });
+    } else this.scoreWindow(0, n, t, qn, fn, lo, top);
+    const cut = top.worst();
+    let m = 0;
+    for (let r = 0; r < n; r++) if (lo[r] <= cut) m++;
+    const rows = new Int32Array(m);
+    m = 0;
+    for (let r = 0; r < n; r++) if (lo[r] <= cut) rows[m++] = r;
+    return rows;
+  }
+
+  /** Bounds of rows [w0, w1), whose codes are at the start of codeBytes (all rows: at w0's place). */
+  private scoreWindow(w0: number, w1: number, t: number, qn: number, fn: number, lo: Float64Array, top: TopK): void {
+    const { params, stride, out, metric } = this;
     const qn2 = qn * qn;
-    for (let r0 = 0; r0 < n; r0 += 4) {
-      const a = this.codes0 + r0 * stride;
-      const last = this.codes0 + (n - 1) * stride;
+    const base = this.codes0 + (this.source ? -w0 * stride : 0);
+    const last = base + (w1 - 1) * stride;
+    for (let r0 = w0; r0 < w1; r0 += 4) {
+      const a = base + r0 * stride;
       this.wasm.idot4(this.q0, a, Math.min(a + stride, last), Math.min(a + 2 * stride, last), Math.min(a + 3 * stride, last), stride, this.out0);
-      for (let j = 0; j < 4 && r0 + j < n; j++) {
+      for (let j = 0; j < 4 && r0 + j < w1; j++) {
         const r = r0 + j;
         const s = params[r * CODE_PARAMS];
         const e = params[r * CODE_PARAMS + 1];
@@ -193,13 +241,6 @@ export class CodedRows {
         top.push(high, r);
       }
     }
-    const cut = top.worst();
-    let m = 0;
-    for (let r = 0; r < n; r++) if (lo[r] <= cut) m++;
-    const rows = new Int32Array(m);
-    m = 0;
-    for (let r = 0; r < n; r++) if (lo[r] <= cut) rows[m++] = r;
-    return rows;
   }
 
   /**

@@ -96,6 +96,14 @@ export interface OpenSidecar {
    * checked against the file's crc32: callers check what they read.
    */
   readRange(into: Uint8Array, offset: number): void;
+  /**
+   * Reads the whole file in order, `window.length` bytes at a time into
+   * `window`, calling `each(filled, offset)` after each read; then checks the
+   * file's crc32 over all of it. What `each` saw is vouched for only once scan
+   * returns: it throws when the file is damaged, so callers keep nothing of a
+   * pass that throws. One buffer, no page table needed.
+   */
+  scan(window: Uint8Array, each: (filled: Uint8Array, offset: number) => void): void;
   close(): void;
 }
 
@@ -186,11 +194,23 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     const from = offset - first * PAGE_BYTES;
     into.set(pages.subarray(from, from + into.byteLength));
   };
+  const scan = (window: Uint8Array, each: (filled: Uint8Array, offset: number) => void): void => {
+    if (window.byteLength === 0) throw new Error('scan needs a window of at least one byte');
+    let crc = 0;
+    for (let off = 0; off < ref.bytes; off += window.byteLength) {
+      const filled = window.subarray(0, Math.min(window.byteLength, ref.bytes - off));
+      readRaw(filled, off);
+      crc = checksum(filled, crc);
+      each(filled, off);
+    }
+    if (crc !== ref.crc32) throw damaged();
+  };
   const handle: OpenSidecar = {
     ref,
     close,
     readRange,
     readInto,
+    scan,
     read(spareBytes: number): Uint8Array {
       // Whole 4-byte elements of spare room, so typed views can grow into it.
       const total = ref.bytes + Math.floor(Math.max(0, spareBytes) / 4) * 4;

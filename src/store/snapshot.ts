@@ -760,7 +760,7 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     get copyable() {
       return copyableRows();
     },
-    codes: codes && { read: codes.read, verify: codes.verify, damaged: codes.damaged },
+    codes: codes && { read: codes.read, stream: codes.stream, verify: codes.verify, damaged: codes.damaged },
     forEachChunk: readEach
       ? (rows, each) =>
           guard(`${at}.chunks`, () =>
@@ -846,6 +846,11 @@ function rowCodesOf(raw: unknown, count: number, lib: Library, at: string, ctx: 
       guard(at, () => codeFile.readInto(coded.codeBytes));
       return coded;
     },
+    stream: (): CodedRows =>
+      new CodedRows(lib.metric, lib.dim, count, params(), {
+        scan: (window, each) => guard(at, () => codeFile.scan(window, each)),
+        readRange: (into, offset) => guard(at, () => codeFile.readRange(into, offset)),
+      }),
     // Listings and rewrites read everything, so they check these files too.
     verify: (): void => {
       params();

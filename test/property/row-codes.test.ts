@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptSnapshot } from '../../src/domain/errors.js';
 import { seededRandom } from '../../src/domain/random.js';
 import { METRICS, distance } from '../../src/index/kernels.js';
-import { CodedRows, makeRowCodes } from '../../src/index/rowcodes.js';
+import { CodedRows, codeStride, makeRowCodes } from '../../src/index/rowcodes.js';
 import { TopK } from '../../src/index/topk.js';
 import { nearestRows, VdbService } from '../../src/service/service.js';
 import type { StoreTuning } from '../../src/store/store.js';
@@ -51,6 +51,37 @@ describe('row codes', () => {
         expect(Array.from(keys)).toEqual(truth.rows);
         expect(Array.from(dists)).toEqual(truth.dists);
         for (let r = 0; r < n; r++) expect(coded.matches(r, space.data, r * dim)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it.each(METRICS)('give the same candidates streamed a window at a time as held whole (%s)', (metric) => {
+    fc.assert(
+      fc.property(dataset, fc.integer({ min: 1, max: 64 }), ({ dim, n, k, raw, q }, windowRows) => {
+        const { codes, params } = makeRowCodes(metric, raw, dim, n);
+        const held = new CodedRows(metric, dim, n, params);
+        held.codeBytes.set(new Uint8Array(codes.buffer));
+        const bytes = new Uint8Array(codes.buffer);
+        const windows: number[] = [];
+        const source = {
+          scan: (window: Uint8Array, each: (filled: Uint8Array, offset: number) => void) => {
+            for (let off = 0; off < bytes.length; off += window.length) {
+              const filled = window.subarray(0, Math.min(window.length, bytes.length - off));
+              filled.set(bytes.subarray(off, off + filled.length));
+              windows.push(filled.length);
+              each(filled, off);
+            }
+          },
+          readRange: (into: Uint8Array, offset: number) => into.set(bytes.subarray(offset, offset + into.length)),
+        };
+        const streamed = new CodedRows(metric, dim, n, params, source, windowRows);
+        const pq = prepareQuery(metric, q);
+        expect(Array.from(streamed.candidates(pq, k))).toEqual(Array.from(held.candidates(pq, k)));
+        // A window of rows at a time (when k leaves anything to rule out), never more.
+        if (k < n) expect(windows).toHaveLength(Math.ceil(n / windowRows));
+        expect(Math.max(0, ...windows)).toBeLessThanOrEqual(windowRows * codeStride(dim));
+        for (const r of [0, n - 1]) expect(Array.from(streamed.code(r))).toEqual(Array.from(held.code(r)));
       }),
       { numRuns: 60 },
     );
