@@ -3,7 +3,8 @@
  * main thread works on the lines already parsed.
  */
 import { isatty } from 'node:tty';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../index/thread.js';
 import { InvalidInput } from '../domain/errors.js';
 
 /** One non-blank line: its parsed value, or the parse error; `embedding` = [offset, length] in the batch's floats. */
@@ -30,7 +31,7 @@ export interface NdjsonBatch {
 
 /** Parsed stdin lines as the worker delivers them. */
 export class StdinParser {
-  private readonly worker = new Worker(new URL('./ndjson-worker.js', import.meta.url));
+  private readonly worker = startWorker(new URL('./ndjson-worker.js', import.meta.url));
   private readonly queue: NdjsonBatch[] = [];
   private at = 0;
   private done = false;

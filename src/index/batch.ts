@@ -17,7 +17,8 @@
  *    the merge changes nothing.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './thread.js';
 import { allocResident, dot, norm, residency, rowScorer, scan } from './kernels.js';
 import type { Metric } from './kernels.js';
 import { BLOCK_QUERIES, blockScratch, blockTileRows, interleaveQueries } from './simd.js';
@@ -303,7 +304,7 @@ class PartWorker {
     rows: Float32Array,
     firstRow: number,
   ) {
-    this.worker = new Worker(url);
+    this.worker = startWorker(url);
     this.worker.unref();
     this.worker.on('message', (ranked: Ranked[]) => {
       this.waiting.shift()?.resolve(ranked);

@@ -26,7 +26,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './thread.js';
 import type { SharedHnsw } from './hnsw.js';
 import { sharedSimdAvailable } from './simd.js';
 
@@ -147,7 +148,7 @@ export class BuildThreads {
         link: { m, units, groups, ids, unitAt },
         thread: t,
       };
-      const w = new Worker(url);
+      const w = startWorker(url);
       w.unref();
       w.postMessage(setup);
       this.workers.push(w);

@@ -18,7 +18,8 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from './thread.js';
 import { HnswIndex } from './hnsw.js';
 import type { SharedHnsw } from './hnsw.js';
 import { shareRows, spaceScorer } from './kernels.js';
@@ -143,7 +144,7 @@ export class SearchPool {
     const want = poolThreads(threads) - 1;
     const ready = spares.filter((w) => w.url === url.href).length;
     for (let i = ready; i < want; i++) {
-      const worker = new Worker(url);
+      const worker = startWorker(url);
       worker.unref();
       const spare = { url: url.href, worker };
       // One that fails before a pool takes it is dropped (a pool would wait on it); a taken one is the pool's to watch.
@@ -215,7 +216,7 @@ function workerUrl(opts: Pick<PoolOptions, 'workerUrl'>): URL | null {
 /** A prestarted worker of `url`, or a new one. */
 function takeWorker(url: URL): Worker {
   const i = spares.findIndex((w) => w.url === url.href);
-  return i === -1 ? new Worker(url) : spares.splice(i, 1)[0].worker;
+  return i === -1 ? startWorker(url) : spares.splice(i, 1)[0].worker;
 }
 
 function shared(a: Int32Array): Int32Array {
