@@ -23,7 +23,39 @@ import { exportCommand, importCommand } from './commands/transfer.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-export function buildProgram(): Command {
+/** The subcommands, by the name each gives its Command, in help's order. */
+const SUBCOMMANDS: readonly (readonly [string, () => Command])[] = [
+  ['lib', libCommand],
+  ['doc', docCommand],
+  ['chunk', chunkCommand],
+  ['ingest', ingestCommand],
+  ['index', indexCommand],
+  ['query', queryCommand],
+  ['count', countCommand],
+  ['embed', embedCommand],
+  ['model', modelCommand],
+  ['export', exportCommand],
+  ['import', importCommand],
+  ['compact', compactCommand],
+  ['serve', serveCommand],
+  ['cluster', clusterCommand],
+  ['demo', () => demoCommand(run)],
+];
+
+/** The subcommand `argv` runs (its first word past the global options), or null when it names none of them. */
+function subcommandNamed(argv: readonly string[], program: Command): string | null {
+  const taking = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short].filter((f): f is string => f !== undefined)));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') return null;
+    if (!arg.startsWith('-')) return SUBCOMMANDS.some(([name]) => name === arg) ? arg : null;
+    if (taking.has(arg)) i++;
+  }
+  return null;
+}
+
+/** The vdb program; given the command line, only the subcommand it names is set up (see subcommandNamed). */
+export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command('vdb')
     .description('a vector database you drive from the shell')
     .version(VERSION, '-V, --version')
@@ -54,24 +86,10 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid input, 4 not found, 5 con
 6 corrupt snapshot, 7 locked, 8 I/O error, 9 embedder failed or not installed,
 10 cluster unavailable (no leader yet, etcd out of reach). VDB_DEBUG=1 prints stack traces.`,
     );
-  const subcommands = [
-    libCommand(),
-    docCommand(),
-    chunkCommand(),
-    ingestCommand(),
-    indexCommand(),
-    queryCommand(),
-    countCommand(),
-    embedCommand(),
-    modelCommand(),
-    exportCommand(),
-    importCommand(),
-    compactCommand(),
-    serveCommand(),
-    clusterCommand(),
-    demoCommand(run),
-  ];
-  for (const cmd of subcommands) program.addCommand(cmd);
+  // A command line that names a subcommand sets up only that one (all fifteen cost every cold command ~5 ms);
+  // none, help or an unknown name (commander suggests the nearest) sets up all.
+  const named = subcommandNamed(argv, program);
+  for (const [name, make] of SUBCOMMANDS) if (named === null || named === name) program.addCommand(make());
   configure(program);
   return program;
 }
@@ -97,7 +115,7 @@ function commandPath(cmd: Command): string {
 
 /** Runs vdb with `argv` (without the node and script paths); resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
