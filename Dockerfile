@@ -3,7 +3,9 @@ FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
-COPY scripts/bundle.mjs ./scripts/
+COPY scripts/bundle.mjs scripts/code-cache.mjs ./scripts/
+# The build runs the CLI once through bin/vdb to make its code cache.
+COPY bin ./bin
 # npm run build compiles dist/ and bundles the CLI with its server stack (dist/bundle, what
 # bin/vdb loads); --ignore-scripts skips the prepare script's own build. Afterwards only the
 # library's runtime dependencies stay in node_modules.

@@ -4,6 +4,7 @@
 // bars, the fastify server stack) are devDependencies compiled in here. Heavy,
 // rarely used modules (tables, progress bars, the REST server) stay in lazily
 // loaded chunks.
+import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -37,20 +38,26 @@ const kernelBytes = base64Of(kernelModuleBytes);
 // The HNSW walk's module likewise: assembling it took a cold HNSW query ~0.1 s.
 const walkBytes = base64Of(walkModuleBytes);
 
-await build({
-  // Worker threads load their entry files from beside the chunk that starts them.
-  entryPoints: { main: 'src/cli/main.ts', 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
-  outdir: 'dist/bundle',
+const shared = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js;
-  // so does the ONNX runtime, the user's optional install (vdb model pull local).
-  external: [...Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {}), '@huggingface/transformers'],
   plugins: [swaggerUiDir],
   define: { __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes), __VDB_WALK_BYTES__: JSON.stringify(walkBytes) },
+  logLevel: 'warning',
+};
+// Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js;
+// so does the ONNX runtime, the user's optional install (vdb model pull local).
+const dependencies = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {});
+
+await build({
+  ...shared,
+  // Worker threads load their entry files from beside the chunk that starts them.
+  entryPoints: { 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
+  outdir: 'dist/bundle',
+  splitting: true,
+  format: 'esm',
+  external: [...dependencies, '@huggingface/transformers'],
   // Bundled CommonJS packages (commander, fastify, …) call require(); swagger-ui reads files by __dirname.
   banner: {
     js: [
@@ -61,5 +68,48 @@ await build({
       'const __vdbDir = __vdbDirname(__vdbPath(import.meta.url));',
     ].join(' '),
   },
-  logLevel: 'warning',
 });
+
+// The CLI itself, as one CommonJS script: bin/vdb compiles it with V8's code cache (a cold command spent
+// ~60 ms compiling ES modules, which Node 20 cannot cache). It sits beside the chunks, so the URLs it makes
+// from import.meta.url (worker entries, package.json) are theirs. The ES-module-only dependencies are
+// compiled in (required from CommonJS they would need require(esm)); the rest stay outside as above.
+const manifestOf = (name) => JSON.parse(readFileSync(join('node_modules', name, 'package.json'), 'utf8'));
+const esmOnly = dependencies.filter((d) => manifestOf(d).type === 'module' && !hasRequireExport(d));
+await build({
+  ...shared,
+  entryPoints: { cli: 'src/cli/main.ts' },
+  outdir: 'dist/bundle',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  // Without comments the script is plain ASCII: read as a one-byte string (a stray "…" in one made every
+  // start decode 4 MB as UTF-16, 30 ms) and shorter. Names stay, for VDB_DEBUG's stack traces.
+  minifyWhitespace: true,
+  charset: 'ascii',
+  // The bundled packages' license notices go to cli.cjs.LEGAL.txt beside it.
+  legalComments: 'external',
+  external: [...dependencies.filter((d) => !esmOnly.includes(d)), '@huggingface/transformers'],
+  define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
+  banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },
+});
+
+// bin/vdb reads the script as latin1, the fastest decoding, which is exact only for ASCII.
+const cli = readFileSync('dist/bundle/cli.cjs');
+const wide = cli.findIndex((b) => b > 0x7f);
+if (wide !== -1) throw new Error(`dist/bundle/cli.cjs is not ASCII at byte ${wide}: ${JSON.stringify(cli.subarray(Math.max(0, wide - 60), wide + 20).toString())}`);
+
+/** Whether package `name` exports a CommonJS entry ("require" condition) beside its ES one. */
+function hasRequireExport(name) {
+  const exp = manifestOf(name).exports;
+  const root = exp && typeof exp === 'object' && '.' in exp ? exp['.'] : exp;
+  return root !== null && typeof root === 'object' && 'require' in root;
+}
+
+// Its code cache, made by running the usual commands once (scripts/code-cache.mjs): V8 then skips compiling
+// what they use. bin/vdb rewrites it when V8 refuses it (another Node version).
+try {
+  execFileSync(process.execPath, ['scripts/code-cache.mjs'], { stdio: ['ignore', 'ignore', 'pipe'] });
+} catch (err) {
+  process.stderr.write(`code cache: ${err.stderr?.toString().trim() || err.message}\n`);
+  throw err;
+}

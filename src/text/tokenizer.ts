@@ -22,8 +22,11 @@ import { stem } from './stemmer.js';
 
 const NO_SPACE_SCRIPTS = String.raw`\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}`;
 const RUN = String.raw`[[\p{L}\p{M}\p{N}]--[${NO_SPACE_SCRIPTS}]]+`;
-/** One word (step 1 above). Global and sticky-free: use with lastIndex or matchAll. */
-export const WORD_SOURCE = String.raw`[${NO_SPACE_SCRIPTS}]|${RUN}(?:['’]${RUN})*`;
+/**
+ * One word (step 1 above). Global and sticky-free: use with lastIndex or matchAll. ’ is written as the
+ * regex's own escape \u2019: a raw template keeps the character as is, and the CLI script is kept ASCII.
+ */
+export const WORD_SOURCE = String.raw`[${NO_SPACE_SCRIPTS}]|${RUN}(?:['\u2019]${RUN})*`;
 
 function wordRegExp(): RegExp {
   return new RegExp(WORD_SOURCE, 'gv');
