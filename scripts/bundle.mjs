@@ -88,6 +88,9 @@ await build({
   charset: 'ascii',
   // The bundled packages' license notices go to cli.cjs.LEGAL.txt beside it.
   legalComments: 'external',
+  // import() compiled from V8's code cache loses the hooks that make it work: etcd3 (CommonJS) is required
+  // instead, the one ES module outside (the ONNX runtime) comes through bin/vdb (src/embed/local.ts).
+  supported: { 'dynamic-import': false },
   external: [...dependencies.filter((d) => !esmOnly.includes(d)), '@huggingface/transformers'],
   define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
   banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },

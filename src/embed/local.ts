@@ -44,10 +44,20 @@ export async function findTransformers(env: NodeJS.ProcessEnv = process.env): Pr
     } catch {
       continue;
     }
-    const mod = await import(pathToFileURL(path).href);
+    const mod = await importModule(pathToFileURL(path).href);
     return { mod: mod.pipeline ? mod : mod.default, from: path };
   }
   return null;
+}
+
+/**
+ * import() of an ES module outside vdb. The CLI script takes bin/vdb's (its own
+ * import() is lost when V8 compiles it from the code cache, and it is built
+ * with import() turned into require(), which an ES module may refuse).
+ */
+function importModule(url: string): Promise<Transformers> {
+  const fromBin = (globalThis as { __vdbImport?: (url: string) => Promise<Transformers> }).__vdbImport;
+  return fromBin ? fromBin(url) : import(url);
 }
 
 async function transformers(): Promise<Transformers> {
