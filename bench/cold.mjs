@@ -11,10 +11,14 @@
  *
  * It reads what that run kept in bench/.cache/work/<dataset>/: base.json
  * (the ingested library, no index), vdb-hnsw.json and sqlitevec.db (or in --work DIR).
- * --before BIN adds the same two vdb queries through another build's bin/vdb
- * (say, main's), interleaved with the rest: an A/B in one run. --exact-db and
- * --hnsw-db name other snapshots for this build's queries (e.g. a copy of
- * base.json compacted by this build, so it carries what this build writes).
+ * --before BIN adds the same vdb commands through another build's bin/vdb
+ * (say, main's), on the same snapshots, interleaved with the rest: an A/B in
+ * one run. --exact-db and --hnsw-db name other snapshots (e.g. a copy of
+ * base.json compacted by a build that writes row codes). --add-db DB adds
+ * `vdb chunk add` of one chunk (the query's embedding) to DB, a library
+ * "bench" of the same dimension (issue 15: < 0.2 s on a 1M database): every
+ * round adds a chunk to it, so give it a copy. Without sqlitevec.db in the
+ * work folder the sqlite3 rows are left out.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +36,7 @@ const { values: opt } = parseArgs({
     before: { type: 'string' },
     'exact-db': { type: 'string' },
     'hnsw-db': { type: 'string' },
+    'add-db': { type: 'string' },
   },
 });
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -47,19 +52,22 @@ try {
 const ext = peer('sqlite-vec').getLoadablePath().replace(/\.so$/, '');
 const sqliteDb = join(work, 'sqlitevec.db');
 const query = (bin, db) => [bin, '--db', db, 'query', '--lib', 'bench', '--embedding', emb, '-k', '10', '--json'];
-const systems = [
-  ['node -e 0', process.execPath, ['-e', '0']],
-  ['vdb query, exact (no index)', process.execPath, query(vdb, opt['exact-db'] ?? join(work, 'base.json'))],
-  ['vdb query, hnsw', process.execPath, query(vdb, opt['hnsw-db'] ?? join(work, 'vdb-hnsw.json'))],
-  ...(opt.before
-    ? [
-        ['before: vdb query, exact (no index)', process.execPath, query(opt.before, join(work, 'base.json'))],
-        ['before: vdb query, hnsw', process.execPath, query(opt.before, join(work, 'vdb-hnsw.json'))],
-      ]
-    : []),
-  ['sqlite3 CLI, .load vec0 + KNN', sqlite3, [sqliteDb, `.load ${ext}`, `select rowid, distance from vec_items where embedding match '${emb}' and k = 10;`]],
-  ['sqlite3 :memory: "select 1;"', sqlite3, [':memory:', 'select 1;']],
+const add = (bin, db) => [bin, '--db', db, 'chunk', 'add', '--lib', 'bench', '--embedding', emb, '--metadata', '{"row": -1}'];
+const exactDb = opt['exact-db'] ?? join(work, 'base.json');
+const hnswDb = opt['hnsw-db'] ?? join(work, 'vdb-hnsw.json');
+const vdbRows = (prefix, bin) => [
+  [`${prefix}vdb query, exact (no index)`, process.execPath, query(bin, exactDb)],
+  [`${prefix}vdb query, hnsw`, process.execPath, query(bin, hnswDb)],
+  ...(opt['add-db'] ? [[`${prefix}vdb chunk add, one chunk`, process.execPath, add(bin, opt['add-db'])]] : []),
 ];
+const sqliteRows = existsSync(sqliteDb)
+  ? [
+      ['sqlite3 CLI, .load vec0 + KNN', sqlite3, [sqliteDb, `.load ${ext}`, `select rowid, distance from vec_items where embedding match '${emb}' and k = 10;`]],
+      ['sqlite3 :memory: "select 1;"', sqlite3, [':memory:', 'select 1;']],
+    ]
+  : [];
+if (sqliteRows.length === 0) console.error(`${sqliteDb} is missing: no sqlite3 rows`);
+const systems = [['node -e 0', process.execPath, ['-e', '0']], ...vdbRows('', vdb), ...(opt.before ? vdbRows('before: ', opt.before) : []), ...sqliteRows];
 for (const [label, cmd, args] of systems) {
   const file = args.find((a) => a.endsWith('.json') || a.endsWith('.db'));
   if (!cmd || (file && !existsSync(file))) throw new Error(`${label}: ${cmd ? `${file} is missing (run the bench with --keep first, see the top of this file)` : 'sqlite3 is not installed'}`);
@@ -77,7 +85,7 @@ for (let round = 0; round < Number(opt.rounds); round++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
 const { loadavg } = await import('node:os');
-console.log(`cold single queries on ${opt.dataset} (${ds.n ?? '?'} × ${ds.dim}), ${opt.rounds} interleaved rounds, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`cold single commands on ${opt.dataset} (${ds.n ?? '?'} × ${ds.dim}), ${opt.rounds} interleaved rounds, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log('| process | median ms | min ms | − node start, ms | CPU ms (user + sys), median |');
 console.log('|---|---|---|---|---|');
 const node = median(times[0]);
