@@ -1,9 +1,10 @@
-// Bundles the CLI into dist/bundle/ so a cold `vdb` call parses a few files
-// instead of resolving dozens of ES modules, and so the CLI needs nothing from
-// node_modules at run time: its libraries (commander, chalk, tables, progress
-// bars, the fastify server stack) are devDependencies compiled in here. Heavy,
-// rarely used modules (tables, progress bars, the REST server) stay in lazily
-// loaded chunks.
+// Bundles the CLI into dist/bundle/: one CommonJS script (cli.cjs) that bin/vdb
+// compiles with a V8 code cache made here, so a cold `vdb` call compiles almost
+// nothing and resolves no module graph; and ES module entries, with their
+// chunks, for the worker threads. The CLI needs nothing from node_modules at run
+// time: its libraries (commander, chalk, tables, progress bars, the fastify
+// server stack) are devDependencies compiled in here. Heavy, rarely used modules
+// (tables, progress bars, the REST server) are run only when first imported.
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
