@@ -1,4 +1,4 @@
-// Writes dist/bundle/cli.cjs.cache (see bin/vdb): V8's code cache of
+// Writes the code cache beside dist/bundle/cli.cjs (see bin/vdb): V8's code cache of
 // the CLI script after it ran the usual commands once, in this process, on a
 // throwaway database written in sidecars (so cold paths are compiled too).
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { childEnv, ROOT, tempDir } from '../helpers/cli.js';
@@ -12,7 +13,10 @@ cpSync(join(ROOT, 'bin'), join(pkg, 'bin'), { recursive: true });
 cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
 cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
 symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
-const cache = join(pkg, 'dist', 'bundle', 'cli.cjs.cache');
+// The cache of the children below: plain `node`, this environment's NODE_OPTIONS.
+const { cacheFile } = createRequire(import.meta.url)(join(pkg, 'bin', 'vdb')) as { cacheFile: (execArgv: string[], nodeOptions: string) => string };
+const cache = cacheFile([], childEnv().NODE_OPTIONS ?? '');
+const caches = () => readdirSync(join(pkg, 'dist', 'bundle')).filter((f) => f.endsWith('.cache'));
 const db = join(tmp.dir, 'db.json');
 
 function vdb(...args: string[]) {
@@ -22,6 +26,7 @@ function vdb(...args: string[]) {
 
 describe('the CLI code cache', () => {
   it('is built with the package, used as it is, and not rewritten', () => {
+    expect(caches()).toContain(cache.split('/').pop());
     const built = readFileSync(cache);
     expect(built.length).toBeGreaterThan(100_000);
     expect(vdb('lib', 'create', 'docs', '--dim', '3').code).toBe(0);
@@ -50,6 +55,16 @@ describe('the CLI code cache', () => {
       expect(readFileSync(cache).equals(damaged)).toBe(false);
     }
     expect(query()).toEqual(want);
+  });
+
+  it('is kept apart for other flags: a run under --expose-gc writes its own and leaves the plain one alone', () => {
+    const plain = readFileSync(cache);
+    const before = caches().length;
+    const r = spawnSync(process.execPath, ['--expose-gc', join(pkg, 'bin', 'vdb'), '--db', db, 'count', '--lib', 'docs'], { env: childEnv(), encoding: 'utf8' });
+    expect(r).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(cache).equals(plain)).toBe(true);
+    expect(caches()).toHaveLength(before + 1);
+    expect(existsSync(cacheFile(['--expose-gc'], childEnv().NODE_OPTIONS ?? ''))).toBe(true);
   });
 
   it('is not needed: without it (or the folder to write it), commands run and say nothing of it', () => {
