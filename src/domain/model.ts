@@ -591,9 +591,10 @@ export class Library {
   /**
    * The exact k nearest rows to `q` (prepared with `prepareQuery`), nearest
    * first, as `scan` over every row ranks them, through the row codes
-   * (index/rowcodes.ts): the codes are read (streamed at the first query, whole
-   * after), the float rows only of the candidates they leave. null when that cannot serve: no codes on disk, or
-   * the rows are in memory already (a scan of them is as fast).
+   * (index/rowcodes.ts): the codes are read (streamed at the first query,
+   * whole after), the float rows only of the candidates they leave. null when
+   * that cannot serve: no codes on disk, or the rows are in memory already (a
+   * scan of them is as fast).
    */
   nearestByCodes(q: Float32Array, k: number): { keys: Int32Array; dists: Float64Array } | null {
     const lazy = this.lazy;
