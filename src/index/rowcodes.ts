@@ -202,12 +202,11 @@ export class CodedRows {
       });
     } else this.scoreWindow(0, n, t, qn, fn, lo, top);
     const cut = top.worst();
+    // One pass (a cold query runs it before V8 has optimised it: each pass over 100k rows counts).
+    const rows = new Int32Array(n);
     let m = 0;
-    for (let r = 0; r < n; r++) if (lo[r] <= cut) m++;
-    const rows = new Int32Array(m);
-    m = 0;
     for (let r = 0; r < n; r++) if (lo[r] <= cut) rows[m++] = r;
-    return rows;
+    return rows.slice(0, m);
   }
 
   /** Bounds of rows [w0, w1), whose codes are at the start of codeBytes (all rows: at w0's place). */
@@ -216,6 +215,9 @@ export class CodedRows {
     const qn2 = qn * qn;
     const base = this.codes0 + (this.source ? -w0 * stride : 0);
     const last = base + (w1 - 1) * stride;
+    // Rows come in ascending order, so once the heap is full a row enters it exactly when its bound is below the
+    // k-th best (on a tie the earlier row stays): asked here, the heap is called only for those.
+    let worst = top.worst();
     for (let r0 = w0; r0 < w1; r0 += 4) {
       const a = base + r0 * stride;
       this.wasm.idot4(this.q0, a, Math.min(a + stride, last), Math.min(a + 2 * stride, last), Math.min(a + 3 * stride, last), stride, this.out0);
@@ -238,7 +240,10 @@ export class CodedRows {
           high = -(p - b);
         }
         lo[r] = low;
-        top.push(high, r);
+        if (high < worst || worst === Infinity) {
+          top.push(high, r);
+          worst = top.worst();
+        }
       }
     }
   }
