@@ -16,9 +16,8 @@
  *    The top k of a union is the top k of the union of the parts' top k, so
  *    the merge changes nothing.
  */
-import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from './thread.js';
+import { startWorker, threadCount } from './thread.js';
 import { allocResident, dot, norm, residency, rowScorer, scan } from './kernels.js';
 import type { Metric } from './kernels.js';
 import { BLOCK_QUERIES, blockScratch, blockTileRows, interleaveQueries } from './simd.js';
@@ -61,7 +60,7 @@ export class BatchSearch {
   ) {
     const { metric, dim, data } = rows;
     const n = rows.rows;
-    const wanted = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+    const wanted = threadCount(opts.threads);
     const minFloats = opts.minFloatsPerThread ?? MIN_FLOATS_PER_THREAD;
     this.threads = Math.max(1, Math.min(wanted, n, Math.floor((n * dim) / Math.max(1, minFloats))));
     const bounds = Array.from({ length: this.threads + 1 }, (_, t) => Math.round((t * n) / this.threads));

@@ -58,6 +58,7 @@
 import { availableParallelism } from 'node:os';
 import { envNumber } from '../domain/env.js';
 import { BuildThreads, LinkBuffer, PHASE, PlanBuffer } from './build-threads.js';
+import { threadCount } from './thread.js';
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
 import { SignCodes, keepSmallest } from './signcodes.js';
 import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
@@ -180,7 +181,7 @@ function linkUnitsBound(levels: Int32Array, maxBatch: number): number {
 
 /** Build threads: ctx.threads, else VDB_THREADS, else the machine's cores. */
 function buildThreads(ctx: BuildContext): number {
-  return Math.max(1, Math.floor(ctx.threads ?? envNumber(process.env, 'VDB_THREADS', availableParallelism(), 1)));
+  return threadCount(ctx.threads ?? envNumber(process.env, 'VDB_THREADS', availableParallelism(), 1));
 }
 
 const up4 = (n: number): number => (n + 3) & ~3;

@@ -16,10 +16,9 @@
  * answers are bit for bit those of one thread, in input order.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from './thread.js';
+import { startWorker, threadCount } from './thread.js';
 import { HnswIndex } from './hnsw.js';
 import type { SharedHnsw } from './hnsw.js';
 import { shareRows, spaceScorer } from './kernels.js';
@@ -109,7 +108,7 @@ export class SearchPool {
 
   /** Whether `open` could give a pool for this index and thread count (so the caller may prepare for it). */
   static shareable(index: VectorIndex, threads?: number): boolean {
-    return poolThreads(threads) >= 2 && index instanceof HnswIndex && sharedSimdAvailable();
+    return threadCount(threads) >= 2 && index instanceof HnswIndex && sharedSimdAvailable();
   }
 
   /**
@@ -119,7 +118,7 @@ export class SearchPool {
    * @param unindexed rows the index does not cover, scored exactly for every query
    */
   static open(index: VectorIndex, space: SearchSpace, unindexed: readonly number[], opts: PoolOptions = {}): SearchPool | null {
-    const threads = poolThreads(opts.threads);
+    const threads = threadCount(opts.threads);
     if (!SearchPool.shareable(index, threads) || !(index instanceof HnswIndex) || space.rows === 0) return null;
     const url = workerUrl(opts);
     if (url === null) return null;
@@ -141,7 +140,7 @@ export class SearchPool {
   static prestart(threads?: number, opts: Pick<PoolOptions, 'workerUrl'> = {}): void {
     const url = workerUrl(opts);
     if (url === null) return;
-    const want = poolThreads(threads) - 1;
+    const want = threadCount(threads) - 1;
     const ready = spares.filter((w) => w.url === url.href).length;
     for (let i = ready; i < want; i++) {
       const worker = startWorker(url);
@@ -197,11 +196,6 @@ export class SearchPool {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.close()));
   }
-}
-
-/** Threads of a pool asked for `threads` (this one included): the machine's cores by default, at least 1. */
-export function poolThreads(threads?: number): number {
-  return Math.max(1, Math.floor(threads ?? availableParallelism()));
 }
 
 /** Workers started by `prestart`, not yet taken by a pool. */

@@ -6,7 +6,8 @@
  */
 import type { Library } from '../domain/model.js';
 import { shareRowsFromStart } from '../index/kernels.js';
-import { poolThreads, SearchPool } from '../index/pool.js';
+import { SearchPool } from '../index/pool.js';
+import { threadCount } from '../index/thread.js';
 import type { SearchSpace, VectorIndex } from '../index/types.js';
 
 interface Generation {
@@ -53,7 +54,7 @@ export class QueryPools {
     private readonly libraries?: () => readonly string[],
   ) {
     // Rows read from now on can be shared with the workers as they are, rather than copied once more.
-    shareRowsFromStart(poolThreads(threads) - 1);
+    shareRowsFromStart(threadCount(threads) - 1);
   }
 
   /**
@@ -93,7 +94,7 @@ export class QueryPools {
 
   /** How many times faster a pool answers than this thread alone: its workers, and this thread unless offThread. */
   private speedup(): number {
-    const threads = poolThreads(this.threads);
+    const threads = threadCount(this.threads);
     return this.offThread ? threads - 1 : threads;
   }
 

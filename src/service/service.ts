@@ -38,7 +38,8 @@ import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
 import type { Ranked } from '../index/batch.js';
-import { nearestUnfiltered, poolThreads } from '../index/pool.js';
+import { nearestUnfiltered } from '../index/pool.js';
+import { threadCount } from '../index/thread.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
 import { INDEX_KINDS, INDEX_TYPES, isIndexType } from '../index/registry.js';
@@ -864,7 +865,7 @@ export interface SessionOptions {
 /** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
 function sessionPools(opts: SessionOptions): QueryPools {
   if (!opts.pipelined) return new QueryPools(opts.threads);
-  const threads = poolThreads(opts.threads);
+  const threads = threadCount(opts.threads);
   return threads >= 2 ? new QueryPools(threads + 1, true) : new QueryPools(threads);
 }
 
