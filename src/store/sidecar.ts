@@ -169,11 +169,23 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
       tableFile.close();
     }
   };
+  const scan = (window: Uint8Array, each: (filled: Uint8Array, offset: number) => void): void => {
+    if (window.byteLength === 0) throw new Error('scan needs a window of at least one byte');
+    let crc = 0;
+    for (let off = 0; off < ref.bytes; off += window.byteLength) {
+      const filled = window.subarray(0, Math.min(window.byteLength, ref.bytes - off));
+      readRaw(filled, off);
+      crc = checksum(filled, crc);
+      each(filled, off);
+    }
+    if (crc !== ref.crc32) throw damaged();
+  };
   let scratch = new Uint8Array(0);
   const readRange = (into: Uint8Array, offset: number): void => {
     if (!ref.page_crc32) {
       if (pageTable === null) {
-        verifyWhole(readRaw, ref.bytes, ref.crc32, damaged);
+        // The whole file's crc32 first, in 16 MiB reads (no buffer of its size).
+        scan(new Uint8Array(Math.max(1, Math.min(16 << 20, ref.bytes))), () => undefined);
         pageTable = new Uint32Array(0);
       }
       return readRaw(into, offset);
@@ -193,17 +205,6 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     }
     const from = offset - first * PAGE_BYTES;
     into.set(pages.subarray(from, from + into.byteLength));
-  };
-  const scan = (window: Uint8Array, each: (filled: Uint8Array, offset: number) => void): void => {
-    if (window.byteLength === 0) throw new Error('scan needs a window of at least one byte');
-    let crc = 0;
-    for (let off = 0; off < ref.bytes; off += window.byteLength) {
-      const filled = window.subarray(0, Math.min(window.byteLength, ref.bytes - off));
-      readRaw(filled, off);
-      crc = checksum(filled, crc);
-      each(filled, off);
-    }
-    if (crc !== ref.crc32) throw damaged();
   };
   const handle: OpenSidecar = {
     ref,
@@ -231,19 +232,6 @@ function openPageTable(dir: string, ref: SidecarFileRef): OpenSidecar {
   const tableRef = ref.page_crc32!;
   if (tableRef.dtype !== 'u32' || tableRef.bytes !== Math.ceil(ref.bytes / PAGE_BYTES) * 4) throw new Error(`page table of sidecar ${ref.file} has the wrong size`);
   return openSidecar(dir, tableRef);
-}
-
-/** Checks a whole file's crc32 in 16 MiB reads (no buffer of its size). */
-function verifyWhole(readRaw: (into: Uint8Array, offset: number) => void, bytes: number, expected: number, damaged: () => Error): void {
-  const step = 16 << 20;
-  const buf = new Uint8Array(Math.min(step, bytes));
-  let crc = 0;
-  for (let off = 0; off < bytes; off += step) {
-    const part = buf.subarray(0, Math.min(step, bytes - off));
-    readRaw(part, off);
-    crc = crc32(part, crc);
-  }
-  if (crc !== expected) throw damaged();
 }
 
 const unread = new FinalizationRegistry<() => void>((close) => close());
