@@ -106,19 +106,12 @@ export function idTableProblem(table: Uint32Array, count: number): string | null
  */
 export function idTableRows(table: Uint32Array, id: string): number[] {
   const [lo, hi] = idHash(id);
-  const entries = table.length / ID_ENTRY_WORDS;
-  let a = 0;
-  let b = entries;
-  // First entry whose hash is not below (hi, lo).
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    const h = table[mid * 3 + 1];
-    if (h < hi || (h === hi && table[mid * 3] < lo)) a = mid + 1;
-    else b = mid;
-  }
-  const rows: number[] = [];
-  for (let i = a; i < entries && table[i * 3] === lo && table[i * 3 + 1] === hi; i++) rows.push(table[i * 3 + 2]);
-  return rows;
+  const entry = (i: number, out: Uint32Array): void => {
+    out[0] = table[i * 3];
+    out[1] = table[i * 3 + 1];
+    out[2] = table[i * 3 + 2];
+  };
+  return rowsByHash(table.length / ID_ENTRY_WORDS, entry, lo, hi);
 }
 
 /**
