@@ -555,20 +555,18 @@ export class Library {
     if (this.cache.space) return this.cache.space;
     const state = this.indexState;
     let slotToRow: Int32Array | null = null;
-    // The common case, an index over every row in row order, is one native compare (no O(n) JS loops on a cold start).
-    if (state && state.slotSeqs.length > 0 && !sameWords(state.slotSeqs, this.rowSeqs())) {
+    // The common cases, an index over every row in row order and one with rows appended since, are one native
+    // compare (no O(n) JS loops on a cold start): slot s is row s.
+    const slots = state?.slotSeqs.length ?? 0;
+    if (state && slots > 0 && !(slots <= this.size && sameWords(state.slotSeqs, this.rowSeqs().subarray(0, slots)))) {
       const seqs = this.rowSeqs();
       const rowBySeq = new Int32Array(this.nextSeq).fill(-1);
       seqs.forEach((seq, r) => (rowBySeq[seq] = r));
-      slotToRow = new Int32Array(state.slotSeqs.length);
-      let identity = state.slotSeqs.length === this.size;
-      for (let s = 0; s < slotToRow.length; s++) {
+      slotToRow = new Int32Array(slots);
+      for (let s = 0; s < slots; s++) {
         const seq = state.slotSeqs[s];
-        const row = seq < rowBySeq.length ? rowBySeq[seq] : -1;
-        slotToRow[s] = row;
-        if (row !== s) identity = false;
+        slotToRow[s] = seq < rowBySeq.length ? rowBySeq[seq] : -1;
       }
-      if (identity) slotToRow = null;
     }
     // HNSW reads a few hundred rows per query: a library still on disk serves them one by one.
     const paged = this.lazy && this.lazy.seqs && state?.type === 'hnsw' && !this.cache.prepared ? this.pagedRows() : null;
