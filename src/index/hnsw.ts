@@ -296,6 +296,8 @@ export class HnswIndex implements VectorIndex {
   private readonly nd = new Float64Array(4);
   private readonly one = new Int32Array(1);
   private upperOff: Int32Array;
+  /** Words of the upper-level lists the levels call for. */
+  private upperWords = 0;
   private maxLevel: number;
   private entry: number;
   private tags: Uint16Array;
@@ -360,11 +362,15 @@ export class HnswIndex implements VectorIndex {
       this.upperOff = new Int32Array(slots);
       let off = 0;
       let maxLevel = -1;
+      // One pass (a cold query opens a 1M-slot index): offsets, the top level, and levels in range for a loaded index.
       for (let e = 0; e < slots; e++) {
+        const level = levels[e];
+        if (level < 0 || level > MAX_LEVEL) throw new Error('hnsw level out of range');
         this.upperOff[e] = off;
-        off += levels[e] * (1 + m);
-        if (levels[e] > maxLevel) maxLevel = levels[e];
+        off += level * (1 + m);
+        if (level > maxLevel) maxLevel = level;
       }
+      this.upperWords = off;
       this.maxLevel = maxLevel;
     }
     this.entry = entry;
@@ -1670,22 +1676,17 @@ export class HnswIndex implements VectorIndex {
     if (slots < 0) throw new Error('hnsw slots is negative');
     const { levels, upper, scales, sqnorms } = s.arrays;
     if (!(levels instanceof Int32Array) || levels.length !== slots) throw new Error('hnsw levels have the wrong length');
-    let upperWords = 0;
-    let maxLevel = -1;
-    for (let e = 0; e < slots; e++) {
-      if (levels[e] < 0 || levels[e] > MAX_LEVEL) throw new Error('hnsw level out of range');
-      upperWords += levels[e] * (1 + m);
-      if (levels[e] > maxLevel) maxLevel = levels[e];
-    }
-    if (!(upper instanceof Int32Array) || upper.length !== upperWords) throw new Error('hnsw upper links have the wrong length');
-    if (slots === 0 ? entry !== -1 : entry < 0 || entry >= slots || levels[entry] !== maxLevel) {
-      throw new Error('hnsw entry point is invalid');
-    }
+    if (!(upper instanceof Int32Array)) throw new Error('hnsw upper links have the wrong length');
     if (!(scales instanceof Float32Array) || scales.length !== dim || !scales.every((x) => Number.isFinite(x) && x > 0)) {
       throw new Error('hnsw scales are invalid');
     }
     if (!(sqnorms instanceof Float32Array) || sqnorms.length !== slots) throw new Error('hnsw sqnorms have the wrong length');
+    // The constructor checks the levels as it lays out the upper lists.
     const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper, 'i8');
+    if (upper.length !== index.upperWords) throw new Error('hnsw upper links have the wrong length');
+    if (slots === 0 ? entry !== -1 : entry < 0 || entry >= slots || levels[entry] !== index.maxLevel) {
+      throw new Error('hnsw entry point is invalid');
+    }
     const level0Bytes = slots * index.stride * 4;
     const source = s.sources?.level0;
     if (source) {
@@ -1701,21 +1702,25 @@ export class HnswIndex implements VectorIndex {
     // Stored since it costs a pass over every vector; it only tunes when re-scoring stops.
     const sqMax = s.params.sq_max;
     index.sqMax = Number.isInteger(sqMax) && sqMax >= 0 && sqMax <= 127 * 127 * dim ? sqMax : index.measureSqMax();
-    for (let e = 0; e < slots; e++) {
-      for (let l = index.paging === null ? 0 : 1; l <= levels[e]; l++) index.checkLinks(e, l);
-    }
+    if (index.paging === null) index.checkLoaded(null, 0, slots);
+    index.checkUpperLinks();
     return index;
   }
 
-  /** Throws unless slot e's list at `level` has a count in range and only existing neighbours. */
-  private checkLinks(e: number, level: number): void {
-    const arr = level === 0 ? this.i32 : this.upper;
-    const at = this.links(e, level);
-    const count = arr[at];
-    if (count < 0 || count > (level === 0 ? this.maxM0 : this.maxM)) throw new Error('hnsw link count out of range');
-    for (let j = 1; j <= count; j++) {
-      const nb = arr[at + j];
-      if (nb < 0 || nb >= this.slots || this.levels[nb] < level) throw new Error('hnsw link points to a missing node');
+  /** Throws unless every upper-level list has a count in range and only neighbours that reach its level; one loop, no call per list. */
+  private checkUpperLinks(): void {
+    const { levels, upper, upperOff, slots, maxM } = this;
+    const width = 1 + maxM;
+    for (let e = 0; e < slots; e++) {
+      const top = levels[e];
+      for (let l = 1, at = upperOff[e]; l <= top; l++, at += width) {
+        const count = upper[at];
+        if (count < 0 || count > maxM) throw new Error('hnsw link count out of range');
+        for (let j = at + 1, end = at + count; j <= end; j++) {
+          const nb = upper[j];
+          if (nb >>> 0 >= slots || levels[nb] < l) throw new Error('hnsw link points to a missing node');
+        }
+      }
     }
   }
 
@@ -1744,16 +1749,20 @@ export class HnswIndex implements VectorIndex {
     this.paging = null;
   }
 
-  /** checkLinks(e, 0) for the slots [from, to) read from `source`, in one loop (every slot's, after a whole read). */
-  private checkLoaded(source: ArraySource, from: number, to: number): void {
+  /** Level-0 lists of the slots [from, to), read from `source` (or held whole: null), in one loop. */
+  private checkLoaded(source: ArraySource | null, from: number, to: number): void {
     const arr = this.i32;
     const { stride, maxM0, slots } = this;
+    const damaged = (why: string): never => {
+      if (source === null) throw new Error(why);
+      return source.damaged(why);
+    };
     // Levels are checked non-negative on load, so any slot may be a level-0 neighbour.
     for (let e = from, at = this.base + from * stride; e < to; e++, at += stride) {
       const count = arr[at];
-      if (count < 0 || count > maxM0) return source.damaged('hnsw link count out of range');
+      if (count < 0 || count > maxM0) return damaged('hnsw link count out of range');
       for (let j = at + 1, end = at + count; j <= end; j++) {
-        if (arr[j] >>> 0 >= slots) return source.damaged('hnsw link points to a missing node');
+        if (arr[j] >>> 0 >= slots) return damaged('hnsw link points to a missing node');
       }
     }
   }
