@@ -71,6 +71,19 @@ function prebundled(pkg, subpaths) {
   };
 }
 
+// commander requires node:child_process (with net, dgram, …: ~2 ms of every start) for executable
+// subcommands, which vdb has none of; it gets spawn loaded on first use.
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, ({ importer }) => (/[\\/]node_modules[\\/]commander[\\/]/.test(importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined));
+    b.onLoad({ filter: /^/, namespace: 'lazy-child-process' }, () => ({
+      contents: "module.exports = { spawn: (...args) => process.getBuiltinModule('node:child_process').spawn(...args) };",
+      loader: 'js',
+    }));
+  },
+};
+
 // The SIMD kernels' module, assembled once here from the compiled simd.js (so always the bytes of
 // this source) instead of at every start of the CLI.
 const { kernelModuleBytes } = await import('../dist/index/simd.js');
@@ -133,7 +146,7 @@ await build({
   // import() compiled from V8's code cache loses the hooks that make it work: etcd3 (CommonJS) is required
   // instead, the one ES module outside (the ONNX runtime) comes through bin/vdb (src/embed/local.ts).
   supported: { 'dynamic-import': false },
-  plugins: [...shared.plugins, prebundledTypebox],
+  plugins: [...shared.plugins, prebundledTypebox, lazyChildProcessForCommander],
   external: [...dependencies.filter((d) => !esmOnly.includes(d)), '@huggingface/transformers'],
   define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
   banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },

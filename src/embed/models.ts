@@ -11,7 +11,6 @@
  *           (ONNXRUNTIME_NODE_INSTALL=skip: the CPU runtime ships in the package).
  *   local:NAME  a model from the Hugging Face hub into <models>/hf/NAME.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -167,6 +166,8 @@ function folderBytes(dir: string): number {
 /** Runs the user's npm with its output on stderr. */
 function npm(args: string[], env: Record<string, string>): Promise<void> {
   return new Promise((res, rej) => {
+    // Loaded here, not imported: node:child_process (and net, dgram, …) took every start of the CLI ~2 ms.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', args, { stdio: ['ignore', 2, 2], env: { ...process.env, ...env } });
     child.on('error', (err) => rej(new EmbedderError(`cannot run npm (${err.message})`, { hint: 'vdb installs models with npm: put it on PATH' })));
     child.on('close', (code) => {
