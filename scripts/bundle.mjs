@@ -30,40 +30,39 @@ const swaggerUiDir = {
   },
 };
 
-// typebox (the REST server's schemas) is ES modules only. Bundled as they are, its ~2,200 functions sit at the
-// top level of cli.cjs and are created at every start (~10 ms of a cold query, and 350 KB of code cache) though
-// only the server uses them. Pre-bundled into one CommonJS module (every subpath imported, one copy of its
-// internals), they are created when the server first requires it.
-const prebundledTypebox = prebundled('typebox', ['typebox', 'typebox/compile', 'typebox/format', 'typebox/value']);
+// The REST server's packages (fastify and its plugins, typebox), one CommonJS module made by a build of its own
+// and run when `vdb serve` first requires it. Bundled as they are, typebox's ~2,200 functions (it is ES modules)
+// sat at the top level of cli.cjs and were made at every start, and each of fastify's ~150 CommonJS files added
+// a wrapper there: ~10 ms and 350 KB of code cache on a cold query. One module also keeps one copy of what they
+// share; minified, as only stack traces inside these packages lose their names.
+const SERVER_PACKAGES = ['fastify', '@fastify/swagger', '@fastify/swagger-ui', '@fastify/type-provider-typebox', 'typebox'];
+const SERVER_IMPORTS = [...SERVER_PACKAGES, 'typebox/compile', 'typebox/format', 'typebox/value'];
 
-/** A plugin that bundles `subpaths` of ES-module package `pkg` as one CommonJS module, run on first require. */
-function prebundled(pkg, subpaths) {
-  const key = (path) => (path === pkg ? 'root' : path.slice(pkg.length + 1));
-  const whole = `${pkg} (prebundled)`;
+/** A plugin that bundles `imports` (of `packages`) as one CommonJS module with `options`, run on first require. */
+function prebundled(name, packages, imports, options) {
+  const whole = `${name} (prebundled)`;
+  const escape = (s) => s.replace(/[/.]/g, (c) => `\\${c}`);
   return {
-    name: `prebundled-${pkg}`,
+    name: `prebundled-${name}`,
     setup(b) {
-      b.onResolve({ filter: new RegExp(`^${pkg}(/.*)?$`) }, ({ path }) =>
-        subpaths.includes(path)
+      b.onResolve({ filter: new RegExp(`^(${packages.map(escape).join('|')})(/.*)?$`) }, ({ path }) =>
+        imports.includes(path)
           ? { path, namespace: 'prebundled-part' }
-          : { errors: [{ text: `${path} is not among the prebundled subpaths of ${pkg}: add it in scripts/bundle.mjs` }] },
+          : { errors: [{ text: `${path} is not among the prebundled imports of ${name}: add it in scripts/bundle.mjs` }] },
       );
       b.onResolve({ filter: /^/, namespace: 'prebundled-part' }, () => ({ path: whole, namespace: 'prebundled' }));
-      // Each subpath: the namespace object of its part, marked so that default imports find its default export.
+      // Each import: what require() of it gives, as it would from node_modules.
       b.onLoad({ filter: /^/, namespace: 'prebundled-part' }, ({ path }) => ({
-        contents: `module.exports = Object.defineProperty(Object.assign({}, require(${JSON.stringify(whole)})[${JSON.stringify(key(path))}]), '__esModule', { value: true });`,
+        contents: `module.exports = require(${JSON.stringify(whole)})[${imports.indexOf(path)}];`,
         loader: 'js',
       }));
       b.onLoad({ filter: /^/, namespace: 'prebundled' }, async () => {
         const { outputFiles } = await build({
-          stdin: { contents: subpaths.map((path) => `export * as ${key(path)} from '${path}';`).join('\n'), resolveDir: process.cwd(), loader: 'js' },
+          ...options,
+          stdin: { contents: `module.exports = [${imports.map((path) => `require('${path}')`).join(', ')}];`, resolveDir: process.cwd(), loader: 'js' },
           bundle: true,
-          platform: 'node',
-          target: 'node20',
           format: 'cjs',
           write: false,
-          legalComments: 'inline',
-          logLevel: 'warning',
         });
         return { contents: outputFiles[0].text, loader: 'js' };
       });
@@ -131,6 +130,7 @@ await build({
 // compiled in (required from CommonJS they would need require(esm)); the rest stay outside as above.
 const manifestOf = (name) => JSON.parse(readFileSync(join('node_modules', name, 'package.json'), 'utf8'));
 const esmOnly = dependencies.filter((d) => manifestOf(d).type === 'module' && !hasRequireExport(d));
+const cliExternal = [...dependencies.filter((d) => !esmOnly.includes(d)), '@huggingface/transformers'];
 await build({
   ...shared,
   entryPoints: { cli: 'src/cli/main.ts' },
@@ -146,8 +146,12 @@ await build({
   // import() compiled from V8's code cache loses the hooks that make it work: etcd3 (CommonJS) is required
   // instead, the one ES module outside (the ONNX runtime) comes through bin/vdb (src/embed/local.ts).
   supported: { 'dynamic-import': false },
-  plugins: [...shared.plugins, prebundledTypebox, lazyChildProcessForCommander],
-  external: [...dependencies.filter((d) => !esmOnly.includes(d)), '@huggingface/transformers'],
+  plugins: [
+    ...shared.plugins,
+    prebundled('server', SERVER_PACKAGES, SERVER_IMPORTS, { ...shared, define: {}, minify: true, charset: 'ascii', legalComments: 'inline', supported: { 'dynamic-import': false }, external: cliExternal }),
+    lazyChildProcessForCommander,
+  ],
+  external: cliExternal,
   define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
   banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },
 });
