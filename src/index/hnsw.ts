@@ -359,19 +359,32 @@ export class HnswIndex implements VectorIndex {
       this.maxLevel = entry < 0 ? -1 : levels[entry];
     } else {
       this.allocate(format);
-      this.upperOff = new Int32Array(slots);
+      const upperOff = (this.upperOff = new Int32Array(slots));
+      const width = 1 + m;
       let off = 0;
       let maxLevel = -1;
-      // One pass (a cold query opens a 1M-slot index): offsets, the top level, and levels in range for a loaded index.
+      // One pass (a cold query opens a 1M-slot index): offsets, the top level, and, for a loaded index, levels in
+      // range and upper lists with a count in range and only neighbours that reach their level (a new one's are empty).
       for (let e = 0; e < slots; e++) {
         const level = levels[e];
         if (level < 0 || level > MAX_LEVEL) throw new Error('hnsw level out of range');
-        this.upperOff[e] = off;
-        off += level * (1 + m);
-        if (level > maxLevel) maxLevel = level;
+        upperOff[e] = off;
+        if (level > 0) {
+          if (off + level * width > upper.length) throw new Error('hnsw upper links have the wrong length');
+          for (let l = 1, at = off; l <= level; l++, at += width) {
+            const count = upper[at];
+            if (count < 0 || count > m) throw new Error('hnsw link count out of range');
+            for (let j = at + 1, end = at + count; j <= end; j++) {
+              const nb = upper[j];
+              if (nb >>> 0 >= slots || levels[nb] < l) throw new Error('hnsw link points to a missing node');
+            }
+          }
+          off += level * width;
+          if (level > maxLevel) maxLevel = level;
+        }
       }
       this.upperWords = off;
-      this.maxLevel = maxLevel;
+      this.maxLevel = slots > 0 && maxLevel < 0 ? 0 : maxLevel;
     }
     this.entry = entry;
     this.sel = new Int32Array(this.maxM0 + 1);
@@ -1681,7 +1694,7 @@ export class HnswIndex implements VectorIndex {
       throw new Error('hnsw scales are invalid');
     }
     if (!(sqnorms instanceof Float32Array) || sqnorms.length !== slots) throw new Error('hnsw sqnorms have the wrong length');
-    // The constructor checks the levels as it lays out the upper lists.
+    // The constructor checks the levels and the upper lists as it lays them out.
     const index = new HnswIndex(slots, dim, m, efc, efs, entry, levels, upper, 'i8');
     if (upper.length !== index.upperWords) throw new Error('hnsw upper links have the wrong length');
     if (slots === 0 ? entry !== -1 : entry < 0 || entry >= slots || levels[entry] !== index.maxLevel) {
@@ -1703,25 +1716,7 @@ export class HnswIndex implements VectorIndex {
     const sqMax = s.params.sq_max;
     index.sqMax = Number.isInteger(sqMax) && sqMax >= 0 && sqMax <= 127 * 127 * dim ? sqMax : index.measureSqMax();
     if (index.paging === null) index.checkLoaded(null, 0, slots);
-    index.checkUpperLinks();
     return index;
-  }
-
-  /** Throws unless every upper-level list has a count in range and only neighbours that reach its level; one loop, no call per list. */
-  private checkUpperLinks(): void {
-    const { levels, upper, upperOff, slots, maxM } = this;
-    const width = 1 + maxM;
-    for (let e = 0; e < slots; e++) {
-      const top = levels[e];
-      for (let l = 1, at = upperOff[e]; l <= top; l++, at += width) {
-        const count = upper[at];
-        if (count < 0 || count > maxM) throw new Error('hnsw link count out of range');
-        for (let j = at + 1, end = at + count; j <= end; j++) {
-          const nb = upper[j];
-          if (nb >>> 0 >= slots || levels[nb] < l) throw new Error('hnsw link points to a missing node');
-        }
-      }
-    }
   }
 
   /** Reads slot e's level-0 links and vector from disk if not yet in memory; past slots/16 single reads, reads the rest at once. */
