@@ -104,6 +104,8 @@ export interface LazyRows {
   idCandidates(id: string): number[] | null;
   /** Each row's seq, known without reading the records; null when the snapshot does not store them. */
   readonly seqs: Uint32Array | null;
+  /** Whether `seqs` ascend (rows only ever appended): false when unknown. */
+  readonly seqsAscending: boolean;
   /** Reads and checks one row's record; null when the snapshot cannot read records one at a time. @throws CorruptSnapshot */
   chunkAt(row: number): Chunk | null;
   /** Reads the vectors of rows [from, to) into `out` from float `at` on, checked against the file's checksums. @throws CorruptSnapshot */
@@ -653,7 +655,15 @@ export class Library {
     if (state && state.type !== 'linear' && state.coveredBelowSeq < this.nextSeq) {
       const covered = state.coveredBelowSeq;
       const seqs = this.rowSeqs();
-      for (let r = 0; r < seqs.length; r++) if (seqs[r] >= covered) out.push(r);
+      // Stored rows with ascending seqs: those covered come first, found by bisection (no pass over every row).
+      let from = 0;
+      let to = this.lazy?.seqsAscending ? this.lazy.count : 0;
+      while (from < to) {
+        const mid = (from + to) >>> 1;
+        if (seqs[mid] < covered) from = mid + 1;
+        else to = mid;
+      }
+      for (let r = from; r < seqs.length; r++) if (seqs[r] >= covered) out.push(r);
     }
     return (this.cache.unindexed = out);
   }

@@ -711,12 +711,14 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
   const laterSeqs = u32Later(raw.seqs, count, `${at}.chunks.seqs`, ctx);
   // Read and checked on first use (index coverage, a copy): an exact query never needs them.
   let seqsChecked = false;
+  let seqsAscending = false;
   const checkedSeqs = (): Uint32Array | null => {
     const seqs = laterSeqs?.all() ?? null;
     if (seqs && !seqsChecked) {
       // Rows only ever appended to have ascending seqs, unique without a map of them.
       let ascending = count === 0 || seqs[count - 1] < nextSeq;
       for (let i = 1; ascending && i < count; i++) ascending = seqs[i - 1] < seqs[i];
+      seqsAscending = ascending;
       const seen = ascending ? null : new Uint8Array(nextSeq);
       for (let i = 0; seen && i < count; i++) {
         const seq = seqs[i];
@@ -756,6 +758,10 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     count,
     get seqs() {
       return checkedSeqs();
+    },
+    get seqsAscending() {
+      checkedSeqs();
+      return seqsAscending;
     },
     get copyable() {
       return copyableRows();

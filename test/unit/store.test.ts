@@ -248,6 +248,30 @@ describe('index arrays on disk', () => {
   });
 });
 
+describe('rows added since the index was built', () => {
+  it('are found among stored rows with ascending seqs (bisected) and with a re-embedded row among them (scanned)', async () => {
+    const path = fresh();
+    const svc = service(path);
+    const vec = (i: number) => Array.from({ length: 8 }, (_, d) => Math.sin(i * 8 + d) + (d === i % 8 ? 3 : 0));
+    await svc.createLibrary({ name: 'v', dim: 8, embedder: null });
+    const first = await svc.addChunks('v', Array.from({ length: 60 }, (_, i) => ({ embedding: vec(i) })));
+    await svc.buildIndex('v', { type: 'hnsw', params: { m: 4 } });
+    await service(path).addChunks('v', Array.from({ length: 5 }, (_, i) => ({ embedding: vec(100 + i) })));
+    // Compacted: the added rows are stored ones now, after the covered ones.
+    await service(path).compact();
+    const found = async (i: number) => (await service(path).query('v', { embedding: vec(i), k: 1 })).hits[0].distance;
+    expect(service(path).getLibrary('v').index).toMatchObject({ indexed: 60, unindexed: 5 });
+    for (let i = 100; i < 105; i++) expect(await found(i)).toBeCloseTo(0, 6);
+    // A re-embedded stored row takes a new seq where it stands: seqs no longer ascend.
+    const moved = first[3].id;
+    await service(path).updateChunk(moved, { embedding: vec(200) }, 'v');
+    await service(path).compact();
+    expect(service(path).getLibrary('v').index).toMatchObject({ unindexed: 6 });
+    expect(await found(200)).toBeCloseTo(0, 6);
+    for (let i = 100; i < 105; i++) expect(await found(i)).toBeCloseTo(0, 6);
+  });
+});
+
 describe('the log', () => {
   it('chunk writes append records; replaying them equals the compacted state', async () => {
     const path = fresh();
