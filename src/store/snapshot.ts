@@ -478,6 +478,21 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
     }
     return offsets;
   };
+  // Records read one at a time page in (a cold query reads a few), until as many were read alone as U32Later
+  // reads pages before it reads its array whole (a --stdin session reads ten per line): then the file is read once.
+  let whole: Buffer | null = null;
+  let singleReads = 0;
+  const maxSingleReads = Math.max(16, Math.ceil((ref.bytes / PAGE_BYTES) * PAGE_SHARE_BEFORE_WHOLE));
+  const recordText = (from: number, to: number): string => {
+    if (whole === null && ++singleReads > maxSingleReads) {
+      const bytes = file.read(0);
+      whole = Buffer.from(bytes.buffer, bytes.byteOffset, ref.bytes);
+    }
+    if (whole !== null) return whole.toString('utf8', from, to);
+    const bytes = Buffer.allocUnsafe(to - from);
+    file.readRange(bytes, from);
+    return bytes.toString('utf8');
+  };
   return {
     readAll: () => {
       const bytes = file.read(0);
@@ -495,10 +510,9 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
           const from = later.at(i);
           const to = later.at(i + 1);
           if (!(from < to && to <= ref.bytes)) fail(`${at}.offsets is not ascending at record ${i}`);
-          const bytes = Buffer.allocUnsafe(to - 1 - from);
-          file.readRange(bytes, from);
+          const text = recordText(from, to - 1);
           try {
-            return JSON.parse(bytes.toString('utf8'));
+            return JSON.parse(text);
           } catch (err) {
             throw new Error(`sidecar ${ref.file} is damaged (${(err as Error).message})`);
           }

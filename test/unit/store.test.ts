@@ -248,6 +248,32 @@ describe('index arrays on disk', () => {
   });
 });
 
+describe('chunk records read one at a time', () => {
+  it('are read whole once enough were read alone: the same chunks, and damage past the switch is still found', async () => {
+    const path = fresh();
+    const svc = service(path);
+    await svc.createLibrary({ name: 'v', dim: 4, embedder: null });
+    // ~40 pages of records: the file is read whole after a quarter of that many single reads.
+    const added = await svc.addChunks('v', Array.from({ length: 2000 }, (_, i) => ({ embedding: [i, 1, 2, 3], text: `chunk ${i} ${'x'.repeat(60)}`, metadata: { i } })));
+    await svc.compact();
+    const rnd = seededRandom(4);
+    const order = added.map((c) => c.id);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd.next() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const reader = service(path);
+    for (const id of order) expect(reader.getChunk(id)).toMatchObject({ id, text: expect.stringMatching(/^chunk \d+ x+$/) });
+    expect(order.map((id) => reader.getChunk(id).metadata.i)).toEqual(order.map((id) => added.findIndex((c) => c.id === id)));
+    const records = join(`${path}.d`, (manifest(path).libraries as { chunks: { file: string } }[])[0].chunks.file);
+    flip(records, 20_000);
+    const damaged = service(path);
+    await expect(async () => {
+      for (const id of order) damaged.getChunk(id);
+    }).rejects.toThrow(/checksum|damaged/);
+  });
+});
+
 describe('rows added since the index was built', () => {
   it('are found among stored rows with ascending seqs (bisected) and with a re-embedded row among them (scanned)', async () => {
     const path = fresh();
