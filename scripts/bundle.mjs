@@ -91,13 +91,16 @@ const base64Of = (bytesOf) => ({ plain: Buffer.from(bytesOf(false)).toString('ba
 const kernelBytes = base64Of(kernelModuleBytes);
 // The HNSW walk's module likewise: assembling it took a cold HNSW query ~0.1 s.
 const walkBytes = base64Of(walkModuleBytes);
+// And the passes a cold query makes over every slot (index/passes.ts; never shared: both variants are its bytes).
+const { passesModuleBytes } = await import('../dist/index/passes.js');
+const passesBytes = base64Of(passesModuleBytes);
 
 const shared = {
   bundle: true,
   platform: 'node',
   target: 'node20',
   plugins: [swaggerUiDir],
-  define: { __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes), __VDB_WALK_BYTES__: JSON.stringify(walkBytes) },
+  define: { __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes), __VDB_WALK_BYTES__: JSON.stringify(walkBytes), __VDB_PASSES_BYTES__: JSON.stringify(passesBytes) },
   logLevel: 'warning',
 };
 // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js;

@@ -60,6 +60,7 @@ import { envNumber } from '../domain/env.js';
 import { BuildThreads, LinkBuffer, PHASE, PlanBuffer } from './build-threads.js';
 import { threadCount } from './thread.js';
 import { dot, l2sq, rowPairDistance, spaceScorer } from './kernels.js';
+import { upperLayout } from './passes.js';
 import { SignCodes, keepSmallest } from './signcodes.js';
 import { WasmF32, sharedSimdAvailable, simdAvailable } from './simd.js';
 import { DESC, DESC_WORDS, bindWalks, wasmWalkAvailable } from './walk.js';
@@ -359,32 +360,11 @@ export class HnswIndex implements VectorIndex {
       this.maxLevel = entry < 0 ? -1 : levels[entry];
     } else {
       this.allocate(format);
-      const upperOff = (this.upperOff = new Int32Array(slots));
-      const width = 1 + m;
-      let off = 0;
-      let maxLevel = -1;
-      // One pass (a cold query opens a 1M-slot index): offsets, the top level, and, for a loaded index, levels in
-      // range and upper lists with a count in range and only neighbours that reach their level (a new one's are empty).
-      for (let e = 0; e < slots; e++) {
-        const level = levels[e];
-        if (level < 0 || level > MAX_LEVEL) throw new Error('hnsw level out of range');
-        upperOff[e] = off;
-        if (level > 0) {
-          if (off + level * width > upper.length) throw new Error('hnsw upper links have the wrong length');
-          for (let l = 1, at = off; l <= level; l++, at += width) {
-            const count = upper[at];
-            if (count < 0 || count > m) throw new Error('hnsw link count out of range');
-            for (let j = at + 1, end = at + count; j <= end; j++) {
-              const nb = upper[j];
-              if (nb >>> 0 >= slots || levels[nb] < l) throw new Error('hnsw link points to a missing node');
-            }
-          }
-          off += level * width;
-          if (level > maxLevel) maxLevel = level;
-        }
-      }
-      this.upperWords = off;
-      this.maxLevel = slots > 0 && maxLevel < 0 ? 0 : maxLevel;
+      this.upperOff = new Int32Array(slots);
+      // A loaded index's levels and upper lists are checked as they are laid out (a new one's lists are empty).
+      const { words, top } = upperLayout(levels, upper, m, MAX_LEVEL, this.upperOff);
+      this.upperWords = words;
+      this.maxLevel = top;
     }
     this.entry = entry;
     this.sel = new Int32Array(this.maxM0 + 1);

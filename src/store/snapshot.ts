@@ -55,6 +55,7 @@ import { Database, Library } from '../domain/model.js';
 import type { AppendedRows, Chunk, CopyableRows, IndexState, LazyRows, Replication } from '../domain/model.js';
 import { hashesByRow, hashInto, ID_ENTRY_WORDS, idRowsBy, idTableProblem, idTableRows } from './id-table.js';
 import { METRICS } from '../index/kernels.js';
+import { ascendingBelow } from '../index/passes.js';
 import { INDEX_KINDS, isIndexType } from '../index/registry.js';
 import type { ArraySource, IndexArray, VectorIndex } from '../index/types.js';
 import { storedOnDisk, TEXT_INDEX_ARRAYS } from '../text/state.js';
@@ -730,8 +731,7 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
     const seqs = laterSeqs?.all() ?? null;
     if (seqs && !seqsChecked) {
       // Rows only ever appended to have ascending seqs, unique without a map of them.
-      let ascending = count === 0 || seqs[count - 1] < nextSeq;
-      for (let i = 1; ascending && i < count; i++) ascending = seqs[i - 1] < seqs[i];
+      const ascending = ascendingBelow(seqs.subarray(0, count), nextSeq);
       seqsAscending = ascending;
       const seen = ascending ? null : new Uint8Array(nextSeq);
       for (let i = 0; seen && i < count; i++) {
