@@ -481,14 +481,15 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
   };
   // Records read one at a time page in (a cold query reads a few), until as many were read alone as U32Later
   // reads pages before it reads its array whole (a --stdin session reads ten per line): then the file is read once.
+  const readWhole = (): Buffer => {
+    const bytes = file.read(0);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, ref.bytes);
+  };
   let whole: Buffer | null = null;
   let singleReads = 0;
   const maxSingleReads = Math.max(16, Math.ceil((ref.bytes / PAGE_BYTES) * PAGE_SHARE_BEFORE_WHOLE));
   const recordText = (from: number, to: number): string => {
-    if (whole === null && ++singleReads > maxSingleReads) {
-      const bytes = file.read(0);
-      whole = Buffer.from(bytes.buffer, bytes.byteOffset, ref.bytes);
-    }
+    if (whole === null && ++singleReads > maxSingleReads) whole = readWhole();
     if (whole !== null) return whole.toString('utf8', from, to);
     const bytes = Buffer.allocUnsafe(to - from);
     file.readRange(bytes, from);
@@ -496,10 +497,10 @@ function recordFile(raw: Record<string, unknown>, ref: SidecarFileRef, count: nu
   };
   return {
     readAll: () => {
-      const bytes = file.read(0);
       let list: unknown;
       try {
-        list = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, ref.bytes).toString('utf8'));
+        // The file held whole already (many records read one at a time) is not read again.
+        list = JSON.parse((whole ?? readWhole()).toString('utf8'));
       } catch (err) {
         throw new Error(`sidecar ${ref.file} is not valid JSON (${(err as Error).message})`);
       }
