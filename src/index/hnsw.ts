@@ -1728,16 +1728,12 @@ export class HnswIndex implements VectorIndex {
   private checkLoaded(source: ArraySource | null, from: number, to: number): void {
     const arr = this.i32;
     const { stride, maxM0, slots } = this;
-    const damaged = (why: string): never => {
-      if (source === null) throw new Error(why);
-      return source.damaged(why);
-    };
     // Levels are checked non-negative on load, so any slot may be a level-0 neighbour.
     for (let e = from, at = this.base + from * stride; e < to; e++, at += stride) {
       const count = arr[at];
-      if (count < 0 || count > maxM0) return damaged('hnsw link count out of range');
+      if (count < 0 || count > maxM0) return refuse(source, 'hnsw link count out of range');
       for (let j = at + 1, end = at + count; j <= end; j++) {
-        if (arr[j] >>> 0 >= slots) return damaged('hnsw link points to a missing node');
+        if (arr[j] >>> 0 >= slots) return refuse(source, 'hnsw link points to a missing node');
       }
     }
   }
@@ -1867,6 +1863,12 @@ function checkParams(m: number, efc: number, efs: number): void {
   if (!Number.isInteger(m) || m < 2 || m > 256) throw new Error('hnsw m must be an integer in 2..256');
   if (!Number.isInteger(efc) || efc < 1 || efc > 10000) throw new Error('hnsw ef_construction must be an integer in 1..10000');
   if (!Number.isInteger(efs) || efs < 1 || efs > 10000) throw new Error('hnsw ef_search must be an integer in 1..10000');
+}
+
+/** Refuses level-0 lists read from `source` as damage there, or (held whole: null) as an inconsistent index. */
+function refuse(source: ArraySource | null, why: string): never {
+  if (source === null) throw new Error(why);
+  return source.damaged(why);
 }
 
 export const hnswKind: IndexKind = {
