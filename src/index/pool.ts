@@ -233,12 +233,12 @@ class QueryWorker {
     this.worker.on('message', (m: { ranked: Ranked[] } | { error: string }) => {
       if ('error' in m) return fail(new Error(m.error));
       this.waiting.shift()?.resolve(m.ranked);
-      if (this.waiting.length === 0) this.worker.unref();
+      if (this.waiting.length === 0) this.idle();
     });
     const fail = (err: Error) => {
       this.failure ??= new Error(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
-      this.worker.unref();
+      this.idle();
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new Error(`it exited with code ${code}`)));
@@ -268,9 +268,20 @@ class QueryWorker {
     return this.waiting.length;
   }
 
+  /** An idle worker must not keep the process alive, unless it is stopping (see close). */
+  private idle(): void {
+    if (!this.closing) this.worker.unref();
+  }
+
+  private closing = false;
+
   async close(): Promise<void> {
     this.failure ??= new Error('query worker closed');
     await this.last;
+    // Referenced until it has stopped, whatever it still posts: otherwise the process could end during the
+    // caller's await (exit code 0, nothing after it run, a failure never reported).
+    this.closing = true;
+    this.worker.ref();
     await this.worker.terminate();
   }
 }

@@ -5,7 +5,7 @@
  * any thread count and batch size, with lines the main thread keeps (filters,
  * explain) mixed in; and the threaded answers keep HNSW's recall.
  */
-import { writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
@@ -95,6 +95,29 @@ describe('query --stdin on hnsw, on worker threads', () => {
     const many = run('cosine', input, { VDB_THREADS: '2', VDB_STDIN_BATCH: '5' });
     expect([many.code, many.stderr]).toEqual([one.code, one.stderr]);
     expect(many.stdout).toBe(one.stdout);
+  });
+
+  it('a damaged page of the rows, paged in by the workers, fails as on one thread: same message, same exit code, data untouched', () => {
+    const copy = join(tmp.dir, 'damaged.json');
+    cpSync(db, copy);
+    cpSync(`${db}.d`, `${copy}.d`, { recursive: true });
+    const manifest = JSON.parse(readFileSync(copy, 'utf8'));
+    const file = join(`${copy}.d`, manifest.libraries.find((l: { name: string }) => l.name === 'cosine').vectors.file);
+    const bytes = readFileSync(file);
+    for (let p = 0; p < bytes.length; p += 4096) bytes[p + 9] ^= 0x10;
+    writeFileSync(file, bytes);
+    const input = join(tmp.dir, 'damaged-lines.ndjson');
+    writeFileSync(input, lines(200));
+    const ask = (env: Record<string, string>) => vdb(['query', '--lib', 'cosine', '--stdin'], { db: copy, stdinFile: input, env });
+    const one = ask({ VDB_THREADS: '1' });
+    expect(one.code).toBe(6);
+    expect(one.stderr).toMatch(/is corrupt: libraries\[0\]\.vectors: sidecar g\d+-\d+\.f32 fails its checksum \(damaged\)/);
+    // Several times: a worker that posted after its pool began to close once let the process end with 0, silently.
+    for (let i = 0; i < 4; i++) {
+      const many = ask({ VDB_THREADS: '2' });
+      expect([many.code, many.stderr]).toEqual([one.code, one.stderr]);
+    }
+    expect(readFileSync(file)).toEqual(bytes);
   });
 
   it('keeps the recall of the index (recall@10 against the exact order ≥ 0.9)', () => {
