@@ -22,9 +22,11 @@ import type { ChunkView, IndexView, LibraryFields, LibraryView, Metadata } from 
 import { allocRows, norm, prepareData, prepareRows, rowScorer } from '../index/kernels.js';
 import type { CodedRows } from '../index/rowcodes.js';
 import { simdAvailable } from '../index/simd.js';
+import { RowPages } from '../index/row-pages.js';
 import { TopK } from '../index/topk.js';
 import { INDEX_KINDS } from '../index/registry.js';
 import type { IndexType, SearchSpace, VectorIndex } from '../index/types.js';
+import type { PageSource } from '../store/sidecar.js';
 import { LibraryText } from '../text/state.js';
 import type { Filter } from '../filter/ast.js';
 import type { RowBitmap } from '../filter/bitmap.js';
@@ -111,6 +113,12 @@ export interface LazyRows {
   /** Reads the vectors of rows [from, to) into `out` from float `at` on, checked against the file's checksums. @throws CorruptSnapshot */
   readVectors(out: Float32Array, at: number, from: number, to: number): void;
   /**
+   * The vectors' file for reading pages from any thread (index/row-pages.ts):
+   * its page source, how to report damage found in it, and a hold that keeps
+   * it open past `close()`; null when the vectors have no page table (or are inline).
+   */
+  vectorPages(): VectorPages | null;
+  /**
    * Calls `each` with the chunk of every row of `rows` (ascending), read in
    * large sequential blocks and kept by no one; null when the snapshot cannot
    * read records apart. @throws CorruptSnapshot
@@ -122,6 +130,13 @@ export interface LazyRows {
   readonly codes: LazyCodes | null;
   /** Releases the files (once everything is in memory). */
   close(): void;
+}
+
+export interface VectorPages {
+  source: PageSource;
+  /** @throws CorruptSnapshot naming the vectors */
+  damaged(what: string): never;
+  hold(): () => void;
 }
 
 /** Row codes still on disk. */
@@ -573,7 +588,7 @@ export class Library {
     // HNSW reads a few hundred rows per query: a library still on disk serves them one by one.
     const paged = this.lazy && this.lazy.seqs && state?.type === 'hnsw' && !this.cache.prepared ? this.pagedRows() : null;
     const data = paged ? paged.data : this.prepared();
-    return (this.cache.space = { metric: this.metric, dim: this.dim, data, rows: this.size, slotToRow, fill: paged?.fill ?? null });
+    return (this.cache.space = { metric: this.metric, dim: this.dim, data, rows: this.size, slotToRow, fill: paged?.fill ?? null, pages: paged?.pages ?? null });
   }
 
   /**
@@ -727,9 +742,15 @@ export class Library {
   }
 }
 
-/** Rows read from disk into a prepared block as a search touches them, or all at once for a scan. */
+/**
+ * Rows read from disk into a prepared block as a search touches them, or all
+ * at once for a scan: page by page through RowPages (which worker threads can
+ * share) when the vectors have a page table, else row by row.
+ */
 class PagedRows {
-  private readonly done: Uint8Array;
+  /** null: no page table, rows are read one by one on this thread (`done` marks them). */
+  readonly pages: RowPages | null;
+  private readonly done: Uint8Array | null;
   private whole = false;
 
   constructor(
@@ -738,18 +759,22 @@ class PagedRows {
     private readonly dim: number,
     readonly data: Float32Array,
   ) {
-    this.done = new Uint8Array(lazy.count);
+    const file = lazy.vectorPages();
+    this.pages = file && RowPages.open(file.source, lazy.count, dim, metric, data, (what) => file.damaged(what), () => file.hold());
+    this.done = this.pages ? null : new Uint8Array(lazy.count);
   }
 
   /** Makes `row` readable in `data`. */
   readonly fill = (row: number): void => {
-    if (this.whole || row >= this.lazy.count || this.done[row] === 1) return;
+    if (this.pages) return this.pages.fill(row);
+    if (this.whole || row >= this.lazy.count || this.done![row] === 1) return;
     this.lazy.readVectors(this.data, row * this.dim, row, row + 1);
     prepareRows(this.metric, this.data, this.dim, row, row + 1);
-    this.done[row] = 1;
+    this.done![row] = 1;
   };
 
   fillAll(): void {
+    if (this.pages) return this.pages.fillAll();
     if (this.whole) return;
     // Rows read singly are read again: every row then goes through the same preparation once.
     this.lazy.readVectors(this.data, 0, 0, this.lazy.count);

@@ -3,8 +3,11 @@
  *
  * `SearchPool.open` moves an HNSW index's block into a shared WebAssembly
  * memory (`HnswIndex.share`: one copy, level 0 read in whole first, a query
- * scratch region per worker) and copies the prepared rows once into another
- * (`shareRows`), so re-scoring reads the same floats the main thread does.
+ * scratch region per worker) and the prepared rows into another (`shareRows`:
+ * adopted where they already are when the block was allocated shared, else
+ * copied once), so re-scoring reads the same floats the main thread does. Rows
+ * of a library still on disk are paged into that block by whichever thread
+ * needs them first, through claims all threads share (row-pages.ts).
  * Each worker (query-worker.ts) binds its own kernel instance and an index
  * view (`HnswIndex.view`) to those memories: the graph and the vectors exist
  * once whatever the thread count; per thread there are only the query
@@ -24,6 +27,7 @@ import type { SharedHnsw } from './hnsw.js';
 import { shareRows, spaceScorer } from './kernels.js';
 import { sharedSimdAvailable } from './simd.js';
 import type { SharedRows } from './kernels.js';
+import type { RowPagesShare } from './row-pages.js';
 import { TopK } from './topk.js';
 import type { SearchSpace, VectorIndex } from './types.js';
 
@@ -63,6 +67,8 @@ export interface PoolSetup {
   size: number;
   slotToRow: Int32Array | null;
   unindexed: Int32Array;
+  /** The claims and the file for reading rows not yet in `rows` (a library still on disk); null: every row is in. */
+  pages: RowPagesShare | null;
   thread: number;
 }
 
@@ -97,8 +103,17 @@ export class SearchPool {
     setups: PoolSetup[],
     url: URL,
     private readonly offThread: boolean,
+    private readonly release: () => void,
   ) {
-    this.workers = setups.map((s) => new QueryWorker(url, s));
+    // A worker's failure to read a page is damage to the snapshot, reported as this thread would.
+    const damaged = (what: string): Error => {
+      try {
+        return space.pages!.damaged(what);
+      } catch (err) {
+        return err as Error;
+      }
+    };
+    this.workers = setups.map((s) => new QueryWorker(url, s, damaged));
   }
 
   /** Threads answering, this one included. */
@@ -111,10 +126,16 @@ export class SearchPool {
     return threadCount(threads) >= 2 && index instanceof HnswIndex && sharedSimdAvailable();
   }
 
+  /** Whether a pool's workers can read the rows of `space` not yet in memory themselves (see `open`). */
+  static pagesRows(space: SearchSpace): boolean {
+    return space.fill != null && space.pages?.shared === true;
+  }
+
   /**
-   * A pool over `index` and `space` (every row in memory: `fill` null or
-   * every row filled); null when one thread is asked for, or the index cannot
-   * be shared (not HNSW, or no shared WebAssembly memory), so the caller answers on this thread.
+   * A pool over `index` and `space`: every row in memory (`fill` null or
+   * every row filled), or rows the workers page in themselves (`pagesRows`);
+   * null when one thread is asked for, or the index cannot be shared (not
+   * HNSW, or no shared WebAssembly memory), so the caller answers on this thread.
    * @param unindexed rows the index does not cover, scored exactly for every query
    */
   static open(index: VectorIndex, space: SearchSpace, unindexed: readonly number[], opts: PoolOptions = {}): SearchPool | null {
@@ -124,12 +145,21 @@ export class SearchPool {
     if (url === null) return null;
     const hnsw = index.share(threads);
     if (hnsw === null) return null;
-    const rows = shareRows(space.data.subarray(0, space.rows * space.dim), space.dim, threads - 1);
+    const pages = SearchPool.pagesRows(space) ? space.pages! : null;
+    const share = () => shareRows(space.data.subarray(0, space.rows * space.dim), space.dim, threads - 1);
+    let rows = share();
     if (rows === undefined) return null;
+    if (pages && rows.memory.buffer !== space.data.buffer) {
+      // Copied after all (the block has no room for this many workers): the copy must hold every row.
+      pages.fillAll();
+      rows = share()!;
+    }
+    const paging = pages && rows.memory.buffer === space.data.buffer ? pages : null;
+    const release = paging ? paging.hold() : () => undefined;
     const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
     const rest = shared(Int32Array.from(unindexed));
-    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, thread: i + 1 }));
-    return new SearchPool(index, space, rest, setups, url, opts.offThread === true);
+    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows: rows!, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, thread: i + 1 }));
+    return new SearchPool(index, space, rest, setups, url, opts.offThread === true, release);
   }
 
   /**
@@ -194,8 +224,18 @@ export class SearchPool {
   /** Stops the workers once the searches already sent to them are answered (idle ones never keep the process alive). */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.close()));
+    try {
+      await Promise.all(this.workers.map((w) => w.close()));
+    } finally {
+      this.release();
+    }
   }
+}
+
+/** What a worker posts when a batch fails; `pageFailure`: it could not read or check a page of the rows (row-pages.ts). */
+export interface WorkerFailure {
+  error: string;
+  pageFailure: boolean;
 }
 
 /** Workers started by `prestart`, not yet taken by a pool. */
@@ -227,16 +267,17 @@ class QueryWorker {
   /** The last search sent: answers come in order, so once it settles every one has. */
   private last: Promise<unknown> = Promise.resolve();
 
-  constructor(url: URL, setup: PoolSetup) {
+  /** @param damaged the error for a page of the rows the worker could not read or check */
+  constructor(url: URL, setup: PoolSetup, damaged: (what: string) => Error) {
     this.worker = takeWorker(url);
     this.worker.unref();
-    this.worker.on('message', (m: { ranked: Ranked[] } | { error: string }) => {
-      if ('error' in m) return fail(new Error(m.error));
+    this.worker.on('message', (m: { ranked: Ranked[] } | WorkerFailure) => {
+      if ('error' in m) return m.pageFailure ? fail(damaged(m.error), true) : fail(new Error(m.error));
       this.waiting.shift()?.resolve(m.ranked);
       if (this.waiting.length === 0) this.idle();
     });
-    const fail = (err: Error) => {
-      this.failure ??= new Error(`query worker ${setup.thread} failed: ${err.message}`);
+    const fail = (err: Error, asIs = false) => {
+      this.failure ??= asIs ? err : new Error(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
       this.idle();
     };

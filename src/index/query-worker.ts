@@ -8,7 +8,8 @@ import { parentPort } from 'node:worker_threads';
 import { HnswIndex } from './hnsw.js';
 import { adoptSharedRows } from './kernels.js';
 import { nearestUnfiltered } from './pool.js';
-import type { PoolBatch, PoolSetup } from './pool.js';
+import type { PoolBatch, PoolSetup, WorkerFailure } from './pool.js';
+import { PageFailure, RowPages } from './row-pages.js';
 import type { SearchSpace } from './types.js';
 
 const port = parentPort;
@@ -19,7 +20,9 @@ port.on('message', (m: PoolSetup | PoolBatch) => {
   try {
     if ('hnsw' in m) {
       const data = adoptSharedRows(m.rows, m.thread);
-      const space: SearchSpace = { metric: m.metric, dim: m.rows.dim, data, rows: m.size, slotToRow: m.slotToRow, fill: null };
+      // Rows not yet in the shared block are read here, through the claims every thread shares.
+      const fill = m.pages ? RowPages.adopt(m.pages, data).fill : null;
+      const space: SearchSpace = { metric: m.metric, dim: m.rows.dim, data, rows: m.size, slotToRow: m.slotToRow, fill };
       state = { index: HnswIndex.view(m.hnsw, m.thread), space, unindexed: m.unindexed };
       return;
     }
@@ -32,6 +35,6 @@ port.on('message', (m: PoolSetup | PoolBatch) => {
     });
     port.postMessage({ ranked });
   } catch (err) {
-    port.postMessage({ error: (err as Error)?.message ?? String(err) });
+    port.postMessage({ error: (err as Error)?.message ?? String(err), pageFailure: err instanceof PageFailure } satisfies WorkerFailure);
   }
 });

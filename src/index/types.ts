@@ -1,4 +1,5 @@
 import type { Metric } from './kernels.js';
+import type { RowPages } from './row-pages.js';
 import type { TopK } from './topk.js';
 import type { Random } from '../domain/random.js';
 
@@ -23,6 +24,8 @@ export interface SearchSpace {
    * Only indexes that touch few rows (HNSW) get such a space.
    */
   fill?: ((row: number) => void) | null;
+  /** What `fill` reads through when other threads can join it (index/row-pages.ts); null otherwise. */
+  pages?: RowPages | null;
 }
 
 export type IndexArray = Float32Array | Uint32Array | Int32Array;

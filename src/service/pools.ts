@@ -19,9 +19,12 @@ interface Generation {
 
 /**
  * Queries a generation of a library answers on this thread before it gets a
- * pool. A pool first reads every row and all of level 0 and copies them into
- * shared memory (about half a second at 100k × 384): a few queries, or a
- * library written to between every few, would not earn that back.
+ * pool. A pool first reads all of level 0 and copies the graph into shared
+ * memory, and its workers start and warm up; a library still on disk has its
+ * rows paged in by the workers as they search (index/row-pages.ts), one in
+ * memory has them copied. At 100k × 384 that is about a tenth of a second, and
+ * `query --stdin` with two threads overtakes one thread between 1,000 and 3,000
+ * lines: a few queries, or a library written to between every few, would not earn it back.
  */
 export const QUERIES_BEFORE_POOL = 64;
 
@@ -81,8 +84,8 @@ export class QueryPools {
     }
     // Booting while this thread reads what they will share.
     if (fresh) SearchPool.prestart(this.threads);
-    // Workers cannot page: every row and all of level 0 in memory first.
-    lib.preload(true);
+    // Level 0 in memory first; rows too unless the workers can page them in themselves.
+    lib.preload(!SearchPool.pagesRows(lib.searchSpace()));
     const space = lib.searchSpace();
     if (now?.lib === lib && now.index === index && now.space === space) return now.pool;
     void now?.pool?.close();

@@ -104,7 +104,51 @@ export interface OpenSidecar {
    * pass that throws. One buffer, no page table needed.
    */
   scan(window: Uint8Array, each: (filled: Uint8Array, offset: number) => void): void;
+  /**
+   * What another thread of this process needs to read and check pages of the
+   * file itself (`readPages`): its descriptor and page table; null when the
+   * file has no page table. The descriptor stays open until every `hold` is released.
+   */
+  pages(): PageSource | null;
+  /** Keeps the descriptor open past `close()` until the returned release is called (a pool's workers read it). */
+  hold(): () => void;
   close(): void;
+}
+
+/** A sidecar's open descriptor and page table: any thread of the process reads checked pages through it. */
+export interface PageSource {
+  fd: number;
+  file: string;
+  bytes: number;
+  /** The crc32 of each PAGE_BYTES page. */
+  table: Uint32Array;
+}
+
+/**
+ * Reads the pages from `first` on that fill `into` (whole pages, the file's
+ * last one short) and checks each against the page table.
+ * @throws Error with a plain message when the file is short or a page is damaged
+ */
+export function readPages(src: PageSource, into: Uint8Array, first: number): void {
+  readAt(src.fd, src.file, src.bytes, into, first * PAGE_BYTES);
+  for (let p = 0; p * PAGE_BYTES < into.byteLength; p++) {
+    if (crc32(into.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES)) !== src.table[first + p]) throw damagedSidecar(src.file);
+  }
+}
+
+/** Reads bytes [offset, offset + into.length) of the file behind `fd`. */
+function readAt(fd: number, file: string, bytes: number, into: Uint8Array, offset: number): void {
+  if (offset < 0 || offset + into.byteLength > bytes) throw new Error(`sidecar ${file}: bytes ${offset}..${offset + into.byteLength} are past its end`);
+  let off = 0;
+  while (off < into.byteLength) {
+    const n = readSync(fd, into, off, Math.min(into.byteLength - off, 1 << 30), offset + off);
+    if (n === 0) throw new Error(`sidecar ${file} ended after ${offset + off} of ${bytes} bytes (truncated)`);
+    off += n;
+  }
+}
+
+function damagedSidecar(file: string): Error {
+  return new Error(`sidecar ${file} fails its checksum (damaged)`);
 }
 
 const DTYPES = new Set(['f32', 'u32', 'i32', 'json']);
@@ -125,10 +169,15 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     throw err;
   }
   let open = true;
+  let holds = 0;
+  let closing = false;
   let tableFile: OpenSidecar | null = null;
   const close = () => {
-    if (open) closeSync(fd);
-    open = false;
+    closing = true;
+    if (open && holds === 0) {
+      closeSync(fd);
+      open = false;
+    }
     tableFile?.close();
   };
   try {
@@ -139,16 +188,10 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     throw err;
   }
   const readRaw = (into: Uint8Array, offset: number): void => {
-    if (!open) throw new Error(`sidecar ${ref.file} was closed`);
-    if (offset < 0 || offset + into.byteLength > ref.bytes) throw new Error(`sidecar ${ref.file}: bytes ${offset}..${offset + into.byteLength} are past its end`);
-    let off = 0;
-    while (off < into.byteLength) {
-      const n = readSync(fd, into, off, Math.min(into.byteLength - off, 1 << 30), offset + off);
-      if (n === 0) throw new Error(`sidecar ${ref.file} ended after ${offset + off} of ${ref.bytes} bytes (truncated)`);
-      off += n;
-    }
+    if (!open || closing) throw new Error(`sidecar ${ref.file} was closed`);
+    readAt(fd, ref.file, ref.bytes, into, offset);
   };
-  const damaged = () => new Error(`sidecar ${ref.file} fails its checksum (damaged)`);
+  const damaged = () => damagedSidecar(ref.file);
   // Parts are checked page by page against the page table, or (without one) by one pass over the whole file first.
   // The table is opened now, like the file, so a writer's clean-up cannot take it away meanwhile.
   try {
@@ -190,21 +233,37 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
       }
       return readRaw(into, offset);
     }
-    if (pageTable === null) {
-      pageTable = viewAs('u32', tableFile!.read(0), ref.page_crc32.bytes) as Uint32Array;
-      tableFile!.close();
-    }
+    const src = pages()!;
     const first = Math.floor(offset / PAGE_BYTES);
     const end = Math.min(ref.bytes, Math.ceil((offset + into.byteLength) / PAGE_BYTES) * PAGE_BYTES);
     const span = end - first * PAGE_BYTES;
     if (scratch.byteLength < span) scratch = new Uint8Array(Math.max(span, 2 * PAGE_BYTES));
-    const pages = scratch.subarray(0, span);
-    readRaw(pages, first * PAGE_BYTES);
-    for (let p = 0; p * PAGE_BYTES < span; p++) {
-      if (crc32(pages.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES)) !== pageTable[first + p]) throw damaged();
-    }
+    const read = scratch.subarray(0, span);
+    readPages(src, read, first);
     const from = offset - first * PAGE_BYTES;
-    into.set(pages.subarray(from, from + into.byteLength));
+    into.set(read.subarray(from, from + into.byteLength));
+  };
+  let source: PageSource | null = null;
+  const pages = (): PageSource | null => {
+    if (!ref.page_crc32) return null;
+    if (!open || closing) throw new Error(`sidecar ${ref.file} was closed`);
+    if (pageTable === null) {
+      pageTable = viewAs('u32', tableFile!.read(0), ref.page_crc32.bytes) as Uint32Array;
+      tableFile!.close();
+    }
+    return (source ??= { fd, file: ref.file, bytes: ref.bytes, table: pageTable });
+  };
+  const hold = (): (() => void) => {
+    holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--holds === 0 && closing && open) {
+        closeSync(fd);
+        open = false;
+      }
+    };
   };
   const handle: OpenSidecar = {
     ref,
@@ -212,6 +271,8 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     readRange,
     readInto,
     scan,
+    pages,
+    hold,
     read(spareBytes: number): Uint8Array {
       // Whole 4-byte elements of spare room, so typed views can grow into it.
       const total = ref.bytes + Math.floor(Math.max(0, spareBytes) / 4) * 4;

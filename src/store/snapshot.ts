@@ -829,6 +829,11 @@ function lazyRows(raw: Record<string, unknown>, chunksRef: SidecarFileRef, rawVe
         if (from === 0 && to === count) return vectorFile.readInto(bytes);
         vectorFile.readRange(bytes, from * dim * 4);
       }),
+    vectorPages: () => {
+      const source = vectorFile && guard(`${at}.vectors`, () => vectorFile.pages());
+      if (!source) return null;
+      return { source, damaged: (what) => fail(`${at}.vectors: ${what}`), hold: () => vectorFile!.hold() };
+    },
     idCandidates: (id) => idCandidates(ids, id),
     close: () => {
       records.close();

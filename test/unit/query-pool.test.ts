@@ -5,12 +5,17 @@
  * worker (dist/index/query-worker.js, built by `npm test`; `npm run build` first when running this file alone).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
+import { allocRows, shareRowsFromStart } from '../../src/index/kernels.js';
 import { SearchPool, nearestUnfiltered } from '../../src/index/pool.js';
+import { RowPages } from '../../src/index/row-pages.js';
+import { PAGE_BYTES } from '../../src/store/sidecar.js';
+import type { PageSource } from '../../src/store/sidecar.js';
 import type { SearchSpace } from '../../src/index/types.js';
 import { ROOT, tempDir } from '../helpers/cli.js';
 import { clustered, makeSpace, prepareQuery } from '../helpers/oracle.js';
@@ -73,6 +78,48 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
   it('is not opened for one thread', () => {
     const { space, index } = setup(200);
     expect(SearchPool.open(index, space, [], { threads: 1, workerUrl: WORKER })).toBeNull();
+  });
+
+  it('pages rows still on disk from the workers, through the claims every thread shares: the same answers; damage as this thread reports it', async () => {
+    const { space, index, queries } = setup(1200);
+    const raw = clustered(1200, DIM, 12, 0.3, 7);
+    // The raw rows as a vectors sidecar with its page table; a second copy with one page damaged.
+    const source = (name: string, damage: boolean): PageSource => {
+      const bytes = new Uint8Array(raw.buffer.slice(0));
+      const table = Uint32Array.from({ length: Math.ceil(bytes.byteLength / PAGE_BYTES) }, (_, p) => crc32(bytes.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES)));
+      if (damage) for (let p = 0; p < table.length; p++) bytes[p * PAGE_BYTES + 5] ^= 1;
+      writeFileSync(join(tmp.dir, name), bytes);
+      return { fd: openSync(join(tmp.dir, name), 'r'), file: name, bytes: bytes.byteLength, table };
+    };
+    const refuse = (what: string): never => {
+      throw new Error(`rows damaged: ${what}`);
+    };
+    shareRowsFromStart(2);
+    const paged = (src: PageSource) => {
+      const data = allocRows(space.rows * DIM, DIM);
+      const pages = RowPages.open(src, space.rows, DIM, 'cosine', data, refuse, () => () => undefined);
+      return { ...space, data, fill: pages.fill, pages };
+    };
+    const expected = queries.map((q) => nearestUnfiltered(index, space, [], q));
+    const good = paged(source('rows.f32', false));
+    expect(SearchPool.pagesRows(good)).toBe(true);
+    const pool = SearchPool.open(index, good, [], { threads: 3, workerUrl: WORKER, offThread: true })!;
+    try {
+      const got = await pool.search(queries);
+      expect(got.map((r) => [Array.from(r.keys), Array.from(r.dists)])).toEqual(expected.map((r) => [Array.from(r.keys), Array.from(r.dists)]));
+      // The workers read what they re-scored, and only that: this thread searched nothing.
+      const ready = good.pages.share.rowStates.filter((s) => s === 2).length;
+      expect(ready).toBeGreaterThan(0);
+      expect(ready).toBeLessThan(space.rows);
+    } finally {
+      await pool.close();
+    }
+    const bad = SearchPool.open(index, paged(source('damaged.f32', true)), [], { threads: 2, workerUrl: WORKER, offThread: true })!;
+    try {
+      await expect(bad.search(queries)).rejects.toThrow(/^rows damaged: sidecar damaged\.f32 fails its checksum \(damaged\)$/);
+    } finally {
+      await bad.close();
+    }
   });
 
   it('turns a worker that fails into one error naming it, for every pending and later search', async () => {
