@@ -108,6 +108,11 @@ function line(text: string): void {
     lines.push({ n: lineNo, error: (err as Error).message });
     return;
   }
+  // An embedding of numbers is one level below the line, within the limit: set aside first, so the depth
+  // walk below does not visit its hundreds of numbers.
+  const emb = (value as { embedding?: unknown } | null)?.embedding;
+  const numbers = Array.isArray(emb) && emb.every((x) => typeof x === 'number');
+  if (numbers) (value as { embedding?: unknown }).embedding = undefined;
   // Posting a value nested thousands deep to the main thread would overflow the stack.
   if (nestingDepth(value, MAX_LINE_DEPTH) > MAX_LINE_DEPTH) {
     const metadata = (value as { metadata?: unknown }).metadata;
@@ -115,17 +120,16 @@ function line(text: string): void {
     lines.push({ n: lineNo, invalid: problem ?? `the line is nested more than ${MAX_LINE_DEPTH} levels deep` });
     return;
   }
-  const emb = (value as { embedding?: unknown } | null)?.embedding;
-  if (Array.isArray(emb) && emb.every((x) => typeof x === 'number')) {
-    (value as { embedding?: unknown }).embedding = undefined;
-    lines.push({ n: lineNo, value, embedding: [used, emb.length] });
-    if (used + emb.length > floats.length) {
-      const grown = new Float64Array(Math.max(2 * floats.length, used + emb.length));
+  if (numbers) {
+    const vector = emb as number[];
+    lines.push({ n: lineNo, value, embedding: [used, vector.length] });
+    if (used + vector.length > floats.length) {
+      const grown = new Float64Array(Math.max(2 * floats.length, used + vector.length));
       grown.set(floats.subarray(0, used));
       floats = grown;
     }
-    floats.set(emb, used);
-    used += emb.length;
+    floats.set(vector, used);
+    used += vector.length;
     return;
   }
   lines.push({ n: lineNo, value });
