@@ -359,7 +359,8 @@ export class HnswIndex implements VectorIndex {
       this.sqMax = shared.sqMax;
       this.maxLevel = entry < 0 ? -1 : levels[entry];
     } else {
-      this.allocate(format);
+      // A quantized index (loaded, or updated) is what pools share: in a process that opens them, laid out for them now.
+      this.allocate(format, format === 'i8' ? blockThreadsFromStart : 1);
       this.upperOff = new Int32Array(slots);
       // A loaded index's levels and upper lists are checked as they are laid out (a new one's lists are empty).
       const { words, top } = upperLayout(levels, upper, m, MAX_LEVEL, this.upperOff);
@@ -386,7 +387,7 @@ export class HnswIndex implements VectorIndex {
       try {
         this.bindShared(new WasmF32(words, { shared: true }), words, 0, threads, format);
         this.sqnorms.set(sqnorms);
-        return threads;
+        return (this.blockThreads = threads);
       } catch {
         // No address space for a shared memory: one thread.
       }
@@ -397,8 +398,11 @@ export class HnswIndex implements VectorIndex {
     const buf = this.wasm ? this.wasm.f32 : new Float32Array(words);
     this.bindViews(buf, 0, 1);
     this.sqnorms.set(sqnorms);
-    return 1;
+    return (this.blockThreads = 1);
   }
+
+  /** Threads the block is laid out for (allocate): above 1, it is in a shared memory. */
+  private blockThreads = 1;
 
   /** Format, stride and the front scratch (query, then the 4 batch results) of `format`. */
   private setFormat(format: 'f32' | 'i8'): void {
@@ -489,6 +493,11 @@ export class HnswIndex implements VectorIndex {
     if (this.format !== 'i8' || this.wasm === null || !sharedSimdAvailable()) return null;
     if (this.sharing !== null && this.sharing.threads >= threads) return this.sharing;
     this.loadAll();
+    if (this.blockThreads >= threads && this.wasm.memory.buffer instanceof SharedArrayBuffer) {
+      // Allocated shared for this many threads (shareHnswFromStart): nothing to copy.
+      this.sharing = this.describeShared(this.wasm, this.blockWords(this.blockThreads), this.blockThreads);
+      return this.sharing;
+    }
     const used = this.sqAt() + this.slots;
     const words = this.blockWords(threads);
     if (words * 4 > 2 ** 32) return null;
@@ -1847,6 +1856,18 @@ function inSharedMemory<T extends Int32Array | Float32Array>(a: T): T {
   const view = a.length === out.length ? out : (out.subarray(0, a.length) as T);
   view.set(a);
   return view;
+}
+
+/** Threads the blocks of quantized indexes made from now on are laid out for (in shared memory when above 1). */
+let blockThreadsFromStart = 1;
+
+/**
+ * From now on, quantized indexes (loaded or updated) lay out their block in a
+ * shared memory for `threads` threads, so `share` hands it to a pool as it is
+ * instead of copying it (55 MB at 100k × 384). For processes that open pools.
+ */
+export function shareHnswFromStart(threads: number): void {
+  blockThreadsFromStart = Math.max(blockThreadsFromStart, Math.floor(threads));
 }
 
 /** A WebAssembly memory for the block, or null (no SIMD, > 4 GiB, or out of address space). */

@@ -5,6 +5,7 @@
  * searches already sent to it are answered.
  */
 import type { Library } from '../domain/model.js';
+import { shareHnswFromStart } from '../index/hnsw.js';
 import { shareRowsFromStart } from '../index/kernels.js';
 import { SearchPool } from '../index/pool.js';
 import { threadCount } from '../index/thread.js';
@@ -56,8 +57,9 @@ export class QueryPools {
     readonly offThread = false,
     private readonly libraries?: () => readonly string[],
   ) {
-    // Rows read from now on can be shared with the workers as they are, rather than copied once more.
+    // Rows and graphs read from now on can be shared with the workers as they are, rather than copied once more.
     shareRowsFromStart(threadCount(threads) - 1);
+    shareHnswFromStart(threadCount(threads));
   }
 
   /**
