@@ -224,8 +224,11 @@ export class SearchPool {
   /** Stops the workers once the searches already sent to them are answered (idle ones never keep the process alive). */
   async close(): Promise<void> {
     this.closed = true;
+    // After a failure, a worker stopped in the middle of a page would leave its claim held, and one still answering
+    // a batch would wait on it: a failed pool's workers stop at once, without finishing what they were sent.
+    const now = this.workers.some((w) => w.broken);
     try {
-      await Promise.all(this.workers.map((w) => w.close()));
+      await Promise.all(this.workers.map((w) => w.close(now)));
     } finally {
       this.release();
     }
@@ -277,6 +280,7 @@ class QueryWorker {
       if (this.waiting.length === 0) this.idle();
     });
     const fail = (err: Error, asIs = false) => {
+      if (!this.closing) this.broken = true;
       this.failure ??= asIs ? err : new Error(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
       this.idle();
@@ -315,10 +319,13 @@ class QueryWorker {
   }
 
   private closing = false;
+  /** It failed (before it was closed). */
+  broken = false;
 
-  async close(): Promise<void> {
+  /** Stops it once the searches sent are answered, or at once (`now`). */
+  async close(now = false): Promise<void> {
     this.failure ??= new Error('query worker closed');
-    await this.last;
+    if (!now) await this.last;
     // Referenced until it has stopped, whatever it still posts: otherwise the process could end during the
     // caller's await (exit code 0, nothing after it run, a failure never reported).
     this.closing = true;
