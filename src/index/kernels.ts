@@ -167,11 +167,11 @@ export function shareRows(data: Float32Array, dim: number, workers: number): Sha
   if (dim === 0 || !sharedSimdAvailable()) return undefined;
   const region = up4(dim);
   const regionsFrom = (at: number): number[] => Array.from({ length: workers }, (_, t) => at + t * region);
-  const res = residency(data, dim);
-  if (res !== undefined && res.regions >= workers && res.wasm.memory.buffer instanceof SharedArrayBuffer) {
+  if (sharesInPlace(data, dim, workers)) {
     // Allocated shared (shareRowsFromStart): the block itself, with the regions after its rows.
+    const res = residency(data, dim)!;
     const rowsEnd = res.wasm.f32.length - res.regions * region;
-    if (rowsEnd - res.base === data.length) return { memory: res.wasm.memory, dim, length: data.length, base: res.base, queries: regionsFrom(rowsEnd) };
+    return { memory: res.wasm.memory, dim, length: data.length, base: res.base, queries: regionsFrom(rowsEnd) };
   }
   const base = blockScratch(dim).floats;
   const floats = base + data.length + workers * region;
@@ -183,6 +183,13 @@ export function shareRows(data: Float32Array, dim: number, workers: number): Sha
   } catch {
     return undefined;
   }
+}
+
+/** Whether `shareRows` hands `data` to `workers` workers as it is (a block allocated shared with room for them), not a copy. */
+export function sharesInPlace(data: Float32Array, dim: number, workers: number): boolean {
+  const res = residency(data, dim);
+  if (res === undefined || res.regions < workers || !(res.wasm.memory.buffer instanceof SharedArrayBuffer)) return false;
+  return res.wasm.f32.length - res.regions * up4(dim) - res.base === data.length;
 }
 
 /**

@@ -24,7 +24,7 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker, threadCount } from './thread.js';
 import { HnswIndex } from './hnsw.js';
 import type { SharedHnsw } from './hnsw.js';
-import { shareRows, spaceScorer } from './kernels.js';
+import { shareRows, sharesInPlace, spaceScorer } from './kernels.js';
 import { sharedSimdAvailable } from './simd.js';
 import type { SharedRows } from './kernels.js';
 import type { RowPagesShare } from './row-pages.js';
@@ -145,20 +145,17 @@ export class SearchPool {
     if (url === null) return null;
     const hnsw = index.share(threads);
     if (hnsw === null) return null;
+    const data = space.data.subarray(0, space.rows * space.dim);
     const pages = SearchPool.pagesRows(space) ? space.pages! : null;
-    const share = () => shareRows(space.data.subarray(0, space.rows * space.dim), space.dim, threads - 1);
-    let rows = share();
+    // Workers page into the block itself; a copy (a block without room for this many workers) must hold every row.
+    const paging = pages && sharesInPlace(data, space.dim, threads - 1) ? pages : null;
+    if (pages && !paging) pages.fillAll();
+    const rows = shareRows(data, space.dim, threads - 1);
     if (rows === undefined) return null;
-    if (pages && rows.memory.buffer !== space.data.buffer) {
-      // Copied after all (the block has no room for this many workers): the copy must hold every row.
-      pages.fillAll();
-      rows = share()!;
-    }
-    const paging = pages && rows.memory.buffer === space.data.buffer ? pages : null;
     const release = paging ? paging.hold() : () => undefined;
     const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
     const rest = shared(Int32Array.from(unindexed));
-    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows: rows!, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, thread: i + 1 }));
+    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, thread: i + 1 }));
     return new SearchPool(index, space, rest, setups, url, opts.offThread === true, release);
   }
 

@@ -93,30 +93,28 @@ export class RowPages {
   fillAll(): void {
     if (this.whole) return;
     const { pageStates, rowStates, rows, dim, metric } = this.share;
-    for (let p = 0; p < pageStates.length; ) {
-      if (Atomics.compareExchange(pageStates, p, ABSENT, BUSY) !== ABSENT) {
-        p++;
-        continue;
-      }
-      let end = p + 1;
-      while (end < pageStates.length && end - p < RUN_PAGES && Atomics.compareExchange(pageStates, end, ABSENT, BUSY) === ABSENT) end++;
-      this.settle(pageStates, p, end, () => this.readPages(p, end));
-      p = end;
-    }
-    // Pages another thread was reading meanwhile.
-    for (let p = 0; p < pageStates.length; p++) this.claim(pageStates, p, () => this.readPages(p, p + 1));
-    for (let r = 0; r < rows; ) {
-      if (Atomics.compareExchange(rowStates, r, ABSENT, BUSY) !== ABSENT) {
-        r++;
-        continue;
-      }
-      let end = r + 1;
-      while (end < rows && Atomics.compareExchange(rowStates, end, ABSENT, BUSY) === ABSENT) end++;
-      this.settle(rowStates, r, end, () => prepareRows(metric, this.data, dim, r, end));
-      r = end;
-    }
-    for (let r = 0; r < rows; r++) this.claim(rowStates, r, () => prepareRows(metric, this.data, dim, r, r + 1));
+    this.runAll(pageStates, RUN_PAGES, (from, to) => this.readPages(from, to));
+    this.runAll(rowStates, rows, (from, to) => prepareRows(metric, this.data, dim, from, to));
     this.whole = true;
+  }
+
+  /**
+   * Runs `work` over every item of `states` not ready: absent ones claimed in
+   * runs of up to `maxRun`, then those another thread held meanwhile, waited for.
+   */
+  private runAll(states: Int32Array, maxRun: number, work: (from: number, to: number) => void): void {
+    for (let i = 0; i < states.length; ) {
+      if (Atomics.compareExchange(states, i, ABSENT, BUSY) !== ABSENT) {
+        i++;
+        continue;
+      }
+      const from = i;
+      let end = from + 1;
+      while (end < states.length && end - from < maxRun && Atomics.compareExchange(states, end, ABSENT, BUSY) === ABSENT) end++;
+      this.settle(states, from, end, () => work(from, end));
+      i = end;
+    }
+    for (let i = 0; i < states.length; i++) this.claim(states, i, () => work(i, i + 1));
   }
 
   /** Pages [from, to) into their place in the block, checked. */

@@ -172,12 +172,15 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
   let holds = 0;
   let closing = false;
   let tableFile: OpenSidecar | null = null;
+  /** Closes the descriptor once close() was called and no hold is left. */
+  const closeWhenFree = () => {
+    if (!closing || !open || holds > 0) return;
+    closeSync(fd);
+    open = false;
+  };
   const close = () => {
     closing = true;
-    if (open && holds === 0) {
-      closeSync(fd);
-      open = false;
-    }
+    closeWhenFree();
     tableFile?.close();
   };
   try {
@@ -259,10 +262,8 @@ export function openSidecar(dir: string, ref: SidecarFileRef): OpenSidecar {
     return () => {
       if (!held) return;
       held = false;
-      if (--holds === 0 && closing && open) {
-        closeSync(fd);
-        open = false;
-      }
+      holds--;
+      closeWhenFree();
     };
   };
   const handle: OpenSidecar = {
