@@ -11,7 +11,6 @@
  * at \n, \r\n or a lone \r (as node:readline does).
  */
 import { fstatSync, read } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { parentPort } from 'node:worker_threads';
 import { LIMITS, metadataProblem, nestingDepth } from '../domain/validate.js';
 import type { NdjsonBatch, NdjsonLine } from './ndjson.js';
@@ -24,9 +23,15 @@ const MAX_IN_FLIGHT = 4;
 const MAX_BATCH_LINES = 512;
 
 const port = parentPort!;
-const decoder = new StringDecoder('utf8');
-const chunk = Buffer.allocUnsafe(1 << 20);
-let carry = '';
+/**
+ * Input read and not yet parsed: bytes [0, pending) of `buf`, reused from read
+ * to read (the unfinished last line moves to its front). Each line is decoded
+ * on its own: a string of each whole read, joined to the last one's tail, took
+ * fresh memory twice its size per read, and fresh pages are slow to touch.
+ * Lines end at the bytes \n and \r, which no UTF-8 sequence contains.
+ */
+let buf = Buffer.allocUnsafe(1 << 20);
+let pending = 0;
 let lineNo = 0;
 let inFlight = 0;
 let waiting = false;
@@ -52,50 +57,56 @@ function pump(): void {
     waiting = true;
     return;
   }
-  read(0, chunk, 0, chunk.length, null, (err, n) => {
+  // A line longer than the buffer: a larger one, holding what came so far.
+  if (pending === buf.length) {
+    const grown = Buffer.allocUnsafe(2 * buf.length);
+    buf.copy(grown, 0, 0, pending);
+    buf = grown;
+  }
+  read(0, buf, pending, buf.length - pending, null, (err, n) => {
     if (err) {
       // A non-blocking stdin (inherited so) has no data yet: try again shortly.
       if (err.code === 'EAGAIN') return void setTimeout(pump, 2);
       port.postMessage({ lines: [], floats: null, done: true, error: err.message } satisfies NdjsonBatch);
       return;
     }
+    pending += n;
+    take(n === 0);
+    flush();
     if (n === 0) {
-      take(carry + decoder.end(), true);
-      flush();
       port.postMessage({ lines: [], floats: null, done: true } satisfies NdjsonBatch);
       return;
     }
-    take(carry + decoder.write(chunk.subarray(0, n)), false);
-    flush();
     pump();
   });
 }
 
-/** Parses every whole line of `text`; keeps the unfinished tail (all of it at the end). */
-function take(text: string, atEnd: boolean): void {
+/** Parses every whole line of the pending bytes; keeps the unfinished tail (all of it at the end). */
+function take(atEnd: boolean): void {
+  const data = buf.subarray(0, pending);
   let start = 0;
   // indexOf is native; a \r is rare, so its next position is looked up once and reused.
-  let cr = text.indexOf('\r');
+  let cr = data.indexOf(13);
   for (;;) {
-    const lf = text.indexOf('\n', start);
-    if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
+    const lf = data.indexOf(10, start);
+    if (cr !== -1 && cr < start) cr = data.indexOf(13, start);
     const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
     if (end === -1) break;
-    // A \r at the very end may be the first half of \r\n: decide with the next chunk.
-    if (end === cr && cr + 1 === text.length && !atEnd) break;
-    const lineText = text.slice(start, end);
-    line(lineText);
-    const next = end === cr && text.charCodeAt(cr + 1) === 10 ? cr + 2 : end + 1;
-    bytesInBatch += Buffer.byteLength(lineText) + (next - end);
+    // A \r at the very end may be the first half of \r\n: decide with the next read.
+    if (end === cr && cr + 1 === pending && !atEnd) break;
+    line(data.toString('utf8', start, end));
+    const next = end === cr && data[cr + 1] === 10 ? cr + 2 : end + 1;
+    bytesInBatch += next - start;
     start = next;
     if (lines.length >= MAX_BATCH_LINES) flush();
   }
-  carry = text.slice(start);
-  if (atEnd && carry !== '') {
-    bytesInBatch += Buffer.byteLength(carry);
-    line(carry);
-    carry = '';
+  if (atEnd && start < pending) {
+    bytesInBatch += pending - start;
+    line(data.toString('utf8', start, pending));
+    start = pending;
   }
+  buf.copyWithin(0, start, pending);
+  pending -= start;
 }
 
 function line(text: string): void {

@@ -323,5 +323,8 @@ export function prepareQuery(metric: Metric, query: Float32Array): Float32Array 
   if (metric !== 'cosine') return query;
   const n = norm(query, 0, query.length);
   const inv = n > 0 ? 1 / n : 0;
-  return query.map((x) => x * inv);
+  // A loop, not query.map: a callback per element cost a --stdin run 2% of its time.
+  const unit = new Float32Array(query.length);
+  for (let i = 0; i < query.length; i++) unit[i] = query[i] * inv;
+  return unit;
 }
