@@ -10,9 +10,10 @@
  * and messages do not change. Blank lines are counted and skipped, lines end
  * at \n, \r\n or a lone \r (as node:readline does).
  */
-import { fstatSync, read } from 'node:fs';
+import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { LIMITS, metadataProblem, nestingDepth } from '../domain/validate.js';
+import { regularFileBytes } from '../store/io.js';
 import type { NdjsonBatch, NdjsonLine } from './ndjson.js';
 
 /** A line is an object holding metadata: one level more than metadata may have. */
@@ -39,7 +40,7 @@ let lines: NdjsonLine[] = [];
 let floats = new Float64Array(1 << 16);
 let used = 0;
 /** A regular file's size (null: a pipe or a terminal), the bytes of the lines sent, and of those in this batch: for bytesLeft and bytes. */
-const fileBytes = inputFileBytes();
+const fileBytes = regularFileBytes(0);
 let bytesParsed = 0;
 let bytesInBatch = 0;
 
@@ -156,14 +157,4 @@ function flush(): void {
   used = 0;
   bytesInBatch = 0;
   inFlight++;
-}
-
-/** The size of stdin when it is a regular file (read from its start, as `< file` gives it), else null. */
-function inputFileBytes(): number | null {
-  try {
-    const st = fstatSync(0);
-    return st.isFile() ? st.size : null;
-  } catch {
-    return null;
-  }
 }

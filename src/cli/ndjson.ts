@@ -6,6 +6,7 @@ import { isatty } from 'node:tty';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../index/thread.js';
 import { InvalidInput } from '../domain/errors.js';
+import { regularFileBytes } from '../store/io.js';
 
 /** One non-blank line: its parsed value, or the parse error; `embedding` = [offset, length] in the batch's floats. */
 export interface NdjsonLine {
@@ -32,6 +33,8 @@ export interface NdjsonBatch {
 /** Parsed stdin lines as the worker delivers them. */
 export class StdinParser {
   private readonly worker = startWorker(new URL('./ndjson-worker.js', import.meta.url));
+  /** The size of stdin when it is a regular file, else null. */
+  readonly fileBytes = regularFileBytes(0);
   private readonly queue: NdjsonBatch[] = [];
   private at = 0;
   private done = false;

@@ -223,6 +223,9 @@ class RemoteQueries implements QueryRunner<QueryResult> {
 
   async embedAhead(): Promise<void> {}
 
+  /** The server reads and threads what it needs. */
+  warm(): void {}
+
   async queryBatch(answers: QueryResult[]): Promise<QueryResult[]> {
     return answers;
   }

@@ -41,6 +41,12 @@ export interface QueryRunner<P = unknown> {
   prepare(input: QueryInput, where?: string): Promise<P>;
   /** A hint: the texts of the queries about to be prepared, to embed in one go. */
   embedAhead(texts: string[]): Promise<void>;
+  /**
+   * A hint, before the first query: `inputBytes` of query lines are coming
+   * (stdin is a file of that size). The session may read its index and start
+   * threads meanwhile.
+   */
+  warm(inputBytes: number): void;
   /** `ahead`: a hint, about how many queries will follow these (see QuerySession.queryBatch). */
   queryBatch(queries: P[], ahead?: number): Promise<QueryResult[]>;
   close(): Promise<void>;

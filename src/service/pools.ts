@@ -78,7 +78,7 @@ export class QueryPools {
     const fresh = now?.lib !== lib || now.index !== index;
     if (fresh) {
       const answered = (this.answered.get(lib) ?? 0) + queries;
-      const worth = ahead === undefined ? answered > queriesBeforePool(lib) : (queries + ahead) * (1 - 1 / this.speedup()) >= queriesBeforePool(lib);
+      const worth = ahead === undefined ? answered > queriesBeforePool(lib) : this.earns(lib, queries + ahead);
       if (!worth) {
         this.answered.set(lib, answered);
         return null;
@@ -95,6 +95,17 @@ export class QueryPools {
     const pool = SearchPool.open(index, space, lib.unindexedRows(), { threads: this.threads, offThread: this.offThread });
     this.byLib.set(lib.id, { lib, index, space, pool });
     return pool;
+  }
+
+  /** Boots the workers of a pool for `lib` now if `queries` coming would earn it (see get). */
+  prestartFor(lib: Library, queries: number): void {
+    const index = lib.indexState?.index;
+    if (index && SearchPool.shareable(index, this.threads) && this.earns(lib, queries)) SearchPool.prestart(this.threads);
+  }
+
+  /** Whether a pool for `lib` saves at least its cost over `queries` queries. */
+  private earns(lib: Library, queries: number): boolean {
+    return queries * (1 - 1 / this.speedup()) >= queriesBeforePool(lib);
   }
 
   /** How many times faster a pool answers than this thread alone: its workers, and this thread unless offThread. */

@@ -862,6 +862,9 @@ export interface SessionOptions {
   pipelined?: boolean;
 }
 
+/** Characters of the longest number JSON.stringify writes, and a comma: -1.2345678901234567e-308, */
+const LONGEST_NUMBER = 25;
+
 /** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
 function sessionPools(opts: SessionOptions): QueryPools {
   if (!opts.pipelined) return new QueryPools(opts.threads);
@@ -949,6 +952,20 @@ export class QuerySession {
     } catch {
       // prepare embeds line by line and names the line that fails.
     }
+  }
+
+  /**
+   * Reads the index and boots a pool's workers while the first lines are
+   * still being parsed, as the second query and the first batch would after
+   * them, when `inputBytes` of queries hold enough lines to need them: at
+   * least that many bytes over the longest line of an embedding could be
+   * (LONGEST_NUMBER characters a number), and queries without one are shorter.
+   */
+  warm(inputBytes: number): void {
+    const lines = Math.floor(inputBytes / (this.lib.dim * LONGEST_NUMBER + 64));
+    if (lines < 2) return;
+    this.lib.preload();
+    this.pools.prestartFor(this.lib, lines);
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */

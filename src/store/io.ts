@@ -2,6 +2,16 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 
+/** The size of `fd` when it is a regular file, else null. */
+export function regularFileBytes(fd: number): number | null {
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * An errno error as one short phrase: node's own message already starts with
  * the code ("ENOSPC: no space left on device, write"), so it is not repeated.

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, openSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
 import { allocRows, shareRowsFromStart } from '../../src/index/kernels.js';
@@ -207,6 +207,34 @@ describe('QueryPools', () => {
     offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
     expect(preloads()).toBe(2);
     await offThread.close();
+  });
+
+  it('warms a stdin session before its first line: reads the index, and boots workers only for input that earns a pool', async () => {
+    const { QuerySession } = await import('../../src/service/service.js');
+    const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    const { SearchPool } = await import('../../src/index/pool.js');
+    const { lib, preloads } = await countingPreloads('warm');
+    const prestart = vi.spyOn(SearchPool, 'prestart').mockImplementation(() => undefined);
+    try {
+      const pools = new QueryPools(2);
+      const session = new QuerySession(lib, {}, pools);
+      // Bytes per line at the longest an embedding of 4 numbers could be written: 4 × 25 + 64.
+      const line = 4 * 25 + 64;
+      session.warm(2 * line - 1);
+      expect(preloads()).toBe(0);
+      session.warm(2 * line);
+      expect(preloads()).toBe(1);
+      expect(prestart).not.toHaveBeenCalled();
+      // Two threads halve the time: a pool pays at twice its cost in queries, as for get with the lines ahead known.
+      session.warm((2 * QUERIES_BEFORE_POOL - 1) * line);
+      expect(prestart).not.toHaveBeenCalled();
+      session.warm(2 * QUERIES_BEFORE_POOL * line);
+      expect(prestart).toHaveBeenCalledTimes(1);
+      expect(pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+      await pools.close();
+    } finally {
+      prestart.mockRestore();
+    }
   });
 
   it('waits longer before a pool for a large library, whose pool reads more', async () => {
