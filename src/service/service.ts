@@ -864,6 +864,8 @@ export interface SessionOptions {
 
 /** Characters of the longest number JSON.stringify writes, and a comma: -1.2345678901234567e-308, */
 const LONGEST_NUMBER = 25;
+/** Characters of a query line besides its numbers: `{"embedding":[...],"k":10}` and room for a few more keys. */
+const LINE_OVERHEAD = 64;
 
 /** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
 function sessionPools(opts: SessionOptions): QueryPools {
@@ -955,14 +957,13 @@ export class QuerySession {
   }
 
   /**
-   * Reads the index and boots a pool's workers while the first lines are
-   * still being parsed, as the second query and the first batch would after
-   * them, when `inputBytes` of queries hold enough lines to need them: at
-   * least that many bytes over the longest line of an embedding could be
-   * (LONGEST_NUMBER characters a number), and queries without one are shorter.
+   * Reads the index, and boots a pool's workers if they would pay, while the
+   * first lines are still being parsed; the second query and the first batch
+   * would do the same, later. `inputBytes` is counted as lines at the longest
+   * an embedding line can be, so the count is a floor: text queries are shorter.
    */
   warm(inputBytes: number): void {
-    const lines = Math.floor(inputBytes / (this.lib.dim * LONGEST_NUMBER + 64));
+    const lines = Math.floor(inputBytes / (this.lib.dim * LONGEST_NUMBER + LINE_OVERHEAD));
     if (lines < 2) return;
     this.lib.preload();
     this.pools.prestartFor(this.lib, lines);
