@@ -27,7 +27,7 @@ import type { SharedHnsw } from './hnsw.js';
 import { shareRows, sharesInPlace, spaceScorer } from './kernels.js';
 import { sharedSimdAvailable } from './simd.js';
 import type { SharedRows } from './kernels.js';
-import type { RowPagesShare } from './row-pages.js';
+import type { RowPages, RowPagesShare } from './row-pages.js';
 import { TopK } from './topk.js';
 import type { SearchSpace, VectorIndex } from './types.js';
 
@@ -104,6 +104,7 @@ export class SearchPool {
     url: URL,
     private readonly offThread: boolean,
     private readonly release: () => void,
+    paging: RowPages | null,
   ) {
     // A worker's failure to read a page is damage to the snapshot, reported as this thread would.
     const damaged = (what: string): Error => {
@@ -113,7 +114,8 @@ export class SearchPool {
         return err as Error;
       }
     };
-    this.workers = setups.map((s) => new QueryWorker(url, s, damaged));
+    // A worker that stopped in the middle of a page (terminated, or crashed) never settled its claims.
+    this.workers = setups.map((s) => new QueryWorker(url, s, damaged, () => paging?.releaseClaimsOf(s.thread)));
   }
 
   /** Threads answering, this one included. */
@@ -156,7 +158,7 @@ export class SearchPool {
     const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
     const rest = shared(Int32Array.from(unindexed));
     const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, thread: i + 1 }));
-    return new SearchPool(index, space, rest, setups, url, opts.offThread === true, release);
+    return new SearchPool(index, space, rest, setups, url, opts.offThread === true, release, paging);
   }
 
   /**
@@ -267,8 +269,11 @@ class QueryWorker {
   /** The last search sent: answers come in order, so once it settles every one has. */
   private last: Promise<unknown> = Promise.resolve();
 
-  /** @param damaged the error for a page of the rows the worker could not read or check */
-  constructor(url: URL, setup: PoolSetup, damaged: (what: string) => Error) {
+  /**
+   * @param damaged the error for a page of the rows the worker could not read or check
+   * @param stopped gives back the claims the worker held, once it has stopped
+   */
+  constructor(url: URL, setup: PoolSetup, damaged: (what: string) => Error, stopped: () => void) {
     this.worker = takeWorker(url);
     this.worker.unref();
     this.worker.on('message', (m: { ranked: Ranked[] } | WorkerFailure) => {
@@ -282,8 +287,14 @@ class QueryWorker {
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
       this.idle();
     };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`it exited with code ${code}`)));
+    // An uncaught error ends the worker: its searches fail once it has stopped and its claims are back, so a
+    // caller that goes on on its own thread never waits on a claim nobody holds any more.
+    let uncaught: Error | null = null;
+    this.worker.on('error', (err) => (uncaught ??= err));
+    this.worker.on('exit', (code) => {
+      stopped();
+      fail(uncaught ?? new Error(`it exited with code ${code}`));
+    });
     this.worker.postMessage(setup);
   }
 

@@ -14,8 +14,13 @@ import { prepareRows } from './kernels.js';
 import type { Metric } from './kernels.js';
 
 const ABSENT = 0;
-const BUSY = 1;
 const READY = 2;
+/**
+ * A claim held by thread `thread` (0: the main thread, else a pool worker's
+ * number): whose it is, so the claims of a thread that died holding them (a
+ * worker terminated mid-read never reaches its finally) can be given back.
+ */
+const heldBy = (thread: number): number => -1 - thread;
 /** Pages read by one call of `fillAll`: 16 MiB. */
 const RUN_PAGES = 4096;
 /** How long a thread waits on a claim another thread holds before calling it lost. */
@@ -24,7 +29,7 @@ const CLAIM_WAIT_MS = 30_000;
 /** What the threads sharing a block post to each other: the file and the claims. */
 export interface RowPagesShare {
   source: PageSource;
-  /** One claim per page of the sidecar and one per row: ABSENT, BUSY or READY. */
+  /** One claim per page of the sidecar and one per row: ABSENT, READY, or held by a thread (heldBy). */
   pageStates: Int32Array;
   rowStates: Int32Array;
   rows: number;
@@ -49,6 +54,7 @@ export class RowPages {
     private readonly data: Float32Array,
     private readonly fail: (what: string) => never,
     readonly hold: () => () => void,
+    private readonly thread = 0,
   ) {
     this.bytes = new Uint8Array(data.buffer, data.byteOffset, share.rows * share.dim * 4);
   }
@@ -61,12 +67,26 @@ export class RowPages {
     return new RowPages({ source, pageStates: states(pages), rowStates: states(rows), rows, dim, metric }, data, fail, hold);
   }
 
-  /** The same pages and claims on another thread, over its view of the shared block. */
-  static adopt(share: RowPagesShare, data: Float32Array): RowPages {
+  /** The same pages and claims on another thread (`thread`: its number in the pool, from 1), over its view of the shared block. */
+  static adopt(share: RowPagesShare, data: Float32Array, thread: number): RowPages {
     const fail = (what: string): never => {
       throw new PageFailure(what);
     };
-    return new RowPages(share, data, fail, () => () => undefined);
+    return new RowPages(share, data, fail, () => () => undefined, thread);
+  }
+
+  /**
+   * Gives back the claims `thread` still holds, once it has stopped: whoever
+   * needs those pages or rows next reads them. Without this, a thread waiting
+   * on one would wait CLAIM_WAIT_MS and fail.
+   */
+  releaseClaimsOf(thread: number): void {
+    const held = heldBy(thread);
+    for (const states of [this.share.pageStates, this.share.rowStates]) {
+      for (let i = 0; i < states.length; i++) {
+        if (states[i] === held && Atomics.compareExchange(states, i, held, ABSENT) === held && this.shared) Atomics.notify(states, i);
+      }
+    }
   }
 
   /** Reports `what` as damage to the rows' file, as a failed read does. */
@@ -103,14 +123,15 @@ export class RowPages {
    * runs of up to `maxRun`, then those another thread held meanwhile, waited for.
    */
   private runAll(states: Int32Array, maxRun: number, work: (from: number, to: number) => void): void {
+    const mine = heldBy(this.thread);
     for (let i = 0; i < states.length; ) {
-      if (Atomics.compareExchange(states, i, ABSENT, BUSY) !== ABSENT) {
+      if (Atomics.compareExchange(states, i, ABSENT, mine) !== ABSENT) {
         i++;
         continue;
       }
       const from = i;
       let end = from + 1;
-      while (end < states.length && end - from < maxRun && Atomics.compareExchange(states, end, ABSENT, BUSY) === ABSENT) end++;
+      while (end < states.length && end - from < maxRun && Atomics.compareExchange(states, end, ABSENT, mine) === ABSENT) end++;
       this.settle(states, from, end, () => work(from, end));
       i = end;
     }
@@ -130,14 +151,15 @@ export class RowPages {
   /** Runs `work` for item `i` unless it is ready; waits while another thread runs it. */
   private claim(states: Int32Array, i: number, work: () => void): void {
     const deadline = Date.now() + CLAIM_WAIT_MS;
+    const mine = heldBy(this.thread);
     for (;;) {
-      const was = Atomics.compareExchange(states, i, ABSENT, BUSY);
+      const was = Atomics.compareExchange(states, i, ABSENT, mine);
       if (was === READY) return;
       if (was === ABSENT) return this.settle(states, i, i + 1, work);
-      // Another thread is reading it; if that one fails, the claim comes back ABSENT and this one tries.
+      // Another thread is reading it; if that one fails or stops, the claim comes back ABSENT and this one tries.
       if (!this.shared) throw new Error('a row claim is held on a block no other thread shares');
       if (Date.now() > deadline) throw new Error(`a page of sidecar ${this.share.source.file} claimed by another thread was not read within ${CLAIM_WAIT_MS / 1000} s`);
-      Atomics.wait(states, i, BUSY, 100);
+      Atomics.wait(states, i, was, 100);
     }
   }
 

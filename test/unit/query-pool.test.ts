@@ -122,6 +122,36 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     }
   });
 
+  it('gives back the claims of a worker that stopped in the middle of a page: this thread then reads that page itself, at once', async () => {
+    // Enough rows for a block of their own (allocRows), which the worker pages into.
+    const { space, index, queries } = setup(1200);
+    const raw = clustered(1200, DIM, 12, 0.3, 7);
+    const bytes = new Uint8Array(raw.buffer.slice(0));
+    const table = Uint32Array.from({ length: Math.ceil(bytes.byteLength / PAGE_BYTES) }, (_, p) => crc32(bytes.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES)));
+    writeFileSync(join(tmp.dir, 'stop.f32'), bytes);
+    const src: PageSource = { fd: openSync(join(tmp.dir, 'stop.f32'), 'r'), file: 'stop.f32', bytes: bytes.byteLength, table };
+    shareRowsFromStart(1);
+    const data = allocRows(space.rows * DIM, DIM);
+    const pages = RowPages.open(src, space.rows, DIM, 'cosine', data, () => {
+      throw new Error('unexpected damage');
+    }, () => () => undefined);
+    const paged: SearchSpace = { ...space, data, fill: pages.fill, pages };
+    // The real worker, except that its first page read ends the thread where it stands, its claim still held
+    // (process.exit in a worker stops it at once: no finally runs).
+    const dying = join(tmp.dir, 'dying-worker.mjs');
+    writeFileSync(dying, [`import { RowPages } from '${ROOT}/dist/index/row-pages.js';`, "RowPages.prototype.readPages = function () { process.exit(7); };", `await import('${ROOT}/dist/index/query-worker.js');`].join('\n'));
+    const pool = SearchPool.open(index, paged, [], { threads: 2, offThread: true, workerUrl: new URL(`file://${dying}`) })!;
+    try {
+      await expect(pool.search(queries)).rejects.toThrow('query worker 1 failed: it exited with code 7');
+      expect(pages.share.pageStates.some((s) => s < 0)).toBe(false);
+      // Without the claim given back, this would wait 30 s on it and then fail.
+      const expected = queries.map((q) => nearestUnfiltered(index, space, [], q));
+      expect(queries.map((q) => Array.from(nearestUnfiltered(index, paged, [], q).keys))).toEqual(expected.map((r) => Array.from(r.keys)));
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('turns a worker that fails into one error naming it, for every pending and later search', async () => {
     const { space, index, queries } = setup(300);
     const broken = join(tmp.dir, 'broken-worker.mjs');
