@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/bundle/: one CommonJS script (cli.cjs) that bin/vdb
 // compiles with a V8 code cache made here, so a cold `vdb` call compiles almost
-// nothing and resolves no module graph; and ES module entries, with their
-// chunks, for the worker threads. The CLI needs nothing from node_modules at run
+// nothing and resolves no module graph; and one CommonJS script per worker
+// thread's entry. The CLI needs nothing from node_modules at run
 // time: its libraries (commander, chalk, tables, progress bars, the fastify
 // server stack) are devDependencies compiled in here. Heavy, rarely used modules
 // (tables, progress bars, the REST server) are run only when first imported.
@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
-// Old chunks have hashed names: clear them so dist/bundle holds one build.
+// Clear it, so dist/bundle holds one build (and no ES module chunks of older ones).
 rmSync('dist/bundle', { recursive: true, force: true });
 
 // Swagger UI serves its page and assets from files beside its own code: copy
@@ -100,35 +100,20 @@ const shared = {
   platform: 'node',
   target: 'node20',
   plugins: [swaggerUiDir],
-  define: { __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes), __VDB_WALK_BYTES__: JSON.stringify(walkBytes), __VDB_PASSES_BYTES__: JSON.stringify(passesBytes) },
+  define: {
+    __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes),
+    __VDB_WALK_BYTES__: JSON.stringify(walkBytes),
+    __VDB_PASSES_BYTES__: JSON.stringify(passesBytes),
+    __VDB_WORKER_EXT__: JSON.stringify('.cjs'),
+  },
   logLevel: 'warning',
 };
 // Runtime dependencies of the library (package.json "dependencies") stay outside, shared with dist/*.js;
 // so does the ONNX runtime, the user's optional install (vdb model pull local).
 const dependencies = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')).dependencies ?? {});
 
-await build({
-  ...shared,
-  // Worker threads load their entry files from beside the chunk that starts them.
-  entryPoints: { 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
-  outdir: 'dist/bundle',
-  splitting: true,
-  format: 'esm',
-  external: [...dependencies, '@huggingface/transformers'],
-  // Bundled CommonJS packages (commander, fastify, …) call require(); swagger-ui reads files by __dirname.
-  banner: {
-    js: [
-      "import { createRequire as __vdbRequire } from 'node:module';",
-      "import { dirname as __vdbDirname } from 'node:path';",
-      "import { fileURLToPath as __vdbPath } from 'node:url';",
-      'const require = __vdbRequire(import.meta.url);',
-      'const __vdbDir = __vdbDirname(__vdbPath(import.meta.url));',
-    ].join(' '),
-  },
-});
-
 // The CLI itself, as one CommonJS script: bin/vdb compiles it with V8's code cache (a cold command spent
-// ~60 ms compiling ES modules, which Node 20 cannot cache). It sits beside the chunks, so the URLs it makes
+// ~60 ms compiling ES modules, which Node 20 cannot cache). It sits beside the worker scripts, so the URLs it makes
 // from import.meta.url (worker entries, package.json) are theirs. The ES-module-only dependencies are
 // compiled in (required from CommonJS they would need require(esm)); the rest stay outside as above.
 const manifestOf = (name) => JSON.parse(readFileSync(join('node_modules', name, 'package.json'), 'utf8'));
@@ -157,6 +142,24 @@ await build({
   external: cliExternal,
   define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
   banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },
+});
+
+// The worker threads' entries, each one CommonJS script beside cli.cjs (the URLs the CLI makes from import.meta.url
+// are theirs; thread.ts names them .cjs here): an ES module entry booted Node's ES module loader in every worker,
+// ~10 ms of CPU each, and a `query --stdin` starts three.
+await build({
+  ...shared,
+  entryPoints: { 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
+  outdir: 'dist/bundle',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  minifyWhitespace: true,
+  charset: 'ascii',
+  legalComments: 'external',
+  supported: { 'dynamic-import': false },
+  external: cliExternal,
+  define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
+  banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
 // bin/vdb reads the script as latin1, the fastest decoding, which is exact only for ASCII.

@@ -4,7 +4,7 @@
  */
 import { isatty } from 'node:tty';
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from '../index/thread.js';
+import { startWorker, workerScript } from '../index/thread.js';
 import { InvalidInput } from '../domain/errors.js';
 import { regularFileBytes } from '../store/io.js';
 
@@ -32,7 +32,7 @@ export interface NdjsonBatch {
 
 /** Parsed stdin lines as the worker delivers them. */
 export class StdinParser {
-  private readonly worker = startWorker(new URL('./ndjson-worker.js', import.meta.url));
+  private readonly worker = startWorker(workerScript('ndjson-worker', import.meta.url));
   /** The size of stdin when it is a regular file, else null. */
   readonly fileBytes = regularFileBytes(0);
   private readonly queue: NdjsonBatch[] = [];

@@ -17,7 +17,7 @@
  *    the merge changes nothing.
  */
 import type { Worker } from 'node:worker_threads';
-import { startWorker, threadCount } from './thread.js';
+import { startWorker, threadCount, workerScript } from './thread.js';
 import { allocResident, dot, norm, residency, rowScorer, scan } from './kernels.js';
 import type { Metric } from './kernels.js';
 import { BLOCK_QUERIES, blockScratch, blockTileRows, interleaveQueries } from './simd.js';
@@ -65,7 +65,7 @@ export class BatchSearch {
     this.threads = Math.max(1, Math.min(wanted, n, Math.floor((n * dim) / Math.max(1, minFloats))));
     const bounds = Array.from({ length: this.threads + 1 }, (_, t) => Math.round((t * n) / this.threads));
     this.main = residentPart(metric, data, dim, 0, bounds[1]);
-    const url = opts.workerUrl ?? new URL('./batch-worker.js', import.meta.url);
+    const url = opts.workerUrl ?? workerScript('batch-worker', import.meta.url);
     for (let t = 1; t < this.threads; t++) {
       this.workers.push(new PartWorker(url, metric, dim, data.slice(bounds[t] * dim, bounds[t + 1] * dim), bounds[t]));
     }

@@ -11,7 +11,7 @@
  * update), transferred, not shared; the result comes back transferred too.
  */
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from './thread.js';
+import { startWorker, workerScript } from './thread.js';
 import { seededRandom } from '../domain/random.js';
 import { INDEX_KINDS } from './registry.js';
 import type { IndexArray, IndexType, SearchSpace, SerializedIndex, VectorIndex } from './types.js';
@@ -80,7 +80,7 @@ export type WorkerReply =
  */
 export async function runBuildJobOffThread(job: BuildJob, onProgress?: Progress, workerUrl?: URL): Promise<BuildOutcome> {
   const { message, transfer } = toMessage(job);
-  const worker = startWorker(workerUrl ?? new URL('./build-worker.js', import.meta.url));
+  const worker = startWorker(workerUrl ?? workerScript('build-worker', import.meta.url));
   try {
     const done = await new Promise<Extract<WorkerReply, { done: unknown }>['done']>((resolve, reject) => {
       worker.on('message', (m: WorkerReply) => {

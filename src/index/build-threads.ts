@@ -27,7 +27,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { startWorker } from './thread.js';
+import { startWorker, workerScript } from './thread.js';
 import type { SharedHnsw } from './hnsw.js';
 import { sharedSimdAvailable } from './simd.js';
 
@@ -163,7 +163,7 @@ export class BuildThreads {
 
   /** The compiled worker script beside this module (none when run from the TypeScript sources). */
   private static url(): URL {
-    return new URL('./build-thread-worker.js', import.meta.url);
+    return workerScript('build-thread-worker', import.meta.url);
   }
 
   /** Whether a build can run on worker threads here. */

@@ -21,7 +21,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { startWorker, threadCount } from './thread.js';
+import { startWorker, threadCount, workerScript } from './thread.js';
 import { HnswIndex } from './hnsw.js';
 import type { SharedHnsw } from './hnsw.js';
 import { shareRows, sharesInPlace, spaceScorer } from './kernels.js';
@@ -245,7 +245,7 @@ const spares: { url: string; worker: Worker }[] = [];
 
 /** The query worker's script; null run from the TypeScript sources (tests in process), with no compiled worker beside this module. */
 function workerUrl(opts: Pick<PoolOptions, 'workerUrl'>): URL | null {
-  const url = new URL(opts.workerUrl?.href ?? './query-worker.js', import.meta.url);
+  const url = opts.workerUrl ? new URL(opts.workerUrl.href) : workerScript('query-worker', import.meta.url);
   return existsSync(fileURLToPath(url)) ? url : null;
 }
 
