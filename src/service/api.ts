@@ -22,7 +22,7 @@ import type { DocumentPatch, DocumentView, NewDocument } from '../domain/documen
 import type { AddOutcome } from '../domain/types.js';
 import type { AddDocumentOptions } from './documents.js';
 import type { DocumentReplacement, ReplaceFailure, ReplaceOptions, ReplaceResult } from './replace.js';
-import type { AddOptions, BuildRequest, MetadataTarget, Progress, PutResult, QuerySession, SessionOptions } from './service.js';
+import type { AddOptions, BuildRequest, LineDefaults, MetadataTarget, Progress, PutResult, QuerySession, SessionOptions } from './service.js';
 import type { Database } from '../domain/model.js';
 import type { NumberedRecord } from '../transfer/format.js';
 import type { ImportBatchOptions, ImportedLibraryReport } from './transfer.js';
@@ -43,10 +43,10 @@ export interface QueryRunner<P = unknown> {
   embedAhead(texts: string[]): Promise<void>;
   /**
    * A hint, before the first query: `inputBytes` of query lines are coming
-   * (stdin is a file of that size). The session may read its index and start
-   * threads meanwhile.
+   * (stdin is a file of that size), each in `defaults`' mode unless it names
+   * its own. The session may read its index and start threads meanwhile.
    */
-  warm(inputBytes: number): void;
+  warm(inputBytes: number, defaults?: LineDefaults): void;
   /** `ahead`: a hint, about how many queries will follow these (see QuerySession.queryBatch). */
   queryBatch(queries: P[], ahead?: number): Promise<QueryResult[]>;
   close(): Promise<void>;

@@ -25,6 +25,7 @@ import type {
   QueryExplain,
   QueryInput,
   QueryResult,
+  SearchMode,
   TextBuildReport,
 } from '../domain/types.js';
 import { DEFAULT_K, outcomeCounts } from '../domain/types.js';
@@ -867,6 +868,21 @@ const LONGEST_NUMBER = 25;
 /** Characters of a query line besides its numbers: `{"embedding":[...],"k":10}` and room for a few more keys. */
 const LINE_OVERHEAD = 64;
 
+/** What the lines of a `query --stdin` are unless they say otherwise (its flags). */
+export interface LineDefaults {
+  mode?: SearchMode;
+  explain?: boolean;
+}
+
+/**
+ * Whether a query is answered on its own rather than in a batch or a pool:
+ * text and hybrid queries, filtered scans (they touch only their matches) and
+ * explained queries (they report their own plan).
+ */
+function answeredAlone(q: { text?: unknown; filter?: unknown; explain?: boolean }): boolean {
+  return Boolean(q.text || q.filter || q.explain);
+}
+
 /** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
 function sessionPools(opts: SessionOptions): QueryPools {
   if (!opts.pipelined) return new QueryPools(opts.threads);
@@ -961,12 +977,15 @@ export class QuerySession {
    * first lines are still being parsed; the second query and the first batch
    * would do the same, later. `inputBytes` is counted as lines at the longest
    * an embedding line can be, so the count is a floor: text queries are shorter.
+   * No workers boot when lines in `defaults`' mode would not use a pool.
    */
-  warm(inputBytes: number): void {
+  warm(inputBytes: number, defaults: LineDefaults = {}): void {
     const lines = Math.floor(inputBytes / (this.lib.dim * LONGEST_NUMBER + LINE_OVERHEAD));
     if (lines < 2) return;
     this.lib.preload();
-    this.pools.prestartFor(this.lib, lines);
+    // Lines that are text, hybrid, filtered or explained unless they say otherwise are answered one by one: no pool.
+    const typical = { text: (defaults.mode ?? 'vector') === 'vector' ? undefined : {}, filter: this.filter?.kind === 'all' ? null : this.filter, explain: defaults.explain };
+    if (!answeredAlone(typical)) this.pools.prestartFor(this.lib, lines);
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */
@@ -995,10 +1014,7 @@ export class QuerySession {
     const lib = this.lib;
     const type = lib.indexState?.type ?? 'linear';
     const one = (q: PreparedQuery): QueryResult => answerPrepared(lib, q);
-    // Text and hybrid queries, filtered scans (they touch only their matches) and explained
-    // queries (they report their own plan) are answered one at a time.
-    const alone = (q: PreparedQuery) => Boolean(q.text || q.filter || q.explain);
-    const batched = queries.filter((q) => !alone(q));
+    const batched = queries.filter((q) => !answeredAlone(q));
     // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
     const pool = pooled ? this.pools.get(lib, batched.length, ahead) : null;
@@ -1020,7 +1036,7 @@ export class QuerySession {
     }
     let next = 0;
     return queries.map((q) => {
-      if (alone(q)) return one(q);
+      if (answeredAlone(q)) return one(q);
       const { keys, dists } = ranked[next++];
       return { hits: toHits(lib, keys, dists) };
     });

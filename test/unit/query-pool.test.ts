@@ -261,6 +261,14 @@ describe('QueryPools', () => {
       session.warm(2 * QUERIES_BEFORE_POOL * line);
       expect(prestart).toHaveBeenCalledTimes(1);
       expect(pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+      // Lines answered one by one unless they say otherwise (text or hybrid by default, explained, or all
+      // filtered by the session) never use a pool: the index is read, no worker boots.
+      for (const defaults of [{ mode: 'text' as const }, { mode: 'hybrid' as const }, { explain: true }]) session.warm(4 * QUERIES_BEFORE_POOL * line, defaults);
+      const filtered = new QuerySession(lib, { filter: { where: ['row>=0'] } }, pools);
+      filtered.warm(4 * QUERIES_BEFORE_POOL * line);
+      expect(prestart).toHaveBeenCalledTimes(1);
+      session.warm(4 * QUERIES_BEFORE_POOL * line, { mode: 'vector', explain: false });
+      expect(prestart).toHaveBeenCalledTimes(2);
       await pools.close();
     } finally {
       prestart.mockRestore();

@@ -136,7 +136,7 @@ async function answerStdin(o: StdinFlags, svc: VdbApi, lines: StdinParser): Prom
   };
   try {
     // The index is read and the workers boot while the reader's thread parses the first lines.
-    if (lines.fileBytes !== null) session.warm(lines.fileBytes);
+    if (lines.fileBytes !== null) session.warm(lines.fileBytes, { mode: o.mode, explain: o.explain });
     for await (const batch of stdinBatches(lines, envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, waitingForInput)) {
       const queries: unknown[] = [];
       let failure: { error: unknown } | undefined;
