@@ -5,7 +5,7 @@
  * tsc without skipLibCheck. Packs the dist/ that `npm test` has just built.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
@@ -60,6 +60,27 @@ describe('the packed tarball', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('7. ask in words');
     expect(r.stdout.trim().split('\n').at(-3)).toMatch(/^1\t0\.\d+\tchk_\w+\tvector databases find the nearest embeddings\t\{\}$/);
+  });
+
+  it('starts its worker threads from the install: stdin reader, index build, query pool, with the answers of one thread', () => {
+    const db = join(app, 'threads.vdb.json');
+    const run = (args: string[], input?: string, env: Record<string, string> = {}) => {
+      const r = spawnSync(bin, ['--db', db, ...args], { cwd: app, encoding: 'utf8', input, env: childEnv(env) });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const vector = (i: number) => [Math.sin(i), Math.cos(3 * i), Math.sin(7 * i + 1), 1 + (i % 5)];
+    run(['lib', 'create', 't', '--dim', '4', '--embedder', 'none']);
+    run(['chunk', 'add', '--lib', 't', '--stdin'], Array.from({ length: 600 }, (_, i) => JSON.stringify({ text: `c${i}`, embedding: vector(i) })).join('\n'));
+    run(['index', 'build', '--lib', 't', '--type', 'hnsw'], undefined, { VDB_THREADS: '2' });
+    // Enough lines that two threads earn a pool of workers.
+    const lines = Array.from({ length: 400 }, (_, i) => JSON.stringify({ embedding: vector(i + 0.5), k: 3 })).join('\n');
+    // A missing worker script would not fail: the pool would not open, and this thread would answer alone.
+    const bundle = join(app, 'node_modules', 'vdb', 'dist', 'bundle');
+    for (const w of ['ndjson-worker', 'build-worker', 'build-thread-worker', 'batch-worker', 'query-worker']) expect(existsSync(join(bundle, `${w}.cjs`)), w).toBe(true);
+    const pooled = run(['query', '--lib', 't', '--stdin'], lines, { VDB_THREADS: '2' });
+    expect(pooled.trim().split('\n')).toHaveLength(400);
+    expect(pooled).toBe(run(['query', '--lib', 't', '--stdin'], lines, { VDB_THREADS: '1' }));
   });
 
   it('runs the README examples: the embedded service, and the client against the installed vdb serve', async () => {
