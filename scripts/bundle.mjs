@@ -119,9 +119,9 @@ const dependencies = Object.keys(JSON.parse(readFileSync('package.json', 'utf8')
 const manifestOf = (name) => JSON.parse(readFileSync(join('node_modules', name, 'package.json'), 'utf8'));
 const esmOnly = dependencies.filter((d) => manifestOf(d).type === 'module' && !hasRequireExport(d));
 const cliExternal = [...dependencies.filter((d) => !esmOnly.includes(d)), '@huggingface/transformers'];
-await build({
+// Both the CLI and the worker entries: one CommonJS script each, beside one another in dist/bundle.
+const commonJs = {
   ...shared,
-  entryPoints: { cli: 'src/cli/main.ts' },
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
@@ -134,32 +134,26 @@ await build({
   // import() compiled from V8's code cache loses the hooks that make it work: etcd3 (CommonJS) is required
   // instead, the one ES module outside (the ONNX runtime) comes through bin/vdb (src/embed/local.ts).
   supported: { 'dynamic-import': false },
+  external: cliExternal,
+  define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
+  banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },
+};
+await build({
+  ...commonJs,
+  entryPoints: { cli: 'src/cli/main.ts' },
   plugins: [
     ...shared.plugins,
     prebundled('server', SERVER_PACKAGES, SERVER_IMPORTS, { ...shared, define: {}, minify: true, charset: 'ascii', legalComments: 'inline', supported: { 'dynamic-import': false }, external: cliExternal }),
     lazyChildProcessForCommander,
   ],
-  external: cliExternal,
-  define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
-  banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href; const __vdbDir = __dirname;" },
 });
 
-// The worker threads' entries, each one CommonJS script beside cli.cjs (the URLs the CLI makes from import.meta.url
-// are theirs; thread.ts names them .cjs here): an ES module entry booted Node's ES module loader in every worker,
-// ~10 ms of CPU each, and a `query --stdin` starts three.
+// The worker threads' entries (the URLs the CLI makes from import.meta.url are these; thread.ts names them .cjs
+// here): an ES module entry booted Node's ES module loader in every worker, ~10 ms of CPU each, and a
+// `query --stdin` starts three.
 await build({
-  ...shared,
+  ...commonJs,
   entryPoints: { 'ndjson-worker': 'src/cli/ndjson-worker.ts', 'batch-worker': 'src/index/batch-worker.ts', 'build-worker': 'src/index/build-worker.ts', 'query-worker': 'src/index/query-worker.ts', 'build-thread-worker': 'src/index/build-thread-worker.ts' },
-  outdir: 'dist/bundle',
-  outExtension: { '.js': '.cjs' },
-  format: 'cjs',
-  minifyWhitespace: true,
-  charset: 'ascii',
-  legalComments: 'external',
-  supported: { 'dynamic-import': false },
-  external: cliExternal,
-  define: { ...shared.define, 'import.meta.url': '__vdbUrl' },
-  banner: { js: "const __vdbUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
 // bin/vdb reads the script as latin1, the fastest decoding, which is exact only for ASCII.
