@@ -69,6 +69,8 @@ export interface PoolSetup {
   unindexed: Int32Array;
   /** The claims and the file for reading rows not yet in `rows` (a library still on disk); null: every row is in. */
   pages: RowPagesShare | null;
+  /** This worker's own name on the claims of `pages` (RowPages.newHolder): unique among every pool over them. */
+  holder: number;
   thread: number;
 }
 
@@ -115,7 +117,7 @@ export class SearchPool {
       }
     };
     // A worker that stopped in the middle of a page (terminated, or crashed) never settled its claims.
-    this.workers = setups.map((s) => new QueryWorker(url, s, damaged, () => paging?.releaseClaimsOf(s.thread)));
+    this.workers = setups.map((s) => new QueryWorker(url, s, damaged, () => paging?.releaseClaimsOf(s.holder)));
   }
 
   /** Threads answering, this one included. */
@@ -157,7 +159,7 @@ export class SearchPool {
     const release = paging ? paging.hold() : () => undefined;
     const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
     const rest = shared(Int32Array.from(unindexed));
-    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, thread: i + 1 }));
+    const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, holder: paging?.newHolder() ?? 0, thread: i + 1 }));
     return new SearchPool(index, space, rest, setups, url, opts.offThread === true, release, paging);
   }
 

@@ -21,7 +21,7 @@ port.on('message', (m: PoolSetup | PoolBatch) => {
     if ('hnsw' in m) {
       const data = adoptSharedRows(m.rows, m.thread);
       // Rows not yet in the shared block are read here, through the claims every thread shares.
-      const fill = m.pages ? RowPages.adopt(m.pages, data, m.thread).fill : null;
+      const fill = m.pages ? RowPages.adopt(m.pages, data, m.holder).fill : null;
       const space: SearchSpace = { metric: m.metric, dim: m.rows.dim, data, rows: m.size, slotToRow: m.slotToRow, fill };
       state = { index: HnswIndex.view(m.hnsw, m.thread), space, unindexed: m.unindexed };
       return;

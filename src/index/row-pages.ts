@@ -16,11 +16,11 @@ import type { Metric } from './kernels.js';
 const ABSENT = 0;
 const READY = 2;
 /**
- * A claim held by thread `thread` (0: the main thread, else a pool worker's
- * number): whose it is, so the claims of a thread that died holding them (a
- * worker terminated mid-read never reaches its finally) can be given back.
+ * A claim held by `holder` (0: the main thread, else a worker's number from
+ * `newHolder`): whose it is, so the claims of a thread that died holding them
+ * (a worker terminated mid-read never reaches its finally) can be given back.
  */
-const heldBy = (thread: number): number => -1 - thread;
+const heldBy = (holder: number): number => -1 - holder;
 /** Pages read by one call of `fillAll`: 16 MiB. */
 const RUN_PAGES = 4096;
 /** How long a thread waits on a claim another thread holds before calling it lost. */
@@ -54,7 +54,7 @@ export class RowPages {
     private readonly data: Float32Array,
     private readonly fail: (what: string) => never,
     readonly hold: () => () => void,
-    private readonly thread = 0,
+    private readonly holder = 0,
   ) {
     this.bytes = new Uint8Array(data.buffer, data.byteOffset, share.rows * share.dim * 4);
   }
@@ -67,21 +67,27 @@ export class RowPages {
     return new RowPages({ source, pageStates: states(pages), rowStates: states(rows), rows, dim, metric }, data, fail, hold);
   }
 
-  /** The same pages and claims on another thread (`thread`: its number in the pool, from 1), over its view of the shared block. */
-  static adopt(share: RowPagesShare, data: Float32Array, thread: number): RowPages {
+  /** The same pages and claims on another thread, over its view of the shared block; `holder` from `newHolder`. */
+  static adopt(share: RowPagesShare, data: Float32Array, holder: number): RowPages {
     const fail = (what: string): never => {
       throw new PageFailure(what);
     };
-    return new RowPages(share, data, fail, () => () => undefined, thread);
+    return new RowPages(share, data, fail, () => () => undefined, holder);
+  }
+
+  private holders = 0;
+  /** A number no other thread on these claims has (this one is 0), for a worker about to `adopt` them. */
+  newHolder(): number {
+    return ++this.holders;
   }
 
   /**
-   * Gives back the claims `thread` still holds, once it has stopped: whoever
-   * needs those pages or rows next reads them. Without this, a thread waiting
-   * on one would wait CLAIM_WAIT_MS and fail.
+   * Gives back the claims `holder` still holds, once its thread has stopped:
+   * whoever needs those pages or rows next reads them. Without this, a thread
+   * waiting on one would wait CLAIM_WAIT_MS and fail.
    */
-  releaseClaimsOf(thread: number): void {
-    const held = heldBy(thread);
+  releaseClaimsOf(holder: number): void {
+    const held = heldBy(holder);
     for (const states of [this.share.pageStates, this.share.rowStates]) {
       for (let i = 0; i < states.length; i++) {
         if (states[i] === held && Atomics.compareExchange(states, i, held, ABSENT) === held && this.shared) Atomics.notify(states, i);
@@ -123,7 +129,7 @@ export class RowPages {
    * runs of up to `maxRun`, then those another thread held meanwhile, waited for.
    */
   private runAll(states: Int32Array, maxRun: number, work: (from: number, to: number) => void): void {
-    const mine = heldBy(this.thread);
+    const mine = heldBy(this.holder);
     for (let i = 0; i < states.length; ) {
       if (Atomics.compareExchange(states, i, ABSENT, mine) !== ABSENT) {
         i++;
@@ -151,7 +157,7 @@ export class RowPages {
   /** Runs `work` for item `i` unless it is ready; waits while another thread runs it. */
   private claim(states: Int32Array, i: number, work: () => void): void {
     const deadline = Date.now() + CLAIM_WAIT_MS;
-    const mine = heldBy(this.thread);
+    const mine = heldBy(this.holder);
     for (;;) {
       const was = Atomics.compareExchange(states, i, ABSENT, mine);
       if (was === READY) return;

@@ -82,6 +82,29 @@ describe('RowPages', () => {
     close();
   });
 
+  it("gives back only the claims of the holder named: another worker's claim, mid-read, stays its own", () => {
+    const { source, raw, close } = rowsFile('holders.f32');
+    const data = new Float32Array(new SharedArrayBuffer(ROWS * DIM * 4));
+    const pages = RowPages.open(source, ROWS, DIM, 'cosine', data, refuse, () => () => undefined);
+    // Two pools' workers over the same claims (one closing as the next starts) never share a name.
+    const [first, second] = [pages.newHolder(), pages.newHolder()];
+    expect(new Set([0, first, second]).size).toBe(3);
+    const worker = RowPages.adopt(pages.share, data, second) as unknown as { readPages: (from: number, to: number) => void; fill: (row: number) => void };
+    const read = worker.readPages.bind(worker);
+    let during = 0;
+    worker.readPages = (from, to) => {
+      // The first holder's thread stopped while this one reads: releasing its claims leaves this one's held.
+      pages.releaseClaimsOf(first);
+      during = pages.share.pageStates[from];
+      read(from, to);
+    };
+    worker.fill(0);
+    expect(during).toBeLessThan(0);
+    expect(pages.share.pageStates[0]).toBe(2);
+    expect(data.subarray(0, DIM)).toEqual(expected(raw).subarray(0, DIM));
+    close();
+  });
+
   it('claims in shared memory only when the block is shared', () => {
     const { source, close } = rowsFile('plain.f32');
     const pages = RowPages.open(source, ROWS, DIM, 'l2', new Float32Array(ROWS * DIM), refuse, () => () => undefined);
