@@ -5,15 +5,18 @@
  *
  * Lines go out in order, in batches (after each chunk read from the pipe, so a
  * slow interactive writer still gets each answer at once). An "embedding" made
- * only of numbers travels as a slice of one Float64Array per batch (transferred,
- * exact doubles); anything else stays as parsed, so the main thread's checks
- * and messages do not change. Blank lines are counted and skipped, lines end
- * at \n, \r\n or a lone \r (as node:readline does).
+ * only of numbers travels as a slice of one Float64Array per batch
+ * (transferred): read straight from the bytes as the float32 values every
+ * consumer rounds them to (embedding-line.ts), or the doubles JSON.parse gives
+ * where that path declines; anything else stays as parsed, so the main
+ * thread's checks and messages do not change. Blank lines are counted and
+ * skipped, lines end at \n, \r\n or a lone \r (as node:readline does).
  */
 import { read } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { LIMITS, metadataProblem, nestingDepth } from '../domain/validate.js';
 import { regularFileBytes } from '../store/io.js';
+import { parseEmbeddingLine } from './embedding-line.js';
 import type { NdjsonBatch, NdjsonLine } from './ndjson.js';
 
 /** A line is an object holding metadata: one level more than metadata may have. */
@@ -95,7 +98,7 @@ function take(atEnd: boolean): void {
     if (end === -1) break;
     // A \r at the very end may be the first half of \r\n: decide with the next read.
     if (end === cr && cr + 1 === pending && !atEnd) break;
-    line(data.toString('utf8', start, end));
+    line(data, start, end);
     const next = end === cr && data[cr + 1] === 10 ? cr + 2 : end + 1;
     bytesInBatch += next - start;
     start = next;
@@ -103,15 +106,19 @@ function take(atEnd: boolean): void {
   }
   if (atEnd && start < pending) {
     bytesInBatch += pending - start;
-    line(data.toString('utf8', start, pending));
+    line(data, start, pending);
     start = pending;
   }
   buf.copyWithin(0, start, pending);
   pending -= start;
 }
 
-function line(text: string): void {
+/** Parses bytes [start, end) of `data`, one line. */
+function line(data: Buffer, start: number, end: number): void {
   lineNo++;
+  const fast = parseEmbeddingLine(data, start, end, used, reserve);
+  if (fast !== null) return queue(fast.value, fast.count);
+  const text = data.toString('utf8', start, end);
   if (text.trim() === '') return;
   let value: unknown;
   try {
@@ -121,10 +128,16 @@ function line(text: string): void {
     return;
   }
   // An embedding of numbers is one level below the line, within the limit: set aside first, so the depth
-  // walk below does not visit its hundreds of numbers.
+  // walk in queue does not visit its hundreds of numbers.
   const emb = (value as { embedding?: unknown } | null)?.embedding;
-  const numbers = Array.isArray(emb) && emb.every((x) => typeof x === 'number');
-  if (numbers) (value as { embedding?: unknown }).embedding = undefined;
+  if (!(Array.isArray(emb) && emb.every((x) => typeof x === 'number'))) return queue(value, null);
+  (value as { embedding?: unknown }).embedding = undefined;
+  reserve(emb.length).set(emb as number[], used);
+  queue(value, emb.length);
+}
+
+/** Queues a parsed line; `count`: its embedding's numbers, at floats[used…], set aside from `value` (null: none). */
+function queue(value: unknown, count: number | null): void {
   // Posting a value nested thousands deep to the main thread would overflow the stack.
   if (nestingDepth(value, MAX_LINE_DEPTH) > MAX_LINE_DEPTH) {
     const metadata = (value as { metadata?: unknown }).metadata;
@@ -132,19 +145,22 @@ function line(text: string): void {
     lines.push({ n: lineNo, invalid: problem ?? `the line is nested more than ${MAX_LINE_DEPTH} levels deep` });
     return;
   }
-  if (numbers) {
-    const vector = emb as number[];
-    lines.push({ n: lineNo, value, embedding: [used, vector.length] });
-    if (used + vector.length > floats.length) {
-      const grown = new Float64Array(Math.max(2 * floats.length, used + vector.length));
-      grown.set(floats.subarray(0, used));
-      floats = grown;
-    }
-    floats.set(vector, used);
-    used += vector.length;
+  if (count === null) {
+    lines.push({ n: lineNo, value });
     return;
   }
-  lines.push({ n: lineNo, value });
+  lines.push({ n: lineNo, value, embedding: [used, count] });
+  used += count;
+}
+
+/** `floats`, with room for `more` numbers after the used ones. */
+function reserve(more: number): Float64Array {
+  if (used + more > floats.length) {
+    const grown = new Float64Array(Math.max(2 * floats.length, used + more));
+    grown.set(floats.subarray(0, used));
+    floats = grown;
+  }
+  return floats;
 }
 
 function flush(): void {

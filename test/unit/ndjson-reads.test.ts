@@ -2,7 +2,8 @@
  * The stdin reader splits lines on bytes, across its 1 MiB reads (src/cli/ndjson-worker.ts):
  * a UTF-8 character, a \r\n or a line may straddle a read, and a line may be
  * longer than the read buffer. The lines must come out exactly as JSON.parse
- * of each line gives them. Runs the compiled reader (dist/cli, built by `npm test`).
+ * of each line gives them, an embedding's numbers as the float32 values every
+ * consumer keeps of them. Runs the compiled reader (dist/cli, built by `npm test`).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ writeFileSync(
     'const seen = [];',
     'for (let line = await parser.next(); line !== null; line = await parser.next()) {',
     '  const [n, v] = line;',
-    '  if (v.embedding instanceof Float64Array) v.embedding = Array.from(v.embedding);',
+    '  if (v.embedding instanceof Float64Array) v.embedding = Array.from(v.embedding, Math.fround);',
     '  seen.push([n, v]);',
     '}',
     'await parser.close();',
@@ -43,13 +44,17 @@ function readLines(text: string): [number, unknown][] {
   return JSON.parse(r.stdout);
 }
 
-/** What the reader must give: JSON.parse of each line, split as readline splits. */
+/** What the reader must give: JSON.parse of each line, split as readline splits, an embedding of numbers rounded to float32. */
 function expected(text: string): [number, unknown][] {
   return text
     .split(/\r\n|\r|\n/)
     .map((l, i): [number, string] => [i + 1, l])
     .filter(([, l]) => l.trim() !== '')
-    .map(([n, l]) => [n, JSON.parse(l)]);
+    .map(([n, l]) => {
+      const v = JSON.parse(l);
+      if (Array.isArray(v.embedding) && v.embedding.every((x: unknown) => typeof x === 'number')) v.embedding = v.embedding.map(Math.fround);
+      return [n, v];
+    });
 }
 
 /** A line of exactly `bytes` UTF-8 bytes whose text ends with `tail`. */
