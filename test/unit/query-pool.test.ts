@@ -57,6 +57,20 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     await expect(pool!.search(queries)).rejects.toThrow('search pool is closed');
   });
 
+  it('answers the same from a second pool over the same shared block, whose workers reuse the first ones\' regions', async () => {
+    const { space, index, queries } = setup();
+    const expected = queries.map((q) => nearestUnfiltered(index, space, [], q));
+    const keysOf = (rs: { keys: Int32Array; dists: Float64Array }[]) => rs.map((r) => [Array.from(r.keys), Array.from(r.dists)]);
+    for (let round = 0; round < 3; round++) {
+      const pool = SearchPool.open(index, space, [], { threads: 3, offThread: true, workerUrl: WORKER })!;
+      try {
+        expect(keysOf(await pool.search(queries)), `pool ${round + 1}`).toEqual(keysOf(expected));
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
   it('takes the workers prestart started, and answers the same', async () => {
     const { space, index, queries } = setup(600);
     const expected = queries.map((q) => nearestUnfiltered(index, space, [], q));
