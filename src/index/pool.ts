@@ -120,6 +120,11 @@ export class SearchPool {
     this.workers = setups.map((s) => new QueryWorker(url, s, damaged, () => paging?.releaseClaimsOf(s.holder)));
   }
 
+  /** Whether a worker failed (it errs on every search now); close it then, and open another for what follows. */
+  get broken(): boolean {
+    return this.workers.some((w) => w.broken);
+  }
+
   /** Threads answering, this one included. */
   get threads(): number {
     return this.workers.length + 1;
@@ -227,7 +232,7 @@ export class SearchPool {
     this.closed = true;
     // After a failure, a worker stopped in the middle of a page would leave its claim held, and one still answering
     // a batch would wait on it: a failed pool's workers stop at once, without finishing what they were sent.
-    const now = this.workers.some((w) => w.broken);
+    const now = this.broken;
     try {
       await Promise.all(this.workers.map((w) => w.close(now)));
     } finally {

@@ -46,6 +46,8 @@ export class QueryPools {
   private readonly byLib = new Map<string, Generation>();
   /** Queries answered on this thread so far by generations without a pool. */
   private readonly answered = new WeakMap<Library, number>();
+  /** Generations whose pool failed and was closed: they earned one already, so the next opens at once. */
+  private readonly retired = new WeakSet<Library>();
 
   /**
    * @param threads threads per pool, this one included (default: the machine's)
@@ -78,7 +80,7 @@ export class QueryPools {
     const fresh = now?.lib !== lib || now.index !== index;
     if (fresh) {
       const answered = (this.answered.get(lib) ?? 0) + queries;
-      const worth = ahead === undefined ? answered > queriesBeforePool(lib) : this.earns(lib, queries + ahead);
+      const worth = this.retired.has(lib) || (ahead === undefined ? answered > queriesBeforePool(lib) : this.earns(lib, queries + ahead));
       if (!worth) {
         this.answered.set(lib, answered);
         return null;
@@ -95,6 +97,22 @@ export class QueryPools {
     const pool = SearchPool.open(index, space, lib.unindexedRows(), { threads: this.threads, offThread: this.offThread });
     this.byLib.set(lib.id, { lib, index, space, pool });
     return pool;
+  }
+
+  /**
+   * Closes `lib`'s pool if one of its workers failed, and resolves once its
+   * workers have stopped and given back the pages they held: a pool errs on
+   * every search after a failure, so without this one failed worker (a crash,
+   * a killed thread) would fail every later query of that library in a
+   * server, and a query on this thread could wait on a page a stopping worker
+   * still held. The next `get` opens a fresh pool.
+   */
+  async recover(lib: Library): Promise<void> {
+    const g = this.byLib.get(lib.id);
+    if (!g?.pool?.broken) return;
+    this.byLib.delete(lib.id);
+    this.retired.add(g.lib);
+    await g.pool.close();
   }
 
   /** Boots the workers of a pool for `lib` now if `queries` coming would earn it (see get). */

@@ -1016,6 +1016,7 @@ export class QuerySession {
     const one = (q: PreparedQuery): QueryResult => answerPrepared(lib, q);
     const batched = queries.filter((q) => !answeredAlone(q));
     // A server's pool takes even a lone query: this thread goes on serving meanwhile.
+    await this.pools.recover(lib);
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
     const pool = pooled ? this.pools.get(lib, batched.length, ahead) : null;
     if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);

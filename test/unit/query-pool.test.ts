@@ -179,6 +179,42 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     }
   });
 
+  it('replaces a pool whose worker died: the queries after it are answered by a fresh pool, as before', async () => {
+    // The compiled modules: a pool needs the compiled worker beside them.
+    const { VdbService, QuerySession } = await import(`${ROOT}/dist/service/service.js`);
+    const { QueryPools } = await import(`${ROOT}/dist/service/pools.js`);
+    const path = join(tmp.dir, 'revive.json');
+    const writer = new VdbService({ path, seed: 'revive' });
+    await writer.createLibrary({ name: 'p', dim: DIM, metric: 'cosine', embedder: null });
+    const raw = clustered(1500, DIM, 12, 0.3, 7);
+    await writer.addChunks('p', Array.from({ length: 1500 }, (_, i) => ({ embedding: Array.from(raw.subarray(i * DIM, (i + 1) * DIM)), metadata: { i } })));
+    await writer.buildIndex('p', { type: 'hnsw' });
+    // Loaded afresh, as a server does: rows stay on disk, paged in by the workers.
+    const lib = new VdbService({ path }).store.read().library('p');
+    // A server's pools: every search on one of two workers.
+    const pools = new QueryPools(3, true);
+    const session = new QuerySession(lib, {}, pools);
+    const rnd = seededRandom('revive-queries');
+    const queries = await Promise.all(Array.from({ length: 40 }, () => session.prepare({ embedding: Array.from({ length: DIM }, () => rnd.gaussian()), k: 5 })));
+    const lots = 100_000;
+    try {
+      const expected = await session.queryBatch(queries, lots);
+      const pool = pools.get(lib, queries.length, lots) as { workers: { worker: { terminate(): Promise<number> } }[]; broken: boolean };
+      // One worker dies (killed, or crashed): that pool would err on every search from now on.
+      await pool.workers[0].worker.terminate();
+      expect(await session.queryBatch(queries, lots)).toEqual(expected);
+      const fresh = pools.get(lib, queries.length, lots) as typeof pool;
+      expect(fresh).not.toBe(pool);
+      expect(fresh.broken).toBe(false);
+      // A filtered query, answered on this thread, reads the rows as before.
+      const filtered = await session.prepare({ embedding: Array.from({ length: DIM }, () => rnd.gaussian()), k: 3, where: ['i<10'] });
+      expect((await session.queryBatch([filtered])).map((r: { hits: unknown[] }) => r.hits.length)).toEqual([3]);
+    } finally {
+      await session.close();
+      await pools.close();
+    }
+  });
+
   it('lets the process exit with an idle pool left open, and with prestarted workers no pool took', () => {
     const script = [
       `import { HnswIndex } from '${ROOT}/dist/index/hnsw.js';`,
