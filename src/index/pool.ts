@@ -97,6 +97,11 @@ export interface PoolOptions {
 export class SearchPool {
   private readonly workers: QueryWorker[];
   private closed = false;
+  private closing: Promise<void> | null = null;
+  /** The memories whose worker regions this pool's workers search in (see `open`). */
+  private regions: object[] = [];
+  /** Until this settles, the workers wait: an earlier pool's workers were still searching in the same regions. */
+  private after: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly index: VectorIndex,
@@ -161,11 +166,21 @@ export class SearchPool {
     if (pages && !paging) pages.fillAll();
     const rows = shareRows(data, space.dim, threads - 1);
     if (rows === undefined) return null;
+    // Worker t of any pool over these memories searches in their region t (query scratch, visit tags, heaps):
+    // one pool's workers at a time. A pool that is closing is waited for; another still open leaves this caller
+    // on its own thread.
+    const regions = [hnsw.memory, rows.memory];
+    const earlier = [...new Set(regions.map((m) => regionHolders.get(m)).filter((p) => p !== undefined))];
+    if (earlier.some((p) => p.closing === null)) return null;
     const release = paging ? paging.hold() : () => undefined;
     const slotToRow = space.slotToRow === null ? null : shared(space.slotToRow);
     const rest = shared(Int32Array.from(unindexed));
     const setups = Array.from({ length: threads - 1 }, (_, i) => ({ hnsw, rows, metric: space.metric, size: space.rows, slotToRow, unindexed: rest, pages: paging?.share ?? null, holder: paging?.newHolder() ?? 0, thread: i + 1 }));
-    return new SearchPool(index, space, rest, setups, url, opts.offThread === true, release, paging);
+    const pool = new SearchPool(index, space, rest, setups, url, opts.offThread === true, release, paging);
+    pool.regions = regions;
+    if (earlier.length > 0) pool.after = Promise.allSettled(earlier.map((p) => p.closing));
+    for (const m of regions) regionHolders.set(m, pool);
+    return pool;
   }
 
   /**
@@ -204,6 +219,7 @@ export class SearchPool {
    */
   async search(queries: PoolQuery[]): Promise<Ranked[]> {
     if (this.closed) throw new Error('search pool is closed');
+    await this.after;
     // The index's ef_search now, for every thread alike.
     const efSearch = (this.index as HnswIndex).efSearch;
     queries = queries.map((q) => (q.ef === undefined ? { ...q, ef: efSearch } : q));
@@ -228,15 +244,22 @@ export class SearchPool {
   }
 
   /** Stops the workers once the searches already sent to them are answered (idle ones never keep the process alive). */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
     this.closed = true;
     // After a failure, a worker stopped in the middle of a page would leave its claim held, and one still answering
     // a batch would wait on it: a failed pool's workers stop at once, without finishing what they were sent.
     const now = this.broken;
     try {
+      await this.after;
       await Promise.all(this.workers.map((w) => w.close(now)));
     } finally {
       this.release();
+      for (const m of this.regions) if (regionHolders.get(m) === this) regionHolders.delete(m);
     }
   }
 }
@@ -246,6 +269,9 @@ export interface WorkerFailure {
   error: string;
   pageFailure: boolean;
 }
+
+/** The pool whose workers search in the worker regions of a shared memory (an index's block, a rows block). */
+const regionHolders = new WeakMap<object, SearchPool>();
 
 /** Workers started by `prestart`, not yet taken by a pool. */
 const spares: { url: string; worker: Worker }[] = [];

@@ -71,6 +71,33 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     }
   });
 
+  it('lets one pool at a time search in a block\'s worker regions: another open pool is refused, one that is closing is waited for', async () => {
+    const { space, index, queries } = setup();
+    const many = Array.from({ length: 20 }, () => queries).flat();
+    const keysOf = (rs: { keys: Int32Array; dists: Float64Array }[]) => rs.map((r) => [Array.from(r.keys), Array.from(r.dists)]);
+    const expected = keysOf(many.map((q) => nearestUnfiltered(index, space, [], q)));
+    const open = () => SearchPool.open(index, space, [], { threads: 3, offThread: true, workerUrl: WORKER });
+    const first = open()!;
+    // Its workers would search in the same regions as this one's: the caller answers on its own thread instead.
+    expect(open()).toBeNull();
+    const busy = first.search(many);
+    const closing = first.close();
+    // Opened while the first still answers what it was sent: its workers wait until the first's have stopped.
+    const second = open()!;
+    expect(second).not.toBeNull();
+    try {
+      const [a, b] = await Promise.all([busy, second.search(many)]);
+      expect(keysOf(a)).toEqual(expected);
+      expect(keysOf(b)).toEqual(expected);
+      await closing;
+    } finally {
+      await second.close();
+    }
+    const third = open()!;
+    expect(keysOf(await third.search(queries))).toEqual(expected.slice(0, queries.length));
+    await third.close();
+  });
+
   it('takes the workers prestart started, and answers the same', async () => {
     const { space, index, queries } = setup(600);
     const expected = queries.map((q) => nearestUnfiltered(index, space, [], q));
