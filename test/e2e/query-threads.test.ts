@@ -139,6 +139,42 @@ describe('query --stdin on hnsw, on worker threads', () => {
     expect(found / (10 * queries.length)).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('REST: a write while queries are in flight on the pool: every answer is one thread\'s, from before the write or after it', async () => {
+    // A copy: the write stays out of the other tests' database.
+    const copy = join(tmp.dir, 'in-flight.json');
+    cpSync(db, copy);
+    cpSync(`${db}.d`, `${copy}.d`, { recursive: true });
+    const input = lines(60);
+    const bodies = input.trim().split('\n');
+    const oneThread = () => {
+      const r = vdb(['query', '--lib', 'cosine', '--stdin'], { db: copy, input, env: { VDB_THREADS: '1', VDB_STDIN_BATCH: '1' } });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const before = oneThread();
+    const server = await serve({ db: copy, env: { VDB_THREADS: '2' } });
+    try {
+      const ask = () => Promise.all(bodies.map((body) => fetch(`${server.url}/api/v1/libraries/cosine/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => [r.status, await r.json()])));
+      for (let round = 0; round * bodies.length <= QUERIES_BEFORE_POOL; round++) expect(await ask()).toEqual(before.map((b) => [200, b]));
+      // Rounds in flight on the pool when the write lands, and rounds sent after it, while the first are answered.
+      const flying = [ask(), ask(), ask()];
+      const add = await fetch(`${server.url}/api/v1/libraries/cosine/chunks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chunks: [{ embedding: JSON.parse(bodies[1]).embedding, metadata: { row: -1, even: true } }] }) });
+      expect(add.status).toBe(201);
+      const rounds = await Promise.all([...flying, ask(), ask(), ask()]);
+      expect(await server.stop()).toBe(0);
+      const after = oneThread();
+      expect(after[1].hits[0].metadata.row).toBe(-1);
+      for (const round of rounds) {
+        round.forEach(([status, body], i) => {
+          expect(status).toBe(200);
+          expect([before[i], after[i]], `line ${i + 1}`).toContainEqual(body);
+        });
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('REST: concurrent queries on the pool answer as one thread, also after a write made a new generation, and the server stops cleanly', async () => {
     const input = lines(60);
     const bodies = input.trim().split('\n');
