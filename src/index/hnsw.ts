@@ -452,11 +452,11 @@ export class HnswIndex implements VectorIndex {
     const r = walkRegion(at, this.slots, this.maxM0);
     const b = buf.buffer;
     this.tags = new Uint16Array(b, r.tags * 4, this.slots);
-    // The region may hold an earlier view's tags (a pool opened again over this block): stale ones would read as visited.
-    this.tags.fill(0);
     this.cand.bind(new Float64Array(b, r.candD * 4, this.slots + 1), new Int32Array(b, r.candId * 4, this.slots + 1));
     this.res.bind(new Float64Array(b, r.resD * 4, this.slots + 1), new Int32Array(b, r.resId * 4, this.slots + 1));
-    this.epoch = 0;
+    // The region may hold an earlier view's tags (a pool opened again over this block, whose workers may still be
+    // finishing when this one binds): the first search clears them (nextEpoch wraps), stale ones would read as visited.
+    this.epoch = 0xffff;
     const desc = this.i32.subarray(r.desc, r.desc + DESC_WORDS);
     desc[DESC.base] = this.base * 4;
     desc[DESC.stride] = this.stride * 4;
