@@ -210,6 +210,7 @@ export class Library {
   private rows: Chunk[] = [];
   private lazy: LazyRows | null = null;
   private store: Float32Array;
+  private revisions = 0;
   private cache: { space?: SearchSpace; prepared?: Float32Array; unindexed?: number[]; seqs?: Uint32Array; paged?: PagedRows; filtered?: Map<string, RowBitmap>; codes?: CodedRows | null; codesStreamed?: boolean } = {};
   /**
    * Records read one at a time while the rows are on disk (frozen: changes go
@@ -238,6 +239,16 @@ export class Library {
     this.rows = chunks;
     this.columns.reset();
     this.idRows = null;
+    this.revisions++;
+  }
+
+  /**
+   * Counts the changes to the rows, their vectors and the index: a search
+   * answered on other threads while it moved on (a server's write) ranked rows
+   * that may since have been renumbered, and is answered again.
+   */
+  get revision(): number {
+    return this.revisions;
   }
 
   get size(): number {
@@ -254,7 +265,7 @@ export class Library {
     this.columns.reset();
     this.idRows = null;
     this.store = vectors.byteOffset === 0 && vectors.buffer.byteLength > vectors.byteLength ? new Float32Array(vectors.buffer, 0, vectors.buffer.byteLength >> 2) : vectors;
-    this.cache = {};
+    this.changed();
   }
 
   /** Leaves the rows on disk until first used; the library must hold no rows yet. */
@@ -524,11 +535,12 @@ export class Library {
   /** Forget derived data after any change to chunks or vectors. */
   changed(): void {
     this.cache = {};
+    this.revisions++;
   }
 
   setIndex(state: IndexState | null): void {
     this.indexState = state;
-    this.cache = {};
+    this.changed();
   }
 
   /**

@@ -1017,6 +1017,7 @@ export class QuerySession {
     const batched = queries.filter((q) => !answeredAlone(q));
     // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     await this.pools.recover(lib);
+    const revision = lib.revision;
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
     const pool = pooled ? this.pools.get(lib, batched.length, ahead) : null;
     if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
@@ -1035,6 +1036,8 @@ export class QuerySession {
       if (pool === null) return queries.map(one);
       ranked = await pool.search(batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef })));
     }
+    // A write while other threads searched (a server) may have renumbered the rows they ranked: answered as of now.
+    if (lib.revision !== revision) return queries.map(one);
     let next = 0;
     return queries.map((q) => {
       if (answeredAlone(q)) return one(q);
