@@ -1,0 +1,129 @@
+/**
+ * The worker pools of a server (src/service/pools.ts, src/index/pool.ts)
+ * against one thread, under random interleavings of what a server sees:
+ * batches of vector queries left in flight, filtered queries answered on this
+ * thread, writes that make a new generation (and a new pool over the same
+ * shared block) while batches are in flight, and a worker killed mid-run.
+ * Every answer must be, bit for bit, what one thread gave for that query when
+ * it was sent, or after a write made while it was in flight (a batch is
+ * answered by one pool, over one state); only batches in flight when a
+ * worker was killed may fail instead, and nothing after that may. Runs the compiled modules (a pool needs
+ * the compiled worker beside them: `npm test` builds them).
+ */
+import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/domain/random.js';
+import { ROOT, tempDir } from '../helpers/cli.js';
+import { clustered } from '../helpers/oracle.js';
+
+const DIST = `${ROOT}/dist`;
+const tmp = tempDir('vdb-pools-prop-');
+afterAll(() => tmp.cleanup());
+
+const DIM = 12;
+const ROWS = 900;
+/** Queries ahead, as a server that has answered many: the pool opens at the first batch. */
+const LOTS = 100_000;
+
+type Op = { op: 'batch'; size: number; seed: number } | { op: 'filtered'; seed: number } | { op: 'add'; seed: number } | { op: 'delete'; seed: number } | { op: 'kill' } | { op: 'settle' };
+
+const ops: fc.Arbitrary<Op> = fc.oneof(
+  { arbitrary: fc.record({ op: fc.constant('batch' as const), size: fc.integer({ min: 1, max: 60 }), seed: fc.integer() }), weight: 5 },
+  { arbitrary: fc.record({ op: fc.constant('filtered' as const), seed: fc.integer() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('add' as const), seed: fc.integer() }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant('delete' as const), seed: fc.integer() }), weight: 1 },
+  { arbitrary: fc.constant({ op: 'kill' as const }), weight: 1 },
+  { arbitrary: fc.constant({ op: 'settle' as const }), weight: 1 },
+);
+
+/** A turn of the event loop: a batch sent is posted to its workers before what follows. */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query pools', () => {
+  it('answer every query as one thread did when it was sent, across writes, batches in flight and a killed worker', async () => {
+    const { VdbService, QuerySession, answerPrepared } = await import(`${DIST}/service/service.js`);
+    const { QueryPools } = await import(`${DIST}/service/pools.js`);
+    const base = join(tmp.dir, 'base.json');
+    // Arrays in sidecar files however small: loaded afresh, the rows stay on disk and are paged in by whichever thread needs them.
+    const sidecars = process.env.VDB_SIDECAR_MIN_BYTES;
+    process.env.VDB_SIDECAR_MIN_BYTES = '1';
+    try {
+      const writer = new VdbService({ path: base, seed: 'pools-prop' });
+      await writer.createLibrary({ name: 'p', dim: DIM, metric: 'cosine', embedder: null });
+      const raw = clustered(ROWS, DIM, 9, 0.35, 11);
+      await writer.addChunks('p', Array.from({ length: ROWS }, (_, i) => ({ embedding: Array.from(raw.subarray(i * DIM, (i + 1) * DIM)), metadata: { i } })));
+      await writer.buildIndex('p', { type: 'hnsw', m: 8, ef_construction: 48, ef_search: 24 });
+    } finally {
+      if (sidecars === undefined) delete process.env.VDB_SIDECAR_MIN_BYTES;
+      else process.env.VDB_SIDECAR_MIN_BYTES = sidecars;
+    }
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(ops, { minLength: 1, maxLength: 14 }), async (plan) => {
+        // Each run on its own copy of the database (the manifest, its log and its sidecars), loaded afresh.
+        const name = `run-${run++}.json`;
+        for (const f of readdirSync(tmp.dir).filter((f) => f.startsWith('base.json'))) cpSync(join(tmp.dir, f), join(tmp.dir, f.replace('base.json', name)), { recursive: true });
+        const path = join(tmp.dir, name);
+        // As a server: pools first (rows read from then on go into shared memory), then the library.
+        const pools = new QueryPools(3, true);
+        const source = new VdbService({ path, seed: 'pools-prop' });
+        const lib = source.store.read().library('p');
+        const session = new QuerySession(lib, {}, pools);
+        /** Each batch sent: its answers, and what one thread answered when it was sent and after each write while it was in flight. */
+        const sent: { answers: Promise<unknown>; queries: unknown[]; expected: unknown[]; settled: boolean; exposed: boolean }[] = [];
+        const wrote = () => {
+          for (const s of sent) if (!s.settled) s.expected.push(s.queries.map((q) => answerPrepared(lib, q)));
+        };
+        const vector = (rnd: { gaussian(): number }) => Array.from({ length: DIM }, () => rnd.gaussian());
+        try {
+          for (const step of plan) {
+            if (step.op === 'batch' || step.op === 'filtered') {
+              const rnd = seededRandom(step.seed);
+              const inputs = step.op === 'batch' ? Array.from({ length: step.size }, (_, i) => ({ embedding: vector(rnd), k: 1 + (i % 7), ef: i % 3 === 0 ? 10 + i : undefined })) : [{ embedding: vector(rnd), k: 4, where: ['i<300'] }];
+              const queries = await Promise.all(inputs.map((q) => session.prepare(q)));
+              const answers = session.queryBatch(queries, LOTS);
+              const batch = { answers, queries, expected: [queries.map((q: unknown) => answerPrepared(lib, q))], settled: false, exposed: false };
+              answers.then(
+                () => (batch.settled = true),
+                () => (batch.settled = true),
+              );
+              sent.push(batch);
+              await turn();
+            } else if (step.op === 'add') {
+              await source.addChunks('p', [{ embedding: vector(seededRandom(step.seed)), metadata: { i: -1 } }]);
+              wrote();
+            } else if (step.op === 'delete') {
+              const { chunks } = source.listChunks('p', { offset: Math.abs(step.seed) % 800, limit: 1 });
+              await source.deleteChunks([chunks[0].id], 'p');
+              wrote();
+            } else if (step.op === 'kill') {
+              const pool = pools.get(lib, 1, LOTS) as { workers: { worker: { terminate(): Promise<number> } }[] } | null;
+              if (pool === null) continue;
+              for (const s of sent) s.exposed = true;
+              await pool.workers[0].worker.terminate();
+            } else {
+              await Promise.allSettled(sent.map((s) => s.answers));
+            }
+          }
+          for (const [i, s] of sent.entries()) {
+            const outcome = await s.answers.then(
+              (value) => ({ value }),
+              (error: Error) => ({ error: error.message }),
+            );
+            if ('error' in outcome) expect(s.exposed, `batch ${i + 1}: ${outcome.error}`).toBe(true);
+            else expect(s.expected, `batch ${i + 1}`).toContainEqual(outcome.value);
+          }
+          // And after all of it, the pool answers as one thread.
+          const last = await Promise.all(Array.from({ length: 30 }, (_, i) => session.prepare({ embedding: vector(seededRandom(i)), k: 5 })));
+          expect(await session.queryBatch(last, LOTS)).toEqual(last.map((q: unknown) => answerPrepared(lib, q)));
+        } finally {
+          await session.close();
+          await pools.close();
+        }
+      }),
+      { numRuns: 12, seed: 20261203 },
+    );
+  }, 120_000);
+});
