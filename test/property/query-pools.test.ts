@@ -3,7 +3,9 @@
  * against one thread, under random interleavings of what a server sees:
  * batches of vector queries left in flight, filtered queries answered on this
  * thread, writes that make a new generation (and a new pool over the same
- * shared block) while batches are in flight, and a worker killed mid-run.
+ * shared block, or over a new index) while batches are in flight: adds,
+ * deletes, re-embeds, metadata, index updates and rebuilds; and a worker
+ * killed mid-run.
  * Every answer must be, bit for bit, what one thread gave for that query when
  * it was sent, or after a write made while it was in flight (a batch is
  * answered by one pool, over one state); only batches in flight when a
@@ -27,13 +29,14 @@ const ROWS = 900;
 /** Queries ahead, as a server that has answered many: the pool opens at the first batch. */
 const LOTS = 100_000;
 
-type Op = { op: 'batch'; size: number; seed: number } | { op: 'filtered'; seed: number } | { op: 'add'; seed: number } | { op: 'delete'; seed: number } | { op: 'kill' } | { op: 'settle' };
+type Write = 'add' | 'delete' | 'reembed' | 'metadata' | 'refresh' | 'rebuild';
+type Op = { op: 'batch'; size: number; seed: number } | { op: 'filtered'; seed: number } | { op: Write; seed: number } | { op: 'kill' } | { op: 'settle' };
 
 const ops: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('batch' as const), size: fc.integer({ min: 1, max: 60 }), seed: fc.integer() }), weight: 5 },
   { arbitrary: fc.record({ op: fc.constant('filtered' as const), seed: fc.integer() }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('add' as const), seed: fc.integer() }), weight: 2 },
-  { arbitrary: fc.record({ op: fc.constant('delete' as const), seed: fc.integer() }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constantFrom<Write>('delete', 'reembed', 'metadata', 'refresh', 'rebuild'), seed: fc.integer() }), weight: 2 },
   { arbitrary: fc.constant({ op: 'kill' as const }), weight: 1 },
   { arbitrary: fc.constant({ op: 'settle' as const }), weight: 1 },
 );
@@ -71,7 +74,7 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query p
         const source = new VdbService({ path, seed: 'pools-prop' });
         const lib = source.store.read().library('p');
         const session = new QuerySession(lib, {}, pools);
-        /** Each batch sent: its answers, and what one thread answered when it was sent and after each write while it was in flight. */
+        /** Each batch sent: its answers, and what one thread answered when it was sent, after each write while it was in flight, and when it settled. */
         const sent: { answers: Promise<unknown>; queries: unknown[]; expected: unknown[]; settled: boolean; exposed: boolean }[] = [];
         const wrote = () => {
           for (const s of sent) if (!s.settled) s.expected.push(s.queries.map((q) => answerPrepared(lib, q)));
@@ -85,8 +88,9 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query p
               const queries = await Promise.all(inputs.map((q) => session.prepare(q)));
               const answers = session.queryBatch(queries, LOTS);
               const batch = { answers, queries, expected: [queries.map((q: unknown) => answerPrepared(lib, q))], settled: false, exposed: false };
+              // As of when it settles, too: a write may have landed in between and not returned yet.
               answers.then(
-                () => (batch.settled = true),
+                () => ((batch.settled = true), batch.expected.push(queries.map((q: unknown) => answerPrepared(lib, q)))),
                 () => (batch.settled = true),
               );
               sent.push(batch);
@@ -94,9 +98,18 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query p
             } else if (step.op === 'add') {
               await source.addChunks('p', [{ embedding: vector(seededRandom(step.seed)), metadata: { i: -1 } }]);
               wrote();
-            } else if (step.op === 'delete') {
+            } else if (step.op === 'delete' || step.op === 'reembed' || step.op === 'metadata') {
               const { chunks } = source.listChunks('p', { offset: Math.abs(step.seed) % 800, limit: 1 });
-              await source.deleteChunks([chunks[0].id], 'p');
+              if (step.op === 'delete') await source.deleteChunks([chunks[0].id], 'p');
+              else if (step.op === 'reembed') await source.updateChunk(chunks[0].id, { embedding: vector(seededRandom(step.seed)) }, 'p');
+              else await source.setMetadata('p', { ids: [chunks[0].id] }, { i: step.seed }, { mode: 'merge' });
+              wrote();
+            } else if (step.op === 'refresh' || step.op === 'rebuild') {
+              // An update in place folds the rows added and re-embedded since into the graph; a rebuild makes a new
+              // one, and until it is done the library has no index (queries meanwhile are exact scans: a state
+              // this model does not record, so a rebuild starts once the batches sent are answered).
+              if (step.op === 'rebuild') await Promise.allSettled(sent.map((s) => s.answers));
+              await source.buildIndex('p', { type: 'hnsw', full: step.op === 'rebuild' });
               wrote();
             } else if (step.op === 'kill') {
               const pool = pools.get(lib, 1, LOTS) as { workers: { worker: { terminate(): Promise<number> } }[] } | null;
