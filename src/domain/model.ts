@@ -244,7 +244,7 @@ export class Library {
 
   /**
    * Counts the changes to the rows, their vectors and the index: a search
-   * answered on other threads while it moved on (a server's write) ranked rows
+   * answered on other threads while it moved on (a write through the service it queries) ranked rows
    * that may since have been renumbered, and is answered again.
    */
   get revision(): number {
@@ -577,6 +577,11 @@ export class Library {
     const paged = this.pagedRows();
     paged.fillAll();
     return (this.cache.prepared = paged.data);
+  }
+
+  /** Every row in row order (slot i is row i), read in whole: what an index built from scratch covers. */
+  rowSpace(): SearchSpace {
+    return { metric: this.metric, dim: this.dim, data: this.prepared(), rows: this.size, slotToRow: null, fill: null, pages: null };
   }
 
   /** The search space for the current index, with dead slots mapped to -1. */

@@ -820,9 +820,8 @@ function planRefresh(lib: Library, type: IndexType, params: Record<string, numbe
     return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), update: { index: current.index, added }, reason: '' };
   }
   const reason = !current ? 'no index yet' : current.type !== type ? `replaces the ${current.type} index` : opts.full ? 'full build requested' : `${type} has no incremental update`;
-  // Without an index every row is read and slot i is row i.
-  lib.setIndex(null);
-  return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), reason };
+  // The current index goes on answering queries until the new one replaces it (a server builds off this thread).
+  return { type, params: wanted, randomKey: opts.randomKey(), space: lib.rowSpace(), reason };
 }
 
 function finishRefresh(lib: Library, job: BuildJob, outcome: BuildOutcome, builtAt: string): BuildReport {
@@ -1036,7 +1035,8 @@ export class QuerySession {
       if (pool === null) return queries.map(one);
       ranked = await pool.search(batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef })));
     }
-    // A write while other threads searched (a server) may have renumbered the rows they ranked: answered as of now.
+    // A write while other threads searched (a Node program writing to the library it queries) may have renumbered
+    // the rows they ranked: answered as of now.
     if (lib.revision !== revision) return queries.map(one);
     let next = 0;
     return queries.map((q) => {

@@ -1,6 +1,8 @@
 /**
- * The worker pools of a server (src/service/pools.ts, src/index/pool.ts)
- * against one thread, under random interleavings of what a server sees:
+ * Worker pools (src/service/pools.ts, src/index/pool.ts) that search every
+ * query off the main thread, as a server's do, against one thread, in a Node
+ * program that queries and writes through one VdbService (its writes change
+ * the very library the pools search), under random interleavings of:
  * batches of vector queries left in flight, filtered queries answered on this
  * thread, writes that make a new generation (and a new pool over the same
  * shared block, or over a new index) while batches are in flight: adds,
@@ -44,7 +46,7 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
 /** A turn of the event loop: a batch sent is posted to its workers before what follows. */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query pools', () => {
+describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under writes', () => {
   it('answer every query as one thread did when it was sent, across writes, batches in flight and a killed worker', async () => {
     const { VdbService, QuerySession, answerPrepared } = await import(`${DIST}/service/service.js`);
     const { QueryPools } = await import(`${DIST}/service/pools.js`);
@@ -69,7 +71,7 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query p
         const name = `run-${run++}.json`;
         for (const f of readdirSync(tmp.dir).filter((f) => f.startsWith('base.json'))) cpSync(join(tmp.dir, f), join(tmp.dir, f.replace('base.json', name)), { recursive: true });
         const path = join(tmp.dir, name);
-        // As a server: pools first (rows read from then on go into shared memory), then the library.
+        // As a server does: pools first (rows read from then on go into shared memory), then the library.
         const pools = new QueryPools(3, true);
         const source = new VdbService({ path, seed: 'pools-prop' });
         const lib = source.store.read().library('p');
@@ -106,9 +108,7 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('a server\'s query p
               wrote();
             } else if (step.op === 'refresh' || step.op === 'rebuild') {
               // An update in place folds the rows added and re-embedded since into the graph; a rebuild makes a new
-              // one, and until it is done the library has no index (queries meanwhile are exact scans: a state
-              // this model does not record, so a rebuild starts once the batches sent are answered).
-              if (step.op === 'rebuild') await Promise.allSettled(sent.map((s) => s.answers));
+              // one, while the old one goes on answering.
               await source.buildIndex('p', { type: 'hnsw', full: step.op === 'rebuild' });
               wrote();
             } else if (step.op === 'kill') {
