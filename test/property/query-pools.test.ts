@@ -1,6 +1,7 @@
 /**
  * Worker pools (src/service/pools.ts, src/index/pool.ts) that search every
- * query off the main thread, as a server's do, against one thread, in a Node
+ * query off the main thread, as a server's do, or with this thread answering
+ * its share of each batch, against one thread, in a Node
  * program that queries and writes through one VdbService (its writes change
  * the very library the pools search), under random interleavings of:
  * batches of vector queries left in flight, filtered queries answered on this
@@ -66,13 +67,14 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
     }
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(ops, { minLength: 1, maxLength: 14 }), async (plan) => {
+      fc.asyncProperty(fc.array(ops, { minLength: 1, maxLength: 14 }), fc.boolean(), async (plan, offThread) => {
         // Each run on its own copy of the database (the manifest, its log and its sidecars), loaded afresh.
         const name = `run-${run++}.json`;
         for (const f of readdirSync(tmp.dir).filter((f) => f.startsWith('base.json'))) cpSync(join(tmp.dir, f), join(tmp.dir, f.replace('base.json', name)), { recursive: true });
         const path = join(tmp.dir, name);
         // As a server does: pools first (rows read from then on go into shared memory), then the library.
-        const pools = new QueryPools(3, true);
+        // Every search on a worker (a server's pools), or this thread answering its share of each batch too.
+        const pools = offThread ? new QueryPools(3, true) : new QueryPools(2);
         const source = new VdbService({ path, seed: 'pools-prop' });
         const lib = source.store.read().library('p');
         const session = new QuerySession(lib, {}, pools);
