@@ -264,6 +264,13 @@ export class SearchPool {
   }
 }
 
+/**
+ * A search a pool's worker did not answer: the worker failed (crashed, was
+ * killed, threw), or was stopped at once after another one of its pool failed.
+ * Not damage to the snapshot (that is reported as this thread reports it).
+ */
+export class PoolWorkerFailed extends Error {}
+
 /** What a worker posts when a batch fails; `pageFailure`: it could not read or check a page of the rows (row-pages.ts). */
 export interface WorkerFailure {
   error: string;
@@ -316,7 +323,7 @@ class QueryWorker {
     });
     const fail = (err: Error, asIs = false) => {
       if (!this.closing) this.broken = true;
-      this.failure ??= asIs ? err : new Error(`query worker ${setup.thread} failed: ${err.message}`);
+      this.failure ??= asIs ? err : new PoolWorkerFailed(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
       this.idle();
     };
@@ -365,7 +372,7 @@ class QueryWorker {
 
   /** Stops it once the searches sent are answered, or at once (`now`). */
   async close(now = false): Promise<void> {
-    this.failure ??= new Error('query worker closed');
+    this.failure ??= new PoolWorkerFailed('query worker closed');
     if (!now) await this.last;
     // Referenced until it has stopped, whatever it still posts: otherwise the process could end during the
     // caller's await (exit code 0, nothing after it run, a failure never reported).

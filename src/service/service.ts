@@ -39,7 +39,7 @@ import { parseFilter } from '../filter/parse.js';
 import { planFiltered } from '../filter/planner.js';
 import { BatchSearch } from '../index/batch.js';
 import type { Ranked } from '../index/batch.js';
-import { nearestUnfiltered } from '../index/pool.js';
+import { PoolWorkerFailed, nearestUnfiltered } from '../index/pool.js';
 import { threadCount } from '../index/thread.js';
 import { METRICS, prepareQuery, scanAllowed, spaceScorer } from '../index/kernels.js';
 import { LinearIndex } from '../index/linear.js';
@@ -1033,7 +1033,17 @@ export class QuerySession {
       );
     } else {
       if (pool === null) return queries.map(one);
-      ranked = await pool.search(batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef })));
+      const asked = batched.map((q) => ({ vector: prepareQuery(lib.metric, q.vector as Float32Array), k: q.k, ef: q.ef }));
+      try {
+        ranked = await pool.search(asked);
+      } catch (err) {
+        // A worker that failed fails only the searches it had: they go once more, to the pool that replaces it.
+        if (!(err instanceof PoolWorkerFailed)) throw err;
+        await this.pools.recover(lib);
+        const fresh = this.pools.get(lib, batched.length, ahead);
+        if (fresh === null) return queries.map(one);
+        ranked = await fresh.search(asked);
+      }
     }
     // A write while other threads searched (a Node program writing to the library it queries) may have renumbered
     // the rows they ranked: answered as of now.
