@@ -13,8 +13,11 @@
  * it was sent, or after a write made while it was in flight (a batch is
  * answered by one pool, over one state); a batch whose worker was killed
  * goes once more to a fresh pool, so only one in flight at two kills may
- * fail instead, and nothing after that may. Runs the compiled modules (a pool needs
- * the compiled worker beside them: `npm test` builds them).
+ * fail instead, and nothing after that may. And the same writes through a
+ * service as `vdb serve` runs it (reads while it writes, on a private copy;
+ * builds off the main thread; each query a request of its own): every answer
+ * is one thread's over a committed state. Runs the compiled modules (a pool
+ * needs the compiled worker beside them: `npm test` builds them).
  */
 import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,16 +51,16 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
 /** A turn of the event loop: a batch sent is posted to its workers before what follows. */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under writes', () => {
-  it('answer every query as one thread did when it was sent, across writes, batches in flight and a killed worker', async () => {
-    const { VdbService, QuerySession, answerPrepared } = await import(`${DIST}/service/service.js`);
-    const { QueryPools } = await import(`${DIST}/service/pools.js`);
-    const base = join(tmp.dir, 'base.json');
-    // Arrays in sidecar files however small: loaded afresh, the rows stay on disk and are paged in by whichever thread needs them.
+let base: Promise<string> | undefined;
+/** The database every run starts from (once): an hnsw library, its arrays in sidecar files however small, so a library loaded afresh stays on disk and its rows are paged in by whichever thread needs them. */
+function baseDb(): Promise<string> {
+  base ??= (async () => {
+    const { VdbService } = await import(`${DIST}/service/service.js`);
+    const path = join(tmp.dir, 'base.json');
     const sidecars = process.env.VDB_SIDECAR_MIN_BYTES;
     process.env.VDB_SIDECAR_MIN_BYTES = '1';
     try {
-      const writer = new VdbService({ path: base, seed: 'pools-prop' });
+      const writer = new VdbService({ path, seed: 'pools-prop' });
       await writer.createLibrary({ name: 'p', dim: DIM, metric: 'cosine', embedder: null });
       const raw = clustered(ROWS, DIM, 9, 0.35, 11);
       await writer.addChunks('p', Array.from({ length: ROWS }, (_, i) => ({ embedding: Array.from(raw.subarray(i * DIM, (i + 1) * DIM)), metadata: { i } })));
@@ -66,13 +69,27 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
       if (sidecars === undefined) delete process.env.VDB_SIDECAR_MIN_BYTES;
       else process.env.VDB_SIDECAR_MIN_BYTES = sidecars;
     }
-    let run = 0;
+    return path;
+  })();
+  return base;
+}
+
+let copies = 0;
+/** A copy of the base database (the manifest, its log and its sidecars), for one run. */
+async function copyOfBase(): Promise<string> {
+  await baseDb();
+  const name = `run-${copies++}.json`;
+  for (const f of readdirSync(tmp.dir).filter((f) => f.startsWith('base.json'))) cpSync(join(tmp.dir, f), join(tmp.dir, f.replace('base.json', name)), { recursive: true });
+  return join(tmp.dir, name);
+}
+
+describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under writes', () => {
+  it('answer every query as one thread did when it was sent, across writes, batches in flight and a killed worker', async () => {
+    const { VdbService, QuerySession, answerPrepared } = await import(`${DIST}/service/service.js`);
+    const { QueryPools } = await import(`${DIST}/service/pools.js`);
     await fc.assert(
       fc.asyncProperty(fc.array(ops, { minLength: 1, maxLength: 14 }), fc.boolean(), async (plan, offThread) => {
-        // Each run on its own copy of the database (the manifest, its log and its sidecars), loaded afresh.
-        const name = `run-${run++}.json`;
-        for (const f of readdirSync(tmp.dir).filter((f) => f.startsWith('base.json'))) cpSync(join(tmp.dir, f), join(tmp.dir, f.replace('base.json', name)), { recursive: true });
-        const path = join(tmp.dir, name);
+        const path = await copyOfBase();
         // As a server does: pools first (rows read from then on go into shared memory), then the library.
         // Every search on a worker (a server's pools), or this thread answering its share of each batch too.
         const pools = offThread ? new QueryPools(3, true) : new QueryPools(2);
@@ -141,6 +158,71 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
         }
       }),
       { numRuns: 12, seed: 20261203 },
+    );
+  }, 120_000);
+
+  it('as vdb serve runs them (reads while it writes, builds off the main thread): every answer is one thread\'s over a committed state', async () => {
+    const { VdbService, QuerySession, answerPrepared } = await import(`${DIST}/service/service.js`);
+    const writes = ops.filter((o) => o.op !== 'kill');
+    await fc.assert(
+      fc.asyncProperty(fc.array(writes, { minLength: 1, maxLength: 12 }), async (plan) => {
+        const path = await copyOfBase();
+        const svc = new VdbService({ path, seed: 'pools-prop', concurrentReaders: true, buildsOffThread: true, queryThreads: 3 });
+        /** One thread's answer over the database as committed now. */
+        const oneThread = async (input: object) => {
+          const lib = svc.store.read().library('p');
+          return answerPrepared(lib, await new QuerySession(lib).prepare(input));
+        };
+        const sent: { answer: Promise<unknown>; input: object; expected: unknown[]; settled: boolean }[] = [];
+        const wrote = async () => {
+          for (const s of sent) if (!s.settled) s.expected.push(await oneThread(s.input));
+        };
+        const vector = (rnd: { gaussian(): number }) => Array.from({ length: DIM }, () => rnd.gaussian());
+        try {
+          for (const step of plan) {
+            if (step.op === 'batch' || step.op === 'filtered') {
+              const rnd = seededRandom(step.seed);
+              // Each query a request of its own, all at once: past the first 64 of a generation, on the pool.
+              const inputs = step.op === 'batch' ? Array.from({ length: step.size }, (_, i) => ({ embedding: vector(rnd), k: 1 + (i % 7), ef: i % 3 === 0 ? 10 + i : undefined })) : [{ embedding: vector(rnd), k: 4, where: ['i<300'] }];
+              for (const input of inputs) {
+                const query = { answer: svc.query('p', input), input, expected: [await oneThread(input)], settled: false };
+                query.answer.then(
+                  async () => {
+                    query.settled = true;
+                    query.expected.push(await oneThread(input));
+                  },
+                  () => (query.settled = true),
+                );
+                sent.push(query);
+              }
+              await turn();
+            } else if (step.op === 'add') {
+              await svc.addChunks('p', [{ embedding: vector(seededRandom(step.seed)), metadata: { i: -1 } }]);
+              await wrote();
+            } else if (step.op === 'delete' || step.op === 'reembed' || step.op === 'metadata') {
+              const { chunks } = svc.listChunks('p', { offset: Math.abs(step.seed) % 800, limit: 1 });
+              if (step.op === 'delete') await svc.deleteChunks([chunks[0].id], 'p');
+              else if (step.op === 'reembed') await svc.updateChunk(chunks[0].id, { embedding: vector(seededRandom(step.seed)) }, 'p');
+              else await svc.setMetadata('p', { ids: [chunks[0].id] }, { i: step.seed }, { mode: 'merge' });
+              await wrote();
+            } else if (step.op === 'refresh' || step.op === 'rebuild') {
+              await svc.buildIndex('p', { type: 'hnsw', full: step.op === 'rebuild' });
+              await wrote();
+            } else {
+              await Promise.allSettled(sent.map((s) => s.answer));
+            }
+          }
+          for (const [i, s] of sent.entries()) {
+            const got = await s.answer;
+            // The alternative recorded at settle time may still be on its way.
+            await turn();
+            expect(s.expected, `query ${i + 1}`).toContainEqual(got);
+          }
+        } finally {
+          await svc.closeQueryThreads();
+        }
+      }),
+      { numRuns: 10, seed: 20261203 },
     );
   }, 120_000);
 });
