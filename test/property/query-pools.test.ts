@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
+import type { VdbService } from '../../src/service/service.js';
 import { ROOT, tempDir } from '../helpers/cli.js';
 import { clustered } from '../helpers/oracle.js';
 
@@ -50,6 +51,27 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
 
 /** A turn of the event loop: a batch sent is posted to its workers before what follows. */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+const vector = (rnd: { gaussian(): number }) => Array.from({ length: DIM }, () => rnd.gaussian());
+
+/** The queries of a batch (several k and ef) or of a filtered query (answered on this thread). */
+function inputsOf(step: { op: 'batch'; size: number; seed: number } | { op: 'filtered'; seed: number }): object[] {
+  const rnd = seededRandom(step.seed);
+  if (step.op === 'filtered') return [{ embedding: vector(rnd), k: 4, where: ['i<300'] }];
+  return Array.from({ length: step.size }, (_, i) => ({ embedding: vector(rnd), k: 1 + (i % 7), ef: i % 3 === 0 ? 10 + i : undefined }));
+}
+
+/** The write `step` through `svc`, on library p. */
+async function write(svc: VdbService, step: { op: Write; seed: number }): Promise<void> {
+  if (step.op === 'add') return void (await svc.addChunks('p', [{ embedding: vector(seededRandom(step.seed)), metadata: { i: -1 } }]));
+  // An update in place folds the rows added and re-embedded since into the graph; a rebuild makes a new one, while
+  // the old one goes on answering.
+  if (step.op === 'refresh' || step.op === 'rebuild') return void (await svc.buildIndex('p', { type: 'hnsw', full: step.op === 'rebuild' }));
+  const { chunks } = svc.listChunks('p', { offset: Math.abs(step.seed) % 800, limit: 1 });
+  if (step.op === 'delete') await svc.deleteChunks([chunks[0].id], 'p');
+  else if (step.op === 'reembed') await svc.updateChunk(chunks[0].id, { embedding: vector(seededRandom(step.seed)) }, 'p');
+  else await svc.setMetadata('p', { ids: [chunks[0].id] }, { i: step.seed }, { mode: 'merge' });
+}
 
 let base: Promise<string> | undefined;
 /** The database every run starts from (once): an hnsw library, its arrays in sidecar files however small, so a library loaded afresh stays on disk and its rows are paged in by whichever thread needs them. */
@@ -101,13 +123,10 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
         const wrote = () => {
           for (const s of sent) if (!s.settled) s.expected.push(s.queries.map((q) => answerPrepared(lib, q)));
         };
-        const vector = (rnd: { gaussian(): number }) => Array.from({ length: DIM }, () => rnd.gaussian());
         try {
           for (const step of plan) {
             if (step.op === 'batch' || step.op === 'filtered') {
-              const rnd = seededRandom(step.seed);
-              const inputs = step.op === 'batch' ? Array.from({ length: step.size }, (_, i) => ({ embedding: vector(rnd), k: 1 + (i % 7), ef: i % 3 === 0 ? 10 + i : undefined })) : [{ embedding: vector(rnd), k: 4, where: ['i<300'] }];
-              const queries = await Promise.all(inputs.map((q) => session.prepare(q)));
+              const queries = await Promise.all(inputsOf(step).map((q) => session.prepare(q)));
               const answers = session.queryBatch(queries, LOTS);
               const batch = { answers, queries, expected: [queries.map((q: unknown) => answerPrepared(lib, q))], settled: false, kills: 0 };
               // As of when it settles, too: a write may have landed in between and not returned yet.
@@ -117,19 +136,8 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
               );
               sent.push(batch);
               await turn();
-            } else if (step.op === 'add') {
-              await source.addChunks('p', [{ embedding: vector(seededRandom(step.seed)), metadata: { i: -1 } }]);
-              wrote();
-            } else if (step.op === 'delete' || step.op === 'reembed' || step.op === 'metadata') {
-              const { chunks } = source.listChunks('p', { offset: Math.abs(step.seed) % 800, limit: 1 });
-              if (step.op === 'delete') await source.deleteChunks([chunks[0].id], 'p');
-              else if (step.op === 'reembed') await source.updateChunk(chunks[0].id, { embedding: vector(seededRandom(step.seed)) }, 'p');
-              else await source.setMetadata('p', { ids: [chunks[0].id] }, { i: step.seed }, { mode: 'merge' });
-              wrote();
-            } else if (step.op === 'refresh' || step.op === 'rebuild') {
-              // An update in place folds the rows added and re-embedded since into the graph; a rebuild makes a new
-              // one, while the old one goes on answering.
-              await source.buildIndex('p', { type: 'hnsw', full: step.op === 'rebuild' });
+            } else if (step.op !== 'kill' && step.op !== 'settle') {
+              await write(source, step);
               wrote();
             } else if (step.op === 'kill') {
               const pool = pools.get(lib, 1, LOTS) as { workers: { worker: { terminate(): Promise<number> } }[] } | null;
@@ -177,14 +185,11 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
         const wrote = async () => {
           for (const s of sent) if (!s.settled) s.expected.push(await oneThread(s.input));
         };
-        const vector = (rnd: { gaussian(): number }) => Array.from({ length: DIM }, () => rnd.gaussian());
         try {
           for (const step of plan) {
             if (step.op === 'batch' || step.op === 'filtered') {
-              const rnd = seededRandom(step.seed);
               // Each query a request of its own, all at once: past the first 64 of a generation, on the pool.
-              const inputs = step.op === 'batch' ? Array.from({ length: step.size }, (_, i) => ({ embedding: vector(rnd), k: 1 + (i % 7), ef: i % 3 === 0 ? 10 + i : undefined })) : [{ embedding: vector(rnd), k: 4, where: ['i<300'] }];
-              for (const input of inputs) {
+              for (const input of inputsOf(step)) {
                 const query = { answer: svc.query('p', input), input, expected: [await oneThread(input)], settled: false };
                 query.answer.then(
                   async () => {
@@ -196,17 +201,8 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
                 sent.push(query);
               }
               await turn();
-            } else if (step.op === 'add') {
-              await svc.addChunks('p', [{ embedding: vector(seededRandom(step.seed)), metadata: { i: -1 } }]);
-              await wrote();
-            } else if (step.op === 'delete' || step.op === 'reembed' || step.op === 'metadata') {
-              const { chunks } = svc.listChunks('p', { offset: Math.abs(step.seed) % 800, limit: 1 });
-              if (step.op === 'delete') await svc.deleteChunks([chunks[0].id], 'p');
-              else if (step.op === 'reembed') await svc.updateChunk(chunks[0].id, { embedding: vector(seededRandom(step.seed)) }, 'p');
-              else await svc.setMetadata('p', { ids: [chunks[0].id] }, { i: step.seed }, { mode: 'merge' });
-              await wrote();
-            } else if (step.op === 'refresh' || step.op === 'rebuild') {
-              await svc.buildIndex('p', { type: 'hnsw', full: step.op === 'rebuild' });
+            } else if (step.op !== 'settle') {
+              await write(svc, step);
               await wrote();
             } else {
               await Promise.allSettled(sent.map((s) => s.answer));
