@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from '../helpers/cli.js';
 import { clustered } from '../helpers/oracle.js';
+import type { QueryResult } from '../../src/domain/types.js';
 
 const DIST = `${ROOT}/dist`;
 const tmp = tempDir('vdb-rebuild-');
@@ -28,11 +29,11 @@ describe.runIf(existsSync(`${DIST}/index/build-worker.js`))('a rebuild off the m
     await svc.addChunks('p', Array.from({ length: rows }, (_, i) => ({ embedding: Array.from(raw.subarray(i * dim, (i + 1) * dim)) })));
     await svc.buildIndex('p', { type: 'hnsw', m: 8, ef_construction: 64 });
     const session = await svc.querySession('p');
-    const ask = () => session.query({ embedding: Array.from(raw.subarray(0, dim)), k: 3, explain: true });
+    const ask = (): Promise<QueryResult> => session.query({ embedding: Array.from(raw.subarray(0, dim)), k: 3, explain: true });
     const before = await ask();
     expect(before.explain).toMatchObject({ plan: 'index', index: 'hnsw' });
     // Asked once the build worker reports progress: the build is under way.
-    let during: Awaited<ReturnType<typeof ask>> | undefined;
+    let during: QueryResult | undefined;
     let asked: Promise<void> | undefined;
     await svc.buildIndex('p', { type: 'hnsw', full: true, params: { ef_construction: 96 } }, () => {
       asked ??= ask().then((r) => void (during = r));
