@@ -244,8 +244,9 @@ export class Library {
 
   /**
    * Counts the changes to the rows, their vectors and the index: a search
-   * answered on other threads while it moved on (a write through the service it queries) ranked rows
-   * that may since have been renumbered, and is answered again.
+   * answered on other threads while one landed (a write through the service
+   * it queries) ranked rows that may since have been renumbered, and is
+   * answered again.
    */
   get revision(): number {
     return this.revisions;

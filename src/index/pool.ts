@@ -96,7 +96,7 @@ export interface PoolOptions {
 /** Worker threads answering plain vector queries over one index and one set of rows. */
 export class SearchPool {
   private readonly workers: QueryWorker[];
-  private closed = false;
+  /** Set once `close` is called: no search is taken after it. */
   private closing: Promise<void> | null = null;
   /** The memories whose worker regions this pool's workers search in (see `open`). */
   private regions: object[] = [];
@@ -218,7 +218,7 @@ export class SearchPool {
    * @throws Error when a worker fails (it names the worker's error); the pool is unusable then
    */
   async search(queries: PoolQuery[]): Promise<Ranked[]> {
-    if (this.closed) throw new Error('search pool is closed');
+    if (this.closing !== null) throw new Error('search pool is closed');
     await this.after;
     // The index's ef_search now, for every thread alike.
     const efSearch = (this.index as HnswIndex).efSearch;
@@ -250,7 +250,6 @@ export class SearchPool {
   }
 
   private async stop(): Promise<void> {
-    this.closed = true;
     // After a failure, a worker stopped in the middle of a page would leave its claim held, and one still answering
     // a batch would wait on it: a failed pool's workers stop at once, without finishing what they were sent.
     const now = this.broken;
