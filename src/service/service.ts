@@ -820,7 +820,7 @@ function planRefresh(lib: Library, type: IndexType, params: Record<string, numbe
     return { type, params: wanted, randomKey: opts.randomKey(), space: lib.searchSpace(), update: { index: current.index, added }, reason: '' };
   }
   const reason = !current ? 'no index yet' : current.type !== type ? `replaces the ${current.type} index` : opts.full ? 'full build requested' : `${type} has no incremental update`;
-  // The current index goes on answering queries until the new one replaces it (a server builds off this thread).
+  // The current index goes on answering queries until the new one replaces it (during a build off this thread).
   return { type, params: wanted, randomKey: opts.randomKey(), space: lib.rowSpace(), reason };
 }
 
@@ -1014,9 +1014,9 @@ export class QuerySession {
     const type = lib.indexState?.type ?? 'linear';
     const one = (q: PreparedQuery): QueryResult => answerPrepared(lib, q);
     const batched = queries.filter((q) => !answeredAlone(q));
-    // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     await this.pools.recover(lib);
     const revision = lib.revision;
+    // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
     const pool = pooled ? this.pools.get(lib, batched.length, ahead) : null;
     if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
