@@ -18,6 +18,8 @@
  * the line's own, or a line that is not valid JSON.
  */
 
+import { scanNumbers } from './number-scan.js';
+
 const KEY = Buffer.from('"embedding":[');
 /** 10^k, each the double nearest it (Number parses exactly; Math.pow need not). */
 const POW10 = Array.from({ length: 309 }, (_, k) => Number(`1e${k}`));
@@ -62,7 +64,7 @@ export function parseEmbeddingLine(data: Buffer, start: number, end: number, at:
     tries++;
     // At most one number per two bytes: a digit and a comma.
     const out = room(Math.ceil((end - key - KEY.length + 1) / 2));
-    const numbers = readNumbers(data, key + KEY.length, end, out, at);
+    const numbers = scanNumbers(data, key + KEY.length, end, out, at) ?? readNumbers(data, key + KEY.length, end, out, at);
     if (numbers === null) continue;
     // The array replaced by 0: what is left parses as the line would, and holds the 0 where the key is the line's own.
     let value: unknown;

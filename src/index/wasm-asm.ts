@@ -6,9 +6,10 @@
  */
 
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const F32 = 0x7d;
 export const F64 = 0x7c;
-export type ValType = typeof I32 | typeof F32 | typeof F64;
+export type ValType = typeof I32 | typeof I64 | typeof F32 | typeof F64;
 
 export function uleb(n: number): number[] {
   const out: number[] = [];
@@ -19,6 +20,19 @@ export function uleb(n: number): number[] {
     out.push(b);
   } while (n !== 0);
   return out;
+}
+
+function sleb64(n: bigint): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = Number(n & 0x7fn);
+    n >>= 7n;
+    if ((n === 0n && (b & 0x40) === 0) || (n === -1n && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
 }
 
 export function sleb(n: number): number[] {
@@ -151,6 +165,8 @@ export class Func {
 }
 
 export const i32c = (v: number): Code => [0x41, ...sleb(v | 0)];
+/** An i64 constant, for values a double holds exactly (|v| < 2^53). */
+export const i64c = (v: number): Code => [0x42, ...sleb64(BigInt(v))];
 export const f64c = (v: number): Code => {
   const b = new Uint8Array(new Float64Array([v]).buffer);
   return [0x44, ...b];
@@ -158,6 +174,7 @@ export const f64c = (v: number): Code => {
 
 const memarg = (align: number, offset: number): Code => [align, ...uleb(offset)];
 export const i32Load = (offset = 0): Code => [0x28, ...memarg(2, offset)];
+export const i32Load8u = (offset = 0): Code => [0x2d, ...memarg(0, offset)];
 export const i32Load16u = (offset = 0): Code => [0x2f, ...memarg(1, offset)];
 export const f32Load = (offset = 0): Code => [0x2a, ...memarg(2, offset)];
 export const f64Load = (offset = 0): Code => [0x2b, ...memarg(3, offset)];
@@ -172,6 +189,7 @@ export const OP = {
   i32LtS: [0x48],
   i32LtU: [0x49],
   i32GtS: [0x4a],
+  i32LeS: [0x4c],
   i32GeS: [0x4e],
   i32GeU: [0x4f],
   i32Add: [0x6a],
@@ -183,14 +201,26 @@ export const OP = {
   i32Shl: [0x74],
   i32ShrS: [0x75],
   i32ShrU: [0x76],
+  i32LeU: [0x4d],
+  i32GtU: [0x4b],
+  i64Add: [0x7c],
+  i64Mul: [0x7e],
+  i64ExtendI32U: [0xad],
+  f32Eq: [0x5b],
   f64Lt: [0x63],
   f64Gt: [0x64],
+  f64Le: [0x65],
+  f64Ge: [0x66],
   f64Neg: [0x9a],
   f64Sub: [0xa1],
   f64Mul: [0xa2],
+  f64Div: [0xa3],
   f64ConvertI32S: [0xb7],
+  f64ConvertI64U: [0xba],
+  f32DemoteF64: [0xb6],
   f64PromoteF32: [0xbb],
   drop: [0x1a],
+  select: [0x1b],
   ret: [0x0f],
 } satisfies Record<string, Code>;
 

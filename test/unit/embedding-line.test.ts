@@ -8,8 +8,9 @@
  * not decline.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEmbeddingLine } from '../../src/cli/embedding-line.js';
+import { numberScan } from '../../src/cli/number-scan.js';
 
 /** The fast path on one line: [value, numbers] or null. */
 function fast(line: string): [unknown, number[]] | null {
@@ -46,7 +47,14 @@ function sameAsOracle(line: string): boolean {
 const float32 = fc.float({ noNaN: true, min: -Math.fround(2.9e38), max: Math.fround(2.9e38) });
 const anyDouble = fc.double({ noNaN: true, noDefaultInfinity: true, min: -3e38, max: 3e38 });
 
-describe('parseEmbeddingLine', () => {
+// With the WebAssembly number scanner, and with the JS reader alone (what it gives lines back to).
+describe.each([
+  { scanner: true, reader: 'the WebAssembly scanner first' },
+  { scanner: false, reader: 'the JS reader alone' },
+])('parseEmbeddingLine, $reader', ({ scanner }) => {
+  beforeAll(() => void (numberScan.enabled = scanner));
+  afterAll(() => void (numberScan.enabled = true));
+
   it('reads float32 values as JSON.stringify writes them, among other keys in any order, and never declines', () => {
     fc.assert(
       fc.property(fc.array(float32, { maxLength: 64 }), fc.boolean(), fc.constantFrom(0, 1, 2), (emb, before, k) => {
