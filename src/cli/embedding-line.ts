@@ -18,30 +18,12 @@
  * the line's own, or a line that is not valid JSON.
  */
 
+import { CLOSE_BRACKET, COMMA, DOT, DOWN, LOWER_E, MAX_DIGITS, MINUS, NINE, OPEN_BRACE, PLUS, POW10, SPACE, TAB, UP, UPPER_E, ZERO } from './json-number.js';
 import { scanNumbers } from './number-scan.js';
 
 const KEY = Buffer.from('"embedding":[');
-/** 10^k, each the double nearest it (Number parses exactly; Math.pow need not). */
-const POW10 = Array.from({ length: 309 }, (_, k) => Number(`1e${k}`));
-const UP = 1 + 2 ** -46;
-const DOWN = 1 - 2 ** -46;
 /** Places the key is tried at (it may be nested in metadata too) before the line is left to JSON.parse. */
 const MAX_TRIES = 4;
-/** Significant digits whose double estimate stays within the interval's margin. */
-const MAX_DIGITS = 19;
-
-const SPACE = 32;
-const TAB = 9;
-const COMMA = 44;
-const CLOSE = 93;
-const MINUS = 45;
-const PLUS = 43;
-const DOT = 46;
-const ZERO = 48;
-const NINE = 57;
-const LOWER_E = 101;
-const UPPER_E = 69;
-const OPEN_BRACE = 123;
 
 /** A line's value without its embedding, and the embedding's numbers, written to `out` from `at`. */
 export interface EmbeddingLine {
@@ -92,7 +74,7 @@ function opensMember(data: Buffer, start: number, key: number): boolean {
 function readNumbers(data: Buffer, p: number, end: number, out: Float64Array, at: number): { close: number; count: number } | null {
   let n = at;
   p = skipSpace(data, p, end);
-  if (p < end && data[p] === CLOSE) return { close: p, count: 0 };
+  if (p < end && data[p] === CLOSE_BRACKET) return { close: p, count: 0 };
   for (;;) {
     const from = p;
     let c = p < end ? data[p] : -1;
@@ -149,7 +131,7 @@ function readNumbers(data: Buffer, p: number, end: number, out: Float64Array, at
       p = skipSpace(data, p + 1, end);
       continue;
     }
-    if (p < end && data[p] === CLOSE) return { close: p, count: n - at };
+    if (p < end && data[p] === CLOSE_BRACKET) return { close: p, count: n - at };
     return null;
   }
 }

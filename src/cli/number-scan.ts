@@ -15,23 +15,13 @@
  */
 import { F32, F64, Func, I32, I64, OP, f64Load, f64Store, f64c, i32Load8u, i32Store, i32c, i64c, moduleBytes } from '../index/wasm-asm.js';
 import type { Code } from '../index/wasm-asm.js';
+import { CLOSE_BRACKET, COMMA, DOT, DOWN, LOWER_E, MAX_DIGITS, MINUS, NINE, PLUS, POW10, SPACE, TAB, UP, UPPER_E, ZERO } from './json-number.js';
 
 const CLOSE = 2560;
 const IN = 4096;
 /** scan's results other than a count: give the line to the JS reader. */
 const GIVE_BACK = -1;
 
-const SPACE = 32;
-const TAB = 9;
-const COMMA = 44;
-const CLOSE_BRACKET = 93;
-const MINUS = 45;
-const PLUS = 43;
-const DOT = 46;
-const ZERO = 48;
-const NINE = 57;
-const LOWER_E = 101;
-const UPPER_E = 69;
 
 /** scan(p, end, out) → numbers read (the `]` offset at CLOSE), or GIVE_BACK; p, end: byte offsets; out: where the f64 go. */
 function scanFunc(): Func {
@@ -60,7 +50,7 @@ function scanFunc(): Func {
    */
   const digit = (frac: boolean): Code => [
     ...f.ifElse(
-      [...g('digits'), ...i32c(19), ...OP.i32LtS],
+      [...g('digits'), ...i32c(MAX_DIGITS), ...OP.i32LtS],
       () => [
         f.set('m', [...g('m'), ...i64c(10), ...OP.i64Mul, ...g('c'), ...i32c(ZERO), ...OP.i32Sub, ...OP.i64ExtendI32U, ...OP.i64Add]),
         f.set('digits', [...g('digits'), ...i32c(1), ...OP.i32Add]),
@@ -127,8 +117,8 @@ function scanFunc(): Func {
           f.set('r', g('x'), OP.f32DemoteF64),
           f.when(
             [
-              ...g('x'), ...f64c(1 + 2 ** -46), ...OP.f64Mul, ...OP.f32DemoteF64, ...g('r'), ...OP.f32Eq,
-              ...g('x'), ...f64c(1 - 2 ** -46), ...OP.f64Mul, ...OP.f32DemoteF64, ...g('r'), ...OP.f32Eq,
+              ...g('x'), ...f64c(UP), ...OP.f64Mul, ...OP.f32DemoteF64, ...g('r'), ...OP.f32Eq,
+              ...g('x'), ...f64c(DOWN), ...OP.f64Mul, ...OP.f32DemoteF64, ...g('r'), ...OP.f32Eq,
               ...OP.i32And, ...OP.i32Eqz,
             ],
             () => [giveBack],
@@ -184,8 +174,7 @@ export const numberScan = { enabled: true };
 function open(): Scanner | null {
   try {
     const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
-    // 10^k, each the double nearest it (Number parses exactly), as embedding-line.ts's POW10.
-    new Float64Array(memory.buffer, 0, 309).set(Array.from({ length: 309 }, (_, k) => Number(`1e${k}`)));
+    new Float64Array(memory.buffer, 0, POW10.length).set(POW10);
     const mod = new WebAssembly.Module(moduleBytes(false, [], [{ name: 'scan', fn: scanFunc() }]));
     const { scan } = new WebAssembly.Instance(mod, { k: { m: memory } }).exports as { scan: Scanner['scan'] };
     return { bytes: new Uint8Array(memory.buffer), floats: new Float64Array(memory.buffer), close: new Int32Array(memory.buffer, CLOSE, 1), scan };
