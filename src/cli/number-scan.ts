@@ -10,20 +10,19 @@
  * is refused are the JS reader's, bit for bit; this only does its common case
  * in fewer instructions (a u64 per digit instead of a double multiply-add).
  *
- * Memory: POW10 (309 f64) at 0, the `]` offset (i32) at CLOSE, the line's
+ * Memory: POW10 (309 f64) at 0, the `]` offset (i32) at CLOSE_AT, the line's
  * bytes from IN, the float32 values as f64 from OUT.
  */
 import { F32, F64, Func, I32, I64, OP, f64Load, f64Store, f64c, i32Load8u, i32Store, i32c, i64c, moduleBytes } from '../index/wasm-asm.js';
 import type { Code } from '../index/wasm-asm.js';
 import { CLOSE_BRACKET, COMMA, DOT, DOWN, LOWER_E, MAX_DIGITS, MINUS, NINE, PLUS, POW10, SPACE, TAB, UP, UPPER_E, ZERO } from './json-number.js';
 
-const CLOSE = 2560;
+const CLOSE_AT = 2560;
 const IN = 4096;
 /** scan's results other than a count: give the line to the JS reader. */
 const GIVE_BACK = -1;
 
-
-/** scan(p, end, out) → numbers read (the `]` offset at CLOSE), or GIVE_BACK; p, end: byte offsets; out: where the f64 go. */
+/** scan(p, end, out) → numbers read (the `]` offset at CLOSE_AT), or GIVE_BACK; p, end: byte offsets; out: where the f64 go. */
 function scanFunc(): Func {
   const f = new Func([['p', I32], ['end', I32], ['out', I32]], [I32]);
   f.locals(I32, 'n', 'c', 'neg', 'digits', 'exp10', 'e', 'esign');
@@ -63,7 +62,7 @@ function scanFunc(): Func {
   f.emit(
     f.set('n', i32c(0)),
     skipSpace,
-    f.when(is(CLOSE_BRACKET), () => [[...i32c(CLOSE), ...g('p'), ...i32Store()], [...i32c(0), ...OP.ret]]),
+    f.when(is(CLOSE_BRACKET), () => [[...i32c(CLOSE_AT), ...g('p'), ...i32Store()], [...i32c(0), ...OP.ret]]),
     f.loop('number', () => [
       f.set('neg', is(MINUS)),
       f.when(g('neg'), () => [next]),
@@ -130,7 +129,7 @@ function scanFunc(): Func {
       f.set('n', [...g('n'), ...i32c(1), ...OP.i32Add]),
       skipSpace,
       f.when(is(COMMA), () => [next, skipSpace, f.br('number')]),
-      f.when(is(CLOSE_BRACKET), () => [[...i32c(CLOSE), ...g('p'), ...i32Store()], [...g('n'), ...OP.ret]]),
+      f.when(is(CLOSE_BRACKET), () => [[...i32c(CLOSE_AT), ...g('p'), ...i32Store()], [...g('n'), ...OP.ret]]),
       giveBack,
     ]),
     giveBack,
@@ -177,7 +176,7 @@ function open(): Scanner | null {
     new Float64Array(memory.buffer, 0, POW10.length).set(POW10);
     const mod = new WebAssembly.Module(moduleBytes(false, [], [{ name: 'scan', fn: scanFunc() }]));
     const { scan } = new WebAssembly.Instance(mod, { k: { m: memory } }).exports as { scan: Scanner['scan'] };
-    return { bytes: new Uint8Array(memory.buffer), floats: new Float64Array(memory.buffer), close: new Int32Array(memory.buffer, CLOSE, 1), scan };
+    return { bytes: new Uint8Array(memory.buffer), floats: new Float64Array(memory.buffer), close: new Int32Array(memory.buffer, CLOSE_AT, 1), scan };
   } catch {
     // No WebAssembly here: the JS reader reads every line.
     return null;

@@ -22,19 +22,6 @@ export function uleb(n: number): number[] {
   return out;
 }
 
-function sleb64(n: bigint): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = Number(n & 0x7fn);
-    n >>= 7n;
-    if ((n === 0n && (b & 0x40) === 0) || (n === -1n && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
 export function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
@@ -165,8 +152,8 @@ export class Func {
 }
 
 export const i32c = (v: number): Code => [0x41, ...sleb(v | 0)];
-/** An i64 constant, for values a double holds exactly (|v| < 2^53). */
-export const i64c = (v: number): Code => [0x42, ...sleb64(BigInt(v))];
+/** An i64 constant of an i32's range (its signed LEB128 is the same). */
+export const i64c = (v: number): Code => [0x42, ...sleb(v | 0)];
 export const f64c = (v: number): Code => {
   const b = new Uint8Array(new Float64Array([v]).buffer);
   return [0x44, ...b];
@@ -201,8 +188,6 @@ export const OP = {
   i32Shl: [0x74],
   i32ShrS: [0x75],
   i32ShrU: [0x76],
-  i32LeU: [0x4d],
-  i32GtU: [0x4b],
   i64Add: [0x7c],
   i64Mul: [0x7e],
   i64ExtendI32U: [0xad],
