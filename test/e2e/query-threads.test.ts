@@ -95,6 +95,11 @@ describe('query --stdin on hnsw, on worker threads', () => {
     const many = run('cosine', input, { VDB_THREADS: '2', VDB_STDIN_BATCH: '5' });
     expect([many.code, many.stderr]).toEqual([one.code, one.stderr]);
     expect(many.stdout).toBe(one.stdout);
+    // From a file, whose reader's waits do not hold the answers back.
+    const file = join(tmp.dir, 'bad-line.ndjson');
+    writeFileSync(file, input);
+    const fromFile = vdb(['query', '--lib', 'cosine', '--stdin'], { db, stdinFile: file, env: { VDB_THREADS: '2', VDB_STDIN_BATCH: '5' } });
+    expect([fromFile.code, fromFile.stderr, fromFile.stdout]).toEqual([one.code, one.stderr, one.stdout]);
   });
 
   it('a damaged page of the rows, paged in by the workers, fails as on one thread: same message, same exit code, data untouched', () => {
