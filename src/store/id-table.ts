@@ -105,13 +105,31 @@ export function idTableProblem(table: Uint32Array, count: number): string | null
  * confirm by reading, in a table held whole whose order was checked (idTableProblem).
  */
 export function idTableRows(table: Uint32Array, id: string): number[] {
-  const [lo, hi] = idHash(id);
-  const entry = (i: number, out: Uint32Array): void => {
-    out[0] = table[i * 3];
-    out[1] = table[i * 3 + 1];
-    out[2] = table[i * 3 + 2];
-  };
-  return rowsByHash(table.length / ID_ENTRY_WORDS, entry, lo, hi);
+  hashInto(id, scratchHash, 0);
+  return tableRowsByHash(table, scratchHash[0], scratchHash[1]);
+}
+
+const scratchHash = new Uint32Array(2);
+
+/**
+ * The rows of the entries hashed (hi, lo) in a table held whole, ascending:
+ * the first entry not below it by halving, then those equal. In memory a probe
+ * costs no read, so there is no aiming (rowsByHash's interpolation), nor any
+ * order to check on the way (checked whole); no allocation but the answer, as a
+ * `query --stdin` session confirms each of its hits' ids.
+ */
+export function tableRowsByHash(table: Uint32Array, lo: number, hi: number): number[] {
+  let a = 0;
+  let b = table.length / ID_ENTRY_WORDS;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    const h = table[mid * 3 + 1];
+    if (h < hi || (h === hi && table[mid * 3] < lo)) a = mid + 1;
+    else b = mid;
+  }
+  const rows: number[] = [];
+  for (let i = a; i * 3 < table.length && table[i * 3] === lo && table[i * 3 + 1] === hi; i++) rows.push(table[i * 3 + 2]);
+  return rows;
 }
 
 /**
