@@ -316,13 +316,17 @@ class QueryWorker {
     this.worker = takeWorker(url);
     this.worker.unref();
     this.worker.on('message', (m: { ranked: Ranked[] } | WorkerFailure) => {
-      if ('error' in m) return m.pageFailure ? fail(damaged(m.error), true) : fail(new Error(m.error));
-      this.waiting.shift()?.resolve(m.ranked);
+      if ('error' in m && !m.pageFailure) return fail(new Error(m.error));
+      // A damaged page fails only the batch that met it, as it fails a query on this thread each time: the worker
+      // gave its claims back and goes on (replacing the pool would not mend the page, and cost a pool a query).
+      const next = this.waiting.shift();
+      if ('error' in m) next?.reject(damaged(m.error));
+      else next?.resolve(m.ranked);
       if (this.waiting.length === 0) this.idle();
     });
-    const fail = (err: Error, asIs = false) => {
+    const fail = (err: Error) => {
       if (!this.closing) this.broken = true;
-      this.failure ??= asIs ? err : new PoolWorkerFailed(`query worker ${setup.thread} failed: ${err.message}`);
+      this.failure ??= new PoolWorkerFailed(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
       this.idle();
     };

@@ -125,10 +125,10 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
     const { space, index, queries } = setup(1200);
     const raw = clustered(1200, DIM, 12, 0.3, 7);
     // The raw rows as a vectors sidecar with its page table; a second copy with one page damaged.
-    const source = (name: string, damage: boolean): PageSource => {
+    const source = (name: string, damage: boolean | number): PageSource => {
       const bytes = new Uint8Array(raw.buffer.slice(0));
       const table = Uint32Array.from({ length: Math.ceil(bytes.byteLength / PAGE_BYTES) }, (_, p) => crc32(bytes.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES)));
-      if (damage) for (let p = 0; p < table.length; p++) bytes[p * PAGE_BYTES + 5] ^= 1;
+      for (let p = 0; p < table.length; p++) if (damage === true || damage === p) bytes[p * PAGE_BYTES + 5] ^= 1;
       writeFileSync(join(tmp.dir, name), bytes);
       return { fd: openSync(join(tmp.dir, name), 'r'), file: name, bytes: bytes.byteLength, table };
     };
@@ -160,6 +160,29 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
       await expect(bad.search(queries)).rejects.toThrow(/^rows damaged: sidecar damaged\.f32 fails its checksum \(damaged\)$/);
     } finally {
       await bad.close();
+    }
+    // One damaged page: the queries that re-score a row on it fail, every time, as on this thread; the others are
+    // answered as before, by the same workers (damage is not a failed worker: the pool is not replaced).
+    const onePage = SearchPool.open(index, paged(source('one-damaged.f32', 4)), [], { threads: 2, workerUrl: WORKER, offThread: true })!;
+    try {
+      let failed = 0;
+      for (let round = 0; round < 2; round++) {
+        for (const [i, q] of queries.entries()) {
+          try {
+            const [got] = await onePage.search([q]);
+            expect([Array.from(got.keys), Array.from(got.dists)]).toEqual([Array.from(expected[i].keys), Array.from(expected[i].dists)]);
+          } catch (err) {
+            expect((err as Error).message).toBe('rows damaged: sidecar one-damaged.f32 fails its checksum (damaged)');
+            failed++;
+          }
+          expect(onePage.broken).toBe(false);
+        }
+      }
+      expect(failed).toBeGreaterThan(0);
+      expect(failed).toBeLessThan(2 * queries.length);
+      expect(failed % 2).toBe(0);
+    } finally {
+      await onePage.close();
     }
   });
 
