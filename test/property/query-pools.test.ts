@@ -171,6 +171,7 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
 
   it('as vdb serve runs them (reads while it writes, builds off the main thread): every answer is one thread\'s over a committed state', async () => {
     const { VdbService, QuerySession, answerPrepared } = await import(`${DIST}/service/service.js`);
+    const { QUERIES_BEFORE_POOL } = await import(`${DIST}/service/pools.js`);
     const writes = ops.filter((o) => o.op !== 'kill');
     await fc.assert(
       fc.asyncProperty(fc.array(writes, { minLength: 1, maxLength: 12 }), async (plan) => {
@@ -186,9 +187,11 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
           for (const s of sent) if (!s.settled) s.expected.push(await oneThread(s.input));
         };
         try {
-          for (const step of plan) {
+          // First a batch past the queries a generation answers on this thread: every plan starts with a pool open.
+          const warm = { op: 'batch' as const, size: QUERIES_BEFORE_POOL + 6, seed: 7 };
+          for (const step of [warm, ...plan]) {
             if (step.op === 'batch' || step.op === 'filtered') {
-              // Each query a request of its own, all at once: past the first 64 of a generation, on the pool.
+              // Each query a request of its own, all at once: past the first QUERIES_BEFORE_POOL of a generation, on the pool.
               for (const input of inputsOf(step)) {
                 const query = { answer: svc.query('p', input), input, expected: [await oneThread(input)], settled: false };
                 query.answer.then(
@@ -201,6 +204,11 @@ describe.runIf(existsSync(`${DIST}/index/query-worker.js`))('query pools under w
                 sent.push(query);
               }
               await turn();
+              if (step === warm) {
+                await Promise.allSettled(sent.map((q) => q.answer));
+                const generations = [...(svc as unknown as { pools: { byLib: Map<string, { pool: unknown }> } }).pools.byLib.values()];
+                expect(generations.some((g) => g.pool !== null)).toBe(true);
+              }
             } else if (step.op !== 'settle') {
               await write(svc, step);
               await wrote();
