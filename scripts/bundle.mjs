@@ -94,6 +94,9 @@ const walkBytes = base64Of(walkModuleBytes);
 // And the passes a cold query makes over every slot (index/passes.ts; never shared: both variants are its bytes).
 const { passesModuleBytes } = await import('../dist/index/passes.js');
 const passesBytes = base64Of(passesModuleBytes);
+// And the stdin reader's number scanner (cli/number-scan.ts; never shared either).
+const { scanModuleBytes } = await import('../dist/cli/number-scan.js');
+const scanBytes = base64Of(scanModuleBytes);
 
 const shared = {
   bundle: true,
@@ -104,6 +107,7 @@ const shared = {
     __VDB_KERNEL_BYTES__: JSON.stringify(kernelBytes),
     __VDB_WALK_BYTES__: JSON.stringify(walkBytes),
     __VDB_PASSES_BYTES__: JSON.stringify(passesBytes),
+    __VDB_SCAN_BYTES__: JSON.stringify(scanBytes),
     __VDB_WORKER_EXT__: JSON.stringify('.cjs'),
   },
   logLevel: 'warning',

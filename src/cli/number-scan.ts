@@ -13,8 +13,8 @@
  * Memory: POW10 (309 f64) at 0, the `]` offset (i32) at CLOSE_AT, the line's
  * bytes from IN, the float32 values as f64 from OUT.
  */
-import { F32, F64, Func, I32, I64, OP, f64Load, f64Store, f64c, i32Load8u, i32Store, i32c, i64c, moduleBytes } from '../index/wasm-asm.js';
-import type { Code } from '../index/wasm-asm.js';
+import { F32, F64, Func, I32, I64, OP, f64Load, f64Store, f64c, i32Load8u, i32Store, i32c, i64c, moduleBytes, prebuiltOr } from '../index/wasm-asm.js';
+import type { Code, PrebuiltBytes } from '../index/wasm-asm.js';
 import { CLOSE_BRACKET, COMMA, DOT, DOWN, LOWER_E, MAX_DIGITS, MINUS, NINE, PLUS, POW10, SPACE, TAB, UP, UPPER_E, ZERO } from './json-number.js';
 
 const CLOSE_AT = 2560;
@@ -167,6 +167,17 @@ interface Scanner {
 
 let scanner: Scanner | null | undefined;
 
+/** The scanner module's bytes (never shared: both variants are these). */
+export function scanModuleBytes(): Uint8Array {
+  return moduleBytes(false, [], [{ name: 'scan', fn: scanFunc() }]);
+}
+
+/** scanModuleBytes' base64 as scripts/bundle.mjs defines it in the CLI's bundles; undefined outside them. */
+declare const __VDB_SCAN_BYTES__: PrebuiltBytes | undefined;
+
+/** Assembling the module took the reader's first line ~5 ms of cold JavaScript: the bundles carry its bytes. */
+const scanBytes = prebuiltOr(typeof __VDB_SCAN_BYTES__ === 'undefined' ? undefined : __VDB_SCAN_BYTES__, scanModuleBytes);
+
 /** Off: every line goes to the JS reader (its tests run both ways). */
 export const numberScan = { enabled: true };
 
@@ -174,7 +185,7 @@ function open(): Scanner | null {
   try {
     const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
     new Float64Array(memory.buffer, 0, POW10.length).set(POW10);
-    const mod = new WebAssembly.Module(moduleBytes(false, [], [{ name: 'scan', fn: scanFunc() }]));
+    const mod = new WebAssembly.Module(scanBytes(false));
     const { scan } = new WebAssembly.Instance(mod, { k: { m: memory } }).exports as { scan: Scanner['scan'] };
     return { bytes: new Uint8Array(memory.buffer), floats: new Float64Array(memory.buffer), close: new Int32Array(memory.buffer, CLOSE_AT, 1), scan };
   } catch {
