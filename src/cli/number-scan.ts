@@ -175,7 +175,7 @@ export function scanModuleBytes(): Uint8Array {
 /** scanModuleBytes' base64 as scripts/bundle.mjs defines it in the CLI's bundles; undefined outside them. */
 declare const __VDB_SCAN_BYTES__: PrebuiltBytes | undefined;
 
-/** Assembling the module took the reader's first line ~5 ms of cold JavaScript: the bundles carry its bytes. */
+/** Assembling the module took the reader's first line ~8 ms of cold JavaScript: the bundles carry its bytes. */
 const scanBytes = prebuiltOr(typeof __VDB_SCAN_BYTES__ === 'undefined' ? undefined : __VDB_SCAN_BYTES__, scanModuleBytes);
 
 /** Off: every line goes to the JS reader (its tests run both ways). */
