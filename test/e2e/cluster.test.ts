@@ -28,7 +28,8 @@ interface Node {
 }
 
 // A liveness bound only: on a loaded machine a failover plus catch-up can take longer than the default 30 s.
-describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout: 120_000 }, () => {
+// Concurrent: the tests are separate clusters and mostly wait out leases, so together they take about the longest one.
+describe.skipIf(!HAVE_ETCD).concurrent('cluster (vdb serve --cluster, one etcd)', { timeout: 120_000 }, () => {
   let etcd: Etcd;
   const { dir, cleanup } = tempDir('vdb-cluster-');
   const running: Served[] = [];
@@ -88,7 +89,7 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     return encodeSnapshot(new SnapshotStore(db).read());
   }
 
-  it('replicates writes taken by any node, forwards them to the leader, and reads strongly anywhere', async () => {
+  it('replicates writes taken by any node, forwards them to the leader, and reads strongly anywhere', async ({ expect }) => {
     // Entries over 2 KiB go in parts, and an ingest batch splits into several entries.
     const small = { VDB_CLUSTER_MAX_VALUE_BYTES: '2048' };
     const n1 = await start('basic', 'n1', small);
@@ -225,7 +226,7 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     expect(state(n2.db)).toContain('"after"');
   });
 
-  it('fails over when the leader is killed during writes: every acknowledged write is there once, on every node', async () => {
+  it('fails over when the leader is killed during writes: every acknowledged write is there once, on every node', async ({ expect }) => {
     const nodes = [await start('failover', 'a')];
     await leaderOf(nodes[0]);
     nodes.push(await start('failover', 'b'), await start('failover', 'c'));
@@ -273,7 +274,7 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     expect(state(nodes[2].db)).toBe(state(nodes[1].db));
   });
 
-  it('fences off a deposed leader: stopped past its lease and resumed, it cannot append', async () => {
+  it('fences off a deposed leader: stopped past its lease and resumed, it cannot append', async ({ expect }) => {
     const n1 = await start('fence', 'n1', { VDB_FAILPOINTS: 'leader-append' });
     await leaderOf(n1);
     const n2 = await start('fence', 'n2');
@@ -301,7 +302,7 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     }
   });
 
-  it('catches a restarted follower up from the log, and from a snapshot once the log was trimmed', async () => {
+  it('catches a restarted follower up from the log, and from a snapshot once the log was trimmed', async ({ expect }) => {
     const env = { VDB_CLUSTER_SNAPSHOT_EVERY: '10', VDB_CLUSTER_MAX_VALUE_BYTES: '2048' };
     const n1 = await start('catchup', 'n1', env);
     await leaderOf(n1);
@@ -342,7 +343,7 @@ describe.skipIf(!HAVE_ETCD)('cluster (vdb serve --cluster, one etcd)', { timeout
     expect(state(n2.db)).toBe(state(n1.db));
   });
 
-  it('refuses a node whose database is not the cluster\'s, in one line', async () => {
+  it('refuses a node whose database is not the cluster\'s, in one line', async ({ expect }) => {
     const other = join(dir, 'standalone.json');
     expect(vdb(['--db', other, 'lib', 'create', 'mine']).code).toBe(0);
     const n1 = await start('strict', 'n1');

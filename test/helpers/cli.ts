@@ -75,7 +75,18 @@ export function readBytes(path: string): Buffer | null {
  * real entry point is not the point: no process start, no snapshot load from
  * a cold cache. Captures stdout and stderr; stdin is not available (use vdb()).
  */
-export async function vdbInProcess(args: string[], opts: Omit<RunOptions, 'input' | 'cwd'> & { ttyColumns?: number } = {}): Promise<RunResult> {
+export function vdbInProcess(args: string[], opts: Omit<RunOptions, 'input' | 'cwd'> & { ttyColumns?: number } = {}): Promise<RunResult> {
+  // One at a time: a run takes over this process's env and output, so concurrent tests queue here.
+  const turn = inProcessQueue.then(() => runInProcess(args, opts));
+  inProcessQueue = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  return turn;
+}
+let inProcessQueue: Promise<void> = Promise.resolve();
+
+async function runInProcess(args: string[], opts: Omit<RunOptions, 'input' | 'cwd'> & { ttyColumns?: number }): Promise<RunResult> {
   const { run } = await import('../../src/cli/main.js');
   const argv = opts.db ? ['--db', opts.db, ...args] : args;
   const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write, exitCode: process.exitCode, isTTY: process.stdout.isTTY, columns: process.stdout.columns };
