@@ -6,10 +6,14 @@
 // server stack) are devDependencies compiled in here. Heavy, rarely used modules
 // (tables, progress bars, the REST server) are run only when first imported.
 import { execFileSync } from 'node:child_process';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
+import { STAMP, buildInputs } from './build-inputs.mjs';
+
+// Taken first: a source edited while this runs makes the next `npm test` build again.
+const inputs = buildInputs();
 
 // Clear it, so dist/bundle holds one build (and no ES module chunks of older ones).
 rmSync('dist/bundle', { recursive: true, force: true });
@@ -180,3 +184,6 @@ try {
   process.stderr.write(`code cache: ${err.stderr?.toString().trim() || err.message}\n`);
   throw err;
 }
+
+// The inputs this build was made from (scripts/build-if-changed.mjs), written last: only a whole build has them.
+writeFileSync(STAMP, `${inputs}\n`);
