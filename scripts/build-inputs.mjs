@@ -14,7 +14,7 @@ const FOLDERS = ['src', 'bin'];
 function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath ?? e.path, e.name));
+    .map((e) => join(e.parentPath, e.name));
 }
 
 export function buildInputs() {
