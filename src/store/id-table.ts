@@ -112,7 +112,7 @@ export function idTableRows(table: Uint32Array, id: string): number[] {
 const scratchHash = new Uint32Array(2);
 
 /**
- * The rows of the entries hashed (hi, lo) in a table held whole, ascending:
+ * The rows of the entries hashed (lo, hi) in a table held whole, ascending:
  * the first entry not below it by halving, then those equal. In memory a probe
  * costs no read, so there is no aiming (rowsByHash's interpolation), nor any
  * order to check on the way (checked whole); no allocation but the answer, as a
