@@ -49,7 +49,7 @@ function walkFunc(v: Variant): Func {
     [I32],
   );
   f.locals(I32, 'base', 'stride', 'vecOff', 'vlen', 'tags', 'cD', 'cI', 'rD', 'rI', 'sq', 'batch', 'out');
-  f.locals(I32, 'cs', 'rs', 'c', 'at', 'count', 'j', 'nb', 'nb4', 'i', 'hi', 'hp', 'hl', 'hr', 'hc', 'hs', 's0', 's1', 's2', 's3', 'ok', 'sink', 'va', 'vbytes');
+  f.locals(I32, 'cs', 'rs', 'c', 'at', 'count', 'j', 'nb', 'nb4', 'i', 'hi', 'hp', 'hl', 'hr', 'hc', 'hs', 's0', 's1', 's2', 's3', 'ok', 'sink', 'va', 'vbytes', 'o', 've');
   f.locals(F64, 'bound', 'd', 'cd', 'hx', 'hpd', 'k');
   const g = (n: string): Code => f.get(n);
   const add = (a: Code, b: Code): Code => [...a, ...b, ...OP.i32Add];
@@ -182,14 +182,18 @@ function walkFunc(v: Variant): Func {
             f.when([...g('tags'), ...shl(g('nb'), 1), ...OP.i32Add, ...i32Load16u(), ...g('epoch'), ...OP.i32Ne], () => [
               [...g('tags'), ...shl(g('nb'), 1), ...OP.i32Add, ...g('epoch'), ...i32Store16()],
               [...g('batch'), ...shl(g('nb4'), 2), ...OP.i32Add, ...g('nb'), ...i32Store()],
-              // The vector's lines at 0, 128 and 256 bytes, those within it, and its last word (the adjacent-line
-              // prefetch takes their pairs), touched now so the misses of the whole batch overlap: WebAssembly has
-              // no prefetch. A touch past the vector fetched the next slot's lines for nothing (glove100's 112-byte
-              // vectors: 2 of 3 touches, and 1.35× the query CPU).
+              // Each 64-byte line the vector spans, touched once now so the misses of the whole batch overlap:
+              // WebAssembly has no prefetch, and these AMD cores fetch no adjacent line (touching every other
+              // line left the rest to miss one by one in the kernel). A touch past the vector fetched the next
+              // slot's lines for nothing (glove100's 112-byte vectors).
               f.set('va', vecAddr('nb')),
-              f.set('sink', g('sink'), g('va'), i32Load(0), OP.i32Xor),
-              ...[128, 256].map((o) => f.when([...g('vbytes'), ...i32c(o), ...OP.i32GtS], () => [f.set('sink', g('sink'), g('va'), i32Load(o), OP.i32Xor)])),
-              f.set('sink', g('sink'), g('va'), g('vbytes'), OP.i32Add, i32c(4), OP.i32Sub, i32Load(), OP.i32Xor),
+              f.set('ve', g('va'), g('vbytes'), OP.i32Add),
+              f.set('o', g('va'), i32c(-64), OP.i32And),
+              f.loop('lines', () => [
+                f.set('sink', g('sink'), g('o'), i32Load(), OP.i32Xor),
+                f.set('o', g('o'), i32c(64), OP.i32Add),
+                f.brIf('lines', [...g('o'), ...g('ve'), ...OP.i32LtU]),
+              ]),
               f.set('nb4', [...g('nb4'), ...i32c(1), ...OP.i32Add]),
             ]),
             f.br('links'),
