@@ -1,12 +1,17 @@
 /**
- * NDJSON on stdin, parsed on a worker thread (ndjson-worker.ts) while the
- * main thread works on the lines already parsed.
+ * NDJSON on stdin, split and parsed by NdjsonLines: for a pipe or a terminal
+ * on a worker thread (ndjson-worker.ts), so lines are read while the main
+ * thread works on the ones before; a regular file on this thread, a read at a
+ * time as its lines are taken (it never waits, and a thread of its own cost
+ * more CPU to start and to pass lines through than parsing here).
  */
+import { readSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Worker } from 'node:worker_threads';
 import { startWorker, workerScript } from '../index/thread.js';
 import { InvalidInput } from '../domain/errors.js';
 import { regularFileBytes } from '../store/io.js';
+import { NdjsonLines } from './ndjson-lines.js';
 
 /** One non-blank line: its parsed value, or the parse error; `embedding` = [offset, length] in the batch's floats. */
 export interface NdjsonLine {
@@ -30,11 +35,13 @@ export interface NdjsonBatch {
   error?: string;
 }
 
-/** Parsed stdin lines as the worker delivers them. */
+/** Parsed stdin lines, in order. */
 export class StdinParser {
-  private readonly worker = startWorker(workerScript('ndjson-worker', import.meta.url));
   /** The size of stdin when it is a regular file, else null. */
   readonly fileBytes = regularFileBytes(0);
+  /** The reader of a pipe or a terminal; null for a regular file, parsed here by `file`. */
+  private readonly worker: Worker | null = null;
+  private readonly file: NdjsonLines | null = null;
   private readonly queue: NdjsonBatch[] = [];
   private at = 0;
   private done = false;
@@ -47,17 +54,41 @@ export class StdinParser {
   private bytesLeft: number | null = null;
 
   constructor(private readonly example: string) {
+    if (this.fileBytes !== null) {
+      this.file = new NdjsonLines(this.fileBytes, (batch) => this.receive(batch));
+      return;
+    }
+    this.worker = startWorker(workerScript('ndjson-worker', import.meta.url));
     this.worker.on('message', (batch: NdjsonBatch) => {
-      this.linesIn += batch.lines.length;
-      this.bytesIn += batch.bytes ?? 0;
-      this.bytesLeft = batch.bytesLeft ?? null;
-      this.queue.push(batch);
+      this.receive(batch);
       this.notify();
     });
     this.worker.on('error', (err) => {
       this.failure = err;
       this.notify();
     });
+  }
+
+  private receive(batch: NdjsonBatch): void {
+    this.linesIn += batch.lines.length;
+    this.bytesIn += batch.bytes ?? 0;
+    this.bytesLeft = batch.bytesLeft ?? null;
+    this.queue.push(batch);
+  }
+
+  /** Reads and parses a regular file until a batch is queued (or the end, or a read error, is). */
+  private readFile(file: NdjsonLines): void {
+    while (this.queue.length === 0) {
+      const { buf, at } = file.room();
+      let n: number;
+      try {
+        n = readSync(0, buf, at, buf.length - at, null);
+      } catch (err) {
+        file.failed((err as Error).message);
+        return;
+      }
+      file.read(n);
+    }
   }
 
   private notify(): void {
@@ -79,9 +110,9 @@ export class StdinParser {
     return queued + Math.round(this.bytesLeft / perLine);
   }
 
-  /** Whether next() can answer without waiting for input. */
+  /** Whether next() can answer without waiting for input (a regular file never waits). */
   ready(): boolean {
-    return this.done || this.failure !== null || this.queue.length > 0;
+    return this.file !== null || this.done || this.failure !== null || this.queue.length > 0;
   }
 
   /**
@@ -92,6 +123,7 @@ export class StdinParser {
     for (;;) {
       if (this.failure) throw this.failure;
       if (this.done) return null;
+      if (this.file !== null && this.queue.length === 0) this.readFile(this.file);
       const batch = this.queue[0];
       if (batch === undefined) {
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -107,7 +139,7 @@ export class StdinParser {
         // Consumed (so the queue's head always has a line left): the worker may read on.
         this.queue.shift();
         this.at = 0;
-        this.worker.postMessage(0);
+        this.worker?.postMessage(0);
       }
       if (line.error !== undefined) throw new InvalidInput(`line ${line.n}: not valid JSON (${line.error})`);
       if (line.invalid !== undefined) throw new InvalidInput(`line ${line.n}: ${line.invalid}`);
@@ -124,15 +156,15 @@ export class StdinParser {
   private closing: Promise<unknown> | null = null;
 
   async close(): Promise<void> {
-    this.closing ??= this.worker.terminate();
+    this.closing ??= this.worker?.terminate() ?? Promise.resolve();
     await this.closing;
   }
 }
 
 /**
  * Starts reading and parsing stdin; a command opens it before it loads the
- * database, so the first lines are parsed meanwhile (pass it to stdinBatches,
- * which closes it; close it yourself if that never runs).
+ * database, so the first lines of a pipe are parsed meanwhile (pass it to
+ * stdinBatches, which closes it; close it yourself if that never runs).
  * @param typed whether lines typed on a terminal are welcome (else a terminal is refused)
  */
 export function openStdin(example: string, typed: boolean): StdinParser {

@@ -1,5 +1,5 @@
 /**
- * The stdin reader splits lines on bytes, across its 1 MiB reads (src/cli/ndjson-worker.ts):
+ * The stdin reader splits lines on bytes, across its 1 MiB reads (src/cli/ndjson-lines.ts):
  * a UTF-8 character, a \r\n or a line may straddle a read, and a line may be
  * longer than the read buffer. The lines must come out exactly as JSON.parse
  * of each line gives them, an embedding's numbers as the float32 values every
@@ -33,15 +33,21 @@ writeFileSync(
   ].join('\n'),
 );
 
-/** Reads stdin from a file holding `text` through the reader: [line number, value] of every non-blank line. */
+/**
+ * Reads `text` through the reader as stdin, [line number, value] of every non-blank line: from a file (parsed
+ * on the main thread) and from a pipe (on the reader's thread), which must agree.
+ */
 function readLines(text: string): [number, unknown][] {
   const file = join(tmp.dir, 'in.ndjson');
   writeFileSync(file, text);
   const fd = openSync(file, 'r');
-  const r = spawnSync(process.execPath, [script], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 });
+  const fromFile = spawnSync(process.execPath, [script], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 });
   closeSync(fd);
-  expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout);
+  const fromPipe = spawnSync(process.execPath, [script], { input: text, encoding: 'utf8', timeout: 30_000, maxBuffer: 64 << 20 });
+  expect(fromFile.stderr).toBe('');
+  expect(fromPipe.stderr).toBe('');
+  expect(fromPipe.stdout).toBe(fromFile.stdout);
+  return JSON.parse(fromFile.stdout);
 }
 
 /** What the reader must give: JSON.parse of each line, split as readline splits, an embedding of numbers rounded to float32. */
