@@ -8,12 +8,14 @@
  * number near a float32 rounding boundary, more digits, a far exponent, bad
  * syntax) it gives back to that reader, which decides, so the values and what
  * is refused are the JS reader's, bit for bit; this only does its common case
- * in fewer instructions (a u64 per digit instead of a double multiply-add).
+ * in fewer instructions: a u64 instead of a double multiply-add, and the
+ * fraction's digits eight or four at a time (a float32 as JSON.stringify
+ * writes it has ~17 of them: 27.7 → 16.5 ns a number).
  *
  * Memory: POW10 (309 f64) at 0, the `]` offset (i32) at CLOSE_AT, the line's
  * bytes from IN, the float32 values as f64 from OUT.
  */
-import { F32, F64, Func, I32, I64, OP, f64Load, f64Store, f64c, i32Load8u, i32Store, i32c, i64c, moduleBytes, prebuiltOr } from '../index/wasm-asm.js';
+import { F32, F64, Func, I32, I64, OP, f64Load, f64Store, f64c, i32Load8u, i32LoadU, i32Store, i32c, i64LoadU, i64c, i64cBig, moduleBytes, prebuiltOr } from '../index/wasm-asm.js';
 import type { Code, PrebuiltBytes } from '../index/wasm-asm.js';
 import { CLOSE_BRACKET, COMMA, DOT, DOWN, LOWER_E, MAX_DIGITS, MINUS, NINE, PLUS, POW10, SPACE, TAB, UP, UPPER_E, ZERO } from './json-number.js';
 
@@ -25,8 +27,8 @@ const GIVE_BACK = -1;
 /** scan(p, end, out) → numbers read (the `]` offset at CLOSE_AT), or GIVE_BACK; p, end: byte offsets; out: where the f64 go. */
 function scanFunc(): Func {
   const f = new Func([['p', I32], ['end', I32], ['out', I32]], [I32]);
-  f.locals(I32, 'n', 'c', 'neg', 'digits', 'exp10', 'e', 'esign');
-  f.locals(I64, 'm');
+  f.locals(I32, 'n', 'c', 'neg', 'digits', 'exp10', 'e', 'esign', 'w4');
+  f.locals(I64, 'm', 'w');
   f.locals(F64, 'x', 'v');
   f.locals(F32, 'r');
   const g = (name: string): Code => f.get(name);
@@ -59,6 +61,59 @@ function scanFunc(): Func {
     ),
   ];
   const pow10 = (k: Code): Code => [...k, ...i32c(3), ...OP.i32Shl, ...f64Load()];
+  /**
+   * n (8 or 4) fraction digits at p taken in one step when all n bytes are
+   * digits, the first of them is significant (past a leading zero) and m has room for them
+   * (what n steps of digit(true) would do); then on to the next run, or out
+   * of the fraction. SWAR as in Lemire's fast_float: 0x30..0x39 in every byte
+   * is a high nibble of 3 both before and after adding 6 to each.
+   */
+  const fracRun = (n: 8 | 4): Code =>
+    f.when(
+      [
+        ...g('digits'), ...OP.i32Eqz, ...OP.i32Eqz, ...is(ZERO), ...OP.i32Eqz, ...OP.i32Or,
+        ...g('digits'), ...i32c(MAX_DIGITS - n), ...OP.i32LeS, ...OP.i32And,
+        ...g('p'), ...i32c(n), ...OP.i32Add, ...g('end'), ...OP.i32LeS, ...OP.i32And,
+      ],
+      () => [
+        n === 8 ? f.set('w', g('p'), i64LoadU()) : f.set('w4', g('p'), i32LoadU()),
+        f.when(n === 8 ? eightDigits : fourDigits, () => [
+          f.set('m', g('m'), i64c(10 ** n), OP.i64Mul, n === 8 ? eightValue : [...fourValue, ...OP.i64ExtendI32U], OP.i64Add),
+          f.set('digits', g('digits'), i32c(n), OP.i32Add),
+          f.set('exp10', g('exp10'), i32c(n), OP.i32Sub),
+          f.set('p', g('p'), i32c(n), OP.i32Add),
+          load,
+          f.brIf('frac', isDigit),
+          f.br('fracEnd'),
+        ]),
+      ],
+    );
+  const HI8 = i64cBig(0xf0f0f0f0f0f0f0f0n);
+  const eightDigits: Code = [
+    ...g('w'), ...HI8, ...OP.i64And,
+    ...g('w'), ...i64cBig(0x0606060606060606n), ...OP.i64Add, ...HI8, ...OP.i64And, ...i64c(4), ...OP.i64ShrU,
+    ...OP.i64Or, ...i64cBig(0x3333333333333333n), ...OP.i64Eq,
+  ];
+  /** The eight digits' value: bytes less '0', then pairs, then the two halves (fast_float's parse_eight_digits_unrolled). */
+  const eightValue: Code = [
+    ...f.set('w', g('w'), i64cBig(0x3030303030303030n), OP.i64Sub),
+    ...f.set('w', g('w'), i64c(10), OP.i64Mul, g('w'), i64c(8), OP.i64ShrU, OP.i64Add),
+    ...g('w'), ...i64cBig(0x000000ff000000ffn), ...OP.i64And, ...i64cBig(100n + (1000000n << 32n)), ...OP.i64Mul,
+    ...g('w'), ...i64c(16), ...OP.i64ShrU, ...i64cBig(0x000000ff000000ffn), ...OP.i64And, ...i64cBig(1n + (10000n << 32n)), ...OP.i64Mul,
+    ...OP.i64Add, ...i64c(32), ...OP.i64ShrU,
+  ];
+  const fourDigits: Code = [
+    ...g('w4'), ...i32c(0xf0f0f0f0), ...OP.i32And,
+    ...g('w4'), ...i32c(0x06060606), ...OP.i32Add, ...i32c(0xf0f0f0f0), ...OP.i32And, ...i32c(4), ...OP.i32ShrU,
+    ...OP.i32Or, ...i32c(0x33333333), ...OP.i32Eq,
+  ];
+  /** The four digits' value: bytes less '0', pairs (d0·10+d1 in byte 0, d2·10+d3 in byte 2), then hundreds. */
+  const fourValue: Code = [
+    ...f.set('w4', g('w4'), i32c(0x30303030), OP.i32Sub),
+    ...f.set('w4', g('w4'), i32c(10), OP.i32Mul, g('w4'), i32c(8), OP.i32ShrU, OP.i32Add),
+    ...g('w4'), ...i32c(0xff), ...OP.i32And, ...i32c(100), ...OP.i32Mul,
+    ...g('w4'), ...i32c(16), ...OP.i32ShrU, ...i32c(0xff), ...OP.i32And, ...OP.i32Add,
+  ];
   f.emit(
     f.set('n', i32c(0)),
     skipSpace,
@@ -80,11 +135,16 @@ function scanFunc(): Func {
       f.when(is(DOT), () => [
         next,
         f.when([...isDigit, ...OP.i32Eqz], () => [giveBack]),
-        f.loop('frac', () => [
-          // Zeros before the first significant digit only scale it.
-          f.ifElse([...g('digits'), ...OP.i32Eqz, ...is(ZERO), ...OP.i32And], () => [f.set('exp10', [...g('exp10'), ...i32c(1), ...OP.i32Sub])], () => [digit(true)]),
-          next,
-          f.brIf('frac', isDigit),
+        f.block('fracEnd', () => [
+          f.loop('frac', () => [
+            // From the first significant digit on, eight or four digits a step while they fit in m's 19.
+            fracRun(8),
+            fracRun(4),
+            // Zeros before the first significant digit only scale it.
+            f.ifElse([...g('digits'), ...OP.i32Eqz, ...is(ZERO), ...OP.i32And], () => [f.set('exp10', [...g('exp10'), ...i32c(1), ...OP.i32Sub])], () => [digit(true)]),
+            next,
+            f.brIf('frac', isDigit),
+          ]),
         ]),
       ]),
       f.when([...is(LOWER_E), ...is(UPPER_E), ...OP.i32Or], () => [

@@ -154,6 +154,17 @@ export class Func {
 export const i32c = (v: number): Code => [0x41, ...sleb(v | 0)];
 /** An i64 constant of an i32's range (its signed LEB128 is the same). */
 export const i64c = (v: number): Code => [0x42, ...sleb(v | 0)];
+/** Any i64 constant (a bigint: a number loses the low bits of a 64-bit mask). */
+export const i64cBig = (v: bigint): Code => {
+  const out: number[] = [0x42];
+  let n = BigInt.asIntN(64, v);
+  for (;;) {
+    const b = Number(n & 0x7fn);
+    n >>= 7n;
+    if ((n === 0n && (b & 0x40) === 0) || (n === -1n && (b & 0x40) !== 0)) return [...out, b];
+    out.push(b | 0x80);
+  }
+};
 export const f64c = (v: number): Code => {
   const b = new Uint8Array(new Float64Array([v]).buffer);
   return [0x44, ...b];
@@ -162,6 +173,9 @@ export const f64c = (v: number): Code => {
 const memarg = (align: number, offset: number): Code => [align, ...uleb(offset)];
 export const i32Load = (offset = 0): Code => [0x28, ...memarg(2, offset)];
 export const i32Load8u = (offset = 0): Code => [0x2d, ...memarg(0, offset)];
+/** Unaligned loads (alignment hint 1 byte): the number scanner reads digits wherever they are. */
+export const i32LoadU = (offset = 0): Code => [0x28, ...memarg(0, offset)];
+export const i64LoadU = (offset = 0): Code => [0x29, ...memarg(0, offset)];
 export const i32Load16u = (offset = 0): Code => [0x2f, ...memarg(1, offset)];
 export const f32Load = (offset = 0): Code => [0x2a, ...memarg(2, offset)];
 export const f64Load = (offset = 0): Code => [0x2b, ...memarg(3, offset)];
@@ -188,8 +202,13 @@ export const OP = {
   i32Shl: [0x74],
   i32ShrS: [0x75],
   i32ShrU: [0x76],
+  i64Eq: [0x51],
   i64Add: [0x7c],
+  i64Sub: [0x7d],
   i64Mul: [0x7e],
+  i64And: [0x83],
+  i64Or: [0x84],
+  i64ShrU: [0x88],
   i64ExtendI32U: [0xad],
   f32Eq: [0x5b],
   f64Lt: [0x63],

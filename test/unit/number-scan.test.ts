@@ -52,6 +52,27 @@ describe('scanNumbers', () => {
     );
   });
 
+  it('reads runs of fraction digits of every length as JSON.parse then Math.fround would, or gives them back', () => {
+    // The scanner takes eight or four fraction digits a step: runs that end anywhere, up to and past 19 digits.
+    const digits = (min: number, max: number) => fc.array(fc.integer({ min: 0, max: 9 }), { minLength: min, maxLength: max }).map((d) => d.join(''));
+    const number = fc.tuple(fc.boolean(), fc.constantFrom('0', '1', '7', '42', '987'), digits(1, 26), fc.constantFrom('', 'e-3', 'E+2', 'e7'));
+    fc.assert(
+      fc.property(fc.array(number, { minLength: 1, maxLength: 8 }), (nums) => {
+        const texts = nums.map(([neg, int, frac, exp]) => `${neg ? '-' : ''}${int}.${frac}${exp}`);
+        const text = `${texts.join(',')}]`;
+        const got = scan(text);
+        if (got !== null) expect(same(got[0], (JSON.parse(`[${text}`) as number[]).map(Math.fround)), text).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    // The last digit of the line's numbers at the end of the bytes given: no run reads past them.
+    expect(scan('0.12345678]')?.[0]).toEqual([Math.fround(0.12345678)]);
+    expect(scan('0.1234567812345678]')?.[0]).toEqual([Math.fround(0.1234567812345678)]);
+    expect(scan('1.0000000000000000000000]')?.[0]).toEqual([1]);
+    expect(scan('1.0000000000000000001]')).toBeNull();
+    expect(scan('0.1234567890123456789]')?.[0]).toEqual([Math.fround(0.1234567890123456789)]);
+  });
+
   it('reads exponents, -0 and leading fraction zeros; gives back what it does not settle', () => {
     const forms = '0, -0, -0.0, 1E5, 1e+05, 2.5e-3, 0.000001234, 1234567890123456789000e-21, 0.10000000000000000000, 3e38]';
     const got = scan(forms);
