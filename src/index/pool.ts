@@ -14,7 +14,8 @@
  * scratch, the visit tags and the heaps.
  *
  * A batch of plain vector queries is cut into contiguous parts, one per
- * thread; this thread answers the first. Every thread runs `nearestUnfiltered`,
+ * thread; this thread answers the first (offThread: none, and the parts are
+ * sized by each worker's backlog). Every thread runs `nearestUnfiltered`,
  * the computation the one-thread path runs, on identical bytes, so the
  * answers are bit for bit those of one thread, in input order.
  */
@@ -58,6 +59,22 @@ export function nearestUnfiltered(index: VectorIndex, space: SearchSpace, uninde
   return { ...top.drain(), note };
 }
 
+/**
+ * How many of n queries each worker gets when each goes to the one with the
+ * fewest queries in hand (`backlog`, plus those given so far), ties to the first.
+ */
+export function splitByBacklog(backlog: readonly number[], n: number): number[] {
+  const counts = backlog.map(() => 0);
+  const load = [...backlog];
+  for (let i = 0; i < n; i++) {
+    let least = 0;
+    for (let t = 1; t < load.length; t++) if (load[t] < load[least]) least = t;
+    counts[least]++;
+    load[least]++;
+  }
+  return counts;
+}
+
 /** What a query worker is started with (posted once). */
 export interface PoolSetup {
   hnsw: SharedHnsw;
@@ -85,8 +102,9 @@ export interface PoolOptions {
   /** Threads, this one included; default: the machine's. */
   threads?: number;
   /**
-   * Every query goes to a worker, the least busy first, and this thread
-   * answers none (a server: it goes on parsing requests meanwhile).
+   * Every query goes to a worker, the one with the fewest queries in hand
+   * (splitByBacklog), and this thread answers none (a server: it goes on
+   * parsing requests meanwhile).
    */
   offThread?: boolean;
   /** The worker script's file URL (a URL, or anything with its href); default query-worker.js next to this module. */
@@ -225,12 +243,18 @@ export class SearchPool {
     queries = queries.map((q) => (q.ef === undefined ? { ...q, ef: efSearch } : q));
     const dim = this.space.dim;
     if (this.offThread) {
-      // Least busy first; on ties the first worker, so a lone query always finds an idle one if there is one.
-      const order = [...this.workers].sort((a, b) => a.pending - b.pending);
-      const parts = Math.min(order.length, queries.length);
-      const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * queries.length) / parts));
-      const answers = await Promise.all(order.slice(0, parts).map((w, i) => w.search(queries.slice(bounds[i], bounds[i + 1]), dim)));
-      return answers.flat();
+      // Each query to the worker with the fewest queries sent and not yet answered (on ties the first): a worker
+      // that fell behind (its core shared with the parsing, or with another process) gets less of the next batch,
+      // so the workers run out of work together. Even halves left the slower one searching alone at the end.
+      const counts = splitByBacklog(this.workers.map((w) => w.pendingQueries), queries.length);
+      const parts: Promise<Ranked[]>[] = [];
+      let from = 0;
+      this.workers.forEach((w, t) => {
+        if (counts[t] === 0) return;
+        parts.push(w.search(queries.slice(from, from + counts[t]), dim));
+        from += counts[t];
+      });
+      return (await Promise.all(parts)).flat();
     }
     const parts = this.threads;
     const bounds = Array.from({ length: parts + 1 }, (_, t) => Math.round((t * queries.length) / parts));
@@ -303,7 +327,9 @@ function shared(a: Int32Array): Int32Array {
 /** One worker thread; requests are answered in order. */
 class QueryWorker {
   private readonly worker: Worker;
-  private readonly waiting: { resolve: (r: Ranked[]) => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiting: { resolve: (r: Ranked[]) => void; reject: (e: unknown) => void; queries: number }[] = [];
+  /** Queries sent and not yet answered (or failed). */
+  pendingQueries = 0;
   private failure: Error | null = null;
   /** The last search sent: answers come in order, so once it settles every one has. */
   private last: Promise<unknown> = Promise.resolve();
@@ -320,6 +346,7 @@ class QueryWorker {
       // A damaged page fails only the batch that met it, as it fails a query on this thread each time: the worker
       // gave its claims back and goes on (replacing the pool would not mend the page, and cost a pool a query).
       const next = this.waiting.shift();
+      if (next) this.pendingQueries -= next.queries;
       if ('error' in m) next?.reject(damaged(m.error));
       else next?.resolve(m.ranked);
       if (this.waiting.length === 0) this.idle();
@@ -328,6 +355,7 @@ class QueryWorker {
       if (!this.closing) this.broken = true;
       this.failure ??= new PoolWorkerFailed(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
+      this.pendingQueries = 0;
       this.idle();
     };
     // An uncaught error ends the worker: its searches fail once it has stopped and its claims are back, so a
@@ -352,16 +380,12 @@ class QueryWorker {
       batch.efs[i] = q.ef ?? 0;
     });
     const answer = new Promise<Ranked[]>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
+      this.waiting.push({ resolve, reject, queries: queries.length });
+      this.pendingQueries += queries.length;
       this.worker.postMessage(batch, [batch.vectors.buffer as ArrayBuffer, batch.ks.buffer as ArrayBuffer, batch.efs.buffer as ArrayBuffer]);
     });
     this.last = answer.catch(() => undefined);
     return answer;
-  }
-
-  /** Searches sent and not yet answered. */
-  get pending(): number {
-    return this.waiting.length;
   }
 
   /** An idle worker must not keep the process alive, unless it is stopping (see close). */

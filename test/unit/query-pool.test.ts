@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../src/domain/random.js';
 import { HnswIndex } from '../../src/index/hnsw.js';
 import { allocRows, shareRowsFromStart } from '../../src/index/kernels.js';
-import { SearchPool, nearestUnfiltered } from '../../src/index/pool.js';
+import { SearchPool, nearestUnfiltered, splitByBacklog } from '../../src/index/pool.js';
 import { RowPages } from '../../src/index/row-pages.js';
 import { PAGE_BYTES } from '../../src/store/sidecar.js';
 import type { PageSource } from '../../src/store/sidecar.js';
@@ -55,6 +55,29 @@ describe.runIf(existsSync(WORKER))('SearchPool', () => {
       await pool!.close();
     }
     await expect(pool!.search(queries)).rejects.toThrow('search pool is closed');
+  });
+
+  it('gives each query of a batch to the worker with the fewest in hand, so one that fell behind gets less', () => {
+    expect(splitByBacklog([0, 0], 96)).toEqual([48, 48]);
+    expect(splitByBacklog([40, 0], 96)).toEqual([28, 68]);
+    expect(splitByBacklog([200, 0], 96)).toEqual([0, 96]);
+    expect(splitByBacklog([0, 0], 1)).toEqual([1, 0]);
+    expect(splitByBacklog([3, 0, 1], 1)).toEqual([0, 1, 0]);
+    expect(splitByBacklog([5, 2, 2], 4)).toEqual([0, 2, 2]);
+  });
+
+  it('answers concurrent batches of any size in order, whichever worker takes which part', async () => {
+    const { space, index, queries } = setup();
+    const keysOf = (rs: { keys: Int32Array; dists: Float64Array }[]) => rs.map((r) => [Array.from(r.keys), Array.from(r.dists)]);
+    const pool = SearchPool.open(index, space, [], { threads: 3, offThread: true, workerUrl: WORKER })!;
+    try {
+      const sizes = [1, 7, queries.length, 2, 1, queries.length - 3, 5];
+      const batches = sizes.map((n, b) => Array.from({ length: n }, (_, i) => queries[(b * 3 + i) % queries.length]));
+      const answers = await Promise.all(batches.map((batch) => pool.search(batch)));
+      answers.forEach((a, b) => expect(keysOf(a), `batch ${b}`).toEqual(keysOf(batches[b].map((q) => nearestUnfiltered(index, space, [], q)))));
+    } finally {
+      await pool.close();
+    }
   });
 
   it('answers the same from a second pool over the same shared block, whose workers reuse the first ones\' regions', async () => {
