@@ -143,6 +143,17 @@ function walkFunc(v: Variant): Func {
       f.set('bound', g('rD'), f64Load()),
     ]),
   ]);
+  /** Loads one word of each 64-byte line of the `bytes` from `from` (folded into sink, so the loads stay). */
+  const touchLines = (label: string, from: Code, bytes: Code): Code => [
+    ...f.set('va', from),
+    ...f.set('ve', g('va'), bytes, OP.i32Add),
+    ...f.set('o', g('va'), i32c(-64), OP.i32And),
+    ...f.loop(label, () => [
+      f.set('sink', g('sink'), g('o'), i32Load(), OP.i32Xor),
+      f.set('o', g('o'), i32c(64), OP.i32Add),
+      f.brIf(label, [...g('o'), ...g('ve'), ...OP.i32LtU]),
+    ]),
+  ];
   const field = (name: string, i: number): Code => f.set(name, g('desc'), i32Load(4 * i));
   const slotAt = (i: Code): Code => [...g('batch'), ...shl(i, 2), ...OP.i32Add, ...i32Load()];
   /** s_t = i + t < nb4 ? batch[i + t] : s0 (a short batch repeats its first slot, as dist4 does). */
@@ -173,14 +184,7 @@ function walkFunc(v: Variant): Func {
         // expansion finds a nearer one), touched now so that its miss overlaps this expansion rather than
         // starting the next one: in process, 7–8 % less CPU on glove100, 2–3 % on the 384-dim sets.
         f.when([...g('cs'), ...i32c(0), ...OP.i32GtS], () => [
-          f.set('va', [...g('base'), ...g('cI'), ...i32Load(), ...g('stride'), ...OP.i32Mul, ...OP.i32Add]),
-          f.set('ve', g('va'), g('vecOff'), OP.i32Add),
-          f.set('o', g('va'), i32c(-64), OP.i32And),
-          f.loop('next', () => [
-            f.set('sink', g('sink'), g('o'), i32Load(), OP.i32Xor),
-            f.set('o', g('o'), i32c(64), OP.i32Add),
-            f.brIf('next', [...g('o'), ...g('ve'), ...OP.i32LtU]),
-          ]),
+          touchLines('next', [...g('base'), ...g('cI'), ...i32Load(), ...g('stride'), ...OP.i32Mul, ...OP.i32Add], g('vecOff')),
         ]),
         f.set('at', [...g('base'), ...g('c'), ...g('stride'), ...OP.i32Mul, ...OP.i32Add]),
         f.set('count', g('at'), i32Load()),
@@ -199,14 +203,7 @@ function walkFunc(v: Variant): Func {
               // WebAssembly has no prefetch, and these AMD cores fetch no adjacent line (touching every other
               // line left the rest to miss one by one in the kernel). A touch past the vector fetched the next
               // slot's lines for nothing (glove100's 112-byte vectors).
-              f.set('va', vecAddr('nb')),
-              f.set('ve', g('va'), g('vbytes'), OP.i32Add),
-              f.set('o', g('va'), i32c(-64), OP.i32And),
-              f.loop('lines', () => [
-                f.set('sink', g('sink'), g('o'), i32Load(), OP.i32Xor),
-                f.set('o', g('o'), i32c(64), OP.i32Add),
-                f.brIf('lines', [...g('o'), ...g('ve'), ...OP.i32LtU]),
-              ]),
+              touchLines('lines', vecAddr('nb'), g('vbytes')),
               f.set('nb4', [...g('nb4'), ...i32c(1), ...OP.i32Add]),
             ]),
             f.br('links'),
