@@ -328,8 +328,6 @@ function shared(a: Int32Array): Int32Array {
 class QueryWorker {
   private readonly worker: Worker;
   private readonly waiting: { resolve: (r: Ranked[]) => void; reject: (e: unknown) => void; queries: number }[] = [];
-  /** Queries sent and not yet answered (or failed). */
-  pendingQueries = 0;
   private failure: Error | null = null;
   /** The last search sent: answers come in order, so once it settles every one has. */
   private last: Promise<unknown> = Promise.resolve();
@@ -346,7 +344,6 @@ class QueryWorker {
       // A damaged page fails only the batch that met it, as it fails a query on this thread each time: the worker
       // gave its claims back and goes on (replacing the pool would not mend the page, and cost a pool a query).
       const next = this.waiting.shift();
-      if (next) this.pendingQueries -= next.queries;
       if ('error' in m) next?.reject(damaged(m.error));
       else next?.resolve(m.ranked);
       if (this.waiting.length === 0) this.idle();
@@ -355,7 +352,6 @@ class QueryWorker {
       if (!this.closing) this.broken = true;
       this.failure ??= new PoolWorkerFailed(`query worker ${setup.thread} failed: ${err.message}`);
       for (const w of this.waiting.splice(0)) w.reject(this.failure);
-      this.pendingQueries = 0;
       this.idle();
     };
     // An uncaught error ends the worker: its searches fail once it has stopped and its claims are back, so a
@@ -381,11 +377,17 @@ class QueryWorker {
     });
     const answer = new Promise<Ranked[]>((resolve, reject) => {
       this.waiting.push({ resolve, reject, queries: queries.length });
-      this.pendingQueries += queries.length;
       this.worker.postMessage(batch, [batch.vectors.buffer as ArrayBuffer, batch.ks.buffer as ArrayBuffer, batch.efs.buffer as ArrayBuffer]);
     });
     this.last = answer.catch(() => undefined);
     return answer;
+  }
+
+  /** Queries sent and not yet answered. */
+  get pendingQueries(): number {
+    let n = 0;
+    for (const w of this.waiting) n += w.queries;
+    return n;
   }
 
   /** An idle worker must not keep the process alive, unless it is stopping (see close). */
