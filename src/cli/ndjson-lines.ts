@@ -63,7 +63,8 @@ export class NdjsonLines {
     this.pending += n;
     this.take(n === 0);
     this.flush();
-    if (n === 0) this.emit({ lines: [], floats: null, done: true });
+    // A file's end leaves nothing ahead (0, not unknown): the last lines must not look like the start of a pipe.
+    if (n === 0) this.emit({ lines: [], floats: null, done: true, bytesLeft: this.fileBytes === null ? null : 0 });
   }
 
   /** Reading failed: the last batch says why. */

@@ -22,8 +22,10 @@ writeFileSync(
     "const parser = openStdin('{}', false);",
     'const seen = [];',
     'for (let line = await parser.next(); line !== null; line = await parser.next()) seen.push(parser.linesAhead());',
+    // Once the end was read: what the last batch (the reader's `done`) leaves.
+    'const atEnd = parser.linesAhead();',
     'await parser.close();',
-    'console.log(JSON.stringify(seen));',
+    'console.log(JSON.stringify({ seen, atEnd }));',
   ].join('\n'),
 );
 
@@ -39,9 +41,11 @@ describe.runIf(existsSync(READER))('linesAhead', () => {
     const r = spawnSync(process.execPath, [script], { stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000 });
     closeSync(fd);
     expect(r.stderr).toBe('');
-    const seen = JSON.parse(r.stdout) as number[];
+    const { seen, atEnd } = JSON.parse(r.stdout) as { seen: number[]; atEnd: number | null };
     expect(seen).toHaveLength(nonBlank);
     expect(seen.at(-1)).toBe(0);
+    // Still 0, not unknown, at the end: a last batch taken as of unknown length once opened a pool for its few lines.
+    expect(atEnd).toBe(0);
     // After each line taken, within a tenth of the lines really left (blank lines count as lines of the file).
     seen.forEach((ahead, i) => expect(Math.abs(ahead - (nonBlank - 1 - i))).toBeLessThanOrEqual(0.1 * LINES.length));
     expect(seen[0]).toBeGreaterThan(0.9 * nonBlank);
@@ -50,8 +54,9 @@ describe.runIf(existsSync(READER))('linesAhead', () => {
   it('is unknown for a pipe', () => {
     const r = spawnSync(process.execPath, [script], { input: `${LINES.slice(0, 50).join('\n')}\n`, encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
-    const seen = JSON.parse(r.stdout) as (number | null)[];
+    const { seen, atEnd } = JSON.parse(r.stdout) as { seen: (number | null)[]; atEnd: number | null };
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((x) => x === null)).toBe(true);
+    expect(atEnd).toBeNull();
   });
 });
