@@ -20,12 +20,11 @@ interface Generation {
 
 /**
  * Queries a generation of a library answers on this thread before it gets a
- * pool. A pool first reads all of level 0 and copies the graph into shared
- * memory, and its workers start and warm up; a library still on disk has its
- * rows paged in by the workers as they search (index/row-pages.ts), one in
- * memory has them copied. At 100k × 384 that is about a tenth of a second, and
- * `query --stdin` with two threads overtakes one thread between 1,000 and 3,000
- * lines: a few queries, or a library written to between every few, would not earn it back.
+ * pool when nobody knows how many follow (a pipe, a server). A pool first reads
+ * all of level 0 and copies the graph into shared memory, and its workers start
+ * and warm up; a library still on disk has its rows paged in by the workers as
+ * they search (index/row-pages.ts), one in memory has them copied: a few
+ * queries, or a library written to between every few, would not earn it back.
  */
 export const QUERIES_BEFORE_POOL = 64;
 
@@ -42,6 +41,42 @@ export function queriesBeforePool(lib: { size: number; dim: number }): number {
   return Math.max(QUERIES_BEFORE_POOL, Math.ceil((lib.size * lib.dim) / ROW_FLOATS_PER_QUERY));
 }
 
+/**
+ * One thread's time for an HNSW query per unit of its beam (max(ef, k)), as
+ * `query --stdin` on one thread spends it (2026-12-04, AMD EPYC): ~1.0 µs on
+ * wordnet-lsa384 (30k × 384, ef 48), ~1.6 on synth100k (100k × 384, ef 64),
+ * ~0.9 on glove100 (340k × 100, ef 256).
+ */
+const SEARCH_SECONDS_PER_BEAM = 1.3e-6;
+/** What handing a query to a worker and taking its answer back costs this thread (two threads against one, per line). */
+const HANDOFF_SECONDS = 5e-6;
+/**
+ * The wall time a pool costs before its threads save any: its workers boot,
+ * page in their first rows and search slowly until V8 has compiled their code.
+ * Fitted where `query --stdin` on one thread and on two take the same time
+ * (2026-12-04): ~2,700 lines on wordnet, ~1,000 on synth100k, ~500 on glove100,
+ * each about 50 ms of what the second thread saves by then.
+ */
+const POOL_SECONDS = 0.05;
+
+/**
+ * Queries at which a pool of `speedup` searching threads earns its cost on
+ * `lib` when they are known to come (a `--stdin` file): the time its threads
+ * save at `beam` is at least POOL_SECONDS, and the queries at least
+ * queriesBeforePool(lib) more than one thread answers meanwhile. Infinity: never.
+ */
+export function queriesToEarnPool(lib: { size: number; dim: number }, beam: number, speedup: number): number {
+  const share = 1 - 1 / speedup;
+  const saved = beam * SEARCH_SECONDS_PER_BEAM * share - HANDOFF_SECONDS;
+  if (!(share > 0 && saved > 0)) return Infinity;
+  return Math.max(Math.ceil(queriesBeforePool(lib) / share), Math.ceil(POOL_SECONDS / saved));
+}
+
+/** The beam of a query on `index`: max(ef, k), its ef being the index's ef_search unless given. */
+export function beamOf(index: VectorIndex, ef: number | undefined, k: number): number {
+  return Math.max(ef ?? index.params().ef_search ?? 0, k);
+}
+
 export class QueryPools {
   private readonly byLib = new Map<string, Generation>();
   /** Queries answered on this thread so far by generations without a pool. */
@@ -53,11 +88,13 @@ export class QueryPools {
    * @param threads threads per pool, this one included (default: the machine's)
    * @param offThread every query to a worker (a server), see PoolOptions
    * @param libraries the ids of the libraries there are now: a new pool closes those of deleted ones
+   * @param poolAt queries known to come (`ahead`) from which a pool opens, instead of queriesToEarnPool (VDB_POOL_LINES)
    */
   constructor(
     private readonly threads: number | undefined,
     readonly offThread = false,
     private readonly libraries?: () => readonly string[],
+    private readonly poolAt?: number,
   ) {
     // Rows and graphs read from now on can be shared with the workers as they are, rather than copied once more.
     shareRowsFromStart(threadCount(threads) - 1);
@@ -71,16 +108,17 @@ export class QueryPools {
    * that has answered fewer than queriesBeforePool(lib) queries (opening a pool
    * then costs at most what was spent without one). With `ahead`, about how many
    * queries follow, a pool opens at once when the time its threads save on
-   * these and those is at least its cost, and otherwise never.
+   * these and those at `beam` (theirs on average; default the index's ef_search)
+   * is at least its cost, and otherwise never.
    */
-  get(lib: Library, queries = 1, ahead?: number): SearchPool | null {
+  get(lib: Library, queries = 1, ahead?: number, beam?: number): SearchPool | null {
     const index = lib.indexState?.index;
     if (!index || !SearchPool.shareable(index, this.threads)) return null;
     const now = this.byLib.get(lib.id);
     const fresh = now?.lib !== lib || now.index !== index;
     if (fresh) {
       const answered = (this.answered.get(lib) ?? 0) + queries;
-      const worth = this.retired.has(lib) || (ahead === undefined ? answered > queriesBeforePool(lib) : this.earns(lib, queries + ahead));
+      const worth = this.retired.has(lib) || (ahead === undefined ? answered > queriesBeforePool(lib) : this.earns(lib, index, queries + ahead, beam));
       if (!worth) {
         this.answered.set(lib, answered);
         return null;
@@ -115,15 +153,15 @@ export class QueryPools {
     await g.pool.close();
   }
 
-  /** Boots the workers of a pool for `lib` now if `queries` coming would earn it (see get). */
-  prestartFor(lib: Library, queries: number): void {
+  /** Boots the workers of a pool for `lib` now if `queries` coming at `beam` would earn it (see get). */
+  prestartFor(lib: Library, queries: number, beam?: number): void {
     const index = lib.indexState?.index;
-    if (index && SearchPool.shareable(index, this.threads) && this.earns(lib, queries)) SearchPool.prestart(this.threads);
+    if (index && SearchPool.shareable(index, this.threads) && this.earns(lib, index, queries, beam)) SearchPool.prestart(this.threads);
   }
 
-  /** Whether a pool for `lib` saves at least its cost over `queries` queries. */
-  private earns(lib: Library, queries: number): boolean {
-    return queries * (1 - 1 / this.speedup()) >= queriesBeforePool(lib);
+  /** Whether a pool for `lib` saves at least its cost over `queries` queries at `beam` (default: the index's ef_search). */
+  private earns(lib: Library, index: VectorIndex, queries: number, beam = beamOf(index, undefined, 0)): boolean {
+    return queries >= (this.poolAt ?? queriesToEarnPool(lib, beam, this.speedup()));
   }
 
   /** How many times faster a pool answers than this thread alone: its workers, and this thread unless offThread. */

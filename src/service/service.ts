@@ -48,7 +48,7 @@ import { TopK } from '../index/topk.js';
 import { runBuildJob, runBuildJobOffThread } from '../index/build-job.js';
 import type { BuildJob, BuildOutcome } from '../index/build-job.js';
 import type { SearchSpace, VectorIndex } from '../index/types.js';
-import { QueryPools } from './pools.js';
+import { beamOf, QueryPools } from './pools.js';
 import { SnapshotStore } from '../store/store.js';
 import type { LockOptions } from '../store/lock.js';
 import type { StoreTuning } from '../store/store.js';
@@ -860,6 +860,8 @@ export interface SessionOptions {
    * prepares and writes meanwhile instead of searching its share and waiting.
    */
   pipelined?: boolean;
+  /** Queries known to come from which a pool opens (VDB_POOL_LINES), instead of where it earns its cost (QueryPools). */
+  poolAt?: number;
 }
 
 /** Characters of the longest number JSON.stringify writes, and a comma: -1.2345678901234567e-308, */
@@ -871,6 +873,8 @@ const LINE_OVERHEAD = 64;
 export interface LineDefaults {
   mode?: SearchMode;
   explain?: boolean;
+  ef?: number;
+  k?: number;
 }
 
 /**
@@ -882,11 +886,19 @@ function answeredAlone(q: { text?: unknown; filter?: unknown; explain?: boolean 
   return Boolean(q.text || q.filter || q.explain);
 }
 
+/** The mean beam (max(ef, k)) of `queries` on `lib`'s index: what a pool would save on each. */
+function meanBeam(lib: Library, queries: readonly PreparedQuery[]): number {
+  const index = lib.indexState?.index as VectorIndex;
+  let sum = 0;
+  for (const q of queries) sum += beamOf(index, q.ef, q.k);
+  return sum / queries.length;
+}
+
 /** A session's own pools: with `pipelined`, one worker per thread and none of the searching on this thread. */
 function sessionPools(opts: SessionOptions): QueryPools {
-  if (!opts.pipelined) return new QueryPools(opts.threads);
+  if (!opts.pipelined) return new QueryPools(opts.threads, false, undefined, opts.poolAt);
   const threads = threadCount(opts.threads);
-  return threads >= 2 ? new QueryPools(threads + 1, true) : new QueryPools(threads);
+  return threads >= 2 ? new QueryPools(threads + 1, true, undefined, opts.poolAt) : new QueryPools(threads);
 }
 
 /** Answers queries against one loaded library. */
@@ -984,7 +996,8 @@ export class QuerySession {
     this.lib.preload();
     // Lines that are text, hybrid, filtered or explained unless they say otherwise are answered one by one: no pool.
     const typical = { text: (defaults.mode ?? 'vector') === 'vector' ? undefined : {}, filter: this.filter?.kind === 'all' ? null : this.filter, explain: defaults.explain };
-    if (!answeredAlone(typical)) this.pools.prestartFor(this.lib, lines);
+    const index = this.lib.indexState?.index;
+    if (index && !answeredAlone(typical)) this.pools.prestartFor(this.lib, lines, beamOf(index, defaults.ef, defaults.k ?? DEFAULT_K));
   }
 
   /** A query's ef, checked; only an index with an ef_search option takes one. */
@@ -1018,7 +1031,8 @@ export class QuerySession {
     const revision = lib.revision;
     // A server's pool takes even a lone query: this thread goes on serving meanwhile.
     const pooled = type !== 'linear' && lib.size > 0 && batched.length >= (this.pools.offThread ? 1 : 2);
-    const pool = pooled ? this.pools.get(lib, batched.length, ahead) : null;
+    const beam = pooled ? meanBeam(lib, batched) : undefined;
+    const pool = pooled ? this.pools.get(lib, batched.length, ahead, beam) : null;
     if (lib.size === 0 || (batched.length < 2 && pool === null)) return queries.map(one);
     let ranked: Ranked[];
     if (type === 'linear') {
@@ -1040,7 +1054,7 @@ export class QuerySession {
         // A worker that failed fails only the searches it had: they go once more, to the pool that replaces it.
         if (!(err instanceof PoolWorkerFailed)) throw err;
         await this.pools.recover(lib);
-        const fresh = this.pools.get(lib, batched.length, ahead);
+        const fresh = this.pools.get(lib, batched.length, ahead, beam);
         if (fresh === null) return queries.map(one);
         ranked = await fresh.search(asked);
       }

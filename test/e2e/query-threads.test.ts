@@ -78,12 +78,15 @@ describe('query --stdin on hnsw, on worker threads', () => {
       expect(many.stderr).toBe('');
       expect(many.stdout, JSON.stringify(env)).toBe(one.stdout);
     }
-    // From a file, whose size tells how many lines follow: the pool opens at the first batch.
+    // From a file, whose size tells how many lines follow: 240 narrow searches do not earn a pool, so they stay on
+    // this thread; told to (VDB_POOL_LINES), the pool opens at the first batch. The same bytes either way.
     const file = join(tmp.dir, `${lib}-lines.ndjson`);
     writeFileSync(file, input);
-    const fromFile = vdb(['query', '--lib', lib, '--stdin'], { db, stdinFile: file, env: { VDB_THREADS: '2' } });
-    expect(fromFile.code, fromFile.stderr).toBe(0);
-    expect(fromFile.stdout).toBe(one.stdout);
+    for (const env of [{ VDB_THREADS: '2' }, { VDB_THREADS: '2', VDB_POOL_LINES: '1' }]) {
+      const fromFile = vdb(['query', '--lib', lib, '--stdin'], { db, stdinFile: file, env });
+      expect(fromFile.code, fromFile.stderr).toBe(0);
+      expect(fromFile.stdout, JSON.stringify(env)).toBe(one.stdout);
+    }
   });
 
   it('stops at a bad line with batches in flight as one thread does: the answers before it, its message, its exit code', () => {
@@ -98,7 +101,7 @@ describe('query --stdin on hnsw, on worker threads', () => {
     // From a file, whose reader's waits do not hold the answers back.
     const file = join(tmp.dir, 'bad-line.ndjson');
     writeFileSync(file, input);
-    const fromFile = vdb(['query', '--lib', 'cosine', '--stdin'], { db, stdinFile: file, env: { VDB_THREADS: '2', VDB_STDIN_BATCH: '5' } });
+    const fromFile = vdb(['query', '--lib', 'cosine', '--stdin'], { db, stdinFile: file, env: { VDB_THREADS: '2', VDB_STDIN_BATCH: '5', VDB_POOL_LINES: '1' } });
     expect([fromFile.code, fromFile.stderr, fromFile.stdout]).toEqual([one.code, one.stderr, one.stdout]);
   });
 
@@ -119,7 +122,7 @@ describe('query --stdin on hnsw, on worker threads', () => {
     expect(one.stderr).toMatch(/is corrupt: libraries\[0\]\.vectors: sidecar g\d+-\d+\.f32 fails its checksum \(damaged\)/);
     // Several times: a worker that posted after its pool began to close once let the process end with 0, silently.
     for (let i = 0; i < 4; i++) {
-      const many = ask({ VDB_THREADS: '2' });
+      const many = ask({ VDB_THREADS: '2', VDB_POOL_LINES: '1' });
       expect([many.code, many.stderr]).toEqual([one.code, one.stderr]);
     }
     expect(readFileSync(file)).toEqual(bytes);

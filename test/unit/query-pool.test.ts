@@ -342,31 +342,74 @@ describe('QueryPools', () => {
   });
 
   it('with the number of queries ahead known, opens a pool at once when they earn it, and otherwise never', async () => {
-    const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    const { QueryPools, beamOf, queriesToEarnPool } = await import('../../src/service/pools.js');
     const { lib, preloads } = await countingPreloads('ahead');
-    // Two threads halve the time: the queries must number twice the pool's cost in queries.
+    const index = lib.indexState!.index;
+    // At the index's ef_search, on two searching threads.
+    const need = queriesToEarnPool(lib, beamOf(index, undefined, 0), 2);
     const pools = new QueryPools(2);
-    expect(pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+    expect(pools.get(lib, 8, need - 9)).toBeNull();
     // A short input never gets one, however many of its queries were answered.
-    for (let left = 2 * QUERIES_BEFORE_POOL - 17; left >= 0; left -= 8) expect(pools.get(lib, 8, Math.max(0, left))).toBeNull();
+    for (let left = need - 17; left >= 0; left -= 8) expect(pools.get(lib, 8, Math.max(0, left))).toBeNull();
     expect(preloads()).toBe(0);
-    pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
+    pools.get(lib, 8, need - 8);
     expect(preloads()).toBe(1);
     await pools.close();
     // A pool whose workers do all the searching (offThread) saves less per thread: 3 threads, 2 of them searching.
     const offThread = new QueryPools(3, true);
-    expect(offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+    expect(offThread.get(lib, 8, need - 9)).toBeNull();
     expect(preloads()).toBe(1);
-    offThread.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 8);
+    offThread.get(lib, 8, need - 8);
     expect(preloads()).toBe(2);
     await offThread.close();
+    // Wider searches save more each, so fewer of them earn a pool.
+    const wide = queriesToEarnPool(lib, 4 * beamOf(index, undefined, 0), 2);
+    expect(wide).toBeLessThan(need);
+    const wider = new QueryPools(2);
+    expect(wider.get(lib, 8, wide - 9, 4 * beamOf(index, undefined, 0))).toBeNull();
+    wider.get(lib, 8, wide - 8, 4 * beamOf(index, undefined, 0));
+    expect(preloads()).toBe(3);
+    await wider.close();
+    // VDB_POOL_LINES: a pool from that many queries on, whatever they would save.
+    const told = new QueryPools(2, false, undefined, 20);
+    expect(told.get(lib, 8, 11)).toBeNull();
+    told.get(lib, 8, 12);
+    expect(preloads()).toBe(4);
+    await told.close();
+  });
+
+  it('prices a pool in time: twice its cost in queries at least, more for narrow searches, never for searches that save nothing', async () => {
+    const { beamOf, queriesBeforePool, queriesToEarnPool } = await import('../../src/service/pools.js');
+    const small = { size: 30_000, dim: 384 };
+    const large = { size: 1_000_000, dim: 384 };
+    // Narrower beams cost more queries to earn the same time back; each count is at least twice queriesBeforePool on two threads.
+    let last = Infinity;
+    for (const beam of [32, 48, 64, 128, 256, 512, 4096]) {
+      const need = queriesToEarnPool(small, beam, 2);
+      expect(need).toBeLessThanOrEqual(last);
+      expect(need).toBeGreaterThanOrEqual(2 * queriesBeforePool(small));
+      last = need;
+    }
+    expect(queriesToEarnPool(small, 4096, 2)).toBe(2 * queriesBeforePool(small));
+    expect(queriesToEarnPool(large, 4096, 2)).toBe(2 * queriesBeforePool(large));
+    // More threads save more of each query.
+    expect(queriesToEarnPool(small, 48, 4)).toBeLessThan(queriesToEarnPool(small, 48, 2));
+    // A query too cheap to hand over, or one searching thread: never.
+    expect(queriesToEarnPool(small, 1, 2)).toBe(Infinity);
+    expect(queriesToEarnPool(small, 256, 1)).toBe(Infinity);
+    // The beam is max(ef, k), ef being the index's ef_search unless given.
+    const index = { params: () => ({ m: 16, ef_construction: 200, ef_search: 48 }) } as unknown as Parameters<typeof beamOf>[0];
+    expect([beamOf(index, undefined, 10), beamOf(index, 100, 10), beamOf(index, 20, 64)]).toEqual([48, 100, 64]);
   });
 
   it('warms a stdin session before its first line: reads the index, and boots workers only for input that earns a pool', async () => {
     const { QuerySession } = await import('../../src/service/service.js');
-    const { QueryPools, QUERIES_BEFORE_POOL } = await import('../../src/service/pools.js');
+    const { QueryPools, beamOf, queriesToEarnPool } = await import('../../src/service/pools.js');
     const { SearchPool } = await import('../../src/index/pool.js');
     const { lib, preloads } = await countingPreloads('warm');
+    const index = lib.indexState!.index;
+    // Lines without an ef of their own search at the index's ef_search (or the session's k, if wider).
+    const need = queriesToEarnPool(lib, beamOf(index, undefined, 10), 2);
     const prestart = vi.spyOn(SearchPool, 'prestart').mockImplementation(() => undefined);
     try {
       const pools = new QueryPools(2);
@@ -378,19 +421,19 @@ describe('QueryPools', () => {
       session.warm(2 * line);
       expect(preloads()).toBe(1);
       expect(prestart).not.toHaveBeenCalled();
-      // Two threads halve the time: a pool pays at twice its cost in queries, as for get with the lines ahead known.
-      session.warm((2 * QUERIES_BEFORE_POOL - 1) * line);
+      // A pool pays from as many lines as for get with the lines ahead known.
+      session.warm((need - 1) * line);
       expect(prestart).not.toHaveBeenCalled();
-      session.warm(2 * QUERIES_BEFORE_POOL * line);
+      session.warm(need * line);
       expect(prestart).toHaveBeenCalledTimes(1);
-      expect(pools.get(lib, 8, 2 * QUERIES_BEFORE_POOL - 9)).toBeNull();
+      expect(pools.get(lib, 8, need - 9)).toBeNull();
       // Lines answered one by one unless they say otherwise (text or hybrid by default, explained, or all
       // filtered by the session) never use a pool: the index is read, no worker boots.
-      for (const defaults of [{ mode: 'text' as const }, { mode: 'hybrid' as const }, { explain: true }]) session.warm(4 * QUERIES_BEFORE_POOL * line, defaults);
+      for (const defaults of [{ mode: 'text' as const }, { mode: 'hybrid' as const }, { explain: true }]) session.warm(4 * need * line, defaults);
       const filtered = new QuerySession(lib, { filter: { where: ['row>=0'] } }, pools);
-      filtered.warm(4 * QUERIES_BEFORE_POOL * line);
+      filtered.warm(4 * need * line);
       expect(prestart).toHaveBeenCalledTimes(1);
-      session.warm(4 * QUERIES_BEFORE_POOL * line, { mode: 'vector', explain: false });
+      session.warm(4 * need * line, { mode: 'vector', explain: false });
       expect(prestart).toHaveBeenCalledTimes(2);
       await pools.close();
     } finally {

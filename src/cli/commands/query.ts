@@ -101,7 +101,7 @@ interface StdinFlags {
 
 /** `query --stdin`: one answer line per input line, in order; batches are searched while the next are prepared. */
 async function answerStdin(o: StdinFlags, svc: VdbApi, lines: StdinParser): Promise<void> {
-  const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o), pipelined: true });
+  const session = await svc.querySession(o.lib, { threads: envPositiveInt('VDB_THREADS'), filter: filterOptions(o), pipelined: true, poolAt: envPositiveInt('VDB_POOL_LINES') });
   if (isatty(0)) message('vdb: type one query per line, e.g. {"text": "hello", "k": 3}; each is answered as you press Enter; Ctrl-D ends');
   let buf = '';
   const flush = () => {
@@ -137,7 +137,7 @@ async function answerStdin(o: StdinFlags, svc: VdbApi, lines: StdinParser): Prom
   };
   try {
     // The index is read and the workers boot while the reader's thread parses the first lines.
-    if (lines.fileBytes !== null) session.warm(lines.fileBytes, { mode: o.mode, explain: o.explain });
+    if (lines.fileBytes !== null) session.warm(lines.fileBytes, { mode: o.mode, explain: o.explain, ef: o.ef, k: o.k });
     for await (const batch of stdinBatches(lines, envPositiveInt('VDB_STDIN_BATCH') ?? STDIN_BATCH, waitingForInput)) {
       const queries: unknown[] = [];
       let failure: { error: unknown } | undefined;
